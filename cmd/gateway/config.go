@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+
+	"github.com/tickgate/tickgate"
+)
+
+// Config is the whole gateway configuration. config.yaml at the repository
+// root documents every key and is embedded as the defaults.
+type Config struct {
+	Listen string    `mapstructure:"listen"`
+	Log    LogConfig `mapstructure:"log"`
+	Server struct {
+		MaxConnections  int           `mapstructure:"max_connections"`
+		DrainWindow     time.Duration `mapstructure:"drain_window"`
+		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+		OriginPatterns  []string      `mapstructure:"origin_patterns"`
+	} `mapstructure:"server"`
+	Feed struct {
+		Source string `mapstructure:"source"`
+		Sim    struct {
+			Rate    float64  `mapstructure:"rate"`
+			Seed    uint64   `mapstructure:"seed"`
+			Skew    float64  `mapstructure:"skew"`
+			Symbols []string `mapstructure:"symbols"`
+		} `mapstructure:"sim"`
+	} `mapstructure:"feed"`
+	Fanout struct {
+		Shards     int `mapstructure:"shards"`
+		QueueBytes int `mapstructure:"queue_bytes"`
+		InboxTicks int `mapstructure:"inbox_ticks"`
+	} `mapstructure:"fanout"`
+	Client struct {
+		MaxSymbols    int           `mapstructure:"max_symbols"`
+		AllowWildcard bool          `mapstructure:"allow_wildcard"`
+		ReadLimit     int64         `mapstructure:"read_limit"`
+		MsgRate       float64       `mapstructure:"msg_rate"`
+		MsgBurst      int           `mapstructure:"msg_burst"`
+		MaxFrameBytes int           `mapstructure:"max_frame_bytes"`
+		WriteTimeout  time.Duration `mapstructure:"write_timeout"`
+		PingInterval  time.Duration `mapstructure:"ping_interval"`
+		PongTimeout   time.Duration `mapstructure:"pong_timeout"`
+	} `mapstructure:"client"`
+}
+
+// LogConfig picks the log level and format.
+type LogConfig struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// loadConfig reads the embedded defaults, then the file at path (if any),
+// then TICKGATE_ environment variables. It returns the keys in the file
+// that the gateway does not know, for the caller to warn about.
+func loadConfig(path string) (*Config, []string, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(tickgate.DefaultConfig)); err != nil {
+		return nil, nil, fmt.Errorf("config: embedded defaults: %w", err)
+	}
+	known := make(map[string]bool)
+	for _, k := range v.AllKeys() {
+		known[k] = true
+	}
+	var unknown []string
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.MergeInConfig(); err != nil {
+			return nil, nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+		for _, k := range v.AllKeys() {
+			if !known[k] {
+				unknown = append(unknown, k)
+			}
+		}
+	}
+	v.SetEnvPrefix("TICKGATE")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	var cfg Config
+	if err := v.Unmarshal(&cfg); err != nil {
+		return nil, unknown, fmt.Errorf("config: %w", err)
+	}
+	return &cfg, unknown, cfg.Validate()
+}
+
+// Validate checks every value; each error names its YAML key.
+func (c *Config) Validate() error {
+	var errs []error
+	check := func(ok bool, key, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("config: %s: "+format, append([]any{key}, args...)...))
+		}
+	}
+	check(c.Listen != "", "listen", "must not be empty")
+	check(oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	check(oneOf(c.Log.Format, "text", "json"), "log.format", "want text or json, got %q", c.Log.Format)
+	check(c.Server.MaxConnections > 0, "server.max_connections", "must be > 0, got %d", c.Server.MaxConnections)
+	check(c.Server.DrainWindow >= 0, "server.drain_window", "must be >= 0, got %s", c.Server.DrainWindow)
+	check(c.Server.ShutdownTimeout > c.Server.DrainWindow, "server.shutdown_timeout", "must exceed server.drain_window (%s), got %s", c.Server.DrainWindow, c.Server.ShutdownTimeout)
+	check(c.Feed.Source == "sim", "feed.source", "only \"sim\" is built, got %q", c.Feed.Source)
+	check(c.Feed.Sim.Rate > 0 && c.Feed.Sim.Rate <= 1e7, "feed.sim.rate", "must be in (0, 10000000], got %g", c.Feed.Sim.Rate)
+	check(c.Feed.Sim.Skew > 1, "feed.sim.skew", "must be > 1, got %g", c.Feed.Sim.Skew)
+	check(c.Fanout.Shards >= 0 && c.Fanout.Shards <= 1024, "fanout.shards", "must be in [0, 1024], got %d", c.Fanout.Shards)
+	check(c.Fanout.QueueBytes >= 4096, "fanout.queue_bytes", "must be >= 4096, got %d", c.Fanout.QueueBytes)
+	check(c.Fanout.InboxTicks > 0, "fanout.inbox_ticks", "must be > 0, got %d", c.Fanout.InboxTicks)
+	check(c.Client.MaxSymbols > 0, "client.max_symbols", "must be > 0, got %d", c.Client.MaxSymbols)
+	check(c.Client.ReadLimit >= 256, "client.read_limit", "must be >= 256, got %d", c.Client.ReadLimit)
+	check(c.Client.MsgRate > 0, "client.msg_rate", "must be > 0, got %g", c.Client.MsgRate)
+	check(c.Client.MsgBurst > 0, "client.msg_burst", "must be > 0, got %d", c.Client.MsgBurst)
+	check(c.Client.MaxFrameBytes >= 1024, "client.max_frame_bytes", "must be >= 1024, got %d", c.Client.MaxFrameBytes)
+	check(c.Client.MaxFrameBytes <= c.Fanout.QueueBytes, "client.max_frame_bytes", "must not exceed fanout.queue_bytes (%d)", c.Fanout.QueueBytes)
+	check(c.Client.WriteTimeout > 0, "client.write_timeout", "must be > 0, got %s", c.Client.WriteTimeout)
+	check(c.Client.PingInterval > 0, "client.ping_interval", "must be > 0, got %s", c.Client.PingInterval)
+	check(c.Client.PongTimeout > 0, "client.pong_timeout", "must be > 0, got %s", c.Client.PongTimeout)
+	return errors.Join(errs...)
+}
+
+func oneOf(s string, opts ...string) bool {
+	for _, o := range opts {
+		if s == o {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,7 @@
+// Package sim owns the simulated price feed, the gateway's default Source
+// when no real feed is configured. cmd/gateway builds it with New and hands
+// it to the fan-out engine, which calls Run once. Run calls sink.Publish from
+// its own goroutine only, one tick at a time, until its context is done. For a
+// given Seed and symbol list the ticks are the same on every run, apart from
+// their wall-clock TS, so tests and load runs can be repeated.
+package sim

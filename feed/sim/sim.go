@@ -1,0 +1,174 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/tickgate/tickgate/feed"
+)
+
+// Defaults and limits for Config.
+const (
+	defaultRate = 1000
+	maxRate     = 10_000_000
+	defaultSkew = 1.1
+)
+
+// Config tunes the simulated feed. The zero value is a working feed.
+type Config struct {
+	// Rate is the total ticks per second across all symbols. 0 means 1000;
+	// at most 10,000,000.
+	Rate float64
+	// Seed fixes the sequence of symbols, seqs, prices and sizes: the same
+	// seed and symbols give the same ticks. 0 is a valid seed.
+	Seed uint64
+	// Symbols lists the symbols to emit, hottest first. Nil or empty means
+	// DefaultSymbols.
+	Symbols []string
+	// Skew is the Zipf exponent s of how often each symbol ticks: symbol i
+	// ticks in proportion to (i+1)^-s. 0 means 1.1; otherwise it must be > 1.
+	Skew float64
+}
+
+// Source is the simulated feed. It is not safe for concurrent use; its state
+// belongs to the goroutine running Run.
+type Source struct {
+	rate    float64
+	rng     *rand.Rand
+	zipf    *rand.Zipf // nil with a single symbol: nothing to choose
+	names   []string
+	syms    []symbol
+	running atomic.Bool // guards against a second Run racing on rng
+}
+
+var _ feed.Source = (*Source)(nil)
+
+// New checks cfg, fills in its defaults and returns a Source ready to Run.
+func New(cfg Config) (*Source, error) {
+	cfg = cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	// The xor keeps the two PCG words distinct for every seed, including 0.
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	s := &Source{
+		rate:  cfg.Rate,
+		rng:   rng,
+		names: append([]string(nil), cfg.Symbols...),
+		syms:  make([]symbol, len(cfg.Symbols)),
+	}
+	for i, name := range s.names {
+		s.syms[i] = symbol{name: name, px: startPrice(name, rng)}
+	}
+	if n := len(s.names); n > 1 {
+		s.zipf = rand.NewZipf(rng, cfg.Skew, 1, uint64(n-1))
+	}
+	return s, nil
+}
+
+// defaults returns cfg with its zero fields replaced by their defaults.
+func (cfg Config) defaults() Config {
+	if cfg.Rate == 0 {
+		cfg.Rate = defaultRate
+	}
+	if len(cfg.Symbols) == 0 {
+		cfg.Symbols = DefaultSymbols
+	}
+	if cfg.Skew == 0 {
+		cfg.Skew = defaultSkew
+	}
+	return cfg
+}
+
+// validate reports the first problem with a defaulted Config. The negated
+// comparisons also reject NaN.
+func (cfg Config) validate() error {
+	if !(cfg.Rate > 0) || cfg.Rate > maxRate {
+		return fmt.Errorf("sim: rate %v ticks/s out of range (0, %d]", cfg.Rate, maxRate)
+	}
+	if !(cfg.Skew > 1) || math.IsInf(cfg.Skew, 1) {
+		return fmt.Errorf("sim: skew %v must be > 1 (Zipf exponent)", cfg.Skew)
+	}
+	seen := make(map[string]bool, len(cfg.Symbols))
+	for _, sym := range cfg.Symbols {
+		if !feed.ValidSymbol(sym) {
+			return fmt.Errorf("sim: invalid symbol %q", sym)
+		}
+		if seen[sym] {
+			return fmt.Errorf("sim: duplicate symbol %q", sym)
+		}
+		seen[sym] = true
+	}
+	return nil
+}
+
+// Symbols returns a copy of the symbols the source emits, hottest first.
+func (s *Source) Symbols() []string {
+	return append([]string(nil), s.names...)
+}
+
+// Run emits ticks into sink at the configured rate until ctx is done, then
+// returns nil. It may be called only once.
+//
+// Run does not sleep per tick: on each wake-up it emits every tick due since
+// start, so rates far above the timer resolution keep an exact average. After
+// a stall it emits at most maxBurst worth and drops the rest rather than
+// flooding the sink; dropped ticks are never generated, so seqs stay
+// contiguous.
+func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("sim: Run called more than once")
+	}
+	tk := time.NewTicker(s.interval())
+	defer tk.Stop()
+	start := time.Now()
+	limit := max(1, uint64(s.rate*maxBurst.Seconds()))
+	var emitted uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-tk.C:
+			due := uint64(now.Sub(start).Seconds() * s.rate)
+			if due-emitted > limit {
+				emitted = due - limit
+			}
+			if !s.emit(ctx.Done(), sink, due-emitted) {
+				return nil
+			}
+			emitted = due
+		}
+	}
+}
+
+// maxBurst is the most wall-clock time one wake-up catches up on.
+const maxBurst = 100 * time.Millisecond
+
+// interval is the ticker period: one tick per wake-up at low rates, but no
+// finer than 1 ms (timer resolution) and no coarser than 1 s (so a tiny rate
+// cannot overflow a Duration).
+func (s *Source) interval() time.Duration {
+	d := time.Duration(float64(time.Second) / s.rate)
+	return min(max(d, time.Millisecond), time.Second)
+}
+
+// emit publishes n ticks, checking done every 1024 so a large burst at a
+// high rate still stops promptly. It reports false if done closed.
+func (s *Source) emit(done <-chan struct{}, sink feed.Sink, n uint64) bool {
+	for i := range n {
+		if i%1024 == 1023 {
+			select {
+			case <-done:
+				return false
+			default:
+			}
+		}
+		sink.Publish(s.next(time.Now().UnixNano()))
+	}
+	return true
+}

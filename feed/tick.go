@@ -1,0 +1,124 @@
+package feed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Tick is one market-data update for one symbol. Seq is assigned per symbol
+// by the source, starts at 1 and grows by 1 per tick, so a receiver can see
+// a gap. TS is the feed timestamp in Unix nanoseconds.
+type Tick struct {
+	Symbol string  `json:"sym"`
+	Seq    uint64  `json:"seq"`
+	Price  float64 `json:"px"`
+	Size   int64   `json:"sz"`
+	Bid    float64 `json:"bid"`
+	Ask    float64 `json:"ask"`
+	TS     int64   `json:"ts"`
+}
+
+// Sink receives ticks from a Source. Publish is called from one goroutine.
+type Sink interface {
+	Publish(Tick)
+}
+
+// Source produces ticks. Symbols lists every symbol the source may emit; it
+// must not change after construction. Run emits ticks into sink until ctx is
+// done or the source fails, and returns nil on a clean stop.
+type Source interface {
+	Symbols() []string
+	Run(ctx context.Context, sink Sink) error
+}
+
+// ErrBadTick reports a tick payload that cannot be used.
+var ErrBadTick = errors.New("feed: bad tick")
+
+// AppendJSON appends the tick's wire form,
+//
+//	{"type":"tick","sym":"AAPL","seq":42,"px":189.31,"sz":100,"bid":189.3,"ask":189.32,"ts":1732470000123456789}
+//
+// to dst and returns the extended slice. It allocates only when dst must grow.
+func (t *Tick) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"type":"tick","sym":`...)
+	dst = appendSymbol(dst, t.Symbol)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, t.Seq, 10)
+	dst = append(dst, `,"px":`...)
+	dst = strconv.AppendFloat(dst, t.Price, 'f', -1, 64)
+	dst = append(dst, `,"sz":`...)
+	dst = strconv.AppendInt(dst, t.Size, 10)
+	dst = append(dst, `,"bid":`...)
+	dst = strconv.AppendFloat(dst, t.Bid, 'f', -1, 64)
+	dst = append(dst, `,"ask":`...)
+	dst = strconv.AppendFloat(dst, t.Ask, 'f', -1, 64)
+	dst = append(dst, `,"ts":`...)
+	dst = strconv.AppendInt(dst, t.TS, 10)
+	return append(dst, '}')
+}
+
+// appendSymbol appends s as a JSON string. Valid symbols need no escaping;
+// anything else goes through encoding/json so the output stays valid JSON.
+func appendSymbol(dst []byte, s string) []byte {
+	if ValidSymbol(s) {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	b, _ := json.Marshal(s)
+	return append(dst, b...)
+}
+
+// ValidSymbol reports whether s is a well-formed symbol: 1 to 32 bytes of
+// A-Z, 0-9, '.', '-' or '_'. The wildcard "*" is not a symbol.
+func ValidSymbol(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// DecodeJSON parses a tick in its wire form (the "type" field is optional
+// and, when present, must be "tick"). It checks what a receiver relies on: a
+// valid symbol, seq >= 1, finite positive prices and a timestamp.
+func DecodeJSON(b []byte) (Tick, error) {
+	var w struct {
+		Type string `json:"type"`
+		Tick
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Tick{}, fmt.Errorf("%w: %w", ErrBadTick, err)
+	}
+	if w.Type != "" && w.Type != "tick" {
+		return Tick{}, fmt.Errorf("%w: type %q", ErrBadTick, w.Type)
+	}
+	return w.Tick, w.Tick.Validate()
+}
+
+// Validate reports why t cannot be published, or nil.
+func (t *Tick) Validate() error {
+	switch {
+	case !ValidSymbol(t.Symbol):
+		return fmt.Errorf("%w: symbol %q", ErrBadTick, t.Symbol)
+	case t.Seq == 0:
+		return fmt.Errorf("%w: %s: seq must be >= 1", ErrBadTick, t.Symbol)
+	case !(t.Price > 0) || !(t.Bid > 0) || !(t.Ask > 0) || t.Price > 1e12 || t.Bid > 1e12 || t.Ask > 1e12:
+		return fmt.Errorf("%w: %s: prices must be positive and finite", ErrBadTick, t.Symbol)
+	case t.Size < 0:
+		return fmt.Errorf("%w: %s: negative size", ErrBadTick, t.Symbol)
+	case t.TS <= 0:
+		return fmt.Errorf("%w: %s: missing ts", ErrBadTick, t.Symbol)
+	}
+	return nil
+}

@@ -1,0 +1,251 @@
+package subscribe
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/feed"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var testSymbols = []string{"AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM"}
+
+// testEnv is a real engine and Server behind an httptest server on
+// loopback. Ticks are published by the test, so every seq is known.
+type testEnv struct {
+	t      *testing.T
+	engine *fanout.Engine
+	srv    *Server
+	reg    *prometheus.Registry
+	url    string // ws://127.0.0.1:port/ws
+
+	mu  sync.Mutex
+	seq map[string]uint64
+}
+
+func newTestEnv(t *testing.T, cfg Config, fcfg fanout.Config, symbols ...string) *testEnv {
+	t.Helper()
+	if symbols == nil {
+		symbols = testSymbols
+	}
+	reg := prometheus.NewRegistry()
+	engine, err := fanout.New(fcfg, symbols, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(cfg, engine, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { engine.Run(ctx); close(done) }()
+	hs := httptest.NewUnstartedServer(srv)
+	hs.Listener = smallSendBufListener{hs.Listener}
+	hs.Start()
+	t.Cleanup(func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer dcancel()
+		if err := srv.Drain(dctx, 0); err != nil {
+			t.Errorf("drain: %v", err)
+		}
+		hs.Close()
+		cancel()
+		<-done
+	})
+	return &testEnv{t: t, engine: engine, srv: srv, reg: reg, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", seq: map[string]uint64{}}
+}
+
+// publish sends the next n ticks of sym and waits until the engine has
+// taken the last one.
+func (e *testEnv) publish(sym string, n int) {
+	e.t.Helper()
+	e.mu.Lock()
+	var last uint64
+	for range n {
+		e.seq[sym]++
+		last = e.seq[sym]
+		px := 100 + float64(last%100)/100
+		e.engine.Publish(feed.Tick{Symbol: sym, Seq: last, Price: px, Size: 100, Bid: px - 0.01, Ask: px + 0.01, TS: time.Now().UnixNano()})
+	}
+	e.mu.Unlock()
+	checkFor(e.t, 5*time.Second, func() error {
+		if t, _ := e.engine.Last(sym); t.Seq != last {
+			return fmt.Errorf("engine at %s seq %d, want %d", sym, t.Seq, last)
+		}
+		return nil
+	})
+}
+
+// checkFor retries f every few milliseconds until it returns nil or
+// timeout passes, then fails the test with f's last error.
+func checkFor(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %v: %v", timeout, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// msg is any server message, decoded loosely.
+type msg struct {
+	Type    string   `json:"type"`
+	ID      *int64   `json:"id"`
+	Symbols []string `json:"symbols"`
+	Code    string   `json:"code"`
+	Msg     string   `json:"msg"`
+	Sym     string   `json:"sym"`
+	Seq     uint64   `json:"seq"`
+	TS      int64    `json:"ts"`
+}
+
+// wsClient is a real WebSocket client whose reader splits each frame on
+// '\n' and hands the messages over a channel.
+type wsClient struct {
+	t      testing.TB
+	conn   *websocket.Conn
+	msgs   chan msg
+	err    error // read error, valid once msgs is closed
+	frames int
+}
+
+func (e *testEnv) dial(query string) *wsClient {
+	e.t.Helper()
+	c, err := dialWS(e.url + query)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c.t = e.t
+	c.start()
+	e.t.Cleanup(func() { c.conn.CloseNow() })
+	return c
+}
+
+func dialWS(url string) (*wsClient, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(1 << 20)
+	return &wsClient{conn: conn, msgs: make(chan msg, 4096)}, nil
+}
+
+func (c *wsClient) start() {
+	go func() {
+		defer close(c.msgs)
+		for {
+			_, b, err := c.conn.Read(context.Background())
+			if err != nil {
+				c.err = err
+				return
+			}
+			c.frames++
+			sc := bufio.NewScanner(strings.NewReader(string(b)))
+			sc.Buffer(nil, 1<<20)
+			for sc.Scan() {
+				var m msg
+				if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+					c.err = fmt.Errorf("bad server message %q: %w", sc.Text(), err)
+					return
+				}
+				c.msgs <- m
+			}
+		}
+	}()
+}
+
+func (c *wsClient) send(s string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.conn.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+		c.t.Fatalf("send %s: %v", s, err)
+	}
+}
+
+// next returns the next message, failing the test after 5 s.
+func (c *wsClient) next() msg {
+	c.t.Helper()
+	select {
+	case m, ok := <-c.msgs:
+		if !ok {
+			c.t.Fatalf("connection ended: %v", c.err)
+		}
+		return m
+	case <-time.After(5 * time.Second):
+		c.t.Fatal("no message within 5s")
+	}
+	panic("unreachable")
+}
+
+// closeStatus waits for the connection to end and returns its close code,
+// discarding messages still in flight.
+func (c *wsClient) closeStatus() websocket.StatusCode {
+	c.t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case _, ok := <-c.msgs:
+			if !ok {
+				return websocket.CloseStatus(c.err)
+			}
+		case <-timeout:
+			c.t.Fatal("connection not closed within 15s")
+		}
+	}
+}
+
+// smallRecvBuf dials with a 4 KiB socket receive buffer, so a client that
+// stops reading backs up into the server's queue quickly.
+func smallRecvBuf() *websocket.DialOptions {
+	d := &net.Dialer{Control: nil}
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetReadBuffer(4096)
+		}
+		return c, err
+	}}
+	return &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}}
+}
+
+// smallSendBufListener gives each accepted connection a 16 KiB send
+// buffer, so a client that stops reading backs up into its queue within a
+// few hundred ticks instead of the megabytes loopback autotuning allows.
+type smallSendBufListener struct{ net.Listener }
+
+func (l smallSendBufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(16 << 10)
+	}
+	return c, err
+}

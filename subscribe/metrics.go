@@ -1,0 +1,103 @@
+package subscribe
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickgate/tickgate/fanout"
+)
+
+// latencyBuckets are the classic buckets of delivery_latency_seconds,
+// 50 µs to 5 s; scrapers that understand native histograms get those too.
+var latencyBuckets = []float64{
+	50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
+	100e-3, 250e-3, 500e-3, 1, 2.5, 5,
+}
+
+type metrics struct {
+	messages    prometheus.Counter
+	frames      prometheus.Counter
+	bytes       prometheus.Counter
+	frameMsgs   prometheus.Histogram
+	latency     prometheus.Histogram
+	rejected    prometheus.Counter
+	errors      map[string]prometheus.Counter
+	disconnects [numReasons]prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error) {
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_client_errors_total",
+		Help: "Error replies sent to clients, by error code.",
+	}, []string{"code"})
+	disc := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_disconnects_total",
+		Help: "Sessions ended, by reason.",
+	}, []string{"reason"})
+	m := &metrics{
+		messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_messages_sent_total",
+			Help: "Live ticks written to client sockets (snapshots and replies not counted).",
+		}),
+		frames: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_frames_sent_total",
+			Help: "WebSocket frames written to clients.",
+		}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_bytes_sent_total",
+			Help: "WebSocket payload bytes written to clients.",
+		}),
+		frameMsgs: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tickgate_frame_messages",
+			Help:    "Messages batched per frame.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 7), // 1 .. 4096
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:                            "tickgate_delivery_latency_seconds",
+			Help:                            "Feed timestamp to frame written to the socket, per tick.",
+			Buckets:                         latencyBuckets,
+			NativeHistogramBucketFactor:     1.1,
+			NativeHistogramMaxBucketNumber:  160,
+			NativeHistogramMinResetDuration: time.Hour,
+		}),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_connections_rejected_total",
+			Help: "Upgrades refused with 503 at server.max_connections.",
+		}),
+		errors: make(map[string]prometheus.Counter, len(errorCodes)),
+	}
+	for _, code := range errorCodes {
+		m.errors[code] = errs.WithLabelValues(code)
+	}
+	for r := range numReasons {
+		m.disconnects[r] = disc.WithLabelValues(r.String())
+	}
+	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tickgate_connections",
+		Help: "Open WebSocket connections.",
+	}, func() float64 { return float64(conns.Load()) })
+	for _, c := range []prometheus.Collector{m.messages, m.frames, m.bytes, m.frameMsgs, m.latency, m.rejected, errs, disc, gauge} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// frameWritten records one frame: its size, and the delivery latency of
+// each live tick in it (replies and snapshots carry no timestamp).
+func (m *metrics) frameWritten(batch []fanout.Message, n int, now int64) {
+	ticks := 0
+	for _, msg := range batch {
+		if msg.TS > 0 {
+			ticks++
+			m.latency.Observe(float64(now-msg.TS) / 1e9)
+		}
+	}
+	m.messages.Add(float64(ticks))
+	m.frames.Inc()
+	m.bytes.Add(float64(n))
+	m.frameMsgs.Observe(float64(len(batch)))
+}

@@ -1,0 +1,116 @@
+package subscribe
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Error codes sent in {"type":"error"} replies. They are stable API: clients
+// switch on them, and they label tickgate_client_errors_total.
+const (
+	CodeMalformedJSON     = "malformed_json"
+	CodeInvalidRequest    = "invalid_request"
+	CodeUnknownOp         = "unknown_op"
+	CodeUnknownSymbol     = "unknown_symbol"
+	CodeTooManySymbols    = "too_many_symbols"
+	CodeWildcardForbidden = "wildcard_forbidden"
+	CodeRateLimited       = "rate_limited"
+)
+
+var errorCodes = []string{
+	CodeMalformedJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownSymbol,
+	CodeTooManySymbols, CodeWildcardForbidden, CodeRateLimited,
+}
+
+// Wildcard subscribes to every symbol the gateway carries.
+const Wildcard = "*"
+
+// request is one client message. ID is optional and echoed in the reply.
+type request struct {
+	Op      string   `json:"op"`
+	ID      *int64   `json:"id,omitempty"`
+	Symbols []string `json:"symbols,omitempty"`
+}
+
+// reply answers subscribe, unsubscribe and list. Symbols is always
+// present, [] when empty.
+type reply struct {
+	Type    string   `json:"type"`
+	ID      *int64   `json:"id,omitempty"`
+	Symbols []string `json:"symbols"`
+}
+
+// errorReply answers a message the server could not act on.
+type errorReply struct {
+	Type string `json:"type"` // always "error"
+	ID   *int64 `json:"id,omitempty"`
+	Code string `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+// protoError is a request the server answers with an error reply.
+type protoError struct {
+	code string
+	msg  string
+}
+
+func (e *protoError) Error() string { return e.code + ": " + e.msg }
+
+func errorf(code, format string, args ...any) *protoError {
+	return &protoError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// decodeRequest parses one client message. Syntax errors and wrong shapes
+// get distinct codes so a client can tell a broken encoder from a bad call.
+// On a shape error the returned request still carries the id if it parsed.
+func decodeRequest(b []byte) (request, *protoError) {
+	var r request
+	if !json.Valid(b) {
+		return r, errorf(CodeMalformedJSON, "message is not valid JSON")
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(&r); err != nil {
+		return r, errorf(CodeInvalidRequest, "bad message shape: %v", err)
+	}
+	switch r.Op {
+	case "subscribe", "unsubscribe":
+		if len(r.Symbols) == 0 {
+			return r, errorf(CodeInvalidRequest, "%s needs a non-empty \"symbols\" array", r.Op)
+		}
+	case "list":
+	case "":
+		return r, errorf(CodeInvalidRequest, "missing \"op\"")
+	default:
+		return r, errorf(CodeUnknownOp, "unknown op %q; want subscribe, unsubscribe or list", truncate(r.Op, 32))
+	}
+	return r, nil
+}
+
+// parseSymbolsParam splits the ?symbols= query value.
+func parseSymbolsParam(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// encodeReply marshals a reply or errorReply.
+func encodeReply(r any) []byte {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic("subscribe: encode reply: " + err.Error()) // only strings and ints
+	}
+	return b
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,227 @@
+package subscribe
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/tickgate/tickgate/fanout"
+)
+
+// Config sets the per-connection limits. The zero value of each field picks
+// the default its comment names.
+type Config struct {
+	// MaxConnections caps concurrent sessions; past it /ws answers 503
+	// before the upgrade. 0 means 10,000.
+	MaxConnections int
+	// MaxSymbols caps the symbols one connection holds. 0 means 500.
+	MaxSymbols int
+	// ForbidWildcard rejects subscriptions to "*". false allows them.
+	ForbidWildcard bool
+	// ReadLimit is the largest inbound message in bytes; a larger one
+	// closes the connection with 1009. 0 means 4096.
+	ReadLimit int64
+	// MsgRate and MsgBurst limit inbound messages per second per connection;
+	// 0 means 10/s with a burst of 20. A message over the limit gets a
+	// rate_limited error; MsgBurst such messages in a row close with 1008.
+	MsgRate  float64
+	MsgBurst int
+	// MaxFrameBytes caps the messages the writer joins into one frame.
+	// 0 means 64 KiB.
+	MaxFrameBytes int
+	// WriteTimeout bounds each frame write; a stalled write closes the
+	// connection. 0 means 5 s.
+	WriteTimeout time.Duration
+	// PingInterval is the time between server pings; PongTimeout is how
+	// long a pong may take. 0 means 20 s and 10 s.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
+	// OriginPatterns are the browser origins allowed besides the request's
+	// own host (coder/websocket AcceptOptions.OriginPatterns). nil means
+	// DefaultOriginPatterns.
+	OriginPatterns []string
+}
+
+// DefaultOriginPatterns allow pages served from localhost on any port.
+var DefaultOriginPatterns = []string{"localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"}
+
+func (c *Config) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxConnections, 10000)
+	def(&c.MaxSymbols, 500)
+	def(&c.MsgBurst, 20)
+	def(&c.MaxFrameBytes, 64<<10)
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = 4096
+	}
+	if c.MsgRate <= 0 {
+		c.MsgRate = 10
+	}
+	dur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	dur(&c.WriteTimeout, 5*time.Second)
+	dur(&c.PingInterval, 20*time.Second)
+	dur(&c.PongTimeout, 10*time.Second)
+	if c.OriginPatterns == nil {
+		c.OriginPatterns = DefaultOriginPatterns
+	}
+}
+
+// Server is the /ws handler. It tracks its sessions so Drain can close them.
+type Server struct {
+	cfg     Config
+	engine  *fanout.Engine
+	log     *slog.Logger
+	metrics *metrics
+	accept  websocket.AcceptOptions
+	warn    rate.Sometimes // rate-limits per-connection warnings
+
+	conns atomic.Int64
+	wg    sync.WaitGroup // one per running session
+
+	mu       sync.Mutex // protects the fields below
+	sessions map[*session]struct{}
+	draining bool
+}
+
+// NewServer returns a Server that subscribes clients on engine and
+// registers its metrics with reg.
+func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log *slog.Logger) (*Server, error) {
+	cfg.setDefaults()
+	s := &Server{
+		cfg:      cfg,
+		engine:   engine,
+		log:      log.With("subsystem", "subscribe"),
+		accept:   websocket.AcceptOptions{OriginPatterns: cfg.OriginPatterns},
+		warn:     rate.Sometimes{Interval: time.Second},
+		sessions: make(map[*session]struct{}),
+	}
+	m, err := newMetrics(reg, &s.conns)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	return s, nil
+}
+
+// ServeHTTP upgrades /ws requests. Symbols in ?symbols= are checked before
+// the upgrade, so a bad list gets a plain 400, and subscribed on connect.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var initial []string
+	if v := r.URL.Query().Get("symbols"); v != "" {
+		syms, perr := s.resolve(nil, parseSymbolsParam(v))
+		if perr != nil {
+			s.metrics.errors[perr.code].Inc()
+			http.Error(w, perr.Error(), http.StatusBadRequest)
+			return
+		}
+		initial = syms
+	}
+	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
+		s.conns.Add(-1)
+		s.metrics.rejected.Inc()
+		http.Error(w, "tickgate: connection limit reached", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.conns.Add(-1)
+	sess, ok := s.register()
+	if !ok {
+		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.unregister(sess)
+	conn, err := websocket.Accept(w, r, &s.accept)
+	if err != nil {
+		return // Accept has answered the request
+	}
+	conn.SetReadLimit(s.cfg.ReadLimit)
+	sess.serve(conn, initial)
+}
+
+// register adds a session unless the server is draining.
+func (s *Server) register() (*session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return nil, false
+	}
+	sess := newSession(s)
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	return sess, true
+}
+
+func (s *Server) unregister(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Connections reports the open WebSocket sessions.
+func (s *Server) Connections() int { return int(s.conns.Load()) }
+
+// Drain refuses new sessions, then closes the open ones with 1001, spread
+// evenly over window so clients do not all reconnect at once, and waits
+// for them to end. It returns ctx.Err() if ctx ends first.
+func (s *Server) Drain(ctx context.Context, window time.Duration) error {
+	s.mu.Lock()
+	s.draining = true
+	open := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		open = append(open, sess)
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	if err := closeSpread(ctx, open, window); err == nil {
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+		}
+	}
+	s.mu.Lock()
+	for sess := range s.sessions {
+		sess.abort()
+	}
+	s.mu.Unlock()
+	<-done
+	return ctx.Err()
+}
+
+// closeSpread closes each session with 1001, the first at once and the rest
+// evenly over window.
+func closeSpread(ctx context.Context, open []*session, window time.Duration) error {
+	if len(open) == 0 {
+		return nil
+	}
+	step := window / time.Duration(len(open))
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for _, sess := range open {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		sess.client.Close(ReasonShutdown)
+		t.Reset(step)
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package subscribe
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/tickgate/tickgate/fanout"
+)
+
+// session is one WebSocket client. The handler goroutine runs the read
+// loop and owns the client's subscriptions; the writer goroutine drains the
+// client's queue to the socket.
+type session struct {
+	srv     *Server
+	client  *fanout.Client
+	conn    atomic.Pointer[websocket.Conn] // set once the upgrade succeeds
+	limiter *rate.Limiter
+	strikes int // messages over the rate limit in a row
+	pinger  *time.Timer
+}
+
+func newSession(srv *Server) *session {
+	return &session{
+		srv:     srv,
+		client:  srv.engine.NewClient(),
+		limiter: rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst),
+	}
+}
+
+// serve runs the session until either side ends it, then tears it down.
+func (s *session) serve(conn *websocket.Conn, initial []string) {
+	s.conn.Store(conn)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeLoop(conn)
+	}()
+	s.pinger = time.AfterFunc(s.srv.cfg.PingInterval, func() { s.ping(conn) })
+
+	if initial != nil {
+		s.subscribe(nil, initial)
+	}
+	err := s.readLoop(conn)
+	s.client.Close(readReason(err))
+
+	s.pinger.Stop()
+	<-writerDone
+	s.srv.engine.UnsubscribeAll(s.client)
+	reason := reasonOf(s.client.Cause())
+	s.srv.metrics.disconnects[reason].Inc()
+	if reason == ReasonSlowConsumer || reason == ReasonWriteFailed {
+		s.srv.warn.Do(func() { s.srv.log.Warn("client dropped", "reason", reason) })
+	}
+}
+
+// readReason maps the error that ended the read loop to a close reason.
+func readReason(err error) CloseReason {
+	var r CloseReason
+	switch {
+	case errors.As(err, &r):
+		return r
+	case errors.Is(err, websocket.ErrMessageTooBig):
+		return ReasonTooBig
+	default:
+		return ReasonClientClosed
+	}
+}
+
+// readLoop handles client messages until the connection fails or a flood
+// ends it. Replies go through the client's queue, behind queued ticks.
+func (s *session) readLoop(conn *websocket.Conn) error {
+	ctx := context.Background()
+	for {
+		typ, b, err := conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		if !s.limiter.Allow() {
+			s.strikes++
+			if s.strikes > s.srv.cfg.MsgBurst {
+				return ReasonFlood
+			}
+			s.replyError(nil, errorf(CodeRateLimited, "over %g messages/s; slow down", s.srv.cfg.MsgRate))
+			continue
+		}
+		s.strikes = 0
+		if typ != websocket.MessageText {
+			s.replyError(nil, errorf(CodeInvalidRequest, "send JSON in text frames"))
+			continue
+		}
+		s.handle(b)
+	}
+}
+
+// handle answers one client message.
+func (s *session) handle(b []byte) {
+	req, perr := decodeRequest(b)
+	if perr != nil {
+		s.replyError(req.ID, perr)
+		return
+	}
+	switch req.Op {
+	case "subscribe":
+		s.subscribe(req.ID, req.Symbols)
+	case "unsubscribe":
+		s.unsubscribe(req.ID, req.Symbols)
+	case "list":
+		s.reply(reply{Type: "list", ID: req.ID, Symbols: s.srv.engine.SymbolsOf(s.client)}) // never nil
+	}
+}
+
+// subscribe checks syms, queues the "subscribed" reply, then subscribes, so
+// the reply precedes each symbol's snapshot and live ticks on the wire.
+func (s *session) subscribe(id *int64, syms []string) {
+	syms, perr := s.srv.resolve(s, syms)
+	if perr != nil {
+		s.replyError(id, perr)
+		return
+	}
+	if !s.reply(reply{Type: "subscribed", ID: id, Symbols: nonNil(syms)}) {
+		return
+	}
+	if _, err := s.srv.engine.Subscribe(s.client, syms); err != nil {
+		s.replyError(id, errorf(CodeUnknownSymbol, "%v", err)) // resolve checked them
+	}
+}
+
+func (s *session) unsubscribe(id *int64, syms []string) {
+	if slices.Contains(syms, Wildcard) {
+		syms = s.srv.engine.SymbolsOf(s.client)
+	}
+	for _, sym := range syms {
+		if !s.srv.engine.Known(sym) {
+			s.replyError(id, errorf(CodeUnknownSymbol, "unknown symbol %q", truncate(sym, 32)))
+			return
+		}
+	}
+	removed := s.srv.engine.Unsubscribe(s.client, syms)
+	s.reply(reply{Type: "unsubscribed", ID: id, Symbols: nonNil(removed)})
+}
+
+// resolve expands "*", drops duplicates and checks every symbol and the
+// per-connection limit. sess is nil for a ?symbols= list before upgrade.
+func (s *Server) resolve(sess *session, syms []string) ([]string, *protoError) {
+	if slices.Contains(syms, Wildcard) {
+		if s.cfg.ForbidWildcard {
+			return nil, errorf(CodeWildcardForbidden, "subscribing to \"*\" is disabled on this gateway")
+		}
+		syms = s.engine.Symbols()
+	}
+	var out, unknown []string
+	seen := make(map[string]struct{}, len(syms))
+	for _, sym := range syms {
+		if _, dup := seen[sym]; dup {
+			continue
+		}
+		seen[sym] = struct{}{}
+		if !s.engine.Known(sym) {
+			unknown = append(unknown, truncate(sym, 32))
+			continue
+		}
+		out = append(out, sym)
+	}
+	if len(unknown) > 0 {
+		return nil, errorf(CodeUnknownSymbol, "unknown symbols %q; GET /symbols lists them", unknown)
+	}
+	held := 0
+	if sess != nil {
+		held = len(s.engine.SymbolsOf(sess.client))
+		for _, sym := range s.engine.SymbolsOf(sess.client) {
+			if _, ok := seen[sym]; ok {
+				held--
+			}
+		}
+	}
+	if held+len(out) > s.cfg.MaxSymbols {
+		return nil, errorf(CodeTooManySymbols, "%d symbols would pass the limit of %d per connection", held+len(out), s.cfg.MaxSymbols)
+	}
+	return out, nil
+}
+
+func (s *session) replyError(id *int64, perr *protoError) {
+	s.srv.metrics.errors[perr.code].Inc()
+	s.reply(errorReply{Type: "error", ID: id, Code: perr.code, Msg: perr.msg})
+}
+
+// reply queues a reply or errorReply behind whatever is already queued.
+func (s *session) reply(r any) bool {
+	return s.client.Enqueue(fanout.Message{Data: encodeReply(r)})
+}
+
+// ping sends a ping and re-arms itself; a missing pong closes the client.
+// It runs on a timer goroutine, so no goroutine waits between pings.
+func (s *session) ping(conn *websocket.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.PongTimeout)
+	defer cancel()
+	if err := conn.Ping(ctx); err != nil {
+		s.client.Close(ReasonPongTimeout)
+		return
+	}
+	select {
+	case <-s.client.Done():
+	default:
+		s.pinger.Reset(s.srv.cfg.PingInterval)
+	}
+}
+
+// abort ends the session without a close handshake.
+func (s *session) abort() {
+	s.client.Close(ReasonShutdown)
+	if c := s.conn.Load(); c != nil {
+		c.CloseNow()
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,338 @@
+package subscribe
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tickgate/tickgate/fanout"
+)
+
+// expectTicks reads n ticks of sym and checks their seqs run on from after.
+func (c *wsClient) expectTicks(sym string, after uint64, n int) {
+	c.t.Helper()
+	if err := c.readTicks(sym, after, n); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// readTicks is expectTicks for goroutines other than the test's.
+func (c *wsClient) readTicks(sym string, after uint64, n int) error {
+	return c.readTicksProgress(sym, after, n, new(atomic.Uint64))
+}
+
+// readTicksProgress is readTicks that stores each seq read in progress.
+func (c *wsClient) readTicksProgress(sym string, after uint64, n int, progress *atomic.Uint64) error {
+	want := after + 1
+	for want <= after+uint64(n) {
+		var m msg
+		select {
+		case mm, ok := <-c.msgs:
+			if !ok {
+				return fmt.Errorf("connection ended at %s seq %d: %v", sym, want, c.err)
+			}
+			m = mm
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("no %s tick seq %d within 10s", sym, want)
+		}
+		if m.Type != "tick" || m.Sym != sym {
+			return fmt.Errorf("got %+v, want %s tick seq %d", m, sym, want)
+		}
+		if m.Seq != want {
+			return fmt.Errorf("%s seq %d, want %d (gap or repeat)", sym, m.Seq, want)
+		}
+		progress.Store(want)
+		want++
+	}
+	return nil
+}
+
+// expectReply reads a reply of type typ with the given id; id 0 means the
+// reply carries none (a ?symbols= subscription).
+func (c *wsClient) expectReply(typ string, id int64) msg {
+	c.t.Helper()
+	m := c.next()
+	gotID := int64(0)
+	if m.ID != nil {
+		gotID = *m.ID
+	}
+	if m.Type != typ || gotID != id || (id == 0) != (m.ID == nil) {
+		c.t.Fatalf("got %+v, want %s reply with id %d", m, typ, id)
+	}
+	return m
+}
+
+func TestSubscribeSnapshotLiveUnsubscribe(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	e.publish("AAPL", 3)
+	c := e.dial("")
+
+	c.send(`{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}`)
+	if m := c.expectReply("subscribed", 1); !slices.Equal(m.Symbols, []string{"AAPL", "MSFT"}) {
+		t.Fatalf("subscribed %v", m.Symbols)
+	}
+	c.expectTicks("AAPL", 2, 1) // the snapshot: seq 3; MSFT has none yet
+	e.publish("AAPL", 5)
+	c.expectTicks("AAPL", 3, 5)
+	e.publish("MSFT", 2)
+	c.expectTicks("MSFT", 0, 2)
+
+	c.send(`{"op":"list","id":2}`)
+	if m := c.expectReply("list", 2); !slices.Equal(m.Symbols, []string{"AAPL", "MSFT"}) {
+		t.Fatalf("list %v", m.Symbols)
+	}
+	c.send(`{"op":"unsubscribe","id":3,"symbols":["AAPL"]}`)
+	if m := c.expectReply("unsubscribed", 3); !slices.Equal(m.Symbols, []string{"AAPL"}) {
+		t.Fatalf("unsubscribed %v", m.Symbols)
+	}
+	e.publish("AAPL", 5)
+	e.publish("MSFT", 1)
+	c.expectTicks("MSFT", 2, 1) // no AAPL tick comes first
+
+	// Subscribing again to a held symbol sends no second snapshot.
+	c.send(`{"op":"subscribe","id":4,"symbols":["MSFT"]}`)
+	c.expectReply("subscribed", 4)
+	e.publish("MSFT", 1)
+	c.expectTicks("MSFT", 3, 1)
+}
+
+func TestQueryStringAndWildcard(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	e.publish("NVDA", 2)
+
+	q := e.dial("?symbols=NVDA,JPM")
+	if m := q.next(); m.Type != "subscribed" || m.ID != nil || !slices.Equal(m.Symbols, []string{"NVDA", "JPM"}) {
+		t.Fatalf("got %+v", m)
+	}
+	q.expectTicks("NVDA", 1, 1)
+
+	all := e.dial("")
+	all.send(`{"op":"subscribe","id":7,"symbols":["*"]}`)
+	if m := all.expectReply("subscribed", 7); !slices.Equal(m.Symbols, testSymbols) {
+		t.Fatalf("* gave %v", m.Symbols)
+	}
+	all.expectTicks("NVDA", 1, 1)
+	for _, sym := range testSymbols {
+		e.publish(sym, 1)
+		all.expectTicks(sym, e.seq[sym]-1, 1)
+	}
+	q.expectTicks("NVDA", 2, 1)
+	q.expectTicks("JPM", 0, 1)
+
+	// A bad ?symbols= list is refused before the upgrade.
+	resp, err := http.Get(strings.Replace(e.url, "ws://", "http://", 1) + "?symbols=AAPL,NOPE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad ?symbols= got HTTP %d, want 400", resp.StatusCode)
+	}
+}
+
+func TestWildcardForbidden(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{ForbidWildcard: true}, fanout.Config{})
+	c := e.dial("")
+	c.send(`{"op":"subscribe","id":1,"symbols":["*"]}`)
+	if m := c.expectReply("error", 1); m.Code != CodeWildcardForbidden {
+		t.Fatalf("got %+v", m)
+	}
+}
+
+// TestBadInput sends each kind of bad message on one connection and checks
+// its error code, that the connection stays usable, and that a bystander
+// keeps receiving every tick.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{MaxSymbols: 3}, fanout.Config{})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	c := e.dial("")
+
+	cases := []struct {
+		send string
+		code string
+		id   int64 // echoed id; 0 when the message has none to echo
+	}{
+		{`{"op":"subscribe","id":1,"symbols":["AAPL"`, CodeMalformedJSON, 0},
+		{`not json at all`, CodeMalformedJSON, 0},
+		{`{"op":"dance","id":2}`, CodeUnknownOp, 2},
+		{`{"op":"subscribe","id":3,"symbols":["AAPL","ZZZZ"]}`, CodeUnknownSymbol, 3},
+		{`{"op":"subscribe","id":4,"symbols":["AAPL","MSFT","NVDA","AMZN"]}`, CodeTooManySymbols, 4},
+		{`{"op":"subscribe","id":5}`, CodeInvalidRequest, 5},
+		{`{"op":"subscribe","id":"six","symbols":["AAPL"]}`, CodeInvalidRequest, 0},
+		{`{"id":7}`, CodeInvalidRequest, 7},
+		{`{"op":"unsubscribe","id":8,"symbols":["ZZZZ"]}`, CodeUnknownSymbol, 8},
+		{`[1,2,3]`, CodeInvalidRequest, 0},
+	}
+	for _, tc := range cases {
+		c.send(tc.send)
+		m := c.next()
+		if m.Type != "error" || m.Code != tc.code || m.Msg == "" {
+			t.Fatalf("%s: got %+v, want error %s", tc.send, m, tc.code)
+		}
+		if tc.id != 0 && (m.ID == nil || *m.ID != tc.id) {
+			t.Fatalf("%s: reply id %v, want %d", tc.send, m.ID, tc.id)
+		}
+		e.publish("AAPL", 1)
+		by.expectTicks("AAPL", e.seq["AAPL"]-1, 1)
+	}
+	// A failed subscribe changed nothing, and the connection still works.
+	c.send(`{"op":"list","id":99}`)
+	if m := c.expectReply("list", 99); len(m.Symbols) != 0 {
+		t.Fatalf("list after rejected subscribes: %v", m.Symbols)
+	}
+	if got := testutil.ToFloat64(e.srv.metrics.errors[CodeMalformedJSON]); got != 2 {
+		t.Fatalf("client_errors_total{code=malformed_json} = %v, want 2", got)
+	}
+}
+
+func TestFloodClosesWith1008(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{MsgRate: 1, MsgBurst: 5}, fanout.Config{})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	c := e.dial("")
+	limited := 0
+	for i := range 50 {
+		err := c.conn.Write(context.Background(), websocket.MessageText, []byte(fmt.Sprintf(`{"op":"list","id":%d}`, i)))
+		if err != nil {
+			break // closed under us
+		}
+	}
+	for m := range c.msgs {
+		if m.Type == "error" && m.Code == CodeRateLimited {
+			limited++
+		}
+	}
+	if got := websocket.CloseStatus(c.err); got != websocket.StatusPolicyViolation {
+		t.Fatalf("close status %v (%v), want 1008", got, c.err)
+	}
+	if limited == 0 {
+		t.Fatal("no rate_limited error before the close")
+	}
+	e.publish("AAPL", 3)
+	by.expectTicks("AAPL", 0, 3)
+}
+
+func TestOversizedFrameClosesWith1009(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{ReadLimit: 512}, fanout.Config{})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	c := e.dial("")
+	c.send(`{"op":"subscribe","id":1,"symbols":["` + strings.Repeat("A", 1000) + `"]}`)
+	if got := c.closeStatus(); got != websocket.StatusMessageTooBig {
+		t.Fatalf("close status %v (%v), want 1009", got, c.err)
+	}
+	e.publish("AAPL", 3)
+	by.expectTicks("AAPL", 0, 3)
+	checkFor(t, 5*time.Second, func() error {
+		if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonTooBig]); got != 1 {
+			return fmt.Errorf("disconnects{reason=too_big} = %v", got)
+		}
+		return nil
+	})
+}
+
+// TestSlowConsumerDropped has one client stop reading while ticks flow.
+// It must be closed with 4001 and counted; a reading client on the same
+// symbol must see every seq.
+func TestSlowConsumerDropped(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{QueueBytes: 64 << 10})
+	fast := e.dial("?symbols=AAPL")
+	fast.expectReply("subscribed", 0)
+
+	slow, err := dialWithOptions(e.url+"?symbols=AAPL", smallRecvBuf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.t = t
+	t.Cleanup(func() { slow.conn.CloseNow() })
+	// slow does not read until the gateway has dropped it.
+
+	// Publish in small steps and let the reading client catch up after
+	// each, so only the client that stops reading can overflow.
+	const step, steps = 100, 200
+	var wg sync.WaitGroup
+	var fastErr error
+	var progress atomic.Uint64
+	wg.Go(func() { fastErr = fast.readTicksProgress("AAPL", 0, step*steps, &progress) })
+	dropped := func() error {
+		if got := gathered(t, e.reg, "tickgate_slow_consumers_total"); got != 1 {
+			return fmt.Errorf("slow_consumers_total = %v", got)
+		}
+		return nil
+	}
+	for i := 1; i <= steps; i++ {
+		e.publish("AAPL", step)
+		checkFor(t, 10*time.Second, func() error {
+			if got := progress.Load(); got < uint64(i*step) {
+				return fmt.Errorf("reading client at seq %d of %d (%v)", got, i*step, fastErr)
+			}
+			return nil
+		})
+	}
+	checkFor(t, 10*time.Second, dropped)
+	wg.Wait()
+	if fastErr != nil {
+		t.Fatalf("reading client beside the slow one: %v", fastErr)
+	}
+
+	slow.start()
+	if got := slow.closeStatus(); got != 4001 {
+		t.Fatalf("slow client close status %v (%v), want 4001", got, slow.err)
+	}
+	checkFor(t, 10*time.Second, func() error {
+		if n := e.engine.Subscriptions(); n != 1 {
+			return fmt.Errorf("subscriptions after drop = %d, want 1", n)
+		}
+		return nil
+	})
+}
+
+func dialWithOptions(url string, opts *websocket.DialOptions) (*wsClient, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, url, opts)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(1 << 20)
+	return &wsClient{conn: conn, msgs: make(chan msg, 4096)}, nil
+}
+
+// gathered returns the value of the unlabelled counter or gauge name.
+func gathered(t testing.TB, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if m.GetCounter() != nil {
+			return m.GetCounter().GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
