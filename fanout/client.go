@@ -82,13 +82,14 @@ func (c *Client) enqueue(m Message) (ok, overflowed bool) {
 // removes them from the queue. The writer owns dst until its next Drain.
 func (c *Client) Drain(dst []Message, maxBytes int) []Message {
 	c.mu.Lock()
-	n := 0
+	n, taken := 0, 0
 	for c.head < len(c.q) {
 		m := c.q[c.head]
-		if n > 0 && n+len(m.Data) > maxBytes {
+		if taken > 0 && n+len(m.Data) > maxBytes {
 			break
 		}
 		n += len(m.Data)
+		taken++
 		dst = append(dst, m)
 		c.q[c.head] = Message{} // let the shared bytes go once written
 		c.head++
@@ -114,8 +115,10 @@ func (c *Client) compactLocked() {
 	}
 }
 
-// maxIdleQueueCap is the largest backing array an empty queue keeps.
-const maxIdleQueueCap = 64
+// maxIdleQueueCap is the largest backing array (in messages, 32 bytes
+// each) an empty queue keeps: enough that a busy client does not regrow it
+// after every drain, small enough that an idle one holds at most 8 KiB.
+const maxIdleQueueCap = 256
 
 // Ready is signalled when the queue turns from empty to non-empty. The
 // writer waits on it, then drains until Drain returns nothing.
