@@ -78,14 +78,15 @@ func (c *Client) enqueue(m Message) (ok, overflowed bool) {
 }
 
 // Drain appends pending messages to dst, oldest first, until the next one
-// would take the total past maxBytes (at least one is always taken), and
-// removes them from the queue. The writer owns dst until its next Drain.
+// would take the total past maxBytes, counting one separator byte between
+// messages (at least one is always taken), and removes them from the
+// queue. The writer owns dst until its next Drain.
 func (c *Client) Drain(dst []Message, maxBytes int) []Message {
 	c.mu.Lock()
 	n, taken := 0, 0
 	for c.head < len(c.q) {
 		m := c.q[c.head]
-		if taken > 0 && n+len(m.Data) > maxBytes {
+		if taken > 0 && n+taken+len(m.Data) > maxBytes {
 			break
 		}
 		n += len(m.Data)

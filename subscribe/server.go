@@ -33,8 +33,9 @@ type Config struct {
 	// rate_limited error; MsgBurst such messages in a row close with 1008.
 	MsgRate  float64
 	MsgBurst int
-	// MaxFrameBytes caps the messages the writer joins into one frame.
-	// 0 means 64 KiB.
+	// MaxFrameBytes caps the frame the writer builds from queued messages
+	// and their '\n' separators (one message larger than it goes alone).
+	// 0 means 32 KiB, the default read limit of common client libraries.
 	MaxFrameBytes int
 	// WriteTimeout bounds each frame write; a stalled write closes the
 	// connection. 0 means 5 s.
@@ -61,7 +62,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxConnections, 10000)
 	def(&c.MaxSymbols, 500)
 	def(&c.MsgBurst, 20)
-	def(&c.MaxFrameBytes, 64<<10)
+	def(&c.MaxFrameBytes, 32<<10)
 	if c.ReadLimit <= 0 {
 		c.ReadLimit = 4096
 	}

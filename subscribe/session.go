@@ -41,7 +41,9 @@ func (s *session) serve(conn *websocket.Conn, initial []string) {
 		defer close(writerDone)
 		s.writeLoop(conn)
 	}()
-	s.pinger = time.AfterFunc(s.srv.cfg.PingInterval, func() { s.ping(conn) })
+	// Assign the timer before arming it: ping re-arms it through s.pinger.
+	s.pinger = time.AfterFunc(time.Hour, func() { s.ping(conn) })
+	s.pinger.Reset(s.srv.cfg.PingInterval)
 
 	if initial != nil {
 		s.subscribe(nil, initial)

@@ -12,7 +12,7 @@ import (
 
 // framePool holds frame buffers. A buffer is taken for one write and put
 // back right after, so idle connections hold none.
-var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
 // writeLoop waits for the queue to turn non-empty, then drains it in frames
 // of up to MaxFrameBytes until it is empty again: one blocking wait, then

@@ -85,7 +85,14 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	return g, nil
 }
 
-func (g *gateway) ready() bool { return g.feedRunning.Load() && !g.draining.Load() }
+// ready reports whether clients should be sent here: the feed runs, its
+// upstream (if it has one) is connected, and the gateway is not draining.
+func (g *gateway) ready() bool {
+	if r, ok := g.source.(feed.Readier); ok && !r.Ready() {
+		return false
+	}
+	return g.feedRunning.Load() && !g.draining.Load()
+}
 
 // handler routes the HTTP endpoints.
 func (g *gateway) handler() http.Handler {
@@ -135,7 +142,10 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	select {
 	case <-ctx.Done():
 	case err = <-feedErr:
-		err = fmt.Errorf("feed stopped: %w", err)
+		if err == nil {
+			err = errors.New("feed stopped")
+		}
+		err = fmt.Errorf("feed: %w", err)
 	case err = <-httpErr:
 		httpDone = true
 	}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/viper"
+
+	"github.com/tickgate/tickgate"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, unknown, err := loadConfig("")
+	if err != nil {
+		t.Fatalf("loadConfig(\"\"): %v", err)
+	}
+	if len(unknown) != 0 {
+		t.Errorf("unknown = %q, want none without a file", unknown)
+	}
+	var want Config
+	want.Listen = ":8080"
+	want.Log = LogConfig{Level: "info", Format: "text"}
+	want.Server.MaxConnections = 10000
+	want.Server.DrainWindow = 5 * time.Second
+	want.Server.ShutdownTimeout = 15 * time.Second
+	want.Server.OriginPatterns = []string{"localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"}
+	want.Feed.Source = "sim"
+	want.Feed.Sim.Rate = 1000
+	want.Feed.Sim.Seed = 1
+	want.Feed.Sim.Skew = 1.1
+	want.Fanout.Shards = 0
+	want.Fanout.QueueBytes = 1 << 20
+	want.Fanout.InboxTicks = 4096
+	want.Client.MaxSymbols = 500
+	want.Client.AllowWildcard = true
+	want.Client.ReadLimit = 4096
+	want.Client.MsgRate = 10
+	want.Client.MsgBurst = 20
+	want.Client.MaxFrameBytes = 32768
+	want.Client.WriteTimeout = 5 * time.Second
+	want.Client.PingInterval = 20 * time.Second
+	want.Client.PongTimeout = 10 * time.Second
+
+	if len(cfg.Feed.Sim.Symbols) != 0 {
+		t.Errorf("feed.sim.symbols = %q, want empty (the built-in list)", cfg.Feed.Sim.Symbols)
+	}
+	cfg.Feed.Sim.Symbols = nil // [] and nil both mean the built-in list
+	if !reflect.DeepEqual(*cfg, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate of the defaults: %v", err)
+	}
+}
+
+// TestConfigKeysMatchStruct keeps config.yaml, which documents every key,
+// and Config, which the gateway reads, from drifting apart.
+func TestConfigKeysMatchStruct(t *testing.T) {
+	t.Parallel()
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(tickgate.DefaultConfig)); err != nil {
+		t.Fatal(err)
+	}
+	inFile := v.AllKeys()
+	inStruct := structKeys(reflect.TypeFor[Config](), "")
+	sort.Strings(inFile)
+	sort.Strings(inStruct)
+	for _, k := range inFile {
+		if !slices.Contains(inStruct, k) {
+			t.Errorf("config.yaml key %q has no Config field", k)
+		}
+	}
+	for _, k := range inStruct {
+		if !slices.Contains(inFile, k) {
+			t.Errorf("Config field %q is not documented in config.yaml", k)
+		}
+	}
+}
+
+// structKeys returns the dotted mapstructure keys of typ's leaf fields.
+func structKeys(typ reflect.Type, prefix string) []string {
+	var keys []string
+	for f := range typ.Fields() {
+		tag := f.Tag.Get("mapstructure")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		key := prefix + tag
+		if f.Type.Kind() == reflect.Struct {
+			keys = append(keys, structKeys(f.Type, key+".")...)
+			continue
+		}
+		keys = append(keys, key)
+	}
+	return keys
+}
+
+func TestLoadConfigFile(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, `
+listen: 127.0.0.1:9090
+server:
+  drain_window: 1s
+  origin_patterns: [example.com]
+  bogus: 1
+feed:
+  sim:
+    rate: 2500
+    symbols: [AAPL, MSFT]
+    ratee: 5
+extra: true
+`)
+	cfg, unknown, err := loadConfig(path)
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if cfg.Listen != "127.0.0.1:9090" || cfg.Server.DrainWindow != time.Second || cfg.Feed.Sim.Rate != 2500 {
+		t.Errorf("overrides not applied: listen %q, drain_window %s, feed.sim.rate %g",
+			cfg.Listen, cfg.Server.DrainWindow, cfg.Feed.Sim.Rate)
+	}
+	if !slices.Equal(cfg.Server.OriginPatterns, []string{"example.com"}) || !slices.Equal(cfg.Feed.Sim.Symbols, []string{"AAPL", "MSFT"}) {
+		t.Errorf("list overrides: origin_patterns %q, symbols %q", cfg.Server.OriginPatterns, cfg.Feed.Sim.Symbols)
+	}
+	// Keys the file leaves alone keep their defaults, also next to overridden siblings.
+	if cfg.Server.ShutdownTimeout != 15*time.Second || cfg.Feed.Sim.Seed != 1 || cfg.Fanout.QueueBytes != 1<<20 || cfg.Client.PingInterval != 20*time.Second {
+		t.Errorf("defaults lost in merge: shutdown_timeout %s, seed %d, queue_bytes %d, ping_interval %s",
+			cfg.Server.ShutdownTimeout, cfg.Feed.Sim.Seed, cfg.Fanout.QueueBytes, cfg.Client.PingInterval)
+	}
+	sort.Strings(unknown)
+	if want := []string{"extra", "feed.sim.ratee", "server.bogus"}; !slices.Equal(unknown, want) {
+		t.Errorf("unknown = %q, want %q", unknown, want)
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/nope.yaml"
+	if _, _, err := loadConfig(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("loadConfig(missing) = %v, want an error naming %s", err, path)
+	}
+}
+
+func TestLoadConfigEnv(t *testing.T) {
+	// The file sets feed.sim.rate too: the environment wins over the file.
+	path := writeConfig(t, "feed:\n  sim:\n    rate: 10\n")
+	t.Setenv("TICKGATE_LISTEN", "127.0.0.1:9999")
+	t.Setenv("TICKGATE_FEED_SIM_RATE", "2500")
+	t.Setenv("TICKGATE_FANOUT_QUEUE_BYTES", "65536")
+	t.Setenv("TICKGATE_SERVER_DRAIN_WINDOW", "200ms")
+	t.Setenv("TICKGATE_CLIENT_ALLOW_WILDCARD", "false")
+	t.Setenv("TICKGATE_FEED_SIM_SYMBOLS", "AAPL,MSFT")
+	cfg, unknown, err := loadConfig(path)
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if len(unknown) != 0 {
+		t.Errorf("unknown = %q, want none", unknown)
+	}
+	if cfg.Listen != "127.0.0.1:9999" {
+		t.Errorf("listen = %q, want TICKGATE_LISTEN", cfg.Listen)
+	}
+	if cfg.Feed.Sim.Rate != 2500 {
+		t.Errorf("feed.sim.rate = %g, want TICKGATE_FEED_SIM_RATE over the file", cfg.Feed.Sim.Rate)
+	}
+	if cfg.Fanout.QueueBytes != 65536 {
+		t.Errorf("fanout.queue_bytes = %d, want TICKGATE_FANOUT_QUEUE_BYTES", cfg.Fanout.QueueBytes)
+	}
+	if cfg.Server.DrainWindow != 200*time.Millisecond {
+		t.Errorf("server.drain_window = %s, want TICKGATE_SERVER_DRAIN_WINDOW", cfg.Server.DrainWindow)
+	}
+	if cfg.Client.AllowWildcard {
+		t.Error("client.allow_wildcard = true, want TICKGATE_CLIENT_ALLOW_WILDCARD=false")
+	}
+	if !slices.Equal(cfg.Feed.Sim.Symbols, []string{"AAPL", "MSFT"}) {
+		t.Errorf("feed.sim.symbols = %q, want TICKGATE_FEED_SIM_SYMBOLS split on commas", cfg.Feed.Sim.Symbols)
+	}
+}
+
+// badValues each break one key; the error must name it. The raw value is
+// YAML in a file and the variable's text in the environment.
+var badValues = []struct {
+	key, raw string
+}{
+	{"fanout.queue_bytes", "10"},
+	{"fanout.queue_bytes", "lots"},
+	{"feed.sim.rate", "-1"},
+	{"feed.sim.rate", "2e7"},
+	{"feed.sim.skew", "1"},
+	{"feed.source", "nats"},
+	{"client.ping_interval", "abc"},
+	{"client.pong_timeout", "0s"},
+	{"client.max_frame_bytes", "2000000"}, // past fanout.queue_bytes
+	{"client.allow_wildcard", "maybe"},
+	{"log.level", "loud"},
+	{"log.format", "xml"},
+	{"server.max_connections", "0"},
+	{"server.drain_window", "-1s"},
+	{"server.shutdown_timeout", "2s"}, // shorter than drain_window (5s)
+}
+
+func TestLoadConfigBadFile(t *testing.T) {
+	t.Parallel()
+	for _, bad := range badValues {
+		t.Run(bad.key+"="+bad.raw, func(t *testing.T) {
+			t.Parallel()
+			path := writeConfig(t, yamlOf(map[string]string{bad.key: bad.raw}))
+			_, _, err := loadConfig(path)
+			if err == nil || !strings.Contains(err.Error(), bad.key) {
+				t.Errorf("loadConfig with %s: %s = %v, want an error naming %s", bad.key, bad.raw, err, bad.key)
+			}
+		})
+	}
+}
+
+func TestLoadConfigBadEnv(t *testing.T) {
+	for _, bad := range badValues {
+		t.Run(bad.key+"="+bad.raw, func(t *testing.T) {
+			t.Setenv(envName(bad.key), bad.raw)
+			_, _, err := loadConfig("")
+			if err == nil || !strings.Contains(err.Error(), bad.key) {
+				t.Errorf("loadConfig with %s=%s = %v, want an error naming %s", envName(bad.key), bad.raw, err, bad.key)
+			}
+		})
+	}
+}
+
+// envName is the variable that overrides key: TICKGATE_FEED_SIM_RATE for feed.sim.rate.
+func envName(key string) string {
+	return "TICKGATE_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+func TestLoadConfigBadFileNamesEveryKey(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, "log:\n  level: loud\nfanout:\n  queue_bytes: 10\n")
+	_, _, err := loadConfig(path)
+	for _, key := range []string{"log.level", "fanout.queue_bytes"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error %v does not name %s", err, key)
+		}
+	}
+}
+
+func TestRunCheckConfig(t *testing.T) {
+	t.Parallel()
+	good := writeConfig(t, "feed:\n  sim:\n    rate: 5000\nunheard_of: 1\n")
+	bad := writeConfig(t, "client:\n  ping_interval: abc\n")
+	// ctx is already done: -check-config must return before serving anything.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	var stderr bytes.Buffer
+	if err := run(ctx, []string{"-check-config", "--config", good}, &stderr); err != nil {
+		t.Errorf("run -check-config good: %v", err)
+	}
+	if out := stderr.String(); !strings.Contains(out, "config OK") || !strings.Contains(out, "unheard_of") {
+		t.Errorf("run -check-config good: stderr %q, want \"config OK\" and a warning naming unheard_of", out)
+	}
+
+	stderr.Reset()
+	err := run(ctx, []string{"-check-config", "--config", bad}, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "client.ping_interval") {
+		t.Errorf("run -check-config bad = %v, want an error naming client.ping_interval", err)
+	}
+	if strings.Contains(stderr.String(), "config OK") {
+		t.Errorf("run -check-config bad printed %q", stderr.String())
+	}
+
+	if err := run(ctx, []string{"-no-such-flag"}, &stderr); err == nil {
+		t.Error("run with an unknown flag = nil, want an error")
+	}
+}
