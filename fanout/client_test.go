@@ -82,8 +82,8 @@ func TestDrainMaxBytes(t *testing.T) {
 		maxBytes int
 		want     string
 	}{
-		{25, "[0 1]"},   // a third would make 30
-		{30, "[2 3 4]"}, // exactly the limit is allowed
+		{25, "[0 1]"},   // a third would make 32 with separators
+		{32, "[2 3 4]"}, // 3 messages and 2 separators: exactly the limit is allowed
 		{0, "[5]"},      // at least one, even past the limit
 	} {
 		if got := fmt.Sprint(idsOf(c.Drain(nil, step.maxBytes))); got != step.want {
@@ -234,7 +234,8 @@ func TestQueueModel(t *testing.T) {
 // modelDrain is Drain on a plain slice.
 func modelDrain(model *[]Message, maxBytes int) []Message {
 	n, bytes := 0, 0
-	for n < len(*model) && (n == 0 || bytes+len((*model)[n].Data) <= maxBytes) {
+	// A frame holds n messages and n-1 '\n' separators.
+	for n < len(*model) && (n == 0 || bytes+n+len((*model)[n].Data) <= maxBytes) {
 		bytes += len((*model)[n].Data)
 		n++
 	}

@@ -19,12 +19,12 @@ const (
 	ReasonFlood                           // 1008: past the inbound rate limit
 	ReasonTooBig                          // 1009: frame past the read limit
 	ReasonPongTimeout                     // no pong in time; closed without a handshake
-	ReasonWriteFailed                     // socket write failed or stalled
+	ReasonWriteTimeout                    // a frame write stalled past WriteTimeout
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
-	"client_closed", "shutdown", "slow_consumer", "flood", "too_big", "pong_timeout", "write_failed",
+	"client_closed", "shutdown", "slow_consumer", "flood", "too_big", "pong_timeout", "write_timeout",
 }
 
 func (r CloseReason) String() string { return reasonNames[r] }
@@ -71,6 +71,6 @@ func reasonOf(cause error) CloseReason {
 	case errors.Is(cause, fanout.ErrSlowConsumer):
 		return ReasonSlowConsumer
 	default:
-		return ReasonWriteFailed
+		return ReasonClientClosed
 	}
 }

@@ -56,7 +56,7 @@ func (s *session) serve(conn *websocket.Conn, initial []string) {
 	s.srv.engine.UnsubscribeAll(s.client)
 	reason := reasonOf(s.client.Cause())
 	s.srv.metrics.disconnects[reason].Inc()
-	if reason == ReasonSlowConsumer || reason == ReasonWriteFailed {
+	if reason == ReasonSlowConsumer || reason == ReasonWriteTimeout {
 		s.srv.warn.Do(func() { s.srv.log.Warn("client dropped", "reason", reason) })
 	}
 }

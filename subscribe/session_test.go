@@ -253,7 +253,9 @@ func TestOversizedFrameClosesWith1009(t *testing.T) {
 // symbol must see every seq.
 func TestSlowConsumerDropped(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, Config{}, fanout.Config{QueueBytes: 64 << 10})
+	// The write timeout is long: the slow client's last frame write stalls
+	// until the test lets it read, and must not time out before that.
+	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 10})
 	fast := e.dial("?symbols=AAPL")
 	fast.expectReply("subscribed", 0)
 

@@ -2,6 +2,7 @@ package subscribe
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -16,29 +17,49 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return
 
 // writeLoop waits for the queue to turn non-empty, then drains it in frames
 // of up to MaxFrameBytes until it is empty again: one blocking wait, then
-// everything that is ready, one write per frame. It returns when the client
-// is closed, after sending the close frame for the cause.
+// everything that is ready, one write per frame. When the client is closed
+// it flushes what is queued (unless the cause is a full queue), sends the
+// close frame for the cause and returns.
 func (s *session) writeLoop(conn *websocket.Conn) {
 	var batch []fanout.Message
 	for {
 		select {
 		case <-s.client.Ready():
 		case <-s.client.Done():
+			if reasonOf(s.client.Cause()) != ReasonSlowConsumer {
+				if _, err := s.flush(conn, batch); err != nil {
+					conn.CloseNow()
+					return
+				}
+			}
 			s.closeConn(conn)
 			return
 		}
-		for {
-			batch = s.client.Drain(batch[:0], s.srv.cfg.MaxFrameBytes)
-			if len(batch) == 0 {
-				break
+		var err error
+		if batch, err = s.flush(conn, batch); err != nil {
+			reason := ReasonClientClosed
+			if errors.Is(err, context.DeadlineExceeded) {
+				reason = ReasonWriteTimeout
 			}
-			err := s.writeFrame(conn, batch)
-			clear(batch) // drop references to shared tick bytes
-			if err != nil {
-				s.client.Close(ReasonWriteFailed)
-				conn.CloseNow()
-				return
-			}
+			s.client.Close(reason)
+			conn.CloseNow()
+			return
+		}
+	}
+}
+
+// flush writes frames until the queue is empty. It returns batch, emptied,
+// for reuse.
+func (s *session) flush(conn *websocket.Conn, batch []fanout.Message) ([]fanout.Message, error) {
+	for {
+		batch = s.client.Drain(batch[:0], s.srv.cfg.MaxFrameBytes)
+		if len(batch) == 0 {
+			return batch, nil
+		}
+		err := s.writeFrame(conn, batch)
+		clear(batch) // drop references to shared tick bytes
+		if err != nil {
+			return batch, err
 		}
 	}
 }
@@ -72,7 +93,7 @@ func (s *session) writeFrame(conn *websocket.Conn, batch []fanout.Message) error
 func (s *session) closeConn(conn *websocket.Conn) {
 	r := reasonOf(s.client.Cause())
 	switch r {
-	case ReasonClientClosed, ReasonTooBig, ReasonPongTimeout:
+	case ReasonClientClosed, ReasonTooBig, ReasonPongTimeout, ReasonWriteTimeout:
 		// The peer already closed, coder/websocket sent 1009 itself, or
 		// the peer stopped answering and would not answer a close either.
 		conn.CloseNow()
