@@ -23,15 +23,10 @@ type Config struct {
 		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 		OriginPatterns  []string      `mapstructure:"origin_patterns"`
 	} `mapstructure:"server"`
-	Feed struct {
+	Feed    FeedConfig `mapstructure:"feed"`
+	Publish struct {
 		Source string `mapstructure:"source"`
-		Sim    struct {
-			Rate    float64  `mapstructure:"rate"`
-			Seed    uint64   `mapstructure:"seed"`
-			Skew    float64  `mapstructure:"skew"`
-			Symbols []string `mapstructure:"symbols"`
-		} `mapstructure:"sim"`
-	} `mapstructure:"feed"`
+	} `mapstructure:"publish"`
 	Fanout struct {
 		Shards     int `mapstructure:"shards"`
 		QueueBytes int `mapstructure:"queue_bytes"`
@@ -48,6 +43,30 @@ type Config struct {
 		PingInterval  time.Duration `mapstructure:"ping_interval"`
 		PongTimeout   time.Duration `mapstructure:"pong_timeout"`
 	} `mapstructure:"client"`
+}
+
+// FeedConfig picks and configures the tick source.
+type FeedConfig struct {
+	Source string `mapstructure:"source"`
+	Sim    struct {
+		Rate    float64  `mapstructure:"rate"`
+		Seed    uint64   `mapstructure:"seed"`
+		Skew    float64  `mapstructure:"skew"`
+		Symbols []string `mapstructure:"symbols"`
+	} `mapstructure:"sim"`
+	NATS struct {
+		URLs          []string      `mapstructure:"urls"`
+		Prefix        string        `mapstructure:"prefix"`
+		Symbols       []string      `mapstructure:"symbols"`
+		ReconnectWait time.Duration `mapstructure:"reconnect_wait"`
+	} `mapstructure:"nats"`
+	Replay struct {
+		Path   string  `mapstructure:"path"`
+		Format string  `mapstructure:"format"`
+		Speed  float64 `mapstructure:"speed"`
+		Fast   bool    `mapstructure:"fast"`
+		Loop   bool    `mapstructure:"loop"`
+	} `mapstructure:"replay"`
 }
 
 // LogConfig picks the log level and format.
@@ -105,7 +124,14 @@ func (c *Config) Validate() error {
 	check(c.Server.MaxConnections > 0, "server.max_connections", "must be > 0, got %d", c.Server.MaxConnections)
 	check(c.Server.DrainWindow >= 0, "server.drain_window", "must be >= 0, got %s", c.Server.DrainWindow)
 	check(c.Server.ShutdownTimeout > c.Server.DrainWindow, "server.shutdown_timeout", "must exceed server.drain_window (%s), got %s", c.Server.DrainWindow, c.Server.ShutdownTimeout)
-	check(c.Feed.Source == "sim", "feed.source", "only \"sim\" is built, got %q", c.Feed.Source)
+	check(oneOf(c.Feed.Source, "sim", "nats", "replay"), "feed.source", "want sim, nats or replay, got %q", c.Feed.Source)
+	check(oneOf(c.Publish.Source, "sim", "replay"), "publish.source", "want sim or replay, got %q", c.Publish.Source)
+	check(len(c.Feed.NATS.URLs) > 0, "feed.nats.urls", "must list at least one server")
+	check(c.Feed.NATS.ReconnectWait > 0, "feed.nats.reconnect_wait", "must be > 0, got %s", c.Feed.NATS.ReconnectWait)
+	usesReplay := c.Feed.Source == "replay" || c.Publish.Source == "replay"
+	check(!usesReplay || c.Feed.Replay.Path != "", "feed.replay.path", "must name a file when replaying")
+	check(oneOf(c.Feed.Replay.Format, "", "ndjson", "csv"), "feed.replay.format", "want ndjson, csv or empty, got %q", c.Feed.Replay.Format)
+	check(c.Feed.Replay.Speed > 0, "feed.replay.speed", "must be > 0, got %g", c.Feed.Replay.Speed)
 	check(c.Feed.Sim.Rate > 0 && c.Feed.Sim.Rate <= 1e7, "feed.sim.rate", "must be in (0, 10000000], got %g", c.Feed.Sim.Rate)
 	check(c.Feed.Sim.Skew > 1, "feed.sim.skew", "must be > 1, got %g", c.Feed.Sim.Skew)
 	check(c.Fanout.Shards >= 0 && c.Fanout.Shards <= 1024, "fanout.shards", "must be in [0, 1024], got %d", c.Fanout.Shards)

@@ -35,6 +35,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Feed.Sim.Rate = 1000
 	want.Feed.Sim.Seed = 1
 	want.Feed.Sim.Skew = 1.1
+	want.Feed.NATS.URLs = []string{"nats://127.0.0.1:4222"}
+	want.Feed.NATS.Prefix = "ticks"
+	want.Feed.NATS.ReconnectWait = 250 * time.Millisecond
+	want.Feed.Replay.Speed = 1
+	want.Publish.Source = "sim"
 	want.Fanout.Shards = 0
 	want.Fanout.QueueBytes = 1 << 20
 	want.Fanout.InboxTicks = 4096
@@ -52,6 +57,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Errorf("feed.sim.symbols = %q, want empty (the built-in list)", cfg.Feed.Sim.Symbols)
 	}
 	cfg.Feed.Sim.Symbols = nil // [] and nil both mean the built-in list
+	cfg.Feed.NATS.Symbols = nil
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, want)
 	}
@@ -194,7 +200,11 @@ var badValues = []struct {
 	{"feed.sim.rate", "-1"},
 	{"feed.sim.rate", "2e7"},
 	{"feed.sim.skew", "1"},
-	{"feed.source", "nats"},
+	{"feed.source", "kafka"},
+	{"feed.replay.speed", "0"},
+	{"feed.replay.format", "parquet"},
+	{"feed.nats.reconnect_wait", "0s"},
+	{"publish.source", "kafka"},
 	{"client.ping_interval", "abc"},
 	{"client.pong_timeout", "0s"},
 	{"client.max_frame_bytes", "2000000"}, // past fanout.queue_bytes
@@ -204,6 +214,14 @@ var badValues = []struct {
 	{"server.max_connections", "0"},
 	{"server.drain_window", "-1s"},
 	{"server.shutdown_timeout", "2s"}, // shorter than drain_window (5s)
+}
+
+func TestReplayNeedsPath(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, yamlOf(map[string]string{"feed.source": "replay"}))
+	if _, _, err := loadConfig(path); err == nil || !strings.Contains(err.Error(), "feed.replay.path") {
+		t.Fatalf("feed.source replay without a path: %v, want an error naming feed.replay.path", err)
+	}
 }
 
 func TestLoadConfigBadFile(t *testing.T) {

@@ -20,7 +20,6 @@ import (
 
 	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/feed"
-	"github.com/tickgate/tickgate/feed/sim"
 	"github.com/tickgate/tickgate/subscribe"
 )
 
@@ -44,11 +43,9 @@ type gateway struct {
 func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	src, err := sim.New(sim.Config{
-		Rate: cfg.Feed.Sim.Rate, Seed: cfg.Feed.Sim.Seed, Skew: cfg.Feed.Sim.Skew, Symbols: cfg.Feed.Sim.Symbols,
-	})
+	src, err := newSource(&cfg.Feed, cfg.Feed.Source, reg, log)
 	if err != nil {
-		return nil, fmt.Errorf("config: feed.sim: %w", err)
+		return nil, err
 	}
 	engine, err := fanout.New(fanout.Config{
 		Shards: cfg.Fanout.Shards, QueueBytes: cfg.Fanout.QueueBytes, InboxTicks: cfg.Fanout.InboxTicks,
@@ -117,6 +114,27 @@ func (g *gateway) handler() http.Handler {
 	return mux
 }
 
+// wait blocks until ctx is done, the feed fails or the HTTP server fails,
+// and reports whether it took the HTTP server's error. A feed that ends
+// cleanly (a replay without loop) is not a failure: the gateway keeps
+// serving its clients the last ticks, but reports not ready.
+func (g *gateway) wait(ctx context.Context, feedErr, httpErr <-chan error) (httpDone bool, err error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case err := <-feedErr:
+			if err != nil {
+				return false, fmt.Errorf("feed: %w", err)
+			}
+			g.log.Warn("feed ended; serving last ticks, not ready")
+			feedErr = nil
+		case err := <-httpErr:
+			return true, err
+		}
+	}
+}
+
 // serve runs the gateway on ln until ctx is done or the feed fails, then
 // shuts down: readiness off, listener closed, clients closed with 1001
 // over the drain window, feed and engine stopped, all within
@@ -137,18 +155,7 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 
-	var err error
-	httpDone := false // httpErr already received; a second receive would block forever
-	select {
-	case <-ctx.Done():
-	case err = <-feedErr:
-		if err == nil {
-			err = errors.New("feed stopped")
-		}
-		err = fmt.Errorf("feed: %w", err)
-	case err = <-httpErr:
-		httpDone = true
-	}
+	httpDone, err := g.wait(ctx, feedErr, httpErr)
 	g.log.Info("shutting down", "connections", g.clients.Connections(), "drain_window", g.cfg.Server.DrainWindow)
 	g.draining.Store(true)
 	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.Server.ShutdownTimeout)

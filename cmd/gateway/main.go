@@ -27,10 +27,21 @@ func main() {
 	}
 }
 
-// run parses flags, loads the config and serves until ctx is done.
+// run parses flags, loads the config and serves until ctx is done. With
+// "publish" as its first argument it runs the feed into NATS instead.
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	publish := len(args) > 0 && args[0] == "publish"
+	if publish {
+		args = args[1:]
+	}
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: gateway [publish] [-config FILE] [-check-config]\n\n"+
+			"  gateway          serve /ws, /metrics and the live page from feed.source\n"+
+			"  gateway publish  run publish.source into NATS (feed.nats.urls) for a fleet of gateways\n\n")
+		fs.PrintDefaults()
+	}
 	path := fs.String("config", "", "YAML file of keys to override (see config.yaml)")
 	check := fs.Bool("check-config", false, "validate the configuration and exit")
 	if err := fs.Parse(args); err != nil {
@@ -47,6 +58,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if *check {
 		fmt.Fprintln(stderr, "config OK")
 		return nil
+	}
+	if publish {
+		return runPublish(ctx, cfg, log)
 	}
 	gw, err := newGateway(cfg, log)
 	if err != nil {

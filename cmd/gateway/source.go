@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickgate/tickgate/feed"
+	feednats "github.com/tickgate/tickgate/feed/nats"
+	"github.com/tickgate/tickgate/feed/replay"
+	"github.com/tickgate/tickgate/feed/sim"
+)
+
+// newSource builds the source named kind from the feed config. Errors name
+// the config key at fault.
+func newSource(cfg *FeedConfig, kind string, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
+	log = log.With("subsystem", "feed", "source", kind)
+	switch kind {
+	case "sim":
+		src, err := sim.New(sim.Config{
+			Rate: cfg.Sim.Rate, Seed: cfg.Sim.Seed, Skew: cfg.Sim.Skew, Symbols: cfg.Sim.Symbols,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("config: feed.sim: %w", err)
+		}
+		return src, nil
+	case "nats":
+		src, err := feednats.New(feednats.Config{
+			URLs:          cfg.NATS.URLs,
+			Prefix:        cfg.NATS.Prefix,
+			Symbols:       natsSymbols(cfg),
+			ReconnectWait: cfg.NATS.ReconnectWait,
+		}, reg, log)
+		if err != nil {
+			return nil, fmt.Errorf("config: feed.nats: %w", err)
+		}
+		return src, nil
+	case "replay":
+		src, err := replay.New(replay.Config{
+			Path: cfg.Replay.Path, Format: cfg.Replay.Format, Speed: cfg.Replay.Speed,
+			Fast: cfg.Replay.Fast, Loop: cfg.Replay.Loop,
+		}, reg, log)
+		if err != nil {
+			return nil, fmt.Errorf("config: feed.replay: %w", err)
+		}
+		return src, nil
+	}
+	return nil, fmt.Errorf("config: feed.source: unknown source %q", kind)
+}
+
+// natsSymbols is feed.nats.symbols, or else the simulator's list, so a
+// fleet and the "gateway publish" feeding it agree without extra config.
+func natsSymbols(cfg *FeedConfig) []string {
+	switch {
+	case len(cfg.NATS.Symbols) > 0:
+		return cfg.NATS.Symbols
+	case len(cfg.Sim.Symbols) > 0:
+		return cfg.Sim.Symbols
+	default:
+		return sim.DefaultSymbols
+	}
+}

@@ -1,0 +1,76 @@
+package nats_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/feed/nats"
+)
+
+// printN prints n ticks, then cancels the run.
+type printN struct {
+	n    int
+	stop context.CancelFunc
+}
+
+func (p *printN) Publish(t feed.Tick) {
+	fmt.Println(t.Symbol, t.Seq, t.Price)
+	if p.n--; p.n == 0 {
+		p.stop()
+	}
+}
+
+// Example sends two ticks through an in-process NATS server: a Publisher
+// puts them on ticks.AAPL and ticks.BRK.B, and a Source hands them to its
+// sink.
+func Example() {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go ns.Start()
+	defer ns.WaitForShutdown()
+	defer ns.Shutdown()
+	if !ns.ReadyForConnections(5 * time.Second) {
+		log.Fatal("nats-server not ready")
+	}
+
+	src, err := nats.New(nats.Config{URLs: []string{ns.ClientURL()}, Symbols: []string{"AAPL", "BRK.B"}},
+		prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, &printN{n: 2, stop: cancel}) }()
+	for !src.Ready() {
+		time.Sleep(time.Millisecond) // a gateway would answer /readyz with 503 meanwhile
+	}
+
+	nc, err := natsgo.Connect(ns.ClientURL())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	pub := nats.NewPublisher(nc, "")
+	pub.Publish(feed.Tick{Symbol: "AAPL", Seq: 1, Price: 189.31, Size: 100, Bid: 189.3, Ask: 189.32, TS: 1732470000123456789})
+	pub.Publish(feed.Tick{Symbol: "BRK.B", Seq: 1, Price: 470.25, Size: 200, Bid: 470.2, Ask: 470.3, TS: 1732470000123456790})
+	if err := pub.Flush(5 * time.Second); err != nil {
+		log.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// AAPL 1 189.31
+	// BRK.B 1 470.25
+}

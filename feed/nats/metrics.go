@@ -1,0 +1,54 @@
+package nats
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// decodeErrorsHelp is shared with feed/replay: collectors of one metric
+// name must agree on their help text to be registered side by side.
+const decodeErrorsHelp = "Feed payloads rejected as bad ticks, by source."
+
+// metrics are the Source's Prometheus collectors.
+type metrics struct {
+	decodeErrors  prometheus.Counter
+	connectErrors prometheus.Counter
+	disconnects   prometheus.Counter
+	reconnects    prometheus.Counter
+}
+
+// newMetrics builds the Source's collectors and registers them with reg.
+// dropped reports the messages nats.go discarded because the subscription's
+// pending channel was full (a client-side slow consumer).
+func newMetrics(reg prometheus.Registerer, dropped func() float64) (*metrics, error) {
+	m := &metrics{
+		decodeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name:        "tickgate_feed_decode_errors_total",
+			Help:        decodeErrorsHelp,
+			ConstLabels: prometheus.Labels{"source": "nats"},
+		}),
+		connectErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_feed_nats_connect_errors_total",
+			Help: "Failed attempts to connect or reconnect to a NATS server.",
+		}),
+		disconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_feed_nats_disconnects_total",
+			Help: "Times the NATS connection was lost.",
+		}),
+		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_feed_nats_reconnects_total",
+			Help: "Times the NATS connection was re-established after a loss.",
+		}),
+	}
+	drops := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "tickgate_feed_nats_dropped_total",
+		Help: "NATS messages dropped because the feed's pending buffer was full.",
+	}, dropped)
+	for _, c := range []prometheus.Collector{m.decodeErrors, m.connectErrors, m.disconnects, m.reconnects, drops} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("nats: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,470 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tickgate/tickgate/feed"
+)
+
+// metric returns the value of the counter name in reg, 0 if absent.
+func metric(tb testing.TB, reg *prometheus.Registry, name string) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			var v float64
+			for _, m := range mf.GetMetric() {
+				v += m.GetCounter().GetValue()
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+// checkTicks fails unless got is want, tick for tick.
+func checkTicks(tb testing.TB, got, want []feed.Tick) {
+	tb.Helper()
+	if len(got) != len(want) {
+		tb.Fatalf("got %d ticks, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			tb.Fatalf("tick %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestPublishReceive(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, serverOpts(-1))
+	syms := []string{"AAPL", "BRK.B", "MSFT"}
+	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Symbols: syms})
+	sink := &collector{}
+	f.run(t, sink)
+	f.waitReady(t)
+
+	pub := NewPublisher(connect(t, s.ClientURL()), "")
+	var want []feed.Tick
+	for seq := uint64(1); seq <= 300; seq++ {
+		for _, sym := range syms {
+			tk := testTick(sym, seq)
+			want = append(want, tk)
+			pub.Publish(tk)
+		}
+	}
+	if err := pub.Flush(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkTicks(t, sink.waitTicks(t, len(want)), want)
+	if pub.Published() != uint64(len(want)) || pub.Errors() != 0 {
+		t.Errorf("publisher counted %d published, %d errors; want %d, 0", pub.Published(), pub.Errors(), len(want))
+	}
+}
+
+func TestBadPayloads(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, serverOpts(-1))
+	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Prefix: "md.us", Symbols: []string{"AAPL", "BRK.B"}})
+	sink := &collector{}
+	f.run(t, sink)
+	f.waitReady(t)
+
+	nc := connect(t, s.ClientURL())
+	good := []feed.Tick{testTick("AAPL", 1), testTick("BRK.B", 1), testTick("AAPL", 2)}
+	seq0 := testTick("AAPL", 1)
+	seq0.Seq = 0
+	bad := []struct{ subject, data string }{
+		{"md.us.AAPL", "not json"},
+		{"md.us.AAPL", string(encode(testTick("BRK.B", 2)))}, // symbol differs from subject
+		{"md.us.TSLA", string(encode(testTick("TSLA", 1)))},  // not in Symbols
+		{"md.us.AAPL", string(encode(seq0))},
+		{"md.us.BRK", string(encode(testTick("BRK.B", 3)))}, // half of a dotted symbol
+		{"md.us.AAPL", `{"type":"quote","sym":"AAPL"}`},
+	}
+	publish(t, nc, "md.us.AAPL", encode(good[0]))
+	for _, b := range bad {
+		publish(t, nc, b.subject, []byte(b.data))
+	}
+	publish(t, nc, "md.us.BRK.B", encode(good[1]))
+	publish(t, nc, "md.us.AAPL", encode(good[2]))
+	if err := nc.FlushTimeout(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	checkTicks(t, sink.waitTicks(t, len(good)), good)
+	want := fmt.Sprintf(`
+# HELP tickgate_feed_decode_errors_total %s
+# TYPE tickgate_feed_decode_errors_total counter
+tickgate_feed_decode_errors_total{source="nats"} %d
+`, decodeErrorsHelp, len(bad))
+	if err := testutil.GatherAndCompare(f.reg, strings.NewReader(want), "tickgate_feed_decode_errors_total"); err != nil {
+		t.Error(err)
+	}
+	// The warning is rate-limited to one a second: the burst logs once
+	// (twice if the machine stalls across a second boundary).
+	if n := strings.Count(f.log.String(), "dropped bad tick"); n < 1 || n > 2 {
+		t.Errorf("logged %d bad-tick warnings for a burst of %d, want 1 or 2:\n%s", n, len(bad), f.log)
+	}
+}
+
+// encode returns t's wire form.
+func encode(t feed.Tick) []byte {
+	return t.AppendJSON(nil)
+}
+
+// publish publishes data on subject or fails the test.
+func publish(tb testing.TB, nc *natsgo.Conn, subject string, data []byte) {
+	tb.Helper()
+	if err := nc.Publish(subject, data); err != nil {
+		tb.Fatalf("publish %s: %v", subject, err)
+	}
+}
+
+func TestStartWhileDown(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	f := newFixture(t, Config{URLs: []string{url}, Symbols: []string{"AAPL"}})
+	sink := &collector{}
+	done := f.run(t, sink)
+
+	// Run keeps retrying, unready, and does not return.
+	checkFor(t, 5*time.Second, func() error {
+		if n := metric(t, f.reg, "tickgate_feed_nats_connect_errors_total"); n < 2 {
+			return fmt.Errorf("%v failed connect attempts, want >= 2", n)
+		}
+		return nil
+	})
+	if f.src.Ready() {
+		t.Fatal("Ready() = true with no server")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v with no server, want it to keep retrying", err)
+	default:
+	}
+
+	s := runServer(t, serverOpts(port))
+	f.waitReady(t)
+	pub := NewPublisher(connect(t, s.ClientURL()), "")
+	want := []feed.Tick{testTick("AAPL", 1), testTick("AAPL", 2)}
+	for _, tk := range want {
+		pub.Publish(tk)
+	}
+	if err := pub.Flush(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkTicks(t, sink.waitTicks(t, len(want)), want)
+}
+
+// clusterOpts are the options of a cluster node on loopback that routes to
+// the route URLs in routes ("" for none).
+func clusterOpts(routes string) *server.Options {
+	o := serverOpts(-1)
+	o.Cluster = server.ClusterOpts{Name: "c", Host: "127.0.0.1", Port: -1}
+	if routes != "" {
+		o.Routes = server.RoutesFromStr(routes)
+	}
+	return o
+}
+
+// runCluster starts a 3-node cluster and waits for the full route mesh.
+func runCluster(t *testing.T) []*server.Server {
+	t.Helper()
+	seed := runServer(t, clusterOpts(""))
+	routes := fmt.Sprintf("nats://127.0.0.1:%d", seed.ClusterAddr().Port)
+	nodes := []*server.Server{seed, runServer(t, clusterOpts(routes)), runServer(t, clusterOpts(routes))}
+	checkFor(t, 10*time.Second, func() error {
+		for i, s := range nodes {
+			if n := s.NumRemotes(); n != len(nodes)-1 {
+				return fmt.Errorf("node %d routes to %d others, want %d", i, n, len(nodes)-1)
+			}
+		}
+		return nil
+	})
+	return nodes
+}
+
+func TestClusterFailover(t *testing.T) {
+	t.Parallel()
+	nodes := runCluster(t)
+	var urls []string
+	for _, s := range nodes {
+		urls = append(urls, s.ClientURL())
+	}
+	syms := []string{"AAPL", "BRK.B"}
+	f := newFixture(t, Config{URLs: urls, Symbols: syms})
+	sink := &collector{}
+	f.run(t, sink)
+	f.waitReady(t)
+
+	// The source is the only client so far: its node is the one with one.
+	var victim, pubNode *server.Server
+	checkFor(t, 5*time.Second, func() error {
+		victim, pubNode = nil, nil
+		for _, s := range nodes {
+			switch n := s.NumClients(); {
+			case n == 1 && victim == nil:
+				victim = s
+			case n == 0 && pubNode == nil:
+				pubNode = s
+			}
+		}
+		if victim == nil || pubNode == nil {
+			return errors.New("source's node not found yet")
+		}
+		return nil
+	})
+	p := &pump{pub: NewPublisher(connect(t, pubNode.ClientURL()), ""), syms: syms}
+
+	// Interest crosses the route asynchronously: publish until ticks arrive.
+	p.until(t, sink, 1)
+	stopServer(victim)
+	checkFor(t, 10*time.Second, func() error {
+		d := metric(t, f.reg, "tickgate_feed_nats_disconnects_total")
+		r := metric(t, f.reg, "tickgate_feed_nats_reconnects_total")
+		if d != 1 || r != 1 || !f.src.Ready() {
+			return fmt.Errorf("disconnects %v, reconnects %v, ready %v; want 1, 1, true", d, r, f.src.Ready())
+		}
+		return nil
+	})
+	p.until(t, sink, p.seq+1)
+
+	// Anything lost while the route interest moved shows only as a gap.
+	last := map[string]uint64{}
+	for i, tk := range sink.got() {
+		if tk.Seq <= last[tk.Symbol] {
+			t.Fatalf("tick %d: %s seq %d after %d", i, tk.Symbol, tk.Seq, last[tk.Symbol])
+		}
+		if tk != testTick(tk.Symbol, tk.Seq) {
+			t.Fatalf("tick %d = %+v, want %+v", i, tk, testTick(tk.Symbol, tk.Seq))
+		}
+		last[tk.Symbol] = tk.Seq
+	}
+}
+
+// pump publishes one tick per symbol per round, in rising seq.
+type pump struct {
+	pub  *Publisher
+	syms []string
+	seq  uint64 // last seq published
+}
+
+// until publishes rounds until sink holds a tick with seq >= from for every
+// symbol, so it survives subscription interest still crossing a route.
+func (p *pump) until(t *testing.T, sink *collector, from uint64) {
+	t.Helper()
+	checkFor(t, 10*time.Second, func() error {
+		p.seq++
+		for _, sym := range p.syms {
+			p.pub.Publish(testTick(sym, p.seq))
+		}
+		if err := p.pub.Flush(time.Second); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, tk := range sink.got() {
+			if tk.Seq >= from {
+				seen[tk.Symbol] = true
+			}
+		}
+		if len(seen) < len(p.syms) {
+			return fmt.Errorf("ticks with seq >= %d seen for %d of %d symbols", from, len(seen), len(p.syms))
+		}
+		return nil
+	})
+}
+
+// blockingSink holds Publish until release is closed, then collects.
+type blockingSink struct {
+	collector
+	release chan struct{}
+	once    sync.Once
+}
+
+func (b *blockingSink) Publish(t feed.Tick) {
+	<-b.release
+	b.collector.Publish(t)
+}
+
+func (b *blockingSink) unblock() { b.once.Do(func() { close(b.release) }) }
+
+func TestSlowConsumerDrops(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, serverOpts(-1))
+	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Symbols: []string{"AAPL"}})
+	f.src.pending = 8
+	sink := &blockingSink{release: make(chan struct{})}
+	f.run(t, sink)
+	t.Cleanup(sink.unblock) // runs before Run is stopped
+	f.waitReady(t)
+
+	const n = 100
+	pub := NewPublisher(connect(t, s.ClientURL()), "")
+	for seq := uint64(1); seq <= n; seq++ {
+		pub.Publish(testTick("AAPL", seq))
+	}
+	if err := pub.Flush(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var dropped float64
+	checkFor(t, 5*time.Second, func() error {
+		// One tick is held in Publish, 8 wait in the channel.
+		if dropped = metric(t, f.reg, "tickgate_feed_nats_dropped_total"); dropped < n-1-8 {
+			return fmt.Errorf("%v ticks dropped, want %d", dropped, n-1-8)
+		}
+		return nil
+	})
+	sink.unblock()
+	got := sink.waitTicks(t, n-int(dropped))
+	for i := 1; i < len(got); i++ {
+		if got[i].Seq <= got[i-1].Seq {
+			t.Fatalf("seq %d after %d", got[i].Seq, got[i-1].Seq)
+		}
+	}
+	// The source goes on after the drops.
+	pub.Publish(testTick("AAPL", n+1))
+	if err := pub.Flush(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.waitTicks(t, n-int(dropped)+1); got[len(got)-1].Seq != n+1 {
+		t.Fatalf("last tick seq %d, want %d", got[len(got)-1].Seq, n+1)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []Config{
+		{},
+		{Symbols: []string{"AAPL", "AAPL"}},
+		{Symbols: []string{"aapl"}},
+		{Symbols: []string{"BRK..B"}},
+		{Symbols: []string{".B"}},
+		{Symbols: []string{"AAPL"}, Prefix: "ticks.*"},
+		{Symbols: []string{"AAPL"}, Prefix: "ticks."},
+		{Symbols: []string{"AAPL"}, Prefix: "a b"},
+		{Symbols: []string{"AAPL"}, ReconnectWait: -time.Second},
+	} {
+		if _, err := New(cfg, prometheus.NewRegistry(), discard()); err == nil {
+			t.Errorf("New(%+v) = nil error", cfg)
+		} else if !strings.HasPrefix(err.Error(), "nats: ") {
+			t.Errorf("New(%+v) error %q lacks the package prefix", cfg, err)
+		}
+	}
+}
+
+func TestRunOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))}, Symbols: []string{"AAPL"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.src.Run(ctx, &collector{}); err != nil {
+		t.Fatalf("Run with a done context: %v", err)
+	}
+	if err := f.src.Run(context.Background(), &collector{}); err == nil {
+		t.Fatal("second Run returned nil, want an error")
+	}
+	if f.src.Ready() {
+		t.Fatal("Ready() = true after Run returned")
+	}
+}
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Prefix: "md.us", Symbols: []string{"AAPL", "BRK.B"}})
+	for _, c := range []struct {
+		subject string
+		tick    feed.Tick
+		ok      bool
+	}{
+		{"md.us.AAPL", testTick("AAPL", 1), true},
+		{"md.us.BRK.B", testTick("BRK.B", 7), true},
+		{"md.us.BRK", testTick("BRK.B", 7), false},
+		{"md.us.B", testTick("BRK.B", 7), false},
+		{"md.usAAPL", testTick("AAPL", 1), false},
+		{"md.AAPL", testTick("AAPL", 1), false},
+		{"md.us.MSFT", testTick("MSFT", 1), false},
+		{"md.us.AAPL", testTick("BRK.B", 1), false},
+	} {
+		got, err := f.src.decode(c.subject, encode(c.tick))
+		switch {
+		case c.ok && (err != nil || got != c.tick):
+			t.Errorf("decode(%s, %s) = %+v, %v; want the tick", c.subject, c.tick.Symbol, got, err)
+		case !c.ok && err == nil:
+			t.Errorf("decode(%s, %s) accepted the tick", c.subject, c.tick.Symbol)
+		case !c.ok && !errors.Is(err, feed.ErrBadTick):
+			t.Errorf("decode(%s, %s) error %v is not feed.ErrBadTick", c.subject, c.tick.Symbol, err)
+		}
+	}
+}
+
+func TestPublisherCountsErrors(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, serverOpts(-1))
+	pub := NewPublisher(connect(t, s.ClientURL()), "")
+	pub.Publish(testTick("AAPL", 1))
+	pub.Publish(feed.Tick{Symbol: "A B", Seq: 1}) // not a valid subject
+	if pub.Published() != 1 || pub.Errors() != 1 {
+		t.Fatalf("published %d, errors %d; want 1, 1", pub.Published(), pub.Errors())
+	}
+	if err := pub.Flush(5 * time.Second); !errors.Is(err, natsgo.ErrBadSubject) {
+		t.Fatalf("Flush = %v, want an error wrapping ErrBadSubject", err)
+	}
+	if err := pub.Flush(5 * time.Second); err != nil {
+		t.Fatalf("second Flush = %v, want nil (errors are reported once)", err)
+	}
+}
+
+func TestPublisherAllocs(t *testing.T) {
+	s := runServer(t, serverOpts(-1))
+	pub := NewPublisher(connect(t, s.ClientURL()), "")
+	tk := testTick("BRK.B", 1)
+	pub.Publish(tk) // warm the subject cache and buffer
+	if n := testing.AllocsPerRun(1000, func() { pub.Publish(tk) }); n != 0 {
+		t.Errorf("Publish allocates %v times per tick, want 0", n)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	const base, limit = 100 * time.Millisecond, 5 * time.Second
+	delay := backoff(base, limit)
+	for attempt := 1; attempt <= 100; attempt++ {
+		hi := limit
+		if attempt <= 6 {
+			hi = base << (attempt - 1) // 100ms .. 3.2s
+		}
+		for range 20 {
+			if d := delay(attempt); d < hi/2 || d > hi {
+				t.Fatalf("attempt %d: delay %v outside [%v, %v]", attempt, d, hi/2, hi)
+			}
+		}
+	}
+}
+
+func TestMetricsLint(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Symbols: []string{"AAPL"}})
+	problems, err := testutil.GatherAndLint(f.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}

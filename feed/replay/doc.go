@@ -1,0 +1,15 @@
+// Package replay owns the file replay feed: a Source that plays recorded
+// ticks back, at their recorded pace, faster, or as fast as the sink takes
+// them. cmd/gateway (or `gateway publish`, to put a recording onto NATS)
+// builds it with New, which reads the whole file, and calls Run once; Run
+// calls sink.Publish from its own goroutine only, in file order.
+//
+// A file is NDJSON, one tick per line in the form feed.Tick.AppendJSON
+// writes ("type" optional), or CSV whose first line is a header naming the
+// columns sym, seq, px, sz, bid, ask and ts in any order; other columns are
+// ignored and fields are not quoted. ts is the recorded time in Unix
+// nanoseconds and seq counts per symbol from 1. Blank lines are skipped; a
+// line that is not a valid tick is logged with its number, counted and
+// skipped. Emitted ticks keep their recorded seq but carry the wall-clock
+// time of emission as TS; see Source for the details of timing and Loop.
+package replay
