@@ -22,6 +22,7 @@ type Config struct {
 		DrainWindow     time.Duration `mapstructure:"drain_window"`
 		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 		OriginPatterns  []string      `mapstructure:"origin_patterns"`
+		PProf           bool          `mapstructure:"pprof"`
 	} `mapstructure:"server"`
 	Feed    FeedConfig `mapstructure:"feed"`
 	Publish struct {

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/coder/websocket"
+)
+
+// Phases of a run. Clients count only in phaseMeasure; a read error before
+// phaseClosing is a disconnect by the server.
+const (
+	phaseRamp int32 = iota // connecting and warming up: seqs tracked, nothing counted
+	phaseMeasure
+	phaseDone    // window over, connections still open
+	phaseClosing // the harness is closing connections
+)
+
+const (
+	dialTimeout   = 10 * time.Second
+	clientReadMax = 16 << 20 // read limit per message; the gateway's frames are <= 64 KiB
+	maxLatencyUS  = 60_000_000
+	initialBuf    = 4096
+	linearSlots   = 16 // clients with more symbols look slots up in a map
+)
+
+// newLatencyHist records microseconds, 1 µs to 60 s, 3 significant digits.
+func newLatencyHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, maxLatencyUS, 3)
+}
+
+// histShard is one of the mutex-guarded latency histograms clients share:
+// one per client would cost ~140 KB each.
+type histShard struct {
+	mu sync.Mutex
+	h  *hdrhistogram.Histogram
+	_  [48]byte // keep neighbouring shards' locks off one cache line
+}
+
+// record adds one latency in nanoseconds, clamped to the histogram's range.
+// The caller holds s.mu.
+func (s *histShard) recordLocked(ns int64) {
+	us := min(max(ns/1000, 1), maxLatencyUS)
+	_ = s.h.RecordValue(us)
+}
+
+// shared is the state every client goroutine of one run sees.
+type shared struct {
+	phase  atomic.Int32
+	shards []histShard
+}
+
+func newShared(n int) *shared {
+	sh := &shared{shards: make([]histShard, n)}
+	for i := range sh.shards {
+		sh.shards[i].h = newLatencyHist()
+	}
+	return sh
+}
+
+// counters are one client's figures for the measured window. Only the
+// client's goroutine writes them; they are read after it has exited.
+type counters struct {
+	deliveries, frames, bytes uint64
+	gaps, repeats, unexpected uint64
+}
+
+func (c *counters) add(o counters) {
+	c.deliveries += o.deliveries
+	c.frames += o.frames
+	c.bytes += o.bytes
+	c.gaps += o.gaps
+	c.repeats += o.repeats
+	c.unexpected += o.unexpected
+}
+
+// client is one WebSocket connection and its per-symbol seq state.
+type client struct {
+	id    int
+	url   string
+	syms  []string
+	last  []uint64       // last seq seen per slot; 0 until the first tick (the base, a snapshot)
+	slots map[string]int // sym → slot, only for clients with many symbols
+	slow  bool           // subscribes and never reads
+
+	conn    *websocket.Conn // set by dial; read by the run after the dial phase
+	buf     []byte
+	n       counters
+	dropErr error // why the server ended the connection, if it did during the run
+}
+
+func newClient(id int, url string, syms []string, slow bool) *client {
+	c := &client{id: id, url: url, syms: syms, last: make([]uint64, len(syms)), slow: slow}
+	if len(syms) > linearSlots {
+		c.slots = make(map[string]int, len(syms))
+		for i, s := range syms {
+			c.slots[s] = i
+		}
+	}
+	return c
+}
+
+// dial opens the connection and reports how long the handshake took.
+func (c *client) dial(ctx context.Context, hc *http.Client) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	start := time.Now()
+	conn, _, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		return 0, err
+	}
+	conn.SetReadLimit(clientReadMax)
+	c.conn = conn
+	return time.Since(start), nil
+}
+
+// readLoop reads frames until the connection ends. The background context
+// keeps coder/websocket from arming a timer per read; the run ends the loop
+// by closing the connection.
+func (c *client) readLoop(sh *shared) {
+	for {
+		_, r, err := c.conn.Reader(context.Background())
+		if err == nil {
+			var n int
+			n, err = readMsg(r, &c.buf)
+			if err == nil {
+				c.onFrame(c.buf[:n], sh)
+				continue
+			}
+		}
+		if sh.phase.Load() < phaseClosing {
+			c.dropErr = err
+		}
+		return
+	}
+}
+
+// readMsg reads one whole message into *buf, growing it as needed.
+func readMsg(r io.Reader, buf *[]byte) (int, error) {
+	if *buf == nil {
+		*buf = make([]byte, initialBuf)
+	}
+	n := 0
+	for {
+		if n == len(*buf) {
+			*buf = append(*buf, make([]byte, len(*buf))...)
+		}
+		m, err := r.Read((*buf)[n:])
+		n += m
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// onFrame handles one frame: one clock read, then every message in it.
+func (c *client) onFrame(frame []byte, sh *shared) {
+	var hs *histShard
+	if sh.phase.Load() == phaseMeasure {
+		c.n.frames++
+		c.n.bytes += uint64(len(frame))
+		hs = &sh.shards[c.id%len(sh.shards)]
+		hs.mu.Lock()
+	}
+	now := time.Now().UnixNano()
+	for len(frame) > 0 {
+		var line []byte
+		line, frame = nextLine(frame)
+		if t, ok := parseTick(line); ok {
+			c.onTick(t, now, hs)
+		}
+	}
+	if hs != nil {
+		hs.mu.Unlock()
+	}
+}
+
+// onTick checks the tick's seq against the last one of its symbol and,
+// while measuring (hs != nil), counts it and records its latency.
+func (c *client) onTick(t tickFields, now int64, hs *histShard) {
+	s := c.slot(t.sym)
+	if s < 0 {
+		if hs != nil {
+			c.n.unexpected++
+		}
+		return
+	}
+	last := c.last[s]
+	if t.seq > last {
+		c.last[s] = t.seq
+	}
+	if hs == nil {
+		return // outside the window only the seqs are tracked
+	}
+	c.n.deliveries++
+	switch {
+	case last == 0:
+		// The first tick sets the base. It is usually the snapshot, whose
+		// ts is old, so its latency is not recorded.
+		return
+	case t.seq > last+1:
+		c.n.gaps += t.seq - last - 1
+	case t.seq <= last:
+		c.n.repeats++
+	}
+	hs.recordLocked(now - t.ts)
+}
+
+// slot finds sym among the client's symbols; -1 if it is not one of them.
+func (c *client) slot(sym []byte) int {
+	if c.slots != nil {
+		if s, ok := c.slots[string(sym)]; ok {
+			return s
+		}
+		return -1
+	}
+	for i, s := range c.syms {
+		if s == string(sym) {
+			return i
+		}
+	}
+	return -1
+}
+
+// drainSlow reads a never-reading client's backlog until the server's
+// close (or ctx ends) and returns how the connection ended.
+func (c *client) drainSlow(ctx context.Context) error {
+	for {
+		_, r, err := c.conn.Reader(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Pick modes: how each client chooses its symbols from GET /symbols.
+const (
+	pickUniform = "uniform"
+	pickZipf    = "zipf"
+	pickFixed   = "fixed" // the first K symbols, the hottest
+)
+
+// options is the parsed command line after the workload's defaults.
+type options struct {
+	url          string
+	hosts        []string
+	metricsURL   string
+	clients      int
+	ramp         float64
+	symbols      int
+	pick         string
+	duration     time.Duration
+	warmup       time.Duration
+	workload     string
+	rate         float64 // feed ticks/s; 0 = the workload's default
+	slowFraction float64
+	spawn        bool
+	target       string // tickgate or baseline
+	gatewayBin   string
+	out          string
+	seed         uint64
+	findMax      bool
+	compare      bool
+	compareFiles []string
+	cpuProfile   string
+}
+
+// workload is one named scenario. rate 0 means "computed" (light).
+type workload struct {
+	clients int
+	symbols int
+	pick    string
+	rate    float64
+	slow    float64
+}
+
+var workloads = map[string]workload{
+	"fanout": {clients: 10000, symbols: 10, pick: pickZipf, rate: 10000},
+	"hot":    {clients: 10000, symbols: 5, pick: pickFixed, rate: 2000},
+	"idle":   {clients: 15000, symbols: 1, pick: pickUniform, rate: 10},
+	"slow":   {clients: 10000, symbols: 10, pick: pickZipf, rate: 10000, slow: 0.05},
+	"light":  {clients: 10000, symbols: 10, pick: pickZipf, rate: 0},
+	"custom": {clients: 10000, symbols: 10, pick: pickZipf, rate: 1000},
+}
+
+// lightDeliveries is the deliveries/s the light workload aims for.
+const lightDeliveries = 100_000
+
+func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "target WebSocket URL (loopback only); with -spawn only its path is used")
+	hosts := fs.String("hosts", "127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4", "loopback IPs the connections are spread over round-robin (ephemeral ports run out near 28,000 per pair)")
+	fs.StringVar(&o.metricsURL, "metrics-url", "", "Prometheus endpoint to scrape (default: http://<url host>/metrics)")
+	fs.IntVar(&o.clients, "clients", 10000, "WebSocket clients")
+	fs.Float64Var(&o.ramp, "ramp", 2000, "new connections per second")
+	fs.IntVar(&o.symbols, "symbols", 10, "symbols per client")
+	fs.StringVar(&o.pick, "pick", pickZipf, "how clients pick symbols: uniform, zipf (s=1.1 over /symbols order) or fixed (the first K)")
+	fs.DurationVar(&o.duration, "duration", 30*time.Second, "measured reading phase after ramp-up and warm-up")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "time after ramp-up whose deliveries are discarded")
+	fs.StringVar(&o.workload, "workload", "fanout", "scenario: fanout, hot, idle, slow, light or custom; explicit flags override its parameters")
+	fs.Float64Var(&o.rate, "rate", 0, "feed ticks/s of the spawned server (0 = the workload's default); with -find-max the starting rate")
+	fs.Float64Var(&o.slowFraction, "slow-fraction", 0, "fraction of clients that subscribe and never read")
+	fs.BoolVar(&o.spawn, "spawn", false, "start the server as a child process on a free port and stop it at the end")
+	fs.StringVar(&o.target, "target", "tickgate", "server to -spawn: tickgate (./cmd/gateway) or baseline (./bench/baseline)")
+	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "server binary to -spawn instead of building it")
+	fs.StringVar(&o.out, "out", "", "write the result as JSON to this file")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the clients' symbol picks")
+	fs.BoolVar(&o.findMax, "find-max", false, "step the feed rate up (fresh server per step) to the highest rate with no gaps, no drops and p99 <= 50 ms; needs -spawn")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile to this file")
+	fs.BoolVar(&o.compare, "compare", false, "compare two result files: -compare a.json b.json prints b/a of every numeric field")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: go run ./bench [flags]   |   go run ./bench -compare a.json b.json")
+		fs.PrintDefaults()
+	}
+	return fs, hosts
+}
+
+// parseOptions parses args, applies the workload and checks the result.
+func parseOptions(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs, hosts := newFlagSet(o, stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.compare {
+		if fs.NArg() != 2 {
+			return nil, errors.New("-compare needs two files: -compare a.json b.json")
+		}
+		o.compareFiles = fs.Args()
+		return o, nil
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	o.hosts = splitList(*hosts)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := o.applyWorkload(set); err != nil {
+		return nil, err
+	}
+	if o.workload == "slow" && !set["rate"] {
+		fmt.Fprintf(stderr, "slow: no -rate given, using %g ticks/s; pass half the fanout workload's -find-max rate\n", o.rate)
+	}
+	return o, o.validate()
+}
+
+// applyWorkload fills the parameters the user did not set from the
+// workload table.
+func (o *options) applyWorkload(set map[string]bool) error {
+	w, ok := workloads[o.workload]
+	if !ok {
+		return fmt.Errorf("-workload %q: want fanout, hot, idle, slow, light or custom", o.workload)
+	}
+	if o.workload == "custom" {
+		w = workload{clients: o.clients, symbols: o.symbols, pick: o.pick, rate: 1000, slow: o.slowFraction}
+	}
+	if !set["clients"] {
+		o.clients = w.clients
+	}
+	if !set["symbols"] {
+		o.symbols = w.symbols
+	}
+	if !set["pick"] {
+		o.pick = w.pick
+	}
+	if !set["slow-fraction"] {
+		o.slowFraction = w.slow
+	}
+	if !set["rate"] {
+		o.rate = w.rate // 0 for light: computed from the picks
+	}
+	return nil
+}
+
+func (o *options) validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(o.clients > 0, "-clients must be > 0, got %d", o.clients)
+	check(o.ramp > 0, "-ramp must be > 0, got %g", o.ramp)
+	check(o.symbols > 0, "-symbols must be > 0, got %d", o.symbols)
+	check(o.pick == pickUniform || o.pick == pickZipf || o.pick == pickFixed, "-pick %q: want uniform, zipf or fixed", o.pick)
+	check(o.duration > 0, "-duration must be > 0")
+	check(o.warmup >= 0, "-warmup must be >= 0")
+	check(o.rate >= 0 && o.rate <= 1e7, "-rate must be in [0, 10000000], got %g", o.rate)
+	check(o.slowFraction >= 0 && o.slowFraction < 1, "-slow-fraction must be in [0, 1), got %g", o.slowFraction)
+	check(o.target == "tickgate" || o.target == "baseline", "-target %q: want tickgate or baseline", o.target)
+	check(!o.findMax || o.spawn, "-find-max needs -spawn: each step starts a fresh server")
+	check(len(o.hosts) > 0, "-hosts must name at least one address")
+	for _, h := range o.hosts {
+		check(isLoopback(h), "-hosts: %q is not a loopback IP; the harness only targets 127.0.0.x", h)
+	}
+	if u, err := url.Parse(o.url); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") {
+		errs = append(errs, fmt.Errorf("-url %q: want ws://host:port/path", o.url))
+	} else {
+		check(isLoopback(u.Hostname()), "-url: host %q is not loopback; the harness only targets 127.0.0.x", u.Hostname())
+	}
+	return errors.Join(errs...)
+}
+
+// isLoopback reports whether host is "localhost" or a loopback IP.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

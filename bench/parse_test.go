@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/tickgate/tickgate/feed"
+)
+
+func TestParseTick(t *testing.T) {
+	t.Parallel()
+	ticks := []feed.Tick{
+		{Symbol: "AAPL", Seq: 42, Price: 189.31, Size: 100, Bid: 189.3, Ask: 189.32, TS: 1732470000123456789},
+		{Symbol: "BRK.B", Seq: 1, Price: 470, Size: 0, Bid: 469.99, Ask: 470.01, TS: 1},
+		{Symbol: "X_Y-Z.0", Seq: 1<<64 - 1, Price: 1e-2, Size: 1 << 40, Bid: 1e9, Ask: 1e9, TS: 1<<63 - 1},
+	}
+	for _, tk := range ticks {
+		line := tk.AppendJSON(nil)
+		got, ok := parseTick(line)
+		if !ok || string(got.sym) != tk.Symbol || got.seq != tk.Seq || got.ts != tk.TS {
+			t.Errorf("parseTick(%s) = %q %d %d %v; want %q %d %d", line, got.sym, got.seq, got.ts, ok, tk.Symbol, tk.Seq, tk.TS)
+		}
+	}
+}
+
+func TestParseTickOtherLayouts(t *testing.T) {
+	t.Parallel()
+	// Same keys in another order still parse (the fallback search).
+	got, ok := parseTick([]byte(`{"type":"tick","sym":"MSFT","px":1,"seq":7,"ts":99,"bid":1}`))
+	if !ok || string(got.sym) != "MSFT" || got.seq != 7 || got.ts != 99 {
+		t.Errorf("reordered tick: %q %d %d %v", got.sym, got.seq, got.ts, ok)
+	}
+}
+
+func TestParseTickRejects(t *testing.T) {
+	t.Parallel()
+	for _, line := range []string{
+		``,
+		`{"type":"subscribed","symbols":["AAPL"]}`,
+		`{"type":"error","code":"unknown_symbol","msg":"x"}`,
+		`{"type":"tick","sym":"AAPL"`,
+		`{"type":"tick","sym":"","seq":1,"ts":1}`,
+		`{"type":"tick","sym":"AAPL","seq":x,"ts":1}`,
+		`{"type":"tick","sym":"AAPL","seq":1,"ts":}`,
+		`{"type":"tick","sym":"AAPL","seq":99999999999999999999999,"ts":1}`,
+		`{"type":"tick","sym":"AAPL","seq":1,"ts":9223372036854775808}`,
+	} {
+		if got, ok := parseTick([]byte(line)); ok {
+			t.Errorf("parseTick(%s) = %+v, want not a tick", line, got)
+		}
+	}
+}
+
+// frameOf joins the messages with '\n' as the gateway batches them.
+func frameOf(msgs ...[]byte) []byte { return bytes.Join(msgs, []byte("\n")) }
+
+func tickJSON(sym string, seq uint64, ts int64) []byte {
+	tk := feed.Tick{Symbol: sym, Seq: seq, Price: 1, Bid: 1, Ask: 1, TS: ts}
+	return tk.AppendJSON(nil)
+}
+
+func TestOnFrameCounts(t *testing.T) {
+	t.Parallel()
+	sh := newShared(1)
+	c := newClient(0, "", []string{"AAPL", "MSFT"}, false)
+	// Before the window: bases are set, nothing counted.
+	c.onFrame(frameOf([]byte(`{"type":"subscribed","symbols":["AAPL","MSFT"]}`), tickJSON("AAPL", 5, 1), tickJSON("MSFT", 1, 1)), sh)
+	if c.n != (counters{}) {
+		t.Fatalf("counted outside the window: %+v", c.n)
+	}
+	sh.phase.Store(phaseMeasure)
+	c.onFrame(frameOf(tickJSON("AAPL", 6, 1), tickJSON("AAPL", 9, 1), tickJSON("MSFT", 2, 1)), sh)
+	c.onFrame(frameOf(tickJSON("AAPL", 9, 1), tickJSON("NVDA", 1, 1)), sh)
+	c.onFrame(frameOf(tickJSON("AAPL", 10, 1), tickJSON("MSFT", 3, 1)), sh)
+	want := counters{deliveries: 6, frames: 3, gaps: 2, repeats: 1, unexpected: 1}
+	got := c.n
+	got.bytes = 0
+	if got != want {
+		t.Errorf("counters = %+v, want %+v", got, want)
+	}
+	if n := sh.shards[0].h.TotalCount(); n != 6 {
+		t.Errorf("latencies recorded = %d, want 6", n)
+	}
+	// A symbol whose first tick arrives in the window: delivered, no latency (it may be a snapshot).
+	c2 := newClient(1, "", []string{"AAPL"}, false)
+	c2.onFrame(tickJSON("AAPL", 3, 1), sh)
+	if c2.n.deliveries != 1 || sh.shards[0].h.TotalCount() != 6 {
+		t.Errorf("first tick in window: %+v, latencies %d", c2.n, sh.shards[0].h.TotalCount())
+	}
+}
+
+func TestOnFrameManySymbols(t *testing.T) {
+	t.Parallel()
+	syms := make([]string, linearSlots+4)
+	for i := range syms {
+		syms[i] = "S" + string(rune('A'+i))
+	}
+	c := newClient(0, "", syms, false)
+	sh := newShared(1)
+	sh.phase.Store(phaseMeasure)
+	last := syms[len(syms)-1]
+	c.onFrame(frameOf(tickJSON(last, 1, 1), tickJSON(last, 2, 1)), sh)
+	if c.n.deliveries != 2 || c.n.unexpected != 0 {
+		t.Errorf("map slots: %+v", c.n)
+	}
+}
+
+func TestOnFrameAllocs(t *testing.T) {
+	c := newClient(0, "", []string{"AAPL", "MSFT"}, false)
+	sh := newShared(1)
+	sh.phase.Store(phaseMeasure)
+	frame := frameOf(tickJSON("AAPL", 1, 1), tickJSON("MSFT", 1, 1))
+	seq := uint64(1)
+	allocs := testing.AllocsPerRun(100, func() {
+		seq++
+		c.last[0], c.last[1] = seq-1, seq-1
+		c.onFrame(frame, sh)
+	})
+	if allocs != 0 {
+		t.Errorf("onFrame allocates %.1f times per frame", allocs)
+	}
+}
+
+func FuzzParseFrame(f *testing.F) {
+	f.Add(frameOf(tickJSON("AAPL", 1, 1), tickJSON("MSFT", 2, 3)))
+	f.Add([]byte(`{"type":"tick","sym":"AAPL","seq":1,"ts":-5}`))
+	f.Add([]byte(`{"type":"tick","sym":"AAPL","seq":18446744073709551615,"ts":1}` + "\n\n"))
+	f.Add([]byte(`{"type":"tick","sym":"`))
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		sh := newShared(1)
+		sh.phase.Store(phaseMeasure)
+		c := newClient(0, "", []string{"AAPL", "MSFT"}, false)
+		c.onFrame(frame, sh)
+		c.onFrame(frame, sh)
+		for line, rest := nextLine(frame); ; line, rest = nextLine(rest) {
+			if tk, ok := parseTick(line); ok && (len(tk.sym) == 0 || tk.ts < 0) {
+				t.Fatalf("parseTick(%q) accepted %+v", line, tk)
+			}
+			if len(rest) == 0 {
+				break
+			}
+		}
+	})
+}

@@ -1,0 +1,382 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/tickgate/tickgate/feed"
+)
+
+// testConfig is the Config startGateway would build from testBase and
+// overrides, for the parts of the command that take one directly.
+func testConfig(t *testing.T, overrides map[string]string) *Config {
+	t.Helper()
+	kv := make(map[string]string, len(testBase)+len(overrides))
+	for k, v := range testBase {
+		kv[k] = v
+	}
+	for k, v := range overrides {
+		kv[k] = v
+	}
+	cfg, unknown, err := loadConfig(writeConfig(t, yamlOf(kv)))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if len(unknown) > 0 {
+		t.Fatalf("unknown config keys %q", unknown)
+	}
+	return cfg
+}
+
+// natsOpts are the options of an embedded nats-server on loopback: port
+// is the client port, -1 for any free one.
+func natsOpts(port int) *server.Options {
+	return &server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true}
+}
+
+// runNATS starts an embedded nats-server with opts and shuts it down when
+// the test ends.
+func runNATS(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("nats-server: %v", err)
+	}
+	t.Cleanup(func() { stopNATS(s) })
+	go s.Start()
+	if !s.ReadyForConnections(5 * time.Second) {
+		t.Fatal("nats-server not ready after 5s")
+	}
+	return s
+}
+
+// stopNATS shuts s down and waits until it has. It may be called twice.
+func stopNATS(s *server.Server) {
+	s.Shutdown()
+	s.WaitForShutdown()
+}
+
+// runNATSCluster starts a 3-node cluster on loopback and waits until every
+// node routes to the other two.
+func runNATSCluster(t *testing.T) []*server.Server {
+	t.Helper()
+	node := func(routes string) *server.Options {
+		o := natsOpts(-1)
+		o.Cluster = server.ClusterOpts{Name: "tickgate", Host: "127.0.0.1", Port: -1}
+		if routes != "" {
+			o.Routes = server.RoutesFromStr(routes)
+		}
+		return o
+	}
+	seed := runNATS(t, node(""))
+	routes := fmt.Sprintf("nats://127.0.0.1:%d", seed.ClusterAddr().Port)
+	nodes := []*server.Server{seed, runNATS(t, node(routes)), runNATS(t, node(routes))}
+	// NumRemotes, not NumRoutes: with route pooling (3 connections per
+	// remote by default) NumRoutes counts connections, not servers.
+	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		for i, s := range nodes {
+			if n := s.NumRemotes(); n != len(nodes)-1 {
+				return fmt.Errorf("node %d routes to %d others, want %d", i, n, len(nodes)-1)
+			}
+		}
+		return nil
+	})
+	return nodes
+}
+
+// holdsFor is checkFor's converse: it calls f every sleep for total and
+// fails the test as soon as f returns an error.
+func holdsFor(t *testing.T, total, sleep time.Duration, f func() error) {
+	t.Helper()
+	for end := time.Now().Add(total); ; time.Sleep(sleep) {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(end) {
+			return
+		}
+	}
+}
+
+// yamlList renders urls as a YAML flow sequence for yamlOf.
+func yamlList(urls ...string) string {
+	return `["` + strings.Join(urls, `", "`) + `"]`
+}
+
+// natsGateway is the configuration of a gateway reading NATS at urls,
+// reconnecting quickly so that tests stay short.
+func natsGateway(urls ...string) map[string]string {
+	return map[string]string{
+		"feed.source":              "nats",
+		"feed.nats.urls":           yamlList(urls...),
+		"feed.nats.reconnect_wait": "20ms",
+	}
+}
+
+// startPublisher runs "gateway publish" (the simulator at testBase's rate)
+// in-process into the NATS servers at urls until the test ends.
+func startPublisher(t *testing.T, urls ...string) {
+	t.Helper()
+	cfg := testConfig(t, natsGateway(urls...))
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runPublish(ctx, cfg, log) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("runPublish: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("runPublish did not return within 10s of cancel")
+		}
+	})
+}
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// subscribed reads c's first message and fails unless it is the
+// subscribed reply listing syms (comma-separated).
+func (c *wsClient) subscribed(syms string) {
+	c.t.Helper()
+	if m := c.next(); m.Type != "subscribed" || strings.Join(m.Symbols, ",") != syms {
+		c.t.Fatalf("first message %s, want subscribed %s", m.raw, syms)
+	}
+}
+
+// tickLog is the ticks a client received, by symbol and seq.
+type tickLog map[string]map[uint64]feed.Tick
+
+// collect reads ticks from c, checking each symbol's seqs are contiguous,
+// until every symbol in want has a tick with seq >= want[sym].
+func (l tickLog) collect(c *wsClient, seqs seqCheck, want map[string]uint64) {
+	c.t.Helper()
+	for {
+		done := true
+		for sym, seq := range want {
+			if seqs[sym] < seq {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+		m := c.next()
+		if m.Type != "tick" || want[m.Sym] == 0 {
+			c.t.Fatalf("got %s, want only ticks of the subscribed symbols", m.raw)
+		}
+		seqs.tick(c.t, m)
+		tk, _ := feed.DecodeJSON(m.raw) // seqs.tick decoded it already
+		if l[m.Sym] == nil {
+			l[m.Sym] = map[uint64]feed.Tick{}
+		}
+		l[m.Sym][m.Seq] = tk
+	}
+}
+
+// TestFleetOverNATS runs "gateway publish" into NATS and two gateways
+// reading it: clients of either must see the same ticks under the same seqs.
+func TestFleetOverNATS(t *testing.T) {
+	t.Parallel()
+	ns := runNATS(t, natsOpts(-1))
+	startPublisher(t, ns.ClientURL())
+	gws := []*testGateway{startGateway(t, natsGateway(ns.ClientURL())), startGateway(t, natsGateway(ns.ClientURL()))}
+	var clients []*wsClient
+	for _, tg := range gws {
+		tg.waitReady(t)
+		c := connect(t, tg, "?symbols=AAPL,MSFT")
+		c.subscribed("AAPL,MSFT")
+		clients = append(clients, c)
+	}
+
+	// The first client reads 100 ticks of each symbol past its first; the
+	// second reads up to where the first stopped.
+	const n = 100
+	logs := []tickLog{{}, {}}
+	seqs := []seqCheck{{}, {}}
+	logs[0].collect(clients[0], seqs[0], map[string]uint64{"AAPL": 1, "MSFT": 1})
+	want := map[string]uint64{}
+	for sym, at := range seqs[0] {
+		want[sym] = at + n
+	}
+	logs[0].collect(clients[0], seqs[0], want)
+	logs[1].collect(clients[1], seqs[1], seqs[0])
+
+	for _, sym := range []string{"AAPL", "MSFT"} {
+		same := 0
+		for seq, a := range logs[0][sym] {
+			b, ok := logs[1][sym][seq]
+			if !ok {
+				continue
+			}
+			if a != b {
+				t.Errorf("%s seq %d: gateway 0 sent %+v, gateway 1 sent %+v", sym, seq, a, b)
+			}
+			same++
+		}
+		if same < n/2 {
+			t.Errorf("%s: only %d seqs seen by both clients, want at least %d", sym, same, n/2)
+		}
+		t.Logf("%s: %d ticks compared", sym, same)
+	}
+}
+
+// TestGatewayNATSFailover shuts down the NATS node a gateway reads from:
+// the gateway must reconnect to another node and its client keep getting
+// ticks, with gaps at worst, never a repeat.
+func TestGatewayNATSFailover(t *testing.T) {
+	t.Parallel()
+	nodes := runNATSCluster(t)
+	var urls []string
+	for _, s := range nodes {
+		urls = append(urls, s.ClientURL())
+	}
+	tg := startGateway(t, natsGateway(urls...))
+	tg.waitReady(t)
+
+	// The gateway is the only NATS client so far: its node is the one with
+	// a client. The publisher goes to another, which survives.
+	var victim, pubNode *server.Server
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		victim, pubNode = nil, nil
+		for _, s := range nodes {
+			switch n := s.NumClients(); {
+			case n == 1 && victim == nil:
+				victim = s
+			case n == 0 && pubNode == nil:
+				pubNode = s
+			}
+		}
+		if victim == nil || pubNode == nil {
+			return errors.New("gateway's node not found yet")
+		}
+		return nil
+	})
+	startPublisher(t, pubNode.ClientURL())
+	c := connect(t, tg, "?symbols=AAPL")
+	c.subscribed("AAPL")
+
+	var last uint64
+	gaps, missed := 0, uint64(0)
+	nextSeq := func() uint64 {
+		t.Helper()
+		m := c.next()
+		if m.Type != "tick" || m.Sym != "AAPL" {
+			t.Fatalf("got %s, want AAPL ticks only", m.raw)
+		}
+		if m.Seq <= last {
+			t.Fatalf("AAPL seq %d after %d: repeated or out of order", m.Seq, last)
+		}
+		if last != 0 && m.Seq != last+1 {
+			gaps++
+			missed += m.Seq - last - 1
+			t.Logf("gap: AAPL seq %d after %d", m.Seq, last)
+		}
+		last = m.Seq
+		return m.Seq
+	}
+	for range 50 {
+		nextSeq()
+	}
+
+	stopNATS(victim)
+	// Read on until the gateway has reconnected and its client has had 50
+	// more ticks after that.
+	counters := func() (d, r float64) {
+		d, _ = metricValue(t, tg.gw.reg, "tickgate_feed_nats_disconnects_total")
+		r, _ = metricValue(t, tg.gw.reg, "tickgate_feed_nats_reconnects_total")
+		return d, r
+	}
+	var after uint64 // first seq read once the gateway was back
+	deadline := time.Now().Add(15 * time.Second)
+	for checked := time.Now(); after == 0 || last < after+50; {
+		seq := nextSeq()
+		if after != 0 || time.Since(checked) < 10*time.Millisecond {
+			continue
+		}
+		checked = time.Now()
+		if d, r := counters(); d >= 1 && r >= 1 && tg.gw.ready() {
+			after = seq
+		}
+		if time.Now().After(deadline) {
+			d, r := counters()
+			t.Fatalf("no reconnect within 15s: disconnects %g, reconnects %g, ready %v", d, r, tg.gw.ready())
+		}
+	}
+	if d, r := counters(); d != 1 || r != 1 {
+		t.Errorf("disconnects %g, reconnects %g; want 1 and 1 for one failover", d, r)
+	}
+	select {
+	case <-tg.done:
+		t.Fatalf("serve returned %v during the failover", tg.err)
+	default:
+	}
+	if code, _ := get(tg.url + "/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d after the failover, want 200", code)
+	}
+	t.Logf("failover: %d gaps, %d ticks missed; AAPL reached seq %d", gaps, missed, last)
+}
+
+// TestGatewayStartsWithoutNATS starts a gateway before any NATS server:
+// it serves but is not ready, and becomes ready once one comes up.
+func TestGatewayStartsWithoutNATS(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	tg := startGateway(t, natsGateway(url))
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if n, _ := metricValue(t, tg.gw.reg, "tickgate_feed_nats_connect_errors_total"); n < 2 {
+			return fmt.Errorf("%g failed connect attempts, want >= 2", n)
+		}
+		return nil
+	})
+	// Retrying, it stays alive and unready.
+	holdsFor(t, 300*time.Millisecond, 50*time.Millisecond, func() error {
+		if code, _ := get(tg.url + "/readyz"); code != http.StatusServiceUnavailable {
+			return fmt.Errorf("/readyz = %d without NATS, want 503", code)
+		}
+		if code, _ := get(tg.url + "/healthz"); code != http.StatusOK {
+			return fmt.Errorf("/healthz = %d without NATS, want 200", code)
+		}
+		return nil
+	})
+	c := connect(t, tg, "?symbols=AAPL")
+	c.subscribed("AAPL")
+
+	ns := runNATS(t, natsOpts(port))
+	startPublisher(t, ns.ClientURL())
+	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if code, _ := get(tg.url + "/readyz"); code != http.StatusOK {
+			return fmt.Errorf("/readyz = %d", code)
+		}
+		return nil
+	})
+	seqs := seqCheck{}
+	for range 20 {
+		m := c.next()
+		if m.Type != "tick" || m.Sym != "AAPL" {
+			t.Fatalf("got %s, want AAPL ticks", m.raw)
+		}
+		seqs.tick(t, m)
+	}
+}

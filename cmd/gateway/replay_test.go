@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tickgate/tickgate/feed"
+)
+
+// sampleReplay is the recording feed/replay tests with.
+const sampleReplay = "../../feed/replay/testdata/sample.ndjson"
+
+// recording is a replay file's ticks by symbol and seq, its symbols in
+// order of first appearance and each symbol's last seq.
+type recording struct {
+	ticks   map[string]map[uint64]feed.Tick
+	symbols []string
+	last    map[string]uint64
+}
+
+// readRecording reads the NDJSON file at path.
+func readRecording(t *testing.T, path string) recording {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := recording{ticks: map[string]map[uint64]feed.Tick{}, last: map[string]uint64{}}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		tk, err := feed.DecodeJSON(sc.Bytes())
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if r.ticks[tk.Symbol] == nil {
+			r.ticks[tk.Symbol] = map[uint64]feed.Tick{}
+			r.symbols = append(r.symbols, tk.Symbol)
+		}
+		r.ticks[tk.Symbol][tk.Seq] = tk
+		r.last[tk.Symbol] = max(r.last[tk.Symbol], tk.Seq)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// check fails unless m is the recorded tick of its symbol and seq; only
+// ts differs, as replay stamps the time of emission.
+func (r recording) check(t *testing.T, m wireMsg) {
+	t.Helper()
+	got, err := feed.DecodeJSON(m.raw)
+	if err != nil {
+		t.Fatalf("tick %s: %v", m.raw, err)
+	}
+	want, ok := r.ticks[got.Symbol][got.Seq]
+	got.TS = want.TS
+	if !ok || got != want {
+		t.Fatalf("tick %s, want the recorded %+v", m.raw, want)
+	}
+}
+
+// TestGatewayReplay serves a recording to the end: a client sees every
+// tick from its first on, and once the file ends the gateway keeps
+// serving the last ticks but reports not ready.
+func TestGatewayReplay(t *testing.T) {
+	t.Parallel()
+	rec := readRecording(t, sampleReplay)
+	// The file spans 20s of recorded time: at speed 20 it plays in about 1s.
+	tg := startGateway(t, map[string]string{
+		"feed.source": "replay", "feed.replay.path": sampleReplay, "feed.replay.speed": "20",
+	})
+	c := connect(t, tg, "?symbols=*")
+	if m := c.next(); m.Type != "subscribed" || len(m.Symbols) != len(rec.symbols) {
+		t.Fatalf("first message %s, want subscribed to the %d recorded symbols", m.raw, len(rec.symbols))
+	}
+
+	resp, err := httpClient.Get(tg.url + "/symbols")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var symbols []string
+	err = json.NewDecoder(resp.Body).Decode(&symbols)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/symbols = %d, decode: %v", resp.StatusCode, err)
+	}
+	if !sameSet(symbols, rec.symbols) {
+		t.Errorf("/symbols = %q, want the recording's %q", symbols, rec.symbols)
+	}
+
+	// The client sees each symbol's ticks, from its first, through the last.
+	seqs := seqCheck{}
+	for n := 0; !reachedLast(seqs, rec.last); n++ {
+		m := c.next()
+		if m.Type != "tick" {
+			t.Fatalf("got %s after %d ticks, want ticks only", m.raw, n)
+		}
+		seqs.tick(t, m)
+		rec.check(t, m)
+	}
+
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if code, _ := get(tg.url + "/readyz"); code != http.StatusServiceUnavailable {
+			return fmt.Errorf("/readyz = %d after the replay ended, want 503", code)
+		}
+		return nil
+	})
+	if v, _ := metricValue(t, tg.gw.reg, "tickgate_feed_replay_loops_total"); v != 1 {
+		t.Errorf("tickgate_feed_replay_loops_total = %g, want 1", v)
+	}
+	// Still serving: a new client gets the last tick as its snapshot.
+	c2 := connect(t, tg, "?symbols=AAPL")
+	c2.subscribed("AAPL")
+	m := c2.next()
+	if m.Type != "tick" || m.Sym != "AAPL" || m.Seq != rec.last["AAPL"] {
+		t.Fatalf("got %s, want the snapshot of AAPL at seq %d", m.raw, rec.last["AAPL"])
+	}
+	rec.check(t, m)
+	select {
+	case <-tg.done:
+		t.Fatalf("serve returned %v once the replay ended", tg.err)
+	default:
+	}
+}
+
+// reachedLast reports whether seqs holds last[sym] for every symbol.
+func reachedLast(seqs seqCheck, last map[string]uint64) bool {
+	for sym, seq := range last {
+		if seqs[sym] != seq {
+			return false
+		}
+	}
+	return true
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
