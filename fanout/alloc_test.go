@@ -142,7 +142,7 @@ func TestEnqueueZeroAlloc(t *testing.T) {
 		t.Fatalf("warm-up left %d pending, cap %d", n, cap(c.q))
 	}
 	allocs := testing.AllocsPerRun(runs, func() {
-		if ok, _ := c.enqueue(m); !ok {
+		if ok, _, _ := c.enqueue(m); !ok {
 			t.Fatal("enqueue failed")
 		}
 	})

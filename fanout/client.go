@@ -18,21 +18,28 @@ type Message struct {
 }
 
 // Client is one subscriber's bounded queue. Shards and the session's reader
-// enqueue; the session's writer drains. A queue holds at most its byte limit
-// of messages; the enqueue that would pass it closes the client with
-// ErrSlowConsumer instead of blocking or growing.
+// enqueue; a writer drains. A queue holds at most its byte limit of
+// messages; the enqueue that would pass it closes the client with
+// ErrSlowConsumer and drops what was queued, instead of blocking or growing.
+//
+// At most one writer runs at a time. The enqueue (or Close) that finds no
+// writer running starts one by calling the wake function set with
+// SetWake, or else by signalling Ready; the writer runs until Next finds
+// nothing to do. So an idle client needs no goroutine at all.
 type Client struct {
-	ready chan struct{} // cap 1: signalled when the queue turns non-empty
+	wake  func()        // starts a writer; nil means signal ready instead
+	ready chan struct{} // cap 1: signalled to start a writer when wake is nil
 	done  chan struct{} // closed once, by Close
 
 	mu sync.Mutex // protects the fields below
 	q  []Message  // pending messages from head on
 	// head indexes the oldest pending message in q.
-	head  int
-	bytes int
-	limit int
-	cause error
-	syms  map[string]struct{} // symbols subscribed; used by Engine only
+	head    int
+	bytes   int
+	limit   int
+	cause   error
+	writing bool                // a writer has been started and has not yet found the queue empty
+	syms    map[string]struct{} // symbols subscribed; used by Engine only
 }
 
 func newClient(limit int) *Client {
@@ -44,45 +51,91 @@ func newClient(limit int) *Client {
 	}
 }
 
+// SetWake makes the client call wake, instead of signalling Ready, when a
+// writer must start. wake must not block: a session passes a function that
+// starts a goroutine. Call SetWake before the client is subscribed.
+func (c *Client) SetWake(wake func()) { c.wake = wake }
+
 // Enqueue queues m for the writer. It reports false if the client is closed,
 // or closes it with ErrSlowConsumer when m would pass the byte limit.
 func (c *Client) Enqueue(m Message) bool {
-	ok, _ := c.enqueue(m)
+	ok, _, start := c.enqueue(m)
+	if start {
+		c.startWriter()
+	}
 	return ok
 }
 
-// enqueue is Enqueue that also reports whether this call overflowed the
-// queue, so the caller can count the drop exactly once.
-func (c *Client) enqueue(m Message) (ok, overflowed bool) {
+// enqueue is Enqueue that reports whether this call overflowed the queue,
+// so the caller counts the drop exactly once, and leaves starting the
+// writer (start) to the caller, so a shard can start each client's writer
+// once per batch, after releasing its lock.
+func (c *Client) enqueue(m Message) (ok, overflowed, start bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.cause != nil {
-		c.mu.Unlock()
-		return false, false
+		return false, false, false
 	}
 	if c.bytes+len(m.Data) > c.limit {
-		c.closeLocked(ErrSlowConsumer)
-		c.mu.Unlock()
-		return false, true
+		return false, true, c.closeLocked(ErrSlowConsumer)
 	}
-	wasEmpty := len(c.q) == c.head
 	c.q = append(c.q, m)
 	c.bytes += len(m.Data)
-	c.mu.Unlock()
-	if wasEmpty {
-		select {
-		case c.ready <- struct{}{}:
-		default:
-		}
+	return true, false, c.claimWriterLocked()
+}
+
+// claimWriterLocked marks a writer as running and reports whether the
+// caller must start it.
+func (c *Client) claimWriterLocked() bool {
+	if c.writing {
+		return false
 	}
-	return true, false
+	c.writing = true
+	return true
+}
+
+// startWriter starts a writer claimed by claimWriterLocked.
+func (c *Client) startWriter() {
+	if c.wake != nil {
+		c.wake()
+		return
+	}
+	select {
+	case c.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Next is Drain for the writer. When it takes nothing, the writer must
+// stop: if the client is closed, Next reports closed and the caller, still
+// the only writer, sends the close; otherwise the next enqueue starts a
+// new writer.
+func (c *Client) Next(dst []Message, maxBytes int) (batch []Message, closed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	before := len(dst)
+	dst = c.drainLocked(dst, maxBytes)
+	if len(dst) > before {
+		return dst, false
+	}
+	if c.cause != nil {
+		return dst, true
+	}
+	c.writing = false
+	return dst, false
 }
 
 // Drain appends pending messages to dst, oldest first, until the next one
 // would take the total past maxBytes, counting one separator byte between
 // messages (at least one is always taken), and removes them from the
-// queue. The writer owns dst until its next Drain.
+// queue. The writer owns dst until its next Drain. A Drain that takes
+// nothing ends the running writer, as Next does.
 func (c *Client) Drain(dst []Message, maxBytes int) []Message {
-	c.mu.Lock()
+	dst, _ = c.Next(dst, maxBytes)
+	return dst
+}
+
+func (c *Client) drainLocked(dst []Message, maxBytes int) []Message {
 	n, taken := 0, 0
 	for c.head < len(c.q) {
 		m := c.q[c.head]
@@ -97,7 +150,6 @@ func (c *Client) Drain(dst []Message, maxBytes int) []Message {
 	}
 	c.bytes -= n
 	c.compactLocked()
-	c.mu.Unlock()
 	return dst
 }
 
@@ -121,8 +173,8 @@ func (c *Client) compactLocked() {
 // after every drain, small enough that an idle one holds at most 8 KiB.
 const maxIdleQueueCap = 256
 
-// Ready is signalled when the queue turns from empty to non-empty. The
-// writer waits on it, then drains until Drain returns nothing.
+// Ready is signalled, when no wake function is set, to start a writer: the
+// receiver drains until Drain returns nothing, then waits on Ready again.
 func (c *Client) Ready() <-chan struct{} { return c.ready }
 
 // Done is closed when the client is closed; Cause then says why.
@@ -136,22 +188,34 @@ func (c *Client) Cause() error {
 }
 
 // Close closes the client with cause; later calls do nothing. Pending
-// messages stay readable by Drain.
+// messages stay readable by Drain, and a writer is started if none runs,
+// so that it can flush them and send the close.
 func (c *Client) Close(cause error) {
 	c.mu.Lock()
-	c.closeLocked(cause)
+	start := c.closeLocked(cause)
 	c.mu.Unlock()
+	if start {
+		c.startWriter()
+	}
 }
 
-func (c *Client) closeLocked(cause error) {
+// closeLocked closes the client and reports whether the caller must start
+// a writer. A slow consumer's queue is dropped at once: it will not be
+// written, and it is the largest thing the client holds.
+func (c *Client) closeLocked(cause error) (start bool) {
 	if c.cause != nil {
-		return
+		return false
 	}
 	if cause == nil {
 		cause = errors.New("fanout: client closed")
 	}
 	c.cause = cause
 	close(c.done)
+	if errors.Is(cause, ErrSlowConsumer) {
+		clear(c.q)
+		c.q, c.head, c.bytes = nil, 0, 0
+	}
+	return c.claimWriterLocked()
 }
 
 // Len reports the number of pending messages and their bytes.

@@ -93,7 +93,9 @@ func waitDelivered(tb testing.TB, e *Engine, n int) {
 
 // drainAll takes everything c has pending.
 func drainAll(c *Client) []Message {
-	return c.Drain(nil, math.MaxInt)
+	msgs := c.Drain(nil, math.MaxInt)
+	c.Drain(nil, math.MaxInt) // finds the queue empty: the writer is done
+	return msgs
 }
 
 // decodeAll decodes every message as a tick.

@@ -26,6 +26,10 @@ type shard struct {
 	in      chan inTick
 	metrics *metrics
 
+	// start lists the clients whose writers deliver must start once it has
+	// released mu; reused across batches, so it allocates only to grow.
+	start []*Client
+
 	// arena is written only by the shard goroutine. Encoded ticks are cut
 	// from it and handed out as immutable slices; a block is never reused,
 	// the garbage collector frees it once no queue holds a slice of it.
@@ -75,7 +79,9 @@ func (s *shard) run(ctx context.Context) {
 }
 
 // deliver encodes each tick once and queues the same bytes for every
-// subscriber. Counts are kept in locals and published once per batch.
+// subscriber. Writers are started after the whole batch is queued, so a
+// client that gets several ticks of the batch writes them in one frame.
+// Counts are kept in locals and published once per batch.
 func (s *shard) deliver(batch []inTick) {
 	var enqueued, slow, stale int
 	s.mu.Lock()
@@ -88,15 +94,23 @@ func (s *shard) deliver(batch []inTick) {
 		sym.last = *t
 		m := Message{Data: s.encode(t), TS: t.TS}
 		for _, c := range sym.subs {
-			ok, overflowed := c.enqueue(m)
+			ok, overflowed, start := c.enqueue(m)
 			if ok {
 				enqueued++
 			} else if overflowed {
 				slow++
 			}
+			if start {
+				s.start = append(s.start, c)
+			}
 		}
 	}
 	s.mu.Unlock()
+	for _, c := range s.start {
+		c.startWriter()
+	}
+	clear(s.start)
+	s.start = s.start[:0]
 	s.metrics.batch(len(batch), enqueued, slow, stale)
 }
 
@@ -130,8 +144,12 @@ func (sym *symbol) add(c *Client) {
 	}
 	// A snapshot carries no TS: its age is not delivery latency.
 	snap := sym.last.AppendJSON(make([]byte, 0, 160))
-	if _, overflowed := c.enqueue(Message{Data: snap}); overflowed {
+	_, overflowed, start := c.enqueue(Message{Data: snap})
+	if overflowed {
 		sh.metrics.slowConsumers.Inc()
+	}
+	if start {
+		c.startWriter() // under shard.mu: subscribes are rare, wake does not block
 	}
 }
 

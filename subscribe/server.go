@@ -138,38 +138,56 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tickgate: connection limit reached", http.StatusServiceUnavailable)
 		return
 	}
-	defer s.conns.Add(-1)
-	sess, ok := s.register()
-	if !ok {
+	if s.isDraining() {
+		s.conns.Add(-1)
 		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
 		return
 	}
-	defer s.unregister(sess)
-	conn, err := websocket.Accept(w, r, &s.accept)
+	conn, err := websocket.Accept(smallReadBuffer{w}, r, &s.accept)
 	if err != nil {
-		return // Accept has answered the request
+		s.conns.Add(-1) // Accept has answered the request
+		return
 	}
 	conn.SetReadLimit(s.cfg.ReadLimit)
-	sess.serve(conn, initial)
+	sess := newSession(s, conn)
+	if !s.register(sess) {
+		s.conns.Add(-1)
+		conn.Close(ReasonShutdown.Code(), ReasonShutdown.closeText())
+		return
+	}
+	// The session runs on a goroutine of its own, and this handler returns:
+	// net/http then lets go of its connection goroutine, request and
+	// response, which an idle WebSocket would otherwise keep for life.
+	go func() {
+		defer s.unregister(sess)
+		sess.serve(initial)
+	}()
+}
+
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
 }
 
 // register adds a session unless the server is draining.
-func (s *Server) register() (*session, bool) {
+func (s *Server) register(sess *session) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
-		return nil, false
+		return false
 	}
-	sess := newSession(s)
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
-	return sess, true
+	return true
 }
 
+// unregister removes a session and releases its connection slot.
 func (s *Server) unregister(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
+	s.conns.Add(-1)
 	s.wg.Done()
 }
 

@@ -13,34 +13,43 @@ import (
 	"github.com/tickgate/tickgate/fanout"
 )
 
-// session is one WebSocket client. The handler goroutine runs the read
-// loop and owns the client's subscriptions; the writer goroutine drains the
-// client's queue to the socket.
+// session is one WebSocket client. Its reader goroutine runs the read loop
+// and owns the client's subscriptions. Its writer runs only while the
+// client's queue has something to write: the enqueue that finds no writer
+// running starts one, and it ends when the queue is empty.
 type session struct {
 	srv     *Server
 	client  *fanout.Client
-	conn    atomic.Pointer[websocket.Conn] // set once the upgrade succeeds
+	conn    *websocket.Conn
 	limiter *rate.Limiter
 	strikes int // messages over the rate limit in a row
 	pinger  *time.Timer
+
+	// Owned by the running writer (at most one runs; fanout.Client
+	// orders them).
+	batch   []fanout.Message
+	stall   *time.Timer // closes the connection if a frame write passes WriteTimeout
+	stalled atomic.Bool // the stall timer fired
+	closed  chan struct{} // closed by the writer that sent the close
 }
 
-func newSession(srv *Server) *session {
-	return &session{
+func newSession(srv *Server, conn *websocket.Conn) *session {
+	s := &session{
 		srv:     srv,
+		conn:    conn,
 		client:  srv.engine.NewClient(),
 		limiter: rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst),
+		closed:  make(chan struct{}),
 	}
+	s.stall = time.AfterFunc(time.Hour, func() { s.stalled.Store(true); conn.CloseNow() })
+	s.stall.Stop()
+	s.client.SetWake(func() { go s.write() })
+	return s
 }
 
 // serve runs the session until either side ends it, then tears it down.
-func (s *session) serve(conn *websocket.Conn, initial []string) {
-	s.conn.Store(conn)
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop(conn)
-	}()
+func (s *session) serve(initial []string) {
+	conn := s.conn
 	// Assign the timer before arming it: ping re-arms it through s.pinger.
 	s.pinger = time.AfterFunc(time.Hour, func() { s.ping(conn) })
 	s.pinger.Reset(s.srv.cfg.PingInterval)
@@ -49,10 +58,10 @@ func (s *session) serve(conn *websocket.Conn, initial []string) {
 		s.subscribe(nil, initial)
 	}
 	err := s.readLoop(conn)
-	s.client.Close(readReason(err))
+	s.client.Close(readReason(err)) // starts a writer, if none runs, to send the close
 
 	s.pinger.Stop()
-	<-writerDone
+	<-s.closed
 	s.srv.engine.UnsubscribeAll(s.client)
 	reason := reasonOf(s.client.Cause())
 	s.srv.metrics.disconnects[reason].Inc()
@@ -216,9 +225,7 @@ func (s *session) ping(conn *websocket.Conn) {
 // abort ends the session without a close handshake.
 func (s *session) abort() {
 	s.client.Close(ReasonShutdown)
-	if c := s.conn.Load(); c != nil {
-		c.CloseNow()
-	}
+	s.conn.CloseNow()
 }
 
 func nonNil(s []string) []string {

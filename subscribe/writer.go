@@ -2,7 +2,6 @@ package subscribe
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -15,51 +14,37 @@ import (
 // back right after, so idle connections hold none.
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
-// writeLoop waits for the queue to turn non-empty, then drains it in frames
-// of up to MaxFrameBytes until it is empty again: one blocking wait, then
-// everything that is ready, one write per frame. When the client is closed
-// it flushes what is queued (unless the cause is a full queue), sends the
-// close frame for the cause and returns.
-func (s *session) writeLoop(conn *websocket.Conn) {
-	var batch []fanout.Message
+// write is the session's writer. It runs while the client's queue has
+// something in it: it drains whatever is queued, up to MaxFrameBytes, writes
+// it as one frame, and repeats until Next finds the queue empty. If the
+// client was closed it then sends the close frame for the cause; queued
+// replies and ticks are flushed first, except a slow consumer's, which
+// fanout has already dropped.
+func (s *session) write() {
+	conn := s.conn
+	batch := s.batch
 	for {
-		select {
-		case <-s.client.Ready():
-		case <-s.client.Done():
-			if reasonOf(s.client.Cause()) != ReasonSlowConsumer {
-				if _, err := s.flush(conn, batch); err != nil {
-					conn.CloseNow()
-					return
-				}
-			}
-			s.closeConn(conn)
-			return
-		}
-		var err error
-		if batch, err = s.flush(conn, batch); err != nil {
-			reason := ReasonClientClosed
-			if errors.Is(err, context.DeadlineExceeded) {
-				reason = ReasonWriteTimeout
-			}
-			s.client.Close(reason)
-			conn.CloseNow()
-			return
-		}
-	}
-}
-
-// flush writes frames until the queue is empty. It returns batch, emptied,
-// for reuse.
-func (s *session) flush(conn *websocket.Conn, batch []fanout.Message) ([]fanout.Message, error) {
-	for {
-		batch = s.client.Drain(batch[:0], s.srv.cfg.MaxFrameBytes)
+		// Hand the buffer back before Next, which may end this writer and
+		// let the next one start.
+		s.batch = batch[:0]
+		var closed bool
+		batch, closed = s.client.Next(batch[:0], s.srv.cfg.MaxFrameBytes)
 		if len(batch) == 0 {
-			return batch, nil
+			if closed {
+				s.closeConn(conn)
+				close(s.closed)
+			}
+			return
 		}
 		err := s.writeFrame(conn, batch)
 		clear(batch) // drop references to shared tick bytes
 		if err != nil {
-			return batch, err
+			reason := ReasonClientClosed
+			if s.stalled.Load() {
+				reason = ReasonWriteTimeout
+			}
+			s.client.Close(reason) // this writer goes on to drain and close
+			conn.CloseNow()
 		}
 	}
 }
@@ -75,9 +60,12 @@ func (s *session) writeFrame(conn *websocket.Conn, batch []fanout.Message) error
 		}
 		buf = append(buf, m.Data...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.WriteTimeout)
-	err := conn.Write(ctx, websocket.MessageText, buf)
-	cancel()
+	// The deadline is a timer per session rather than a context per write:
+	// coder/websocket arms a context.AfterFunc per write for a context with
+	// a deadline, and this path runs once per frame.
+	s.stall.Reset(s.srv.cfg.WriteTimeout)
+	err := conn.Write(context.Background(), websocket.MessageText, buf)
+	s.stall.Stop()
 	n := len(buf)
 	*bp = buf
 	framePool.Put(bp)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +16,11 @@ import (
 // Config is the whole gateway configuration. config.yaml at the repository
 // root documents every key and is embedded as the defaults.
 type Config struct {
-	Listen string    `mapstructure:"listen"`
+	Listen  string `mapstructure:"listen"`
+	Runtime struct {
+		GOGC        int    `mapstructure:"gogc"`
+		MemoryLimit string `mapstructure:"memory_limit"`
+	} `mapstructure:"runtime"`
 	Log    LogConfig `mapstructure:"log"`
 	Server struct {
 		MaxConnections  int           `mapstructure:"max_connections"`
@@ -120,6 +125,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	check(c.Listen != "", "listen", "must not be empty")
+	check(c.Runtime.GOGC > 0, "runtime.gogc", "must be > 0, got %d", c.Runtime.GOGC)
+	_, memErr := parseBytes(c.Runtime.MemoryLimit)
+	check(memErr == nil, "runtime.memory_limit", "%v", memErr)
 	check(oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level", "want debug, info, warn or error, got %q", c.Log.Level)
 	check(oneOf(c.Log.Format, "text", "json"), "log.format", "want text or json, got %q", c.Log.Format)
 	check(c.Server.MaxConnections > 0, "server.max_connections", "must be > 0, got %d", c.Server.MaxConnections)
@@ -157,4 +165,25 @@ func oneOf(s string, opts ...string) bool {
 		}
 	}
 	return false
+}
+
+// parseBytes reads a size such as 512MiB, 2GiB or 1073741824; "" is 0.
+func parseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"B", 1}, {"", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+			if err != nil || n < 0 {
+				return 0, fmt.Errorf("want a size like 512MiB or 2GiB, got %q", s)
+			}
+			return n * u.mult, nil
+		}
+	}
+	return 0, fmt.Errorf("want a size like 512MiB or 2GiB, got %q", s)
 }

@@ -52,6 +52,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Client.WriteTimeout = 5 * time.Second
 	want.Client.PingInterval = 20 * time.Second
 	want.Client.PongTimeout = 10 * time.Second
+	want.Runtime.GOGC = 50
 
 	if len(cfg.Feed.Sim.Symbols) != 0 {
 		t.Errorf("feed.sim.symbols = %q, want empty (the built-in list)", cfg.Feed.Sim.Symbols)
@@ -205,6 +206,8 @@ var badValues = []struct {
 	{"feed.replay.format", "parquet"},
 	{"feed.nats.reconnect_wait", "0s"},
 	{"publish.source", "kafka"},
+	{"runtime.gogc", "0"},
+	{"runtime.memory_limit", "lots"},
 	{"client.ping_interval", "abc"},
 	{"client.pong_timeout", "0s"},
 	{"client.max_frame_bytes", "2000000"}, // past fanout.queue_bytes
@@ -293,5 +296,19 @@ func TestRunCheckConfig(t *testing.T) {
 
 	if err := run(ctx, []string{"-no-such-flag"}, &stderr); err == nil {
 		t.Error("run with an unknown flag = nil, want an error")
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"": 0, "1024": 1024, "512MiB": 512 << 20, "2GiB": 2 << 30, "64 KiB": 64 << 10, "100B": 100} {
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"lots", "-1GiB", "1.5GiB", "GiB"} {
+		if _, err := parseBytes(bad); err == nil {
+			t.Errorf("parseBytes(%q) accepted", bad)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -59,6 +60,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "config OK")
 		return nil
 	}
+	setRuntime(cfg)
 	if publish {
 		return runPublish(ctx, cfg, log)
 	}
@@ -82,4 +84,15 @@ func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// setRuntime applies runtime.gogc and runtime.memory_limit unless the GOGC
+// or GOMEMLIMIT environment variables already set them.
+func setRuntime(cfg *Config) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.Runtime.GOGC)
+	}
+	if limit, _ := parseBytes(cfg.Runtime.MemoryLimit); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
+	}
 }

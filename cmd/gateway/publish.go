@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -17,12 +18,12 @@ import (
 // per-symbol seqs are assigned once, here. It returns when ctx is done or a
 // non-looping replay ends.
 func runPublish(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	log = log.With("subsystem", "publish")
 	src, err := newSource(&cfg.Feed, cfg.Publish.Source, prometheus.NewRegistry(), log)
+	log = log.With("subsystem", "publish")
 	if err != nil {
 		return err
 	}
-	nc, err := natsgo.Connect(joinURLs(cfg.Feed.NATS.URLs),
+	nc, err := natsgo.Connect(strings.Join(cfg.Feed.NATS.URLs, ","),
 		natsgo.Name("tickgate-publish"),
 		natsgo.MaxReconnects(-1),
 		natsgo.RetryOnFailedConnect(true),
@@ -51,15 +52,4 @@ func runPublish(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			log.Info("publish progress", "published", pub.Published(), "errors", pub.Errors(), "connected", nc.IsConnected())
 		}
 	}
-}
-
-func joinURLs(urls []string) string {
-	out := ""
-	for i, u := range urls {
-		if i > 0 {
-			out += ","
-		}
-		out += u
-	}
-	return out
 }

@@ -80,6 +80,7 @@ func TestGatewayReplay(t *testing.T) {
 	tg := startGateway(t, map[string]string{
 		"feed.source": "replay", "feed.replay.path": sampleReplay, "feed.replay.speed": "20",
 	})
+	tg.waitReady(t)
 	c := connect(t, tg, "?symbols=*")
 	if m := c.next(); m.Type != "subscribed" || len(m.Symbols) != len(rec.symbols) {
 		t.Fatalf("first message %s, want subscribed to the %d recorded symbols", m.raw, len(rec.symbols))

@@ -13,9 +13,8 @@ import (
 )
 
 // newSource builds the source named kind from the feed config. Errors name
-// the config key at fault.
+// the config key at fault. Each adapter tags its own log lines.
 func newSource(cfg *FeedConfig, kind string, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
-	log = log.With("subsystem", "feed", "source", kind)
 	switch kind {
 	case "sim":
 		src, err := sim.New(sim.Config{
