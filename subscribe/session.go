@@ -28,8 +28,8 @@ type session struct {
 	// Owned by the running writer (at most one runs; fanout.Client
 	// orders them).
 	batch   []fanout.Message
-	stall   *time.Timer // closes the connection if a frame write passes WriteTimeout
-	stalled atomic.Bool // the stall timer fired
+	stall   *time.Timer   // closes the connection if a frame write passes WriteTimeout
+	stalled atomic.Bool   // the stall timer fired
 	closed  chan struct{} // closed by the writer that sent the close
 }
 
