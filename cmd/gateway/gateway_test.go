@@ -43,10 +43,9 @@ type testGateway struct {
 	err  error         // serve's result, set before done closes
 }
 
-// startGateway runs a gateway built by loadConfig from testBase with
-// overrides (dotted keys, raw YAML values) on 127.0.0.1:0. It is stopped
-// when the test ends.
-func startGateway(t *testing.T, overrides map[string]string) *testGateway {
+// testConfig loads testBase with overrides (dotted keys, raw YAML values)
+// through loadConfig, as the gateway would read a --config file.
+func testConfig(t *testing.T, overrides map[string]string) *Config {
 	t.Helper()
 	kv := make(map[string]string, len(testBase)+len(overrides))
 	for k, v := range testBase {
@@ -62,6 +61,15 @@ func startGateway(t *testing.T, overrides map[string]string) *testGateway {
 	if len(unknown) > 0 {
 		t.Fatalf("unknown config keys %q", unknown)
 	}
+	return cfg
+}
+
+// startGateway runs a gateway built by loadConfig from testBase with
+// overrides (dotted keys, raw YAML values) on 127.0.0.1:0. It is stopped
+// when the test ends.
+func startGateway(t *testing.T, overrides map[string]string) *testGateway {
+	t.Helper()
+	cfg := testConfig(t, overrides)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	gw, err := newGateway(cfg, log)
 	if err != nil {

@@ -16,27 +16,6 @@ import (
 	"github.com/tickgate/tickgate/feed"
 )
 
-// testConfig is the Config startGateway would build from testBase and
-// overrides, for the parts of the command that take one directly.
-func testConfig(t *testing.T, overrides map[string]string) *Config {
-	t.Helper()
-	kv := make(map[string]string, len(testBase)+len(overrides))
-	for k, v := range testBase {
-		kv[k] = v
-	}
-	for k, v := range overrides {
-		kv[k] = v
-	}
-	cfg, unknown, err := loadConfig(writeConfig(t, yamlOf(kv)))
-	if err != nil {
-		t.Fatalf("loadConfig: %v", err)
-	}
-	if len(unknown) > 0 {
-		t.Fatalf("unknown config keys %q", unknown)
-	}
-	return cfg
-}
-
 // natsOpts are the options of an embedded nats-server on loopback: port
 // is the client port, -1 for any free one.
 func natsOpts(port int) *server.Options {
