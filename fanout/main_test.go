@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/poll"
 )
 
 func TestMain(m *testing.M) {
@@ -28,22 +29,8 @@ func testTick(sym string, seq uint64) feed.Tick {
 	return feed.Tick{Symbol: sym, Seq: seq, Price: px, Size: 100, Bid: px - 0.01, Ask: px + 0.01, TS: baseTS + int64(seq)}
 }
 
-// checkFor retries f every few milliseconds until it returns nil or
-// timeout passes, then fails the test with f's last error.
-func checkFor(tb testing.TB, timeout time.Duration, f func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("condition not met after %v: %v", timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// checkFor retries f until it returns nil or timeout passes (poll.Until).
+var checkFor = poll.Until
 
 // newEngine builds an engine on a fresh registry without running it.
 func newEngine(tb testing.TB, cfg Config, syms ...string) (*Engine, *prometheus.Registry) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/poll"
 )
 
 func TestMain(m *testing.M) {
@@ -96,22 +97,8 @@ func (e *testEnv) publish(sym string, n int) {
 	})
 }
 
-// checkFor retries f every few milliseconds until it returns nil or
-// timeout passes, then fails the test with f's last error.
-func checkFor(t testing.TB, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %v: %v", timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// checkFor retries f until it returns nil or timeout passes (poll.Until).
+var checkFor = poll.Until
 
 // msg is any server message, decoded loosely.
 type msg struct {

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/poll"
 )
 
 // TestMain checks that no test leaves a goroutine behind. Tests wait for
@@ -27,22 +28,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// checkFor retries f every few milliseconds until it returns nil or
-// timeout passes, then fails the test with f's last error.
-func checkFor(tb testing.TB, timeout time.Duration, f func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("condition not met after %v: %v", timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// checkFor retries f until it returns nil or timeout passes (poll.Until).
+var checkFor = poll.Until
 
 // serverOpts are the options of an embedded server on loopback: port is
 // the client port, -1 for any free one.
