@@ -2,8 +2,6 @@ package subscribe
 
 import (
 	"bufio"
-	"bytes"
-	"io"
 	"net"
 	"net/http"
 )
@@ -25,17 +23,15 @@ type smallReadBuffer struct {
 
 var _ http.Hijacker = smallReadBuffer{}
 
-// Hijack takes over the connection like http.ResponseController.Hijack,
-// keeping any bytes net/http had already read past the request.
+// Hijack takes over the connection like http.ResponseController.Hijack.
+// If net/http had already read bytes past the request (a client that sent
+// frames right behind its handshake), it keeps net/http's reader: Accept
+// takes such bytes from the reader's buffer, and would drop a reader that
+// only wrapped them.
 func (w smallReadBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return conn, brw, err
 	}
-	var src io.Reader = conn
-	if n := brw.Reader.Buffered(); n > 0 {
-		early, _ := brw.Reader.Peek(n)
-		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
-	}
-	return conn, bufio.NewReadWriter(bufio.NewReaderSize(src, readBufferSize), brw.Writer), nil
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, readBufferSize), brw.Writer), nil
 }
