@@ -1,0 +1,59 @@
+package subscribe_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/subscribe"
+)
+
+// ExampleServer mounts a Server as a WebSocket endpoint over a fan-out
+// engine, and a client subscribes with ?symbols= and reads its snapshot.
+func ExampleServer() {
+	reg := prometheus.NewRegistry()
+	engine, _ := fanout.New(fanout.Config{}, []string{"AAPL", "MSFT"}, reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { engine.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+
+	srv, _ := subscribe.NewServer(subscribe.Config{}, engine, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Drain(context.Background(), 0)
+
+	engine.Publish(feed.Tick{Symbol: "AAPL", Seq: 7, Price: 189.31, Size: 100, Bid: 189.3, Ask: 189.32, TS: 1732470000123456789})
+	for _, ok := engine.Last("AAPL"); !ok; _, ok = engine.Last("AAPL") {
+		time.Sleep(time.Millisecond)
+	}
+
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws?symbols=AAPL", nil)
+	if err != nil {
+		panic(err)
+	}
+	defer conn.CloseNow()
+	var lines []string
+	for len(lines) < 2 { // the subscribed reply, then the snapshot; maybe in one frame
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			panic(err)
+		}
+		lines = append(lines, strings.Split(string(b), "\n")...)
+	}
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+	// Output:
+	// {"type":"subscribed","symbols":["AAPL"]}
+	// {"type":"tick","sym":"AAPL","seq":7,"px":189.31,"sz":100,"bid":189.3,"ask":189.32,"ts":1732470000123456789}
+}
