@@ -435,7 +435,9 @@ func TestPublisherAllocs(t *testing.T) {
 	pub := NewPublisher(connect(t, s.ClientURL()), "")
 	tk := testTick("BRK.B", 1)
 	pub.Publish(tk) // warm the subject cache and buffer
-	if n := testing.AllocsPerRun(1000, func() { pub.Publish(tk) }); n != 0 {
+	// AllocsPerRun counts the whole process, and the in-process server
+	// allocates as it receives; one allocation per Publish would read >= 1.
+	if n := testing.AllocsPerRun(1000, func() { pub.Publish(tk) }); n >= 0.5 {
 		t.Errorf("Publish allocates %v times per tick, want 0", n)
 	}
 }
