@@ -4,11 +4,9 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
-)
 
-// decodeErrorsHelp is shared with feed/replay: collectors of one metric
-// name must agree on their help text to be registered side by side.
-const decodeErrorsHelp = "Feed payloads rejected as bad ticks, by source."
+	"github.com/tickgate/tickgate/feed"
+)
 
 // metrics are the Source's Prometheus collectors.
 type metrics struct {
@@ -24,8 +22,8 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer, dropped func() float64) (*metrics, error) {
 	m := &metrics{
 		decodeErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name:        "tickgate_feed_decode_errors_total",
-			Help:        decodeErrorsHelp,
+			Name:        feed.DecodeErrorsMetric,
+			Help:        feed.DecodeErrorsHelp,
 			ConstLabels: prometheus.Labels{"source": "nats"},
 		}),
 		connectErrors: prometheus.NewCounter(prometheus.CounterOpts{

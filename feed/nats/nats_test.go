@@ -111,7 +111,7 @@ func TestBadPayloads(t *testing.T) {
 # HELP tickgate_feed_decode_errors_total %s
 # TYPE tickgate_feed_decode_errors_total counter
 tickgate_feed_decode_errors_total{source="nats"} %d
-`, decodeErrorsHelp, len(bad))
+`, feed.DecodeErrorsHelp, len(bad))
 	if err := testutil.GatherAndCompare(f.reg, strings.NewReader(want), "tickgate_feed_decode_errors_total"); err != nil {
 		t.Error(err)
 	}

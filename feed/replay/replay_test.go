@@ -177,7 +177,7 @@ func checkBadLines(t *testing.T, f *fixture, path string, lines ...int) {
 # HELP tickgate_feed_decode_errors_total %s
 # TYPE tickgate_feed_decode_errors_total counter
 tickgate_feed_decode_errors_total{source="replay"} %d
-`, decodeErrorsHelp, len(lines))
+`, feed.DecodeErrorsHelp, len(lines))
 	if err := testutil.GatherAndCompare(f.reg, strings.NewReader(want), "tickgate_feed_decode_errors_total"); err != nil {
 		t.Error(err)
 	}
