@@ -181,12 +181,11 @@ func (s *Server) resolve(sess *session, syms []string) ([]string, *protoError) {
 	if len(unknown) > 0 {
 		return nil, errorf(CodeUnknownSymbol, "unknown symbols %q; GET /symbols lists them", unknown)
 	}
-	held := 0
+	held := 0 // symbols the session keeps that this request does not name
 	if sess != nil {
-		held = len(s.engine.SymbolsOf(sess.client))
 		for _, sym := range s.engine.SymbolsOf(sess.client) {
-			if _, ok := seen[sym]; ok {
-				held--
+			if _, requested := seen[sym]; !requested {
+				held++
 			}
 		}
 	}
