@@ -129,6 +129,25 @@ func (tg *testGateway) waitReady(t *testing.T) {
 	})
 }
 
+// getSymbols fetches /symbols, checking its status and content type.
+func getSymbols(t *testing.T, tg *testGateway) []string {
+	t.Helper()
+	resp, err := httpClient.Get(tg.url + "/symbols")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var symbols []string
+	err = json.NewDecoder(resp.Body).Decode(&symbols)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/symbols = %d, decode: %v", resp.StatusCode, err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("/symbols Content-Type %q", ct)
+	}
+	return symbols
+}
+
 // get fetches url and returns the status code and body, or 0 and the
 // error's text if the request failed.
 func get(url string) (int, string) {
@@ -161,19 +180,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	if code, body := get(tg.url + "/healthz"); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
 		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
 	}
-	resp, err := httpClient.Get(tg.url + "/symbols")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var symbols []string
-	err = json.NewDecoder(resp.Body).Decode(&symbols)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("/symbols = %d, decode: %v", resp.StatusCode, err)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("/symbols Content-Type %q", ct)
-	}
+	symbols := getSymbols(t, tg)
 	if len(symbols) != 100 || !slices.Contains(symbols, "AAPL") || !slices.Contains(symbols, "MSFT") {
 		t.Errorf("/symbols = %d symbols %q, want the 100 built-in ones with AAPL and MSFT", len(symbols), symbols)
 	}
@@ -186,7 +193,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	if code, _ := get(tg.url + "/no/such/path"); code != http.StatusNotFound {
 		t.Errorf("/no/such/path = %d, want 404", code)
 	}
-	resp, err = httpClient.Post(tg.url+"/healthz", "text/plain", nil)
+	resp, err := httpClient.Post(tg.url+"/healthz", "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

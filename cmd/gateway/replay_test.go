@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -86,16 +85,7 @@ func TestGatewayReplay(t *testing.T) {
 		t.Fatalf("first message %s, want subscribed to the %d recorded symbols", m.raw, len(rec.symbols))
 	}
 
-	resp, err := httpClient.Get(tg.url + "/symbols")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var symbols []string
-	err = json.NewDecoder(resp.Body).Decode(&symbols)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("/symbols = %d, decode: %v", resp.StatusCode, err)
-	}
+	symbols := getSymbols(t, tg)
 	if !sameSet(symbols, rec.symbols) {
 		t.Errorf("/symbols = %q, want the recording's %q", symbols, rec.symbols)
 	}
