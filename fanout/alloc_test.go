@@ -13,7 +13,7 @@ import (
 type fanoutFixture struct {
 	e       *Engine
 	sym     *symbol
-	clients []*Client
+	clients []*testClient
 	batch   []inTick // one tick; next advances its seq
 	drained []Message
 }
@@ -23,7 +23,7 @@ func newFanoutFixture(tb testing.TB, subs int) *fanoutFixture {
 	e, _ := newEngine(tb, Config{Shards: 1, QueueBytes: 64 << 20}, "AAPL")
 	f := &fanoutFixture{e: e, sym: e.symbols["AAPL"], drained: make([]Message, 0, 1024)}
 	for range subs {
-		c := e.NewClient()
+		c := newTestClient(e)
 		mustSubscribe(tb, e, c, "AAPL")
 		f.clients = append(f.clients, c)
 	}
@@ -52,7 +52,7 @@ func (f *fanoutFixture) drainAllButLast() {
 	for _, c := range f.clients {
 		n, bytes := c.Len()
 		c.mu.Lock()
-		last := len(c.q[len(c.q)-1].Data)
+		last := len(c.q.q[len(c.q.q)-1].Data)
 		c.mu.Unlock()
 		// n-1 messages and the n-2 separators between them.
 		f.drained = c.Drain(f.drained[:0], bytes-last+n-2)
@@ -72,7 +72,7 @@ func TestDeliverZeroAlloc(t *testing.T) {
 		f.deliverNext()
 	}
 	f.drainAllButLast()
-	f.sym.shard.arena = make([]byte, 0, arenaChunk)
+	f.sym.arena = make([]byte, 0, arenaChunk)
 	allocs := testing.AllocsPerRun(runs, f.deliverNext)
 	if allocs != 0 {
 		t.Fatalf("deliver of one tick to 1000 subscribers: %v allocs, want 0", allocs)
@@ -91,11 +91,11 @@ func TestDeliverZeroAlloc(t *testing.T) {
 // of exactly one chunk's worth of ticks allocates exactly once.
 func TestEncodeArenaAmortized(t *testing.T) {
 	f := newFanoutFixture(t, 0)
-	s := f.sym.shard
+	s := f.sym
 	tk := &f.batch[0].tick
 	tk.Seq = 1_000_000_000 // ten digits throughout, so every tick is one size
 	size := (len(tk.AppendJSON(nil)) + 7) &^ 7
-	perChunk := (arenaChunk-256)/size + 1 // encode keeps 256 bytes of headroom
+	perChunk := (arenaChunk-maxTickBytes)/size + 1 // encode keeps headroom for one tick
 	s.arena = make([]byte, 0, arenaChunk)
 	allocs := testing.AllocsPerRun(20, func() {
 		for range perChunk {
@@ -114,7 +114,7 @@ func TestEncodeArenaAmortized(t *testing.T) {
 func TestEncodeOwnsItsBytes(t *testing.T) {
 	t.Parallel()
 	f := newFanoutFixture(t, 0)
-	s := f.sym.shard
+	s := f.sym
 	a := s.encode(&f.batch[0].tick)
 	want := string(a)
 	f.batch[0].tick.Seq++
@@ -138,11 +138,11 @@ func TestEnqueueZeroAlloc(t *testing.T) {
 		c.enqueue(m)
 	}
 	c.Drain(nil, len(m.Data)*(2*runs+1)+2*runs) // with the separators
-	if n, _ := c.Len(); n != 1 || cap(c.q) < runs+2 {
-		t.Fatalf("warm-up left %d pending, cap %d", n, cap(c.q))
+	if n, _ := c.Len(); n != 1 || cap(c.q.q) < runs+2 {
+		t.Fatalf("warm-up left %d pending, cap %d", n, cap(c.q.q))
 	}
 	allocs := testing.AllocsPerRun(runs, func() {
-		if ok, _, _ := c.enqueue(m); !ok {
+		if res, _ := c.enqueue(m); res != enqueueQueued {
 			t.Fatal("enqueue failed")
 		}
 	})

@@ -44,8 +44,8 @@ func (f *fanoutFixture) deliverEncodeEach() {
 	s, sym, t := f.sym.shard, f.sym, &f.batch[0].tick
 	s.mu.Lock()
 	sym.last = *t
-	for _, c := range sym.subs {
-		c.enqueue(Message{Data: t.AppendJSON(make([]byte, 0, 160)), TS: t.TS})
+	for _, sub := range sym.classes[0].subs {
+		sub.c.enqueue(Message{Data: t.AppendJSON(make([]byte, 0, 160)), TS: t.TS, sub: sub})
 	}
 	s.mu.Unlock()
 }
@@ -97,7 +97,7 @@ func benchPublish(b *testing.B, shards, nsyms, subsPerSym int) {
 	e, _ := startEngine(b, Config{Shards: shards, QueueBytes: 64 << 20}, syms...)
 	var writers []*collector
 	for i := range nsyms * subsPerSym {
-		c := e.NewClient()
+		c := newTestClient(e)
 		mustSubscribe(b, e, c, syms[i%nsyms])
 		w := discard(c)
 		b.Cleanup(func() { w.stop() }) // before the engine stops
@@ -133,7 +133,7 @@ func benchPublish(b *testing.B, shards, nsyms, subsPerSym int) {
 
 // discard is a collector that drops what it drains, so a long benchmark
 // holds no messages.
-func discard(c *Client) *collector {
+func discard(c *testClient) *collector {
 	col := &collector{c: c, quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(col.done)

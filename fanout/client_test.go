@@ -26,7 +26,7 @@ func idsOf(msgs []Message) []int64 {
 	return ids
 }
 
-func enqueueAll(tb testing.TB, c *Client, msgs ...Message) {
+func enqueueAll(tb testing.TB, c *testClient, msgs ...Message) {
 	tb.Helper()
 	for _, m := range msgs {
 		if !c.Enqueue(m) {
@@ -35,7 +35,7 @@ func enqueueAll(tb testing.TB, c *Client, msgs ...Message) {
 	}
 }
 
-func isReady(c *Client) bool {
+func isReady(c *testClient) bool {
 	select {
 	case <-c.Ready():
 		return true
@@ -44,7 +44,7 @@ func isReady(c *Client) bool {
 	}
 }
 
-func isDone(c *Client) bool {
+func isDone(c *testClient) bool {
 	select {
 	case <-c.Done():
 		return true
@@ -163,8 +163,8 @@ func TestCloseIdempotentKeepsCause(t *testing.T) {
 	if c.Enqueue(msgOf(2, 5)) {
 		t.Fatal("Enqueue after Close = true")
 	}
-	if ok, overflowed, _ := c.enqueue(msgOf(3, 5)); ok || overflowed {
-		t.Fatalf("enqueue after Close = %v, %v; want false, false", ok, overflowed)
+	if res, _ := c.enqueue(msgOf(3, 5)); res != enqueueClosed {
+		t.Fatalf("enqueue after Close = %v, want enqueueClosed", res)
 	}
 	if got := fmt.Sprint(idsOf(drainAll(c))); got != "[1]" {
 		t.Fatalf("Drain after Close = %s, want the message queued before", got)
@@ -184,15 +184,14 @@ func TestEnqueueOverflowClosesOnce(t *testing.T) {
 	t.Parallel()
 	c := newClient(100)
 	enqueueAll(t, c, msgOf(1, 60), msgOf(2, 40)) // exactly the limit fits
-	ok, overflowed, _ := c.enqueue(msgOf(3, 1))
-	if ok || !overflowed {
-		t.Fatalf("enqueue past the limit = %v, %v; want false, true", ok, overflowed)
+	if res, _ := c.enqueue(msgOf(3, 1)); res != enqueueOverflowed {
+		t.Fatalf("enqueue past the limit = %v, want enqueueOverflowed", res)
 	}
 	if !errors.Is(c.Cause(), ErrSlowConsumer) || !isDone(c) {
 		t.Fatalf("after overflow: cause %v, done %v", c.Cause(), isDone(c))
 	}
-	if ok, overflowed, _ := c.enqueue(msgOf(4, 1)); ok || overflowed {
-		t.Fatalf("enqueue after overflow = %v, %v; want false, false (count once)", ok, overflowed)
+	if res, _ := c.enqueue(msgOf(4, 1)); res != enqueueClosed {
+		t.Fatalf("enqueue after overflow = %v, want enqueueClosed (count once)", res)
 	}
 	if n, b := c.Len(); n != 0 || b != 0 {
 		t.Fatalf("Len() = %d, %d; a slow consumer's queue is dropped at once", n, b)
@@ -247,7 +246,7 @@ func modelDrain(model *[]Message, maxBytes int) []Message {
 	return out
 }
 
-func checkQueueInvariants(tb testing.TB, c *Client, model []Message, peak int) {
+func checkQueueInvariants(tb testing.TB, c *testClient, model []Message, peak int) {
 	tb.Helper()
 	bytes := 0
 	for _, m := range model {
@@ -258,12 +257,13 @@ func checkQueueInvariants(tb testing.TB, c *Client, model []Message, peak int) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, m := range c.q[:cap(c.q)] {
-		if (i < c.head || i >= len(c.q)) && m.Data != nil {
-			tb.Fatalf("slot %d outside [head %d, len %d) still holds %q", i, c.head, len(c.q), m.Data)
+	q := &c.q
+	for i, m := range q.q[:cap(q.q)] {
+		if (i < q.head || i >= len(q.q)) && m.Data != nil {
+			tb.Fatalf("slot %d outside [head %d, len %d) still holds %q", i, q.head, len(q.q), m.Data)
 		}
 	}
-	if limit := 4*peak + maxIdleQueueCap; cap(c.q) > limit {
-		tb.Fatalf("queue cap %d for at most %d pending", cap(c.q), peak)
+	if limit := 4*peak + maxIdleQueueCap; cap(q.q) > limit {
+		tb.Fatalf("queue cap %d for at most %d pending", cap(q.q), peak)
 	}
 }

@@ -17,16 +17,27 @@ import (
 // ErrUnknownSymbol reports a symbol the engine does not carry.
 var ErrUnknownSymbol = errors.New("fanout: unknown symbol")
 
-// Config tunes the engine. The zero value of each field picks its default.
+// Config tunes the engine. The zero value of each field picks its default,
+// except History, whose zero turns history off.
 type Config struct {
 	// Shards is the number of shard goroutines; 0 means GOMAXPROCS.
 	Shards int
 	// QueueBytes bounds each client's queue in bytes; 0 means 1 MiB.
 	QueueBytes int
+	// ConflateAt is the queued bytes at which a client's queue switches
+	// from FIFO to the latest tick per subscription; 0 means QueueBytes/4.
+	// A value at or above QueueBytes turns conflation off.
+	ConflateAt int
 	// InboxTicks is the capacity of each shard's inbound tick channel;
 	// 0 means 4096. A full inbox makes Publish wait: the feed, not a client,
 	// absorbs a fan-out that cannot keep up.
 	InboxTicks int
+	// RateClasses are the max rates (updates/s per symbol) a subscription
+	// can get; a request rounds down to one. nil means DefaultRateClasses.
+	RateClasses []float64
+	// History is the number of recent ticks each symbol keeps for recovery
+	// (Policy.Since); 0 keeps none.
+	History int
 }
 
 // Engine fans ticks out to subscribed clients. Its symbol table is fixed at
@@ -35,11 +46,13 @@ type Engine struct {
 	symbols map[string]*symbol
 	names   []string
 	shards  []*shard
+	classes []rateClass
 	cfg     Config
 	metrics *metrics
 	stopped chan struct{} // closed when Run returns
 
 	subscriptions atomic.Int64
+	degraded      atomic.Int64 // clients whose queue conflates
 }
 
 // New builds an engine for symbols and registers its metrics with reg.
@@ -50,16 +63,24 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	if cfg.QueueBytes <= 0 {
 		cfg.QueueBytes = 1 << 20
 	}
+	if cfg.ConflateAt <= 0 {
+		cfg.ConflateAt = cfg.QueueBytes / 4
+	}
 	if cfg.InboxTicks <= 0 {
 		cfg.InboxTicks = 4096
 	}
+	classes, err := newRateClasses(cfg.RateClasses)
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{
 		symbols: make(map[string]*symbol, len(symbols)),
+		classes: classes,
 		cfg:     cfg,
 		stopped: make(chan struct{}),
 	}
-	for i := 0; i < cfg.Shards; i++ {
-		e.shards = append(e.shards, newShard(cfg.InboxTicks))
+	for i := range cfg.Shards {
+		e.shards = append(e.shards, newShard(i, cfg.InboxTicks, classes))
 	}
 	for _, name := range symbols {
 		if !feed.ValidSymbol(name) {
@@ -68,7 +89,12 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 		if _, dup := e.symbols[name]; dup {
 			return nil, fmt.Errorf("fanout: duplicate symbol %q", name)
 		}
-		e.symbols[name] = &symbol{name: name, shard: e.shards[shardOf(name, cfg.Shards)]}
+		e.symbols[name] = &symbol{
+			name:    name,
+			shard:   e.shards[shardOf(name, cfg.Shards)],
+			history: newRing(max(cfg.History, 0)),
+			classes: make([]classState, 1+len(classes)),
+		}
 		e.names = append(e.names, name)
 	}
 	m, err := newMetrics(reg, e)
@@ -139,68 +165,27 @@ func (e *Engine) Last(sym string) (feed.Tick, bool) {
 }
 
 // NewClient returns an open client whose queue holds Config.QueueBytes.
-func (e *Engine) NewClient() *Client { return newClient(e.cfg.QueueBytes) }
-
-// Subscribe adds c to each symbol in syms it is not yet subscribed to and,
-// under that symbol's shard lock, queues the symbol's latest tick as its
-// snapshot, so the live ticks that follow continue its seq with nothing
-// lost or repeated. If any symbol is unknown, nothing changes. It returns
-// the symbols newly added. Subscribe, Unsubscribe and Symbols of one client
-// must be called from one goroutine.
-func (e *Engine) Subscribe(c *Client, syms []string) ([]string, error) {
-	for _, name := range syms {
-		if !e.Known(name) {
-			return nil, fmt.Errorf("%w: %q", ErrUnknownSymbol, name)
-		}
+// start is called, without blocking, whenever the client's queue needs a
+// writer: a session passes a function that starts a goroutine running
+// Next until it finds nothing.
+func (e *Engine) NewClient(start func()) *Client {
+	return &Client{
+		start: start,
+		done:  make(chan struct{}),
+		e:     e,
+		q: queue{
+			limit:      e.cfg.QueueBytes,
+			conflateAt: e.cfg.ConflateAt,
+			lowWater:   e.cfg.ConflateAt / 4,
+		},
+		subs: make(map[*symbol]*subscription),
 	}
-	var added []string
-	for _, name := range syms {
-		if _, ok := c.syms[name]; ok {
-			continue
-		}
-		c.syms[name] = struct{}{}
-		added = append(added, name)
-		e.symbols[name].add(c)
-	}
-	e.subscriptions.Add(int64(len(added)))
-	return added, nil
 }
 
-// Unsubscribe removes c from each of syms it is subscribed to and returns
-// those symbols. Ticks already queued stay queued.
-func (e *Engine) Unsubscribe(c *Client, syms []string) []string {
-	var removed []string
-	for _, name := range syms {
-		if _, ok := c.syms[name]; !ok {
-			continue
-		}
-		delete(c.syms, name)
-		removed = append(removed, name)
-		e.symbols[name].remove(c)
+// RateOf returns the rate class a max_rate request gets, 0 for every tick.
+func (e *Engine) RateOf(maxRate float64) float64 {
+	if k := classOf(e.classes, maxRate); k > 0 {
+		return e.classes[k-1].rate
 	}
-	e.subscriptions.Add(-int64(len(removed)))
-	return removed
+	return 0
 }
-
-// UnsubscribeAll removes c from every symbol; sessions call it on close.
-func (e *Engine) UnsubscribeAll(c *Client) {
-	for name := range c.syms {
-		e.symbols[name].remove(c)
-	}
-	e.subscriptions.Add(-int64(len(c.syms)))
-	clear(c.syms)
-}
-
-// SymbolsOf returns the symbols c is subscribed to, in engine order.
-func (e *Engine) SymbolsOf(c *Client) []string {
-	out := make([]string, 0, len(c.syms))
-	for _, name := range e.names {
-		if _, ok := c.syms[name]; ok {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-// Subscriptions reports the number of (client, symbol) subscriptions.
-func (e *Engine) Subscriptions() int64 { return e.subscriptions.Load() }

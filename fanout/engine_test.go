@@ -63,8 +63,8 @@ func TestSubscribeSnapshotThenLive(t *testing.T) {
 		}
 		return nil
 	})
-	c := e.NewClient()
-	added, err := e.Subscribe(c, []string{"AAPL"})
+	c := newTestClient(e)
+	added, err := subscribe(e, c, []string{"AAPL"})
 	if err != nil || !slices.Equal(added, []string{"AAPL"}) {
 		t.Fatalf("Subscribe = %q, %v", added, err)
 	}
@@ -91,8 +91,8 @@ func TestSubscribeSnapshotThenLive(t *testing.T) {
 func TestSubscribeBeforeFirstTickHasNoSnapshot(t *testing.T) {
 	t.Parallel()
 	e, _ := startEngine(t, Config{}, "AAPL")
-	c := e.NewClient()
-	if _, err := e.Subscribe(c, []string{"AAPL"}); err != nil {
+	c := newTestClient(e)
+	if _, err := subscribe(e, c, []string{"AAPL"}); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := c.Len(); n != 0 {
@@ -116,9 +116,9 @@ func TestSubscribeMidStream(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for range points {
-			c := e.NewClient()
+			c := newTestClient(e)
 			clients = append(clients, collect(t, c))
-			if _, err := e.Subscribe(c, []string{"AAPL", "MSFT"}); err != nil {
+			if _, err := subscribe(e, c, []string{"AAPL", "MSFT"}); err != nil {
 				t.Error(err)
 			}
 		}
@@ -156,13 +156,13 @@ func TestSubscribeMidStream(t *testing.T) {
 // collector drains a client from its own goroutine, as a session writer
 // does: wait for Ready, then Drain in frames until the queue is empty.
 type collector struct {
-	c    *Client
+	c    *testClient
 	quit chan struct{}
 	done chan struct{}
 	msgs []Message
 }
 
-func collect(tb testing.TB, c *Client) *collector {
+func collect(tb testing.TB, c *testClient) *collector {
 	col := &collector{c: c, quit: make(chan struct{}), done: make(chan struct{})}
 	go col.run()
 	tb.Cleanup(func() { col.stop() })
@@ -201,15 +201,15 @@ func (col *collector) stop() []Message {
 func TestUnsubscribeStopsDelivery(t *testing.T) {
 	t.Parallel()
 	e, _ := startEngine(t, Config{Shards: 2}, "AAPL", "MSFT")
-	c := e.NewClient()
-	if _, err := e.Subscribe(c, []string{"AAPL", "MSFT"}); err != nil {
+	c := newTestClient(e)
+	if _, err := subscribe(e, c, []string{"AAPL", "MSFT"}); err != nil {
 		t.Fatal(err)
 	}
 	e.Publish(testTick("AAPL", 1))
 	e.Publish(testTick("MSFT", 1))
 	waitDelivered(t, e, 2)
 
-	if got := e.Unsubscribe(c, []string{"AAPL", "NVDA", "AAPL"}); !slices.Equal(got, []string{"AAPL"}) {
+	if got := e.Unsubscribe(c.Client, []string{"AAPL", "NVDA", "AAPL"}); !slices.Equal(got, []string{"AAPL"}) {
 		t.Fatalf("Unsubscribe = %q, want [AAPL]", got)
 	}
 	if got := e.Subscriptions(); got != 1 {
@@ -232,20 +232,20 @@ func TestUnsubscribeStopsDelivery(t *testing.T) {
 func TestUnsubscribeAll(t *testing.T) {
 	t.Parallel()
 	e, _ := startEngine(t, Config{Shards: 2}, "AAPL", "MSFT", "NVDA")
-	a, b := e.NewClient(), e.NewClient()
+	a, b := newTestClient(e), newTestClient(e)
 	mustSubscribe(t, e, a, "AAPL", "MSFT", "NVDA")
 	mustSubscribe(t, e, b, "MSFT")
 	if got := e.Subscriptions(); got != 4 {
 		t.Fatalf("Subscriptions() = %d, want 4", got)
 	}
-	e.UnsubscribeAll(a)
+	e.UnsubscribeAll(a.Client)
 	if got := e.Subscriptions(); got != 1 {
 		t.Fatalf("after UnsubscribeAll: Subscriptions() = %d, want 1", got)
 	}
-	if got := e.SymbolsOf(a); len(got) != 0 {
+	if got := e.SymbolsOf(a.Client); len(got) != 0 {
 		t.Fatalf("SymbolsOf after UnsubscribeAll = %q", got)
 	}
-	e.UnsubscribeAll(a) // a second call is a no-op
+	e.UnsubscribeAll(a.Client) // a second call is a no-op
 	for _, sym := range []string{"AAPL", "MSFT", "NVDA"} {
 		e.Publish(testTick(sym, 1))
 	}
@@ -260,9 +260,9 @@ func TestUnsubscribeAll(t *testing.T) {
 	}
 }
 
-func mustSubscribe(tb testing.TB, e *Engine, c *Client, syms ...string) {
+func mustSubscribe(tb testing.TB, e *Engine, c *testClient, syms ...string) {
 	tb.Helper()
-	if _, err := e.Subscribe(c, syms); err != nil {
+	if _, err := subscribe(e, c, syms); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -270,10 +270,10 @@ func mustSubscribe(tb testing.TB, e *Engine, c *Client, syms ...string) {
 func TestSymbolsOfEngineOrder(t *testing.T) {
 	t.Parallel()
 	e, _ := newEngine(t, Config{}, "MSFT", "AAPL", "NVDA", "GOOG")
-	c := e.NewClient()
+	c := newTestClient(e)
 	mustSubscribe(t, e, c, "GOOG", "MSFT")
 	mustSubscribe(t, e, c, "NVDA")
-	if got, want := e.SymbolsOf(c), []string{"MSFT", "NVDA", "GOOG"}; !slices.Equal(got, want) {
+	if got, want := e.SymbolsOf(c.Client), []string{"MSFT", "NVDA", "GOOG"}; !slices.Equal(got, want) {
 		t.Fatalf("SymbolsOf = %q, want %q (engine order)", got, want)
 	}
 }
@@ -283,15 +283,15 @@ func TestSubscribeUnknownChangesNothing(t *testing.T) {
 	e, _ := startEngine(t, Config{}, "AAPL", "MSFT")
 	e.Publish(testTick("AAPL", 1))
 	waitDelivered(t, e, 1)
-	c := e.NewClient()
-	added, err := e.Subscribe(c, []string{"AAPL", "NOPE", "MSFT"})
+	c := newTestClient(e)
+	added, err := subscribe(e, c, []string{"AAPL", "NOPE", "MSFT"})
 	if !errors.Is(err, ErrUnknownSymbol) {
 		t.Fatalf("Subscribe err = %v, want ErrUnknownSymbol", err)
 	}
 	if added != nil {
 		t.Fatalf("Subscribe added %q despite the error", added)
 	}
-	if got := e.SymbolsOf(c); len(got) != 0 {
+	if got := e.SymbolsOf(c.Client); len(got) != 0 {
 		t.Fatalf("SymbolsOf = %q, want none", got)
 	}
 	if got := e.Subscriptions(); got != 0 {
@@ -312,11 +312,11 @@ func TestResubscribeNoSecondSnapshot(t *testing.T) {
 	e, _ := startEngine(t, Config{}, "AAPL", "MSFT")
 	e.Publish(testTick("AAPL", 1))
 	waitDelivered(t, e, 1)
-	c := e.NewClient()
-	if added, _ := e.Subscribe(c, []string{"AAPL", "AAPL"}); !slices.Equal(added, []string{"AAPL"}) {
+	c := newTestClient(e)
+	if added, _ := subscribe(e, c, []string{"AAPL", "AAPL"}); !slices.Equal(added, []string{"AAPL"}) {
 		t.Fatalf("Subscribe(AAPL, AAPL) added %q, want [AAPL]", added)
 	}
-	if added, _ := e.Subscribe(c, []string{"AAPL", "MSFT"}); !slices.Equal(added, []string{"MSFT"}) {
+	if added, _ := subscribe(e, c, []string{"AAPL", "MSFT"}); !slices.Equal(added, []string{"MSFT"}) {
 		t.Fatalf("Subscribe(AAPL, MSFT) added %q, want [MSFT]", added)
 	}
 	if got := e.Subscriptions(); got != 2 {
@@ -334,7 +334,7 @@ func TestResubscribeNoSecondSnapshot(t *testing.T) {
 func TestStaleAndUnknownTicksDropped(t *testing.T) {
 	t.Parallel()
 	e, reg := startEngine(t, Config{}, "AAPL")
-	c := e.NewClient()
+	c := newTestClient(e)
 	mustSubscribe(t, e, c, "AAPL")
 	for _, seq := range []uint64{1, 2, 3, 2, 3, 4} {
 		e.Publish(testTick("AAPL", seq))
@@ -353,8 +353,8 @@ func TestStaleAndUnknownTicksDropped(t *testing.T) {
 func TestSlowConsumerClosedOthersUnharmed(t *testing.T) {
 	t.Parallel()
 	const n, step = 200, 10
-	e, _ := startEngine(t, Config{Shards: 1, QueueBytes: 4096}, "AAPL")
-	slow, fast := e.NewClient(), e.NewClient()
+	e, _ := startEngine(t, Config{Shards: 1, QueueBytes: 4096, ConflateAt: 4096}, "AAPL")
+	slow, fast := newTestClient(e), newTestClient(e)
 	mustSubscribe(t, e, slow, "AAPL")
 	mustSubscribe(t, e, fast, "AAPL")
 	// Publish in steps the fast client drains between, so only the slow
@@ -398,7 +398,7 @@ func TestSnapshotOverflowCountsSlowConsumer(t *testing.T) {
 	e, _ := startEngine(t, Config{QueueBytes: 4096}, "AAPL")
 	e.Publish(testTick("AAPL", 1))
 	waitDelivered(t, e, 1)
-	c := e.NewClient()
+	c := newTestClient(e)
 	c.Enqueue(Message{Data: make([]byte, 4096-10)}) // a reply fills the queue
 	mustSubscribe(t, e, c, "AAPL")
 	if !errors.Is(c.Cause(), ErrSlowConsumer) {
@@ -413,7 +413,7 @@ func TestSnapshotOverflowCountsSlowConsumer(t *testing.T) {
 func TestPublishBeforeRunWaitsInInbox(t *testing.T) {
 	t.Parallel()
 	e, reg := newEngine(t, Config{Shards: 1}, "AAPL")
-	c := e.NewClient()
+	c := newTestClient(e)
 	mustSubscribe(t, e, c, "AAPL")
 	for seq := uint64(1); seq <= 3; seq++ {
 		e.Publish(testTick("AAPL", seq))

@@ -3,6 +3,7 @@ package fanout_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -23,27 +24,41 @@ func ExampleEngine() {
 	const ts = 1732470000123456789
 	e.Publish(feed.Tick{Symbol: "AAPL", Seq: 1, Price: 189.31, Size: 100, Bid: 189.30, Ask: 189.32, TS: ts})
 
-	c := e.NewClient()
-	added, err := e.Subscribe(c, []string{"AAPL", "MSFT"})
+	// A session's writer: started whenever the queue needs one, it takes
+	// what is queued with Next until Next finds nothing, then ends.
+	out := make(chan fanout.Message, 16)
+	var c *fanout.Client
+	c = e.NewClient(func() {
+		go func() {
+			for {
+				msgs, _ := c.Next(nil, 64<<10)
+				if len(msgs) == 0 {
+					return
+				}
+				for _, m := range msgs {
+					out <- m
+				}
+			}
+		}()
+	})
+	res, err := e.Subscribe(c, []string{"AAPL", "MSFT"}, fanout.Policy{}, nil)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println("subscribed:", added)
+	fmt.Println("subscribed:", res.Added)
 	e.Publish(feed.Tick{Symbol: "AAPL", Seq: 2, Price: 189.33, Size: 200, Bid: 189.32, Ask: 189.34, TS: ts + 1})
 	e.Publish(feed.Tick{Symbol: "AAPL", Seq: 3, Price: 189.35, Size: 50, Bid: 189.34, Ask: 189.36, TS: ts + 2})
 
-	// A session's writer waits for Ready, then drains until the queue is
-	// empty. Whether AAPL seq 1 arrives as a snapshot or live depends on
-	// the shard having seen it before Subscribe; either way each seq comes
+	// Whether AAPL seq 1 arrives as a snapshot or live depends on the
+	// shard having seen it before Subscribe; either way each seq comes
 	// once, in order.
 	var msgs []fanout.Message
 	for len(msgs) < 3 {
-		<-c.Ready()
-		for {
-			before := len(msgs)
-			if msgs = c.Drain(msgs, 64<<10); len(msgs) == before {
-				break
-			}
+		select {
+		case m := <-out:
+			msgs = append(msgs, m)
+		case <-time.After(10 * time.Second): // bounded: never spin forever
+			panic("timed out")
 		}
 	}
 	for _, m := range msgs {

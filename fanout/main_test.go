@@ -79,7 +79,7 @@ func waitDelivered(tb testing.TB, e *Engine, n int) {
 }
 
 // drainAll takes everything c has pending.
-func drainAll(c *Client) []Message {
+func drainAll(c *testClient) []Message {
 	msgs := c.Drain(nil, math.MaxInt)
 	c.Drain(nil, math.MaxInt) // finds the queue empty: the writer is done
 	return msgs

@@ -7,12 +7,16 @@ import (
 // metrics are the engine's Prometheus series. Children are resolved once,
 // here, so the tick path only adds to counters it already holds.
 type metrics struct {
-	feedTicks     prometheus.Counter
-	unknownTicks  prometheus.Counter
-	staleTicks    prometheus.Counter
-	enqueued      prometheus.Counter
-	slowConsumers prometheus.Counter
-	batchTicks    prometheus.Histogram
+	feedTicks         prometheus.Counter
+	unknownTicks      prometheus.Counter
+	staleTicks        prometheus.Counter
+	enqueued          prometheus.Counter
+	slowConsumers     prometheus.Counter
+	conflatedRate     prometheus.Counter
+	conflatedDegraded prometheus.Counter
+	recovered         prometheus.Counter
+	fallbacks         prometheus.Counter
+	batchTicks        prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
@@ -20,6 +24,10 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		Name: "tickgate_feed_dropped_ticks_total",
 		Help: "Ticks from the feed that were not fanned out, by reason.",
 	}, []string{"reason"})
+	conflated := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_conflated_ticks_total",
+		Help: "Ticks merged into a later tick of the same symbol: once per (symbol, rate class) for max_rate, once per client for degraded.",
+	}, []string{"why"})
 	m := &metrics{
 		feedTicks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickgate_feed_ticks_total",
@@ -29,11 +37,21 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		staleTicks:   dropped.WithLabelValues("stale_seq"),
 		enqueued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickgate_fanout_enqueued_total",
-			Help: "Tick messages queued for clients (one per subscriber per tick).",
+			Help: "Tick messages queued for clients (one per subscriber per tick sent).",
 		}),
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickgate_slow_consumers_total",
 			Help: "Clients dropped because their queue overflowed.",
+		}),
+		conflatedRate:     conflated.WithLabelValues("max_rate"),
+		conflatedDegraded: conflated.WithLabelValues("degraded"),
+		recovered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_recovered_ticks_total",
+			Help: "Ticks a resubscribing client recovered from history (since).",
+		}),
+		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_recovery_fallbacks_total",
+			Help: "Symbols whose recovery point had left the history, answered with a snapshot instead.",
 		}),
 		batchTicks: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tickgate_shard_batch_ticks",
@@ -41,21 +59,27 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(1, 4, 5), // 1 .. 256 = maxBatch
 		}),
 	}
-	subs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "tickgate_subscriptions",
-		Help: "Current (client, symbol) subscriptions.",
-	}, func() float64 { return float64(e.Subscriptions()) })
-	inbox := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "tickgate_shard_inbox_ticks",
-		Help: "Ticks waiting in the shard inboxes.",
-	}, func() float64 {
-		n := 0
-		for _, s := range e.shards {
-			n += len(s.in)
-		}
-		return float64(n)
-	})
-	for _, c := range []prometheus.Collector{m.feedTicks, dropped, m.enqueued, m.slowConsumers, m.batchTicks, subs, inbox} {
+	gauges := []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_subscriptions",
+			Help: "Current (client, symbol) subscriptions.",
+		}, func() float64 { return float64(e.Subscriptions()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_degraded_clients",
+			Help: "Clients whose queue is conflating (latest tick per symbol) because they fell behind.",
+		}, func() float64 { return float64(e.degraded.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_shard_inbox_ticks",
+			Help: "Ticks waiting in the shard inboxes.",
+		}, func() float64 {
+			n := 0
+			for _, s := range e.shards {
+				n += len(s.in)
+			}
+			return float64(n)
+		}),
+	}
+	for _, c := range append([]prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks}, gauges...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -63,17 +87,38 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 	return m, nil
 }
 
-// batch publishes one delivered batch's counts.
-func (m *metrics) batch(ticks, enqueued, slow, stale int) {
-	m.feedTicks.Add(float64(ticks))
-	m.batchTicks.Observe(float64(ticks))
-	if enqueued > 0 {
-		m.enqueued.Add(float64(enqueued))
-	}
-	if slow > 0 {
-		m.slowConsumers.Add(float64(slow))
+// batch publishes one shard batch's counts: ticks delivered (0 for a rate
+// class flush), stale ticks dropped, and what the enqueues did.
+func (m *metrics) batch(ticks, stale int, t *tally) {
+	if ticks > 0 {
+		m.feedTicks.Add(float64(ticks))
+		m.batchTicks.Observe(float64(ticks))
 	}
 	if stale > 0 {
 		m.staleTicks.Add(float64(stale))
 	}
+	m.sent(t)
+}
+
+// subscribed publishes the counts of one Subscribe.
+func (m *metrics) subscribed(t *tally) {
+	if t.recovered > 0 {
+		m.recovered.Add(float64(t.recovered))
+	}
+	if t.fallbacks > 0 {
+		m.fallbacks.Add(float64(t.fallbacks))
+	}
+	m.sent(t)
+}
+
+func (m *metrics) sent(t *tally) {
+	add := func(c prometheus.Counter, n int) {
+		if n > 0 {
+			c.Add(float64(n))
+		}
+	}
+	add(m.enqueued, t.enqueued)
+	add(m.slowConsumers, t.slow)
+	add(m.conflatedRate, t.rateConflated)
+	add(m.conflatedDegraded, t.merged)
 }

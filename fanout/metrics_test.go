@@ -90,7 +90,7 @@ func TestMetricsRegisteredAndLint(t *testing.T) {
 func TestMetricsMove(t *testing.T) {
 	t.Parallel()
 	e, reg := startEngine(t, Config{Shards: 1}, "AAPL", "MSFT")
-	a, b := e.NewClient(), e.NewClient()
+	a, b := newTestClient(e), newTestClient(e)
 	mustSubscribe(t, e, a, "AAPL", "MSFT")
 	mustSubscribe(t, e, b, "AAPL")
 	checkGauge(t, reg, "tickgate_subscriptions", 3)
@@ -112,7 +112,7 @@ func TestMetricsMove(t *testing.T) {
 	if got := gather(t, reg, "tickgate_shard_batch_ticks").GetMetric()[0].GetHistogram().GetSampleCount(); got < 1 || got > 6 {
 		t.Fatalf("batch histogram: %d batches for 6 ticks", got)
 	}
-	e.UnsubscribeAll(a)
+	e.UnsubscribeAll(a.Client)
 	checkGauge(t, reg, "tickgate_subscriptions", 1)
 }
 

@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/tickgate/tickgate/feed"
 )
@@ -11,56 +12,57 @@ import (
 // at most one batch for the shard lock.
 const maxBatch = 256
 
-// arenaChunk is the size of the blocks encoded ticks are cut from.
-const arenaChunk = 32 << 10
-
 type inTick struct {
 	sym  *symbol
 	tick feed.Tick
 }
 
-// shard owns a subset of the symbols: their subscriber sets and last ticks.
-// Its goroutine is the only one that encodes ticks; sessions take mu only to
-// change subscriptions.
+// shard owns a subset of the symbols: their subscriber sets, last ticks,
+// history and rate-class state. Its goroutine is the only one that encodes
+// ticks and flushes rate classes; sessions take mu only to change
+// subscriptions.
 type shard struct {
+	id      int
 	in      chan inTick
 	metrics *metrics
+	classes []rateClass
 
-	// start lists the clients whose writers deliver must start once it has
-	// released mu; reused across batches, so it allocates only to grow.
-	start []*Client
+	// Owned by the shard goroutine.
+	t     tally       // counts and writers to start for the current batch
+	timer *time.Timer // fires when the earliest slot with held ticks ends
+	due   int64       // when timer fires (Unix ns); 0 when stopped
 
-	// arena is written only by the shard goroutine. Encoded ticks are cut
-	// from it and handed out as immutable slices; a block is never reused,
-	// the garbage collector frees it once no queue holds a slice of it.
-	arena []byte
-
-	mu sync.Mutex // protects the symbol fields marked "shard.mu"
+	mu sync.Mutex // protects the fields below and those marked "shard.mu"
+	// dirty lists, per rate class, the symbols holding a tick back.
+	dirty [][]*symbol
 }
 
-// symbol is one symbol's state inside its shard.
-type symbol struct {
-	name  string
-	shard *shard
-
-	// shard.mu
-	last feed.Tick
-	subs []*Client
-	idx  map[*Client]int // position of each client in subs
-}
-
-func newShard(inbox int) *shard {
-	return &shard{in: make(chan inTick, inbox)}
+func newShard(id, inbox int, classes []rateClass) *shard {
+	s := &shard{
+		id:      id,
+		in:      make(chan inTick, inbox),
+		classes: classes,
+		dirty:   make([][]*symbol, len(classes)),
+		timer:   time.NewTimer(time.Hour),
+	}
+	s.timer.Stop()
+	return s
 }
 
 // run takes one tick with a blocking receive, then whatever else is ready
-// up to maxBatch, and delivers the batch under one lock hold.
+// up to maxBatch, and delivers the batch under one lock hold. Between
+// batches it flushes the rate classes whose slot has ended.
 func (s *shard) run(ctx context.Context) {
+	defer s.timer.Stop()
 	batch := make([]inTick, 0, maxBatch)
 	for {
 		select {
 		case t := <-s.in:
 			batch = append(batch[:0], t)
+		case <-s.timer.C:
+			s.due = 0
+			s.flushDue()
+			continue
 		case <-ctx.Done():
 			return
 		}
@@ -78,12 +80,14 @@ func (s *shard) run(ctx context.Context) {
 	}
 }
 
-// deliver encodes each tick once and queues the same bytes for every
-// subscriber. Writers are started after the whole batch is queued, so a
+// deliver records each tick (encoded once), queues the same bytes for every
+// subscriber that takes every tick, and offers it to the symbol's rate
+// classes. Writers are started after the whole batch is queued, so a
 // client that gets several ticks of the batch writes them in one frame.
-// Counts are kept in locals and published once per batch.
+// Counts are kept in the tally and published once per batch.
 func (s *shard) deliver(batch []inTick) {
-	var enqueued, slow, stale int
+	now := time.Now().UnixNano()
+	stale := 0
 	s.mu.Lock()
 	for i := range batch {
 		sym, t := batch[i].sym, &batch[i].tick
@@ -91,82 +95,85 @@ func (s *shard) deliver(batch []inTick) {
 			stale++ // a replayed or reordered tick would repeat a seq
 			continue
 		}
-		sym.last = *t
-		m := Message{Data: s.encode(t), TS: t.TS}
-		for _, c := range sym.subs {
-			ok, overflowed, start := c.enqueue(m)
-			if ok {
-				enqueued++
-			} else if overflowed {
-				slow++
-			}
-			if start {
-				s.start = append(s.start, c)
-			}
+		m := sym.record(t)
+		for _, sub := range sym.classes[0].subs {
+			s.t.send(sub, m)
+		}
+		for k := 1; k < len(sym.classes); k++ {
+			s.offer(sym, k, m, t.Seq, now)
 		}
 	}
 	s.mu.Unlock()
-	for _, c := range s.start {
-		c.startWriter()
-	}
-	clear(s.start)
-	s.start = s.start[:0]
-	s.metrics.batch(len(batch), enqueued, slow, stale)
+	s.t.startWriters()
+	s.metrics.batch(len(batch), stale, &s.t)
+	s.t.reset()
 }
 
-// encode appends t's wire form to the arena and returns it as a slice
-// capped at its own length, so no append through it can reach a neighbour.
-// Each message starts on an 8-byte boundary so a reader of one message
-// never shares a word with the shard writing the next.
-func (s *shard) encode(t *feed.Tick) []byte {
-	start := (len(s.arena) + 7) &^ 7
-	if start+256 > cap(s.arena) {
-		s.arena = make([]byte, 0, arenaChunk)
-		start = 0
-	}
-	s.arena = t.AppendJSON(s.arena[:start])
-	return s.arena[start:len(s.arena):len(s.arena)]
+// flushDue sends what the rate classes held back through a slot that has
+// ended, and re-arms the timer for the next one.
+func (s *shard) flushDue() {
+	s.mu.Lock()
+	next := s.flush(time.Now().UnixNano())
+	s.mu.Unlock()
+	s.t.startWriters()
+	s.metrics.batch(0, 0, &s.t)
+	s.t.reset()
+	s.arm(next)
 }
 
-// add subscribes c and queues the symbol's snapshot, atomically with
-// respect to deliver.
-func (sym *symbol) add(c *Client) {
-	sh := sym.shard
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if sym.idx == nil {
-		sym.idx = make(map[*Client]int)
-	}
-	sym.idx[c] = len(sym.subs)
-	sym.subs = append(sym.subs, c)
-	if sym.last.Seq == 0 {
+// arm makes the timer fire at at (Unix ns) unless it fires earlier already.
+func (s *shard) arm(at int64) {
+	if at == 0 || (s.due != 0 && s.due <= at) {
 		return
 	}
-	// A snapshot carries no TS: its age is not delivery latency.
-	snap := sym.last.AppendJSON(make([]byte, 0, 160))
-	_, overflowed, start := c.enqueue(Message{Data: snap})
-	if overflowed {
-		sh.metrics.slowConsumers.Inc()
+	s.due = at
+	s.timer.Reset(time.Until(time.Unix(0, at)))
+}
+
+// tally counts what a batch of enqueues did and collects the clients whose
+// writers must start once the shard lock is released.
+type tally struct {
+	enqueued, merged, slow int
+	rateConflated          int
+	recovered, fallbacks   int
+	start                  []*Client // reused across batches; grows only
+}
+
+// send queues m, a tick of sub's symbol, to sub's client.
+func (t *tally) send(sub *subscription, m Message) {
+	m.sub = sub
+	res, start := sub.c.enqueue(m)
+	switch res {
+	case enqueueQueued:
+		t.enqueued++
+	case enqueueMerged:
+		t.merged++
+	case enqueueOverflowed:
+		t.slow++
 	}
 	if start {
-		c.startWriter() // under shard.mu: subscribes are rare, wake does not block
+		t.start = append(t.start, sub.c)
 	}
 }
 
-// remove unsubscribes c by moving the last subscriber into its place.
-func (sym *symbol) remove(c *Client) {
-	sh := sym.shard
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	i, ok := sym.idx[c]
-	if !ok {
-		return
+// reply queues m, a reply, to c; it is not a tick and is not counted as one.
+func (t *tally) reply(c *Client, m Message) {
+	res, start := c.enqueue(m)
+	if res == enqueueOverflowed {
+		t.slow++
 	}
-	last := len(sym.subs) - 1
-	moved := sym.subs[last]
-	sym.subs[i] = moved
-	sym.idx[moved] = i
-	sym.subs[last] = nil
-	sym.subs = sym.subs[:last]
-	delete(sym.idx, c)
+	if start {
+		t.start = append(t.start, c)
+	}
+}
+
+func (t *tally) startWriters() {
+	for _, c := range t.start {
+		c.startWriter()
+	}
+}
+
+func (t *tally) reset() {
+	clear(t.start)
+	*t = tally{start: t.start[:0]}
 }

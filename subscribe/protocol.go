@@ -28,18 +28,26 @@ var errorCodes = []string{
 const Wildcard = "*"
 
 // request is one client message. ID is optional and echoed in the reply.
+// MaxRate and Since apply to subscribe only.
 type request struct {
-	Op      string   `json:"op"`
-	ID      *int64   `json:"id,omitempty"`
-	Symbols []string `json:"symbols,omitempty"`
+	Op      string            `json:"op"`
+	ID      *int64            `json:"id,omitempty"`
+	Symbols []string          `json:"symbols,omitempty"`
+	MaxRate float64           `json:"max_rate,omitempty"`
+	Since   map[string]uint64 `json:"since,omitempty"`
 }
 
 // reply answers subscribe, unsubscribe and list. Symbols is always
-// present, [] when empty.
+// present, [] when empty. MaxRate is the effective rate of a rate-limited
+// subscription. Recovered and Snapshot are present, possibly [], exactly
+// when the subscribe had "since".
 type reply struct {
-	Type    string   `json:"type"`
-	ID      *int64   `json:"id,omitempty"`
-	Symbols []string `json:"symbols"`
+	Type      string   `json:"type"`
+	ID        *int64   `json:"id,omitempty"`
+	Symbols   []string `json:"symbols"`
+	MaxRate   float64  `json:"max_rate,omitempty"`
+	Recovered []string `json:"recovered,omitzero"`
+	Snapshot  []string `json:"snapshot,omitzero"`
 }
 
 // errorReply answers a message the server could not act on.
@@ -78,6 +86,12 @@ func decodeRequest(b []byte) (request, *protoError) {
 	case "subscribe", "unsubscribe":
 		if len(r.Symbols) == 0 {
 			return r, errorf(CodeInvalidRequest, "%s needs a non-empty \"symbols\" array", r.Op)
+		}
+		if r.Op == "unsubscribe" && (r.MaxRate != 0 || r.Since != nil) {
+			return r, errorf(CodeInvalidRequest, "\"max_rate\" and \"since\" apply to subscribe only")
+		}
+		if r.MaxRate < 0 {
+			return r, errorf(CodeInvalidRequest, "\"max_rate\" must be 0 (every tick) or a positive number of updates per second")
 		}
 	case "list":
 	case "":

@@ -37,13 +37,12 @@ func newSession(srv *Server, conn *websocket.Conn) *session {
 	s := &session{
 		srv:     srv,
 		conn:    conn,
-		client:  srv.engine.NewClient(),
 		limiter: rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst),
 		closed:  make(chan struct{}),
 	}
+	s.client = srv.engine.NewClient(func() { go s.write() })
 	s.stall = time.AfterFunc(time.Hour, func() { s.stalled.Store(true); conn.CloseNow() })
 	s.stall.Stop()
-	s.client.SetWake(func() { go s.write() })
 	return s
 }
 
@@ -55,7 +54,7 @@ func (s *session) serve(initial []string) {
 	s.pinger.Reset(s.srv.cfg.PingInterval)
 
 	if initial != nil {
-		s.subscribe(nil, initial)
+		s.subscribe(request{Symbols: initial})
 	}
 	err := s.readLoop(conn)
 	s.client.Close(readReason(err)) // starts a writer, if none runs, to send the close
@@ -118,7 +117,7 @@ func (s *session) handle(b []byte) {
 	}
 	switch req.Op {
 	case "subscribe":
-		s.subscribe(req.ID, req.Symbols)
+		s.subscribe(req)
 	case "unsubscribe":
 		s.unsubscribe(req.ID, req.Symbols)
 	case "list":
@@ -126,19 +125,25 @@ func (s *session) handle(b []byte) {
 	}
 }
 
-// subscribe checks syms, queues the "subscribed" reply, then subscribes, so
-// the reply precedes each symbol's snapshot and live ticks on the wire.
-func (s *session) subscribe(id *int64, syms []string) {
-	syms, perr := s.srv.resolve(s, syms)
+// subscribe checks the request's symbols and subscribes them. The engine
+// queues the "subscribed" reply, which names the symbols recovered and
+// those given a snapshot, ahead of each symbol's first tick on the wire.
+func (s *session) subscribe(req request) {
+	syms, perr := s.srv.resolve(s, req.Symbols)
 	if perr != nil {
-		s.replyError(id, perr)
+		s.replyError(req.ID, perr)
 		return
 	}
-	if !s.reply(reply{Type: "subscribed", ID: id, Symbols: nonNil(syms)}) {
-		return
+	encode := func(r fanout.Result) []byte {
+		rep := reply{Type: "subscribed", ID: req.ID, Symbols: nonNil(syms), MaxRate: r.Rate}
+		if req.Since != nil {
+			rep.Recovered, rep.Snapshot = nonNil(r.Recovered), nonNil(r.Snapshot)
+		}
+		return encodeReply(rep)
 	}
-	if _, err := s.srv.engine.Subscribe(s.client, syms); err != nil {
-		s.replyError(id, errorf(CodeUnknownSymbol, "%v", err)) // resolve checked them
+	p := fanout.Policy{MaxRate: req.MaxRate, Since: req.Since}
+	if _, err := s.srv.engine.Subscribe(s.client, syms, p, encode); err != nil {
+		s.replyError(req.ID, errorf(CodeUnknownSymbol, "%v", err)) // resolve checked them
 	}
 }
 

@@ -255,7 +255,8 @@ func TestSlowConsumerDropped(t *testing.T) {
 	t.Parallel()
 	// The write timeout is long: the slow client's last frame write stalls
 	// until the test lets it read, and must not time out before that.
-	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 10})
+	// Conflation is off (ConflateAt = QueueBytes): this is the 4001 path.
+	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 10, ConflateAt: 64 << 10})
 	fast := e.dial("?symbols=AAPL")
 	fast.expectReply("subscribed", 0)
 

@@ -54,11 +54,11 @@ func (s *session) write() {
 func (s *session) writeFrame(conn *websocket.Conn, batch []fanout.Message) error {
 	bp := framePool.Get().(*[]byte)
 	buf := (*bp)[:0]
-	for i, m := range batch {
+	for i := range batch {
 		if i > 0 {
 			buf = append(buf, '\n')
 		}
-		buf = append(buf, m.Data...)
+		buf = batch[i].AppendTo(buf)
 	}
 	// The deadline is a timer per session rather than a context per write:
 	// coder/websocket arms a context.AfterFunc per write for a context with

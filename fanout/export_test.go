@@ -1,0 +1,49 @@
+package fanout
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// testClient is a Client whose writer start only signals Ready, so a test
+// drains it itself, inline or from a goroutine of its own, as a session
+// writer would.
+type testClient struct {
+	*Client
+	ready chan struct{} // cap 1: signalled when a writer must start
+}
+
+func newTestClient(e *Engine) *testClient {
+	tc := &testClient{ready: make(chan struct{}, 1)}
+	tc.Client = e.NewClient(func() {
+		select {
+		case tc.ready <- struct{}{}:
+		default:
+		}
+	})
+	return tc
+}
+
+// newClient is a test client of an engine of its own, with no symbols,
+// whose FIFO queue holds limit bytes and never conflates.
+func newClient(limit int) *testClient {
+	e, err := New(Config{QueueBytes: limit, ConflateAt: limit}, nil, prometheus.NewRegistry())
+	if err != nil {
+		panic(err)
+	}
+	return newTestClient(e)
+}
+
+// Ready is signalled when a writer must start: the receiver drains until
+// Drain returns nothing, then waits on Ready again.
+func (c *testClient) Ready() <-chan struct{} { return c.ready }
+
+// Drain is Next for a test that does not care whether the client closed.
+func (c *testClient) Drain(dst []Message, maxBytes int) []Message {
+	dst, _ = c.Next(dst, maxBytes)
+	return dst
+}
+
+// subscribe is Subscribe with the every-tick policy and no reply; it
+// returns the symbols added.
+func subscribe(e *Engine, c *testClient, syms []string) ([]string, error) {
+	res, err := e.Subscribe(c.Client, syms, Policy{}, nil)
+	return res.Added, err
+}

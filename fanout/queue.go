@@ -1,0 +1,194 @@
+package fanout
+
+import "strconv"
+
+// Message is one queued protocol message. Data is shared and immutable: the
+// same slice may sit in thousands of queues, so nobody may write to it after
+// it is queued. TS is the feed timestamp of a live tick (Unix ns); it is 0
+// for replies, notices and snapshots, whose age is not delivery latency.
+// N is how many feed ticks a conflated tick stands for; 0 and 1 both mean
+// one. It lives beside Data, not in it, so conflation never re-encodes:
+// AppendTo writes it into the frame.
+type Message struct {
+	Data []byte
+	TS   int64
+	N    int64
+
+	// sub is the subscription whose tick this is; nil for replies and
+	// notices, which are never conflated away.
+	sub *subscription
+}
+
+// AppendTo appends m's wire form to dst: Data, with `,"n":N` spliced in
+// before its closing brace when N > 1. It allocates only when dst grows.
+func (m *Message) AppendTo(dst []byte) []byte {
+	if m.N <= 1 || len(m.Data) == 0 {
+		return append(dst, m.Data...)
+	}
+	dst = append(dst, m.Data[:len(m.Data)-1]...)
+	dst = append(dst, `,"n":`...)
+	dst = strconv.AppendInt(dst, m.N, 10)
+	return append(dst, '}')
+}
+
+// wireLen is the length of m's wire form (AppendTo).
+func (m *Message) wireLen() int {
+	if m.N <= 1 || len(m.Data) == 0 {
+		return len(m.Data)
+	}
+	digits := 1
+	for n := m.N; n >= 10; n /= 10 {
+		digits++
+	}
+	return len(m.Data) + len(`,"n":`) + digits
+}
+
+// count is the number of feed ticks m stands for.
+func (m *Message) count() int64 { return max(m.N, 1) }
+
+// Notices the queue itself sends when it changes mode (docs/protocol.md).
+var (
+	noticeConflated = []byte(`{"type":"notice","code":"conflated","msg":"you fell behind: each symbol now carries its latest tick only, with n counting the ticks it stands for"}`)
+	noticeLive      = []byte(`{"type":"notice","code":"live"}`)
+)
+
+// queue is one client's bounded message queue. It is FIFO until its bytes
+// pass conflateAt; then it conflates: a tick whose subscription already has
+// a tick queued (after the switch) replaces it in place, adding up N, so
+// the queue holds at most one tick per subscription plus replies. It goes
+// back to FIFO once a drain leaves it under lowWater with nothing merged
+// since the drain before. The caller (Client) holds the lock.
+type queue struct {
+	q    []Message // pending messages from head on
+	head int       // index of the oldest pending message in q
+	base uint64    // absolute position of q[0]; positions never repeat
+
+	bytes      int
+	limit      int // bytes; passing it overflows the queue
+	conflateAt int // bytes at which FIFO switches to conflating
+	lowWater   int // bytes under which conflating may switch back
+
+	conflating bool
+	// from is the first position that may be replaced while conflating:
+	// the one after the conflated notice, so the client sees the notice
+	// before any tick with n.
+	from   uint64
+	merged int // ticks merged since the last drain
+}
+
+// pushResult says what push did with a message.
+type pushResult uint8
+
+const (
+	pushed     pushResult = iota // appended
+	merged                       // replaced its subscription's queued tick
+	overflowed                   // would pass the limit; nothing changed
+)
+
+// push queues m, conflating if the queue is in that mode. It reports
+// entered when this push switched the queue to conflating.
+func (q *queue) push(m Message) (res pushResult, entered bool) {
+	if q.conflating && m.sub != nil && q.replace(m) {
+		return merged, false
+	}
+	if q.bytes+len(m.Data) > q.limit {
+		return overflowed, false
+	}
+	q.append(m)
+	if !q.conflating && q.bytes > q.conflateAt {
+		q.conflating = true
+		q.append(Message{Data: noticeConflated})
+		q.from = q.base + uint64(len(q.q))
+		return pushed, true
+	}
+	return pushed, false
+}
+
+func (q *queue) append(m Message) {
+	if m.sub != nil {
+		m.sub.queued = q.base + uint64(len(q.q))
+	}
+	q.q = append(q.q, m)
+	q.bytes += len(m.Data)
+}
+
+// replace merges m into its subscription's pending tick, if that tick was
+// queued after the switch to conflating and is still pending.
+func (q *queue) replace(m Message) bool {
+	pos := m.sub.queued
+	if pos < q.from || pos < q.base+uint64(q.head) {
+		return false
+	}
+	old := &q.q[pos-q.base]
+	if old.sub != m.sub {
+		return false
+	}
+	q.bytes += len(m.Data) - len(old.Data)
+	m.N = old.count() + m.count()
+	m.sub = old.sub
+	*old = m
+	q.merged++
+	return true
+}
+
+// drain appends pending messages to dst, oldest first, until the next one
+// would take their wire length past maxBytes, counting one separator byte between
+// messages (at least one is always taken). It reports left when this drain
+// switched a conflating queue back to FIFO; the live notice is then queued.
+func (q *queue) drain(dst []Message, maxBytes int) (_ []Message, left bool) {
+	n, wire, taken := 0, 0, 0
+	for q.head < len(q.q) {
+		m := q.q[q.head]
+		if taken > 0 && wire+taken+m.wireLen() > maxBytes {
+			break
+		}
+		n += len(m.Data)
+		wire += m.wireLen()
+		taken++
+		dst = append(dst, m)
+		q.q[q.head] = Message{} // let the shared bytes go once written
+		q.head++
+	}
+	q.bytes -= n
+	if q.conflating && taken > 0 && q.merged == 0 && q.bytes < q.lowWater {
+		q.conflating = false
+		q.append(Message{Data: noticeLive})
+		left = true
+	}
+	q.merged = 0
+	q.compact()
+	return dst, left
+}
+
+// compact keeps q from growing behind a head that never catches up, and
+// lets a burst's large backing array go once the queue is empty again.
+func (q *queue) compact() {
+	switch {
+	case q.head == len(q.q) && cap(q.q) > maxIdleQueueCap:
+		q.base += uint64(q.head)
+		q.q, q.head = nil, 0
+	case q.head == len(q.q):
+		q.base += uint64(q.head)
+		q.q, q.head = q.q[:0], 0
+	case q.head > cap(q.q)/2:
+		n := copy(q.q, q.q[q.head:])
+		clear(q.q[n:])
+		q.base += uint64(q.head)
+		q.q, q.head = q.q[:n], 0
+	}
+}
+
+// maxIdleQueueCap is the largest backing array (in messages, 48 bytes
+// each) an empty queue keeps: enough that a busy client does not regrow it
+// after every drain, small enough that an idle one holds at most 12 KiB.
+const maxIdleQueueCap = 256
+
+// reset drops everything queued, for a client that will not be written to.
+func (q *queue) reset() {
+	clear(q.q)
+	q.base += uint64(len(q.q))
+	q.q, q.head, q.bytes = nil, 0, 0
+}
+
+// len reports the number of pending messages.
+func (q *queue) len() int { return len(q.q) - q.head }
