@@ -34,7 +34,7 @@ func newFanoutFixture(tb testing.TB, subs int) *fanoutFixture {
 // deliverNext delivers the next tick of the symbol to every subscriber.
 func (f *fanoutFixture) deliverNext() {
 	f.batch[0].tick.Seq++
-	f.sym.shard.deliver(f.batch)
+	f.sym.shard.deliver(f.batch, 0)
 }
 
 // drain empties every client's queue.

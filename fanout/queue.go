@@ -133,9 +133,16 @@ func (q *queue) replace(m Message) bool {
 
 // drain appends pending messages to dst, oldest first, until the next one
 // would take their wire length past maxBytes, counting one separator byte between
-// messages (at least one is always taken). It reports left when this drain
-// switched a conflating queue back to FIFO; the live notice is then queued.
+// messages (at least one is always taken). A conflating queue that is under
+// lowWater with nothing merged since the last drain has caught up: drain
+// switches it back to FIFO, queues the live notice, and reports left.
 func (q *queue) drain(dst []Message, maxBytes int) (_ []Message, left bool) {
+	if q.conflating && q.merged == 0 && q.bytes < q.lowWater {
+		q.conflating = false
+		q.append(Message{Data: noticeLive})
+		left = true
+	}
+	q.merged = 0
 	n, wire, taken := 0, 0, 0
 	for q.head < len(q.q) {
 		m := q.q[q.head]
@@ -150,12 +157,6 @@ func (q *queue) drain(dst []Message, maxBytes int) (_ []Message, left bool) {
 		q.head++
 	}
 	q.bytes -= n
-	if q.conflating && taken > 0 && q.merged == 0 && q.bytes < q.lowWater {
-		q.conflating = false
-		q.append(Message{Data: noticeLive})
-		left = true
-	}
-	q.merged = 0
 	q.compact()
 	return dst, left
 }

@@ -61,7 +61,7 @@ func (s *shard) run(ctx context.Context) {
 			batch = append(batch[:0], t)
 		case <-s.timer.C:
 			s.due = 0
-			s.flushDue()
+			s.flushDue(time.Now().UnixNano())
 			continue
 		case <-ctx.Done():
 			return
@@ -75,7 +75,7 @@ func (s *shard) run(ctx context.Context) {
 				break drain
 			}
 		}
-		s.deliver(batch)
+		s.deliver(batch, time.Now().UnixNano())
 		clear(batch) // drop the symbol pointers and strings until reuse
 	}
 }
@@ -84,9 +84,9 @@ func (s *shard) run(ctx context.Context) {
 // subscriber that takes every tick, and offers it to the symbol's rate
 // classes. Writers are started after the whole batch is queued, so a
 // client that gets several ticks of the batch writes them in one frame.
-// Counts are kept in the tally and published once per batch.
-func (s *shard) deliver(batch []inTick) {
-	now := time.Now().UnixNano()
+// Counts are kept in the tally and published once per batch. now is the
+// batch's time (Unix ns) on the rate classes' slot grid.
+func (s *shard) deliver(batch []inTick, now int64) {
 	stale := 0
 	s.mu.Lock()
 	for i := range batch {
@@ -110,10 +110,10 @@ func (s *shard) deliver(batch []inTick) {
 }
 
 // flushDue sends what the rate classes held back through a slot that has
-// ended, and re-arms the timer for the next one.
-func (s *shard) flushDue() {
+// ended by now, and re-arms the timer for the next one.
+func (s *shard) flushDue(now int64) {
 	s.mu.Lock()
-	next := s.flush(time.Now().UnixNano())
+	next := s.flush(now)
 	s.mu.Unlock()
 	s.t.startWriters()
 	s.metrics.batch(0, 0, &s.t)

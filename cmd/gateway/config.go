@@ -34,9 +34,12 @@ type Config struct {
 		Source string `mapstructure:"source"`
 	} `mapstructure:"publish"`
 	Fanout struct {
-		Shards     int `mapstructure:"shards"`
-		QueueBytes int `mapstructure:"queue_bytes"`
-		InboxTicks int `mapstructure:"inbox_ticks"`
+		Shards      int       `mapstructure:"shards"`
+		QueueBytes  int       `mapstructure:"queue_bytes"`
+		ConflateAt  int       `mapstructure:"conflate_at"`
+		InboxTicks  int       `mapstructure:"inbox_ticks"`
+		RateClasses []float64 `mapstructure:"rate_classes"`
+		History     int       `mapstructure:"history"`
 	} `mapstructure:"fanout"`
 	Client struct {
 		MaxSymbols    int           `mapstructure:"max_symbols"`
@@ -145,7 +148,10 @@ func (c *Config) Validate() error {
 	check(c.Feed.Sim.Skew > 1, "feed.sim.skew", "must be > 1, got %g", c.Feed.Sim.Skew)
 	check(c.Fanout.Shards >= 0 && c.Fanout.Shards <= 1024, "fanout.shards", "must be in [0, 1024], got %d", c.Fanout.Shards)
 	check(c.Fanout.QueueBytes >= 4096, "fanout.queue_bytes", "must be >= 4096, got %d", c.Fanout.QueueBytes)
+	check(c.Fanout.ConflateAt >= 0 && c.Fanout.ConflateAt <= c.Fanout.QueueBytes, "fanout.conflate_at", "must be in [0, fanout.queue_bytes (%d)], got %d", c.Fanout.QueueBytes, c.Fanout.ConflateAt)
 	check(c.Fanout.InboxTicks > 0, "fanout.inbox_ticks", "must be > 0, got %d", c.Fanout.InboxTicks)
+	check(validRateClasses(c.Fanout.RateClasses), "fanout.rate_classes", "want a non-empty list of distinct rates in (0, 1000], got %v", c.Fanout.RateClasses)
+	check(c.Fanout.History >= 0 && c.Fanout.History <= 1<<16, "fanout.history", "must be in [0, 65536], got %d", c.Fanout.History)
 	check(c.Client.MaxSymbols > 0, "client.max_symbols", "must be > 0, got %d", c.Client.MaxSymbols)
 	check(c.Client.ReadLimit >= 256, "client.read_limit", "must be >= 256, got %d", c.Client.ReadLimit)
 	check(c.Client.MsgRate > 0, "client.msg_rate", "must be > 0, got %g", c.Client.MsgRate)
@@ -156,6 +162,17 @@ func (c *Config) Validate() error {
 	check(c.Client.PingInterval > 0, "client.ping_interval", "must be > 0, got %s", c.Client.PingInterval)
 	check(c.Client.PongTimeout > 0, "client.pong_timeout", "must be > 0, got %s", c.Client.PongTimeout)
 	return errors.Join(errs...)
+}
+
+func validRateClasses(rates []float64) bool {
+	seen := make(map[float64]bool, len(rates))
+	for _, r := range rates {
+		if r <= 0 || r > 1000 || seen[r] {
+			return false
+		}
+		seen[r] = true
+	}
+	return len(rates) > 0
 }
 
 func oneOf(s string, opts ...string) bool {

@@ -43,6 +43,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Fanout.Shards = 0
 	want.Fanout.QueueBytes = 1 << 20
 	want.Fanout.InboxTicks = 4096
+	want.Fanout.RateClasses = []float64{1, 2, 4, 5, 10, 20, 50}
+	want.Fanout.History = 1024
 	want.Client.MaxSymbols = 500
 	want.Client.AllowWildcard = true
 	want.Client.ReadLimit = 4096
@@ -198,6 +200,12 @@ var badValues = []struct {
 }{
 	{"fanout.queue_bytes", "10"},
 	{"fanout.queue_bytes", "lots"},
+	{"fanout.conflate_at", "2000000"}, // past fanout.queue_bytes
+	{"fanout.conflate_at", "-1"},
+	{"fanout.rate_classes", "[]"},
+	{"fanout.rate_classes", "[1, 1]"},
+	{"fanout.rate_classes", "[0.0]"},
+	{"fanout.history", "-1"},
 	{"feed.sim.rate", "-1"},
 	{"feed.sim.rate", "2e7"},
 	{"feed.sim.skew", "1"},

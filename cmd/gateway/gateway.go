@@ -49,7 +49,12 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		return nil, err
 	}
 	engine, err := fanout.New(fanout.Config{
-		Shards: cfg.Fanout.Shards, QueueBytes: cfg.Fanout.QueueBytes, InboxTicks: cfg.Fanout.InboxTicks,
+		Shards:      cfg.Fanout.Shards,
+		QueueBytes:  cfg.Fanout.QueueBytes,
+		ConflateAt:  cfg.Fanout.ConflateAt,
+		InboxTicks:  cfg.Fanout.InboxTicks,
+		RateClasses: cfg.Fanout.RateClasses,
+		History:     cfg.Fanout.History,
 	}, src.Symbols(), reg)
 	if err != nil {
 		return nil, err

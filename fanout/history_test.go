@@ -1,0 +1,112 @@
+package fanout
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// TestRecoverSince publishes past a ring of 8 and resubscribes with
+// recovery points inside, at the edge of, and behind the ring.
+func TestRecoverSince(t *testing.T) {
+	t.Parallel()
+	e, _ := startEngine(t, Config{Shards: 2, History: 8}, "AAPL", "MSFT", "NVDA", "AMZN")
+	for seq := uint64(1); seq <= 20; seq++ {
+		for _, sym := range []string{"AAPL", "MSFT", "NVDA"} {
+			e.Publish(testTick(sym, seq))
+		}
+	}
+	waitDelivered(t, e, 60)
+	c := newTestClient(e)
+	since := map[string]uint64{"AAPL": 15, "MSFT": 12, "NVDA": 11, "AMZN": 0}
+	var reply Result
+	res, err := e.Subscribe(c.Client, []string{"AAPL", "MSFT", "NVDA", "AMZN"}, Policy{Since: since}, func(r Result) []byte {
+		reply = r
+		return []byte(`{"type":"subscribed"}`)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The ring holds 13..20: 12 is its edge, 11 is behind it. AMZN never
+	// ticked: nothing was missed.
+	if !slices.Equal(res.Recovered, []string{"AAPL", "MSFT", "AMZN"}) || !slices.Equal(res.Snapshot, []string{"NVDA"}) {
+		t.Fatalf("recovered %q, snapshot %q", res.Recovered, res.Snapshot)
+	}
+	if fmt.Sprint(reply) != fmt.Sprint(res) {
+		t.Fatalf("reply saw %+v, Subscribe returned %+v", reply, res)
+	}
+	msgs := drainAll(c)
+	if string(msgs[0].Data) != `{"type":"subscribed"}` {
+		t.Fatalf("first message %q, want the reply", msgs[0].Data)
+	}
+	bySym := map[string][]uint64{}
+	for _, tk := range decodeAll(t, msgs[1:]) {
+		bySym[tk.Symbol] = append(bySym[tk.Symbol], tk.Seq)
+	}
+	want := map[string][]uint64{"AAPL": {16, 17, 18, 19, 20}, "MSFT": {13, 14, 15, 16, 17, 18, 19, 20}, "NVDA": {20}}
+	if fmt.Sprint(bySym) != fmt.Sprint(want) {
+		t.Fatalf("caught up %v, want %v", bySym, want)
+	}
+	checkCounter(t, e.metrics.recovered, 13)
+	checkCounter(t, e.metrics.fallbacks, 1)
+	e.Publish(testTick("AAPL", 21)) // live continues the recovered seqs
+	waitDelivered(t, e, 61)
+	checkStream(t, drainAll(c), "AAPL", 21)
+}
+
+// TestRecoverRateLimited: a max_rate subscription recovers with one tick
+// standing for every missed one.
+func TestRecoverRateLimited(t *testing.T) {
+	t.Parallel()
+	e, _ := startEngine(t, Config{History: 64}, "AAPL")
+	for seq := uint64(1); seq <= 30; seq++ {
+		e.Publish(testTick("AAPL", seq))
+	}
+	waitDelivered(t, e, 30)
+	c := newTestClient(e)
+	res, _ := e.Subscribe(c.Client, []string{"AAPL"}, Policy{MaxRate: 4, Since: map[string]uint64{"AAPL": 22}}, nil)
+	if !slices.Equal(res.Recovered, []string{"AAPL"}) {
+		t.Fatalf("recovered %q", res.Recovered)
+	}
+	msgs := drainAll(c)
+	if len(msgs) != 1 || msgs[0].count() != 8 || decodeAll(t, msgs)[0].Seq != 30 {
+		t.Fatalf("got %d messages (n %d), want seq 30 standing for 8", len(msgs), msgs[0].count())
+	}
+}
+
+// TestHistoryOff: with History 0 every recovery point falls back to the
+// snapshot, except one already at the last seq.
+func TestHistoryOff(t *testing.T) {
+	t.Parallel()
+	e, _ := startEngine(t, Config{}, "AAPL", "MSFT")
+	e.Publish(testTick("AAPL", 5))
+	e.Publish(testTick("MSFT", 5))
+	waitDelivered(t, e, 2)
+	c := newTestClient(e)
+	res, _ := e.Subscribe(c.Client, []string{"AAPL", "MSFT"}, Policy{Since: map[string]uint64{"AAPL": 4, "MSFT": 5}}, nil)
+	if !slices.Equal(res.Snapshot, []string{"AAPL"}) || !slices.Equal(res.Recovered, []string{"MSFT"}) {
+		t.Fatalf("recovered %q, snapshot %q", res.Recovered, res.Snapshot)
+	}
+	if got := len(drainAll(c)); got != 1 {
+		t.Fatalf("%d messages, want AAPL's snapshot only", got)
+	}
+}
+
+func TestRingWraps(t *testing.T) {
+	t.Parallel()
+	r := newRing(4)
+	if r.holdsAfter(0) {
+		t.Fatal("an empty ring holds something")
+	}
+	for seq := uint64(1); seq <= 10; seq++ {
+		r.put(seq, Message{Data: []byte{byte(seq)}})
+	}
+	a, b := r.after(7)
+	var got []uint64
+	for _, e := range append(a, b...) {
+		got = append(got, e.seq)
+	}
+	if fmt.Sprint(got) != "[8 9 10]" || !r.holdsAfter(6) || r.holdsAfter(5) {
+		t.Fatalf("after(7) = %v; holdsAfter(6) %v, (5) %v", got, r.holdsAfter(6), r.holdsAfter(5))
+	}
+}
