@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,6 +111,11 @@ type msg struct {
 	Sym     string   `json:"sym"`
 	Seq     uint64   `json:"seq"`
 	TS      int64    `json:"ts"`
+	N       uint64   `json:"n"`
+
+	MaxRate   float64  `json:"max_rate"`
+	Recovered []string `json:"recovered"` // nil when absent, [] when empty
+	Snapshot  []string `json:"snapshot"`
 }
 
 // wsClient is a real WebSocket client whose reader splits each frame on
@@ -120,6 +126,10 @@ type wsClient struct {
 	msgs   chan msg
 	err    error // read error, valid once msgs is closed
 	frames int
+
+	// readDelay, if set before start, makes the reader pause after each
+	// frame: a client on a slow link.
+	readDelay atomic.Int64
 }
 
 func (e *testEnv) dial(query string) *wsClient {
@@ -155,6 +165,7 @@ func (c *wsClient) start() {
 				return
 			}
 			c.frames++
+			time.Sleep(time.Duration(c.readDelay.Load()))
 			sc := bufio.NewScanner(strings.NewReader(string(b)))
 			sc.Buffer(nil, 1<<20)
 			for sc.Scan() {

@@ -191,6 +191,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}`,
 		`{"op":"unsubscribe","id":2,"symbols":["AAPL"]}`,
 		`{"op":"list","id":3}`, `{"op":"x"}`, `{`, `[]`, `{"id":1e400}`,
+		`{"op":"subscribe","symbols":["AAPL"],"max_rate":4,"since":{"AAPL":1041}}`,
+		`{"op":"subscribe","symbols":["AAPL"],"max_rate":-1}`,
+		`{"op":"subscribe","symbols":["AAPL"],"since":{"AAPL":-1}}`,
+		`{"op":"subscribe","symbols":["AAPL"],"since":[1]}`,
+		`{"op":"unsubscribe","symbols":["AAPL"],"max_rate":1e308}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -210,6 +215,12 @@ func FuzzDecodeRequest(f *testing.F) {
 		case "subscribe", "unsubscribe":
 			if len(req.Symbols) == 0 {
 				t.Fatalf("accepted %s with no symbols", req.Op)
+			}
+			if req.MaxRate < 0 {
+				t.Fatalf("accepted max_rate %g", req.MaxRate)
+			}
+			if req.Op == "unsubscribe" && (req.MaxRate != 0 || req.Since != nil) {
+				t.Fatalf("accepted unsubscribe with a subscribe policy")
 			}
 		default:
 			t.Fatalf("accepted op %q", req.Op)

@@ -188,14 +188,16 @@ func TestFleetOverNATS(t *testing.T) {
 		clients = append(clients, c)
 	}
 
-	// The first client reads 100 ticks of each symbol past its first; the
-	// second reads up to where the first stopped.
+	// The second client, which subscribed last, takes its first tick of
+	// each symbol; the first client reads from its own first through 100
+	// ticks past that; the second reads up to where the first stopped. So
+	// the two overlap by 100 ticks however long the second took to connect.
 	const n = 100
 	logs := []tickLog{{}, {}}
 	seqs := []seqCheck{{}, {}}
-	logs[0].collect(clients[0], seqs[0], map[string]uint64{"AAPL": 1, "MSFT": 1})
+	logs[1].collect(clients[1], seqs[1], map[string]uint64{"AAPL": 1, "MSFT": 1})
 	want := map[string]uint64{}
-	for sym, at := range seqs[0] {
+	for sym, at := range seqs[1] {
 		want[sym] = at + n
 	}
 	logs[0].collect(clients[0], seqs[0], want)
