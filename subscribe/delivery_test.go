@@ -29,8 +29,8 @@ func (e *testEnv) publishNow(sym string) uint64 {
 type seqTracker struct {
 	rateLimited bool // ticks may carry n while live (max_rate)
 	last        map[string]uint64
-	merged  int // ticks with n > 1
-	notices []string
+	merged      int // ticks with n > 1
+	notices     []string
 }
 
 func newSeqTracker() *seqTracker { return &seqTracker{last: map[string]uint64{}} }
