@@ -56,7 +56,7 @@ var (
 // pass conflateAt; then it conflates: a tick whose subscription already has
 // a tick queued (after the switch) replaces it in place, adding up N, so
 // the queue holds at most one tick per subscription plus replies. It goes
-// back to FIFO once a drain leaves it under lowWater with nothing merged
+// back to FIFO once a drain finds it under lowWater with nothing merged
 // since the drain before. The caller (Client) holds the lock.
 type queue struct {
 	q    []Message // pending messages from head on
