@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -16,6 +17,10 @@ import (
 
 // ErrUnknownSymbol reports a symbol the engine does not carry.
 var ErrUnknownSymbol = errors.New("fanout: unknown symbol")
+
+// ErrNoDelayedTier reports a delayed subscription on an engine without a
+// delay (Config.Delay 0).
+var ErrNoDelayedTier = errors.New("fanout: no delayed tier configured")
 
 // Config tunes the engine. The zero value of each field picks its default,
 // except History, whose zero turns history off.
@@ -38,6 +43,12 @@ type Config struct {
 	// History is the number of recent ticks each symbol keeps for recovery
 	// (Policy.Since); 0 keeps none.
 	History int
+	// Delay is how long after its feed timestamp a delayed subscriber gets
+	// each tick (Policy.Delayed); 0 means no delayed tier.
+	Delay time.Duration
+	// DelayMaxBytes bounds the delay line (about 96 bytes a tick); past it
+	// the busiest symbol's oldest held ticks are merged. 0 means 256 MiB.
+	DelayMaxBytes int
 }
 
 // Engine fans ticks out to subscribed clients. Its symbol table is fixed at
@@ -69,6 +80,9 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	if cfg.InboxTicks <= 0 {
 		cfg.InboxTicks = 4096
 	}
+	if cfg.DelayMaxBytes <= 0 {
+		cfg.DelayMaxBytes = 256 << 20
+	}
 	classes, err := newRateClasses(cfg.RateClasses)
 	if err != nil {
 		return nil, err
@@ -80,7 +94,7 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 		stopped: make(chan struct{}),
 	}
 	for i := range cfg.Shards {
-		e.shards = append(e.shards, newShard(i, cfg.InboxTicks, classes))
+		e.shards = append(e.shards, newShard(i, &cfg, classes))
 	}
 	for _, name := range symbols {
 		if !feed.ValidSymbol(name) {
@@ -89,12 +103,13 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 		if _, dup := e.symbols[name]; dup {
 			return nil, fmt.Errorf("fanout: duplicate symbol %q", name)
 		}
-		e.symbols[name] = &symbol{
-			name:    name,
-			shard:   e.shards[shardOf(name, cfg.Shards)],
-			history: newRing(max(cfg.History, 0)),
-			classes: make([]classState, 1+len(classes)),
+		sym := e.newSymbol(name, e.shards[shardOf(name, cfg.Shards)])
+		if cfg.Delay > 0 {
+			sym.delayed = e.newSymbol(name, sym.shard)
+			sym.delayed.isDelayed = true
 		}
+		sym.shard.syms = append(sym.shard.syms, sym)
+		e.symbols[name] = sym
 		e.names = append(e.names, name)
 	}
 	m, err := newMetrics(reg, e)
@@ -106,6 +121,15 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 		s.metrics = m
 	}
 	return e, nil
+}
+
+func (e *Engine) newSymbol(name string, sh *shard) *symbol {
+	return &symbol{
+		name:    name,
+		shard:   sh,
+		history: newRing(max(e.cfg.History, 0)),
+		classes: make([]classState, 1+len(e.classes)),
+	}
 }
 
 // shardOf maps a symbol to its shard by FNV-1a hash.

@@ -14,6 +14,7 @@ type metrics struct {
 	slowConsumers     prometheus.Counter
 	conflatedRate     prometheus.Counter
 	conflatedDegraded prometheus.Counter
+	conflatedDelay    prometheus.Counter
 	recovered         prometheus.Counter
 	fallbacks         prometheus.Counter
 	batchTicks        prometheus.Histogram
@@ -26,7 +27,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 	}, []string{"reason"})
 	conflated := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tickgate_conflated_ticks_total",
-		Help: "Ticks merged into a later tick of the same symbol: once per (symbol, rate class) for max_rate, once per client for degraded.",
+		Help: "Ticks merged into a later tick of the same symbol: once per (symbol, rate class) for max_rate, once per client for degraded, once per symbol for delay_line (the delayed tier's bound).",
 	}, []string{"why"})
 	m := &metrics{
 		feedTicks: prometheus.NewCounter(prometheus.CounterOpts{
@@ -45,6 +46,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		}),
 		conflatedRate:     conflated.WithLabelValues("max_rate"),
 		conflatedDegraded: conflated.WithLabelValues("degraded"),
+		conflatedDelay:    conflated.WithLabelValues("delay_line"),
 		recovered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickgate_recovered_ticks_total",
 			Help: "Ticks a resubscribing client recovered from history (since).",
@@ -68,6 +70,14 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Name: "tickgate_degraded_clients",
 			Help: "Clients whose queue is conflating (latest tick per symbol) because they fell behind.",
 		}, func() float64 { return float64(e.degraded.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_delay_line_ticks",
+			Help: "Ticks held in the delay line for the delayed tier.",
+		}, func() float64 { n, _ := e.delayLine(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_delay_line_bytes",
+			Help: "Bytes the delay line holds (bounded by entitlements.delay_max_bytes).",
+		}, func() float64 { _, b := e.delayLine(); return float64(b) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_shard_inbox_ticks",
 			Help: "Ticks waiting in the shard inboxes.",
@@ -121,4 +131,5 @@ func (m *metrics) sent(t *tally) {
 	add(m.slowConsumers, t.slow)
 	add(m.conflatedRate, t.rateConflated)
 	add(m.conflatedDegraded, t.merged)
+	add(m.conflatedDelay, t.delayConflated)
 }

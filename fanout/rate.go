@@ -66,7 +66,7 @@ type classState struct {
 	dirty      bool  // listed in the shard's flush list for this class
 }
 
-// offer hands a symbol's new tick to its class k at time now: sent at once
+// offer hands a symbol's new tick m (standing for m.N ticks) to its class k at time now: sent at once
 // if the class has sent nothing this slot, else held as pending (replacing
 // an older pending tick, which is then conflated).
 func (s *shard) offer(sym *symbol, k int, m Message, seq uint64, now int64) {
@@ -77,14 +77,14 @@ func (s *shard) offer(sym *symbol, k int, m Message, seq uint64, now int64) {
 	slot := now / s.classes[k-1].period
 	if cl.pending.Data == nil && cl.slot < slot {
 		cl.slot = slot
-		cl.send(&s.t, m, seq, 1)
+		cl.send(&s.t, m, seq, m.count())
 		return
 	}
 	if cl.pending.Data != nil {
 		s.t.rateConflated++
 	}
 	cl.pending, cl.pendingSeq = m, seq
-	cl.count++
+	cl.count += m.count()
 	if !cl.dirty {
 		cl.dirty = true
 		s.dirty[k-1] = append(s.dirty[k-1], sym)

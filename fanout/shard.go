@@ -27,23 +27,32 @@ type shard struct {
 	metrics *metrics
 	classes []rateClass
 
+	syms     []*symbol // the shard's realtime symbols, fixed at New
+	delay    int64     // Config.Delay in ns; 0 means no delayed tier
+	delayMax int       // Config.DelayMaxBytes
+
 	// Owned by the shard goroutine.
 	t     tally       // counts and writers to start for the current batch
-	timer *time.Timer // fires when the earliest slot with held ticks ends
+	timer *time.Timer // fires at the earliest rate-slot end or release due
 	due   int64       // when timer fires (Unix ns); 0 when stopped
 
 	mu sync.Mutex // protects the fields below and those marked "shard.mu"
 	// dirty lists, per rate class, the symbols holding a tick back.
 	dirty [][]*symbol
+	// The delay line's totals and its next release time (0: empty).
+	delayTicks, delayBytes int
+	nextRelease            int64
 }
 
-func newShard(id, inbox int, classes []rateClass) *shard {
+func newShard(id int, cfg *Config, classes []rateClass) *shard {
 	s := &shard{
-		id:      id,
-		in:      make(chan inTick, inbox),
-		classes: classes,
-		dirty:   make([][]*symbol, len(classes)),
-		timer:   time.NewTimer(time.Hour),
+		id:       id,
+		in:       make(chan inTick, cfg.InboxTicks),
+		classes:  classes,
+		delay:    int64(cfg.Delay),
+		delayMax: cfg.DelayMaxBytes,
+		dirty:    make([][]*symbol, len(classes)),
+		timer:    time.NewTimer(time.Hour),
 	}
 	s.timer.Stop()
 	return s
@@ -95,25 +104,44 @@ func (s *shard) deliver(batch []inTick, now int64) {
 			stale++ // a replayed or reordered tick would repeat a seq
 			continue
 		}
-		m := sym.record(t)
-		for _, sub := range sym.classes[0].subs {
-			s.t.send(sub, m)
-		}
-		for k := 1; k < len(sym.classes); k++ {
-			s.offer(sym, k, m, t.Seq, now)
+		s.publish(sym, t, 1, now)
+		if sym.delayed != nil {
+			s.hold(sym.delayed, t)
 		}
 	}
+	release := s.nextRelease
 	s.mu.Unlock()
+	s.arm(releaseAt(release))
 	s.t.startWriters()
 	s.metrics.batch(len(batch), stale, &s.t)
 	s.t.reset()
 }
 
+// publish makes t, standing for n feed ticks, sym's newest tick: recorded
+// (encoded once), queued to every subscriber that takes every tick, and
+// offered to each rate class. The caller holds shard.mu.
+func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
+	m := sym.record(t, n)
+	if sym.isDelayed {
+		m.TS += s.delay // delivery latency counts from the release
+	}
+	for _, sub := range sym.classes[0].subs {
+		s.t.send(sub, m)
+	}
+	for k := 1; k < len(sym.classes); k++ {
+		s.offer(sym, k, m, t.Seq, now)
+	}
+}
+
 // flushDue sends what the rate classes held back through a slot that has
-// ended by now, and re-arms the timer for the next one.
+// ended by now and what the delay line holds that is due, and re-arms the
+// timer for the next of either.
 func (s *shard) flushDue(now int64) {
 	s.mu.Lock()
 	next := s.flush(now)
+	if r := releaseAt(s.release(now)); r != 0 && (next == 0 || r < next) {
+		next = r
+	}
 	s.mu.Unlock()
 	s.t.startWriters()
 	s.metrics.batch(0, 0, &s.t)
@@ -135,6 +163,7 @@ func (s *shard) arm(at int64) {
 type tally struct {
 	enqueued, merged, slow int
 	rateConflated          int
+	delayConflated         int
 	recovered, fallbacks   int
 	start                  []*Client // reused across batches; grows only
 }

@@ -15,6 +15,9 @@ type Policy struct {
 	// (Result.Recovered); one whose are not gets a snapshot
 	// (Result.Snapshot). A symbol not in Since gets a snapshot as usual.
 	Since map[string]uint64
+	// Delayed subscribes to the delayed tier: each tick Config.Delay after
+	// its feed timestamp, marked "delayed":true.
+	Delayed bool
 }
 
 // Result is what Subscribe did.
@@ -76,12 +79,15 @@ func (e *Engine) Subscribe(c *Client, syms []string, p Policy, reply func(Result
 			return Result{}, fmt.Errorf("%w: %q", ErrUnknownSymbol, name)
 		}
 	}
+	if p.Delayed && e.cfg.Delay <= 0 {
+		return Result{}, ErrNoDelayedTier
+	}
 	class := classOf(e.classes, p.MaxRate)
 	res := Result{Rate: e.RateOf(p.MaxRate)}
 	unlock := e.lockShards(syms)
 	recover := make(map[*symbol]bool, len(p.Since))
 	for _, name := range syms {
-		sym := e.symbols[name]
+		sym := e.topic(name, p.Delayed)
 		if _, held := c.subs[sym]; held {
 			continue
 		}
@@ -104,7 +110,7 @@ func (e *Engine) Subscribe(c *Client, syms []string, p Policy, reply func(Result
 		t.reply(c, Message{Data: reply(res)})
 	}
 	for _, name := range syms {
-		e.subscribeLocked(&t, c, e.symbols[name], class, p.Since, recover)
+		e.subscribeLocked(&t, c, e.topic(name, p.Delayed), class, p.Since, recover)
 	}
 	unlock()
 	t.startWriters()
@@ -157,9 +163,8 @@ func (e *Engine) lockShards(syms []string) (unlock func()) {
 func (e *Engine) Unsubscribe(c *Client, syms []string) []string {
 	var removed []string
 	for _, name := range syms {
-		sym := e.symbols[name]
-		sub, ok := c.subs[sym]
-		if !ok {
+		sub := e.subscriptionOf(c, name)
+		if sub == nil {
 			continue
 		}
 		e.unsubscribe(sub)
@@ -188,11 +193,36 @@ func (e *Engine) unsubscribe(sub *subscription) {
 func (e *Engine) SymbolsOf(c *Client) []string {
 	out := make([]string, 0, len(c.subs))
 	for _, name := range e.names {
-		if _, ok := c.subs[e.symbols[name]]; ok {
+		if e.subscriptionOf(c, name) != nil {
 			out = append(out, name)
 		}
 	}
 	return out
+}
+
+// topic returns the symbol state a subscription to name reads: the
+// realtime symbol, or its delayed twin.
+func (e *Engine) topic(name string, delayed bool) *symbol {
+	sym := e.symbols[name]
+	if delayed {
+		return sym.delayed
+	}
+	return sym
+}
+
+// subscriptionOf returns c's subscription to name in either tier, or nil.
+func (e *Engine) subscriptionOf(c *Client, name string) *subscription {
+	sym := e.symbols[name]
+	if sym == nil {
+		return nil
+	}
+	if sub, ok := c.subs[sym]; ok {
+		return sub
+	}
+	if sym.delayed != nil {
+		return c.subs[sym.delayed]
+	}
+	return nil
 }
 
 // Subscriptions reports the number of (client, symbol) subscriptions.

@@ -15,11 +15,20 @@ type symbol struct {
 	// symbol's blocks, never a busy neighbour's.
 	arena []byte
 
+	// delayed is the symbol's delayed twin (delay.go), nil without a
+	// delayed tier; on the twin itself it is nil and isDelayed is set.
+	delayed   *symbol
+	isDelayed bool
+
 	// shard.mu
 	last    feed.Tick
 	lastMsg Message // last, encoded; its bytes serve as the snapshot
 	history ring
 	classes []classState // [0] is every tick; [k] is Config.RateClasses[k-1]
+	// held is a delayed twin's part of the delay line, oldest first from
+	// heldHead.
+	held     []heldTick
+	heldHead int
 }
 
 // encode appends t's wire form to the arena and returns it as a slice
@@ -35,21 +44,25 @@ func (sym *symbol) encode(t *feed.Tick) []byte {
 		start = 0
 	}
 	sym.arena = t.AppendJSON(sym.arena[:start])
+	if sym.isDelayed {
+		sym.arena = append(sym.arena[:len(sym.arena)-1], `,"delayed":true}`...)
+	}
 	return sym.arena[start:len(sym.arena):len(sym.arena)]
 }
 
 const (
 	minArenaChunk = 2 << 10
 	arenaChunk    = 32 << 10 // the largest block, reached after a few blocks
-	maxTickBytes  = 256      // headroom encode keeps for one tick
+	maxTickBytes  = 272      // headroom encode keeps for one tick, delayed included
 )
 
-// record makes t the symbol's last tick: it encodes t once and keeps the
-// bytes as the snapshot and in the history ring. The caller holds shard.mu.
-func (sym *symbol) record(t *feed.Tick) Message {
-	m := Message{Data: sym.encode(t), TS: t.TS}
+// record makes t, standing for n feed ticks, the symbol's last tick: it
+// encodes t once and keeps the bytes as the snapshot and in the history
+// ring. The caller holds shard.mu.
+func (sym *symbol) record(t *feed.Tick, n int64) Message {
+	m := Message{Data: sym.encode(t), TS: t.TS, N: n}
 	sym.last = *t
-	sym.lastMsg = m
+	sym.lastMsg = Message{Data: m.Data}
 	sym.history.put(t.Seq, m)
 	return m
 }
@@ -83,17 +96,19 @@ func (sym *symbol) catchUp(t *tally, sub *subscription, since uint64, recover bo
 		return 0
 	}
 	a, b := sym.history.after(since)
-	n := len(a) + len(b)
-	if sub.class > 0 {
-		t.send(sub, Message{Data: sym.lastMsg.Data, N: int64(n)})
-		return n
-	}
+	var n int64
 	for _, part := range [2][]ringEntry{a, b} {
 		for _, e := range part {
-			t.send(sub, Message{Data: e.data})
+			n += e.n
+			if sub.class == 0 {
+				t.send(sub, Message{Data: e.data, N: e.n})
+			}
 		}
 	}
-	return n
+	if sub.class > 0 {
+		t.send(sub, Message{Data: sym.lastMsg.Data, N: n})
+	}
+	return int(n)
 }
 
 // subscribe adds a new subscription to its class's list.
@@ -130,6 +145,7 @@ type ring struct {
 type ringEntry struct {
 	seq  uint64
 	data []byte
+	n    int64 // feed ticks the entry stands for (delay-line merges)
 }
 
 func newRing(size int) ring { return ring{buf: make([]ringEntry, 0, size)} }
@@ -138,9 +154,9 @@ func (r *ring) put(seq uint64, m Message) {
 	switch {
 	case cap(r.buf) == 0:
 	case len(r.buf) < cap(r.buf):
-		r.buf = append(r.buf, ringEntry{seq, m.Data})
+		r.buf = append(r.buf, ringEntry{seq, m.Data, m.count()})
 	default:
-		r.buf[r.next] = ringEntry{seq, m.Data}
+		r.buf[r.next] = ringEntry{seq, m.Data, m.count()}
 		r.next = (r.next + 1) % len(r.buf)
 	}
 }
