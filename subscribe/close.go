@@ -20,11 +20,14 @@ const (
 	ReasonTooBig                          // 1009: frame past the read limit
 	ReasonPongTimeout                     // no pong in time; closed without a handshake
 	ReasonWriteTimeout                    // a frame write stalled past WriteTimeout
+	ReasonAuth                            // 4003: token refused, missing or expired
+	ReasonTooManyConns                    // 4029: the token's subject is at max_conns
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"client_closed", "shutdown", "slow_consumer", "flood", "too_big", "pong_timeout", "write_timeout",
+	"auth", "too_many_connections",
 }
 
 func (r CloseReason) String() string { return reasonNames[r] }
@@ -43,6 +46,10 @@ func (r CloseReason) Code() websocket.StatusCode {
 		return websocket.StatusPolicyViolation
 	case ReasonTooBig:
 		return websocket.StatusMessageTooBig
+	case ReasonAuth:
+		return 4003
+	case ReasonTooManyConns:
+		return 4029
 	default:
 		return websocket.StatusInternalError
 	}
@@ -57,6 +64,8 @@ func (r CloseReason) closeText() string {
 		return "slow consumer"
 	case ReasonFlood:
 		return "message rate limit exceeded"
+	case ReasonTooManyConns:
+		return "too many connections for this subject"
 	default:
 		return r.String()
 	}
@@ -65,9 +74,12 @@ func (r CloseReason) closeText() string {
 // reasonOf maps a fanout.Client close cause to its reason.
 func reasonOf(cause error) CloseReason {
 	var r CloseReason
+	var a *authCause
 	switch {
 	case errors.As(cause, &r):
 		return r
+	case errors.As(cause, &a):
+		return ReasonAuth
 	case errors.Is(cause, fanout.ErrSlowConsumer):
 		return ReasonSlowConsumer
 	default:

@@ -23,8 +23,10 @@ type metrics struct {
 	frameMsgs   prometheus.Histogram
 	latency     prometheus.Histogram
 	rejected    prometheus.Counter
-	errors      map[string]prometheus.Counter
-	disconnects [numReasons]prometheus.Counter
+	errors       map[string]prometheus.Counter
+	disconnects  [numReasons]prometheus.Counter
+	authFailures map[string]prometheus.Counter
+	delayedConns prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error) {
@@ -64,9 +66,21 @@ func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error
 		}),
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickgate_connections_rejected_total",
-			Help: "Upgrades refused with 503 at server.max_connections.",
+			Help: "Upgrades refused before the upgrade: 503 at server.max_connections, 429 at a token's max_conns.",
 		}),
-		errors: make(map[string]prometheus.Counter, len(errorCodes)),
+		errors:       make(map[string]prometheus.Counter, len(errorCodes)),
+		authFailures: make(map[string]prometheus.Counter, len(AuthReasons)),
+		delayedConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tickgate_delayed_connections",
+			Help: "Open connections whose grant is the delayed tier (tickgate_connections counts all).",
+		}),
+	}
+	auth := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_auth_failures_total",
+		Help: "Tokens refused, by reason (missing, malformed, expired, not_yet_valid, bad_signature, wrong_algorithm, bad_claims).",
+	}, []string{"reason"})
+	for _, r := range AuthReasons {
+		m.authFailures[r] = auth.WithLabelValues(r)
 	}
 	for _, code := range errorCodes {
 		m.errors[code] = errs.WithLabelValues(code)
@@ -78,7 +92,7 @@ func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error
 		Name: "tickgate_connections",
 		Help: "Open WebSocket connections.",
 	}, func() float64 { return float64(conns.Load()) })
-	for _, c := range []prometheus.Collector{m.messages, m.frames, m.bytes, m.frameMsgs, m.latency, m.rejected, errs, disc, gauge} {
+	for _, c := range []prometheus.Collector{m.messages, m.frames, m.bytes, m.frameMsgs, m.latency, m.rejected, errs, disc, gauge, auth, m.delayedConns} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

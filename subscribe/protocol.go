@@ -17,11 +17,14 @@ const (
 	CodeTooManySymbols    = "too_many_symbols"
 	CodeWildcardForbidden = "wildcard_forbidden"
 	CodeRateLimited       = "rate_limited"
+	CodeForbidden         = "forbidden"
+	CodeUnauthorized      = "unauthorized"
 )
 
 var errorCodes = []string{
 	CodeMalformedJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownSymbol,
-	CodeTooManySymbols, CodeWildcardForbidden, CodeRateLimited,
+	CodeTooManySymbols, CodeWildcardForbidden, CodeRateLimited, CodeForbidden,
+	CodeUnauthorized,
 }
 
 // Wildcard subscribes to every symbol the gateway carries.
@@ -35,6 +38,7 @@ type request struct {
 	Symbols []string          `json:"symbols,omitempty"`
 	MaxRate float64           `json:"max_rate,omitempty"`
 	Since   map[string]uint64 `json:"since,omitempty"`
+	Token   string            `json:"token,omitempty"` // op auth
 }
 
 // reply answers subscribe, unsubscribe and list. Symbols is always
@@ -48,6 +52,23 @@ type reply struct {
 	MaxRate   float64  `json:"max_rate,omitempty"`
 	Recovered []string `json:"recovered,omitzero"`
 	Snapshot  []string `json:"snapshot,omitzero"`
+}
+
+// authReply answers a token accepted by op auth. Expires is Unix seconds,
+// 0 for never.
+type authReply struct {
+	Type    string `json:"type"` // always "authenticated"
+	ID      *int64 `json:"id,omitempty"`
+	Tier    string `json:"tier"`
+	Expires int64  `json:"expires"`
+}
+
+// notice tells a client in-band of a change it did not ask for.
+type notice struct {
+	Type    string   `json:"type"` // always "notice"
+	Code    string   `json:"code"`
+	Msg     string   `json:"msg,omitempty"`
+	Symbols []string `json:"symbols,omitempty"`
 }
 
 // errorReply answers a message the server could not act on.
@@ -94,10 +115,14 @@ func decodeRequest(b []byte) (request, *protoError) {
 			return r, errorf(CodeInvalidRequest, "\"max_rate\" must be 0 (every tick) or a positive number of updates per second")
 		}
 	case "list":
+	case "auth":
+		if r.Token == "" {
+			return r, errorf(CodeInvalidRequest, "auth needs a non-empty \"token\"")
+		}
 	case "":
 		return r, errorf(CodeInvalidRequest, "missing \"op\"")
 	default:
-		return r, errorf(CodeUnknownOp, "unknown op %q; want subscribe, unsubscribe or list", truncate(r.Op, 32))
+		return r, errorf(CodeUnknownOp, "unknown op %q; want subscribe, unsubscribe, list or auth", truncate(r.Op, 32))
 	}
 	return r, nil
 }

@@ -48,6 +48,12 @@ type Config struct {
 	// own host (coder/websocket AcceptOptions.OriginPatterns). nil means
 	// DefaultOriginPatterns.
 	OriginPatterns []string
+	// Verifier checks tokens (admit.go); nil means no authentication: every
+	// client sees every symbol in real time.
+	Verifier Verifier
+	// FirstMessageTimeout is how long a client that connected without a
+	// token has to send {"op":"auth"}; 0 means 5 s.
+	FirstMessageTimeout time.Duration
 }
 
 // DefaultOriginPatterns allow pages served from localhost on any port.
@@ -77,6 +83,7 @@ func (c *Config) setDefaults() {
 	dur(&c.WriteTimeout, 5*time.Second)
 	dur(&c.PingInterval, 20*time.Second)
 	dur(&c.PongTimeout, 10*time.Second)
+	dur(&c.FirstMessageTimeout, 5*time.Second)
 	if c.OriginPatterns == nil {
 		c.OriginPatterns = DefaultOriginPatterns
 	}
@@ -97,6 +104,7 @@ type Server struct {
 	mu       sync.Mutex // protects the fields below
 	sessions map[*session]struct{}
 	draining bool
+	subjects map[string]int // connections per grant subject with MaxConns
 }
 
 // NewServer returns a Server that subscribes clients on engine and
@@ -110,6 +118,7 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 		accept:   websocket.AcceptOptions{OriginPatterns: cfg.OriginPatterns},
 		warn:     rate.Sometimes{Interval: time.Second},
 		sessions: make(map[*session]struct{}),
+		subjects: make(map[string]int),
 	}
 	m, err := newMetrics(reg, &s.conns)
 	if err != nil {
@@ -122,12 +131,25 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 // ServeHTTP upgrades /ws requests. Symbols in ?symbols= are checked before
 // the upgrade, so a bad list gets a plain 400, and subscribed on connect.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	grant, ok := s.admitRequest(w, r)
+	if !ok {
+		return
+	}
 	var initial []string
 	if v := r.URL.Query().Get("symbols"); v != "" {
-		syms, perr := s.resolve(nil, parseSymbolsParam(v))
+		if s.cfg.Verifier != nil && grant == nil {
+			s.metrics.authFailures[AuthMissing].Inc()
+			refuse(w, http.StatusUnauthorized, AuthMissing, "?symbols= needs a token in the Authorization header or ?token=")
+			return
+		}
+		syms, perr := s.resolve(nil, grant, parseSymbolsParam(v))
 		if perr != nil {
 			s.metrics.errors[perr.code].Inc()
-			http.Error(w, perr.Error(), http.StatusBadRequest)
+			status := http.StatusBadRequest
+			if perr.code == CodeForbidden {
+				status = http.StatusForbidden
+			}
+			http.Error(w, perr.Error(), status)
 			return
 		}
 		initial = syms
@@ -143,15 +165,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
 		return
 	}
+	if !s.admitSubject(grant) {
+		s.conns.Add(-1)
+		s.metrics.rejected.Inc()
+		refuse(w, http.StatusTooManyRequests, "too_many_connections", "this token's subject holds max_conns connections already")
+		return
+	}
 	conn, err := websocket.Accept(smallReadBuffer{w}, r, &s.accept)
 	if err != nil {
 		s.conns.Add(-1) // Accept has answered the request
+		s.releaseSubject(grant)
 		return
 	}
 	conn.SetReadLimit(s.cfg.ReadLimit)
 	sess := newSession(s, conn)
+	if grant != nil {
+		sess.accepted(grant)
+	}
 	if !s.register(sess) {
 		s.conns.Add(-1)
+		sess.stopAdmission()
 		conn.Close(ReasonShutdown.Code(), ReasonShutdown.closeText())
 		return
 	}

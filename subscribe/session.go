@@ -25,6 +25,14 @@ type session struct {
 	strikes int // messages over the rate limit in a row
 	pinger  *time.Timer
 
+	// Admission (admit.go), owned by the reader: the grant (nil until a
+	// token is accepted, and always nil without a Verifier), the timer
+	// that closes the session when it expires, and the one that closes a
+	// session whose first message is not a token in time.
+	grant     *Grant
+	expiry    *time.Timer
+	firstAuth *time.Timer
+
 	// Owned by the running writer (at most one runs; fanout.Client
 	// orders them).
 	batch   []fanout.Message
@@ -53,6 +61,9 @@ func (s *session) serve(initial []string) {
 	s.pinger = time.AfterFunc(time.Hour, func() { s.ping(conn) })
 	s.pinger.Reset(s.srv.cfg.PingInterval)
 
+	if s.srv.cfg.Verifier != nil && s.grant == nil {
+		s.firstAuth = time.AfterFunc(s.srv.cfg.FirstMessageTimeout, s.tokenMissing)
+	}
 	if initial != nil {
 		s.subscribe(request{Symbols: initial})
 	}
@@ -60,6 +71,7 @@ func (s *session) serve(initial []string) {
 	s.client.Close(readReason(err)) // starts a writer, if none runs, to send the close
 
 	s.pinger.Stop()
+	s.stopAdmission()
 	<-s.closed
 	s.srv.engine.UnsubscribeAll(s.client)
 	reason := reasonOf(s.client.Cause())
@@ -115,7 +127,14 @@ func (s *session) handle(b []byte) {
 		s.replyError(req.ID, perr)
 		return
 	}
+	if s.srv.cfg.Verifier != nil && s.grant == nil && req.Op != "auth" {
+		s.firstAuth.Stop()
+		s.tokenMissing() // the first message must be the token
+		return
+	}
 	switch req.Op {
+	case "auth":
+		s.authenticate(req)
 	case "subscribe":
 		s.subscribe(req)
 	case "unsubscribe":
@@ -129,7 +148,7 @@ func (s *session) handle(b []byte) {
 // queues the "subscribed" reply, which names the symbols recovered and
 // those given a snapshot, ahead of each symbol's first tick on the wire.
 func (s *session) subscribe(req request) {
-	syms, perr := s.srv.resolve(s, req.Symbols)
+	syms, perr := s.srv.resolve(s, s.grant, req.Symbols)
 	if perr != nil {
 		s.replyError(req.ID, perr)
 		return
@@ -141,7 +160,7 @@ func (s *session) subscribe(req request) {
 		}
 		return encodeReply(rep)
 	}
-	p := fanout.Policy{MaxRate: req.MaxRate, Since: req.Since}
+	p := fanout.Policy{MaxRate: req.MaxRate, Since: req.Since, Delayed: s.grant != nil && s.grant.Tier == Delayed}
 	if _, err := s.srv.engine.Subscribe(s.client, syms, p, encode); err != nil {
 		s.replyError(req.ID, errorf(CodeUnknownSymbol, "%v", err)) // resolve checked them
 	}
@@ -161,14 +180,20 @@ func (s *session) unsubscribe(id *int64, syms []string) {
 	s.reply(reply{Type: "unsubscribed", ID: id, Symbols: nonNil(removed)})
 }
 
-// resolve expands "*", drops duplicates and checks every symbol and the
-// per-connection limit. sess is nil for a ?symbols= list before upgrade.
-func (s *Server) resolve(sess *session, syms []string) ([]string, *protoError) {
-	if slices.Contains(syms, Wildcard) {
+// resolve expands "*", drops duplicates and checks every symbol, the
+// grant g (nil: no entitlements) and the per-connection limit. sess is nil
+// for a ?symbols= list before upgrade.
+func (s *Server) resolve(sess *session, g *Grant, syms []string) ([]string, *protoError) {
+	wildcard := slices.Contains(syms, Wildcard)
+	if wildcard {
 		if s.cfg.ForbidWildcard {
 			return nil, errorf(CodeWildcardForbidden, "subscribing to \"*\" is disabled on this gateway")
 		}
 		syms = s.engine.Symbols()
+	}
+	syms, perr := s.entitled(g, syms, wildcard)
+	if perr != nil {
+		return nil, perr
 	}
 	var out, unknown []string
 	seen := make(map[string]struct{}, len(syms))
@@ -223,6 +248,24 @@ func (s *session) ping(conn *websocket.Conn) {
 	case <-s.client.Done():
 	default:
 		s.pinger.Reset(s.srv.cfg.PingInterval)
+	}
+}
+
+// stopAdmission stops the session's admission timers and gives back its
+// subject's connection slot.
+func (s *session) stopAdmission() {
+	if s.firstAuth != nil {
+		s.firstAuth.Stop()
+	}
+	if s.grant == nil {
+		return
+	}
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	s.srv.releaseSubject(s.grant)
+	if s.grant.Tier == Delayed {
+		s.srv.metrics.delayedConns.Dec()
 	}
 }
 

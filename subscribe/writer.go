@@ -2,6 +2,7 @@ package subscribe
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -80,6 +81,11 @@ func (s *session) writeFrame(conn *websocket.Conn, batch []fanout.Message) error
 // handshake (bounded by coder/websocket at 5 s each way).
 func (s *session) closeConn(conn *websocket.Conn) {
 	r := reasonOf(s.client.Cause())
+	var a *authCause
+	if errors.As(s.client.Cause(), &a) {
+		conn.Close(r.Code(), "token "+a.reason)
+		return
+	}
 	switch r {
 	case ReasonClientClosed, ReasonTooBig, ReasonPongTimeout, ReasonWriteTimeout:
 		// The peer already closed, coder/websocket sent 1009 itself, or
