@@ -17,12 +17,12 @@ var latencyBuckets = []float64{
 }
 
 type metrics struct {
-	messages    prometheus.Counter
-	frames      prometheus.Counter
-	bytes       prometheus.Counter
-	frameMsgs   prometheus.Histogram
-	latency     prometheus.Histogram
-	rejected    prometheus.Counter
+	messages     prometheus.Counter
+	frames       prometheus.Counter
+	bytes        prometheus.Counter
+	frameMsgs    prometheus.Histogram
+	latency      prometheus.Histogram
+	rejected     prometheus.Counter
 	errors       map[string]prometheus.Counter
 	disconnects  [numReasons]prometheus.Counter
 	authFailures map[string]prometheus.Counter
