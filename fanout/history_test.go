@@ -10,7 +10,7 @@ import (
 // recovery points inside, at the edge of, and behind the ring.
 func TestRecoverSince(t *testing.T) {
 	t.Parallel()
-	e, _ := startEngine(t, Config{Shards: 2, History: 8}, "AAPL", "MSFT", "NVDA", "AMZN")
+	e, _ := startEngine(t, Config{Shards: 2, History: 8}, "AAPL", "MSFT", "NVDA", "AMZN", "TSLA")
 	for seq := uint64(1); seq <= 20; seq++ {
 		for _, sym := range []string{"AAPL", "MSFT", "NVDA"} {
 			e.Publish(testTick(sym, seq))
@@ -18,9 +18,9 @@ func TestRecoverSince(t *testing.T) {
 	}
 	waitDelivered(t, e, 60)
 	c := newTestClient(e)
-	since := map[string]uint64{"AAPL": 15, "MSFT": 12, "NVDA": 11, "AMZN": 0}
+	since := map[string]uint64{"AAPL": 15, "MSFT": 12, "NVDA": 11, "AMZN": 0, "TSLA": 7}
 	var reply Result
-	res, err := e.Subscribe(c.Client, []string{"AAPL", "MSFT", "NVDA", "AMZN"}, Policy{Since: since}, func(r Result) []byte {
+	res, err := e.Subscribe(c.Client, []string{"AAPL", "MSFT", "NVDA", "AMZN", "TSLA"}, Policy{Since: since}, func(r Result) []byte {
 		reply = r
 		return []byte(`{"type":"subscribed"}`)
 	})
@@ -28,8 +28,10 @@ func TestRecoverSince(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The ring holds 13..20: 12 is its edge, 11 is behind it. AMZN never
-	// ticked: nothing was missed.
-	if !slices.Equal(res.Recovered, []string{"AAPL", "MSFT", "AMZN"}) || !slices.Equal(res.Snapshot, []string{"NVDA"}) {
+	// ticked and the client saw nothing: nothing was missed. TSLA never
+	// ticked here but the client saw seq 7 elsewhere: a reset, not a
+	// recovery.
+	if !slices.Equal(res.Recovered, []string{"AAPL", "MSFT", "AMZN"}) || !slices.Equal(res.Snapshot, []string{"NVDA", "TSLA"}) {
 		t.Fatalf("recovered %q, snapshot %q", res.Recovered, res.Snapshot)
 	}
 	if fmt.Sprint(reply) != fmt.Sprint(res) {
@@ -48,7 +50,7 @@ func TestRecoverSince(t *testing.T) {
 		t.Fatalf("caught up %v, want %v", bySym, want)
 	}
 	checkCounter(t, e.metrics.recovered, 13)
-	checkCounter(t, e.metrics.fallbacks, 1)
+	checkCounter(t, e.metrics.fallbacks, 2)
 	e.Publish(testTick("AAPL", 21)) // live continues the recovered seqs
 	waitDelivered(t, e, 61)
 	checkStream(t, drainAll(c), "AAPL", 21)

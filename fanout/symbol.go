@@ -68,11 +68,16 @@ func (sym *symbol) record(t *feed.Tick, n int64) Message {
 }
 
 // recoverable reports whether a subscription whose client last saw seq
-// since can be brought up to date from history alone: nothing newer than
-// since has ticked, or the ring still holds every tick after it.
+// since can be brought up to date from history alone: since is the last
+// tick, or the ring still holds every tick after it. A since beyond the
+// last tick is not: the seqs were reset (a restarted feed) or this gateway
+// lags the one the client came from, and a snapshot says so.
 func (sym *symbol) recoverable(since uint64) bool {
-	if since >= sym.last.Seq {
+	switch {
+	case since == sym.last.Seq:
 		return true
+	case since > sym.last.Seq:
+		return false
 	}
 	return sym.history.holdsAfter(since)
 }

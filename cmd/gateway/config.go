@@ -28,7 +28,12 @@ type Config struct {
 		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 		OriginPatterns  []string      `mapstructure:"origin_patterns"`
 		PProf           bool          `mapstructure:"pprof"`
+		AdminListen     string        `mapstructure:"admin_listen"`
 	} `mapstructure:"server"`
+	Entitlements struct {
+		Delay         time.Duration `mapstructure:"delay"`
+		DelayMaxBytes int           `mapstructure:"delay_max_bytes"`
+	} `mapstructure:"entitlements"`
 	Feed    FeedConfig `mapstructure:"feed"`
 	Publish struct {
 		Source string `mapstructure:"source"`
@@ -151,6 +156,9 @@ func (c *Config) Validate() error {
 	check(c.Fanout.ConflateAt >= 0 && c.Fanout.ConflateAt <= c.Fanout.QueueBytes, "fanout.conflate_at", "must be in [0, fanout.queue_bytes (%d)], got %d", c.Fanout.QueueBytes, c.Fanout.ConflateAt)
 	check(c.Fanout.InboxTicks > 0, "fanout.inbox_ticks", "must be > 0, got %d", c.Fanout.InboxTicks)
 	check(validRateClasses(c.Fanout.RateClasses), "fanout.rate_classes", "want a non-empty list of distinct rates in (0, 1000], got %v", c.Fanout.RateClasses)
+	check(c.Server.AdminListen != c.Listen, "server.admin_listen", "must differ from listen (%q)", c.Listen)
+	check(c.Entitlements.Delay > 0, "entitlements.delay", "must be > 0, got %s", c.Entitlements.Delay)
+	check(c.Entitlements.DelayMaxBytes >= 1<<20, "entitlements.delay_max_bytes", "must be >= 1048576, got %d", c.Entitlements.DelayMaxBytes)
 	check(c.Fanout.History >= 0 && c.Fanout.History <= 1<<16, "fanout.history", "must be in [0, 65536], got %d", c.Fanout.History)
 	check(c.Client.MaxSymbols > 0, "client.max_symbols", "must be > 0, got %d", c.Client.MaxSymbols)
 	check(c.Client.ReadLimit >= 256, "client.read_limit", "must be >= 256, got %d", c.Client.ReadLimit)

@@ -55,6 +55,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Client.PingInterval = 20 * time.Second
 	want.Client.PongTimeout = 10 * time.Second
 	want.Runtime.GOGC = 50
+	want.Entitlements.Delay = 15 * time.Minute
+	want.Entitlements.DelayMaxBytes = 256 << 20
 
 	if len(cfg.Feed.Sim.Symbols) != 0 {
 		t.Errorf("feed.sim.symbols = %q, want empty (the built-in list)", cfg.Feed.Sim.Symbols)
@@ -206,6 +208,9 @@ var badValues = []struct {
 	{"fanout.rate_classes", "[1, 1]"},
 	{"fanout.rate_classes", "[0.0]"},
 	{"fanout.history", "-1"},
+	{"entitlements.delay", "0s"},
+	{"entitlements.delay_max_bytes", "1000"},
+	{"server.admin_listen", ":8080"}, // the same as listen
 	{"feed.sim.rate", "-1"},
 	{"feed.sim.rate", "2e7"},
 	{"feed.sim.skew", "1"},

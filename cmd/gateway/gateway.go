@@ -38,6 +38,7 @@ type gateway struct {
 
 	feedRunning atomic.Bool
 	draining    atomic.Bool
+	adminAddr   string // server.admin_listen once listening
 }
 
 // newGateway builds every part from cfg and one Prometheus registry.
@@ -97,11 +98,14 @@ func (g *gateway) ready() bool {
 	return g.feedRunning.Load() && !g.draining.Load()
 }
 
-// handler routes the HTTP endpoints.
+// handler routes the HTTP endpoints of the main port. /metrics and the
+// profiler are here only without server.admin_listen.
 func (g *gateway) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", g.clients)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))
+	if g.cfg.Server.AdminListen == "" {
+		g.routeAdmin(mux, g.cfg.Server.PProf)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !g.ready() {
@@ -115,14 +119,38 @@ func (g *gateway) handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(symbols)
 	})
-	if g.cfg.Server.PProf {
+	web, _ := fs.Sub(webFS, "web")
+	mux.Handle("GET /", http.FileServerFS(web))
+	return mux
+}
+
+// routeAdmin adds /metrics and, with pprof, the profiler to mux.
+func (g *gateway) routeAdmin(mux *http.ServeMux, pprofOn bool) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))
+	if pprofOn {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
-	web, _ := fs.Sub(webFS, "web")
-	mux.Handle("GET /", http.FileServerFS(web))
-	return mux
+}
+
+// serveAdmin serves /metrics and the profiler on server.admin_listen, if
+// set, until the returned stop is called (after the drain, so Prometheus
+// can scrape it).
+func (g *gateway) serveAdmin() (stop func(), err error) {
+	if g.cfg.Server.AdminListen == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", g.cfg.Server.AdminListen)
+	if err != nil {
+		return nil, fmt.Errorf("admin listen: %w", err)
+	}
+	g.adminAddr = ln.Addr().String()
+	mux := http.NewServeMux()
+	g.routeAdmin(mux, true)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return func() { srv.Close() }, nil
 }
 
 // wait blocks until ctx is done, the feed fails or the HTTP server fails,
@@ -151,6 +179,11 @@ func (g *gateway) wait(ctx context.Context, feedErr, httpErr <-chan error) (http
 // over the drain window, feed and engine stopped, all within
 // server.shutdown_timeout.
 func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
+	stopAdmin, err := g.serveAdmin()
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
 	var wg sync.WaitGroup

@@ -315,3 +315,32 @@ type failingListener struct{ err error }
 func (l *failingListener) Accept() (net.Conn, error) { return nil, l.err }
 func (l *failingListener) Close() error              { return nil }
 func (l *failingListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// TestAdminListen moves /metrics and the profiler to server.admin_listen,
+// so the public port serves neither.
+func TestAdminListen(t *testing.T) {
+	t.Parallel()
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	tg := startGateway(t, map[string]string{"server.admin_listen": admin})
+	get := func(url string) (int, error) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		for _, path := range []string{"/metrics", "/debug/pprof/"} {
+			if code, err := get("http://" + admin + path); err != nil || code != 200 {
+				return fmt.Errorf("admin %s: %d %v", path, code, err)
+			}
+		}
+		return nil
+	})
+	for _, path := range []string{"/metrics", "/debug/pprof/"} {
+		if code, err := get(tg.url + path); err != nil || code == 200 {
+			t.Fatalf("public port %s: %d %v; want it not served", path, code, err)
+		}
+	}
+}
