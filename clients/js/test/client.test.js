@@ -116,3 +116,12 @@ test("maxRate is honoured: at most that many updates/s, conflated ticks carry n"
   await waitFor(() => slow.length >= before + 2, 10000, "no ticks after setMaxRate");
   assert.equal(firstBreak(slow), null, "no snapshot resent: seqs still continue");
 });
+
+test("the gateway serves this module at /tickgate.js, byte for byte", async (t) => {
+  const gw = await withGateway(t);
+  const res = await fetch(gw.http + "/tickgate.js");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type"), /^text\/javascript/);
+  const { readFile } = await import("node:fs/promises");
+  assert.equal(await res.text(), await readFile(new URL("../tickgate.js", import.meta.url), "utf8"));
+});
