@@ -128,6 +128,8 @@ export class Client {
   #sent = new Map(); // sym -> rate asked on this connection
   #inflight = new Map(); // sym -> requests in flight that carry it
   #ops = new Set(); // user operations waiting for the server's word
+  #solo = new Map(); // sym -> key: after a rejected batch, symbols go in one request per key
+  #soloSeq = 0;
   #flushQueued = false;
   #retryTimer = null;
 
@@ -234,7 +236,7 @@ export class Client {
   /** @internal track registers a user operation on symbols and schedules a flush. */
   _track(sub, kind, symbols, prevRate) {
     return new Promise((resolve, reject) => {
-      const op = { sub, kind, symbols: new Set(symbols), resolve, reject, reply: undefined, solo: false };
+      const op = { sub, kind, symbols: new Set(symbols), resolve, reject, reply: undefined };
       if (this.#closed) return reject(new TickgateError("closed", "client closed"));
       if (kind === "rate") op.prevRate = prevRate;
       if (kind === "remove") {
@@ -271,14 +273,13 @@ export class Client {
 
   /**
    * flush brings the server in line with the subscriptions: one subscribe
-   * per rate (with `since` for symbols already seen), one unsubscribe. Ops
-   * marked solo (their batch was rejected) go one request each, so a bad
-   * symbol fails only the call that named it.
+   * per rate (with `since` for symbols already seen), one unsubscribe.
+   * Symbols with a solo key (their batch was rejected) go one request per
+   * key, so a bad symbol fails only the call that named it.
    */
   #flush() {
     if (!this.#isOpen()) return;
-    const groups = new Map(); // rate -> symbols
-    const solo = [];
+    const groups = new Map(); // rate or solo key + rate -> {rate, syms}
     const unsub = [];
     const names = new Set(this.#sent.keys());
     for (const sub of this.#subs) for (const s of sub.symbols) names.add(s);
@@ -289,24 +290,17 @@ export class Client {
         continue;
       }
       if (this.#sent.get(s) === want) continue;
-      const op = [...this.#ops].find((o) => o.solo && o.symbols.has(s));
-      if (op) { solo.push([op, s, want]); continue; }
-      if (!groups.has(want)) groups.set(want, []);
-      groups.get(want).push(s);
+      const solo = this.#solo.get(s);
+      this.#solo.delete(s);
+      const key = solo === undefined ? want : solo + "/" + want;
+      if (!groups.has(key)) groups.set(key, { rate: want, syms: [] });
+      groups.get(key).syms.push(s);
     }
-    for (const [rate, syms] of groups) this.#sendSubscribe(syms, rate);
-    const byOp = new Map();
-    for (const [op, s, rate] of solo) {
-      if (!byOp.has(op)) byOp.set(op, { rate, syms: [] });
-      byOp.get(op).syms.push(s);
-    }
-    for (const [op, { rate, syms }] of byOp) {
-      op.solo = false;
-      this.#sendSubscribe(syms, rate);
-    }
+    for (const { rate, syms } of groups.values()) this.#sendSubscribe(syms, rate);
     if (unsub.length) {
+      const prev = new Map(unsub.map((s) => [s, this.#sent.get(s)]));
       for (const s of unsub) { this.#sent.delete(s); this.#last.delete(s); this.#fallback.delete(s); }
-      this.#send({ kind: "unsubscribe", symbols: unsub }, { symbols: unsub });
+      this.#send({ kind: "unsubscribe", symbols: unsub, prev }, { symbols: unsub });
     }
     this.#settleOps();
   }
@@ -319,9 +313,10 @@ export class Client {
       if (seq !== undefined && !this.#sent.has(s)) { since[s] = seq; withSince = true; }
     }
     const prev = new Map(syms.map((s) => [s, this.#sent.get(s)]));
+    const change = syms.some((s) => this.#sent.has(s));
     for (const s of syms) this.#sent.set(s, rate);
     const body = { symbols: syms };
-    if (rate > 0) body.max_rate = rate;
+    if (rate > 0 || change) body.max_rate = rate; // an explicit 0 takes a held symbol back to every tick
     if (withSince) body.since = since;
     this.#send({ kind: "subscribe", symbols: syms, rate, since: withSince ? since : undefined, prev }, body);
   }
@@ -339,7 +334,6 @@ export class Client {
   #settleOps() {
     if (!this.#isOpen()) return;
     for (const op of this.#ops) {
-      if (op.solo) continue;
       let done = true;
       for (const s of op.symbols) {
         if (this.#inflight.get(s)) { done = false; break; }
@@ -397,6 +391,7 @@ export class Client {
     this.#sent.clear();
     this.#inflight.clear();
     this.#fallback.clear();
+    this.#solo.clear();
     for (const req of this.#pending.values()) if (req.kind === "list") this.#lists.push(req);
     this.#pending.clear(); // subscribe ops stay in #ops: the resubscribe answers them
     if (this.#closed) return;
@@ -537,29 +532,49 @@ export class Client {
     this.#pending.delete(m.id);
     this.#done(req);
     if (req.kind === "list") return req.reject(err);
-    if (req.kind === "subscribe") {
-      for (const [s, r] of req.prev) if (r === undefined) this.#sent.delete(s); else this.#sent.set(s, r);
-    } else {
-      for (const s of req.symbols) this.#sent.set(s, this.#sent.get(s) ?? 0);
-    }
     if (m.code === "rate_limited") {
+      for (const [s, r] of req.prev) if (r === undefined) this.#sent.delete(s); else this.#sent.set(s, r);
       clearTimeout(this.#retryTimer);
       this.#retryTimer = setTimeout(() => this.#flush(), RATE_LIMIT_RETRY_MS);
       return;
     }
-    const ops = [...this.#ops].filter((o) => o.kind !== "remove" && req.symbols.some((s) => o.symbols.has(s)));
-    if (ops.length === 1 && ops[0].kind === "rate") {
-      ops[0].sub._setRate(ops[0].prevRate); // keep the symbols at the rate the gateway holds
-      this.#ops.delete(ops[0]);
-      ops[0].reject(err);
-    } else if (ops.length > 1) {
-      for (const op of ops) op.solo = true; // ask again one call at a time
-    } else {
-      const bad = ops.length ? [...ops[0].symbols] : req.symbols;
-      for (const sub of ops.length ? [ops[0].sub] : this.#subs) sub._forget(bad);
-      for (const op of ops) { this.#ops.delete(op); op.reject(err); }
-    }
+    if (req.kind === "unsubscribe") return this.#settleOps(); // not held, as far as we can act on it
+    for (const [s, r] of req.prev) if (r === undefined) this.#sent.delete(s); else this.#sent.set(s, r);
+    this.#narrow(req.symbols, err);
     this.#flush();
+  }
+
+  /**
+   * narrow finds who a rejected subscribe belongs to. The gateway rejects a
+   * request whole, so a batch of several calls is split into one request
+   * per call (and symbols of no pending call, as after a reconnect, into one
+   * each); a request of one call rejects that call and drops its symbols;
+   * a lone symbol of no call is dropped from every subscription.
+   */
+  #narrow(symbols, err) {
+    const byKey = new Map();
+    for (const s of symbols) {
+      const op = [...this.#ops].find((o) => o.kind !== "remove" && o.symbols.has(s));
+      const key = op || "sym:" + s;
+      if (!byKey.has(key)) byKey.set(key, []);
+      byKey.get(key).push(s);
+    }
+    if (byKey.size > 1) {
+      for (const syms of byKey.values()) {
+        const key = ++this.#soloSeq;
+        for (const s of syms) this.#solo.set(s, key);
+      }
+      return;
+    }
+    const [key] = byKey.keys();
+    if (typeof key === "string") {
+      for (const sub of this.#subs) sub._forget(symbols);
+      return;
+    }
+    this.#ops.delete(key);
+    if (key.kind === "rate") key.sub._setRate(key.prevRate); // keep the rate the gateway holds
+    else key.sub._forget([...key.symbols]);
+    key.reject(err);
   }
 }
 

@@ -117,3 +117,24 @@ test("after a drain (1001) the client reconnects at once plus jitter, not on the
   await waitFor(() => tg.state === "open" && ticks.length >= cut + 10, 20000, "no ticks after restart");
   assert.ok(seen.gaps.some((g) => g.symbols.includes("MSFT")), "new process, no history: gap");
 });
+
+test("a restart that drops a symbol: the resubscribe is narrowed, the rest stay held", async (t) => {
+  let gw = await startGateway({ TICKGATE_FEED_SIM_SYMBOLS: "AAPL,MSFT,NVDA" });
+  const port = gw.port;
+  t.after(() => gw.stop("SIGKILL"));
+  const { tg, seen } = open(t, gw.ws);
+  const ticks = [];
+  const sub = tg.subscribe(["AAPL", "MSFT", "NVDA"], (x) => ticks.push(x));
+  await sub.ready;
+  await waitFor(() => new Set(ticks.map((x) => x.sym)).size === 3, 20000, "not every symbol ticked");
+  await gw.stop("SIGKILL");
+  gw = await startGateway({ TICKGATE_FEED_SIM_SYMBOLS: "AAPL,NVDA" }, port);
+  // The whole resubscribe is rejected (MSFT is unknown now); the client
+  // asks again per symbol and keeps AAPL and NVDA.
+  await waitFor(() => seen.errors.some((e) => e.code === "unknown_symbol"), 20000, "no unknown_symbol error");
+  await waitFor(async () => tg.state === "open" && (await tg.list()).length === 2, 20000, "AAPL and NVDA not held again");
+  assert.deepEqual((await tg.list()).sort(), ["AAPL", "NVDA"]);
+  assert.deepEqual(sub.symbols.sort(), ["AAPL", "NVDA"], "MSFT dropped from the subscription");
+  const cut = ticks.length;
+  await waitFor(() => ticks.slice(cut).some((x) => x.sym === "AAPL"), 20000, "no AAPL ticks after the restart");
+});
