@@ -65,7 +65,7 @@ export interface Gap {
   /**
    * snapshot: the gateway answered the resubscribe with a snapshot;
    * seq: a tick's seq jumped past the last one by more than its n;
-   * reset: after a resubscribe to a gateway without recovery, seq went backwards (the feed restarted).
+   * reset: the first tick after a resubscribe went below the last seq: the gateway's feed restarted its seqs.
    */
   reason: "snapshot" | "seq" | "reset";
   last?: number;
@@ -125,6 +125,9 @@ export function connect(url: string, options?: Options): Client;
 
 /** The `exp` claim (Unix seconds) of a JWT, or undefined. */
 export function jwtExp(token?: string): number | undefined;
+
+/** Judges a tick's seq (standing for n feed ticks) against the last seq seen; a conflated jump covered by n is "next". */
+export function seqStep(last: number | undefined, seq: number, n?: number): "first" | "duplicate" | "behind" | "gap" | "next";
 
 /** Full-jitter delay for reconnect attempt `attempt` (0-based), never below 20 ms. */
 export function backoffDelay(attempt: number, base: number, cap: number, random?: () => number): number;

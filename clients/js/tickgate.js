@@ -103,6 +103,22 @@ export function backoffDelay(attempt, base, cap, random = Math.random) {
   return Math.max(MIN_DELAY_MS, random() * ceiling);
 }
 
+/**
+ * seqStep judges a tick of seq (standing for n feed ticks, default 1)
+ * against the last seq seen: "first" (none seen), "duplicate" (seq ==
+ * last), "behind" (seq < last), "gap" (seq - n > last: ticks were lost) or
+ * "next" (contiguous; a conflated jump covered by n is not a gap).
+ * @param {number|undefined} last
+ * @param {number} seq
+ * @param {number} [n]
+ * @returns {"first"|"duplicate"|"behind"|"gap"|"next"}
+ */
+export function seqStep(last, seq, n = 1) {
+  if (last === undefined) return "first";
+  if (seq <= last) return seq === last ? "duplicate" : "behind";
+  return seq - n > last ? "gap" : "next";
+}
+
 /** Client is one logical connection to the gateway; see connect(). */
 export class Client {
   // configuration
@@ -135,7 +151,7 @@ export class Client {
 
   // per-symbol stream state
   #last = new Map(); // sym -> last seq delivered
-  #fallback = new Set(); // resubscribed on a server that did not say recovered/snapshot
+  #resumed = new Set(); // resubscribed with since, no tick yet: a lower seq means the feed restarted
 
   #listeners = new Map();
 
@@ -299,7 +315,7 @@ export class Client {
     for (const { rate, syms } of groups.values()) this.#sendSubscribe(syms, rate);
     if (unsub.length) {
       const prev = new Map(unsub.map((s) => [s, this.#sent.get(s)]));
-      for (const s of unsub) { this.#sent.delete(s); this.#last.delete(s); this.#fallback.delete(s); }
+      for (const s of unsub) { this.#sent.delete(s); this.#last.delete(s); this.#resumed.delete(s); }
       this.#send({ kind: "unsubscribe", symbols: unsub, prev }, { symbols: unsub });
     }
     this.#settleOps();
@@ -390,7 +406,7 @@ export class Client {
     clearTimeout(this.#retryTimer);
     this.#sent.clear();
     this.#inflight.clear();
-    this.#fallback.clear();
+    this.#resumed.clear();
     this.#solo.clear();
     for (const req of this.#pending.values()) if (req.kind === "list") this.#lists.push(req);
     this.#pending.clear(); // subscribe ops stay in #ops: the resubscribe answers them
@@ -479,17 +495,23 @@ export class Client {
   /**
    * tick applies the seq rule and hands the tick to every subscription
    * that holds its symbol: drop if seq <= last; a real gap iff
-   * seq - (n || 1) > last; otherwise contiguous.
+   * seq - (n || 1) > last; otherwise contiguous. The one exception is the
+   * first tick after a resubscribe with since: a seq below last there means
+   * the gateway's feed restarted its seqs (a gap), not a duplicate.
    */
   #tick(t) {
     if (!this.#sent.has(t.sym) || this.#wantRate(t.sym) === undefined) return;
     const last = this.#last.get(t.sym);
-    if (this.#fallback.delete(t.sym) && last !== undefined && t.seq < last) {
-      this.#emit("gap", { symbols: [t.sym], reason: "reset", last, seq: t.seq });
-    } else if (last !== undefined) {
-      if (t.seq <= last) return;
-      if (t.seq - (t.n || 1) > last) this.#emit("gap", { symbols: [t.sym], reason: "seq", last, seq: t.seq });
+    switch (seqStep(last, t.seq, t.n)) {
+      case "duplicate": return;
+      case "behind":
+        if (!this.#resumed.has(t.sym)) return;
+        this.#emit("gap", { symbols: [t.sym], reason: "reset", last, seq: t.seq });
+        break;
+      case "gap":
+        this.#emit("gap", { symbols: [t.sym], reason: "seq", last, seq: t.seq });
     }
+    this.#resumed.delete(t.sym);
     this.#last.set(t.sym, t.seq);
     for (const sub of this.#subs) if (sub._has(t.sym)) sub._deliver(t);
   }
@@ -505,15 +527,17 @@ export class Client {
     this.#settleOps();
   }
 
-  /** recovery reads a resubscribe's answer: recovered, snapshot (a gap), or neither (an older server). */
+  /**
+   * recovery reads a resubscribe's answer. snapshot: the gateway no longer
+   * had the missed ticks, a gap. recovered: they follow. Neither (a gateway
+   * without recovery): the seqs will tell. Until its first tick, a
+   * recovered or unanswered symbol is "resumed", see tick.
+   */
   #recovery(req, m) {
-    if (!m.recovered && !m.snapshot) {
-      for (const s of Object.keys(req.since)) this.#fallback.add(s);
-      return;
-    }
-    const lost = m.snapshot || [];
+    const lost = new Set(m.snapshot || []);
+    for (const s of Object.keys(req.since)) if (!lost.has(s)) this.#resumed.add(s);
     for (const s of lost) this.#last.delete(s);
-    if (lost.length) this.#emit("gap", { symbols: lost, reason: "snapshot" });
+    if (lost.size) this.#emit("gap", { symbols: [...lost], reason: "snapshot" });
   }
 
   #done(req) {
