@@ -61,6 +61,7 @@ test("the watchlist page: add a symbol, see it tick, say no to a bad one, recove
   // Search with suggestions, then add.
   await page.fill("#q", "NF");
   await waitFor(async () => (await page.locator("#sugg li").allTextContents()).some((s) => s.startsWith("NFLX")), 5000, "no NFLX suggestion");
+  await page.screenshot({ path: join(out, "search-1280.png") });
   await page.press("#q", "Enter");
   await seesTicks(page, "NFLX");
 
