@@ -232,7 +232,7 @@ export class Client {
     clearTimeout(this.#tokenTimer);
     clearTimeout(this.#retryTimer);
     const err = new TickgateError("closed", "client closed");
-    for (const req of this.#pending.values()) req.reject(err);
+    for (const req of this.#pending.values()) req.reject?.(err); // list(); subscribe requests answer through ops
     for (const req of this.#lists) req.reject(err);
     for (const op of this.#ops) op.reject(err);
     this.#pending.clear();
@@ -669,7 +669,8 @@ function settled(op) {
   return op.reply || { type: op.kind === "remove" ? "unsubscribed" : "subscribed", symbols: [...op.symbols] };
 }
 
+/** detach stops a socket's events reaching the client; errors still need a listener (ws throws without one). */
 function detach(ws) {
-  ws.onopen = ws.onmessage = ws.onerror = null;
-  ws.onclose = null;
+  ws.onopen = ws.onmessage = ws.onclose = null;
+  ws.onerror = () => {};
 }

@@ -90,6 +90,24 @@ test("close: requests waiting for a connection reject with code closed", async (
   assert.equal(tg.state, "closed");
 });
 
+test("close while connected: requests in flight reject with code closed, and nothing throws", async (t) => {
+  const gw = await withGateway(t);
+  const tg = open(t, gw.ws);
+  await waitFor(() => tg.state === "open", 10000, "never opened");
+  const sub = tg.subscribe(["AAPL"], () => {});
+  await null; // let the batch go out: the subscribe is now in flight
+  const listed = tg.list();
+  tg.close();
+  await assert.rejects(sub.ready, (e) => e.code === "closed");
+  await assert.rejects(listed, (e) => e.code === "closed");
+  // Closing while the socket is still connecting must not throw either.
+  const early = connect(gw.ws, { WebSocket });
+  await new Promise((r) => setTimeout(r, 0));
+  early.close();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(early.state, "closed");
+});
+
 // Needs the max_rate support of CONTRACT.md ("dashboard-grade delivery");
 // a gateway without it ignores max_rate and sends every tick.
 test("maxRate is honoured: at most that many updates/s, conflated ticks carry n", async (t) => {
