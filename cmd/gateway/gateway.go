@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	jsclient "github.com/tickgate/tickgate/clients/js"
 	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/subscribe"
@@ -118,6 +119,10 @@ func (g *gateway) handler() http.Handler {
 	mux.HandleFunc("GET /symbols", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(symbols)
+	})
+	mux.HandleFunc("GET /tickgate.js", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Write(jsclient.Module)
 	})
 	web, _ := fs.Sub(webFS, "web")
 	mux.Handle("GET /", http.FileServerFS(web))

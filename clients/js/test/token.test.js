@@ -1,0 +1,91 @@
+// Tokens. The gateway does not check tokens yet (the auth feature is not
+// built), so these tests check what the client does on the wire: the token
+// rides as ?token= on every connect, a JWT is renewed before its exp, and a
+// 4003 close asks onToken before reconnecting. The 4003 comes from the test
+// proxy standing in for an authenticating layer in front of the gateway.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import WebSocket from "ws";
+import { backoffDelay, connect, jwtExp } from "../tickgate.js";
+import { startProxy, waitFor, withGateway } from "./gateway.js";
+
+function jwt(claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  return `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}.c2lnbmF0dXJl`;
+}
+
+const tokenOf = (line) => new URL(line.split(" ")[1], "http://x").searchParams.get("token");
+
+test("jwtExp reads exp from a JWT and nothing from anything else", () => {
+  assert.equal(jwtExp(jwt({ sub: "a", exp: 1900000000 })), 1900000000);
+  assert.equal(jwtExp("opaque-token"), undefined);
+  assert.equal(jwtExp(jwt({ sub: "a" })), undefined);
+  assert.equal(jwtExp("a.!!!.c"), undefined);
+  assert.equal(jwtExp(undefined), undefined);
+});
+
+test("backoffDelay: full jitter under a doubling ceiling, capped, never below 20 ms", () => {
+  assert.equal(backoffDelay(0, 500, 30000, () => 0), 20);
+  assert.equal(backoffDelay(0, 500, 30000, () => 0.5), 250);
+  assert.equal(backoffDelay(3, 500, 30000, () => 0.999999), 500 * 8 * 0.999999);
+  assert.equal(backoffDelay(10, 500, 30000, () => 0.5), 15000);
+  assert.equal(backoffDelay(5000, 500, 30000, () => 0.5), 15000);
+});
+
+test("the token goes as ?token= and a JWT is renewed before its exp, for the next connect", async (t) => {
+  const gw = await withGateway(t);
+  const proxy = await startProxy(gw.port);
+  t.after(() => proxy.close());
+  const first = jwt({ sub: "u1", exp: Math.floor(Date.now() / 1000) + 4 });
+  const second = jwt({ sub: "u1", exp: Math.floor(Date.now() / 1000) + 3600 });
+  let asked = 0;
+  const tg = connect(proxy.ws, {
+    WebSocket, token: first, backoff: { base: 50, cap: 200 },
+    onToken: async () => { asked++; return second; },
+  });
+  t.after(() => tg.close());
+  await waitFor(() => tg.state === "open", 10000, "never opened");
+  assert.equal(tokenOf(proxy.requests[0]), first);
+  // Renewal comes before exp (4 s) without cutting the connection.
+  await waitFor(() => asked === 1, 6000, "onToken not asked before exp");
+  assert.ok(Date.now() / 1000 < jwtExp(first), "asked before exp");
+  assert.equal(proxy.requests.length, 1, "renewal did not reconnect");
+  proxy.drop();
+  await waitFor(() => proxy.requests.length >= 2 && tg.state === "open", 10000, "no reconnect");
+  assert.equal(tokenOf(proxy.requests[1]), second, "the next connect carries the new token");
+});
+
+test("close 4003 asks onToken, then reconnects with the new token", async (t) => {
+  const gw = await withGateway(t);
+  const proxy = await startProxy(gw.port);
+  t.after(() => proxy.close());
+  proxy.reject4003((line) => tokenOf(line) === "stale");
+  let asked = 0;
+  const tg = connect(proxy.ws, {
+    WebSocket, token: "stale", backoff: { base: 50, cap: 200 },
+    onToken: () => { asked++; return "fresh"; },
+  });
+  t.after(() => tg.close());
+  const codes = [];
+  tg.on("state", (s, info) => { if (s === "reconnecting") codes.push(info.code); });
+  const ticks = [];
+  tg.subscribe(["AAPL"], (x) => ticks.push(x));
+  await waitFor(() => ticks.length > 0, 10000, "no ticks after renewal");
+  assert.equal(codes[0], 4003);
+  assert.equal(asked, 1);
+  assert.deepEqual(proxy.requests.map(tokenOf), ["stale", "fresh"]);
+});
+
+test("close 4003 without onToken: the client stops rather than retrying a token that failed", async (t) => {
+  const gw = await withGateway(t);
+  const proxy = await startProxy(gw.port);
+  t.after(() => proxy.close());
+  proxy.reject4003(() => true);
+  const tg = connect(proxy.ws, { WebSocket, token: "x", backoff: { base: 50, cap: 200 } });
+  const errors = [];
+  tg.on("error", (e) => errors.push(e.code));
+  await waitFor(() => tg.state === "closed", 10000, "client did not stop");
+  assert.deepEqual(errors, ["unauthorized"]);
+  assert.equal(proxy.requests.length, 1);
+});

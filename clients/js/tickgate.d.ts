@@ -1,0 +1,133 @@
+// Types for @tickgate/client (tickgate.js). Checked by hand against the
+// module: keep the two in step.
+
+/** Connection state, in the order a client goes through them. */
+export type State = "connecting" | "open" | "reconnecting" | "closed";
+
+/** One tick as the gateway sends it (docs/protocol.md). */
+export interface Tick {
+  type: "tick";
+  sym: string;
+  /** Per-symbol sequence number; +1 per feed tick. */
+  seq: number;
+  px: number;
+  sz: number;
+  bid: number;
+  ask: number;
+  /** Feed time, Unix nanoseconds, parsed as a double (about 256 ns precision). */
+  ts: number;
+  /** Present when the tick stands for n > 1 feed ticks (conflation); seq is the newest one's. */
+  n?: number;
+}
+
+/** A reply from the gateway to subscribe, unsubscribe or list. */
+export interface Reply {
+  type: "subscribed" | "unsubscribed" | "list";
+  id?: number;
+  symbols: string[];
+  /** The effective rate class, when the subscription is rate-limited. */
+  max_rate?: number;
+  /** Symbols of `since` whose missed ticks follow. */
+  recovered?: string[];
+  /** Symbols of `since` the gateway could not recover: a gap. */
+  snapshot?: string[];
+}
+
+export interface Options {
+  /** WebSocket constructor; default globalThis.WebSocket (browsers, Node 22+). Pass `ws`'s on Node 20. */
+  WebSocket?: new (url: string) => WebSocket;
+  /** Sent as the `token` query parameter on every connect. */
+  token?: string;
+  /**
+   * Asked for a new token after a close with 4003, and before the `exp`
+   * of a JWT token (the new one is used from the next connect).
+   */
+  onToken?: () => string | Promise<string>;
+  /** Reconnect delays in ms: full jitter under min(cap, base·2^attempt). Defaults 500 and 30000. */
+  backoff?: { base?: number; cap?: number };
+}
+
+/** Extra detail of a "state" event. For "reconnecting": why and how long until the next attempt. */
+export interface StateInfo {
+  code?: number;
+  reason?: string;
+  /** ms until the next attempt. */
+  delay?: number;
+  /** The upper bound delay was drawn under. */
+  ceiling?: number;
+  /** 0 for the first attempt after a healthy connection. */
+  attempt?: number;
+}
+
+/** Symbols whose missed ticks could not be recovered. */
+export interface Gap {
+  symbols: string[];
+  /**
+   * snapshot: the gateway answered the resubscribe with a snapshot;
+   * seq: a tick's seq jumped past the last one by more than its n;
+   * reset: the first tick after a resubscribe went below the last seq: the gateway's feed restarted its seqs.
+   */
+  reason: "snapshot" | "seq" | "reset";
+  last?: number;
+  seq?: number;
+}
+
+/** A notice from the gateway: "conflated", "live" (and "feed_down"/"feed_up" where the gateway sends them). */
+export interface Notice {
+  type: "notice";
+  code: string;
+  msg?: string;
+}
+
+/** An error reply from the gateway, or the client giving up on a request ("closed", "unauthorized", ...). */
+export class TickgateError extends Error {
+  constructor(code: string, message?: string, id?: number);
+  readonly code: string;
+  /** Id of the request this error answers, when it answers one. */
+  readonly id?: number;
+}
+
+export class Subscription {
+  /** Resolves with the gateway's reply once the symbols are held; rejects with a TickgateError. */
+  ready: Promise<Reply>;
+  readonly symbols: string[];
+  /** Updates/s per symbol asked for; 0 = every tick. */
+  readonly maxRate: number;
+  /** Adds symbols, all or nothing (like the gateway). */
+  add(symbols: string[]): Promise<Reply>;
+  /** Removes symbols; the gateway is told once no subscription of this client holds them. */
+  remove(symbols: string[]): Promise<Reply>;
+  /** Changes the rate of every symbol of this subscription; no snapshot is resent. */
+  setMaxRate(rate: number): Promise<Reply>;
+  /** Removes every symbol and stops the callback. */
+  close(): Promise<Reply | void>;
+}
+
+export class Client {
+  readonly state: State;
+  subscribe(symbols: string[], onTick: (tick: Tick) => void): Subscription;
+  subscribe(symbols: string[], opts: { maxRate?: number }, onTick: (tick: Tick) => void): Subscription;
+  on(name: "state", fn: (state: State, info: StateInfo) => void): () => void;
+  on(name: "gap", fn: (gap: Gap) => void): () => void;
+  on(name: "notice", fn: (notice: Notice) => void): () => void;
+  on(name: "error", fn: (err: TickgateError) => void): () => void;
+  off(name: string, fn: (...args: any[]) => void): void;
+  /** The symbols this connection holds, as the gateway sees them. */
+  list(): Promise<string[]>;
+  /** The last seq delivered for sym. */
+  lastSeq(sym: string): number | undefined;
+  /** Ends the connection for good; waiting requests reject with code "closed". */
+  close(): void;
+}
+
+/** Opens a client; it connects at once and reconnects until close(). */
+export function connect(url: string, options?: Options): Client;
+
+/** The `exp` claim (Unix seconds) of a JWT, or undefined. */
+export function jwtExp(token?: string): number | undefined;
+
+/** Judges a tick's seq (standing for n feed ticks) against the last seq seen; a conflated jump covered by n is "next". */
+export function seqStep(last: number | undefined, seq: number, n?: number): "first" | "duplicate" | "behind" | "gap" | "next";
+
+/** Full-jitter delay for reconnect attempt `attempt` (0-based), never below 20 ms. */
+export function backoffDelay(attempt: number, base: number, cap: number, random?: () => number): number;

@@ -1,0 +1,676 @@
+// @tickgate/client: a WebSocket client for the tickgate market-data gateway.
+//
+// One ES module, no runtime dependencies, no build step. It runs in browsers,
+// in Node 22+ on the global WebSocket, and in Node 20 with a WebSocket
+// constructor passed in (for example from the `ws` package).
+//
+// It owns what every dashboard otherwise writes by hand: splitting frames on
+// "\n", tracking the last seq per symbol (a conflated jump is not a gap),
+// reconnecting with exponential backoff and full jitter, resubscribing every
+// live subscription with `since` so the gateway replays what was missed, and
+// a `gap` event when it could not. The wire protocol is docs/protocol.md.
+
+/** @typedef {"connecting"|"open"|"reconnecting"|"closed"} State */
+
+/**
+ * @typedef {object} Tick
+ * @property {string} type always "tick"
+ * @property {string} sym
+ * @property {number} seq per-symbol sequence number
+ * @property {number} px
+ * @property {number} sz
+ * @property {number} bid
+ * @property {number} ask
+ * @property {number} ts feed time, Unix nanoseconds (as a double: ~256 ns precision)
+ * @property {number} [n] present when the tick stands for n > 1 feed ticks (conflation)
+ */
+
+/**
+ * @typedef {object} Options
+ * @property {typeof WebSocket} [WebSocket] constructor to use; default globalThis.WebSocket
+ * @property {string} [token] sent as the `token` query parameter on every connect
+ * @property {() => Promise<string>|string} [onToken] asked for a new token on close 4003
+ *   and shortly before the `exp` of a JWT token
+ * @property {{base?: number, cap?: number}} [backoff] reconnect delays in ms (default 500, 30000)
+ */
+
+/** Close code of a gateway that is draining or shutting down. */
+const GOING_AWAY = 1001;
+/** Close code for a token that is missing, invalid or expired. */
+const UNAUTHORIZED = 4003;
+/** A connection open this long counts as healthy: the backoff starts over. */
+const STABLE_MS = 10000;
+/** No reconnect is ever scheduled sooner than this. */
+const MIN_DELAY_MS = 20;
+/** After a rate_limited reply the same request is retried this much later. */
+const RATE_LIMIT_RETRY_MS = 1000;
+
+/** TickgateError is an error reply from the gateway, or the client giving up on a request. */
+export class TickgateError extends Error {
+  /**
+   * @param {string} code the gateway's error code ("unknown_symbol", ...) or "closed"
+   * @param {string} message
+   * @param {number} [id] id of the request it answers
+   */
+  constructor(code, message, id) {
+    super(message ? code + ": " + message : code);
+    this.name = "TickgateError";
+    this.code = code;
+    this.id = id;
+  }
+}
+
+/**
+ * connect opens a client to the gateway at url (ws:// or wss://, path /ws).
+ * It connects at once and keeps reconnecting until close() is called.
+ * @param {string} url
+ * @param {Options} [options]
+ * @returns {Client}
+ */
+export function connect(url, options = {}) {
+  return new Client(url, options);
+}
+
+/**
+ * jwtExp returns the `exp` claim (Unix seconds) of a JWT, or undefined if
+ * token is not a JWT with a numeric exp.
+ * @param {string} [token]
+ * @returns {number|undefined}
+ */
+export function jwtExp(token) {
+  const part = typeof token === "string" ? token.split(".")[1] : undefined;
+  if (!part) return undefined;
+  try {
+    const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    const exp = JSON.parse(atob(b64 + "===".slice((b64.length + 3) % 4))).exp;
+    return typeof exp === "number" ? exp : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * backoffDelay is the wait before reconnect attempt number `attempt` (0 is
+ * the first): full jitter, a uniform draw from [0, min(cap, base·2^attempt)),
+ * never below MIN_DELAY_MS.
+ * @param {number} attempt
+ * @param {number} base
+ * @param {number} cap
+ * @param {() => number} [random]
+ */
+export function backoffDelay(attempt, base, cap, random = Math.random) {
+  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30));
+  return Math.max(MIN_DELAY_MS, random() * ceiling);
+}
+
+/**
+ * seqStep judges a tick of seq (standing for n feed ticks, default 1)
+ * against the last seq seen: "first" (none seen), "duplicate" (seq ==
+ * last), "behind" (seq < last), "gap" (seq - n > last: ticks were lost) or
+ * "next" (contiguous; a conflated jump covered by n is not a gap).
+ * @param {number|undefined} last
+ * @param {number} seq
+ * @param {number} [n]
+ * @returns {"first"|"duplicate"|"behind"|"gap"|"next"}
+ */
+export function seqStep(last, seq, n = 1) {
+  if (last === undefined) return "first";
+  if (seq <= last) return seq === last ? "duplicate" : "behind";
+  return seq - n > last ? "gap" : "next";
+}
+
+/** Client is one logical connection to the gateway; see connect(). */
+export class Client {
+  // configuration
+  #url; #WS; #onToken; #base; #cap;
+  #token;
+
+  // connection
+  #ws = null;
+  #state = /** @type {State} */ ("connecting");
+  #attempt = 0;
+  #openedAt = 0;
+  #timer = null;
+  #tokenTimer = null;
+  #closed = false;
+
+  // requests: id -> {kind, symbols, rate, since, resolve, reject}
+  #nextId = 1;
+  #pending = new Map();
+  #lists = []; // list() calls waiting for a connection
+
+  // subscriptions and what the server holds on this connection
+  #subs = new Set();
+  #sent = new Map(); // sym -> rate asked on this connection
+  #inflight = new Map(); // sym -> requests in flight that carry it
+  #ops = new Set(); // user operations waiting for the server's word
+  #solo = new Map(); // sym -> key: after a rejected batch, symbols go in one request per key
+  #soloSeq = 0;
+  #flushQueued = false;
+  #retryTimer = null;
+
+  // per-symbol stream state
+  #last = new Map(); // sym -> last seq delivered
+  #resumed = new Set(); // resubscribed with since, no tick yet: a lower seq means the feed restarted
+
+  #listeners = new Map();
+
+  /** @param {string} url @param {Options} options */
+  constructor(url, options) {
+    this.#url = url;
+    this.#WS = options.WebSocket || globalThis.WebSocket;
+    if (typeof this.#WS !== "function") {
+      throw new TypeError("tickgate: no WebSocket: pass options.WebSocket (e.g. from the ws package) on Node < 22");
+    }
+    this.#token = options.token;
+    this.#onToken = options.onToken;
+    this.#base = options.backoff?.base ?? 500;
+    this.#cap = options.backoff?.cap ?? 30000;
+    queueMicrotask(() => this.#dial());
+  }
+
+  /** @returns {State} */
+  get state() { return this.#state; }
+
+  /**
+   * on registers fn for an event: "state" (state, info), "gap" ({symbols,
+   * reason}), "notice" ({code, msg}), "error" (TickgateError). It returns a
+   * function that removes fn.
+   * @param {string} name
+   * @param {Function} fn
+   * @returns {() => void}
+   */
+  on(name, fn) {
+    if (!this.#listeners.has(name)) this.#listeners.set(name, new Set());
+    this.#listeners.get(name).add(fn);
+    return () => this.off(name, fn);
+  }
+
+  /** off removes a listener added with on(). */
+  off(name, fn) { this.#listeners.get(name)?.delete(fn); }
+
+  /**
+   * subscribe asks for ticks of symbols; onTick gets each tick once, in seq
+   * order per symbol. opts.maxRate caps updates per second per symbol (0 or
+   * absent: every tick). Made while disconnected, it is sent on connect.
+   * @param {string[]} symbols
+   * @param {{maxRate?: number}|((t: Tick) => void)} [opts]
+   * @param {(t: Tick) => void} [onTick]
+   * @returns {Subscription}
+   */
+  subscribe(symbols, opts, onTick) {
+    if (typeof opts === "function") [opts, onTick] = [{}, opts];
+    const sub = new Subscription(this, opts?.maxRate ?? 0, onTick || (() => {}));
+    this.#subs.add(sub);
+    sub.ready = sub.add(symbols);
+    return sub;
+  }
+
+  /**
+   * list asks the gateway which symbols this connection holds.
+   * @returns {Promise<string[]>}
+   */
+  list() {
+    return new Promise((resolve, reject) => {
+      const req = { kind: "list", resolve: (m) => resolve(m.symbols), reject };
+      if (this.#isOpen()) this.#send(req, {});
+      else this.#lists.push(req);
+    });
+  }
+
+  /**
+   * lastSeq is the last seq delivered for sym, or undefined.
+   * @param {string} sym
+   */
+  lastSeq(sym) { return this.#last.get(sym); }
+
+  /** close ends the connection for good; waiting requests reject with code "closed". */
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#tokenTimer);
+    clearTimeout(this.#retryTimer);
+    const err = new TickgateError("closed", "client closed");
+    for (const req of this.#pending.values()) req.reject?.(err); // list(); subscribe requests answer through ops
+    for (const req of this.#lists) req.reject(err);
+    for (const op of this.#ops) op.reject(err);
+    this.#pending.clear();
+    this.#lists = [];
+    this.#ops.clear();
+    const ws = this.#ws;
+    this.#ws = null;
+    if (ws) {
+      detach(ws);
+      ws.close(1000);
+    }
+    this.#setState("closed", {});
+  }
+
+  // ---- subscription bookkeeping (called by Subscription) ----
+
+  /** @internal track registers a user operation on symbols and schedules a flush. */
+  _track(sub, kind, symbols, prevRate) {
+    return new Promise((resolve, reject) => {
+      const op = { sub, kind, symbols: new Set(symbols), resolve, reject, reply: undefined };
+      if (this.#closed) return reject(new TickgateError("closed", "client closed"));
+      if (kind === "rate") op.prevRate = prevRate;
+      if (kind === "remove") {
+        for (const s of symbols) if (this.#wantRate(s) === undefined && !this.#sent.has(s)) this.#last.delete(s);
+        if (!this.#isOpen()) return resolve(settled(op));
+      }
+      this.#ops.add(op);
+      this.#scheduleFlush();
+    });
+  }
+
+  /** @internal drop forgets a closed subscription. */
+  _drop(sub) { this.#subs.delete(sub); }
+
+  #scheduleFlush() {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      this.#flush();
+    });
+  }
+
+  /** wantRate is the rate sym should be held at (fastest wins; 0 = every tick), or undefined. */
+  #wantRate(sym) {
+    let want;
+    for (const sub of this.#subs) {
+      if (!sub._has(sym)) continue;
+      const r = sub.maxRate;
+      if (want === undefined || r === 0 || (want !== 0 && r > want)) want = r;
+    }
+    return want;
+  }
+
+  /**
+   * flush brings the server in line with the subscriptions: one subscribe
+   * per rate (with `since` for symbols already seen), one unsubscribe.
+   * Symbols with a solo key (their batch was rejected) go one request per
+   * key, so a bad symbol fails only the call that named it.
+   */
+  #flush() {
+    if (!this.#isOpen()) return;
+    const groups = new Map(); // rate or solo key + rate -> {rate, syms}
+    const unsub = [];
+    const names = new Set(this.#sent.keys());
+    for (const sub of this.#subs) for (const s of sub.symbols) names.add(s);
+    for (const s of names) {
+      const want = this.#wantRate(s);
+      if (want === undefined) {
+        if (this.#sent.has(s)) unsub.push(s);
+        continue;
+      }
+      if (this.#sent.get(s) === want) continue;
+      const solo = this.#solo.get(s);
+      this.#solo.delete(s);
+      const key = solo === undefined ? want : solo + "/" + want;
+      if (!groups.has(key)) groups.set(key, { rate: want, syms: [] });
+      groups.get(key).syms.push(s);
+    }
+    for (const { rate, syms } of groups.values()) this.#sendSubscribe(syms, rate);
+    if (unsub.length) {
+      const prev = new Map(unsub.map((s) => [s, this.#sent.get(s)]));
+      for (const s of unsub) { this.#sent.delete(s); this.#last.delete(s); this.#resumed.delete(s); }
+      this.#send({ kind: "unsubscribe", symbols: unsub, prev }, { symbols: unsub });
+    }
+    this.#settleOps();
+  }
+
+  #sendSubscribe(syms, rate) {
+    const since = {};
+    let withSince = false;
+    for (const s of syms) {
+      const seq = this.#last.get(s);
+      if (seq !== undefined && !this.#sent.has(s)) { since[s] = seq; withSince = true; }
+    }
+    const prev = new Map(syms.map((s) => [s, this.#sent.get(s)]));
+    const change = syms.some((s) => this.#sent.has(s));
+    for (const s of syms) this.#sent.set(s, rate);
+    const body = { symbols: syms };
+    if (rate > 0 || change) body.max_rate = rate; // an explicit 0 takes a held symbol back to every tick
+    if (withSince) body.since = since;
+    this.#send({ kind: "subscribe", symbols: syms, rate, since: withSince ? since : undefined, prev }, body);
+  }
+
+  /** send writes one request; request replies are matched by id. */
+  #send(req, body) {
+    const id = this.#nextId++;
+    req.id = id;
+    this.#pending.set(id, req);
+    for (const s of req.symbols || []) this.#inflight.set(s, (this.#inflight.get(s) || 0) + 1);
+    this.#ws.send(JSON.stringify({ op: req.kind, id, ...body }));
+  }
+
+  /** settleOps resolves every op whose symbols the server has confirmed. */
+  #settleOps() {
+    if (!this.#isOpen()) return;
+    for (const op of this.#ops) {
+      let done = true;
+      for (const s of op.symbols) {
+        if (this.#inflight.get(s)) { done = false; break; }
+        const want = this.#wantRate(s);
+        if (want !== undefined && this.#sent.get(s) !== want) { done = false; break; }
+      }
+      if (done) {
+        this.#ops.delete(op);
+        op.resolve(settled(op));
+      }
+    }
+  }
+
+  // ---- connection ----
+
+  #isOpen() { return this.#ws !== null && this.#state === "open"; }
+
+  async #dial() {
+    if (this.#closed) return;
+    if (this.#attempt === 0) this.#emit("state", "connecting", {});
+    const exp = jwtExp(this.#token);
+    if (this.#onToken && exp !== undefined && exp * 1000 - Date.now() < 1000) await this.#refreshToken();
+    if (this.#closed) return;
+    let url = this.#url;
+    if (this.#token) url += (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(this.#token);
+    let ws;
+    try {
+      ws = new this.#WS(url);
+    } catch (err) {
+      this.#emit("error", new TickgateError("connect", String(err && err.message || err)));
+      this.#lost(1006, "");
+      return;
+    }
+    this.#ws = ws;
+    ws.onopen = () => this.#opened();
+    ws.onmessage = (ev) => this.#frame(ev.data);
+    ws.onclose = (ev) => { if (this.#ws === ws) { this.#ws = null; this.#lost(ev.code, ev.reason); } };
+    ws.onerror = () => {}; // a close event always follows
+  }
+
+  #opened() {
+    this.#openedAt = Date.now();
+    this.#setState("open", {});
+    this.#scheduleTokenRefresh();
+    for (const req of this.#lists.splice(0)) this.#send(req, {});
+    this.#flush();
+  }
+
+  /** lost handles the end of a connection: forget what it held, plan the next. */
+  #lost(code, reason) {
+    const openFor = this.#openedAt ? Date.now() - this.#openedAt : -1;
+    this.#openedAt = 0;
+    clearTimeout(this.#tokenTimer);
+    clearTimeout(this.#retryTimer);
+    this.#sent.clear();
+    this.#inflight.clear();
+    this.#resumed.clear();
+    this.#solo.clear();
+    for (const req of this.#pending.values()) if (req.kind === "list") this.#lists.push(req);
+    this.#pending.clear(); // subscribe ops stay in #ops: the resubscribe answers them
+    if (this.#closed) return;
+    if (openFor >= STABLE_MS) this.#attempt = 0;
+    // A drain (1001) of a connection that had settled means "go elsewhere
+    // now"; anything else, or a 1001 right after connecting, backs off.
+    const ceiling = code === GOING_AWAY && openFor >= 1000
+      ? this.#base
+      : Math.min(this.#cap, this.#base * 2 ** Math.min(this.#attempt, 30));
+    const delay = backoffDelay(0, ceiling, ceiling);
+    const attempt = this.#attempt++;
+    this.#setState("reconnecting", { code, reason, delay, ceiling, attempt });
+    if (code === UNAUTHORIZED && !this.#onToken) {
+      this.#emit("error", new TickgateError("unauthorized", "closed with 4003 and no onToken to renew the token"));
+      this.close();
+      return;
+    }
+    const renew = code === UNAUTHORIZED;
+    this.#timer = setTimeout(async () => {
+      if (renew) await this.#refreshToken();
+      this.#dial();
+    }, delay);
+  }
+
+  async #refreshToken() {
+    try {
+      const t = await this.#onToken();
+      if (typeof t === "string" && t) this.#token = t;
+    } catch (err) {
+      this.#emit("error", new TickgateError("token", String(err && err.message || err)));
+    }
+  }
+
+  /** scheduleTokenRefresh asks onToken for a new token before a JWT expires, for the next connect. */
+  #scheduleTokenRefresh() {
+    clearTimeout(this.#tokenTimer);
+    const exp = jwtExp(this.#token);
+    if (!this.#onToken || exp === undefined) return;
+    const left = exp * 1000 - Date.now();
+    const wait = Math.max(0, left - Math.min(30000, left / 5));
+    this.#tokenTimer = setTimeout(async () => {
+      const before = this.#token;
+      await this.#refreshToken();
+      if (!this.#closed && this.#token !== before) this.#scheduleTokenRefresh();
+    }, wait);
+  }
+
+  #setState(state, info) {
+    if (state === this.#state && state !== "reconnecting") return; // each retry is news
+    this.#state = state;
+    this.#emit("state", state, info);
+  }
+
+  #emit(name, ...args) {
+    for (const fn of this.#listeners.get(name) || []) {
+      try { fn(...args); } catch (err) { queueMicrotask(() => { throw err; }); }
+    }
+  }
+
+  // ---- inbound ----
+
+  /** frame splits one WebSocket frame into messages. */
+  #frame(data) {
+    if (typeof data !== "string") return; // the gateway sends text frames only
+    for (const line of data.split("\n")) {
+      if (!line) continue;
+      let m;
+      try { m = JSON.parse(line); } catch {
+        this.#emit("error", new TickgateError("bad_message", line.slice(0, 80)));
+        continue;
+      }
+      this.#message(m);
+    }
+  }
+
+  #message(m) {
+    switch (m.type) {
+      case "tick": return this.#tick(m);
+      case "subscribed": case "unsubscribed": case "list": return this.#reply(m);
+      case "error": return this.#error(m);
+      case "notice": return this.#emit("notice", m);
+    }
+  }
+
+  /**
+   * tick applies the seq rule and hands the tick to every subscription
+   * that holds its symbol: drop if seq <= last; a real gap iff
+   * seq - (n || 1) > last; otherwise contiguous. The one exception is the
+   * first tick after a resubscribe with since: a seq below last there means
+   * the gateway's feed restarted its seqs (a gap), not a duplicate.
+   */
+  #tick(t) {
+    if (!this.#sent.has(t.sym) || this.#wantRate(t.sym) === undefined) return;
+    const last = this.#last.get(t.sym);
+    switch (seqStep(last, t.seq, t.n)) {
+      case "duplicate": return;
+      case "behind":
+        if (!this.#resumed.has(t.sym)) return;
+        this.#emit("gap", { symbols: [t.sym], reason: "reset", last, seq: t.seq });
+        break;
+      case "gap":
+        this.#emit("gap", { symbols: [t.sym], reason: "seq", last, seq: t.seq });
+    }
+    this.#resumed.delete(t.sym);
+    this.#last.set(t.sym, t.seq);
+    for (const sub of this.#subs) if (sub._has(t.sym)) sub._deliver(t);
+  }
+
+  #reply(m) {
+    const req = this.#pending.get(m.id);
+    if (!req) return;
+    this.#pending.delete(m.id);
+    this.#done(req);
+    if (req.kind === "subscribe" && req.since) this.#recovery(req, m);
+    for (const op of this.#ops) if (req.symbols?.some((s) => op.symbols.has(s))) op.reply = m;
+    req.resolve?.(m);
+    this.#settleOps();
+  }
+
+  /**
+   * recovery reads a resubscribe's answer. snapshot: the gateway no longer
+   * had the missed ticks, a gap. recovered: they follow. Neither (a gateway
+   * without recovery): the seqs will tell. Until its first tick, a
+   * recovered or unanswered symbol is "resumed", see tick.
+   */
+  #recovery(req, m) {
+    const lost = new Set(m.snapshot || []);
+    for (const s of Object.keys(req.since)) if (!lost.has(s)) this.#resumed.add(s);
+    for (const s of lost) this.#last.delete(s);
+    if (lost.size) this.#emit("gap", { symbols: [...lost], reason: "snapshot" });
+  }
+
+  #done(req) {
+    for (const s of req.symbols || []) {
+      const n = (this.#inflight.get(s) || 1) - 1;
+      if (n) this.#inflight.set(s, n); else this.#inflight.delete(s);
+    }
+  }
+
+  /** error rejects the request it answers and undoes what that request assumed. */
+  #error(m) {
+    const err = new TickgateError(m.code, m.msg, m.id);
+    this.#emit("error", err);
+    const req = m.id !== undefined ? this.#pending.get(m.id) : undefined;
+    if (!req) return;
+    this.#pending.delete(m.id);
+    this.#done(req);
+    if (req.kind === "list") return req.reject(err);
+    if (m.code === "rate_limited") {
+      for (const [s, r] of req.prev) if (r === undefined) this.#sent.delete(s); else this.#sent.set(s, r);
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => this.#flush(), RATE_LIMIT_RETRY_MS);
+      return;
+    }
+    if (req.kind === "unsubscribe") return this.#settleOps(); // not held, as far as we can act on it
+    for (const [s, r] of req.prev) if (r === undefined) this.#sent.delete(s); else this.#sent.set(s, r);
+    this.#narrow(req.symbols, err);
+    this.#flush();
+  }
+
+  /**
+   * narrow finds who a rejected subscribe belongs to. The gateway rejects a
+   * request whole, so a batch of several calls is split into one request
+   * per call (and symbols of no pending call, as after a reconnect, into one
+   * each); a request of one call rejects that call and drops its symbols;
+   * a lone symbol of no call is dropped from every subscription.
+   */
+  #narrow(symbols, err) {
+    const byKey = new Map();
+    for (const s of symbols) {
+      const op = [...this.#ops].find((o) => o.kind !== "remove" && o.symbols.has(s));
+      const key = op || "sym:" + s;
+      if (!byKey.has(key)) byKey.set(key, []);
+      byKey.get(key).push(s);
+    }
+    if (byKey.size > 1) {
+      for (const syms of byKey.values()) {
+        const key = ++this.#soloSeq;
+        for (const s of syms) this.#solo.set(s, key);
+      }
+      return;
+    }
+    const [key] = byKey.keys();
+    if (typeof key === "string") {
+      for (const sub of this.#subs) sub._forget(symbols);
+      return;
+    }
+    this.#ops.delete(key);
+    if (key.kind === "rate") key.sub._setRate(key.prevRate); // keep the rate the gateway holds
+    else key.sub._forget([...key.symbols]);
+    key.reject(err);
+  }
+}
+
+/** Subscription is a set of symbols at one max rate with one tick callback; see Client.subscribe. */
+export class Subscription {
+  #client; #syms = new Set(); #rate; #onTick; #closed = false;
+
+  /** @type {Promise<object>} resolves with the `subscribed` reply; rejects with a TickgateError */
+  ready;
+
+  constructor(client, rate, onTick) {
+    if (!(rate >= 0)) throw new RangeError("tickgate: maxRate must be a number >= 0");
+    this.#client = client;
+    this.#rate = rate;
+    this.#onTick = onTick;
+  }
+
+  /** @returns {string[]} the symbols this subscription holds */
+  get symbols() { return [...this.#syms]; }
+
+  /** @returns {number} updates/s per symbol asked for; 0 = every tick */
+  get maxRate() { return this.#rate; }
+
+  /**
+   * add subscribes to more symbols. All or nothing, like the gateway: if
+   * it rejects (e.g. unknown_symbol), none of them is added.
+   * @param {string[]} symbols
+   */
+  add(symbols) {
+    const fresh = [...new Set(symbols)].filter((s) => !this.#syms.has(s));
+    const p = this.#closed ? Promise.reject(new TickgateError("closed", "subscription closed"))
+      : (fresh.forEach((s) => this.#syms.add(s)), this.#client._track(this, "add", fresh));
+    p.catch(() => {}); // reported through "error" too; an unawaited add must not crash Node
+    return p;
+  }
+
+  /** remove unsubscribes from symbols (the gateway is told once no subscription holds them). */
+  remove(symbols) {
+    const gone = symbols.filter((s) => this.#syms.delete(s));
+    return this.#client._track(this, "remove", gone);
+  }
+
+  /** setMaxRate changes the rate of every symbol of this subscription; no snapshot is resent. */
+  setMaxRate(rate) {
+    if (!(rate >= 0)) return Promise.reject(new RangeError("tickgate: maxRate must be a number >= 0"));
+    const prev = this.#rate;
+    this.#rate = rate;
+    return this.#client._track(this, "rate", [...this.#syms], prev);
+  }
+
+  /** close removes every symbol and stops the callback. */
+  close() {
+    if (this.#closed) return Promise.resolve();
+    const p = this.remove([...this.#syms]);
+    this.#closed = true;
+    this.#client._drop(this);
+    return p;
+  }
+
+  /** @internal */ _has(sym) { return this.#syms.has(sym); }
+  /** @internal */ _forget(symbols) { for (const s of symbols) this.#syms.delete(s); }
+  /** @internal */ _deliver(t) { this.#onTick(t); }
+  /** @internal */ _setRate(rate) { this.#rate = rate; }
+}
+
+/** settled is what an operation's promise resolves with: the gateway's reply, or the state reached. */
+function settled(op) {
+  return op.reply || { type: op.kind === "remove" ? "unsubscribed" : "subscribed", symbols: [...op.symbols] };
+}
+
+/** detach stops a socket's events reaching the client; errors still need a listener (ws throws without one). */
+function detach(ws) {
+  ws.onopen = ws.onmessage = ws.onclose = null;
+  ws.onerror = () => {};
+}

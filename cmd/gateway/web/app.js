@@ -1,0 +1,386 @@
+// app.js: the watchlist page at /, built on the @tickgate/client module the
+// gateway serves at /tickgate.js. The client owns the connection,
+// reconnects, recovery and gaps; this file owns the watchlist and its
+// rendering: ticks are stored as they come and drawn once per animation
+// frame, so a busy symbol costs one DOM update per frame, not per tick.
+
+import { connect } from "/tickgate.js";
+import { Spark } from "./spark.js";
+
+const DEFAULTS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM"];
+const LIST_KEY = "tickgate.watchlist";
+const RATE_KEY = "tickgate.maxRate";
+const FLASH_EVERY_MS = 700; // a busy row flashes at most this often, so each flash fades out fully
+const STALE_MS = 5000;
+
+const $ = (id) => document.getElementById(id);
+
+const page = {
+  known: new Set(), universe: [], prevClose: null, // Map sym -> previous close, or null: use first price seen
+  rows: new Map(), dirty: new Set(), watch: [], rate: 10, gaps: new Map(), // sym -> time of its last gap
+  lat: [], msgs: 0, frame: 0, tg: null, sub: null,
+};
+
+// ---- formatting ----
+
+const fmtPx = (x) => (x == null ? "—" : x.toFixed(x < 1 ? 4 : 2));
+const signed = (x, d) => (x > 0 ? "+" : x < 0 ? "−" : "") + Math.abs(x).toFixed(d);
+function fmtMs(ms) {
+  if (!isFinite(ms)) return "—";
+  if (ms < 0) ms = 0;
+  if (ms < 10) return ms.toFixed(1) + " ms";
+  if (ms < 1000) return Math.round(ms) + " ms";
+  return (ms / 1000).toFixed(ms < 10000 ? 1 : 0) + " s";
+}
+
+function say(text, kind = "") {
+  const m = $("msg");
+  m.textContent = text;
+  m.className = "msg " + kind;
+}
+
+// ---- rows ----
+
+function rowFor(sym) {
+  let row = page.rows.get(sym);
+  if (row) return row;
+  const el = document.createElement("div");
+  el.className = "row pending";
+  el.setAttribute("role", "row");
+  el.dataset.sym = sym;
+  const cells = {};
+  for (const k of ["sym", "last", "chg", "pct", "bid", "ask", "sz", "spark", "age", "quote", "x"]) {
+    const c = document.createElement("span");
+    c.className = "c-" + k;
+    c.textContent = k === "sym" ? sym : k === "spark" || k === "x" ? "" : "—";
+    cells[k] = c;
+    el.append(c);
+  }
+  const px = document.createElement("span");
+  px.className = "px";
+  px.textContent = "—";
+  cells.last.replaceChildren(px);
+  cells.px = px;
+  const canvas = document.createElement("canvas");
+  cells.spark.append(canvas);
+  const gap = document.createElement("span");
+  gap.className = "gap";
+  gap.hidden = true;
+  cells.sym.append(gap);
+  const x = document.createElement("button");
+  x.type = "button";
+  x.textContent = "×";
+  x.title = "remove " + sym;
+  x.onclick = () => removeSymbol(sym);
+  cells.x.append(x);
+  row = { sym, el, cells, canvas, gap, tick: null, first: null, spark: new Spark(), gaps: 0, flashAt: 0, flashRef: null };
+  page.rows.set(sym, row);
+  $("rows").append(el);
+  $("empty").hidden = true;
+  return row;
+}
+
+function dropRow(sym) {
+  const row = page.rows.get(sym);
+  if (!row) return;
+  row.el.remove();
+  page.rows.delete(sym);
+  page.dirty.delete(row);
+  $("empty").hidden = page.rows.size > 0;
+}
+
+function baseOf(row) {
+  if (page.prevClose) return page.prevClose.get(row.sym) ?? null;
+  return row.first;
+}
+
+function render() {
+  page.frame = 0;
+  const now = performance.now();
+  for (const row of page.dirty) {
+    const t = row.tick, c = row.cells;
+    row.el.classList.remove("pending");
+    c.px.textContent = fmtPx(t.px);
+    const base = baseOf(row);
+    if (base != null) {
+      const d = t.px - base, cls = d > 0 ? "up" : d < 0 ? "down" : "";
+      c.chg.textContent = signed(d, 2);
+      c.pct.textContent = signed((d / base) * 100, 2) + "%";
+      c.chg.className = "c-chg " + cls;
+      c.pct.className = "c-pct " + cls;
+    }
+    c.bid.textContent = fmtPx(t.bid);
+    c.ask.textContent = fmtPx(t.ask);
+    c.sz.textContent = t.sz.toLocaleString("en-US");
+    c.quote.textContent = `${fmtPx(t.bid)} × ${fmtPx(t.ask)}`;
+    flash(row, t.px, now);
+  }
+  page.dirty.clear();
+}
+
+/** flash colours the last price green or red and fades it; a busy row flashes at most every FLASH_EVERY_MS. */
+function flash(row, px, now) {
+  if (row.flashRef === null) { row.flashRef = px; return; }
+  if (px === row.flashRef || now - row.flashAt < FLASH_EVERY_MS) return;
+  const cls = px > row.flashRef ? "fu" : "fd";
+  row.flashRef = px;
+  row.flashAt = now;
+  const el = row.cells.px;
+  el.classList.remove("fu", "fd");
+  void el.offsetWidth; // restart the animation
+  el.classList.add(cls);
+}
+
+function onTick(t) {
+  const now = Date.now();
+  page.msgs++;
+  page.lat.push(now, now - t.ts / 1e6);
+  const row = page.rows.get(t.sym);
+  if (!row) return;
+  row.tick = t;
+  if (row.first === null) row.first = t.px;
+  row.spark.push(now, t.px);
+  page.dirty.add(row);
+  if (!page.frame) page.frame = requestAnimationFrame(render);
+}
+
+// ---- the watchlist ----
+
+function save() {
+  page.watch = [...page.rows.keys()];
+  localStorage.setItem(LIST_KEY, JSON.stringify(page.watch));
+}
+
+function parseSymbols(text) {
+  return [...new Set(text.toUpperCase().split(/[\s,;]+/).filter(Boolean))];
+}
+
+/** addSymbols subscribes; the gateway takes a subscribe whole or not at all, and the page says which. */
+async function addSymbols(syms) {
+  syms = syms.filter((s) => !page.rows.has(s));
+  if (!syms.length) return;
+  syms.forEach(rowFor);
+  save();
+  try {
+    await page.sub.add(syms);
+    say("Added " + syms.join(", "), "ok");
+  } catch (err) {
+    syms.forEach(dropRow);
+    save();
+    const bad = page.known.size ? syms.filter((s) => !page.known.has(s)) : [];
+    const good = syms.filter((s) => page.known.has(s) && !bad.includes(s));
+    if (err.code === "unknown_symbol" && bad.length && good.length) {
+      await addSymbols(good);
+      say(`Added ${good.join(", ")}. Not added: ${bad.join(", ")} (gateway: ${err.message})`, "err");
+    } else {
+      say(`Not added: ${syms.join(", ")} (gateway: ${err.message})`, "err");
+    }
+  }
+}
+
+function removeSymbol(sym) {
+  dropRow(sym);
+  save();
+  page.sub.remove([sym]).catch((err) => say(`Remove ${sym}: ${err.message}`, "err"));
+}
+
+// ---- search with suggestions ----
+
+function suggestions(q) {
+  if (!q) return [];
+  const free = page.universe.filter((s) => !page.rows.has(s));
+  const starts = free.filter((s) => s.startsWith(q));
+  const has = free.filter((s) => !s.startsWith(q) && s.includes(q));
+  return starts.concat(has).slice(0, 8);
+}
+
+function wireSearch() {
+  const q = $("q"), list = $("sugg");
+  let items = [], sel = -1;
+  const show = () => {
+    list.replaceChildren(...items.map((s, i) => {
+      const li = document.createElement("li");
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", String(i === sel));
+      li.append(s);
+      const pc = page.prevClose?.get(s);
+      if (pc != null) { const sm = document.createElement("small"); sm.textContent = "prev " + fmtPx(pc); li.append(sm); }
+      li.onmousedown = (e) => { e.preventDefault(); pick(s); };
+      return li;
+    }));
+    list.hidden = !items.length;
+    q.setAttribute("aria-expanded", String(items.length > 0));
+  };
+  const pick = (s) => { q.value = ""; items = []; show(); addSymbols([s]); };
+  q.addEventListener("input", () => {
+    items = suggestions(q.value.trim().toUpperCase());
+    sel = items.length ? 0 : -1;
+    show();
+  });
+  q.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      if (!items.length) return;
+      e.preventDefault();
+      sel = (sel + (e.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
+      show();
+    } else if (e.key === "Escape") { items = []; show(); }
+  });
+  q.addEventListener("blur", () => { items = []; show(); });
+  $("add").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const typed = parseSymbols(q.value);
+    // A single partial word with a suggestion picks it; anything else is sent as typed.
+    if (typed.length === 1 && sel >= 0 && items[sel] && !page.known.has(typed[0])) pick(items[sel]);
+    else { q.value = ""; items = []; show(); addSymbols(typed); }
+  });
+}
+
+// ---- the bar ----
+
+function setConn(state, info) {
+  const el = $("conn");
+  el.dataset.state = state;
+  let text = state;
+  if (state === "reconnecting" && info?.delay != null) {
+    text = `reconnecting in ${fmtMs(info.delay)}` + (info.code && info.code !== 1006 ? ` (closed ${info.code})` : "");
+  }
+  $("connText").textContent = text;
+}
+
+function setMode(code) {
+  const m = $("mode");
+  const [text, cls] = { conflated: ["conflated", "conflated"], feed_down: ["feed down", "down"] }[code] || ["live", "live"];
+  m.textContent = text;
+  m.className = "pill " + cls;
+}
+
+function wireRate() {
+  const seg = $("rate");
+  const mark = () => {
+    for (const b of seg.querySelectorAll("button")) b.setAttribute("aria-checked", String(Number(b.dataset.rate) === page.rate));
+  };
+  for (const b of seg.querySelectorAll("button")) {
+    b.setAttribute("role", "radio");
+    b.onclick = async () => {
+      page.rate = Number(b.dataset.rate);
+      localStorage.setItem(RATE_KEY, String(page.rate));
+      mark();
+      try {
+        const r = await page.sub.setMaxRate(page.rate);
+        if (page.rate && r?.max_rate && r.max_rate !== page.rate) say(`Gateway rate class: ${r.max_rate}/s`, "warn");
+      } catch (err) { say("Rate change failed: " + err.message, "err"); }
+    };
+  }
+  mark();
+}
+
+function tickStats() {
+  const now = Date.now();
+  const lat = page.lat;
+  let i = 0;
+  while (i < lat.length && lat[i] < now - 1000) i += 2;
+  lat.splice(0, Math.max(i, lat.length - 8000)); // the last second, at most 4000 samples
+  const v = [];
+  for (let k = 1; k < lat.length; k += 2) v.push(lat[k]);
+  v.sort((a, b) => a - b);
+  $("lat").textContent = v.length ? fmtMs(v[v.length >> 1]) : "—";
+  for (const row of page.rows.values()) {
+    if (!row.tick) continue;
+    const age = now - row.tick.ts / 1e6;
+    row.cells.age.textContent = fmtMs(age);
+    row.cells.age.classList.toggle("stale", age > STALE_MS);
+  }
+}
+
+// ---- start ----
+
+async function loadSymbols() {
+  try {
+    const r = await fetch("/symbols");
+    if (r.ok) page.universe = await r.json();
+  } catch { /* the watchlist still works; suggestions do not */ }
+  page.known = new Set(page.universe);
+  try {
+    const r = await fetch("/symbols?detail=1");
+    const d = r.ok ? await r.json() : null;
+    if (Array.isArray(d) && d.length && d.every((x) => typeof x?.sym === "string" && typeof x.prev_close === "number")) {
+      page.prevClose = new Map(d.map((x) => [x.sym, x.prev_close]));
+    }
+  } catch { /* fall back to the first price seen */ }
+  $("basis").textContent = page.prevClose
+    ? "Change is against each symbol's previous close."
+    : "Change is against the first price this page saw: this gateway serves no previous close.";
+  $("basis").dataset.basis = page.prevClose ? "prev_close" : "first_seen";
+}
+
+function initialList() {
+  const q = new URLSearchParams(location.search).get("symbols");
+  let list = q ? parseSymbols(q) : null;
+  if (!list) try { list = JSON.parse(localStorage.getItem(LIST_KEY)); } catch { list = null; }
+  if (!Array.isArray(list)) {
+    list = DEFAULTS.filter((s) => page.known.has(s));
+    if (!list.length) list = page.universe.slice(0, 8);
+  }
+  if (!page.known.size) return list;
+  const gone = list.filter((s) => !page.known.has(s));
+  if (gone.length) say(`Not carried by this gateway, left out: ${gone.join(", ")}`, "warn");
+  return list.filter((s) => page.known.has(s));
+}
+
+function wireClient() {
+  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+  const tg = connect(url);
+  page.tg = tg;
+  let lost = false;
+  tg.on("state", (s, info) => {
+    setConn(s, info);
+    if (s === "open") setMode("live");
+    if (s === "reconnecting") lost = true;
+    if (s === "open" && lost) { lost = false; say("Reconnected " + new Date().toLocaleTimeString() + "; resubscribed with recovery.", "ok"); }
+  });
+  tg.on("notice", (n) => setMode(n.code === "live" || n.code === "feed_up" ? "live" : n.code));
+  tg.on("error", (e) => say(e.message, "err"));
+  tg.on("gap", (g) => {
+    for (const sym of g.symbols) {
+      const row = page.rows.get(sym);
+      if (!row) continue;
+      row.gaps++;
+      row.gap.hidden = false;
+      row.gap.textContent = "gap" + (row.gaps > 1 ? " ×" + row.gaps : "");
+      row.gap.title = "ticks missed while disconnected could not be recovered";
+      row.spark.clear();
+      row.flashRef = null;
+    }
+    // One message for the symbols that gapped in the last few seconds: a
+    // restart gaps them all, one event at a time.
+    const now = Date.now();
+    for (const sym of g.symbols) page.gaps.set(sym, now);
+    for (const [sym, at] of page.gaps) if (at < now - 5000) page.gaps.delete(sym);
+    const why = g.reason === "seq" ? `seq ${g.last} → ${g.seq}` : g.reason === "reset" ? "the feed restarted" : "the gateway no longer had them";
+    say(`Gap in ${[...page.gaps.keys()].join(", ")}: missed ticks could not be recovered (${why}).`, "warn");
+  });
+}
+
+async function start() {
+  $("hint").textContent = `npx wscat -c 'ws://${location.host}/ws?symbols=AAPL'`;
+  await loadSymbols();
+  const stored = Number(localStorage.getItem(RATE_KEY));
+  page.rate = [0, 10, 4, 1].includes(stored) && localStorage.getItem(RATE_KEY) !== null ? stored : 10;
+  wireClient();
+  const list = initialList();
+  list.forEach(rowFor);
+  $("empty").hidden = list.length > 0;
+  save();
+  page.sub = page.tg.subscribe(list, { maxRate: page.rate }, onTick);
+  page.sub.ready.catch((err) => say("Subscribe failed: " + err.message, "err"));
+  wireSearch();
+  wireRate();
+  setInterval(tickStats, 250);
+  setInterval(() => { $("mps").textContent = page.msgs + "/s"; page.msgs = 0; }, 1000);
+  setInterval(() => {
+    const now = Date.now();
+    for (const row of page.rows.values()) row.spark.draw(row.canvas, now, baseOf(row));
+  }, 500);
+}
+
+start();
