@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,11 +116,7 @@ func (g *gateway) handler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	symbols, _ := json.Marshal(g.engine.Symbols())
-	mux.HandleFunc("GET /symbols", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(symbols)
-	})
+	mux.HandleFunc("GET /symbols", g.serveSymbols)
 	mux.HandleFunc("GET /tickgate.js", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Write(jsclient.Module)
@@ -127,6 +124,28 @@ func (g *gateway) handler() http.Handler {
 	web, _ := fs.Sub(webFS, "web")
 	mux.Handle("GET /", http.FileServerFS(web))
 	return mux
+}
+
+// serveSymbols lists the symbols the gateway carries; with auth on, only
+// those the request's token is entitled to (a missing or bad token: 401).
+func (g *gateway) serveSymbols(w http.ResponseWriter, r *http.Request) {
+	grant, ok := g.clients.Authorize(w, r)
+	if !ok {
+		return
+	}
+	syms := g.engine.Symbols()
+	if grant != nil {
+		syms = slices.DeleteFunc(syms, func(s string) bool { return !grant.Allows(s) })
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(nonNil(syms))
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // routeAdmin adds /metrics and, with pprof, the profiler to mux.
