@@ -118,9 +118,22 @@ func TestTokenSources(t *testing.T) {
 	}
 }
 
+// bystander is a client with every symbol that the test checks keeps
+// every seq of AAPL while others misbehave.
+func bystander(e *testEnv) func() {
+	by := e.dial("?token=all&symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	return func() {
+		e.t.Helper()
+		e.publish("AAPL", 3)
+		by.expectTicks("AAPL", e.seq["AAPL"]-3, 3)
+	}
+}
+
 func TestGrantLimitsSymbols(t *testing.T) {
 	t.Parallel()
 	e, _ := newAuthEnv(t, fanout.Config{})
+	defer bystander(e)()
 	c := e.dial("?token=ms")
 	c.send(`{"op":"subscribe","id":1,"symbols":["MSFT","AAPL"]}`)
 	if m := c.expectReply("error", 1); m.Code != "forbidden" || !strings.Contains(m.Msg, "AAPL") {
@@ -138,6 +151,7 @@ func TestGrantLimitsSymbols(t *testing.T) {
 func TestExpiryAndRefresh(t *testing.T) {
 	t.Parallel()
 	e, v := newAuthEnv(t, fanout.Config{})
+	defer bystander(e)()
 	exp := time.Now().Add(time.Second)
 	v.set("short", Grant{Subject: "dan", Symbols: []string{"*"}, Expires: exp})
 	v.set("fresh", Grant{Subject: "dan", Symbols: []string{"MSFT"}, Expires: time.Now().Add(time.Hour)})
@@ -163,6 +177,7 @@ func TestExpiryAndRefresh(t *testing.T) {
 func TestMaxConnsPerSubject(t *testing.T) {
 	t.Parallel()
 	e, v := newAuthEnv(t, fanout.Config{})
+	defer bystander(e)()
 	v.set("two", Grant{Subject: "erin", Symbols: []string{"*"}, MaxConns: 2})
 	a, b := e.dial("?token=two"), e.dial("?token=two")
 	if code, reason := dialStatus(t, e.url+"?token=two", nil); code != 429 || reason != "too_many_connections" {

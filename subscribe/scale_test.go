@@ -196,6 +196,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"subscribe","symbols":["AAPL"],"since":{"AAPL":-1}}`,
 		`{"op":"subscribe","symbols":["AAPL"],"since":[1]}`,
 		`{"op":"unsubscribe","symbols":["AAPL"],"max_rate":1e308}`,
+		`{"op":"auth","id":4,"token":"eyJhbGciOiJIUzI1NiJ9.e30.x"}`, `{"op":"auth"}`, `{"op":"auth","token":7}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -211,6 +212,10 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("accepted invalid JSON %q", b)
 		}
 		switch req.Op {
+		case "auth":
+			if req.Token == "" {
+				t.Fatal("accepted auth without a token")
+			}
 		case "list":
 		case "subscribe", "unsubscribe":
 			if len(req.Symbols) == 0 {
