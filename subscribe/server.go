@@ -97,6 +97,7 @@ type Server struct {
 	mu       sync.Mutex // protects the fields below
 	sessions map[*session]struct{}
 	draining bool
+	feedDown bool // see SetFeedUp
 }
 
 // NewServer returns a Server that subscribes clients on engine and
@@ -179,6 +180,7 @@ func (s *Server) register(sess *session) bool {
 	}
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
+	s.greetLocked(sess)
 	return true
 }
 

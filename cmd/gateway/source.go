@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -30,6 +31,8 @@ func newSource(cfg *FeedConfig, kind string, reg prometheus.Registerer, log *slo
 			Prefix:        cfg.NATS.Prefix,
 			Symbols:       natsSymbols(cfg),
 			ReconnectWait: cfg.NATS.ReconnectWait,
+			Stream:        cfg.NATS.Stream,
+			StallAfter:    cfg.NATS.StallAfter,
 		}, reg, log)
 		if err != nil {
 			return nil, fmt.Errorf("config: feed.nats: %w", err)
@@ -58,5 +61,26 @@ func natsSymbols(cfg *FeedConfig) []string {
 		return cfg.Sim.Symbols
 	default:
 		return sim.DefaultSymbols
+	}
+}
+
+// watchFeed follows the health of a source that reports it and tells
+// clients: feed_down when the feed goes down or stalls, feed_up when it is
+// back. It returns when ctx is done.
+func (g *gateway) watchFeed(ctx context.Context, w feed.Watcher) {
+	last := feed.Up // what clients were last told; subscribe.Server starts up
+	for {
+		h, changed := w.Health()
+		if (h == feed.Up) != (last == feed.Up) {
+			g.log.Info("feed health changed; telling clients", "health", h)
+		}
+		last = h
+		g.clients.SetFeedUp(h == feed.Up)
+		g.feedUp.Store(h == feed.Up)
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
