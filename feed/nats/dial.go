@@ -155,6 +155,9 @@ func (p *Publisher) ensureOnce(ctx context.Context, js jetstream.JetStream, want
 		p.log.Info("created stream", "stream", want.Name, "subjects", want.Subjects, "max_msgs_per_subject", want.MaxMsgsPerSubject)
 		return nil
 	}
+	if errors.Is(err, natsgo.ErrNoResponders) {
+		return fmt.Errorf("nats: stream %s: is JetStream enabled on the server? %w", want.Name, err)
+	}
 	if err != nil {
 		return fmt.Errorf("nats: stream %s: %w", want.Name, err)
 	}
@@ -177,6 +180,8 @@ func retryable(err error) bool {
 	switch {
 	case errors.Is(err, errStreamSubjects), errors.Is(err, jetstream.ErrJetStreamNotEnabled):
 		return false
+	case errors.Is(err, natsgo.ErrNoResponders):
+		return false // connected, and nothing serves the JetStream API
 	case errors.As(err, &apiErr) && apiErr.Code == 400:
 		return false
 	}

@@ -96,10 +96,10 @@ func (r *runner) loop(ctx context.Context, closed <-chan struct{}) error {
 			r.handle(m.Subject, m.Data)
 		case m := <-jsMsgs:
 			r.heardOne()
-			if r.js.count(m) {
-				r.caughtUp()
-			}
 			r.handle(m.Subject(), m.Data())
+			if r.js.count(m) {
+				r.caughtUp() // after handing on the last replayed tick
+			}
 		case <-r.s.kick:
 			r.quiet, r.stalled = 0, false // a new connection: give the feed time
 			retry = r.confirm(ctx)
