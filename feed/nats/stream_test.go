@@ -64,6 +64,7 @@ func TestStreamReplayBeforeReady(t *testing.T) {
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}, Stream: "TICKS", StreamHistory: history})
 	publishSeqs(t, pub, syms, 1, published)
 	pub.Heartbeat() // stored too; the source must skip it
+	waitStored(t, s.ClientURL(), "TICKS", published*uint64(len(syms))+1)
 
 	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Symbols: syms, Stream: "TICKS"})
 	sink := &readyRecorder{src: f.src}
@@ -88,6 +89,29 @@ func TestStreamReplayBeforeReady(t *testing.T) {
 	if got := sink.waitTicks(t, len(want)+1); got[len(want)] != testTick("AAPL", published+1) {
 		t.Fatalf("tick after the replay = %+v, want AAPL seq %d", got[len(want)], published+1)
 	}
+}
+
+// waitStored waits until the stream has stored last messages in all:
+// JetStream stores core publishes after the server has received them, so a
+// Flush is not enough.
+func waitStored(tb testing.TB, url, stream string, last uint64) {
+	tb.Helper()
+	js, err := jetstream.New(connect(tb, url))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	checkFor(tb, 10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		st, err := js.Stream(ctx, stream)
+		if err != nil {
+			return err
+		}
+		if got := st.CachedInfo().State.LastSeq; got < last {
+			return fmt.Errorf("stream %s at seq %d, want %d", stream, got, last)
+		}
+		return nil
+	})
 }
 
 // readyRecorder is a collector that notes whether its source already
@@ -251,9 +275,13 @@ func TestPublisherDropsWhileDown(t *testing.T) {
 	}
 
 	s = runServer(t, serverOpts(port))
-	sub, err := connect(t, s.ClientURL()).SubscribeSync("ticks.>")
+	nc := connect(t, s.ClientURL())
+	sub, err := nc.SubscribeSync("ticks.>")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := nc.FlushTimeout(5 * time.Second); err != nil {
+		t.Fatal(err) // the server has the subscription before tick 6
 	}
 	checkFor(t, 10*time.Second, func() error {
 		if !pub.Connected() {
