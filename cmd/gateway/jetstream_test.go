@@ -68,7 +68,7 @@ func ackedHeartbeat(t *testing.T, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := js.Publish(ctx, "ticks."+feednats.HeartbeatToken, []byte(`{"type":"heartbeat"}`)); err != nil {
 		t.Fatal(err)
@@ -106,11 +106,14 @@ func TestGatewayJetStreamWarmStart(t *testing.T) {
 	t.Parallel()
 	ns := runNATS(t, jsOpts(-1, t.TempDir()))
 	cfg := jsGateway(ns.ClientURL())
-	cfg["feed.sim.rate"] = "5000"
+	// 20 symbols at 1000 ticks/s: each ticks within a second, and the
+	// stream keeps up under -race.
+	syms := sim.DefaultSymbols[:20]
+	cfg["feed.sim.symbols"] = yamlList(syms...)
+	cfg["feed.sim.rate"] = "1000"
 	cfg["publish.stream_history"] = "50" // a short replay under -race
 	stopPub := runPublisher(t, cfg)
 	st := streamOf(t, ns.ClientURL(), "TICKS")
-	syms := sim.DefaultSymbols
 	lastSeqs(t, st, syms) // every symbol has ticked
 	stopPub()
 	// A stream stores core publishes from its own queue, after the server

@@ -193,9 +193,11 @@ func TestFleetOverNATS(t *testing.T) {
 	ns := runNATS(t, natsOpts(-1))
 	startPublisher(t, ns.ClientURL())
 	gws := []*testGateway{startGateway(t, natsGateway(ns.ClientURL())), startGateway(t, natsGateway(ns.ClientURL()))}
+	for _, tg := range gws {
+		tg.waitReady(t) // both first: the clients subscribe close together
+	}
 	var clients []*wsClient
 	for _, tg := range gws {
-		tg.waitReady(t)
 		c := connect(t, tg, "?symbols=AAPL,MSFT")
 		c.subscribed("AAPL,MSFT")
 		clients = append(clients, c)
