@@ -418,7 +418,7 @@ func TestGatewayFeedNotices(t *testing.T) {
 	port := freePort(t)
 	ns := runNATS(t, natsOpts(port))
 	cfg := natsGateway(ns.ClientURL())
-	cfg["feed.nats.stall_after"] = "400ms"
+	cfg["feed.nats.stall_after"] = "1s"
 	cfg["publish.heartbeat"] = "100ms"
 	stopPub := runPublisher(t, cfg)
 	tg := startGateway(t, cfg)

@@ -307,21 +307,21 @@ func TestPublisherDropsWhileDown(t *testing.T) {
 func TestStall(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, serverOpts(-1))
-	const stallAfter = 200 * time.Millisecond
+	const stallAfter = 500 * time.Millisecond
 	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Symbols: []string{"AAPL"}, StallAfter: stallAfter})
 	f.run(t, &collector{})
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}})
 	f.waitReady(t)
 	_, changed := f.src.Health()
 
-	// Heartbeats every stallAfter/4 keep it up for 3 stall periods.
-	for end := time.Now().Add(3 * stallAfter); time.Now().Before(end); {
+	// Heartbeats every stallAfter/10 keep it up for 2 stall periods.
+	for end := time.Now().Add(2 * stallAfter); time.Now().Before(end); {
 		pub.Heartbeat()
 		select {
 		case <-changed:
 			h, _ := f.src.Health()
 			t.Fatalf("health changed to %v with heartbeats flowing", h)
-		case <-time.After(stallAfter / 4):
+		case <-time.After(stallAfter / 10):
 		}
 	}
 	select {
