@@ -105,6 +105,7 @@ type Server struct {
 	sessions map[*session]struct{}
 	draining bool
 	subjects map[string]int // connections per grant subject with MaxConns
+	feedDown bool           // see SetFeedUp
 }
 
 // NewServer returns a Server that subscribes clients on engine and
@@ -212,6 +213,7 @@ func (s *Server) register(sess *session) bool {
 	}
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
+	s.greetLocked(sess)
 	return true
 }
 

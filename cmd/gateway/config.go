@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/tickgate/tickgate"
+	feednats "github.com/tickgate/tickgate/feed/nats"
 )
 
 // Config is the whole gateway configuration. config.yaml at the repository
@@ -36,7 +37,10 @@ type Config struct {
 	} `mapstructure:"entitlements"`
 	Feed    FeedConfig `mapstructure:"feed"`
 	Publish struct {
-		Source string `mapstructure:"source"`
+		Source         string        `mapstructure:"source"`
+		Heartbeat      time.Duration `mapstructure:"heartbeat"`
+		StreamHistory  int64         `mapstructure:"stream_history"`
+		StreamReplicas int           `mapstructure:"stream_replicas"`
 	} `mapstructure:"publish"`
 	Fanout struct {
 		Shards      int       `mapstructure:"shards"`
@@ -73,6 +77,8 @@ type FeedConfig struct {
 		Prefix        string        `mapstructure:"prefix"`
 		Symbols       []string      `mapstructure:"symbols"`
 		ReconnectWait time.Duration `mapstructure:"reconnect_wait"`
+		Stream        string        `mapstructure:"stream"`
+		StallAfter    time.Duration `mapstructure:"stall_after"`
 	} `mapstructure:"nats"`
 	Replay struct {
 		Path   string  `mapstructure:"path"`
@@ -145,6 +151,13 @@ func (c *Config) Validate() error {
 	check(oneOf(c.Publish.Source, "sim", "replay"), "publish.source", "want sim or replay, got %q", c.Publish.Source)
 	check(len(c.Feed.NATS.URLs) > 0, "feed.nats.urls", "must list at least one server")
 	check(c.Feed.NATS.ReconnectWait > 0, "feed.nats.reconnect_wait", "must be > 0, got %s", c.Feed.NATS.ReconnectWait)
+	check(c.Feed.NATS.Stream == "" || feednats.ValidStreamName(c.Feed.NATS.Stream), "feed.nats.stream", "want letters, digits, '-' or '_', got %q", c.Feed.NATS.Stream)
+	check(c.Feed.NATS.StallAfter >= 0, "feed.nats.stall_after", "must be >= 0, got %s", c.Feed.NATS.StallAfter)
+	check(c.Publish.Heartbeat >= 0, "publish.heartbeat", "must be >= 0, got %s", c.Publish.Heartbeat)
+	check(c.Feed.NATS.StallAfter == 0 || c.Publish.Heartbeat == 0 || c.Feed.NATS.StallAfter >= 2*c.Publish.Heartbeat,
+		"feed.nats.stall_after", "must be at least twice publish.heartbeat (%s), got %s", c.Publish.Heartbeat, c.Feed.NATS.StallAfter)
+	check(c.Publish.StreamHistory > 0, "publish.stream_history", "must be > 0, got %d", c.Publish.StreamHistory)
+	check(c.Publish.StreamReplicas >= 1 && c.Publish.StreamReplicas <= 5, "publish.stream_replicas", "must be in [1, 5], got %d", c.Publish.StreamReplicas)
 	usesReplay := c.Feed.Source == "replay" || c.Publish.Source == "replay"
 	check(!usesReplay || c.Feed.Replay.Path != "", "feed.replay.path", "must name a file when replaying")
 	check(oneOf(c.Feed.Replay.Format, "", "ndjson", "csv"), "feed.replay.format", "want ndjson, csv or empty, got %q", c.Feed.Replay.Format)

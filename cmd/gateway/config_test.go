@@ -38,8 +38,12 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Feed.NATS.URLs = []string{"nats://127.0.0.1:4222"}
 	want.Feed.NATS.Prefix = "ticks"
 	want.Feed.NATS.ReconnectWait = 250 * time.Millisecond
+	want.Feed.NATS.StallAfter = 5 * time.Second
 	want.Feed.Replay.Speed = 1
 	want.Publish.Source = "sim"
+	want.Publish.Heartbeat = time.Second
+	want.Publish.StreamHistory = 1024
+	want.Publish.StreamReplicas = 1
 	want.Fanout.Shards = 0
 	want.Fanout.QueueBytes = 1 << 20
 	want.Fanout.InboxTicks = 4096
@@ -218,6 +222,12 @@ var badValues = []struct {
 	{"feed.replay.speed", "0"},
 	{"feed.replay.format", "parquet"},
 	{"feed.nats.reconnect_wait", "0s"},
+	{"feed.nats.stream", "tick stream"},
+	{"feed.nats.stall_after", "-1s"},
+	{"feed.nats.stall_after", "1s"}, // under twice publish.heartbeat (1s)
+	{"publish.heartbeat", "-1s"},
+	{"publish.stream_history", "0"},
+	{"publish.stream_replicas", "7"},
 	{"publish.source", "kafka"},
 	{"runtime.gogc", "0"},
 	{"runtime.memory_limit", "lots"},

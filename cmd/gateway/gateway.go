@@ -39,6 +39,7 @@ type gateway struct {
 	clients *subscribe.Server
 
 	feedRunning atomic.Bool
+	feedUp      atomic.Bool // clients were last told feed_up (sources that are feed.Watchers)
 	draining    atomic.Bool
 	adminAddr   string // server.admin_listen once listening
 }
@@ -96,6 +97,9 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 func (g *gateway) ready() bool {
 	if r, ok := g.source.(feed.Readier); ok && !r.Ready() {
 		return false
+	}
+	if _, ok := g.source.(feed.Watcher); ok && !g.feedUp.Load() {
+		return false // ready only once clients have been told feed_up
 	}
 	return g.feedRunning.Load() && !g.draining.Load()
 }
@@ -212,6 +216,9 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	defer stopRun()
 	var wg sync.WaitGroup
 	wg.Go(func() { g.engine.Run(runCtx) })
+	if w, ok := g.source.(feed.Watcher); ok {
+		wg.Go(func() { g.watchFeed(runCtx, w) })
+	}
 	feedErr := make(chan error, 1)
 	wg.Go(func() {
 		g.feedRunning.Store(true)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,22 +106,34 @@ func natsGateway(urls ...string) map[string]string {
 // in-process into the NATS servers at urls until the test ends.
 func startPublisher(t *testing.T, urls ...string) {
 	t.Helper()
-	cfg := testConfig(t, natsGateway(urls...))
+	runPublisher(t, natsGateway(urls...))
+}
+
+// runPublisher runs "gateway publish" configured by overrides in-process
+// until the returned stop is called or the test ends.
+func runPublisher(t *testing.T, overrides map[string]string) (stop func()) {
+	t.Helper()
+	cfg := testConfig(t, overrides)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runPublish(ctx, cfg, log) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("runPublish: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("runPublish: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("runPublish did not return within 10s of cancel")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("runPublish did not return within 10s of cancel")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // freePort returns a loopback port nobody listens on right now.
@@ -180,9 +193,11 @@ func TestFleetOverNATS(t *testing.T) {
 	ns := runNATS(t, natsOpts(-1))
 	startPublisher(t, ns.ClientURL())
 	gws := []*testGateway{startGateway(t, natsGateway(ns.ClientURL())), startGateway(t, natsGateway(ns.ClientURL()))}
+	for _, tg := range gws {
+		tg.waitReady(t) // both first: the clients subscribe close together
+	}
 	var clients []*wsClient
 	for _, tg := range gws {
-		tg.waitReady(t)
 		c := connect(t, tg, "?symbols=AAPL,MSFT")
 		c.subscribed("AAPL,MSFT")
 		clients = append(clients, c)
@@ -259,11 +274,16 @@ func TestGatewayNATSFailover(t *testing.T) {
 
 	var last uint64
 	gaps, missed := 0, uint64(0)
+	var notices []string
 	nextSeq := func() uint64 {
 		t.Helper()
 		m := c.next()
+		for m.Type == "notice" {
+			notices = append(notices, m.Code)
+			m = c.next()
+		}
 		if m.Type != "tick" || m.Sym != "AAPL" {
-			t.Fatalf("got %s, want AAPL ticks only", m.raw)
+			t.Fatalf("got %s, want AAPL ticks and notices only", m.raw)
 		}
 		if m.Seq <= last {
 			t.Fatalf("AAPL seq %d after %d: repeated or out of order", m.Seq, last)
@@ -315,6 +335,11 @@ func TestGatewayNATSFailover(t *testing.T) {
 	if code, _ := get(tg.url + "/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz = %d after the failover, want 200", code)
 	}
+	// The client was told: feed_down when the node went, feed_up once the
+	// gateway was back (ready implies clients were told).
+	if strings.Join(notices, ",") != "feed_down,feed_up" {
+		t.Errorf("notices %q during the failover, want feed_down then feed_up", notices)
+	}
 	t.Logf("failover: %d gaps, %d ticks missed; AAPL reached seq %d", gaps, missed, last)
 }
 
@@ -341,7 +366,11 @@ func TestGatewayStartsWithoutNATS(t *testing.T) {
 		}
 		return nil
 	})
+	// A client that connects while the feed is down is told so first.
 	c := connect(t, tg, "?symbols=AAPL")
+	if m := c.next(); m.Type != "notice" || m.Code != "feed_down" {
+		t.Fatalf("first message %s, want the feed_down notice", m.raw)
+	}
 	c.subscribed("AAPL")
 
 	ns := runNATS(t, natsOpts(port))
@@ -352,12 +381,81 @@ func TestGatewayStartsWithoutNATS(t *testing.T) {
 		}
 		return nil
 	})
-	seqs := seqCheck{}
-	for range 20 {
-		m := c.next()
-		if m.Type != "tick" || m.Sym != "AAPL" {
-			t.Fatalf("got %s, want AAPL ticks", m.raw)
+	// feed_up comes once, maybe a moment after the first ticks.
+	seqs, ups := seqCheck{}, 0
+	for ticks := 0; ticks < 20 || ups == 0; {
+		switch m := c.next(); {
+		case m.Type == "notice" && m.Code == "feed_up":
+			ups++
+		case m.Type == "tick" && m.Sym == "AAPL":
+			seqs.tick(t, m)
+			ticks++
+		default:
+			t.Fatalf("got %s, want AAPL ticks and one feed_up", m.raw)
 		}
-		seqs.tick(t, m)
 	}
+	if ups != 1 {
+		t.Errorf("%d feed_up notices, want 1", ups)
+	}
+}
+
+// nextNotice reads past ticks to the next message that is not one, and
+// fails unless it is the notice code.
+func (c *wsClient) nextNotice(code string) {
+	c.t.Helper()
+	m := c.next()
+	for m.Type == "tick" {
+		m = c.next()
+	}
+	if m.Type != "notice" || m.Code != code {
+		c.t.Fatalf("got %s, want the %s notice", m.raw, code)
+	}
+}
+
+// TestGatewayFeedNotices stops the publisher, then the NATS server:
+// clients get feed_down when the feed stalls or goes down and feed_up when
+// it is back, and /readyz and the stall metric follow.
+func TestGatewayFeedNotices(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	ns := runNATS(t, natsOpts(port))
+	cfg := natsGateway(ns.ClientURL())
+	cfg["feed.nats.stall_after"] = "1s"
+	cfg["publish.heartbeat"] = "100ms"
+	stopPub := runPublisher(t, cfg)
+	tg := startGateway(t, cfg)
+	tg.waitReady(t)
+	a := connect(t, tg, "?symbols=AAPL")
+	a.subscribed("AAPL")
+
+	// The publisher goes: neither ticks nor heartbeats, so stalled.
+	stopPub()
+	a.nextNotice("feed_down")
+	if code, _ := get(tg.url + "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d while stalled, want 503", code)
+	}
+	if v, _ := metricValue(t, tg.gw.reg, "tickgate_feed_nats_stalled"); v != 1 {
+		t.Errorf("tickgate_feed_nats_stalled = %g while stalled, want 1", v)
+	}
+	b := connect(t, tg, "")
+	b.nextNotice("feed_down")
+
+	// A new publisher's heartbeats end the stall. (Its seqs restart at 1,
+	// which the engine drops as stale, so no tick need follow.)
+	runPublisher(t, cfg)
+	a.nextNotice("feed_up")
+	b.nextNotice("feed_up")
+	tg.waitReady(t)
+	if v, _ := metricValue(t, tg.gw.reg, "tickgate_feed_nats_stalled"); v != 0 {
+		t.Errorf("tickgate_feed_nats_stalled = %g after the stall, want 0", v)
+	}
+
+	// The server goes: down, then up again when it is back.
+	stopNATS(ns)
+	a.nextNotice("feed_down")
+	b.nextNotice("feed_down")
+	runNATS(t, natsOpts(port))
+	a.nextNotice("feed_up")
+	b.nextNotice("feed_up")
+	tg.waitReady(t)
 }

@@ -2,7 +2,6 @@ package nats
 
 import (
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -95,75 +94,11 @@ func (s *Source) asyncError(_ *natsgo.Conn, _ *natsgo.Subscription, err error) {
 	})
 }
 
-// kickRun asks Run to confirm the subscription, without blocking.
+// kickRun asks Run to confirm the subscription (with a stream: to start
+// its consumer if it has none yet), without blocking.
 func (s *Source) kickRun() {
 	select {
 	case s.kick <- struct{}{}:
 	default: // a confirmation is already pending
 	}
-}
-
-// confirm makes a round trip to the server. A server handles a client's
-// protocol in order, so a PONG means it has the subscription; only then is
-// the source ready. It returns a channel that fires when confirm should be
-// retried, or nil.
-func (s *Source) confirm(nc *natsgo.Conn) <-chan time.Time {
-	epoch, ok := s.link.connectedEpoch()
-	if !ok {
-		return nil // not connected: the next connect kicks again
-	}
-	if err := nc.FlushTimeout(flushTimeout); err != nil {
-		s.log.Warn("subscription not confirmed, retrying", "err", err)
-		return time.After(s.wait)
-	}
-	s.link.subscribed(epoch)
-	return nil
-}
-
-// link is the readiness state shared by Run and the nats.go callbacks.
-type link struct {
-	mu        sync.Mutex // protects the fields below
-	epoch     uint64     // bumped by every connect and disconnect
-	connected bool
-	confirmed bool // a round trip after the subscription succeeded in this epoch
-}
-
-// up records a new connection; the subscription is not yet confirmed on it.
-func (l *link) up() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.epoch++
-	l.connected, l.confirmed = true, false
-}
-
-// down records a lost or closed connection.
-func (l *link) down() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.epoch++
-	l.connected, l.confirmed = false, false
-}
-
-// connectedEpoch returns the current epoch if connected.
-func (l *link) connectedEpoch() (uint64, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.epoch, l.connected
-}
-
-// subscribed marks the subscription confirmed, unless the connection
-// changed since epoch (then the confirmation was for an older one).
-func (l *link) subscribed(epoch uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.epoch == epoch && l.connected {
-		l.confirmed = true
-	}
-}
-
-// ready reports whether the subscription is confirmed on a live connection.
-func (l *link) ready() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.connected && l.confirmed
 }

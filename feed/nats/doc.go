@@ -1,9 +1,11 @@
-// Package nats adapts a NATS subject tree to feed.Source, and feed.Sink to
-// NATS publishes. cmd/gateway builds a Source with New and hands it to the
-// fan-out engine, which calls Run once; Run calls sink.Publish from its own
-// goroutine only, in the order NATS delivers. A Publisher lets a producer
-// (the `gateway publish` command) put the sim feed or a replay onto NATS, so
-// seqs are assigned once upstream and every gateway sees the same ones.
-// Ready may be called from any goroutine; it reports false until the
-// subscription is confirmed by a server and again while reconnecting.
+// Package nats adapts a NATS subject tree, or a JetStream stream over it,
+// to feed.Source, and feed.Sink to NATS publishes. cmd/gateway builds a
+// Source with New and calls Run once; Run calls sink.Publish from its own
+// goroutine only, in the order NATS (or the stream) delivers. Ready and
+// Health may be called from any goroutine: the source is down until a
+// server confirms the subscription (with a stream: until it has replayed
+// what the stream held), stalled while connected but silent, up otherwise.
+// A Publisher, made by Connect, lets a producer (the `gateway publish`
+// command) put the sim feed or a replay onto NATS with heartbeats, so seqs
+// are assigned once upstream and every gateway sees the same ones.
 package nats

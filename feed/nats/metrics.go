@@ -14,12 +14,14 @@ type metrics struct {
 	connectErrors prometheus.Counter
 	disconnects   prometheus.Counter
 	reconnects    prometheus.Counter
+	stalls        prometheus.Counter
 }
 
 // newMetrics builds the Source's collectors and registers them with reg.
 // dropped reports the messages nats.go discarded because the subscription's
-// pending channel was full (a client-side slow consumer).
-func newMetrics(reg prometheus.Registerer, dropped func() float64) (*metrics, error) {
+// pending channel was full (a client-side slow consumer); stalled whether
+// the feed is stalled now.
+func newMetrics(reg prometheus.Registerer, dropped func() float64, stalled func() bool) (*metrics, error) {
 	m := &metrics{
 		decodeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name:        feed.DecodeErrorsMetric,
@@ -38,12 +40,25 @@ func newMetrics(reg prometheus.Registerer, dropped func() float64) (*metrics, er
 			Name: "tickgate_feed_nats_reconnects_total",
 			Help: "Times the NATS connection was re-established after a loss.",
 		}),
+		stalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_feed_nats_stalls_total",
+			Help: "Times the connected feed fell silent (no ticks or heartbeats) for feed.nats.stall_after.",
+		}),
 	}
 	drops := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "tickgate_feed_nats_dropped_total",
 		Help: "NATS messages dropped because the feed's pending buffer was full.",
 	}, dropped)
-	for _, c := range []prometheus.Collector{m.decodeErrors, m.connectErrors, m.disconnects, m.reconnects, drops} {
+	stalledNow := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tickgate_feed_nats_stalled",
+		Help: "1 while the NATS feed is connected but silent past feed.nats.stall_after.",
+	}, func() float64 {
+		if stalled() {
+			return 1
+		}
+		return 0
+	})
+	for _, c := range []prometheus.Collector{m.decodeErrors, m.connectErrors, m.disconnects, m.reconnects, m.stalls, drops, stalledNow} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("nats: register metrics: %w", err)
 		}

@@ -1,7 +1,10 @@
 package nats
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,16 +20,22 @@ const maxSubjects = 4096
 
 // Publisher is a feed.Sink that publishes each tick, as feed.Tick.AppendJSON
 // encodes it, on Prefix.SYMBOL: the subjects a Source reads. Publish must be
-// called from one goroutine, as feed.Sink promises; Flush, Published and
-// Errors may be called from any.
+// called from one goroutine, as feed.Sink promises; Heartbeat, Flush,
+// Published, Dropped and Errors may be called from any.
 //
 // A failed publish is counted and remembered, never fatal: a feed that
-// outlives a NATS outage keeps going. While nats.go is reconnecting it
-// buffers publishes (8 MB by default) and fails them only when that buffer
-// is full.
+// outlives a NATS outage keeps going. A Publisher made by Connect drops the
+// ticks it cannot send while disconnected and counts them (Dropped): the
+// feed moves on, so a tick held back through an outage would reach clients
+// late and stale. One made by NewPublisher on a connection with nats.go's
+// default reconnect buffer instead buffers up to 8 MB while reconnecting
+// and sends it all on reconnect.
 type Publisher struct {
 	nc     *natsgo.Conn
+	owned  bool   // Connect made nc; Close closes it
 	prefix string // with the trailing '.'
+	hb     string // Prefix._hb
+	log    *slog.Logger
 
 	// Owned by the Publish goroutine. buf is reused for every tick: nc.Publish
 	// has copied it into the connection's buffer when it returns.
@@ -34,6 +43,8 @@ type Publisher struct {
 	subjects map[string]string // symbol → subject
 
 	published atomic.Uint64
+	dropped   atomic.Uint64 // ticks not sent for want of a connection
+	downAt    atomic.Uint64 // dropped when the connection was lost
 	errors    atomic.Uint64
 	failed    atomic.Uint64 // errors since the last Flush
 
@@ -45,27 +56,50 @@ var _ feed.Sink = (*Publisher)(nil)
 
 // NewPublisher returns a Publisher on nc, which the caller keeps owning and
 // closes. prefix "" means "ticks", as in Config. To ride out outages, nc
-// should be connected with nats.MaxReconnects(-1), as Source connects.
+// should be connected with nats.MaxReconnects(-1), as Source connects; to
+// drop rather than buffer while disconnected, with nats.ReconnectBufSize(-1),
+// as Connect does.
 func NewPublisher(nc *natsgo.Conn, prefix string) *Publisher {
+	p := newPublisher(prefix, slog.New(slog.DiscardHandler))
+	p.nc = nc
+	return p
+}
+
+func newPublisher(prefix string, log *slog.Logger) *Publisher {
 	if prefix == "" {
 		prefix = defaultPrefix
 	}
 	return &Publisher{
-		nc:       nc,
 		prefix:   prefix + ".",
+		hb:       prefix + "." + HeartbeatToken,
+		log:      log,
 		buf:      make([]byte, 0, 256),
 		subjects: make(map[string]string),
 	}
 }
 
-// Publish encodes t and publishes it on Prefix.SYMBOL.
+// Publish encodes t and publishes it on Prefix.SYMBOL. While disconnected
+// (with nats.ReconnectBufSize(-1)) the tick is dropped and counted.
 func (p *Publisher) Publish(t feed.Tick) {
 	p.buf = t.AppendJSON(p.buf[:0])
-	if err := p.nc.Publish(p.subject(t.Symbol), p.buf); err != nil {
+	err := p.nc.Publish(p.subject(t.Symbol), p.buf)
+	switch {
+	case err == nil:
+		p.published.Add(1)
+	case errors.Is(err, natsgo.ErrReconnectBufExceeded):
+		p.dropped.Add(1)
+	default:
 		p.fail(err) // not wrapped here: in an outage this runs per tick
-		return
 	}
-	p.published.Add(1)
+}
+
+// Heartbeat publishes {"type":"heartbeat","ts":<unix ns>} on Prefix._hb,
+// which tells a Source that the feed is alive though no tick came. A
+// heartbeat that cannot be sent is not counted: the next one will do.
+func (p *Publisher) Heartbeat() {
+	var b [64]byte
+	msg := strconv.AppendInt(append(b[:0], `{"type":"heartbeat","ts":`...), time.Now().UnixNano(), 10)
+	_ = p.nc.Publish(p.hb, append(msg, '}'))
 }
 
 // subject returns Prefix.sym, built once per symbol.
@@ -108,5 +142,9 @@ func (p *Publisher) Flush(timeout time.Duration) error {
 // Published returns how many ticks were handed to nats.go successfully.
 func (p *Publisher) Published() uint64 { return p.published.Load() }
 
-// Errors returns how many ticks failed to publish.
+// Dropped returns how many ticks were dropped because the connection was
+// down.
+func (p *Publisher) Dropped() uint64 { return p.dropped.Load() }
+
+// Errors returns how many ticks failed to publish for other reasons.
 func (p *Publisher) Errors() uint64 { return p.errors.Load() }

@@ -1,7 +1,6 @@
 package nats
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +48,17 @@ type Config struct {
 	// Name is the connection name servers show in their monitoring. ""
 	// means "tickgate".
 	Name string
+	// Stream names a JetStream stream that captures Prefix.>. "" means core
+	// NATS: ticks published while the gateway is away are lost to it. With a
+	// stream, Run replays what the stream holds before it reports ready, so
+	// the engine starts with every symbol's last tick and history, and after
+	// a reconnect it resumes after the last stream sequence it had, so an
+	// outage shorter than the stream's retention loses nothing.
+	Stream string
+	// StallAfter is how long a connected source may hear nothing, neither
+	// ticks nor the publisher's heartbeats on Prefix._hb, before it reports
+	// itself stalled. 0 means never: for publishers that send no heartbeats.
+	StallAfter time.Duration
 }
 
 // defaults returns cfg with its zero fields replaced by their defaults.
@@ -75,6 +85,12 @@ func (cfg Config) validate() error {
 	}
 	if cfg.ReconnectWait < 0 {
 		return fmt.Errorf("nats: negative reconnect wait %v", cfg.ReconnectWait)
+	}
+	if cfg.StallAfter < 0 {
+		return fmt.Errorf("nats: negative stall limit %v", cfg.StallAfter)
+	}
+	if cfg.Stream != "" && !ValidStreamName(cfg.Stream) {
+		return fmt.Errorf("nats: stream name %q: want letters, digits, '-' or '_'", cfg.Stream)
 	}
 	if len(cfg.Symbols) == 0 {
 		return errors.New("nats: no symbols")
@@ -107,29 +123,44 @@ func validSubject(s string) bool {
 	return true
 }
 
-// Source is a feed.Source reading ticks from NATS. Symbols and Ready are
-// safe for concurrent use; Run may be called once.
+// ValidStreamName reports whether s is a JetStream stream name that needs
+// no quoting anywhere: letters, digits, '-' and '_'.
+func ValidStreamName(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Source is a feed.Source reading ticks from NATS. Symbols, Ready and
+// Health are safe for concurrent use; Run may be called once.
 //
 // Subjects: a tick for SYM is published on Prefix.SYM. A symbol may contain
 // '.', as BRK.B does, which makes it two NATS tokens (ticks.BRK.B), so
 // Source subscribes once to Prefix.> and takes the symbol to be everything
 // after "Prefix.", rather than one token. The payload's own symbol must
-// match it.
+// match it. Prefix._hb carries the publisher's heartbeats; "_hb" is never a
+// symbol, which are upper case.
 type Source struct {
-	url      string // comma-separated, as nats.Connect takes it
-	prefix   string // with the trailing '.'
-	wait     time.Duration
-	name     string
-	names    []string
-	known    map[string]string // symbol → its entry in names, to intern
-	pending  int               // subscription channel capacity; tests lower it
-	log      *slog.Logger
-	metrics  *metrics
-	warn     rate.Sometimes // rate-limits bad-payload warnings
-	connWarn rate.Sometimes // rate-limits warnings from nats.go callbacks
+	url        string // comma-separated, as nats.Connect takes it
+	prefix     string // with the trailing '.'
+	heartbeat  string // Prefix._hb
+	stream     string // "" for core NATS
+	stallAfter time.Duration
+	wait       time.Duration
+	name       string
+	names      []string
+	known      map[string]string // symbol → its entry in names, to intern
+	pending    int               // subscription channel capacity; tests lower it
+	log        *slog.Logger
+	metrics    *metrics
+	warn       rate.Sometimes // rate-limits bad-payload warnings
+	connWarn   rate.Sometimes // rate-limits warnings from nats.go callbacks
 
 	running atomic.Bool
-	link    link
+	link    *link
 	kick    chan struct{} // cap 1: a (re)connect asks Run to confirm the subscription
 
 	// sub and dropBase back the dropped-messages counter: sub while Run is
@@ -141,6 +172,7 @@ type Source struct {
 var (
 	_ feed.Source  = (*Source)(nil)
 	_ feed.Readier = (*Source)(nil)
+	_ feed.Watcher = (*Source)(nil)
 )
 
 // New checks cfg, fills in its defaults and returns a Source that registers
@@ -151,22 +183,26 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Source, erro
 		return nil, err
 	}
 	s := &Source{
-		url:      strings.Join(cfg.URLs, ","),
-		prefix:   cfg.Prefix + ".",
-		wait:     cfg.ReconnectWait,
-		name:     cfg.Name,
-		names:    append([]string(nil), cfg.Symbols...),
-		known:    make(map[string]string, len(cfg.Symbols)),
-		pending:  pendingMsgs,
-		log:      log.With("subsystem", "feed", "source", "nats"),
-		warn:     rate.Sometimes{Interval: time.Second},
-		connWarn: rate.Sometimes{Interval: time.Second},
-		kick:     make(chan struct{}, 1),
+		url:        strings.Join(cfg.URLs, ","),
+		prefix:     cfg.Prefix + ".",
+		heartbeat:  cfg.Prefix + "." + HeartbeatToken,
+		stream:     cfg.Stream,
+		stallAfter: cfg.StallAfter,
+		wait:       cfg.ReconnectWait,
+		name:       cfg.Name,
+		names:      append([]string(nil), cfg.Symbols...),
+		known:      make(map[string]string, len(cfg.Symbols)),
+		pending:    pendingMsgs,
+		log:        log.With("subsystem", "feed", "source", "nats"),
+		warn:       rate.Sometimes{Interval: time.Second},
+		connWarn:   rate.Sometimes{Interval: time.Second},
+		kick:       make(chan struct{}, 1),
+		link:       newLink(),
 	}
 	for _, sym := range s.names {
 		s.known[sym] = sym
 	}
-	m, err := newMetrics(reg, s.dropped)
+	m, err := newMetrics(reg, s.dropped, s.link.isStalled)
 	if err != nil {
 		return nil, err
 	}
@@ -179,120 +215,17 @@ func (s *Source) Symbols() []string {
 	return append([]string(nil), s.names...)
 }
 
-// Ready reports whether a server has confirmed the subscription and the
-// connection to it is up. It is false before Run and while reconnecting.
+// Ready reports whether Health is feed.Up: a server has confirmed the
+// subscription (with a stream: Run has replayed what the stream held when
+// it started), the connection is up and the feed is not stalled. It is
+// false before Run and while reconnecting.
 func (s *Source) Ready() bool {
-	return s.link.ready()
+	h, _ := s.link.health()
+	return h == feed.Up
 }
 
-// Run connects, subscribes to Prefix.> and publishes each valid tick into
-// sink until ctx is done, then closes the connection and returns nil.
-//
-// Run does not fail when no server is reachable: it keeps retrying with
-// backoff, unready, for as long as ctx lives, and likewise after a lost
-// connection. It returns an error only if it cannot start, or if nats.go
-// gives up on the connection (for example after repeated auth failures).
-// Upstream seq and ts are passed on unchanged.
-func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
-	if !s.running.CompareAndSwap(false, true) {
-		return errors.New("nats: Run called more than once")
-	}
-	closed := make(chan struct{})
-	nc, err := natsgo.Connect(s.url, s.options(closed)...)
-	if err != nil {
-		return fmt.Errorf("nats: connect: %w", err) // not the URLs: they may hold credentials
-	}
-	defer s.close(nc, closed)
-	msgs := make(chan *natsgo.Msg, s.pending)
-	sub, err := nc.ChanSubscribe(s.prefix+">", msgs)
-	if err != nil {
-		return fmt.Errorf("nats: subscribe %s>: %w", s.prefix, err)
-	}
-	s.sub.Store(sub)
-	s.kickRun() // the connect callback may have fired before the subscribe
-	return s.loop(ctx, nc, msgs, sink, closed)
-}
-
-// loop is Run's receive loop. Between messages it confirms the
-// subscription after each (re)connect, retrying while a confirmation fails.
-func (s *Source) loop(ctx context.Context, nc *natsgo.Conn, msgs <-chan *natsgo.Msg, sink feed.Sink, closed <-chan struct{}) error {
-	var retry <-chan time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-closed:
-			return fmt.Errorf("nats: connection closed: %w", nc.LastError())
-		case m := <-msgs:
-			s.handle(m, sink)
-		case <-s.kick:
-			retry = s.confirm(nc)
-		case <-retry:
-			retry = s.confirm(nc)
-		}
-	}
-}
-
-// handle decodes one message and publishes its tick, or counts and drops it.
-func (s *Source) handle(m *natsgo.Msg, sink feed.Sink) {
-	t, err := s.decode(m.Subject, m.Data)
-	if err != nil {
-		s.metrics.decodeErrors.Inc()
-		s.warn.Do(func() {
-			s.log.Warn("dropped bad tick (warnings limited to 1/s)", "subject", m.Subject, "err", err)
-		})
-		return
-	}
-	sink.Publish(t)
-}
-
-// decode parses the tick in data, received on subject, and checks that it
-// is for the subject's symbol and that the symbol is in the universe.
-func (s *Source) decode(subject string, data []byte) (feed.Tick, error) {
-	sym, ok := strings.CutPrefix(subject, s.prefix)
-	if ok {
-		sym, ok = s.known[sym]
-	}
-	if !ok {
-		return feed.Tick{}, fmt.Errorf("nats: %w: subject %q names no known symbol", feed.ErrBadTick, subject)
-	}
-	t, err := feed.DecodeJSON(data)
-	if err != nil {
-		return feed.Tick{}, fmt.Errorf("nats: %w", err)
-	}
-	if t.Symbol != sym {
-		return feed.Tick{}, fmt.Errorf("nats: %w: symbol %q on subject %q", feed.ErrBadTick, t.Symbol, subject)
-	}
-	t.Symbol = sym // the long-lived copy: the engine keeps the last tick
-	return t, nil
-}
-
-// close closes nc and waits for its closed callback, so that nats.go's
-// callback goroutine has finished with s when Run returns. It closes rather
-// than drains: the messages a drain would deliver have no sink to go to
-// once Run has stopped.
-func (s *Source) close(nc *natsgo.Conn, closed <-chan struct{}) {
-	if sub := s.sub.Load(); sub != nil {
-		if n, err := sub.Dropped(); err == nil {
-			s.dropBase.Store(int64(n))
-		}
-		s.sub.Store(nil)
-	}
-	nc.Close()
-	select {
-	case <-closed:
-	case <-time.After(5 * time.Second):
-		s.log.Warn("closed callback did not run within 5s")
-	}
-	s.link.down()
-}
-
-// dropped is the number of messages nats.go dropped for a full channel.
-func (s *Source) dropped() float64 {
-	if sub := s.sub.Load(); sub != nil {
-		if n, err := sub.Dropped(); err == nil {
-			return float64(n)
-		}
-	}
-	return float64(s.dropBase.Load())
+// Health returns the source's health and a channel closed at its next
+// change (feed.Watcher).
+func (s *Source) Health() (feed.Health, <-chan struct{}) {
+	return s.link.health()
 }

@@ -1,0 +1,54 @@
+package subscribe
+
+import (
+	"testing"
+
+	"github.com/tickgate/tickgate/fanout"
+)
+
+// expect fails unless c's next message has type typ and code (code "" for
+// a reply or tick).
+func (c *wsClient) expect(typ, code string) msg {
+	c.t.Helper()
+	m := c.next()
+	if m.Type != typ || m.Code != code {
+		c.t.Fatalf("got %+v, want type %q code %q", m, typ, code)
+	}
+	return m
+}
+
+func TestFeedNotices(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	a := e.dial("?symbols=AAPL")
+	a.expect("subscribed", "")
+
+	// Down, twice: one notice, then the tick published after it.
+	e.srv.SetFeedUp(false)
+	e.srv.SetFeedUp(false)
+	a.expect("notice", "feed_down")
+	e.publish("AAPL", 1)
+	a.expect("tick", "")
+
+	// While down, a new client hears feed_down before anything else.
+	b := e.dial("?symbols=MSFT")
+	b.expect("notice", "feed_down")
+	b.expect("subscribed", "")
+	c := e.dial("")
+	c.expect("notice", "feed_down")
+
+	// Up, twice: one feed_up each.
+	e.srv.SetFeedUp(true)
+	e.srv.SetFeedUp(true)
+	for _, cl := range []*wsClient{a, b, c} {
+		cl.expect("notice", "feed_up")
+	}
+	e.publish("AAPL", 1)
+	a.expect("tick", "")
+	e.publish("MSFT", 1)
+	b.expect("tick", "")
+
+	// Up: a new client gets no notice.
+	d := e.dial("?symbols=AAPL")
+	d.expect("subscribed", "")
+}
