@@ -142,6 +142,24 @@ func TestGatewayJetStreamWarmStart(t *testing.T) {
 			t.Errorf("%s snapshot seq %d, want the stream's last, %d", sym, got[sym], want[sym])
 		}
 	}
+
+	// The replay filled the history rings too: a client coming back from
+	// another gateway recovers the ten ticks it missed; one whose point
+	// is older than the stream keeps falls back to the snapshot.
+	a, b := syms[0], syms[1]
+	r := connect(t, tg, "")
+	r.send(fmt.Sprintf(`{"op":"subscribe","id":1,"symbols":[%q,%q],"since":{%q:%d,%q:%d}}`, a, b, a, want[a]-10, b, want[b]-500))
+	if m := r.next(); m.Type != "subscribed" || !strings.Contains(string(m.raw), fmt.Sprintf(`"recovered":[%q],"snapshot":[%q]`, a, b)) {
+		t.Fatalf("resubscribe reply %s, want %s recovered and %s snapshot", m.raw, a, b)
+	}
+	seqs := map[string][]uint64{}
+	for len(seqs[a]) < 10 || len(seqs[b]) < 1 {
+		m := r.next()
+		seqs[m.Sym] = append(seqs[m.Sym], m.Seq)
+	}
+	if seqs[a][0] != want[a]-9 || seqs[a][9] != want[a] || seqs[b][0] != want[b] {
+		t.Fatalf("caught up %v, want %s %d..%d and %s's snapshot %d", seqs, a, want[a]-9, want[a], b, want[b])
+	}
 }
 
 // TestGatewayJetStreamResume kills the NATS server and restarts it on the
