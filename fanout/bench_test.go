@@ -44,8 +44,8 @@ func (f *fanoutFixture) deliverEncodeEach() {
 	s, sym, t := f.sym.shard, f.sym, &f.batch[0].tick
 	s.mu.Lock()
 	sym.last = *t
-	for _, sub := range sym.classes[0].subs {
-		sub.c.enqueue(Message{Data: t.AppendJSON(make([]byte, 0, 160)), TS: t.TS, sub: sub})
+	for _, r := range sym.classes[0].subs {
+		r.c.enqueue(Message{Data: t.AppendJSON(make([]byte, 0, 160)), TS: t.TS, sub: r.sub})
 	}
 	s.mu.Unlock()
 }

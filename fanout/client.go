@@ -64,6 +64,14 @@ const (
 // releasing its lock.
 func (c *Client) enqueue(m Message) (res enqueueResult, start bool) {
 	c.mu.Lock()
+	if q := &c.q; c.cause == nil && !q.conflating && q.bytes+len(m.Data) <= q.conflateAt {
+		// The common case, kept short: a FIFO queue under its mark.
+		q.q = append(q.q, m)
+		q.bytes += len(m.Data)
+		start = c.claimWriterLocked()
+		c.mu.Unlock()
+		return enqueueQueued, start
+	}
 	defer c.mu.Unlock()
 	if c.cause != nil {
 		return enqueueClosed, false

@@ -104,8 +104,11 @@ func (q *queue) push(m Message) (res pushResult, entered bool) {
 	return pushed, false
 }
 
+// append queues m. While conflating it records m's position in its
+// subscription for replace; a FIFO queue never replaces, so it leaves the
+// subscription untouched.
 func (q *queue) append(m Message) {
-	if m.sub != nil {
+	if q.conflating && m.sub != nil {
 		m.sub.queued = q.base + uint64(len(q.q))
 	}
 	q.q = append(q.q, m)

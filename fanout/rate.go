@@ -95,8 +95,8 @@ func (s *shard) offer(sym *symbol, k int, m Message, seq uint64, now int64) {
 // send queues m, which stands for count feed ticks up to seq, to every
 // subscriber of the class.
 func (cl *classState) send(t *tally, m Message, seq uint64, count int64) {
-	for _, sub := range cl.subs {
-		cl.sendTo(t, sub, m, seq, count)
+	for _, r := range cl.subs {
+		cl.sendTo(t, r.sub, m, seq, count)
 	}
 }
 

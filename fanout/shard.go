@@ -125,8 +125,8 @@ func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
 	if sym.isDelayed {
 		m.TS += s.delay // delivery latency counts from the release
 	}
-	for _, sub := range sym.classes[0].subs {
-		s.t.send(sub, m)
+	for _, r := range sym.classes[0].subs {
+		s.t.queue(r.c, r.sub, m)
 	}
 	for k := 1; k < len(sym.classes); k++ {
 		s.offer(sym, k, m, t.Seq, now)
@@ -169,9 +169,12 @@ type tally struct {
 }
 
 // send queues m, a tick of sub's symbol, to sub's client.
-func (t *tally) send(sub *subscription, m Message) {
+func (t *tally) send(sub *subscription, m Message) { t.queue(sub.c, sub, m) }
+
+// queue is send for a caller that has sub's client at hand.
+func (t *tally) queue(c *Client, sub *subscription, m Message) {
 	m.sub = sub
-	res, start := sub.c.enqueue(m)
+	res, start := c.enqueue(m)
 	switch res {
 	case enqueueQueued:
 		t.enqueued++
@@ -181,7 +184,7 @@ func (t *tally) send(sub *subscription, m Message) {
 		t.slow++
 	}
 	if start {
-		t.start = append(t.start, sub.c)
+		t.start = append(t.start, c)
 	}
 }
 

@@ -47,20 +47,27 @@ type subscription struct {
 	queued uint64 // queue position of this subscription's newest tick (queue.replace)
 }
 
-// subList is a class's subscribers; removal moves the last one into the gap.
-type subList []*subscription
+// subList is a class's subscribers; removal moves the last one into the
+// gap. Each entry carries the client beside the subscription, so the
+// every-tick loop reaches the client without loading the subscription.
+type subList []subRef
+
+type subRef struct {
+	c   *Client
+	sub *subscription
+}
 
 func (l *subList) add(s *subscription) {
 	s.idx = len(*l)
-	*l = append(*l, s)
+	*l = append(*l, subRef{s.c, s})
 }
 
 func (l *subList) remove(s *subscription) {
 	last := len(*l) - 1
 	moved := (*l)[last]
 	(*l)[s.idx] = moved
-	moved.idx = s.idx
-	(*l)[last] = nil
+	moved.sub.idx = s.idx
+	(*l)[last] = subRef{}
 	*l = (*l)[:last]
 }
 
