@@ -83,8 +83,8 @@ func KnownAlgorithm(alg string) bool {
 	return ok
 }
 
-// minHMACSecret is the shortest HMAC secret accepted, in bytes.
-const minHMACSecret = 32
+// MinHMACSecret is the shortest HMAC secret New accepts, in bytes.
+const MinHMACSecret = 32
 
 // algorithms returns the configured algorithms, checked, as a set.
 func (c *Config) algorithms() (map[string]family, error) {

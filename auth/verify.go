@@ -37,8 +37,8 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{algs: algs, tier: tier, keys: make(map[family][]publicKey), byKid: make(map[string]publicKey)}
 	if len(cfg.HMACSecret) > 0 {
-		if len(cfg.HMACSecret) < minHMACSecret {
-			return nil, fmt.Errorf("auth: HMAC secret is %d bytes, want at least %d", len(cfg.HMACSecret), minHMACSecret)
+		if len(cfg.HMACSecret) < MinHMACSecret {
+			return nil, fmt.Errorf("auth: HMAC secret is %d bytes, want at least %d", len(cfg.HMACSecret), MinHMACSecret)
 		}
 		v.hmac = append([]byte(nil), cfg.HMACSecret...)
 	}
