@@ -152,6 +152,8 @@ func TestVerify(t *testing.T) {
 		}, reason: subscribe.AuthBadSignature},
 		{name: "garbage", cfg: hmacConfig, token: literal("not a token"), reason: subscribe.AuthMalformed},
 		{name: "garbage segments", cfg: hmacConfig, token: literal("a.b.c"), reason: subscribe.AuthMalformed},
+		{name: "garbage from docs/auth.md", cfg: hmacConfig, token: literal("not.a.token"), reason: subscribe.AuthMalformed},
+		{name: "garbage bytes", cfg: hmacConfig, token: literal("\x00\xff.\n.\t"), reason: subscribe.AuthMalformed},
 		{name: "missing", cfg: hmacConfig, token: literal(""), reason: subscribe.AuthMissing},
 		{name: "issuer ok", cfg: issuerConfig, token: hs256(with(func(c *Claims) { c.Issuer = "https://idp.example"; c.Audience = "tickgate" })), check: wantAlice},
 		{name: "wrong issuer", cfg: issuerConfig, token: hs256(with(func(c *Claims) { c.Issuer = "https://evil.example"; c.Audience = "tickgate" })), reason: subscribe.AuthBadClaims},
