@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,3 +234,36 @@ func splitJWT(s string) [3]string {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// TestVerifyConcurrent shares one Verifier between goroutines, as the
+// gateway's HTTP handlers do; -race checks the claim in the doc comment.
+func TestVerifyConcurrent(t *testing.T) {
+	t.Parallel()
+	k := sharedKeys()
+	v, err := New(Config{Algorithms: []string{"HS256", "EdDSA"}, HMACSecret: k.secret,
+		PublicKeyFiles: []string{writeFile(t, "ed.pem", pemOf(t, k.ed.Public()))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := []string{
+		sign(t, jwt.SigningMethodHS256, k.secret, "", alice().mapClaims()),
+		sign(t, jwt.SigningMethodEdDSA, k.ed, "", alice().mapClaims()),
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			for range 50 {
+				if _, err := v.Verify(tokens[i%2]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
