@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/tickgate/tickgate"
+	"github.com/tickgate/tickgate/auth"
 	feednats "github.com/tickgate/tickgate/feed/nats"
 )
 
@@ -61,7 +63,31 @@ type Config struct {
 		PingInterval  time.Duration `mapstructure:"ping_interval"`
 		PongTimeout   time.Duration `mapstructure:"pong_timeout"`
 	} `mapstructure:"client"`
+	Auth AuthConfig `mapstructure:"auth"`
 }
+
+// AuthConfig turns token checking on and says which tokens pass; auth/
+// does the checking.
+type AuthConfig struct {
+	Mode                string        `mapstructure:"mode"`
+	Algorithms          []string      `mapstructure:"algorithms"`
+	HMACSecretFile      string        `mapstructure:"hmac_secret_file"`
+	PublicKeys          []string      `mapstructure:"public_keys"`
+	JWKSFile            string        `mapstructure:"jwks_file"`
+	Issuer              string        `mapstructure:"issuer"`
+	Audience            string        `mapstructure:"audience"`
+	Leeway              time.Duration `mapstructure:"leeway"`
+	DefaultTier         string        `mapstructure:"default_tier"`
+	FirstMessageTimeout time.Duration `mapstructure:"first_message_timeout"`
+	// HMACSecret is TICKGATE_AUTH_HMAC_SECRET. It has no YAML key on
+	// purpose: a secret belongs in a file of its own or the environment,
+	// not in a config file that gets copied around.
+	HMACSecret string `mapstructure:"-"`
+}
+
+// hmacSecretEnv carries the HMAC secret itself, as an alternative to
+// auth.hmac_secret_file.
+const hmacSecretEnv = "TICKGATE_AUTH_HMAC_SECRET"
 
 // FeedConfig picks and configures the tick source.
 type FeedConfig struct {
@@ -127,6 +153,7 @@ func loadConfig(path string) (*Config, []string, error) {
 	if err := v.Unmarshal(&cfg); err != nil {
 		return nil, unknown, fmt.Errorf("config: %w", err)
 	}
+	cfg.Auth.HMACSecret = os.Getenv(hmacSecretEnv)
 	return &cfg, unknown, cfg.Validate()
 }
 
@@ -182,7 +209,34 @@ func (c *Config) Validate() error {
 	check(c.Client.WriteTimeout > 0, "client.write_timeout", "must be > 0, got %s", c.Client.WriteTimeout)
 	check(c.Client.PingInterval > 0, "client.ping_interval", "must be > 0, got %s", c.Client.PingInterval)
 	check(c.Client.PongTimeout > 0, "client.pong_timeout", "must be > 0, got %s", c.Client.PongTimeout)
+	errs = append(errs, c.Auth.validate()...)
 	return errors.Join(errs...)
+}
+
+// validate checks the auth keys; each error names its key. Whether the key
+// files hold usable keys is checked by newVerifier, at start-up and by
+// -check-config.
+func (a *AuthConfig) validate() []error {
+	var errs []error
+	check := func(ok bool, key, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("config: %s: "+format, append([]any{key}, args...)...))
+		}
+	}
+	check(oneOf(a.Mode, "none", "jwt"), "auth.mode", "want none or jwt, got %q", a.Mode)
+	check(len(a.Algorithms) > 0, "auth.algorithms", "must list at least one algorithm")
+	for _, alg := range a.Algorithms {
+		none := strings.EqualFold(alg, "none")
+		check(!none, "auth.algorithms", "%q is never accepted: an unsigned token proves nothing", alg)
+		check(none || auth.KnownAlgorithm(alg), "auth.algorithms", "unknown algorithm %q (want HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512 or EdDSA)", alg)
+	}
+	check(a.HMACSecretFile == "" || a.HMACSecret == "", "auth.hmac_secret_file", "set, and %s too: use one", hmacSecretEnv)
+	hasKey := a.HMACSecretFile != "" || a.HMACSecret != "" || len(a.PublicKeys) > 0 || a.JWKSFile != ""
+	check(a.Mode != "jwt" || hasKey, "auth.mode", "jwt needs a key: set auth.hmac_secret_file (or %s), auth.public_keys or auth.jwks_file", hmacSecretEnv)
+	check(a.Leeway >= 0, "auth.leeway", "must be >= 0, got %s", a.Leeway)
+	check(oneOf(a.DefaultTier, "realtime", "delayed"), "auth.default_tier", "want realtime or delayed, got %q", a.DefaultTier)
+	check(a.FirstMessageTimeout > 0, "auth.first_message_timeout", "must be > 0, got %s", a.FirstMessageTimeout)
+	return errs
 }
 
 func validRateClasses(rates []float64) bool {

@@ -61,6 +61,14 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Runtime.GOGC = 50
 	want.Entitlements.Delay = 15 * time.Minute
 	want.Entitlements.DelayMaxBytes = 256 << 20
+	want.Auth = AuthConfig{
+		Mode:                "none",
+		Algorithms:          []string{"HS256"},
+		PublicKeys:          []string{},
+		Leeway:              5 * time.Second,
+		DefaultTier:         "delayed",
+		FirstMessageTimeout: 5 * time.Second,
+	}
 
 	if len(cfg.Feed.Sim.Symbols) != 0 {
 		t.Errorf("feed.sim.symbols = %q, want empty (the built-in list)", cfg.Feed.Sim.Symbols)
@@ -240,6 +248,14 @@ var badValues = []struct {
 	{"server.max_connections", "0"},
 	{"server.drain_window", "-1s"},
 	{"server.shutdown_timeout", "2s"}, // shorter than drain_window (5s)
+	{"auth.mode", "ldap"},
+	{"auth.mode", "jwt"}, // with no key source
+	{"auth.algorithms", "[none]"},
+	{"auth.algorithms", "[HS256, RS1]"},
+	{"auth.algorithms", "[]"},
+	{"auth.leeway", "-1s"},
+	{"auth.default_tier", "gold"},
+	{"auth.first_message_timeout", "0s"},
 }
 
 func TestReplayNeedsPath(t *testing.T) {

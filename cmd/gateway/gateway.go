@@ -52,14 +52,22 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	engine, err := fanout.New(fanout.Config{
+	verifier, err := newVerifier(cfg)
+	if err != nil {
+		return nil, err
+	}
+	fcfg := fanout.Config{
 		Shards:      cfg.Fanout.Shards,
 		QueueBytes:  cfg.Fanout.QueueBytes,
 		ConflateAt:  cfg.Fanout.ConflateAt,
 		InboxTicks:  cfg.Fanout.InboxTicks,
 		RateClasses: cfg.Fanout.RateClasses,
 		History:     cfg.Fanout.History,
-	}, src.Symbols(), reg)
+	}
+	if verifier != nil { // only a token can make a client delayed
+		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, cfg.Entitlements.DelayMaxBytes
+	}
+	engine, err := fanout.New(fcfg, src.Symbols(), reg)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +83,9 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		WriteTimeout:   cfg.Client.WriteTimeout,
 		PingInterval:   cfg.Client.PingInterval,
 		PongTimeout:    cfg.Client.PongTimeout,
+
+		Verifier:            verifier,
+		FirstMessageTimeout: cfg.Auth.FirstMessageTimeout,
 	}, engine, reg, log)
 	if err != nil {
 		return nil, err

@@ -29,8 +29,12 @@ func main() {
 }
 
 // run parses flags, loads the config and serves until ctx is done. With
-// "publish" as its first argument it runs the feed into NATS instead.
+// "publish" as its first argument it runs the feed into NATS instead; with
+// "token" it prints a token for auth.mode jwt.
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(args[1:], os.Stdout, stderr)
+	}
 	publish := len(args) > 0 && args[0] == "publish"
 	if publish {
 		args = args[1:]
@@ -38,9 +42,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gateway [publish] [-config FILE] [-check-config]\n\n"+
+		fmt.Fprintf(stderr, "usage: gateway [publish] [-config FILE] [-check-config]\n"+
+			"       gateway token --sub NAME --syms PATTERNS [--tier T] [--ttl D] [--max-conns N] [--config FILE]\n\n"+
 			"  gateway          serve /ws, /metrics and the live page from feed.source\n"+
-			"  gateway publish  run publish.source into NATS (feed.nats.urls) for a fleet of gateways\n\n")
+			"  gateway publish  run publish.source into NATS (feed.nats.urls) for a fleet of gateways\n"+
+			"  gateway token    print an HS256 token signed with the configured HMAC secret\n\n")
 		fs.PrintDefaults()
 	}
 	path := fs.String("config", "", "YAML file of keys to override (see config.yaml)")
@@ -57,6 +63,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn("unknown config key ignored", "key", k, "file", *path)
 	}
 	if *check {
+		if _, err := newVerifier(cfg); err != nil {
+			return err
+		}
 		fmt.Fprintln(stderr, "config OK")
 		return nil
 	}
