@@ -3,6 +3,7 @@ package fanout_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -38,7 +39,11 @@ func ExampleEngine() {
 	// once, in order.
 	var msgs []fanout.Message
 	for len(msgs) < 3 {
-		<-c.Ready()
+		select {
+		case <-c.Ready():
+		case <-time.After(5 * time.Second): // an example must not hang
+			panic("AAPL ticks not queued within 5s")
+		}
 		for {
 			before := len(msgs)
 			if msgs = c.Drain(msgs, 64<<10); len(msgs) == before {

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tickgate/tickgate/internal/poll"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // testBase is the configuration every test gateway starts from: fast
@@ -120,7 +123,7 @@ func (tg *testGateway) shutdown() error {
 // waitReady polls /readyz until it answers 200.
 func (tg *testGateway) waitReady(t *testing.T) {
 	t.Helper()
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		code, _ := get(tg.url + "/readyz")
 		if code != http.StatusOK {
 			return fmt.Errorf("/readyz = %d", code)
@@ -161,15 +164,6 @@ func get(url string) (int, string) {
 		return 0, err.Error()
 	}
 	return resp.StatusCode, string(b)
-}
-
-// dial opens a WebSocket to url with header (may be nil). The response is
-// returned on failure too: it carries the refusal's status code.
-func dial(ctx context.Context, url string, header http.Header) (*websocket.Conn, *http.Response, error) {
-	return websocket.Dial(ctx, url, &websocket.DialOptions{
-		HTTPClient: &http.Client{Transport: transport},
-		HTTPHeader: header,
-	})
 }
 
 func TestHTTPEndpoints(t *testing.T) {
@@ -217,11 +211,11 @@ func TestShutdownDrainsClients(t *testing.T) {
 	results := make(chan result, clients)
 	for range clients {
 		c := connect(t, tg, "?symbols=AAPL")
-		if m := c.next(); m.Type != "subscribed" {
-			t.Fatalf("first message %s, want subscribed", m.raw)
+		if m := c.Next(); m.Type != "subscribed" {
+			t.Fatalf("first message %s, want subscribed", m.Raw)
 		}
 		go func() {
-			err := readUntilError(c.conn)
+			err := c.ReadUntilError(15 * time.Second)
 			results <- result{err, time.Now()}
 		}()
 	}
@@ -249,7 +243,7 @@ func TestShutdownDrainsClients(t *testing.T) {
 			}
 			// The listener is closed before any client is.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if conn, _, err := dial(ctx, tg.ws, nil); err == nil {
+			if conn, _, err := wstest.DialRaw(ctx, tg.ws, nil); err == nil {
 				conn.CloseNow()
 				t.Error("dial while draining succeeded, want the listener closed")
 			}

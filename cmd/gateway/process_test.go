@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tickgate/tickgate/internal/poll"
 )
 
 // listenAddr matches the address in the "tickgate listening" log line; the
@@ -23,7 +25,7 @@ var listenAddr = regexp.MustCompile(`msg="tickgate listening" addr=(\S+)`)
 func waitListening(t *testing.T, log *syncBuffer) string {
 	t.Helper()
 	var addr string
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		m := listenAddr.FindStringSubmatch(log.String())
 		if m == nil {
 			return fmt.Errorf("no listening line in log:\n%s", log.String())
@@ -113,11 +115,11 @@ func TestSIGTERM(t *testing.T) {
 	tg := &testGateway{url: "http://" + addr, ws: "ws://" + addr + "/ws"}
 	tg.waitReady(t)
 	c := connect(t, tg, "?symbols=AAPL")
-	if m := c.next(); m.Type != "subscribed" {
-		t.Fatalf("first message %s, want subscribed", m.raw)
+	if m := c.Next(); m.Type != "subscribed" {
+		t.Fatalf("first message %s, want subscribed", m.Raw)
 	}
 	closed := make(chan error, 1)
-	go func() { closed <- readUntilError(c.conn) }()
+	go func() { closed <- c.ReadUntilError(15 * time.Second) }()
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
-	natsgo "github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	feednats "github.com/tickgate/tickgate/feed/nats"
@@ -23,14 +21,9 @@ func runPublish(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	nc, err := natsgo.Connect(strings.Join(cfg.Feed.NATS.URLs, ","),
-		natsgo.Name("tickgate-publish"),
-		natsgo.MaxReconnects(-1),
-		natsgo.RetryOnFailedConnect(true),
-		natsgo.ReconnectWait(cfg.Feed.NATS.ReconnectWait),
-	)
+	nc, err := feednats.Dial(cfg.Feed.NATS.URLs, "tickgate-publish", cfg.Feed.NATS.ReconnectWait)
 	if err != nil {
-		return fmt.Errorf("publish: connect %v: %w", cfg.Feed.NATS.URLs, err)
+		return fmt.Errorf("publish: %w", err)
 	}
 	defer nc.Close()
 	pub := feednats.NewPublisher(nc, cfg.Feed.NATS.Prefix)

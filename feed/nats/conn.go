@@ -1,7 +1,9 @@
 package nats
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,22 +19,48 @@ const (
 	flushTimeout = 2 * time.Second
 )
 
+// Dial connects to the NATS servers at urls (nil means
+// nats.DefaultURL) the way Run connects, for a Publisher: it never gives
+// up, retrying a server that is not up yet and reconnecting after an
+// outage with backoff from wait (0 means 250ms) doubling up to 5s with
+// jitter, and pings so that a silently dead server is noticed. name is
+// the connection name servers show. The caller closes the connection.
+func Dial(urls []string, name string, wait time.Duration) (*natsgo.Conn, error) {
+	cfg := Config{URLs: urls, Name: name, ReconnectWait: wait}.defaults()
+	if cfg.ReconnectWait < 0 {
+		return nil, fmt.Errorf("nats: negative reconnect wait %v", cfg.ReconnectWait)
+	}
+	url := strings.Join(cfg.URLs, ",")
+	nc, err := natsgo.Connect(url, connOptions(cfg.Name, cfg.ReconnectWait)...)
+	if err != nil {
+		return nil, fmt.Errorf("nats: connect %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// connOptions are the options every tickgate connection shares: retry
+// forever with jittered backoff from wait, and ping every pingInterval.
+func connOptions(name string, wait time.Duration) []natsgo.Option {
+	return []natsgo.Option{
+		natsgo.Name(name),
+		natsgo.MaxReconnects(-1),
+		natsgo.RetryOnFailedConnect(true),
+		natsgo.CustomReconnectDelay(backoff(wait, maxReconnectWait)),
+		natsgo.PingInterval(pingInterval),
+	}
+}
+
 // options are the nats.go options of Run's connection. closed is closed by
 // the closed callback, the last callback nats.go makes.
 func (s *Source) options(closed chan<- struct{}) []natsgo.Option {
-	return []natsgo.Option{
-		natsgo.Name(s.name),
-		natsgo.MaxReconnects(-1),
-		natsgo.RetryOnFailedConnect(true),
-		natsgo.CustomReconnectDelay(backoff(s.wait, maxReconnectWait)),
-		natsgo.PingInterval(pingInterval),
+	return append(connOptions(s.name, s.wait),
 		natsgo.ConnectHandler(s.connected),
 		natsgo.ReconnectHandler(s.reconnected),
 		natsgo.DisconnectErrHandler(s.disconnected),
 		natsgo.ReconnectErrHandler(s.connectFailed),
 		natsgo.ErrorHandler(s.asyncError),
 		natsgo.ClosedHandler(func(*natsgo.Conn) { close(closed) }),
-	}
+	)
 }
 
 // backoff returns nats.go's delay before each round of reconnect attempts
