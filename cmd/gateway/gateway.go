@@ -142,9 +142,10 @@ func (g *gateway) wait(ctx context.Context, feedErr, httpErr <-chan error) (http
 }
 
 // serve runs the gateway on ln until ctx is done or the feed fails, then
-// shuts down: readiness off, listener closed, clients closed with 1001
-// over the drain window, feed and engine stopped, all within
-// server.shutdown_timeout.
+// shuts down: readiness off, clients closed with 1001 over the drain window
+// while /healthz, /readyz (503) and /metrics still answer and new
+// WebSocket upgrades get 503, then the listener closed, feed and engine
+// stopped, all within server.shutdown_timeout.
 func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
@@ -164,13 +165,16 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	httpDone, err := g.wait(ctx, feedErr, httpErr)
 	g.log.Info("shutting down", "connections", g.clients.Connections(), "drain_window", g.cfg.Server.DrainWindow)
 	g.draining.Store(true)
+	srv.SetKeepAlivesEnabled(false) // HTTP clients reconnect elsewhere after each answer
 	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.Server.ShutdownTimeout)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
-		g.log.Warn("http shutdown", "err", serr)
-	}
+	// The listener stays open through the drain: probes and Prometheus see
+	// it, and only /ws refuses (Drain makes it answer 503).
 	if derr := g.clients.Drain(sctx, g.cfg.Server.DrainWindow); derr != nil {
 		g.log.Warn("drain cut short; remaining clients closed without handshake", "err", derr)
+	}
+	if serr := srv.Shutdown(sctx); serr != nil {
+		g.log.Warn("http shutdown", "err", serr)
 	}
 	stopRun()
 	wg.Wait()
