@@ -106,8 +106,13 @@ func (g *gateway) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	symbols, _ := json.Marshal(g.engine.Symbols())
-	mux.HandleFunc("GET /symbols", func(w http.ResponseWriter, _ *http.Request) {
+	detail, _ := json.Marshal(g.symbolDetails())
+	mux.HandleFunc("GET /symbols", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("detail") == "1" {
+			w.Write(detail)
+			return
+		}
 		w.Write(symbols)
 	})
 	if g.cfg.Server.PProf {
@@ -118,6 +123,32 @@ func (g *gateway) handler() http.Handler {
 	web, _ := fs.Sub(webFS, "web")
 	mux.Handle("GET /", http.FileServerFS(web))
 	return mux
+}
+
+// symbolDetail is one entry of GET /symbols?detail=1. PrevClose is omitted
+// when the feed has none (NATS, replay): clients then measure change from
+// the first price they see.
+type symbolDetail struct {
+	Sym       string   `json:"sym"`
+	PrevClose *float64 `json:"prev_close,omitempty"`
+}
+
+// symbolDetails lists every symbol with its previous close, if the source
+// knows it.
+func (g *gateway) symbolDetails() []symbolDetail {
+	pc, _ := g.source.(feed.PrevCloser)
+	syms := g.engine.Symbols()
+	out := make([]symbolDetail, len(syms))
+	for i, sym := range syms {
+		out[i].Sym = sym
+		if pc == nil {
+			continue
+		}
+		if px, ok := pc.PrevClose(sym); ok {
+			out[i].PrevClose = &px
+		}
+	}
+	return out
 }
 
 // wait blocks until ctx is done, the feed fails or the HTTP server fails,
