@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -51,6 +52,9 @@ func TestRun(t *testing.T) {
 
 	tg := &testGateway{url: "http://" + waitListening(t, &log)}
 	tg.waitReady(t)
+	if want := "\nopen " + tg.url + "/\n"; !strings.Contains(log.String(), want) {
+		t.Errorf("output does not say %q:\n%s", strings.TrimSpace(want), log.String())
+	}
 	cancel()
 	select {
 	case err := <-done:
