@@ -211,7 +211,9 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	start := time.Now()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
-	err := closeSpread(ctx, open, window-handshakeReserve(window))
+	err := closeSpread(ctx, len(open), window-handshakeReserve(window), func(i int) {
+		open[i].client.Close(ReasonShutdown)
+	})
 	lastClose := time.Since(start)
 	if err == nil {
 		select {
@@ -238,17 +240,17 @@ func handshakeReserve(window time.Duration) time.Duration {
 	return min(window/10, time.Second)
 }
 
-// closeSpread closes each session with 1001, the first at once and the rest
-// at even steps over spread. Each close is due at a time fixed from the
-// start rather than a step after the previous one: stepping added each
-// close's own cost and the timer's lateness to every close after it, which
-// with 500 clients pushed the last close 0.6 s past the window.
-func closeSpread(ctx context.Context, open []*session, spread time.Duration) error {
+// closeSpread calls close(i) for each of n sessions, the first at once and
+// the rest at even steps over spread. Each close is due at a time fixed
+// from the start rather than a step after the previous one: stepping added
+// each close's own cost and the timer's lateness to every close after it,
+// which with 500 clients pushed the last close 0.6 s past the window.
+func closeSpread(ctx context.Context, n int, spread time.Duration, close func(i int)) error {
 	start := time.Now()
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
-	for i, sess := range open {
-		due := start.Add(spread * time.Duration(i) / time.Duration(len(open)))
+	for i := range n {
+		due := start.Add(spread * time.Duration(i) / time.Duration(n))
 		if wait := time.Until(due); wait > 0 {
 			t.Reset(wait)
 			select {
@@ -257,7 +259,7 @@ func closeSpread(ctx context.Context, open []*session, spread time.Duration) err
 				return ctx.Err()
 			}
 		}
-		sess.client.Close(ReasonShutdown)
+		close(i)
 	}
 	return nil
 }
