@@ -240,12 +240,12 @@ func handshakeReserve(window time.Duration) time.Duration {
 	return min(window/10, time.Second)
 }
 
-// closeSpread calls close(i) for each of n sessions, the first at once and
+// closeSpread calls closeOne(i) for each of n sessions, the first at once and
 // the rest at even steps over spread. Each close is due at a time fixed
 // from the start rather than a step after the previous one: stepping added
 // each close's own cost and the timer's lateness to every close after it,
 // which with 500 clients pushed the last close 0.6 s past the window.
-func closeSpread(ctx context.Context, n int, spread time.Duration, close func(i int)) error {
+func closeSpread(ctx context.Context, n int, spread time.Duration, closeOne func(i int)) error {
 	start := time.Now()
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
@@ -259,7 +259,7 @@ func closeSpread(ctx context.Context, n int, spread time.Duration, close func(i 
 				return ctx.Err()
 			}
 		}
-		close(i)
+		closeOne(i)
 	}
 	return nil
 }
