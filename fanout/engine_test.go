@@ -433,7 +433,16 @@ func TestPublishAfterStopDoesNotBlock(t *testing.T) {
 	if err := e.Run(ctx); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	for seq := uint64(1); seq <= 3; seq++ { // the inbox holds one
-		e.Publish(testTick("AAPL", seq))
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for seq := uint64(1); seq <= 3; seq++ { // the inbox holds one
+			e.Publish(testTick("AAPL", seq))
+		}
+	}()
+	select {
+	case <-published:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Publish blocked for 5s on a stopped engine whose inbox is full")
 	}
 }

@@ -33,18 +33,25 @@ func ExampleServer() {
 	defer srv.Drain(context.Background(), 0)
 
 	engine.Publish(feed.Tick{Symbol: "AAPL", Seq: 7, Price: 189.31, Size: 100, Bid: 189.3, Ask: 189.32, TS: 1732470000123456789})
-	for _, ok := engine.Last("AAPL"); !ok; _, ok = engine.Last("AAPL") {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, ok := engine.Last("AAPL"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			panic("engine has no AAPL tick after 5s")
+		}
 	}
 
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws?symbols=AAPL", nil)
+	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second) // an example must not hang
+	defer rcancel()
+	conn, _, err := websocket.Dial(rctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws?symbols=AAPL", nil)
 	if err != nil {
 		panic(err)
 	}
 	defer conn.CloseNow()
 	var lines []string
 	for len(lines) < 2 { // the subscribed reply, then the snapshot; maybe in one frame
-		_, b, err := conn.Read(ctx)
+		_, b, err := conn.Read(rctx)
 		if err != nil {
 			panic(err)
 		}

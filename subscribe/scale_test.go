@@ -117,7 +117,9 @@ func TestDrainClosesWith1001(t *testing.T) {
 	if err := e.srv.Drain(ctx, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d < 80*time.Millisecond {
+	// The last close goes out at 4/5 of the window less its tenth
+	// kept for handshakes: 72ms.
+	if d := time.Since(start); d < 72*time.Millisecond {
 		t.Fatalf("drain of 5 clients over 100ms took %v; closes not spread", d)
 	}
 	for i, c := range cs {

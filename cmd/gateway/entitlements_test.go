@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tickgate/tickgate/auth"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // TestEntitlementsEndToEnd runs a gateway with auth.mode jwt and a 300 ms
@@ -37,12 +38,12 @@ func TestEntitlementsEndToEnd(t *testing.T) {
 	}
 	all := mint(testSecret, auth.Claims{Subject: "rt", Symbols: []string{"*"}, Tier: "realtime"})
 	by := connect(t, tg, "?symbols=AAPL&token="+all)
-	by.subscribed("AAPL")
+	subscribed(by, "AAPL")
 	seqs := seqCheck{}
 	readSome := func() {
 		t.Helper()
 		for range 5 {
-			if m := by.next(); m.Type == "tick" {
+			if m := by.Next(); m.Type == "tick" {
 				seqs.tick(t, m)
 			}
 		}
@@ -64,7 +65,7 @@ func TestEntitlementsEndToEnd(t *testing.T) {
 			t.Errorf("%s: /symbols %d %s, want 401 %s", tc.name, code, body, tc.reason)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, resp, err := dial(ctx, tg.ws+"?token="+tc.token, nil)
+		_, resp, err := wstest.DialRaw(ctx, tg.ws+"?token="+tc.token, nil)
 		cancel()
 		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s: /ws upgrade not refused with 401: %v", tc.name, err)
@@ -81,16 +82,16 @@ func TestEntitlementsEndToEnd(t *testing.T) {
 
 	late := mint(testSecret, auth.Claims{Subject: "d", Symbols: []string{"*"}, Tier: "delayed"})
 	d := connect(t, tg, "?symbols=AAPL&token="+late)
-	d.subscribed("AAPL")
+	subscribed(d, "AAPL")
 	for range 10 {
-		m := d.next()
+		m := d.Next()
 		var tk struct {
 			TS      int64 `json:"ts"`
 			Delayed bool  `json:"delayed"`
 		}
-		json.Unmarshal(m.raw, &tk)
+		json.Unmarshal(m.Raw, &tk)
 		if age := time.Since(time.Unix(0, tk.TS)); m.Type != "tick" || !tk.Delayed || age < 300*time.Millisecond {
-			t.Fatalf("delayed client got %s, %v after its ts; want delayed ticks at least 300ms old", m.raw, age)
+			t.Fatalf("delayed client got %s, %v after its ts; want delayed ticks at least 300ms old", m.Raw, age)
 		}
 	}
 	readSome()

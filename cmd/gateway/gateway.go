@@ -141,26 +141,27 @@ func (g *gateway) handler() http.Handler {
 	return mux
 }
 
-// serveSymbols lists the symbols the gateway carries; with auth on, only
-// those the request's token is entitled to (a missing or bad token: 401).
+// serveSymbols lists the symbols the gateway carries, with ?detail=1 each
+// one's previous close; with auth on, only those the request's token is
+// entitled to (a missing or bad token: 401).
 func (g *gateway) serveSymbols(w http.ResponseWriter, r *http.Request) {
 	grant, ok := g.clients.Authorize(w, r)
 	if !ok {
 		return
 	}
-	syms := g.engine.Symbols()
-	if grant != nil {
-		syms = slices.DeleteFunc(syms, func(s string) bool { return !grant.Allows(s) })
-	}
+	details := slices.DeleteFunc(g.symbolDetails(), func(d symbolDetail) bool {
+		return grant != nil && !grant.Allows(d.Sym)
+	})
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(nonNil(syms))
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
+	if r.URL.Query().Get("detail") == "1" {
+		json.NewEncoder(w).Encode(details)
+		return
 	}
-	return s
+	syms := make([]string, len(details))
+	for i, d := range details {
+		syms[i] = d.Sym
+	}
+	json.NewEncoder(w).Encode(syms)
 }
 
 // routeAdmin adds /metrics and, with pprof, the profiler to mux.
@@ -192,6 +193,32 @@ func (g *gateway) serveAdmin() (stop func(), err error) {
 	return func() { srv.Close() }, nil
 }
 
+// symbolDetail is one entry of GET /symbols?detail=1. PrevClose is omitted
+// when the feed has none (NATS, replay): clients then measure change from
+// the first price they see.
+type symbolDetail struct {
+	Sym       string   `json:"sym"`
+	PrevClose *float64 `json:"prev_close,omitempty"`
+}
+
+// symbolDetails lists every symbol with its previous close, if the source
+// knows it.
+func (g *gateway) symbolDetails() []symbolDetail {
+	pc, _ := g.source.(feed.PrevCloser)
+	syms := g.engine.Symbols()
+	out := make([]symbolDetail, len(syms))
+	for i, sym := range syms {
+		out[i].Sym = sym
+		if pc == nil {
+			continue
+		}
+		if px, ok := pc.PrevClose(sym); ok {
+			out[i].PrevClose = &px
+		}
+	}
+	return out
+}
+
 // wait blocks until ctx is done, the feed fails or the HTTP server fails,
 // and reports whether it took the HTTP server's error. A feed that ends
 // cleanly (a replay without loop) is not a failure: the gateway keeps
@@ -214,9 +241,10 @@ func (g *gateway) wait(ctx context.Context, feedErr, httpErr <-chan error) (http
 }
 
 // serve runs the gateway on ln until ctx is done or the feed fails, then
-// shuts down: readiness off, listener closed, clients closed with 1001
-// over the drain window, feed and engine stopped, all within
-// server.shutdown_timeout.
+// shuts down: readiness off, clients closed with 1001 over the drain window
+// while /healthz, /readyz (503) and /metrics still answer and new
+// WebSocket upgrades get 503, then the listener closed, feed and engine
+// stopped, all within server.shutdown_timeout.
 func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	stopAdmin, err := g.serveAdmin()
 	if err != nil {
@@ -244,13 +272,16 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	httpDone, err := g.wait(ctx, feedErr, httpErr)
 	g.log.Info("shutting down", "connections", g.clients.Connections(), "drain_window", g.cfg.Server.DrainWindow)
 	g.draining.Store(true)
+	srv.SetKeepAlivesEnabled(false) // HTTP clients reconnect elsewhere after each answer
 	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.Server.ShutdownTimeout)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
-		g.log.Warn("http shutdown", "err", serr)
-	}
+	// The listener stays open through the drain: probes and Prometheus see
+	// it, and only /ws refuses (Drain makes it answer 503).
 	if derr := g.clients.Drain(sctx, g.cfg.Server.DrainWindow); derr != nil {
 		g.log.Warn("drain cut short; remaining clients closed without handshake", "err", derr)
+	}
+	if serr := srv.Shutdown(sctx); serr != nil {
+		g.log.Warn("http shutdown", "err", serr)
 	}
 	stopRun()
 	wg.Wait()

@@ -16,11 +16,13 @@ import (
 	"github.com/tickgate/tickgate/feed"
 	feednats "github.com/tickgate/tickgate/feed/nats"
 	"github.com/tickgate/tickgate/feed/sim"
+	"github.com/tickgate/tickgate/internal/natstest"
+	"github.com/tickgate/tickgate/internal/poll"
 )
 
 // jsOpts are natsOpts with JetStream storing in dir.
 func jsOpts(port int, dir string) *server.Options {
-	o := natsOpts(port)
+	o := natstest.Options(port)
 	o.JetStream = true
 	o.StoreDir = dir
 	return o
@@ -46,7 +48,7 @@ func streamOf(t *testing.T, url, name string) jetstream.Stream {
 		t.Fatal(err)
 	}
 	var st jetstream.Stream
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	poll.Every(t, 10*time.Second, 10*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		st, err = js.Stream(ctx, name)
@@ -80,7 +82,7 @@ func ackedHeartbeat(t *testing.T, url string) {
 func lastSeqs(t *testing.T, st jetstream.Stream, syms []string) map[string]uint64 {
 	t.Helper()
 	last := make(map[string]uint64, len(syms))
-	checkFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+	poll.Every(t, 20*time.Second, 50*time.Millisecond, func() error {
 		for _, sym := range syms {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			m, err := st.GetLastMsgForSubject(ctx, "ticks."+sym)
@@ -104,7 +106,7 @@ func lastSeqs(t *testing.T, st jetstream.Stream, syms []string) map[string]uint6
 // gets each one's latest tick at once, though no tick is being published.
 func TestGatewayJetStreamWarmStart(t *testing.T) {
 	t.Parallel()
-	ns := runNATS(t, jsOpts(-1, t.TempDir()))
+	ns := natstest.Run(t, jsOpts(-1, t.TempDir()))
 	cfg := jsGateway(ns.ClientURL())
 	// 20 symbols at 1000 ticks/s: each ticks within a second, and the
 	// stream keeps up under -race.
@@ -125,7 +127,7 @@ func TestGatewayJetStreamWarmStart(t *testing.T) {
 	tg := startGateway(t, cfg)
 	tg.waitReady(t)
 	c := connect(t, tg, "?symbols="+strings.Join(syms, ","))
-	c.subscribed(strings.Join(syms, ","))
+	subscribed(c, strings.Join(syms, ","))
 	// Readiness means the source has handed the backlog to the engine; a
 	// shard may still be delivering its last ticks, which then follow the
 	// snapshot as live ticks. Either way every symbol reaches the stream's
@@ -133,9 +135,9 @@ func TestGatewayJetStreamWarmStart(t *testing.T) {
 	got := seqCheck{}
 	reached := 0
 	for reached < len(syms) {
-		m := c.next()
+		m := c.Next()
 		if m.Type != "tick" {
-			t.Fatalf("got %s, want ticks only", m.raw)
+			t.Fatalf("got %s, want ticks only", m.Raw)
 		}
 		got.tick(t, m)
 		if m.Seq > want[m.Sym] {
@@ -151,13 +153,13 @@ func TestGatewayJetStreamWarmStart(t *testing.T) {
 	// is older than the stream keeps falls back to the snapshot.
 	a, b := syms[0], syms[1]
 	r := connect(t, tg, "")
-	r.send(fmt.Sprintf(`{"op":"subscribe","id":1,"symbols":[%q,%q],"since":{%q:%d,%q:%d}}`, a, b, a, want[a]-10, b, want[b]-500))
-	if m := r.next(); m.Type != "subscribed" || !strings.Contains(string(m.raw), fmt.Sprintf(`"recovered":[%q],"snapshot":[%q]`, a, b)) {
-		t.Fatalf("resubscribe reply %s, want %s recovered and %s snapshot", m.raw, a, b)
+	r.Send(fmt.Sprintf(`{"op":"subscribe","id":1,"symbols":[%q,%q],"since":{%q:%d,%q:%d}}`, a, b, a, want[a]-10, b, want[b]-500))
+	if m := r.Next(); m.Type != "subscribed" || !strings.Contains(string(m.Raw), fmt.Sprintf(`"recovered":[%q],"snapshot":[%q]`, a, b)) {
+		t.Fatalf("resubscribe reply %s, want %s recovered and %s snapshot", m.Raw, a, b)
 	}
 	seqs := map[string][]uint64{}
 	for len(seqs[a]) < 10 || len(seqs[b]) < 1 {
-		m := r.next()
+		m := r.Next()
 		seqs[m.Sym] = append(seqs[m.Sym], m.Seq)
 	}
 	if seqs[a][0] != want[a]-9 || seqs[a][9] != want[a] || seqs[b][0] != want[b] {
@@ -170,8 +172,8 @@ func TestGatewayJetStreamWarmStart(t *testing.T) {
 // reconnecting reach its client after feed_up: its seqs stay contiguous.
 func TestGatewayJetStreamResume(t *testing.T) {
 	t.Parallel()
-	port, dir := freePort(t), t.TempDir()
-	ns := runNATS(t, jsOpts(port, dir))
+	port, dir := natstest.FreePort(t), t.TempDir()
+	ns := natstest.Run(t, jsOpts(port, dir))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pub, err := feednats.Connect(ctx, feednats.PublisherConfig{
@@ -186,7 +188,7 @@ func TestGatewayJetStreamResume(t *testing.T) {
 	tg := startGateway(t, cfg)
 	tg.waitReady(t)
 	c := connect(t, tg, "?symbols=AAPL")
-	c.subscribed("AAPL")
+	subscribed(c, "AAPL")
 
 	publish := func(from, to uint64) {
 		t.Helper()
@@ -201,14 +203,14 @@ func TestGatewayJetStreamResume(t *testing.T) {
 	readTo := func(seq uint64) (notices []string) {
 		t.Helper()
 		for seqs["AAPL"] < seq {
-			m := c.next()
+			m := c.Next()
 			switch m.Type {
 			case "tick":
 				seqs.tick(t, m) // fails on any gap or repeat
 			case "notice":
 				notices = append(notices, m.Code)
 			default:
-				t.Fatalf("got %s, want ticks and notices", m.raw)
+				t.Fatalf("got %s, want ticks and notices", m.Raw)
 			}
 		}
 		return notices
@@ -216,10 +218,10 @@ func TestGatewayJetStreamResume(t *testing.T) {
 	publish(1, 50)
 	readTo(50)
 
-	stopNATS(ns)
-	c.nextNotice("feed_down")
-	runNATS(t, jsOpts(port, dir))
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	natstest.Stop(ns)
+	nextNotice(c, "feed_down")
+	natstest.Run(t, jsOpts(port, dir))
+	poll.Every(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if !pub.Connected() {
 			return errors.New("publisher not reconnected")
 		}

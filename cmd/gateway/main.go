@@ -81,8 +81,25 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("tickgate listening", "addr", ln.Addr().String(), "symbols", len(gw.engine.Symbols()))
+	url := openURL(ln.Addr())
+	log.Info("tickgate listening", "addr", ln.Addr().String(), "symbols", len(gw.engine.Symbols()), "url", url)
+	if cfg.Log.Format != "json" { // a person is reading: say where to look
+		fmt.Fprintf(stderr, "open %s\n", url)
+	}
 	return gw.serve(ctx, ln)
+}
+
+// openURL is the page's URL for a listener on addr. An unspecified host
+// (":8080", listening on every interface) is reached as localhost.
+func openURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
 func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 )
@@ -18,23 +17,6 @@ import (
 // must be stopped by the time the tests end. No goroutine is ignored.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// checkFor calls f every sleep until it returns nil, and fails the test
-// with f's last error if that has not happened within total.
-func checkFor(t testing.TB, total, sleep time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", total, err)
-		}
-		time.Sleep(sleep)
-	}
 }
 
 // writeConfig writes content to a config file in a fresh temporary

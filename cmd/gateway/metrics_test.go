@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/tickgate/tickgate/internal/poll"
 )
 
 // metricValue returns a counter's or gauge's value, or a histogram's
@@ -62,16 +64,16 @@ func TestMetrics(t *testing.T) {
 	t.Parallel()
 	tg := startGateway(t, nil)
 	c := connect(t, tg, "")
-	c.send(`{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}`)
+	c.Send(`{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}`)
 	for range 20 {
-		c.next()
+		c.Next()
 	}
 	positive := []string{
 		"tickgate_feed_ticks_total", "tickgate_messages_sent_total", "tickgate_frames_sent_total",
 		"tickgate_bytes_sent_total", "tickgate_delivery_latency_seconds", "tickgate_fanout_enqueued_total",
 	}
 	// Counters move after the frame is written, so maybe just after the client read it.
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		for _, name := range positive {
 			if v, ok := metricValue(t, tg.gw.reg, name); !ok || v <= 0 {
 				return fmt.Errorf("%s = %g (present %v), want > 0", name, v, ok)
@@ -104,8 +106,8 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	c.conn.Close(websocket.StatusNormalClosure, "")
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	c.Conn.Close(websocket.StatusNormalClosure, "")
+	poll.Until(t, 5*time.Second, func() error {
 		conns, _ := metricValue(t, tg.gw.reg, "tickgate_connections")
 		subs, _ := metricValue(t, tg.gw.reg, "tickgate_subscriptions")
 		if conns != 0 || subs != 0 {

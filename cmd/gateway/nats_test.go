@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,77 +14,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/natstest"
+	"github.com/tickgate/tickgate/internal/poll"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
-
-// natsOpts are the options of an embedded nats-server on loopback: port
-// is the client port, -1 for any free one.
-func natsOpts(port int) *server.Options {
-	return &server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true}
-}
-
-// runNATS starts an embedded nats-server with opts and shuts it down when
-// the test ends.
-func runNATS(t *testing.T, opts *server.Options) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	t.Cleanup(func() { stopNATS(s) })
-	go s.Start()
-	if !s.ReadyForConnections(5 * time.Second) {
-		t.Fatal("nats-server not ready after 5s")
-	}
-	return s
-}
-
-// stopNATS shuts s down and waits until it has. It may be called twice.
-func stopNATS(s *server.Server) {
-	s.Shutdown()
-	s.WaitForShutdown()
-}
-
-// runNATSCluster starts a 3-node cluster on loopback and waits until every
-// node routes to the other two.
-func runNATSCluster(t *testing.T) []*server.Server {
-	t.Helper()
-	node := func(routes string) *server.Options {
-		o := natsOpts(-1)
-		o.Cluster = server.ClusterOpts{Name: "tickgate", Host: "127.0.0.1", Port: -1}
-		if routes != "" {
-			o.Routes = server.RoutesFromStr(routes)
-		}
-		return o
-	}
-	seed := runNATS(t, node(""))
-	routes := fmt.Sprintf("nats://127.0.0.1:%d", seed.ClusterAddr().Port)
-	nodes := []*server.Server{seed, runNATS(t, node(routes)), runNATS(t, node(routes))}
-	// NumRemotes, not NumRoutes: with route pooling (3 connections per
-	// remote by default) NumRoutes counts connections, not servers.
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-		for i, s := range nodes {
-			if n := s.NumRemotes(); n != len(nodes)-1 {
-				return fmt.Errorf("node %d routes to %d others, want %d", i, n, len(nodes)-1)
-			}
-		}
-		return nil
-	})
-	return nodes
-}
-
-// holdsFor is checkFor's converse: it calls f every sleep for total and
-// fails the test as soon as f returns an error.
-func holdsFor(t *testing.T, total, sleep time.Duration, f func() error) {
-	t.Helper()
-	for end := time.Now().Add(total); ; time.Sleep(sleep) {
-		if err := f(); err != nil {
-			t.Fatal(err)
-		}
-		if time.Now().After(end) {
-			return
-		}
-	}
-}
 
 // yamlList renders urls as a YAML flow sequence for yamlOf.
 func yamlList(urls ...string) string {
@@ -136,23 +68,12 @@ func runPublisher(t *testing.T, overrides map[string]string) (stop func()) {
 	return stop
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // subscribed reads c's first message and fails unless it is the
 // subscribed reply listing syms (comma-separated).
-func (c *wsClient) subscribed(syms string) {
-	c.t.Helper()
-	if m := c.next(); m.Type != "subscribed" || strings.Join(m.Symbols, ",") != syms {
-		c.t.Fatalf("first message %s, want subscribed %s", m.raw, syms)
+func subscribed(c *wstest.Client, syms string) {
+	c.TB.Helper()
+	if m := c.Next(); m.Type != "subscribed" || strings.Join(m.Symbols, ",") != syms {
+		c.TB.Fatalf("first message %s, want subscribed %s", m.Raw, syms)
 	}
 }
 
@@ -161,8 +82,8 @@ type tickLog map[string]map[uint64]feed.Tick
 
 // collect reads ticks from c, checking each symbol's seqs are contiguous,
 // until every symbol in want has a tick with seq >= want[sym].
-func (l tickLog) collect(c *wsClient, seqs seqCheck, want map[string]uint64) {
-	c.t.Helper()
+func (l tickLog) collect(c *wstest.Client, seqs seqCheck, want map[string]uint64) {
+	c.TB.Helper()
 	for {
 		done := true
 		for sym, seq := range want {
@@ -173,12 +94,12 @@ func (l tickLog) collect(c *wsClient, seqs seqCheck, want map[string]uint64) {
 		if done {
 			return
 		}
-		m := c.next()
+		m := c.Next()
 		if m.Type != "tick" || want[m.Sym] == 0 {
-			c.t.Fatalf("got %s, want only ticks of the subscribed symbols", m.raw)
+			c.TB.Fatalf("got %s, want only ticks of the subscribed symbols", m.Raw)
 		}
-		seqs.tick(c.t, m)
-		tk, _ := feed.DecodeJSON(m.raw) // seqs.tick decoded it already
+		seqs.tick(c.TB, m)
+		tk, _ := feed.DecodeJSON(m.Raw) // seqs.tick decoded it already
 		if l[m.Sym] == nil {
 			l[m.Sym] = map[uint64]feed.Tick{}
 		}
@@ -190,16 +111,16 @@ func (l tickLog) collect(c *wsClient, seqs seqCheck, want map[string]uint64) {
 // reading it: clients of either must see the same ticks under the same seqs.
 func TestFleetOverNATS(t *testing.T) {
 	t.Parallel()
-	ns := runNATS(t, natsOpts(-1))
+	ns := natstest.Run(t, natstest.Options(-1))
 	startPublisher(t, ns.ClientURL())
 	gws := []*testGateway{startGateway(t, natsGateway(ns.ClientURL())), startGateway(t, natsGateway(ns.ClientURL()))}
 	for _, tg := range gws {
 		tg.waitReady(t) // both first: the clients subscribe close together
 	}
-	var clients []*wsClient
+	var clients []*wstest.Client
 	for _, tg := range gws {
 		c := connect(t, tg, "?symbols=AAPL,MSFT")
-		c.subscribed("AAPL,MSFT")
+		subscribed(c, "AAPL,MSFT")
 		clients = append(clients, c)
 	}
 
@@ -242,7 +163,7 @@ func TestFleetOverNATS(t *testing.T) {
 // ticks, with gaps at worst, never a repeat.
 func TestGatewayNATSFailover(t *testing.T) {
 	t.Parallel()
-	nodes := runNATSCluster(t)
+	nodes := natstest.RunCluster(t, 3)
 	var urls []string
 	for _, s := range nodes {
 		urls = append(urls, s.ClientURL())
@@ -253,7 +174,7 @@ func TestGatewayNATSFailover(t *testing.T) {
 	// The gateway is the only NATS client so far: its node is the one with
 	// a client. The publisher goes to another, which survives.
 	var victim, pubNode *server.Server
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		victim, pubNode = nil, nil
 		for _, s := range nodes {
 			switch n := s.NumClients(); {
@@ -270,20 +191,20 @@ func TestGatewayNATSFailover(t *testing.T) {
 	})
 	startPublisher(t, pubNode.ClientURL())
 	c := connect(t, tg, "?symbols=AAPL")
-	c.subscribed("AAPL")
+	subscribed(c, "AAPL")
 
 	var last uint64
 	gaps, missed := 0, uint64(0)
 	var notices []string
 	nextSeq := func() uint64 {
 		t.Helper()
-		m := c.next()
+		m := c.Next()
 		for m.Type == "notice" {
 			notices = append(notices, m.Code)
-			m = c.next()
+			m = c.Next()
 		}
 		if m.Type != "tick" || m.Sym != "AAPL" {
-			t.Fatalf("got %s, want AAPL ticks and notices only", m.raw)
+			t.Fatalf("got %s, want AAPL ticks and notices only", m.Raw)
 		}
 		if m.Seq <= last {
 			t.Fatalf("AAPL seq %d after %d: repeated or out of order", m.Seq, last)
@@ -300,7 +221,7 @@ func TestGatewayNATSFailover(t *testing.T) {
 		nextSeq()
 	}
 
-	stopNATS(victim)
+	natstest.Stop(victim)
 	// Read on until the gateway has reconnected and its client has had 50
 	// more ticks after that.
 	counters := func() (d, r float64) {
@@ -347,17 +268,17 @@ func TestGatewayNATSFailover(t *testing.T) {
 // it serves but is not ready, and becomes ready once one comes up.
 func TestGatewayStartsWithoutNATS(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
+	port := natstest.FreePort(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	tg := startGateway(t, natsGateway(url))
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if n, _ := metricValue(t, tg.gw.reg, "tickgate_feed_nats_connect_errors_total"); n < 2 {
 			return fmt.Errorf("%g failed connect attempts, want >= 2", n)
 		}
 		return nil
 	})
 	// Retrying, it stays alive and unready.
-	holdsFor(t, 300*time.Millisecond, 50*time.Millisecond, func() error {
+	poll.Holds(t, 300*time.Millisecond, 50*time.Millisecond, func() error {
 		if code, _ := get(tg.url + "/readyz"); code != http.StatusServiceUnavailable {
 			return fmt.Errorf("/readyz = %d without NATS, want 503", code)
 		}
@@ -368,14 +289,14 @@ func TestGatewayStartsWithoutNATS(t *testing.T) {
 	})
 	// A client that connects while the feed is down is told so first.
 	c := connect(t, tg, "?symbols=AAPL")
-	if m := c.next(); m.Type != "notice" || m.Code != "feed_down" {
-		t.Fatalf("first message %s, want the feed_down notice", m.raw)
+	if m := c.Next(); m.Type != "notice" || m.Code != "feed_down" {
+		t.Fatalf("first message %s, want the feed_down notice", m.Raw)
 	}
-	c.subscribed("AAPL")
+	subscribed(c, "AAPL")
 
-	ns := runNATS(t, natsOpts(port))
+	ns := natstest.Run(t, natstest.Options(port))
 	startPublisher(t, ns.ClientURL())
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if code, _ := get(tg.url + "/readyz"); code != http.StatusOK {
 			return fmt.Errorf("/readyz = %d", code)
 		}
@@ -384,14 +305,14 @@ func TestGatewayStartsWithoutNATS(t *testing.T) {
 	// feed_up comes once, maybe a moment after the first ticks.
 	seqs, ups := seqCheck{}, 0
 	for ticks := 0; ticks < 20 || ups == 0; {
-		switch m := c.next(); {
+		switch m := c.Next(); {
 		case m.Type == "notice" && m.Code == "feed_up":
 			ups++
 		case m.Type == "tick" && m.Sym == "AAPL":
 			seqs.tick(t, m)
 			ticks++
 		default:
-			t.Fatalf("got %s, want AAPL ticks and one feed_up", m.raw)
+			t.Fatalf("got %s, want AAPL ticks and one feed_up", m.Raw)
 		}
 	}
 	if ups != 1 {
@@ -401,14 +322,14 @@ func TestGatewayStartsWithoutNATS(t *testing.T) {
 
 // nextNotice reads past ticks to the next message that is not one, and
 // fails unless it is the notice code.
-func (c *wsClient) nextNotice(code string) {
-	c.t.Helper()
-	m := c.next()
+func nextNotice(c *wstest.Client, code string) {
+	c.TB.Helper()
+	m := c.Next()
 	for m.Type == "tick" {
-		m = c.next()
+		m = c.Next()
 	}
 	if m.Type != "notice" || m.Code != code {
-		c.t.Fatalf("got %s, want the %s notice", m.raw, code)
+		c.TB.Fatalf("got %s, want the %s notice", m.Raw, code)
 	}
 }
 
@@ -417,8 +338,8 @@ func (c *wsClient) nextNotice(code string) {
 // it is back, and /readyz and the stall metric follow.
 func TestGatewayFeedNotices(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
-	ns := runNATS(t, natsOpts(port))
+	port := natstest.FreePort(t)
+	ns := natstest.Run(t, natstest.Options(port))
 	cfg := natsGateway(ns.ClientURL())
 	cfg["feed.nats.stall_after"] = "1s"
 	cfg["publish.heartbeat"] = "100ms"
@@ -426,11 +347,11 @@ func TestGatewayFeedNotices(t *testing.T) {
 	tg := startGateway(t, cfg)
 	tg.waitReady(t)
 	a := connect(t, tg, "?symbols=AAPL")
-	a.subscribed("AAPL")
+	subscribed(a, "AAPL")
 
 	// The publisher goes: neither ticks nor heartbeats, so stalled.
 	stopPub()
-	a.nextNotice("feed_down")
+	nextNotice(a, "feed_down")
 	if code, _ := get(tg.url + "/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz = %d while stalled, want 503", code)
 	}
@@ -438,24 +359,24 @@ func TestGatewayFeedNotices(t *testing.T) {
 		t.Errorf("tickgate_feed_nats_stalled = %g while stalled, want 1", v)
 	}
 	b := connect(t, tg, "")
-	b.nextNotice("feed_down")
+	nextNotice(b, "feed_down")
 
 	// A new publisher's heartbeats end the stall. (Its seqs restart at 1,
 	// which the engine drops as stale, so no tick need follow.)
 	runPublisher(t, cfg)
-	a.nextNotice("feed_up")
-	b.nextNotice("feed_up")
+	nextNotice(a, "feed_up")
+	nextNotice(b, "feed_up")
 	tg.waitReady(t)
 	if v, _ := metricValue(t, tg.gw.reg, "tickgate_feed_nats_stalled"); v != 0 {
 		t.Errorf("tickgate_feed_nats_stalled = %g after the stall, want 0", v)
 	}
 
 	// The server goes: down, then up again when it is back.
-	stopNATS(ns)
-	a.nextNotice("feed_down")
-	b.nextNotice("feed_down")
-	runNATS(t, natsOpts(port))
-	a.nextNotice("feed_up")
-	b.nextNotice("feed_up")
+	natstest.Stop(ns)
+	nextNotice(a, "feed_down")
+	nextNotice(b, "feed_down")
+	natstest.Run(t, natstest.Options(port))
+	nextNotice(a, "feed_up")
+	nextNotice(b, "feed_up")
 	tg.waitReady(t)
 }

@@ -8,11 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tickgate/tickgate/internal/poll"
 )
 
 // listenAddr matches the address in the "tickgate listening" log line; the
@@ -23,7 +26,7 @@ var listenAddr = regexp.MustCompile(`msg="tickgate listening" addr=(\S+)`)
 func waitListening(t *testing.T, log *syncBuffer) string {
 	t.Helper()
 	var addr string
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		m := listenAddr.FindStringSubmatch(log.String())
 		if m == nil {
 			return fmt.Errorf("no listening line in log:\n%s", log.String())
@@ -49,6 +52,9 @@ func TestRun(t *testing.T) {
 
 	tg := &testGateway{url: "http://" + waitListening(t, &log)}
 	tg.waitReady(t)
+	if want := "\nopen " + tg.url + "/\n"; !strings.Contains(log.String(), want) {
+		t.Errorf("output does not say %q:\n%s", strings.TrimSpace(want), log.String())
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -113,11 +119,11 @@ func TestSIGTERM(t *testing.T) {
 	tg := &testGateway{url: "http://" + addr, ws: "ws://" + addr + "/ws"}
 	tg.waitReady(t)
 	c := connect(t, tg, "?symbols=AAPL")
-	if m := c.next(); m.Type != "subscribed" {
-		t.Fatalf("first message %s, want subscribed", m.raw)
+	if m := c.Next(); m.Type != "subscribed" {
+		t.Fatalf("first message %s, want subscribed", m.Raw)
 	}
 	closed := make(chan error, 1)
-	go func() { closed <- readUntilError(c.conn) }()
+	go func() { closed <- c.ReadUntilError(15 * time.Second) }()
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

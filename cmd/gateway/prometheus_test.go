@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tickgate/tickgate/internal/natstest"
+	"github.com/tickgate/tickgate/internal/poll"
 )
 
 // prometheusServer is a prometheus child process scraping for a test.
@@ -42,7 +45,7 @@ func startPrometheus(t *testing.T, target string) *prometheusServer {
 	if err := os.WriteFile(config, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
 	cmd := exec.Command(bin,
 		"--config.file="+config,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -139,7 +142,7 @@ func TestRealPrometheusScrapesGateway(t *testing.T) {
 	tg := startGateway(t, map[string]string{"feed.sim.rate": "5000"})
 	prom := startPrometheus(t, strings.TrimPrefix(tg.url, "http://"))
 	c := connect(t, tg, "?symbols=AAPL,MSFT,NVDA")
-	c.subscribed("AAPL,MSFT,NVDA")
+	subscribed(c, "AAPL,MSFT,NVDA")
 	stop := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
@@ -150,7 +153,7 @@ func TestRealPrometheusScrapesGateway(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := c.read(); err != nil {
+			if _, err := c.Read(); err != nil {
 				done <- err
 				return
 			}
@@ -167,7 +170,7 @@ func TestRealPrometheusScrapesGateway(t *testing.T) {
 	// waitValue polls q until ok accepts its value.
 	waitValue := func(q, want string, ok func(float64) bool) {
 		t.Helper()
-		checkFor(t, 60*time.Second, 200*time.Millisecond, func() error {
+		poll.Every(t, 60*time.Second, 200*time.Millisecond, func() error {
 			v, err := prom.query(q)
 			if err != nil {
 				return err
@@ -194,7 +197,7 @@ func TestRealPrometheusScrapesGateway(t *testing.T) {
 			`histogram_quantile(0.99, sum by (le) (rate(tickgate_delivery_latency_seconds_bucket{job="tickgate"}[30s])))`},
 	}
 	form := -1
-	checkFor(t, 60*time.Second, 200*time.Millisecond, func() error {
+	poll.Every(t, 60*time.Second, 200*time.Millisecond, func() error {
 		var errs []error
 		for i, f := range forms {
 			v, err := prom.query(f.count)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/poll"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // sampleReplay is the recording feed/replay tests with.
@@ -56,16 +58,16 @@ func readRecording(t *testing.T, path string) recording {
 
 // check fails unless m is the recorded tick of its symbol and seq; only
 // ts differs, as replay stamps the time of emission.
-func (r recording) check(t *testing.T, m wireMsg) {
+func (r recording) check(t *testing.T, m wstest.Msg) {
 	t.Helper()
-	got, err := feed.DecodeJSON(m.raw)
+	got, err := feed.DecodeJSON(m.Raw)
 	if err != nil {
-		t.Fatalf("tick %s: %v", m.raw, err)
+		t.Fatalf("tick %s: %v", m.Raw, err)
 	}
 	want, ok := r.ticks[got.Symbol][got.Seq]
 	got.TS = want.TS
 	if !ok || got != want {
-		t.Fatalf("tick %s, want the recorded %+v", m.raw, want)
+		t.Fatalf("tick %s, want the recorded %+v", m.Raw, want)
 	}
 }
 
@@ -81,8 +83,8 @@ func TestGatewayReplay(t *testing.T) {
 	})
 	tg.waitReady(t)
 	c := connect(t, tg, "?symbols=*")
-	if m := c.next(); m.Type != "subscribed" || len(m.Symbols) != len(rec.symbols) {
-		t.Fatalf("first message %s, want subscribed to the %d recorded symbols", m.raw, len(rec.symbols))
+	if m := c.Next(); m.Type != "subscribed" || len(m.Symbols) != len(rec.symbols) {
+		t.Fatalf("first message %s, want subscribed to the %d recorded symbols", m.Raw, len(rec.symbols))
 	}
 
 	symbols := getSymbols(t, tg)
@@ -93,15 +95,15 @@ func TestGatewayReplay(t *testing.T) {
 	// The client sees each symbol's ticks, from its first, through the last.
 	seqs := seqCheck{}
 	for n := 0; !reachedLast(seqs, rec.last); n++ {
-		m := c.next()
+		m := c.Next()
 		if m.Type != "tick" {
-			t.Fatalf("got %s after %d ticks, want ticks only", m.raw, n)
+			t.Fatalf("got %s after %d ticks, want ticks only", m.Raw, n)
 		}
 		seqs.tick(t, m)
 		rec.check(t, m)
 	}
 
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if code, _ := get(tg.url + "/readyz"); code != http.StatusServiceUnavailable {
 			return fmt.Errorf("/readyz = %d after the replay ended, want 503", code)
 		}
@@ -112,10 +114,10 @@ func TestGatewayReplay(t *testing.T) {
 	}
 	// Still serving: a new client gets the last tick as its snapshot.
 	c2 := connect(t, tg, "?symbols=AAPL")
-	c2.subscribed("AAPL")
-	m := c2.next()
+	subscribed(c2, "AAPL")
+	m := c2.Next()
 	if m.Type != "tick" || m.Sym != "AAPL" || m.Seq != rec.last["AAPL"] {
-		t.Fatalf("got %s, want the snapshot of AAPL at seq %d", m.raw, rec.last["AAPL"])
+		t.Fatalf("got %s, want the snapshot of AAPL at seq %d", m.Raw, rec.last["AAPL"])
 	}
 	rec.check(t, m)
 	select {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/tickgate/tickgate/internal/natstest"
+	"github.com/tickgate/tickgate/internal/poll"
 )
 
 // BenchmarkStreamReplay measures how long a starting source takes to
@@ -13,7 +16,7 @@ import (
 // of the library's 500 made no difference beyond noise, so Source keeps
 // the default.)
 func BenchmarkStreamReplay(b *testing.B) {
-	s := runServer(b, jsOpts(-1, b.TempDir()))
+	s := natstest.Run(b, jsOpts(-1, b.TempDir()))
 	var syms []string
 	for i := range 20 {
 		syms = append(syms, fmt.Sprintf("S%d", i))
@@ -41,7 +44,7 @@ func replayOnce(b *testing.B, url string, syms []string) {
 			b.Error(err)
 		}
 	}()
-	checkFor(b, 30*time.Second, func() error {
+	poll.Until(b, 30*time.Second, func() error {
 		if !f.src.Ready() {
 			return fmt.Errorf("not ready")
 		}

@@ -53,8 +53,10 @@ func Example() {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, &printN{n: 2, stop: cancel}) }()
-	for !src.Ready() {
-		time.Sleep(time.Millisecond) // a gateway would answer /readyz with 503 meanwhile
+	for deadline := time.Now().Add(5 * time.Second); !src.Ready(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // a gateway answers /readyz with 503 meanwhile
+			log.Fatal("source not ready after 5s")
+		}
 	}
 
 	nc, err := natsgo.Connect(ns.ClientURL())
@@ -68,8 +70,13 @@ func Example() {
 	if err := pub.Flush(5 * time.Second); err != nil {
 		log.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		log.Fatal(err)
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		log.Fatal("ticks not delivered within 5s")
 	}
 	// Output:
 	// AAPL 1 189.31

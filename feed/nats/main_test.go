@@ -5,13 +5,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
@@ -28,48 +26,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// checkFor retries f until it returns nil or timeout passes (poll.Until).
-var checkFor = poll.Until
-
-// serverOpts are the options of an embedded server on loopback: port is
-// the client port, -1 for any free one.
-func serverOpts(port int) *server.Options {
-	return &server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true}
-}
-
-// runServer starts an embedded nats-server with opts and shuts it down
-// when the test ends.
-func runServer(tb testing.TB, opts *server.Options) *server.Server {
-	tb.Helper()
-	s, err := server.NewServer(opts)
-	if err != nil {
-		tb.Fatalf("nats-server: %v", err)
-	}
-	tb.Cleanup(func() { stopServer(s) })
-	go s.Start()
-	if !s.ReadyForConnections(5 * time.Second) {
-		tb.Fatal("nats-server not ready after 5s")
-	}
-	return s
-}
-
-// stopServer shuts s down and waits until it has. It may be called twice.
-func stopServer(s *server.Server) {
-	s.Shutdown()
-	s.WaitForShutdown()
-}
-
-// freePort returns a loopback port nobody listens on right now.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // connect opens a plain client connection to url, closed when the test ends.
 func connect(tb testing.TB, url string) *natsgo.Conn {
 	tb.Helper()
@@ -79,15 +35,6 @@ func connect(tb testing.TB, url string) *natsgo.Conn {
 	}
 	tb.Cleanup(nc.Close)
 	return nc
-}
-
-// baseTS is the feed timestamp of seq 0; testTick seq n carries baseTS+n.
-const baseTS = int64(1732470000000000000)
-
-// testTick is a valid tick of sym whose fields all follow from seq.
-func testTick(sym string, seq uint64) feed.Tick {
-	px := 100 + float64(seq%100)/100
-	return feed.Tick{Symbol: sym, Seq: seq, Price: px, Size: 100 * int64(seq%7+1), Bid: px - 0.01, Ask: px + 0.01, TS: baseTS + int64(seq)}
 }
 
 // collector is a feed.Sink that keeps every tick; the test reads it while
@@ -114,7 +61,7 @@ func (c *collector) got() []feed.Tick {
 func (c *collector) waitTicks(tb testing.TB, n int) []feed.Tick {
 	tb.Helper()
 	var got []feed.Tick
-	checkFor(tb, 5*time.Second, func() error {
+	poll.Until(tb, 5*time.Second, func() error {
 		if got = c.got(); len(got) < n {
 			return fmt.Errorf("sink has %d ticks, want %d", len(got), n)
 		}
@@ -176,7 +123,7 @@ func discard() *slog.Logger {
 // waitReady waits until the Source is ready.
 func (f *fixture) waitReady(tb testing.TB) {
 	tb.Helper()
-	checkFor(tb, 10*time.Second, func() error {
+	poll.Until(tb, 10*time.Second, func() error {
 		if !f.src.Ready() {
 			return fmt.Errorf("source not ready")
 		}

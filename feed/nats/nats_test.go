@@ -15,6 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/natstest"
+	"github.com/tickgate/tickgate/internal/poll"
+	"github.com/tickgate/tickgate/internal/ticktest"
 )
 
 // metric returns the value of the counter name in reg, 0 if absent.
@@ -51,7 +54,7 @@ func checkTicks(tb testing.TB, got, want []feed.Tick) {
 
 func TestPublishReceive(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, serverOpts(-1))
+	s := natstest.Run(t, natstest.Options(-1))
 	syms := []string{"AAPL", "BRK.B", "MSFT"}
 	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Symbols: syms})
 	sink := &collector{}
@@ -62,7 +65,7 @@ func TestPublishReceive(t *testing.T) {
 	var want []feed.Tick
 	for seq := uint64(1); seq <= 300; seq++ {
 		for _, sym := range syms {
-			tk := testTick(sym, seq)
+			tk := ticktest.Tick(sym, seq)
 			want = append(want, tk)
 			pub.Publish(tk)
 		}
@@ -78,22 +81,22 @@ func TestPublishReceive(t *testing.T) {
 
 func TestBadPayloads(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, serverOpts(-1))
+	s := natstest.Run(t, natstest.Options(-1))
 	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Prefix: "md.us", Symbols: []string{"AAPL", "BRK.B"}})
 	sink := &collector{}
 	f.run(t, sink)
 	f.waitReady(t)
 
 	nc := connect(t, s.ClientURL())
-	good := []feed.Tick{testTick("AAPL", 1), testTick("BRK.B", 1), testTick("AAPL", 2)}
-	seq0 := testTick("AAPL", 1)
+	good := []feed.Tick{ticktest.Tick("AAPL", 1), ticktest.Tick("BRK.B", 1), ticktest.Tick("AAPL", 2)}
+	seq0 := ticktest.Tick("AAPL", 1)
 	seq0.Seq = 0
 	bad := []struct{ subject, data string }{
 		{"md.us.AAPL", "not json"},
-		{"md.us.AAPL", string(encode(testTick("BRK.B", 2)))}, // symbol differs from subject
-		{"md.us.TSLA", string(encode(testTick("TSLA", 1)))},  // not in Symbols
+		{"md.us.AAPL", string(encode(ticktest.Tick("BRK.B", 2)))}, // symbol differs from subject
+		{"md.us.TSLA", string(encode(ticktest.Tick("TSLA", 1)))},  // not in Symbols
 		{"md.us.AAPL", string(encode(seq0))},
-		{"md.us.BRK", string(encode(testTick("BRK.B", 3)))}, // half of a dotted symbol
+		{"md.us.BRK", string(encode(ticktest.Tick("BRK.B", 3)))}, // half of a dotted symbol
 		{"md.us.AAPL", `{"type":"quote","sym":"AAPL"}`},
 	}
 	publish(t, nc, "md.us.AAPL", encode(good[0]))
@@ -137,14 +140,14 @@ func publish(tb testing.TB, nc *natsgo.Conn, subject string, data []byte) {
 
 func TestStartWhileDown(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
+	port := natstest.FreePort(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	f := newFixture(t, Config{URLs: []string{url}, Symbols: []string{"AAPL"}})
 	sink := &collector{}
 	done := f.run(t, sink)
 
 	// Run keeps retrying, unready, and does not return.
-	checkFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if n := metric(t, f.reg, "tickgate_feed_nats_connect_errors_total"); n < 2 {
 			return fmt.Errorf("%v failed connect attempts, want >= 2", n)
 		}
@@ -159,10 +162,10 @@ func TestStartWhileDown(t *testing.T) {
 	default:
 	}
 
-	s := runServer(t, serverOpts(port))
+	s := natstest.Run(t, natstest.Options(port))
 	f.waitReady(t)
 	pub := NewPublisher(connect(t, s.ClientURL()), "")
-	want := []feed.Tick{testTick("AAPL", 1), testTick("AAPL", 2)}
+	want := []feed.Tick{ticktest.Tick("AAPL", 1), ticktest.Tick("AAPL", 2)}
 	for _, tk := range want {
 		pub.Publish(tk)
 	}
@@ -172,37 +175,9 @@ func TestStartWhileDown(t *testing.T) {
 	checkTicks(t, sink.waitTicks(t, len(want)), want)
 }
 
-// clusterOpts are the options of a cluster node on loopback that routes to
-// the route URLs in routes ("" for none).
-func clusterOpts(routes string) *server.Options {
-	o := serverOpts(-1)
-	o.Cluster = server.ClusterOpts{Name: "c", Host: "127.0.0.1", Port: -1}
-	if routes != "" {
-		o.Routes = server.RoutesFromStr(routes)
-	}
-	return o
-}
-
-// runCluster starts a 3-node cluster and waits for the full route mesh.
-func runCluster(t *testing.T) []*server.Server {
-	t.Helper()
-	seed := runServer(t, clusterOpts(""))
-	routes := fmt.Sprintf("nats://127.0.0.1:%d", seed.ClusterAddr().Port)
-	nodes := []*server.Server{seed, runServer(t, clusterOpts(routes)), runServer(t, clusterOpts(routes))}
-	checkFor(t, 10*time.Second, func() error {
-		for i, s := range nodes {
-			if n := s.NumRemotes(); n != len(nodes)-1 {
-				return fmt.Errorf("node %d routes to %d others, want %d", i, n, len(nodes)-1)
-			}
-		}
-		return nil
-	})
-	return nodes
-}
-
 func TestClusterFailover(t *testing.T) {
 	t.Parallel()
-	nodes := runCluster(t)
+	nodes := natstest.RunCluster(t, 3)
 	var urls []string
 	for _, s := range nodes {
 		urls = append(urls, s.ClientURL())
@@ -215,7 +190,7 @@ func TestClusterFailover(t *testing.T) {
 
 	// The source is the only client so far: its node is the one with one.
 	var victim, pubNode *server.Server
-	checkFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		victim, pubNode = nil, nil
 		for _, s := range nodes {
 			switch n := s.NumClients(); {
@@ -234,8 +209,8 @@ func TestClusterFailover(t *testing.T) {
 
 	// Interest crosses the route asynchronously: publish until ticks arrive.
 	p.until(t, sink, 1)
-	stopServer(victim)
-	checkFor(t, 10*time.Second, func() error {
+	natstest.Stop(victim)
+	poll.Until(t, 10*time.Second, func() error {
 		d := metric(t, f.reg, "tickgate_feed_nats_disconnects_total")
 		r := metric(t, f.reg, "tickgate_feed_nats_reconnects_total")
 		if d != 1 || r != 1 || !f.src.Ready() {
@@ -251,8 +226,8 @@ func TestClusterFailover(t *testing.T) {
 		if tk.Seq <= last[tk.Symbol] {
 			t.Fatalf("tick %d: %s seq %d after %d", i, tk.Symbol, tk.Seq, last[tk.Symbol])
 		}
-		if tk != testTick(tk.Symbol, tk.Seq) {
-			t.Fatalf("tick %d = %+v, want %+v", i, tk, testTick(tk.Symbol, tk.Seq))
+		if tk != ticktest.Tick(tk.Symbol, tk.Seq) {
+			t.Fatalf("tick %d = %+v, want %+v", i, tk, ticktest.Tick(tk.Symbol, tk.Seq))
 		}
 		last[tk.Symbol] = tk.Seq
 	}
@@ -269,10 +244,10 @@ type pump struct {
 // symbol, so it survives subscription interest still crossing a route.
 func (p *pump) until(t *testing.T, sink *collector, from uint64) {
 	t.Helper()
-	checkFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		p.seq++
 		for _, sym := range p.syms {
-			p.pub.Publish(testTick(sym, p.seq))
+			p.pub.Publish(ticktest.Tick(sym, p.seq))
 		}
 		if err := p.pub.Flush(time.Second); err != nil {
 			return err
@@ -306,7 +281,7 @@ func (b *blockingSink) unblock() { b.once.Do(func() { close(b.release) }) }
 
 func TestSlowConsumerDrops(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, serverOpts(-1))
+	s := natstest.Run(t, natstest.Options(-1))
 	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Symbols: []string{"AAPL"}})
 	f.src.pending = 8
 	sink := &blockingSink{release: make(chan struct{})}
@@ -317,13 +292,13 @@ func TestSlowConsumerDrops(t *testing.T) {
 	const n = 100
 	pub := NewPublisher(connect(t, s.ClientURL()), "")
 	for seq := uint64(1); seq <= n; seq++ {
-		pub.Publish(testTick("AAPL", seq))
+		pub.Publish(ticktest.Tick("AAPL", seq))
 	}
 	if err := pub.Flush(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	var dropped float64
-	checkFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		// One tick is held in Publish, 8 wait in the channel.
 		if dropped = metric(t, f.reg, "tickgate_feed_nats_dropped_total"); dropped < n-1-8 {
 			return fmt.Errorf("%v ticks dropped, want %d", dropped, n-1-8)
@@ -338,7 +313,7 @@ func TestSlowConsumerDrops(t *testing.T) {
 		}
 	}
 	// The source goes on after the drops.
-	pub.Publish(testTick("AAPL", n+1))
+	pub.Publish(ticktest.Tick("AAPL", n+1))
 	if err := pub.Flush(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +345,7 @@ func TestNewErrors(t *testing.T) {
 
 func TestRunOnce(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))}, Symbols: []string{"AAPL"}})
+	f := newFixture(t, Config{URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", natstest.FreePort(t))}, Symbols: []string{"AAPL"}})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := f.src.Run(ctx, &collector{}); err != nil {
@@ -392,14 +367,14 @@ func TestDecode(t *testing.T) {
 		tick    feed.Tick
 		ok      bool
 	}{
-		{"md.us.AAPL", testTick("AAPL", 1), true},
-		{"md.us.BRK.B", testTick("BRK.B", 7), true},
-		{"md.us.BRK", testTick("BRK.B", 7), false},
-		{"md.us.B", testTick("BRK.B", 7), false},
-		{"md.usAAPL", testTick("AAPL", 1), false},
-		{"md.AAPL", testTick("AAPL", 1), false},
-		{"md.us.MSFT", testTick("MSFT", 1), false},
-		{"md.us.AAPL", testTick("BRK.B", 1), false},
+		{"md.us.AAPL", ticktest.Tick("AAPL", 1), true},
+		{"md.us.BRK.B", ticktest.Tick("BRK.B", 7), true},
+		{"md.us.BRK", ticktest.Tick("BRK.B", 7), false},
+		{"md.us.B", ticktest.Tick("BRK.B", 7), false},
+		{"md.usAAPL", ticktest.Tick("AAPL", 1), false},
+		{"md.AAPL", ticktest.Tick("AAPL", 1), false},
+		{"md.us.MSFT", ticktest.Tick("MSFT", 1), false},
+		{"md.us.AAPL", ticktest.Tick("BRK.B", 1), false},
 	} {
 		got, err := f.src.decode(c.subject, encode(c.tick))
 		switch {
@@ -415,9 +390,9 @@ func TestDecode(t *testing.T) {
 
 func TestPublisherCountsErrors(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, serverOpts(-1))
+	s := natstest.Run(t, natstest.Options(-1))
 	pub := NewPublisher(connect(t, s.ClientURL()), "")
-	pub.Publish(testTick("AAPL", 1))
+	pub.Publish(ticktest.Tick("AAPL", 1))
 	pub.Publish(feed.Tick{Symbol: "A B", Seq: 1}) // not a valid subject
 	if pub.Published() != 1 || pub.Errors() != 1 {
 		t.Fatalf("published %d, errors %d; want 1, 1", pub.Published(), pub.Errors())
@@ -431,9 +406,9 @@ func TestPublisherCountsErrors(t *testing.T) {
 }
 
 func TestPublisherAllocs(t *testing.T) {
-	s := runServer(t, serverOpts(-1))
+	s := natstest.Run(t, natstest.Options(-1))
 	pub := NewPublisher(connect(t, s.ClientURL()), "")
-	tk := testTick("BRK.B", 1)
+	tk := ticktest.Tick("BRK.B", 1)
 	pub.Publish(tk) // warm the subject cache and buffer
 	// AllocsPerRun counts the whole process, and the in-process server
 	// allocates as it receives; one allocation per Publish would read >= 1.

@@ -13,11 +13,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/natstest"
+	"github.com/tickgate/tickgate/internal/poll"
+	"github.com/tickgate/tickgate/internal/ticktest"
 )
 
 // jsOpts are serverOpts with JetStream storing in dir.
 func jsOpts(port int, dir string) *server.Options {
-	o := serverOpts(port)
+	o := natstest.Options(port)
 	o.JetStream = true
 	o.StoreDir = dir
 	return o
@@ -39,13 +42,13 @@ func dialPublisher(tb testing.TB, cfg PublisherConfig) *Publisher {
 	return p
 }
 
-// publishSeqs publishes testTick(sym, seq) for seq in [from, to] for each
+// publishSeqs publishes ticktest.Tick(sym, seq) for seq in [from, to] for each
 // symbol, round by round, and flushes.
 func publishSeqs(tb testing.TB, p *Publisher, syms []string, from, to uint64) {
 	tb.Helper()
 	for seq := from; seq <= to; seq++ {
 		for _, sym := range syms {
-			p.Publish(testTick(sym, seq))
+			p.Publish(ticktest.Tick(sym, seq))
 		}
 	}
 	if err := p.Flush(5 * time.Second); err != nil {
@@ -58,7 +61,7 @@ func publishSeqs(tb testing.TB, p *Publisher, syms []string, from, to uint64) {
 // in order) before it reports ready.
 func TestStreamReplayBeforeReady(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, jsOpts(-1, t.TempDir()))
+	s := natstest.Run(t, jsOpts(-1, t.TempDir()))
 	syms := []string{"AAPL", "BRK.B", "MSFT"}
 	const history, published = 20, 50
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}, Stream: "TICKS", StreamHistory: history})
@@ -74,7 +77,7 @@ func TestStreamReplayBeforeReady(t *testing.T) {
 	var want []feed.Tick
 	for seq := uint64(published - history + 1); seq <= published; seq++ {
 		for _, sym := range syms {
-			want = append(want, testTick(sym, seq))
+			want = append(want, ticktest.Tick(sym, seq))
 		}
 	}
 	checkTicks(t, sink.got(), want) // all there the moment it is ready
@@ -86,7 +89,7 @@ func TestStreamReplayBeforeReady(t *testing.T) {
 	}
 	// Live ticks follow the replay.
 	publishSeqs(t, pub, syms[:1], published+1, published+1)
-	if got := sink.waitTicks(t, len(want)+1); got[len(want)] != testTick("AAPL", published+1) {
+	if got := sink.waitTicks(t, len(want)+1); got[len(want)] != ticktest.Tick("AAPL", published+1) {
 		t.Fatalf("tick after the replay = %+v, want AAPL seq %d", got[len(want)], published+1)
 	}
 }
@@ -100,7 +103,7 @@ func waitStored(tb testing.TB, url, stream string, last uint64) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	checkFor(tb, 10*time.Second, func() error {
+	poll.Until(tb, 10*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		st, err := js.Stream(ctx, stream)
@@ -142,8 +145,8 @@ func (r *readyRecorder) readyAt() int {
 // reach it, none twice.
 func TestStreamResumeAfterRestart(t *testing.T) {
 	t.Parallel()
-	port, dir := freePort(t), t.TempDir()
-	s := runServer(t, jsOpts(port, dir))
+	port, dir := natstest.FreePort(t), t.TempDir()
+	s := natstest.Run(t, jsOpts(port, dir))
 	syms := []string{"AAPL", "MSFT"}
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}, Stream: "TICKS"})
 	// The source reconnects 1-2 s after the restart, the publisher within
@@ -155,9 +158,9 @@ func TestStreamResumeAfterRestart(t *testing.T) {
 	publishSeqs(t, pub, syms, 1, 10)
 	sink.waitTicks(t, 20)
 
-	stopServer(s)
-	runServer(t, jsOpts(port, dir))
-	checkFor(t, 10*time.Second, func() error {
+	natstest.Stop(s)
+	natstest.Run(t, jsOpts(port, dir))
+	poll.Until(t, 10*time.Second, func() error {
 		if !pub.Connected() {
 			return errors.New("publisher not reconnected")
 		}
@@ -170,7 +173,7 @@ func TestStreamResumeAfterRestart(t *testing.T) {
 	var want []feed.Tick
 	for seq := uint64(1); seq <= 20; seq++ {
 		for _, sym := range syms {
-			want = append(want, testTick(sym, seq))
+			want = append(want, ticktest.Tick(sym, seq))
 		}
 	}
 	checkTicks(t, sink.waitTicks(t, len(want)), want)
@@ -181,11 +184,11 @@ func TestStreamResumeAfterRestart(t *testing.T) {
 // creates the stream.
 func TestStreamMissing(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, jsOpts(-1, t.TempDir()))
+	s := natstest.Run(t, jsOpts(-1, t.TempDir()))
 	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Symbols: []string{"AAPL"}, Stream: "TICKS"})
 	sink := &collector{}
 	f.run(t, sink)
-	checkFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if !strings.Contains(f.log.String(), "stream consumer not started") {
 			return errors.New("no warning about the missing stream yet")
 		}
@@ -197,12 +200,12 @@ func TestStreamMissing(t *testing.T) {
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}, Stream: "TICKS"})
 	f.waitReady(t)
 	publishSeqs(t, pub, []string{"AAPL"}, 1, 1)
-	checkTicks(t, sink.waitTicks(t, 1), []feed.Tick{testTick("AAPL", 1)})
+	checkTicks(t, sink.waitTicks(t, 1), []feed.Tick{ticktest.Tick("AAPL", 1)})
 }
 
 func TestConnectStreamChecks(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, jsOpts(-1, t.TempDir()))
+	s := natstest.Run(t, jsOpts(-1, t.TempDir()))
 	js, err := jetstream.New(connect(t, s.ClientURL()))
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +226,7 @@ func TestConnectStreamChecks(t *testing.T) {
 	if _, err = Connect(ctx, PublisherConfig{URLs: []string{s.ClientURL()}, Stream: "ALL"}, discard()); err == nil {
 		t.Error("Connect to a stream on ticks.*.> succeeded, want an error")
 	}
-	plain := runServer(t, serverOpts(-1))
+	plain := natstest.Run(t, natstest.Options(-1))
 	_, err = Connect(ctx, PublisherConfig{URLs: []string{plain.ClientURL()}, Stream: "TICKS"}, discard())
 	if !errors.Is(err, natsgo.ErrNoResponders) || !strings.Contains(err.Error(), "JetStream enabled") {
 		t.Errorf("Connect with a stream to a server without JetStream: %v, want a no-responders error asking about JetStream", err)
@@ -257,24 +260,24 @@ func TestSubjectCovers(t *testing.T) {
 // are dropped and counted, not buffered and sent late.
 func TestPublisherDropsWhileDown(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
-	s := runServer(t, serverOpts(port))
+	port := natstest.FreePort(t)
+	s := natstest.Run(t, natstest.Options(port))
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}})
-	stopServer(s)
-	checkFor(t, 5*time.Second, func() error {
+	natstest.Stop(s)
+	poll.Until(t, 5*time.Second, func() error {
 		if pub.Connected() {
 			return errors.New("publisher still connected")
 		}
 		return nil
 	})
 	for seq := uint64(1); seq <= 5; seq++ {
-		pub.Publish(testTick("AAPL", seq))
+		pub.Publish(ticktest.Tick("AAPL", seq))
 	}
 	if pub.Dropped() != 5 || pub.Published() != 0 || pub.Errors() != 0 {
 		t.Fatalf("dropped %d, published %d, errors %d; want 5, 0, 0", pub.Dropped(), pub.Published(), pub.Errors())
 	}
 
-	s = runServer(t, serverOpts(port))
+	s = natstest.Run(t, natstest.Options(port))
 	nc := connect(t, s.ClientURL())
 	sub, err := nc.SubscribeSync("ticks.>")
 	if err != nil {
@@ -283,7 +286,7 @@ func TestPublisherDropsWhileDown(t *testing.T) {
 	if err := nc.FlushTimeout(5 * time.Second); err != nil {
 		t.Fatal(err) // the server has the subscription before tick 6
 	}
-	checkFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if !pub.Connected() {
 			return errors.New("publisher not reconnected")
 		}
@@ -306,7 +309,7 @@ func TestPublisherDropsWhileDown(t *testing.T) {
 // heartbeats reports itself stalled, and recovers on the next message.
 func TestStall(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, serverOpts(-1))
+	s := natstest.Run(t, natstest.Options(-1))
 	const stallAfter = 500 * time.Millisecond
 	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Symbols: []string{"AAPL"}, StallAfter: stallAfter})
 	f.run(t, &collector{})
@@ -338,7 +341,7 @@ func TestStall(t *testing.T) {
 	if v := gauge(t, f, "tickgate_feed_nats_stalled"); v != 1 {
 		t.Errorf("tickgate_feed_nats_stalled = %v while stalled, want 1", v)
 	}
-	pub.Publish(testTick("AAPL", 1))
+	pub.Publish(ticktest.Tick("AAPL", 1))
 	f.waitReady(t)
 	if v := gauge(t, f, "tickgate_feed_nats_stalled"); v != 0 {
 		t.Errorf("tickgate_feed_nats_stalled = %v after a tick, want 0", v)
@@ -367,8 +370,8 @@ func gauge(tb testing.TB, f *fixture, name string) float64 {
 // TestHealthDownUp follows Health through a server outage.
 func TestHealthDownUp(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
-	s := runServer(t, serverOpts(port))
+	port := natstest.FreePort(t)
+	s := natstest.Run(t, natstest.Options(port))
 	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Symbols: []string{"AAPL"}})
 	if h, _ := f.src.Health(); h != feed.Down {
 		t.Fatalf("health before Run = %v, want down", h)
@@ -376,10 +379,10 @@ func TestHealthDownUp(t *testing.T) {
 	f.run(t, &collector{})
 	f.waitReady(t)
 	_, changed := f.src.Health()
-	stopServer(s)
+	natstest.Stop(s)
 	waitHealth(t, f, changed, feed.Down)
 	_, changed = f.src.Health()
-	runServer(t, serverOpts(port))
+	natstest.Run(t, natstest.Options(port))
 	waitHealth(t, f, changed, feed.Up)
 }
 
@@ -391,7 +394,7 @@ func waitHealth(tb testing.TB, f *fixture, changed <-chan struct{}, want feed.He
 	case <-time.After(10 * time.Second):
 		tb.Fatalf("no health change within 10s, want %v", want)
 	}
-	checkFor(tb, 10*time.Second, func() error {
+	poll.Until(tb, 10*time.Second, func() error {
 		if h, _ := f.src.Health(); h != want {
 			return fmt.Errorf("health %v, want %v", h, want)
 		}

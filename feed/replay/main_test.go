@@ -24,16 +24,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// baseTS is the recorded ts of the test files' first tick.
-const baseTS = int64(1732470000000000000)
-
-// testTick is a valid tick of sym recorded at baseTS+at, its other fields
-// following from seq.
-func testTick(sym string, seq uint64, at time.Duration) feed.Tick {
-	px := 100 + float64(seq%100)/100
-	return feed.Tick{Symbol: sym, Seq: seq, Price: px, Size: 100, Bid: px - 0.01, Ask: px + 0.01, TS: baseTS + int64(at)}
-}
-
 // ndjson returns ticks as NDJSON.
 func ndjson(ticks ...feed.Tick) string {
 	var b []byte

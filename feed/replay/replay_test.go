@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/ticktest"
 )
 
 func TestPlaybackSamples(t *testing.T) {
@@ -49,7 +50,7 @@ func TestPlaybackSamples(t *testing.T) {
 
 func TestCSVColumnsInAnyOrder(t *testing.T) {
 	t.Parallel()
-	want := []feed.Tick{testTick("BRK.B", 1, 0), testTick("AAPL", 1, time.Millisecond)}
+	want := []feed.Tick{ticktest.At("BRK.B", 1, 0), ticktest.At("AAPL", 1, time.Millisecond)}
 	var b strings.Builder
 	b.WriteString(" TS , venue,sym,px,seq,bid,ask,sz\r\n")
 	for _, tk := range want {
@@ -65,7 +66,7 @@ func TestCSVColumnsInAnyOrder(t *testing.T) {
 func spaced(tb testing.TB, n int, gap time.Duration) (path string, ticks []feed.Tick) {
 	tb.Helper()
 	for i := range n {
-		ticks = append(ticks, testTick([]string{"AAPL", "MSFT"}[i%2], uint64(i/2+1), time.Duration(i)*gap))
+		ticks = append(ticks, ticktest.At([]string{"AAPL", "MSFT"}[i%2], uint64(i/2+1), time.Duration(i)*gap))
 	}
 	return writeFile(tb, "t.ndjson", ndjson(ticks...)), ticks
 }
@@ -119,8 +120,8 @@ func TestSubMillisecondGapsBatch(t *testing.T) {
 
 func TestBadLinesNDJSON(t *testing.T) {
 	t.Parallel()
-	good := []feed.Tick{testTick("AAPL", 1, 0), testTick("MSFT", 1, 1), testTick("AAPL", 2, 2), testTick("MSFT", 2, 3)}
-	seq0 := testTick("AAPL", 3, 2)
+	good := []feed.Tick{ticktest.At("AAPL", 1, 0), ticktest.At("MSFT", 1, 1), ticktest.At("AAPL", 2, 2), ticktest.At("MSFT", 2, 3)}
+	seq0 := ticktest.At("AAPL", 3, 2)
 	seq0.Seq = 0
 	content := ndjson(good[0], good[1]) + // lines 1, 2
 		"not json\n" + // 3
@@ -185,7 +186,7 @@ tickgate_feed_decode_errors_total{source="replay"} %d
 
 func TestManyBadLinesLogOnce(t *testing.T) {
 	t.Parallel()
-	content := ndjson(testTick("AAPL", 1, 0)) + strings.Repeat("garbage\n", 25)
+	content := ndjson(ticktest.At("AAPL", 1, 0)) + strings.Repeat("garbage\n", 25)
 	f := newFixture(t, Config{Path: writeFile(t, "t.ndjson", content)})
 	log := f.log.String()
 	if n := strings.Count(log, "skipped bad line"); n != maxLogged {
@@ -240,7 +241,7 @@ func checkLoops(t *testing.T, got, file []feed.Tick) {
 
 func TestLoop(t *testing.T) {
 	t.Parallel()
-	file := []feed.Tick{testTick("AAPL", 1, 0), testTick("BRK.B", 1, 1), testTick("AAPL", 2, 2), testTick("AAPL", 3, 3), testTick("BRK.B", 2, 4)}
+	file := []feed.Tick{ticktest.At("AAPL", 1, 0), ticktest.At("BRK.B", 1, 1), ticktest.At("AAPL", 2, 2), ticktest.At("AAPL", 3, 3), ticktest.At("BRK.B", 2, 4)}
 	path := writeFile(t, "t.ndjson", ndjson(file...))
 	checkLoops(t, loops(t, Config{Path: path, Fast: true, Loop: true}, 3*len(file)+2), file)
 }
@@ -248,7 +249,7 @@ func TestLoop(t *testing.T) {
 func TestLoopPaced(t *testing.T) {
 	t.Parallel()
 	// 10ms apart, so each play is 20ms long and the next starts 10ms after.
-	file := []feed.Tick{testTick("AAPL", 1, 0), testTick("AAPL", 2, 10*time.Millisecond), testTick("AAPL", 3, 20*time.Millisecond)}
+	file := []feed.Tick{ticktest.At("AAPL", 1, 0), ticktest.At("AAPL", 2, 10*time.Millisecond), ticktest.At("AAPL", 3, 20*time.Millisecond)}
 	path := writeFile(t, "t.ndjson", ndjson(file...))
 	start := time.Now()
 	got := loops(t, Config{Path: path, Loop: true}, 2*len(file))
@@ -260,7 +261,7 @@ func TestLoopPaced(t *testing.T) {
 
 func TestStopWhileWaiting(t *testing.T) {
 	t.Parallel()
-	path := writeFile(t, "t.ndjson", ndjson(testTick("AAPL", 1, 0), testTick("AAPL", 2, time.Hour)))
+	path := writeFile(t, "t.ndjson", ndjson(ticktest.At("AAPL", 1, 0), ticktest.At("AAPL", 2, time.Hour)))
 	start := time.Now()
 	got := loops(t, Config{Path: path}, 1) // the sink cancels on the first tick
 	if took := time.Since(start); took > 5*time.Second || len(got) != 1 {
@@ -292,7 +293,7 @@ func TestFormatByExtension(t *testing.T) {
 		{Config{Path: writeFile(t, "t.CSV", line)}, true},
 		{Config{Path: writeFile(t, "t.txt", line)}, false}, // read as NDJSON: no valid tick
 		{Config{Path: writeFile(t, "t.txt", line), Format: "csv"}, true},
-		{Config{Path: writeFile(t, "t.csv", ndjson(testTick("AAPL", 1, 0))), Format: "ndjson"}, true},
+		{Config{Path: writeFile(t, "t.csv", ndjson(ticktest.At("AAPL", 1, 0))), Format: "ndjson"}, true},
 	} {
 		_, err := New(c.cfg, prometheus.NewRegistry(), discard())
 		if (err == nil) != c.ok {
@@ -303,7 +304,7 @@ func TestFormatByExtension(t *testing.T) {
 
 func TestNewErrors(t *testing.T) {
 	t.Parallel()
-	good := writeFile(t, "good.ndjson", ndjson(testTick("AAPL", 1, 0)))
+	good := writeFile(t, "good.ndjson", ndjson(ticktest.At("AAPL", 1, 0)))
 	for name, cfg := range map[string]Config{
 		"no path":        {},
 		"missing file":   {Path: "testdata/nonexistent.ndjson"},

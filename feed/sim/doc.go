@@ -1,7 +1,9 @@
 // Package sim owns the simulated price feed, the gateway's default Source
-// when no real feed is configured. cmd/gateway builds it with New and hands
-// it to the fan-out engine, which calls Run once. Run calls sink.Publish from
-// its own goroutine only, one tick at a time, until its context is done. For a
-// given Seed and symbol list the ticks are the same on every run, apart from
-// their wall-clock TS, so tests and load runs can be repeated.
+// when no real feed is configured. cmd/gateway builds it with New and calls
+// Run once, with the fan-out engine as its sink (`gateway publish` passes a
+// NATS publisher instead). Run calls sink.Publish from its own goroutine
+// only, one tick at a time, until its context is done. For a given Seed, Rate
+// and symbol list the ticks are the same on every run, apart from their
+// wall-clock TS, so tests and load runs can be repeated. PrevClose gives each
+// symbol's previous close, the reference for the day's change.
 package sim

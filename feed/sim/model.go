@@ -8,19 +8,23 @@ import (
 	"github.com/tickgate/tickgate/feed"
 )
 
-// Price model: each tick moves its symbol's price one step of geometric
-// Brownian motion, price *= exp((mu - sigma²/2)·dt + sigma·√dt·N(0,1)).
-// A tick advances its symbol's model clock by dt = 1e-6 years (about 6 s of
-// trading time), so with sigma = 0.3 one step has a standard deviation of
-// sigma·√dt = 3 basis points: prices visibly move tick to tick. Model time
-// runs fast: at the default rate the hottest symbol (~23% of ticks) wanders
-// about 27% (one sigma) per wall-clock hour, fine for a demo feed.
+// Price model: each symbol's price follows geometric Brownian motion with
+// its own annualised volatility sigma (20-60%, see profiles),
+// price *= exp((mu - sigma²/2)·dt + sigma·√dt·N(0,1)) per tick. A tick
+// advances its symbol's clock by dt, the mean wall-clock time between that
+// symbol's ticks at the configured rate (1 / (rate · its Zipf share)), in
+// trading years. So however fast a symbol ticks, its price moves about as
+// much per wall-clock second as a real stock's does: sigma 30% is about
+// 1.2 basis points (one sigma) a second and 2% a trading day. dt comes from
+// the rate, not the clock, so a seed still gives the same prices every run.
 const (
-	mu        = 0.05 // annual drift
-	sigma     = 0.30 // annual volatility
-	sqrtDt    = 1e-3 // √dt, dt in years; kept as the root so √ is exact
-	stepDrift = (mu - sigma*sigma/2) * sqrtDt * sqrtDt
-	stepVol   = sigma * sqrtDt
+	mu          = 0.05             // annual drift
+	tradingYear = 252 * 6.5 * 3600 // seconds of trading in a year
+	tradingDay  = 1.0 / 252        // in years
+	openGap     = 0.25             // the open's gap from the previous close, in trading days of variance
+	closeJitter = 0.02             // a profile's close varies by seed up to this fraction either way
+	minSigma    = 0.20             // the volatility of a symbol without a profile is drawn
+	maxSigma    = 0.60             // uniformly from [minSigma, maxSigma)
 )
 
 // Model price bounds: a tick needs a positive price and feed.Tick.Validate
@@ -32,9 +36,37 @@ const (
 
 // symbol is the per-symbol state of the feed.
 type symbol struct {
-	name string
-	seq  uint64  // seq of the last tick emitted; 0 before the first
-	px   float64 // unrounded model price
+	name      string
+	seq       uint64  // seq of the last tick emitted; 0 before the first
+	px        float64 // unrounded model price
+	prevClose float64 // in whole cents
+	sigma     float64 // annualised volatility
+	drift     float64 // (mu - sigma²/2)·dt of one tick
+	vol       float64 // sigma·√dt of one tick
+}
+
+// newSymbol sets up name's walk for a feed in which it gets share of rate
+// ticks/s. It draws from rng a fixed number of times, in a fixed order.
+func newSymbol(name string, share, rate float64, rng *rand.Rand) symbol {
+	p, ok := profiles[name]
+	if ok {
+		p.prevClose *= 1 + closeJitter*(2*rng.Float64()-1)
+	} else {
+		// Log-uniform 10..500, so unknown symbols span penny-ish to
+		// large-cap scales deterministically per seed.
+		p = profile{prevClose: 10 * math.Exp(math.Log(50)*rng.Float64()), sigma: minSigma + (maxSigma-minSigma)*rng.Float64()}
+	}
+	dt := 1 / (rate * share * tradingYear)
+	sym := symbol{
+		name:      name,
+		prevClose: dollars(cents(p.prevClose)),
+		sigma:     p.sigma,
+		drift:     (mu - p.sigma*p.sigma/2) * dt,
+		vol:       p.sigma * math.Sqrt(dt),
+	}
+	gap := p.sigma * math.Sqrt(openGap*tradingDay) * rng.NormFloat64()
+	sym.px = step(sym.prevClose, 0, gap, 1)
+	return sym
 }
 
 // next generates the next tick, stamped ts. Run calls it for every tick;
@@ -43,7 +75,7 @@ type symbol struct {
 func (s *Source) next(ts int64) feed.Tick {
 	sym := &s.syms[s.pick()]
 	sym.seq++
-	sym.px = step(sym.px, s.rng.NormFloat64())
+	sym.px = step(sym.px, sym.drift, sym.vol, s.rng.NormFloat64())
 	px := cents(sym.px)
 	spread := 1 + s.rng.Int64N(5)
 	bid := max(px-spread/2, 1)
@@ -67,9 +99,10 @@ func (s *Source) pick() int {
 	return int(s.zipf.Uint64())
 }
 
-// step applies one GBM step driven by the standard normal z.
-func step(px, z float64) float64 {
-	px *= math.Exp(stepDrift + stepVol*z)
+// step applies one GBM step of the given drift and volatility, driven by
+// the standard normal z.
+func step(px, drift, vol, z float64) float64 {
+	px *= math.Exp(drift + vol*z)
 	return min(max(px, minPrice), maxPrice)
 }
 
@@ -89,14 +122,4 @@ func dollars(c int64) float64 {
 // 1 lot half the time, 2 a quarter of the time, and so on (geometric).
 func lotSize(r uint64) int64 {
 	return 100 * int64(1+bits.TrailingZeros64(r))
-}
-
-// startPrice is where name's price walk begins: its DefaultSymbols price if
-// it has one, else a log-uniform draw from 10..500 so unknown symbols still
-// span penny-ish to large-cap scales deterministically per seed.
-func startPrice(name string, rng *rand.Rand) float64 {
-	if px, ok := startPrices[name]; ok {
-		return px
-	}
-	return 10 * math.Exp(math.Log(50)*rng.Float64())
 }

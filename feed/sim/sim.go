@@ -24,8 +24,10 @@ type Config struct {
 	// Rate is the total ticks per second across all symbols. 0 means 1000;
 	// at most 10,000,000.
 	Rate float64
-	// Seed fixes the sequence of symbols, seqs, prices and sizes: the same
-	// seed and symbols give the same ticks. 0 is a valid seed.
+	// Seed fixes the sequence of symbols, seqs, prices and sizes, and the
+	// previous closes: the same seed, rate and symbols give the same ticks
+	// (a price step spans the mean time between a symbol's ticks, so it
+	// depends on the rate). 0 is a valid seed.
 	Seed uint64
 	// Symbols lists the symbols to emit, hottest first. Nil or empty means
 	// DefaultSymbols.
@@ -46,7 +48,10 @@ type Source struct {
 	running atomic.Bool // guards against a second Run racing on rng
 }
 
-var _ feed.Source = (*Source)(nil)
+var (
+	_ feed.Source     = (*Source)(nil)
+	_ feed.PrevCloser = (*Source)(nil)
+)
 
 // New checks cfg, fills in its defaults and returns a Source ready to Run.
 func New(cfg Config) (*Source, error) {
@@ -62,13 +67,43 @@ func New(cfg Config) (*Source, error) {
 		names: append([]string(nil), cfg.Symbols...),
 		syms:  make([]symbol, len(cfg.Symbols)),
 	}
+	shares := zipfShares(len(s.names), cfg.Skew)
 	for i, name := range s.names {
-		s.syms[i] = symbol{name: name, px: startPrice(name, rng)}
+		s.syms[i] = newSymbol(name, shares[i], cfg.Rate, rng)
 	}
 	if n := len(s.names); n > 1 {
 		s.zipf = rand.NewZipf(rng, cfg.Skew, 1, uint64(n-1))
 	}
 	return s, nil
+}
+
+// zipfShares returns the share of ticks each of n symbols gets from pick:
+// symbol i's is proportional to (i+1)^-skew, as rand.Zipf draws with v = 1.
+func zipfShares(n int, skew float64) []float64 {
+	shares := make([]float64, n)
+	var sum float64
+	for i := range shares {
+		shares[i] = math.Pow(float64(i+1), -skew)
+		sum += shares[i]
+	}
+	for i := range shares {
+		shares[i] /= sum
+	}
+	return shares
+}
+
+// PrevClose returns sym's previous close, the reference its change is
+// measured from: the profile's price for a DefaultSymbols symbol, varied by
+// the seed up to 2%, else drawn from the seed. The day's first price gaps
+// from it as a real open does. ok is false for a symbol the source does not
+// emit. It is safe for concurrent use: it reads only what New set.
+func (s *Source) PrevClose(sym string) (px float64, ok bool) {
+	for i := range s.syms {
+		if s.syms[i].name == sym {
+			return s.syms[i].prevClose, true
+		}
+	}
+	return 0, false
 }
 
 // defaults returns cfg with its zero fields replaced by their defaults.

@@ -62,8 +62,8 @@ func TestDefaultSymbols(t *testing.T) {
 			t.Errorf("DefaultSymbols: %q invalid or duplicate", sym)
 		}
 		seen[sym] = true
-		if _, ok := startPrices[sym]; !ok {
-			t.Errorf("DefaultSymbols: %q has no start price", sym)
+		if p, ok := profiles[sym]; !ok || p.prevClose <= 0 || p.sigma < minSigma || p.sigma > maxSigma {
+			t.Errorf("DefaultSymbols: %q has profile %+v (ok %v), want a close and a sigma in [%v, %v]", sym, p, ok, minSigma, maxSigma)
 		}
 	}
 }
@@ -149,7 +149,7 @@ func TestPricesSane(t *testing.T) {
 
 func TestPriceFloor(t *testing.T) {
 	t.Parallel()
-	if got := step(minPrice, -100); got != minPrice {
+	if got := step(minPrice, 0, 1, -100); got != minPrice {
 		t.Errorf("step below floor = %v, want %v", got, minPrice)
 	}
 	if got := cents(0.001); got != 1 {
@@ -231,7 +231,7 @@ func TestRunMaxRateStops(t *testing.T) {
 	t.Parallel()
 	s := newSource(t, Config{Rate: maxRate})
 	sink := &countSink{}
-	runFor(t, s, sink, 50*time.Millisecond, 5*time.Second)
+	runFor(t, s, sink, 500*time.Millisecond, 5*time.Second) // long enough for a loaded machine to schedule it
 	if sink.n == 0 {
 		t.Error("Run at max rate emitted nothing")
 	}

@@ -1,6 +1,3 @@
-// Package poll holds the tests' wait-for-a-condition helper, the way
-// nats-server's checkFor does it: retry, never a bare sleep. Test code in
-// every package uses it; it starts no goroutine.
 package poll
 
 import (
@@ -8,9 +5,19 @@ import (
 	"time"
 )
 
-// Until calls f every few milliseconds until it returns nil, and fails tb
-// with f's last error if timeout passes first.
+// Interval is how often Until calls its condition.
+const Interval = 5 * time.Millisecond
+
+// Until calls f every Interval until it returns nil, and fails tb with f's
+// last error if timeout passes first.
 func Until(tb testing.TB, timeout time.Duration, f func() error) {
+	tb.Helper()
+	Every(tb, timeout, Interval, f)
+}
+
+// Every is Until calling f every interval, for a condition that is costly
+// to check (a query to another process).
+func Every(tb testing.TB, timeout, interval time.Duration, f func() error) {
 	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -21,6 +28,20 @@ func Until(tb testing.TB, timeout time.Duration, f func() error) {
 		if time.Now().After(deadline) {
 			tb.Fatalf("condition not met after %v: %v", timeout, err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(interval)
+	}
+}
+
+// Holds is Until's converse: it calls f every interval for total and fails
+// tb as soon as f returns an error.
+func Holds(tb testing.TB, total, interval time.Duration, f func() error) {
+	tb.Helper()
+	for end := time.Now().Add(total); ; time.Sleep(interval) {
+		if err := f(); err != nil {
+			tb.Fatal(err)
+		}
+		if time.Now().After(end) {
+			return
+		}
 	}
 }

@@ -1,0 +1,4 @@
+// Package ticktest makes valid feed ticks for tests, every field following
+// from the symbol and seq, so a test can rebuild the tick it expects.
+// Test code of the feed adapters uses it; it holds no state.
+package ticktest

@@ -1,0 +1,135 @@
+package wstest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// ReadTimeout bounds each read of a frame; past it the read fails and
+// coder/websocket closes the connection.
+const ReadTimeout = 10 * time.Second
+
+// Transport keeps no idle connections, so no persistConn goroutine
+// outlives a refused upgrade and goleak stays quiet. Upgrades still work:
+// net/http sends no "Connection: close" on protocol-switch requests.
+var Transport = &http.Transport{DisableKeepAlives: true}
+
+// Msg is any server message, a reply or a tick, decoded loosely. Raw is
+// the message's own bytes.
+type Msg struct {
+	Type    string   `json:"type"`
+	ID      *int64   `json:"id"`
+	Symbols []string `json:"symbols"`
+	Code    string   `json:"code"`
+	Msg     string   `json:"msg"`
+	Sym     string   `json:"sym"`
+	Seq     uint64   `json:"seq"`
+	TS      int64    `json:"ts"`
+	Raw     []byte   `json:"-"`
+}
+
+// Client reads the server's messages one at a time out of frames of
+// '\n'-separated messages.
+type Client struct {
+	TB      testing.TB
+	Conn    *websocket.Conn
+	Frames  int // frames read so far
+	pending [][]byte
+}
+
+// DialRaw opens a WebSocket to url with header (may be nil) through
+// Transport. The response is returned on failure too: it carries a
+// refusal's status code.
+func DialRaw(ctx context.Context, url string, header http.Header) (*websocket.Conn, *http.Response, error) {
+	return websocket.Dial(ctx, url, &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: Transport},
+		HTTPHeader: header,
+	})
+}
+
+// Dial connects to url (a ws:// URL with any query) and fails tb if it
+// cannot. The connection is closed when the test ends. Its read limit is
+// 1 MiB, past any frame the gateway builds.
+func Dial(tb testing.TB, url string) *Client {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := DialRaw(ctx, url, nil)
+	if err != nil {
+		tb.Fatalf("dial %s: %v", url, err)
+	}
+	tb.Cleanup(func() { conn.CloseNow() })
+	conn.SetReadLimit(1 << 20)
+	return &Client{TB: tb, Conn: conn}
+}
+
+// Next returns the next message, reading a frame when none is pending, and
+// fails the test if there is none within ReadTimeout.
+func (c *Client) Next() Msg {
+	c.TB.Helper()
+	m, err := c.Read()
+	if err != nil {
+		c.TB.Fatal(err)
+	}
+	return m
+}
+
+// Read is Next for goroutines other than the test's: it returns errors.
+func (c *Client) Read() (Msg, error) {
+	if len(c.pending) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), ReadTimeout)
+		defer cancel()
+		typ, frame, err := c.Conn.Read(ctx)
+		if err != nil {
+			return Msg{}, fmt.Errorf("read: %w", err)
+		}
+		if typ != websocket.MessageText {
+			return Msg{}, fmt.Errorf("frame of type %v, want text", typ)
+		}
+		c.Frames++
+		c.pending = bytes.Split(frame, []byte("\n"))
+	}
+	raw := c.pending[0]
+	c.pending = c.pending[1:]
+	return Decode(raw)
+}
+
+// Decode decodes one server message.
+func Decode(raw []byte) (Msg, error) {
+	var m Msg
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return Msg{}, fmt.Errorf("message %q: %w", raw, err)
+	}
+	m.Raw = raw
+	return m, nil
+}
+
+// Send writes one request as a text frame.
+func (c *Client) Send(req string) {
+	c.TB.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Conn.Write(ctx, websocket.MessageText, []byte(req)); err != nil {
+		c.TB.Fatalf("write %s: %v", req, err)
+	}
+}
+
+// ReadUntilError reads frames until the connection fails, for at most
+// timeout, and returns the error: websocket.CloseStatus tells the close
+// code the server sent.
+func (c *Client) ReadUntilError(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		if _, _, err := c.Conn.Read(ctx); err != nil {
+			return err
+		}
+	}
+}
