@@ -2,6 +2,7 @@ package subscribe
 
 import (
 	"bufio"
+	"bytes"
 	"net"
 	"net/http"
 )
@@ -13,25 +14,32 @@ import (
 // thing a session holds after its write buffer.
 const readBufferSize = 512
 
-// smallReadBuffer is the http.ResponseWriter given to websocket.Accept. Its
-// Hijack swaps net/http's 4 KiB read buffer for a readBufferSize one and
-// lets the old one go; everything else passes through to the embedded
+// hijacker is the http.ResponseWriter given to websocket.Accept. Its Hijack
+// puts an inboundConn under the WebSocket library, so every byte the client
+// sends is metered, and swaps net/http's 4 KiB read buffer for a
+// readBufferSize one; everything else passes through to the embedded
 // writer.
-type smallReadBuffer struct {
+type hijacker struct {
 	http.ResponseWriter
+	limits inboundLimits
+	conn   *inboundConn // set by Hijack
 }
 
-var _ http.Hijacker = smallReadBuffer{}
+var _ http.Hijacker = (*hijacker)(nil)
 
 // Hijack takes over the connection like http.ResponseController.Hijack.
-// If net/http had already read bytes past the request (a client that sent
-// frames right behind its handshake), it keeps net/http's reader: Accept
-// takes such bytes from the reader's buffer, and would drop a reader that
-// only wrapped them.
-func (w smallReadBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil || brw.Reader.Buffered() > 0 {
+// Bytes net/http had already read past the request (a client that sent
+// frames right behind its handshake) move into the inboundConn, to be read
+// and metered first.
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
 		return conn, brw, err
 	}
-	return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, readBufferSize), brw.Writer), nil
+	h.conn = newInboundConn(conn, h.limits)
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		h.conn.prefix = bytes.Clone(b)
+	}
+	return h.conn, bufio.NewReadWriter(bufio.NewReaderSize(h.conn, readBufferSize), brw.Writer), nil
 }

@@ -20,11 +20,13 @@ const (
 	ReasonTooBig                          // 1009: frame past the read limit
 	ReasonPongTimeout                     // no pong in time; closed without a handshake
 	ReasonWriteTimeout                    // a frame write stalled past WriteTimeout
+	ReasonInboundFlood                    // 1008: past the inbound byte or frame budget
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"client_closed", "shutdown", "slow_consumer", "flood", "too_big", "pong_timeout", "write_timeout",
+	"inbound_flood",
 }
 
 func (r CloseReason) String() string { return reasonNames[r] }
@@ -39,7 +41,7 @@ func (r CloseReason) Code() websocket.StatusCode {
 		return websocket.StatusGoingAway
 	case ReasonSlowConsumer:
 		return 4001
-	case ReasonFlood:
+	case ReasonFlood, ReasonInboundFlood:
 		return websocket.StatusPolicyViolation
 	case ReasonTooBig:
 		return websocket.StatusMessageTooBig
@@ -57,6 +59,8 @@ func (r CloseReason) closeText() string {
 		return "slow consumer"
 	case ReasonFlood:
 		return "message rate limit exceeded"
+	case ReasonInboundFlood:
+		return "inbound rate limit exceeded"
 	default:
 		return r.String()
 	}

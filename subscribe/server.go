@@ -33,6 +33,15 @@ type Config struct {
 	// rate_limited error; MsgBurst such messages in a row close with 1008.
 	MsgRate  float64
 	MsgBurst int
+	// InboundBytes and InboundFrames bound everything a connection sends,
+	// below the WebSocket protocol: bytes per second, frame headers
+	// included, and frames per second of any kind, control and empty
+	// frames included. Each may be overdrawn by InboundWindow's worth at
+	// once; a connection that overdraws either is closed with 1008.
+	// 0 means 65536 bytes/s, 100 frames/s and 10 s.
+	InboundBytes  float64
+	InboundFrames float64
+	InboundWindow time.Duration
 	// MaxFrameBytes caps the frame the writer builds from queued messages
 	// and their '\n' separators (one message larger than it goes alone).
 	// 0 means 32 KiB, the default read limit of common client libraries.
@@ -69,6 +78,12 @@ func (c *Config) setDefaults() {
 	if c.MsgRate <= 0 {
 		c.MsgRate = 10
 	}
+	if c.InboundBytes <= 0 {
+		c.InboundBytes = 64 << 10
+	}
+	if c.InboundFrames <= 0 {
+		c.InboundFrames = 100
+	}
 	dur := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d
@@ -77,6 +92,7 @@ func (c *Config) setDefaults() {
 	dur(&c.WriteTimeout, 5*time.Second)
 	dur(&c.PingInterval, 20*time.Second)
 	dur(&c.PongTimeout, 10*time.Second)
+	dur(&c.InboundWindow, 10*time.Second)
 	if c.OriginPatterns == nil {
 		c.OriginPatterns = DefaultOriginPatterns
 	}
@@ -143,13 +159,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
 		return
 	}
-	conn, err := websocket.Accept(smallReadBuffer{w}, r, &s.accept)
+	h := &hijacker{ResponseWriter: w, limits: inboundLimits{s.cfg.InboundBytes, s.cfg.InboundFrames, s.cfg.InboundWindow}}
+	conn, err := websocket.Accept(h, r, &s.accept)
 	if err != nil {
 		s.conns.Add(-1) // Accept has answered the request
 		return
 	}
 	conn.SetReadLimit(s.cfg.ReadLimit)
-	sess := newSession(s, conn)
+	sess := newSession(s, conn, h.conn)
 	if !s.register(sess) {
 		s.conns.Add(-1)
 		conn.Close(ReasonShutdown.Code(), ReasonShutdown.closeText())

@@ -21,6 +21,7 @@ type session struct {
 	srv     *Server
 	client  *fanout.Client
 	conn    *websocket.Conn
+	in      *inboundConn // conn's socket, metered
 	limiter *rate.Limiter
 	strikes int // messages over the rate limit in a row
 	pinger  *time.Timer
@@ -33,10 +34,11 @@ type session struct {
 	closed  chan struct{} // closed by the writer that sent the close
 }
 
-func newSession(srv *Server, conn *websocket.Conn) *session {
+func newSession(srv *Server, conn *websocket.Conn, in *inboundConn) *session {
 	s := &session{
 		srv:     srv,
 		conn:    conn,
+		in:      in,
 		limiter: rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst),
 		closed:  make(chan struct{}),
 	}

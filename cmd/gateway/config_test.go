@@ -50,6 +50,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Client.ReadLimit = 4096
 	want.Client.MsgRate = 10
 	want.Client.MsgBurst = 20
+	want.Client.InboundBytes = 65536
+	want.Client.InboundFrames = 100
+	want.Client.InboundWindow = 10 * time.Second
 	want.Client.MaxFrameBytes = 32768
 	want.Client.WriteTimeout = 5 * time.Second
 	want.Client.PingInterval = 20 * time.Second
@@ -220,6 +223,9 @@ var badValues = []struct {
 	{"client.pong_timeout", "0s"},
 	{"client.max_frame_bytes", "2000000"}, // past fanout.queue_bytes
 	{"client.allow_wildcard", "maybe"},
+	{"client.inbound_bytes", "1000"}, // under client.read_limit
+	{"client.inbound_frames", "0"},
+	{"client.inbound_window", "100ms"},
 	{"log.level", "loud"},
 	{"log.format", "xml"},
 	{"server.max_connections", "0"},

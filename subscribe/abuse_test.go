@@ -1,0 +1,190 @@
+package subscribe
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickgate/tickgate/fanout"
+)
+
+// rawConn is a client that speaks WebSocket frames by hand over TCP, to
+// send what no client library would.
+type rawConn struct {
+	net.Conn
+	br *bufio.Reader
+}
+
+// rawDial opens a TCP connection to e and completes the upgrade.
+func (e *testEnv) rawDial(header string) *rawConn {
+	e.t.Helper()
+	addr := strings.TrimSuffix(strings.TrimPrefix(e.url, "ws://"), "/ws")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + header + "\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		e.t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		e.t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	return &rawConn{Conn: conn, br: br}
+}
+
+// closeCode reads server frames until a close frame and returns its
+// status code; -1 if the connection ends without one.
+func (c *rawConn) closeCode() int {
+	for {
+		var hdr [2]byte
+		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
+			return -1
+		}
+		n := int(hdr[1] & 0x7f)
+		switch n {
+		case 126:
+			var ext [2]byte
+			if _, err := io.ReadFull(c.br, ext[:]); err != nil {
+				return -1
+			}
+			n = int(binary.BigEndian.Uint16(ext[:]))
+		case 127:
+			var ext [8]byte
+			if _, err := io.ReadFull(c.br, ext[:]); err != nil {
+				return -1
+			}
+			n = int(binary.BigEndian.Uint64(ext[:]))
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(c.br, payload); err != nil {
+			return -1
+		}
+		if hdr[0]&0x0f == 8 && n >= 2 {
+			return int(binary.BigEndian.Uint16(payload))
+		}
+	}
+}
+
+// frame encodes one masked client frame with the given first byte (FIN,
+// RSV, opcode).
+func frame(b0 byte, payload []byte) []byte {
+	key := [4]byte{9, 8, 7, 6}
+	f := []byte{b0}
+	switch n := len(payload); {
+	case n < 126:
+		f = append(f, 0x80|byte(n))
+	default:
+		f = append(f, 0x80|126, byte(n>>8), byte(n))
+	}
+	f = append(f, key[:]...)
+	for i, b := range payload {
+		f = append(f, b^key[i%4])
+	}
+	return f
+}
+
+// flood opens a text message and then writes empty continuation frames, 6
+// bytes each, as fast as the socket takes them, until the server closes
+// the connection. It returns the close code the server sent and how long
+// the connection lasted.
+func (e *testEnv) flood() (code int, lasted time.Duration) {
+	c := e.rawDial("")
+	start := time.Now()
+	var chunk []byte
+	for range 4096 {
+		chunk = append(chunk, frame(0x00, nil)...)
+	}
+	go func() {
+		if _, err := c.Write(frame(0x01, nil)); err != nil {
+			return
+		}
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	code = c.closeCode()
+	return code, time.Since(start)
+}
+
+// latencies publishes n ticks of sym one at a time and returns each one's
+// delay from publish to c's reader, checking every seq.
+func (e *testEnv) latencies(c *wsClient, sym string, n int) []time.Duration {
+	e.t.Helper()
+	out := make([]time.Duration, 0, n)
+	for range n {
+		seq := e.publishNow(sym)
+		m := c.next()
+		if m.Type != "tick" || m.Sym != sym || m.Seq != seq {
+			e.t.Fatalf("bystander got %+v, want %s seq %d", m, sym, seq)
+		}
+		out = append(out, time.Since(time.Unix(0, m.TS)))
+	}
+	return out
+}
+
+func median(d []time.Duration) time.Duration {
+	d = slices.Clone(d)
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+// TestInboundFloodClosed has three clients flood the gateway with empty
+// continuation frames, the cheapest frames there are. Each must be closed
+// with 1008 within a bounded time and counted as inbound_flood, and a
+// bystander's median delivery latency while they flood must stay within
+// twice that of a quiet run measured just before. Latency is noisy on a
+// shared machine, so the comparison gets three tries.
+func TestInboundFloodClosed(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	const flooders, ticks = 3, 200
+	var quiet, loud time.Duration
+	for try := 1; try <= 3; try++ {
+		quiet = median(e.latencies(by, "AAPL", ticks))
+		var wg sync.WaitGroup
+		errs := make(chan error, flooders)
+		for range flooders {
+			wg.Go(func() {
+				code, lasted := e.flood()
+				if code != 1008 || lasted > 5*time.Second {
+					errs <- fmt.Errorf("flooder closed with %d after %v, want 1008 within 5s", code, lasted)
+				}
+			})
+		}
+		loud = median(e.latencies(by, "AAPL", ticks))
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		checkFor(t, 5*time.Second, func() error {
+			if got := gatheredLabel(t, e, "tickgate_disconnects_total", "inbound_flood"); got != float64(try*flooders) {
+				return fmt.Errorf("disconnects{reason=inbound_flood} = %v, want %d", got, try*flooders)
+			}
+			return nil
+		})
+		t.Logf("try %d: bystander median latency quiet %v, while flooded %v", try, quiet, loud)
+		if loud <= 2*quiet {
+			return
+		}
+	}
+	t.Fatalf("bystander median latency %v while flooded, over 2x the quiet %v", loud, quiet)
+}
