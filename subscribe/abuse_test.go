@@ -188,3 +188,45 @@ func TestInboundFloodClosed(t *testing.T) {
 	}
 	t.Fatalf("bystander median latency %v while flooded, over 2x the quiet %v", loud, quiet)
 }
+
+// TestProtocolErrorReason sends frames that break RFC 6455 and checks each
+// connection is counted as protocol_error, not client_closed, with 1002
+// where the WebSocket library sends a close frame; a bystander sees every
+// seq throughout.
+func TestProtocolErrorReason(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	cases := []struct {
+		name string
+		send []byte
+		code int // -1: closed without a close frame
+	}{
+		{"rsv bit", frame(0x81|0x40, []byte(`{"op":"list"}`)), 1002},
+		{"unknown opcode", frame(0x83, nil), 1002},
+		{"fragmented ping", frame(0x09, nil), 1002},
+		{"lone continuation", frame(0x80, []byte("x")), 1002},
+		{"unmasked", []byte{0x81, 0x02, '{', '}'}, -1},
+	}
+	for i, tc := range cases {
+		c := e.rawDial("")
+		if _, err := c.Write(tc.send); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.closeCode(); got != tc.code {
+			t.Errorf("%s: close code %d, want %d", tc.name, got, tc.code)
+		}
+		checkFor(t, 5*time.Second, func() error {
+			if got := gatheredLabel(t, e, "tickgate_disconnects_total", "protocol_error"); got != float64(i+1) {
+				return fmt.Errorf("%s: disconnects{reason=protocol_error} = %v, want %d", tc.name, got, i+1)
+			}
+			return nil
+		})
+		e.publish("AAPL", 1)
+		by.expectTicks("AAPL", e.seq["AAPL"]-1, 1)
+	}
+	if got := gatheredLabel(t, e, "tickgate_disconnects_total", "client_closed"); got != 0 {
+		t.Errorf("disconnects{reason=client_closed} = %v, want 0", got)
+	}
+}

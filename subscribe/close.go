@@ -21,12 +21,13 @@ const (
 	ReasonPongTimeout                     // no pong in time; closed without a handshake
 	ReasonWriteTimeout                    // a frame write stalled past WriteTimeout
 	ReasonInboundFlood                    // 1008: past the inbound byte or frame budget
+	ReasonProtocolError                   // 1002: broke RFC 6455 framing
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"client_closed", "shutdown", "slow_consumer", "flood", "too_big", "pong_timeout", "write_timeout",
-	"inbound_flood",
+	"inbound_flood", "protocol_error",
 }
 
 func (r CloseReason) String() string { return reasonNames[r] }
@@ -45,6 +46,8 @@ func (r CloseReason) Code() websocket.StatusCode {
 		return websocket.StatusPolicyViolation
 	case ReasonTooBig:
 		return websocket.StatusMessageTooBig
+	case ReasonProtocolError:
+		return websocket.StatusProtocolError
 	default:
 		return websocket.StatusInternalError
 	}

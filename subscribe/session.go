@@ -59,7 +59,7 @@ func (s *session) serve(initial []string) {
 		s.subscribe(request{Symbols: initial})
 	}
 	err := s.readLoop(conn)
-	s.client.Close(readReason(err)) // starts a writer, if none runs, to send the close
+	s.client.Close(s.readReason(err)) // starts a writer, if none runs, to send the close
 
 	s.pinger.Stop()
 	<-s.closed
@@ -72,13 +72,15 @@ func (s *session) serve(initial []string) {
 }
 
 // readReason maps the error that ended the read loop to a close reason.
-func readReason(err error) CloseReason {
+func (s *session) readReason(err error) CloseReason {
 	var r CloseReason
 	switch {
 	case errors.As(err, &r):
 		return r
 	case errors.Is(err, websocket.ErrMessageTooBig):
 		return ReasonTooBig
+	case s.in.protocolError():
+		return ReasonProtocolError
 	default:
 		return ReasonClientClosed
 	}
