@@ -46,8 +46,9 @@ func (e *testEnv) rawDial(header string) *rawConn {
 	return &rawConn{Conn: conn, br: br}
 }
 
-// closeCode reads server frames until a close frame and returns its
-// status code; -1 if the connection ends without one.
+// closeCode reads server frames until a close frame, answers it as a
+// client should, and returns its status code; -1 if the connection ends
+// without one.
 func (c *rawConn) closeCode() int {
 	for {
 		var hdr [2]byte
@@ -74,6 +75,7 @@ func (c *rawConn) closeCode() int {
 			return -1
 		}
 		if hdr[0]&0x0f == 8 && n >= 2 {
+			c.Write(frame(0x88, payload[:2]))
 			return int(binary.BigEndian.Uint16(payload))
 		}
 	}
@@ -229,4 +231,39 @@ func TestProtocolErrorReason(t *testing.T) {
 	if got := gatheredLabel(t, e, "tickgate_disconnects_total", "client_closed"); got != 0 {
 		t.Errorf("disconnects{reason=client_closed} = %v, want 0", got)
 	}
+}
+
+// TestInvalidUTF8Closes1007 sends a text message that is not UTF-8 (RFC
+// 6455 8.1 requires failing the connection, with 1007), both whole and
+// split so the bad sequence straddles two frames.
+func TestInvalidUTF8Closes1007(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	sends := [][]byte{
+		frame(0x81, []byte("{\"op\":\"list\",\"x\":\"\xff\"}")),
+		append(frame(0x01, []byte("{\"op\":\"list\",\"x\":\"\xe2\x82")), frame(0x80, []byte("\x28\"}"))...),
+	}
+	for i, send := range sends {
+		c := e.rawDial("")
+		if _, err := c.Write(send); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.closeCode(); got != 1007 {
+			t.Fatalf("message %d: close code %d, want 1007", i, got)
+		}
+		checkFor(t, 5*time.Second, func() error {
+			if got := gatheredLabel(t, e, "tickgate_disconnects_total", "invalid_utf8"); got != float64(i+1) {
+				return fmt.Errorf("disconnects{reason=invalid_utf8} = %v, want %d", got, i+1)
+			}
+			return nil
+		})
+		e.publish("AAPL", 1)
+		by.expectTicks("AAPL", e.seq["AAPL"]-1, 1)
+	}
+	// Valid multi-byte UTF-8 is fine.
+	c := e.dial("")
+	c.send(`{"op":"list","id":1,"note":"café €"}`)
+	c.expectReply("list", 1)
 }

@@ -22,12 +22,13 @@ const (
 	ReasonWriteTimeout                    // a frame write stalled past WriteTimeout
 	ReasonInboundFlood                    // 1008: past the inbound byte or frame budget
 	ReasonProtocolError                   // 1002: broke RFC 6455 framing
+	ReasonInvalidUTF8                     // 1007: a text message that is not UTF-8
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"client_closed", "shutdown", "slow_consumer", "flood", "too_big", "pong_timeout", "write_timeout",
-	"inbound_flood", "protocol_error",
+	"inbound_flood", "protocol_error", "invalid_utf8",
 }
 
 func (r CloseReason) String() string { return reasonNames[r] }
@@ -48,6 +49,8 @@ func (r CloseReason) Code() websocket.StatusCode {
 		return websocket.StatusMessageTooBig
 	case ReasonProtocolError:
 		return websocket.StatusProtocolError
+	case ReasonInvalidUTF8:
+		return websocket.StatusInvalidFramePayloadData
 	default:
 		return websocket.StatusInternalError
 	}
@@ -64,6 +67,8 @@ func (r CloseReason) closeText() string {
 		return "message rate limit exceeded"
 	case ReasonInboundFlood:
 		return "inbound rate limit exceeded"
+	case ReasonInvalidUTF8:
+		return "text message is not valid UTF-8"
 	default:
 		return r.String()
 	}

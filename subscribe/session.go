@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
@@ -107,6 +108,9 @@ func (s *session) readLoop(conn *websocket.Conn) error {
 		if typ != websocket.MessageText {
 			s.replyError(nil, errorf(CodeInvalidRequest, "send JSON in text frames"))
 			continue
+		}
+		if !utf8.Valid(b) {
+			return ReasonInvalidUTF8 // RFC 6455 8.1: fail the connection
 		}
 		s.handle(b)
 	}
