@@ -267,3 +267,42 @@ func TestInvalidUTF8Closes1007(t *testing.T) {
 	c.send(`{"op":"list","id":1,"note":"café €"}`)
 	c.expectReply("list", 1)
 }
+
+// TestHugeUnknownSymbolList asks for 80,000 unknown symbols in ?symbols=:
+// the 400 body names the first few and counts the rest instead of echoing
+// them all, and a gateway at its connection limit answers 503 before
+// looking at the list.
+func TestHugeUnknownSymbolList(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{MaxConnections: 1}, fanout.Config{})
+	names := make([]string, 80000)
+	for i := range names {
+		names[i] = fmt.Sprintf("X%05d", i)
+	}
+	url := strings.Replace(e.url, "ws://", "http://", 1) + "?symbols=" + strings.Join(names, ",")
+	get := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	code, body := get()
+	if code != http.StatusBadRequest || len(body) > 1024 || !strings.Contains(body, "X00009") ||
+		strings.Contains(body, "X00010") || !strings.Contains(body, "and 79990 more") {
+		t.Fatalf("HTTP %d, %d-byte body %.300q; want 400 naming 10 symbols and 79990 more", code, len(body), body)
+	}
+	if n := e.srv.Connections(); n != 0 {
+		t.Fatalf("a refused request kept a connection slot: %d", n)
+	}
+	e.dial("") // takes the only slot
+	if code, body := get(); code != http.StatusServiceUnavailable {
+		t.Fatalf("at the connection limit: HTTP %d %.100q, want 503 before the list is read", code, body)
+	}
+}

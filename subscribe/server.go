@@ -138,16 +138,7 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 // ServeHTTP upgrades /ws requests. Symbols in ?symbols= are checked before
 // the upgrade, so a bad list gets a plain 400, and subscribed on connect.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var initial []string
-	if v := r.URL.Query().Get("symbols"); v != "" {
-		syms, perr := s.resolve(nil, parseSymbolsParam(v))
-		if perr != nil {
-			s.metrics.errors[perr.code].Inc()
-			http.Error(w, perr.Error(), http.StatusBadRequest)
-			return
-		}
-		initial = syms
-	}
+	// The limits come first: a refused client costs no symbol lookups.
 	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
 		s.conns.Add(-1)
 		s.metrics.rejected.Inc()
@@ -158,6 +149,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.conns.Add(-1)
 		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
 		return
+	}
+	var initial []string
+	if v := r.URL.Query().Get("symbols"); v != "" {
+		syms, perr := s.resolve(nil, parseSymbolsParam(v))
+		if perr != nil {
+			s.conns.Add(-1)
+			s.metrics.errors[perr.code].Inc()
+			http.Error(w, perr.Error(), http.StatusBadRequest)
+			return
+		}
+		initial = syms
 	}
 	h := &hijacker{ResponseWriter: w, limits: inboundLimits{s.cfg.InboundBytes, s.cfg.InboundFrames, s.cfg.InboundWindow}}
 	conn, err := websocket.Accept(h, r, &s.accept)

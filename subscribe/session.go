@@ -169,6 +169,10 @@ func (s *session) unsubscribe(id *int64, syms []string) {
 	s.reply(reply{Type: "unsubscribed", ID: id, Symbols: nonNil(removed)})
 }
 
+// maxEchoed is how many unknown symbols an error names; it says how many
+// more there were, so a huge bad list gets a short answer.
+const maxEchoed = 10
+
 // resolve expands "*", drops duplicates and checks every symbol and the
 // per-connection limit. sess is nil for a ?symbols= list before upgrade.
 func (s *Server) resolve(sess *session, syms []string) ([]string, *protoError) {
@@ -179,6 +183,7 @@ func (s *Server) resolve(sess *session, syms []string) ([]string, *protoError) {
 		syms = s.engine.Symbols()
 	}
 	var out, unknown []string
+	nUnknown := 0
 	seen := make(map[string]struct{}, len(syms))
 	for _, sym := range syms {
 		if _, dup := seen[sym]; dup {
@@ -186,12 +191,17 @@ func (s *Server) resolve(sess *session, syms []string) ([]string, *protoError) {
 		}
 		seen[sym] = struct{}{}
 		if !s.engine.Known(sym) {
-			unknown = append(unknown, truncate(sym, 32))
+			if nUnknown++; nUnknown <= maxEchoed {
+				unknown = append(unknown, truncate(sym, 32))
+			}
 			continue
 		}
 		out = append(out, sym)
 	}
-	if len(unknown) > 0 {
+	if nUnknown > maxEchoed {
+		return nil, errorf(CodeUnknownSymbol, "unknown symbols %q and %d more; GET /symbols lists them", unknown, nUnknown-maxEchoed)
+	}
+	if nUnknown > 0 {
 		return nil, errorf(CodeUnknownSymbol, "unknown symbols %q; GET /symbols lists them", unknown)
 	}
 	held := 0 // symbols the session keeps that this request does not name
