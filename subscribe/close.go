@@ -13,16 +13,16 @@ import (
 type CloseReason uint8
 
 const (
-	ReasonClientClosed CloseReason = iota // the client closed or went away
-	ReasonShutdown                        // 1001: gateway draining
-	ReasonSlowConsumer                    // 4001: queue overflowed
-	ReasonFlood                           // 1008: past the inbound rate limit
-	ReasonTooBig                          // 1009: frame past the read limit
-	ReasonPongTimeout                     // no pong in time; closed without a handshake
-	ReasonWriteTimeout                    // a frame write stalled past WriteTimeout
-	ReasonInboundFlood                    // 1008: past the inbound byte or frame budget
-	ReasonProtocolError                   // 1002: broke RFC 6455 framing
-	ReasonInvalidUTF8                     // 1007: a text message that is not UTF-8
+	ReasonClientClosed  CloseReason = iota // the client closed or went away
+	ReasonShutdown                         // 1001: gateway draining
+	ReasonSlowConsumer                     // 4001: queue overflowed
+	ReasonFlood                            // 1008: past the inbound rate limit
+	ReasonTooBig                           // 1009: frame past the read limit
+	ReasonPongTimeout                      // no pong in time; closed without a handshake
+	ReasonWriteTimeout                     // a frame write stalled past WriteTimeout
+	ReasonInboundFlood                     // 1008: past the inbound byte or frame budget
+	ReasonProtocolError                    // 1002: broke RFC 6455 framing
+	ReasonInvalidUTF8                      // 1007: a text message that is not UTF-8
 	numReasons
 )
 

@@ -16,13 +16,26 @@ var latencyBuckets = []float64{
 	100e-3, 250e-3, 500e-3, 1, 2.5, 5,
 }
 
+// reject is why an upgrade was refused, the label of
+// tickgate_connections_rejected_total.
+type reject uint8
+
+const (
+	rejectMaxConnections reject = iota
+	rejectPerIP
+	rejectDraining
+	numRejects
+)
+
+var rejectNames = [numRejects]string{"max_connections", "per_ip", "draining"}
+
 type metrics struct {
 	messages    prometheus.Counter
 	frames      prometheus.Counter
 	bytes       prometheus.Counter
 	frameMsgs   prometheus.Histogram
 	latency     prometheus.Histogram
-	rejected    prometheus.Counter
+	rejected    [numRejects]prometheus.Counter
 	errors      map[string]prometheus.Counter
 	disconnects [numReasons]prometheus.Counter
 }
@@ -62,14 +75,17 @@ func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error
 			NativeHistogramMaxBucketNumber:  160,
 			NativeHistogramMinResetDuration: time.Hour,
 		}),
-		rejected: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tickgate_connections_rejected_total",
-			Help: "Upgrades refused with 503 at server.max_connections.",
-		}),
 		errors: make(map[string]prometheus.Counter, len(errorCodes)),
 	}
 	for _, code := range errorCodes {
 		m.errors[code] = errs.WithLabelValues(code)
+	}
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_connections_rejected_total",
+		Help: "Upgrades refused before the handshake, by reason: max_connections and draining (503), per_ip (429).",
+	}, []string{"reason"})
+	for r := range numRejects {
+		m.rejected[r] = rejected.WithLabelValues(rejectNames[r])
 	}
 	for r := range numReasons {
 		m.disconnects[r] = disc.WithLabelValues(r.String())
@@ -78,7 +94,7 @@ func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error
 		Name: "tickgate_connections",
 		Help: "Open WebSocket connections.",
 	}, func() float64 { return float64(conns.Load()) })
-	for _, c := range []prometheus.Collector{m.messages, m.frames, m.bytes, m.frameMsgs, m.latency, m.rejected, errs, disc, gauge} {
+	for _, c := range []prometheus.Collector{m.messages, m.frames, m.bytes, m.frameMsgs, m.latency, rejected, errs, disc, gauge} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

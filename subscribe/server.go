@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,16 @@ type Config struct {
 	// MaxConnections caps concurrent sessions; past it /ws answers 503
 	// before the upgrade. 0 means 10,000.
 	MaxConnections int
+	// MaxConnectionsPerIP caps concurrent sessions from one client
+	// address (clientIP); past it /ws answers 429 before the upgrade.
+	// 0 means no limit.
+	MaxConnectionsPerIP int
+	// ClientIPHeader names a header in which a proxy passes the client's
+	// address (X-Forwarded-For, X-Real-IP). It is believed only from a
+	// peer inside TrustedProxies. Empty means the peer address is the
+	// client's.
+	ClientIPHeader string
+	TrustedProxies []netip.Prefix
 	// MaxSymbols caps the symbols one connection holds. 0 means 500.
 	MaxSymbols int
 	// ForbidWildcard rejects subscriptions to "*". false allows them.
@@ -106,6 +117,7 @@ type Server struct {
 	metrics *metrics
 	accept  websocket.AcceptOptions
 	warn    rate.Sometimes // rate-limits per-connection warnings
+	perIP   ipSlots
 
 	conns atomic.Int64
 	wg    sync.WaitGroup // one per running session
@@ -125,6 +137,7 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 		log:      log.With("subsystem", "subscribe"),
 		accept:   websocket.AcceptOptions{OriginPatterns: cfg.OriginPatterns},
 		warn:     rate.Sometimes{Interval: time.Second},
+		perIP:    ipSlots{max: cfg.MaxConnectionsPerIP, n: make(map[netip.Addr]int)},
 		sessions: make(map[*session]struct{}),
 	}
 	m, err := newMetrics(reg, &s.conns)
@@ -138,23 +151,15 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 // ServeHTTP upgrades /ws requests. Symbols in ?symbols= are checked before
 // the upgrade, so a bad list gets a plain 400, and subscribed on connect.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// The limits come first: a refused client costs no symbol lookups.
-	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
-		s.conns.Add(-1)
-		s.metrics.rejected.Inc()
-		http.Error(w, "tickgate: connection limit reached", http.StatusServiceUnavailable)
-		return
-	}
-	if s.isDraining() {
-		s.conns.Add(-1)
-		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
+	ip, ok := s.admit(w, r)
+	if !ok {
 		return
 	}
 	var initial []string
 	if v := r.URL.Query().Get("symbols"); v != "" {
 		syms, perr := s.resolve(nil, parseSymbolsParam(v))
 		if perr != nil {
-			s.conns.Add(-1)
+			s.release(ip)
 			s.metrics.errors[perr.code].Inc()
 			http.Error(w, perr.Error(), http.StatusBadRequest)
 			return
@@ -164,13 +169,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := &hijacker{ResponseWriter: w, limits: inboundLimits{s.cfg.InboundBytes, s.cfg.InboundFrames, s.cfg.InboundWindow}}
 	conn, err := websocket.Accept(h, r, &s.accept)
 	if err != nil {
-		s.conns.Add(-1) // Accept has answered the request
+		s.release(ip) // Accept has answered the request
 		return
 	}
 	conn.SetReadLimit(s.cfg.ReadLimit)
-	sess := newSession(s, conn, h.conn)
+	sess := newSession(s, conn, h.conn, ip)
 	if !s.register(sess) {
-		s.conns.Add(-1)
+		s.release(ip)
 		conn.Close(ReasonShutdown.Code(), ReasonShutdown.closeText())
 		return
 	}
@@ -181,6 +186,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.unregister(sess)
 		sess.serve(initial)
 	}()
+}
+
+// admit takes a connection slot and one of the client address's, or
+// answers the request itself and reports false. The limits come first: a
+// refused client costs no symbol lookups.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (netip.Addr, bool) {
+	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
+		s.conns.Add(-1)
+		s.metrics.rejected[rejectMaxConnections].Inc()
+		http.Error(w, "tickgate: connection limit reached", http.StatusServiceUnavailable)
+		return netip.Addr{}, false
+	}
+	if s.isDraining() {
+		s.conns.Add(-1)
+		s.metrics.rejected[rejectDraining].Inc()
+		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
+		return netip.Addr{}, false
+	}
+	ip := s.clientIP(r)
+	if !s.perIP.take(ip) {
+		s.conns.Add(-1)
+		s.metrics.rejected[rejectPerIP].Inc()
+		http.Error(w, "tickgate: too many connections from "+ip.String(), http.StatusTooManyRequests)
+		return netip.Addr{}, false
+	}
+	return ip, true
+}
+
+// release gives back the slots admit took.
+func (s *Server) release(ip netip.Addr) {
+	s.perIP.release(ip)
+	s.conns.Add(-1)
 }
 
 func (s *Server) isDraining() bool {
@@ -206,7 +243,7 @@ func (s *Server) unregister(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
-	s.conns.Add(-1)
+	s.release(sess.ip)
 	s.wg.Done()
 }
 

@@ -3,6 +3,7 @@ package subscribe
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ type session struct {
 	client  *fanout.Client
 	conn    *websocket.Conn
 	in      *inboundConn // conn's socket, metered
+	ip      netip.Addr   // the client's address (clientIP)
 	limiter *rate.Limiter
 	strikes int // messages over the rate limit in a row
 	pinger  *time.Timer
@@ -35,11 +37,12 @@ type session struct {
 	closed  chan struct{} // closed by the writer that sent the close
 }
 
-func newSession(srv *Server, conn *websocket.Conn, in *inboundConn) *session {
+func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Addr) *session {
 	s := &session{
 		srv:     srv,
 		conn:    conn,
 		in:      in,
+		ip:      ip,
 		limiter: rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst),
 		closed:  make(chan struct{}),
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,9 @@ type Config struct {
 	Log    LogConfig `mapstructure:"log"`
 	Server struct {
 		MaxConnections  int           `mapstructure:"max_connections"`
+		MaxConnsPerIP   int           `mapstructure:"max_connections_per_ip"`
+		ClientIPHeader  string        `mapstructure:"client_ip_header"`
+		TrustedProxies  []string      `mapstructure:"trusted_proxies"`
 		DrainWindow     time.Duration `mapstructure:"drain_window"`
 		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 		OriginPatterns  []string      `mapstructure:"origin_patterns"`
@@ -137,6 +141,10 @@ func (c *Config) Validate() error {
 	check(oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level", "want debug, info, warn or error, got %q", c.Log.Level)
 	check(oneOf(c.Log.Format, "text", "json"), "log.format", "want text or json, got %q", c.Log.Format)
 	check(c.Server.MaxConnections > 0, "server.max_connections", "must be > 0, got %d", c.Server.MaxConnections)
+	check(c.Server.MaxConnsPerIP >= 0, "server.max_connections_per_ip", "must be >= 0 (0: no limit), got %d", c.Server.MaxConnsPerIP)
+	_, proxyErr := c.trustedProxies()
+	check(proxyErr == nil, "server.trusted_proxies", "%v", proxyErr)
+	check(c.Server.ClientIPHeader == "" || len(c.Server.TrustedProxies) > 0, "server.client_ip_header", "needs server.trusted_proxies: a header is believed only from a trusted proxy")
 	check(c.Server.DrainWindow >= 0, "server.drain_window", "must be >= 0, got %s", c.Server.DrainWindow)
 	check(c.Server.ShutdownTimeout > c.Server.DrainWindow, "server.shutdown_timeout", "must exceed server.drain_window (%s), got %s", c.Server.DrainWindow, c.Server.ShutdownTimeout)
 	check(oneOf(c.Feed.Source, "sim", "nats", "replay"), "feed.source", "want sim, nats or replay, got %q", c.Feed.Source)
@@ -168,6 +176,24 @@ func (c *Config) Validate() error {
 	check(c.Client.PingInterval > 0, "client.ping_interval", "must be > 0, got %s", c.Client.PingInterval)
 	check(c.Client.PongTimeout > 0, "client.pong_timeout", "must be > 0, got %s", c.Client.PongTimeout)
 	return errors.Join(errs...)
+}
+
+// trustedProxies parses server.trusted_proxies: CIDRs, or single
+// addresses meaning just that host.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.Server.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("want CIDRs like 10.0.0.0/8 or addresses, got %q", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func validRateClasses(rates []float64) bool {

@@ -28,6 +28,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Listen = ":8080"
 	want.Log = LogConfig{Level: "info", Format: "text"}
 	want.Server.MaxConnections = 10000
+	want.Server.MaxConnsPerIP = 1000
 	want.Server.DrainWindow = 5 * time.Second
 	want.Server.ShutdownTimeout = 15 * time.Second
 	want.Server.OriginPatterns = []string{"localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"}
@@ -64,6 +65,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	cfg.Feed.Sim.Symbols = nil // [] and nil both mean the built-in list
 	cfg.Feed.NATS.Symbols = nil
+	if len(cfg.Server.TrustedProxies) != 0 {
+		t.Errorf("server.trusted_proxies = %q, want empty", cfg.Server.TrustedProxies)
+	}
+	cfg.Server.TrustedProxies = nil
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, want)
 	}
@@ -229,6 +234,9 @@ var badValues = []struct {
 	{"log.level", "loud"},
 	{"log.format", "xml"},
 	{"server.max_connections", "0"},
+	{"server.max_connections_per_ip", "-1"},
+	{"server.trusted_proxies", "[\"10.0.0.0/33\"]"},
+	{"server.client_ip_header", "X-Forwarded-For"}, // without trusted_proxies
 	{"server.drain_window", "-1s"},
 	{"server.shutdown_timeout", "2s"}, // shorter than drain_window (5s)
 }
