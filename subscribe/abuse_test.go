@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,11 +28,17 @@ type rawConn struct {
 	br *bufio.Reader
 }
 
-// rawDial opens a TCP connection to e and completes the upgrade.
+// rawDial opens a TCP connection to e and completes the upgrade, sending
+// header (lines ending in \r\n) with the request.
 func (e *testEnv) rawDial(header string) *rawConn {
 	e.t.Helper()
+	return e.rawDialWith(&net.Dialer{}, header)
+}
+
+func (e *testEnv) rawDialWith(d *net.Dialer, header string) *rawConn {
+	e.t.Helper()
 	addr := strings.TrimSuffix(strings.TrimPrefix(e.url, "ws://"), "/ws")
-	conn, err := net.Dial("tcp", addr)
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -385,4 +392,75 @@ func TestClientIPFromTrustedProxy(t *testing.T) {
 	if got := untrusted.dialStatus(xff("203.0.113.2")); got != http.StatusTooManyRequests {
 		t.Fatalf("header from an untrusted peer was believed: HTTP %d, want 429", got)
 	}
+}
+
+// TestGonePeerUnsubscribedAtOnce has a subscribed client stop reading
+// until the gateway's writer is stuck on its full socket, then half-close
+// its side (TCP FIN). The read side ends at once; the session must leave
+// the engine then, and drop its leftover queue, not wait for the stuck
+// write (here up to a minute).
+func TestGonePeerUnsubscribedAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	gone := e.rawDialWith(smallRcvBufDialer(), "")
+	if _, err := gone.Write(frame(0x81, []byte(`{"op":"subscribe","symbols":["AAPL"]}`))); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 5*time.Second, func() error {
+		if n := e.engine.Subscriptions(); n != 2 {
+			return fmt.Errorf("subscriptions = %d, want 2", n)
+		}
+		return nil
+	})
+	sess := e.sessionOf(gone)
+	checkFor(t, 10*time.Second, func() error { // until the writer is stuck with a backlog
+		e.publish("AAPL", 200)
+		by.expectTicks("AAPL", e.seq["AAPL"]-200, 200)
+		if msgs, _ := sess.client.Len(); msgs < 1000 {
+			return fmt.Errorf("%d messages queued behind the stuck write", msgs)
+		}
+		return nil
+	})
+	if err := gone.Conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 3*time.Second, func() error {
+		if n := e.engine.Subscriptions(); n != 1 {
+			return fmt.Errorf("subscriptions = %d after the peer left, want 1", n)
+		}
+		if msgs, _ := sess.client.Len(); msgs != 0 {
+			return fmt.Errorf("%d messages still queued for a peer that left", msgs)
+		}
+		return nil
+	})
+	e.publish("AAPL", 3)
+	by.expectTicks("AAPL", e.seq["AAPL"]-3, 3)
+}
+
+// sessionOf finds the session of the one raw connection c.
+func (e *testEnv) sessionOf(c *rawConn) *session {
+	e.t.Helper()
+	e.srv.mu.Lock()
+	defer e.srv.mu.Unlock()
+	for sess := range e.srv.sessions {
+		if sess.in.RemoteAddr().String() == c.LocalAddr().String() {
+			return sess
+		}
+	}
+	e.t.Fatal("no session for the raw connection")
+	return nil
+}
+
+// smallRcvBufDialer dials with a 4 KiB socket receive buffer, set before
+// the handshake so the TCP window stays small.
+func smallRcvBufDialer() *net.Dialer {
+	return &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		rc.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return err
+	}}
 }

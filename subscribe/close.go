@@ -36,6 +36,22 @@ func (r CloseReason) String() string { return reasonNames[r] }
 // Error lets a CloseReason be a fanout.Client close cause.
 func (r CloseReason) Error() string { return "subscribe: " + r.String() }
 
+// Is makes the reasons after which the peer reads nothing more match
+// fanout.ErrPeerGone, so closing the client drops its queue instead of
+// writing it into a dead connection: the peer closed or left, stopped
+// answering, or the WebSocket library has already sent its close frame
+// (1002, 1009).
+func (r CloseReason) Is(target error) bool {
+	if target != fanout.ErrPeerGone {
+		return false
+	}
+	switch r {
+	case ReasonClientClosed, ReasonPongTimeout, ReasonWriteTimeout, ReasonTooBig, ReasonProtocolError:
+		return true
+	}
+	return false
+}
+
 // Code returns the WebSocket close code sent for r.
 func (r CloseReason) Code() websocket.StatusCode {
 	switch r {

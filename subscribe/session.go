@@ -64,10 +64,12 @@ func (s *session) serve(initial []string) {
 	}
 	err := s.readLoop(conn)
 	s.client.Close(s.readReason(err)) // starts a writer, if none runs, to send the close
+	// Leave the engine now, not once the writer is done: with a peer that
+	// stopped reading, its last write can stall for WriteTimeout.
+	s.srv.engine.UnsubscribeAll(s.client)
 
 	s.pinger.Stop()
 	<-s.closed
-	s.srv.engine.UnsubscribeAll(s.client)
 	reason := reasonOf(s.client.Cause())
 	s.srv.metrics.disconnects[reason].Inc()
 	if reason == ReasonSlowConsumer || reason == ReasonWriteTimeout {
