@@ -464,3 +464,55 @@ func smallRcvBufDialer() *net.Dialer {
 		return err
 	}}
 }
+
+// TestSymbolBySymbolNotClosed subscribes 100 symbols one message at a
+// time, as fast as the socket takes them, with the default limits: some
+// may be answered rate_limited, but the connection must stay open and,
+// once the limit refills, work. A client that keeps flooding is still
+// closed with 1008.
+func TestSymbolBySymbolNotClosed(t *testing.T) {
+	t.Parallel()
+	syms := make([]string, 100)
+	for i := range syms {
+		syms[i] = fmt.Sprintf("S%03d", i)
+	}
+	e := newTestEnv(t, Config{}, fanout.Config{}, syms...)
+	c := e.dial("")
+	for i, sym := range syms {
+		c.send(fmt.Sprintf(`{"op":"subscribe","id":%d,"symbols":[%q]}`, i+1, sym))
+	}
+	subscribed, limited := 0, 0
+	for range syms {
+		switch m := c.next(); {
+		case m.Type == "subscribed":
+			subscribed++
+		case m.Type == "error" && m.Code == CodeRateLimited:
+			limited++
+		default:
+			t.Fatalf("got %+v", m)
+		}
+	}
+	t.Logf("%d subscribed, %d rate_limited", subscribed, limited)
+	if subscribed < 50 {
+		t.Fatalf("only %d of 100 subscribed, want at least msg_burst (50)", subscribed)
+	}
+	checkFor(t, 10*time.Second, func() error {
+		c.send(`{"op":"list","id":1000}`)
+		if m := c.next(); m.Type != "list" {
+			return fmt.Errorf("got %+v", m)
+		}
+		return nil
+	})
+
+	flooder := e.dial("")
+	start := time.Now()
+	for i := 0; ; i++ {
+		err := flooder.conn.Write(context.Background(), websocket.MessageText, []byte(`{"op":"list"}`))
+		if err != nil || time.Since(start) > 10*time.Second {
+			break
+		}
+	}
+	if got := flooder.closeStatus(); got != websocket.StatusPolicyViolation {
+		t.Fatalf("flooder close status %v (%v), want 1008", got, flooder.err)
+	}
+}

@@ -39,11 +39,14 @@ type Config struct {
 	// ReadLimit is the largest inbound message in bytes; a larger one
 	// closes the connection with 1009. 0 means 4096.
 	ReadLimit int64
-	// MsgRate and MsgBurst limit inbound messages per second per connection;
-	// 0 means 10/s with a burst of 20. A message over the limit gets a
-	// rate_limited error; MsgBurst such messages in a row close with 1008.
-	MsgRate  float64
-	MsgBurst int
+	// MsgRate and MsgBurst limit inbound messages per second per
+	// connection: a message past them gets a rate_limited error and is
+	// dropped. FloodBurst is the burst of the same rate past which the
+	// connection is closed with 1008: more than MsgRate*t + FloodBurst
+	// messages in any t seconds. 0 means 10/s, 50 and 500.
+	MsgRate    float64
+	MsgBurst   int
+	FloodBurst int
 	// InboundBytes and InboundFrames bound everything a connection sends,
 	// below the WebSocket protocol: bytes per second, frame headers
 	// included, and frames per second of any kind, control and empty
@@ -81,7 +84,8 @@ func (c *Config) setDefaults() {
 	}
 	def(&c.MaxConnections, 10000)
 	def(&c.MaxSymbols, 500)
-	def(&c.MsgBurst, 20)
+	def(&c.MsgBurst, 50)
+	def(&c.FloodBurst, max(500, c.MsgBurst))
 	def(&c.MaxFrameBytes, 32<<10)
 	if c.ReadLimit <= 0 {
 		c.ReadLimit = 4096

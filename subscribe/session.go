@@ -25,8 +25,8 @@ type session struct {
 	conn    *websocket.Conn
 	in      *inboundConn // conn's socket, metered
 	ip      netip.Addr   // the client's address (clientIP)
-	limiter *rate.Limiter
-	strikes int // messages over the rate limit in a row
+	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited
+	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008
 	pinger  *time.Timer
 
 	// Owned by the running writer (at most one runs; fanout.Client
@@ -44,6 +44,7 @@ func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Add
 		in:      in,
 		ip:      ip,
 		limiter: rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst),
+		flood:   rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.FloodBurst),
 		closed:  make(chan struct{}),
 	}
 	s.client = srv.engine.NewClient(func() { go s.write() })
@@ -94,6 +95,9 @@ func (s *session) readReason(err error) CloseReason {
 
 // readLoop handles client messages until the connection fails or a flood
 // ends it. Replies go through the client's queue, behind queued ticks.
+// Every message counts against both limiters: one past MsgBurst is
+// answered rate_limited and dropped, one past FloodBurst (more than
+// MsgRate*t + FloodBurst messages in some t seconds) ends the session.
 func (s *session) readLoop(conn *websocket.Conn) error {
 	ctx := context.Background()
 	for {
@@ -101,15 +105,14 @@ func (s *session) readLoop(conn *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
-		if !s.limiter.Allow() {
-			s.strikes++
-			if s.strikes > s.srv.cfg.MsgBurst {
-				return ReasonFlood
-			}
+		now := time.Now()
+		if !s.flood.AllowN(now, 1) {
+			return ReasonFlood
+		}
+		if !s.limiter.AllowN(now, 1) {
 			s.replyError(nil, errorf(CodeRateLimited, "over %g messages/s; slow down", s.srv.cfg.MsgRate))
 			continue
 		}
-		s.strikes = 0
 		if typ != websocket.MessageText {
 			s.replyError(nil, errorf(CodeInvalidRequest, "send JSON in text frames"))
 			continue

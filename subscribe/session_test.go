@@ -202,7 +202,7 @@ func TestBadInput(t *testing.T) {
 
 func TestFloodClosesWith1008(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, Config{MsgRate: 1, MsgBurst: 5}, fanout.Config{})
+	e := newTestEnv(t, Config{MsgRate: 1, MsgBurst: 5, FloodBurst: 20}, fanout.Config{})
 	by := e.dial("?symbols=AAPL")
 	by.expectReply("subscribed", 0)
 	c := e.dial("")

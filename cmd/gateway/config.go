@@ -51,6 +51,7 @@ type Config struct {
 		ReadLimit     int64         `mapstructure:"read_limit"`
 		MsgRate       float64       `mapstructure:"msg_rate"`
 		MsgBurst      int           `mapstructure:"msg_burst"`
+		FloodBurst    int           `mapstructure:"flood_burst"`
 		InboundBytes  float64       `mapstructure:"inbound_bytes"`
 		InboundFrames float64       `mapstructure:"inbound_frames"`
 		InboundWindow time.Duration `mapstructure:"inbound_window"`
@@ -167,6 +168,7 @@ func (c *Config) Validate() error {
 	check(c.Client.ReadLimit >= 256, "client.read_limit", "must be >= 256, got %d", c.Client.ReadLimit)
 	check(c.Client.MsgRate > 0, "client.msg_rate", "must be > 0, got %g", c.Client.MsgRate)
 	check(c.Client.MsgBurst > 0, "client.msg_burst", "must be > 0, got %d", c.Client.MsgBurst)
+	check(c.Client.FloodBurst >= c.Client.MsgBurst, "client.flood_burst", "must be >= client.msg_burst (%d), got %d", c.Client.MsgBurst, c.Client.FloodBurst)
 	check(c.Client.InboundBytes >= float64(c.Client.ReadLimit), "client.inbound_bytes", "must be >= client.read_limit (%d), got %g", c.Client.ReadLimit, c.Client.InboundBytes)
 	check(c.Client.InboundFrames > 0, "client.inbound_frames", "must be > 0, got %g", c.Client.InboundFrames)
 	check(c.Client.InboundWindow >= time.Second, "client.inbound_window", "must be >= 1s, got %s", c.Client.InboundWindow)

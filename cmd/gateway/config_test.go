@@ -50,7 +50,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Client.AllowWildcard = true
 	want.Client.ReadLimit = 4096
 	want.Client.MsgRate = 10
-	want.Client.MsgBurst = 20
+	want.Client.MsgBurst = 50
+	want.Client.FloodBurst = 500
 	want.Client.InboundBytes = 65536
 	want.Client.InboundFrames = 100
 	want.Client.InboundWindow = 10 * time.Second
@@ -230,6 +231,7 @@ var badValues = []struct {
 	{"client.allow_wildcard", "maybe"},
 	{"client.inbound_bytes", "1000"}, // under client.read_limit
 	{"client.inbound_frames", "0"},
+	{"client.flood_burst", "10"}, // under client.msg_burst
 	{"client.inbound_window", "100ms"},
 	{"log.level", "loud"},
 	{"log.format", "xml"},

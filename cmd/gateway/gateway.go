@@ -71,6 +71,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		ReadLimit:           cfg.Client.ReadLimit,
 		MsgRate:             cfg.Client.MsgRate,
 		MsgBurst:            cfg.Client.MsgBurst,
+		FloodBurst:          cfg.Client.FloodBurst,
 		InboundBytes:        cfg.Client.InboundBytes,
 		InboundFrames:       cfg.Client.InboundFrames,
 		InboundWindow:       cfg.Client.InboundWindow,
