@@ -23,8 +23,8 @@ type session struct {
 	srv     *Server
 	client  *fanout.Client
 	conn    *websocket.Conn
-	in      *inboundConn // conn's socket, metered
-	ip      netip.Addr   // the client's address (clientIP)
+	in      *inboundConn  // conn's socket, metered
+	ip      netip.Addr    // the client's address (clientIP)
 	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited
 	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008
 	pinger  *time.Timer
