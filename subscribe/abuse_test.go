@@ -2,10 +2,12 @@ package subscribe
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -514,5 +516,84 @@ func TestSymbolBySymbolNotClosed(t *testing.T) {
 	}
 	if got := flooder.closeStatus(); got != websocket.StatusPolicyViolation {
 		t.Fatalf("flooder close status %v (%v), want 1008", got, flooder.err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestAbuseCloseLogged closes three clients for invalid UTF-8 and one for a
+// protocol error within a second: each reason is logged once with the
+// remote address, the other two UTF-8 closes are held back and counted in
+// the next line, and a client that just leaves is not logged.
+func TestAbuseCloseLogged(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	e := newTestEnvLog(t, Config{}, fanout.Config{}, slog.New(slog.NewTextHandler(&buf, nil)))
+	closeWith := func(send []byte, reason string, n int) {
+		c := e.rawDial("")
+		if _, err := c.Write(send); err != nil {
+			t.Fatal(err)
+		}
+		c.closeCode()
+		checkFor(t, 5*time.Second, func() error {
+			if got := gatheredLabel(t, e, "tickgate_disconnects_total", reason); got != float64(n) {
+				return fmt.Errorf("disconnects{reason=%s} = %v, want %d", reason, got, n)
+			}
+			return nil
+		})
+	}
+	start := time.Now()
+	for i := 1; i <= 3; i++ {
+		closeWith(frame(0x81, []byte("\xff")), "invalid_utf8", i)
+	}
+	closeWith(frame(0x83, nil), "protocol_error", 1)
+	leaver := e.dial("")
+	leaver.conn.Close(websocket.StatusNormalClosure, "")
+	checkFor(t, 5*time.Second, func() error {
+		if got := gatheredLabel(t, e, "tickgate_disconnects_total", "client_closed"); got != 1 {
+			return fmt.Errorf("disconnects{reason=client_closed} = %v", got)
+		}
+		return nil
+	})
+	if time.Since(start) > 900*time.Millisecond {
+		t.Skip("machine too slow to close three clients inside the one-second log window")
+	}
+	out := buf.String()
+	if n := strings.Count(out, "reason=invalid_utf8"); n != 1 {
+		t.Errorf("%d lines for invalid_utf8, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "reason=protocol_error"); n != 1 {
+		t.Errorf("%d lines for protocol_error, want 1:\n%s", n, out)
+	}
+	if strings.Count(out, "remote=127.0.0.1") != 2 || strings.Contains(out, "client_closed") {
+		t.Errorf("want two lines with remote=127.0.0.1 and none for client_closed:\n%s", out)
+	}
+
+	// Past the window, the next invalid_utf8 line counts the two held back.
+	checkFor(t, 5*time.Second, func() error {
+		if d := time.Since(start); d < 1100*time.Millisecond {
+			return fmt.Errorf("log window still open after %v", d)
+		}
+		return nil
+	})
+	closeWith(frame(0x81, []byte("\xff")), "invalid_utf8", 4)
+	if out := buf.String(); !strings.Contains(out, "reason=invalid_utf8 code=1007 remote=127.0.0.1 not_logged_since=2") {
+		t.Errorf("no line counting the two held back:\n%s", out)
 	}
 }

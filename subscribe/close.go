@@ -2,6 +2,10 @@ package subscribe
 
 import (
 	"errors"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -101,4 +105,46 @@ func reasonOf(cause error) CloseReason {
 	default:
 		return ReasonClientClosed
 	}
+}
+
+// logged reports whether a close for r is worth a warning: the client
+// broke a limit or the protocol, or could not keep up. A client that
+// left, or a shutdown, is not.
+func (r CloseReason) logged() bool {
+	switch r {
+	case ReasonClientClosed, ReasonShutdown:
+		return false
+	}
+	return true
+}
+
+// closeLog writes one warning per close the client caused, at most one a
+// second per reason; the next line that goes out counts those held back,
+// so a storm of bad clients costs a line a second, and one kind of abuse
+// does not hide another.
+type closeLog struct {
+	log *slog.Logger
+
+	mu      sync.Mutex // protects the fields below
+	next    [numReasons]time.Time
+	skipped [numReasons]int
+}
+
+// closed logs, or counts, the close of the client at remote for r.
+func (l *closeLog) closed(r CloseReason, remote netip.Addr) {
+	if !r.logged() {
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	if now.Before(l.next[r]) {
+		l.skipped[r]++
+		l.mu.Unlock()
+		return
+	}
+	l.next[r] = now.Add(time.Second)
+	skipped := l.skipped[r]
+	l.skipped[r] = 0
+	l.mu.Unlock()
+	l.log.Warn("client closed", "reason", r.String(), "code", int(r.Code()), "remote", remote.String(), "not_logged_since", skipped)
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/tickgate/tickgate/fanout"
 )
@@ -120,7 +119,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	accept  websocket.AcceptOptions
-	warn    rate.Sometimes // rate-limits per-connection warnings
+	closes  closeLog // warns of closes the client caused
 	perIP   ipSlots
 
 	conns atomic.Int64
@@ -140,10 +139,10 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 		engine:   engine,
 		log:      log.With("subsystem", "subscribe"),
 		accept:   websocket.AcceptOptions{OriginPatterns: cfg.OriginPatterns},
-		warn:     rate.Sometimes{Interval: time.Second},
 		perIP:    ipSlots{max: cfg.MaxConnectionsPerIP, n: make(map[netip.Addr]int)},
 		sessions: make(map[*session]struct{}),
 	}
+	s.closes.log = s.log
 	m, err := newMetrics(reg, &s.conns)
 	if err != nil {
 		return nil, err

@@ -73,9 +73,7 @@ func (s *session) serve(initial []string) {
 	<-s.closed
 	reason := reasonOf(s.client.Cause())
 	s.srv.metrics.disconnects[reason].Inc()
-	if reason == ReasonSlowConsumer || reason == ReasonWriteTimeout {
-		s.srv.warn.Do(func() { s.srv.log.Warn("client dropped", "reason", reason) })
-	}
+	s.srv.closes.closed(reason, s.ip)
 }
 
 // readReason maps the error that ended the read loop to a close reason.
