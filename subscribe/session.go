@@ -96,6 +96,12 @@ func (s *session) readReason(err error) CloseReason {
 // Every message counts against both limiters: one past MsgBurst is
 // answered rate_limited and dropped, one past FloodBurst (more than
 // MsgRate*t + FloodBurst messages in some t seconds) ends the session.
+// They judge at read time. A reader short of CPU reads a backlog at once,
+// and the time the client sent each message cannot be had back: TCP
+// merges a backlog into one buffer, and the kernel's receive timestamp
+// (SO_TIMESTAMPNS) then gives one time for all of it. So the close needs
+// FloodBurst messages of excess, far more than a starved reader's backlog
+// of a well-behaved client holds.
 func (s *session) readLoop(conn *websocket.Conn) error {
 	ctx := context.Background()
 	for {
