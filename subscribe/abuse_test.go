@@ -112,23 +112,32 @@ func frame(b0 byte, payload []byte) []byte {
 	return f
 }
 
-// flood opens a text message and then writes empty continuation frames, 6
-// bytes each, as fast as the socket takes them, until the server closes
-// the connection. It returns the close code the server sent and how long
-// the connection lasted.
-func (e *testEnv) flood() (code int, lasted time.Duration) {
+// floodKind is a flood of one kind of frame: open is sent once, then
+// chunk (many copies of one frame) as fast as the socket takes it.
+type floodKind struct {
+	name        string
+	open, chunk []byte
+}
+
+var floods = []floodKind{
+	// Empty continuation frames inside an open text message, 6 bytes each.
+	{"empty continuations", frame(0x01, nil), bytes.Repeat(frame(0x00, nil), 4096)},
+	// 125-byte pings, each answered with a pong.
+	{"pings", nil, bytes.Repeat(frame(0x89, bytes.Repeat([]byte{'p'}, 125)), 256)},
+}
+
+// flood sends f until the server closes the connection, reading (and
+// discarding) what the server sends meanwhile. It returns the close code
+// the server sent and how long the connection lasted.
+func (e *testEnv) flood(f floodKind) (code int, lasted time.Duration) {
 	c := e.rawDial("")
 	start := time.Now()
-	var chunk []byte
-	for range 4096 {
-		chunk = append(chunk, frame(0x00, nil)...)
-	}
 	go func() {
-		if _, err := c.Write(frame(0x01, nil)); err != nil {
+		if _, err := c.Write(f.open); err != nil {
 			return
 		}
 		for {
-			if _, err := c.Write(chunk); err != nil {
+			if _, err := c.Write(f.chunk); err != nil {
 				return
 			}
 		}
@@ -160,13 +169,22 @@ func median(d []time.Duration) time.Duration {
 }
 
 // TestInboundFloodClosed has three clients flood the gateway with empty
-// continuation frames, the cheapest frames there are. Each must be closed
-// with 1008 within a bounded time and counted as inbound_flood, and a
-// bystander's median delivery latency while they flood must stay within
-// twice that of a quiet run measured just before. Latency is noisy on a
-// shared machine, so the comparison gets three tries.
+// continuation frames, the cheapest frames there are, then with pings.
+// Each must be closed with 1008 within a bounded time and counted as
+// inbound_flood, and a bystander's median delivery latency while they
+// flood must stay within twice that of a quiet run measured just before.
+// Latency is noisy on a shared machine, so the comparison gets three tries.
 func TestInboundFloodClosed(t *testing.T) {
 	t.Parallel()
+	for _, f := range floods {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			testInboundFlood(t, f)
+		})
+	}
+}
+
+func testInboundFlood(t *testing.T, f floodKind) {
 	e := newTestEnv(t, Config{}, fanout.Config{})
 	by := e.dial("?symbols=AAPL")
 	by.expectReply("subscribed", 0)
@@ -178,7 +196,7 @@ func TestInboundFloodClosed(t *testing.T) {
 		errs := make(chan error, flooders)
 		for range flooders {
 			wg.Go(func() {
-				code, lasted := e.flood()
+				code, lasted := e.flood(f)
 				if code != 1008 || lasted > 5*time.Second {
 					errs <- fmt.Errorf("flooder closed with %d after %v, want 1008 within 5s", code, lasted)
 				}

@@ -2,6 +2,7 @@ package subscribe
 
 import (
 	"encoding/binary"
+	"io"
 	"net"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,7 @@ type inboundConn struct {
 	scan   frameScanner
 	err    error // sticky: once set, every Read returns it
 	bad    atomic.Bool
+	cutOff atomic.Bool // err is set: Close lingers
 }
 
 // inboundLimits sizes the buckets of an inboundConn.
@@ -68,9 +70,27 @@ func (c *inboundConn) Read(p []byte) (int, error) {
 	now := time.Now()
 	if !c.bytes.AllowN(now, n) || !c.frames.AllowN(now, frames) {
 		c.err = ReasonInboundFlood
+		c.cutOff.Store(true)
 		return 0, c.err
 	}
 	return n, err
+}
+
+// lingerTime bounds how long Close discards a flooding client's input.
+const lingerTime = 500 * time.Millisecond
+
+// Close closes the socket. A connection cut off for flooding still has
+// input coming, and closing a socket with unread input makes the kernel
+// send a reset, which can destroy the 1008 close frame before the client
+// reads it. So Close first sends FIN behind the close frame and discards
+// input until the client closes too or lingerTime passes, as web servers
+// do (lingering close).
+func (c *inboundConn) Close() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && c.cutOff.Load() && cw.CloseWrite() == nil {
+		c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
+		io.Copy(io.Discard, c.Conn)
+	}
+	return c.Conn.Close()
 }
 
 // protocolError reports whether the client broke RFC 6455 framing.
