@@ -126,24 +126,41 @@ var floods = []floodKind{
 	{"pings", nil, bytes.Repeat(frame(0x89, bytes.Repeat([]byte{'p'}, 125)), 256)},
 }
 
-// flood sends f until the server closes the connection, reading (and
-// discarding) what the server sends meanwhile. It returns the close code
-// the server sent and how long the connection lasted.
-func (e *testEnv) flood(f floodKind) (code int, lasted time.Duration) {
+// flooder is one client flooding with a floodKind.
+type flooder struct {
+	busy chan struct{} // closed once it has sent 1 MiB, or was closed first
+	done chan struct{} // closed when the connection has ended
+	code int           // the close code the server sent; valid after done
+	took time.Duration // how long the connection lasted; valid after done
+}
+
+// startFlood sends f until the server closes the connection, reading (and
+// discarding) what the server sends meanwhile.
+func (e *testEnv) startFlood(f floodKind) *flooder {
 	c := e.rawDial("")
+	fl := &flooder{busy: make(chan struct{}), done: make(chan struct{})}
+	var busy sync.Once
 	start := time.Now()
 	go func() {
 		if _, err := c.Write(f.open); err != nil {
 			return
 		}
-		for {
+		for sent := 0; ; sent += len(f.chunk) {
+			if sent >= 1<<20 {
+				busy.Do(func() { close(fl.busy) })
+			}
 			if _, err := c.Write(f.chunk); err != nil {
 				return
 			}
 		}
 	}()
-	code = c.closeCode()
-	return code, time.Since(start)
+	go func() {
+		fl.code = c.closeCode()
+		fl.took = time.Since(start)
+		busy.Do(func() { close(fl.busy) })
+		close(fl.done)
+	}()
+	return fl
 }
 
 // latencies publishes n ticks of sym one at a time and returns each one's
@@ -192,21 +209,23 @@ func testInboundFlood(t *testing.T, f floodKind) {
 	var quiet, loud time.Duration
 	for try := 1; try <= 3; try++ {
 		quiet = median(e.latencies(by, "AAPL", ticks))
-		var wg sync.WaitGroup
-		errs := make(chan error, flooders)
+		var fls []*flooder
 		for range flooders {
-			wg.Go(func() {
-				code, lasted := e.flood(f)
-				if code != 1008 || lasted > 5*time.Second {
-					errs <- fmt.Errorf("flooder closed with %d after %v, want 1008 within 5s", code, lasted)
-				}
-			})
+			fls = append(fls, e.startFlood(f))
+		}
+		for _, fl := range fls {
+			<-fl.busy // flooding in earnest, or already cut off
 		}
 		loud = median(e.latencies(by, "AAPL", ticks))
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
+		for _, fl := range fls {
+			select {
+			case <-fl.done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("flooder not closed within 10s")
+			}
+			if fl.code != 1008 || fl.took > 5*time.Second {
+				t.Fatalf("flooder closed with %d after %v, want 1008 within 5s", fl.code, fl.took)
+			}
 		}
 		checkFor(t, 5*time.Second, func() error {
 			if got := gatheredLabel(t, e, "tickgate_disconnects_total", "inbound_flood"); got != float64(try*flooders) {
