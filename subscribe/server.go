@@ -151,8 +151,9 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 	return s, nil
 }
 
-// ServeHTTP upgrades /ws requests. Symbols in ?symbols= are checked before
-// the upgrade, so a bad list gets a plain 400, and subscribed on connect.
+// ServeHTTP upgrades /ws requests. The connection limits are checked
+// first (admit); then symbols in ?symbols= are checked before the upgrade,
+// so a bad list gets a plain 400, and subscribed on connect.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip, ok := s.admit(w, r)
 	if !ok {
