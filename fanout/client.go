@@ -8,6 +8,11 @@ import (
 // ErrSlowConsumer is the close cause of a client whose queue overflowed.
 var ErrSlowConsumer = errors.New("fanout: slow consumer")
 
+// ErrPeerGone marks a close cause whose client will never read its queue
+// (the peer left or broke the connection): Close drops the queue at once,
+// as for ErrSlowConsumer. A cause matches it through errors.Is.
+var ErrPeerGone = errors.New("fanout: peer gone")
+
 // Client is one subscriber's bounded queue (queue.go). Shards and the
 // session's reader enqueue; a writer drains with Next. A queue that passes
 // its conflate mark keeps only the latest tick per subscription; one that
@@ -149,8 +154,8 @@ func (c *Client) Close(cause error) {
 }
 
 // closeLocked closes the client and reports whether the caller must start
-// a writer. A slow consumer's queue is dropped at once: it will not be
-// written, and it is the largest thing the client holds.
+// a writer. A slow consumer's queue, or a gone peer's, is dropped at once:
+// it will not be written, and it is the largest thing the client holds.
 func (c *Client) closeLocked(cause error) (start bool) {
 	if c.cause != nil {
 		return false
@@ -164,7 +169,7 @@ func (c *Client) closeLocked(cause error) (start bool) {
 		c.q.conflating = false
 		c.e.degraded.Add(-1)
 	}
-	if errors.Is(cause, ErrSlowConsumer) {
+	if errors.Is(cause, ErrSlowConsumer) || errors.Is(cause, ErrPeerGone) {
 		c.q.reset()
 	}
 	return c.claimWriterLocked()

@@ -180,6 +180,21 @@ func TestCloseNilCause(t *testing.T) {
 	}
 }
 
+// TestClosePeerGoneDropsQueue closes with a cause wrapping ErrPeerGone:
+// the queue is dropped at once, as nobody will read it.
+func TestClosePeerGoneDropsQueue(t *testing.T) {
+	t.Parallel()
+	c := newClient(1 << 20)
+	enqueueAll(t, c, msgOf(1, 5), msgOf(2, 5))
+	c.Close(fmt.Errorf("session: peer left: %w", ErrPeerGone))
+	if n, b := c.Len(); n != 0 || b != 0 {
+		t.Fatalf("Len() = %d, %d after a peer-gone close, want 0, 0", n, b)
+	}
+	if got := drainAll(c); len(got) != 0 {
+		t.Fatalf("Drain after a peer-gone close = %v, want nothing", idsOf(got))
+	}
+}
+
 func TestEnqueueOverflowClosesOnce(t *testing.T) {
 	t.Parallel()
 	c := newClient(100)

@@ -2,6 +2,10 @@ package subscribe
 
 import (
 	"errors"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -13,27 +17,46 @@ import (
 type CloseReason uint8
 
 const (
-	ReasonClientClosed CloseReason = iota // the client closed or went away
-	ReasonShutdown                        // 1001: gateway draining
-	ReasonSlowConsumer                    // 4001: queue overflowed
-	ReasonFlood                           // 1008: past the inbound rate limit
-	ReasonTooBig                          // 1009: frame past the read limit
-	ReasonPongTimeout                     // no pong in time; closed without a handshake
-	ReasonWriteTimeout                    // a frame write stalled past WriteTimeout
-	ReasonAuth                            // 4003: token refused, missing or expired
-	ReasonTooManyConns                    // 4029: the token's subject is at max_conns
+	ReasonClientClosed  CloseReason = iota // the client closed or went away
+	ReasonShutdown                         // 1001: gateway draining
+	ReasonSlowConsumer                     // 4001: queue overflowed
+	ReasonFlood                            // 1008: past the inbound rate limit
+	ReasonTooBig                           // 1009: frame past the read limit
+	ReasonPongTimeout                      // no pong in time; closed without a handshake
+	ReasonWriteTimeout                     // a frame write stalled past WriteTimeout
+	ReasonInboundFlood                     // 1008: past the inbound byte or frame budget
+	ReasonProtocolError                    // 1002: broke RFC 6455 framing
+	ReasonInvalidUTF8                      // 1007: a text message that is not UTF-8
+	ReasonAuth                             // 4003: token refused, missing or expired
+	ReasonTooManyConns                     // 4029: the token's subject is at max_conns
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"client_closed", "shutdown", "slow_consumer", "flood", "too_big", "pong_timeout", "write_timeout",
-	"auth", "too_many_connections",
+	"inbound_flood", "protocol_error", "invalid_utf8", "auth", "too_many_connections",
 }
 
 func (r CloseReason) String() string { return reasonNames[r] }
 
 // Error lets a CloseReason be a fanout.Client close cause.
 func (r CloseReason) Error() string { return "subscribe: " + r.String() }
+
+// Is makes the reasons after which the peer reads nothing more match
+// fanout.ErrPeerGone, so closing the client drops its queue instead of
+// writing it into a dead connection: the peer closed or left, stopped
+// answering, or the WebSocket library has already sent its close frame
+// (1002, 1009).
+func (r CloseReason) Is(target error) bool {
+	if target != fanout.ErrPeerGone {
+		return false
+	}
+	switch r {
+	case ReasonClientClosed, ReasonPongTimeout, ReasonWriteTimeout, ReasonTooBig, ReasonProtocolError:
+		return true
+	}
+	return false
+}
 
 // Code returns the WebSocket close code sent for r.
 func (r CloseReason) Code() websocket.StatusCode {
@@ -42,10 +65,14 @@ func (r CloseReason) Code() websocket.StatusCode {
 		return websocket.StatusGoingAway
 	case ReasonSlowConsumer:
 		return 4001
-	case ReasonFlood:
+	case ReasonFlood, ReasonInboundFlood:
 		return websocket.StatusPolicyViolation
 	case ReasonTooBig:
 		return websocket.StatusMessageTooBig
+	case ReasonProtocolError:
+		return websocket.StatusProtocolError
+	case ReasonInvalidUTF8:
+		return websocket.StatusInvalidFramePayloadData
 	case ReasonAuth:
 		return 4003
 	case ReasonTooManyConns:
@@ -64,6 +91,10 @@ func (r CloseReason) closeText() string {
 		return "slow consumer"
 	case ReasonFlood:
 		return "message rate limit exceeded"
+	case ReasonInboundFlood:
+		return "inbound rate limit exceeded"
+	case ReasonInvalidUTF8:
+		return "text message is not valid UTF-8"
 	case ReasonTooManyConns:
 		return "too many connections for this subject"
 	default:
@@ -85,4 +116,46 @@ func reasonOf(cause error) CloseReason {
 	default:
 		return ReasonClientClosed
 	}
+}
+
+// logged reports whether a close for r is worth a warning: the client
+// broke a limit or the protocol, or could not keep up. A client that
+// left, or a shutdown, is not.
+func (r CloseReason) logged() bool {
+	switch r {
+	case ReasonClientClosed, ReasonShutdown:
+		return false
+	}
+	return true
+}
+
+// closeLog writes one warning per close the client caused, at most one a
+// second per reason; the next line that goes out counts those held back,
+// so a storm of bad clients costs a line a second, and one kind of abuse
+// does not hide another.
+type closeLog struct {
+	log *slog.Logger
+
+	mu      sync.Mutex // protects the fields below
+	next    [numReasons]time.Time
+	skipped [numReasons]int
+}
+
+// closed logs, or counts, the close of the client at remote for r.
+func (l *closeLog) closed(r CloseReason, remote netip.Addr) {
+	if !r.logged() {
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	if now.Before(l.next[r]) {
+		l.skipped[r]++
+		l.mu.Unlock()
+		return
+	}
+	l.next[r] = now.Add(time.Second)
+	skipped := l.skipped[r]
+	l.skipped[r] = 0
+	l.mu.Unlock()
+	l.log.Warn("client closed", "reason", r.String(), "code", int(r.Code()), "remote", remote.String(), "not_logged_since", skipped)
 }

@@ -46,6 +46,12 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T, cfg Config, fcfg fanout.Config, symbols ...string) *testEnv {
 	t.Helper()
+	return newTestEnvLog(t, cfg, fcfg, slog.New(slog.NewTextHandler(io.Discard, nil)), symbols...)
+}
+
+// newTestEnvLog is newTestEnv with the Server logging to log.
+func newTestEnvLog(t *testing.T, cfg Config, fcfg fanout.Config, log *slog.Logger, symbols ...string) *testEnv {
+	t.Helper()
 	if symbols == nil {
 		symbols = testSymbols
 	}
@@ -54,7 +60,7 @@ func newTestEnv(t *testing.T, cfg Config, fcfg fanout.Config, symbols ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := NewServer(cfg, engine, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, err := NewServer(cfg, engine, reg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,13 +16,27 @@ var latencyBuckets = []float64{
 	100e-3, 250e-3, 500e-3, 1, 2.5, 5,
 }
 
+// reject is why an upgrade was refused, the label of
+// tickgate_connections_rejected_total.
+type reject uint8
+
+const (
+	rejectMaxConnections reject = iota
+	rejectPerIP
+	rejectDraining
+	rejectMaxConns // a token's subject at its max_conns
+	numRejects
+)
+
+var rejectNames = [numRejects]string{"max_connections", "per_ip", "draining", "max_conns"}
+
 type metrics struct {
 	messages     prometheus.Counter
 	frames       prometheus.Counter
 	bytes        prometheus.Counter
 	frameMsgs    prometheus.Histogram
 	latency      prometheus.Histogram
-	rejected     prometheus.Counter
+	rejected     [numRejects]prometheus.Counter
 	errors       map[string]prometheus.Counter
 	disconnects  [numReasons]prometheus.Counter
 	authFailures map[string]prometheus.Counter
@@ -64,10 +78,6 @@ func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error
 			NativeHistogramMaxBucketNumber:  160,
 			NativeHistogramMinResetDuration: time.Hour,
 		}),
-		rejected: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tickgate_connections_rejected_total",
-			Help: "Upgrades refused before the upgrade: 503 at server.max_connections, 429 at a token's max_conns.",
-		}),
 		errors:       make(map[string]prometheus.Counter, len(errorCodes)),
 		authFailures: make(map[string]prometheus.Counter, len(AuthReasons)),
 		delayedConns: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -85,6 +95,13 @@ func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error
 	for _, code := range errorCodes {
 		m.errors[code] = errs.WithLabelValues(code)
 	}
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_connections_rejected_total",
+		Help: "Upgrades refused before the handshake, by reason: max_connections and draining (503), per_ip (429).",
+	}, []string{"reason"})
+	for r := range numRejects {
+		m.rejected[r] = rejected.WithLabelValues(rejectNames[r])
+	}
 	for r := range numReasons {
 		m.disconnects[r] = disc.WithLabelValues(r.String())
 	}
@@ -92,7 +109,7 @@ func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error
 		Name: "tickgate_connections",
 		Help: "Open WebSocket connections.",
 	}, func() float64 { return float64(conns.Load()) })
-	for _, c := range []prometheus.Collector{m.messages, m.frames, m.bytes, m.frameMsgs, m.latency, m.rejected, errs, disc, gauge, auth, m.delayedConns} {
+	for _, c := range []prometheus.Collector{m.messages, m.frames, m.bytes, m.frameMsgs, m.latency, rejected, errs, disc, gauge, auth, m.delayedConns} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

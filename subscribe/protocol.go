@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -30,11 +31,13 @@ var errorCodes = []string{
 // Wildcard subscribes to every symbol the gateway carries.
 const Wildcard = "*"
 
-// request is one client message. ID is optional and echoed in the reply.
+// request is one client message. ID is optional and echoed in the reply;
+// it is nil unless the message's "id" is an integer (RawID as sent).
 // MaxRate and Since apply to subscribe only.
 type request struct {
 	Op      string            `json:"op"`
-	ID      *int64            `json:"id,omitempty"`
+	ID      *int64            `json:"-"`
+	RawID   json.RawMessage   `json:"id"`
 	Symbols []string          `json:"symbols,omitempty"`
 	MaxRate float64           `json:"max_rate,omitempty"`
 	Since   map[string]uint64 `json:"since,omitempty"`
@@ -100,8 +103,13 @@ func decodeRequest(b []byte) (request, *protoError) {
 		return r, errorf(CodeMalformedJSON, "message is not valid JSON")
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
-	if err := d.Decode(&r); err != nil {
+	err := d.Decode(&r)
+	idOK := r.parseID()
+	if err != nil {
 		return r, errorf(CodeInvalidRequest, "bad message shape: %v", err)
+	}
+	if !idOK {
+		return r, errorf(CodeInvalidRequest, "\"id\" must be an integer")
 	}
 	switch r.Op {
 	case "subscribe", "unsubscribe":
@@ -125,6 +133,21 @@ func decodeRequest(b []byte) (request, *protoError) {
 		return r, errorf(CodeUnknownOp, "unknown op %q; want subscribe, unsubscribe, list or auth", truncate(r.Op, 32))
 	}
 	return r, nil
+}
+
+// parseID sets ID from RawID if that is an integer in int64 range, and
+// reports false if an id was sent that is not. A reply never echoes a
+// made-up id: "id":"7", 1.5 or 1e3 get an error reply with no id at all.
+func (r *request) parseID() bool {
+	if len(r.RawID) == 0 || string(r.RawID) == "null" {
+		return true
+	}
+	id, err := strconv.ParseInt(string(r.RawID), 10, 64)
+	if err != nil {
+		return false
+	}
+	r.ID = &id
+	return true
 }
 
 // parseSymbolsParam splits the ?symbols= query value.

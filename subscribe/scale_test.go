@@ -143,7 +143,7 @@ func TestMaxConnections(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("third connection: err %v, resp %v; want HTTP 503", err, resp)
 	}
-	if got := gathered(t, e.reg, "tickgate_connections_rejected_total"); got != 1 {
+	if got := gatheredLabel(t, e, "tickgate_connections_rejected_total", "max_connections"); got != 1 {
 		t.Fatalf("connections_rejected_total = %v", got)
 	}
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/tickgate/tickgate/fanout"
 )
@@ -21,6 +21,16 @@ type Config struct {
 	// MaxConnections caps concurrent sessions; past it /ws answers 503
 	// before the upgrade. 0 means 10,000.
 	MaxConnections int
+	// MaxConnectionsPerIP caps concurrent sessions from one client
+	// address (clientIP); past it /ws answers 429 before the upgrade.
+	// 0 means no limit.
+	MaxConnectionsPerIP int
+	// ClientIPHeader names a header in which a proxy passes the client's
+	// address (X-Forwarded-For, X-Real-IP). It is believed only from a
+	// peer inside TrustedProxies. Empty means the peer address is the
+	// client's.
+	ClientIPHeader string
+	TrustedProxies []netip.Prefix
 	// MaxSymbols caps the symbols one connection holds. 0 means 500.
 	MaxSymbols int
 	// ForbidWildcard rejects subscriptions to "*". false allows them.
@@ -28,11 +38,23 @@ type Config struct {
 	// ReadLimit is the largest inbound message in bytes; a larger one
 	// closes the connection with 1009. 0 means 4096.
 	ReadLimit int64
-	// MsgRate and MsgBurst limit inbound messages per second per connection;
-	// 0 means 10/s with a burst of 20. A message over the limit gets a
-	// rate_limited error; MsgBurst such messages in a row close with 1008.
-	MsgRate  float64
-	MsgBurst int
+	// MsgRate and MsgBurst limit inbound messages per second per
+	// connection: a message past them gets a rate_limited error and is
+	// dropped. FloodBurst is the burst of the same rate past which the
+	// connection is closed with 1008: more than MsgRate*t + FloodBurst
+	// messages in any t seconds. 0 means 10/s, 50 and 500.
+	MsgRate    float64
+	MsgBurst   int
+	FloodBurst int
+	// InboundBytes and InboundFrames bound everything a connection sends,
+	// below the WebSocket protocol: bytes per second, frame headers
+	// included, and frames per second of any kind, control and empty
+	// frames included. Each may be overdrawn by InboundWindow's worth at
+	// once; a connection that overdraws either is closed with 1008.
+	// 0 means 65536 bytes/s, 100 frames/s and 10 s.
+	InboundBytes  float64
+	InboundFrames float64
+	InboundWindow time.Duration
 	// MaxFrameBytes caps the frame the writer builds from queued messages
 	// and their '\n' separators (one message larger than it goes alone).
 	// 0 means 32 KiB, the default read limit of common client libraries.
@@ -67,13 +89,20 @@ func (c *Config) setDefaults() {
 	}
 	def(&c.MaxConnections, 10000)
 	def(&c.MaxSymbols, 500)
-	def(&c.MsgBurst, 20)
+	def(&c.MsgBurst, 50)
+	def(&c.FloodBurst, max(500, c.MsgBurst))
 	def(&c.MaxFrameBytes, 32<<10)
 	if c.ReadLimit <= 0 {
 		c.ReadLimit = 4096
 	}
 	if c.MsgRate <= 0 {
 		c.MsgRate = 10
+	}
+	if c.InboundBytes <= 0 {
+		c.InboundBytes = 64 << 10
+	}
+	if c.InboundFrames <= 0 {
+		c.InboundFrames = 100
 	}
 	dur := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
@@ -84,6 +113,7 @@ func (c *Config) setDefaults() {
 	dur(&c.PingInterval, 20*time.Second)
 	dur(&c.PongTimeout, 10*time.Second)
 	dur(&c.FirstMessageTimeout, 5*time.Second)
+	dur(&c.InboundWindow, 10*time.Second)
 	if c.OriginPatterns == nil {
 		c.OriginPatterns = DefaultOriginPatterns
 	}
@@ -96,7 +126,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	accept  websocket.AcceptOptions
-	warn    rate.Sometimes // rate-limits per-connection warnings
+	closes  closeLog // warns of closes the client caused
+	perIP   ipSlots
 
 	conns atomic.Int64
 	wg    sync.WaitGroup // one per running session
@@ -117,10 +148,11 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 		engine:   engine,
 		log:      log.With("subsystem", "subscribe"),
 		accept:   websocket.AcceptOptions{OriginPatterns: cfg.OriginPatterns},
-		warn:     rate.Sometimes{Interval: time.Second},
+		perIP:    ipSlots{max: cfg.MaxConnectionsPerIP, n: make(map[netip.Addr]int)},
 		sessions: make(map[*session]struct{}),
 		subjects: make(map[string]int),
 	}
+	s.closes.log = s.log
 	m, err := newMetrics(reg, &s.conns)
 	if err != nil {
 		return nil, err
@@ -129,22 +161,31 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 	return s, nil
 }
 
-// ServeHTTP upgrades /ws requests. Symbols in ?symbols= are checked before
-// the upgrade, so a bad list gets a plain 400, and subscribed on connect.
+// ServeHTTP upgrades /ws requests. The connection limits are checked
+// first (admit), then the token (admitRequest, admit.go), then symbols in
+// ?symbols= against the grant, so a bad list gets a plain 400 (403 outside
+// the grant) before the upgrade, and is subscribed on connect.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ip, ok := s.admit(w, r)
+	if !ok {
+		return
+	}
 	grant, ok := s.admitRequest(w, r)
 	if !ok {
+		s.release(ip)
 		return
 	}
 	var initial []string
 	if v := r.URL.Query().Get("symbols"); v != "" {
 		if s.cfg.Verifier != nil && grant == nil {
+			s.release(ip)
 			s.metrics.authFailures[AuthMissing].Inc()
 			refuse(w, http.StatusUnauthorized, AuthMissing, "?symbols= needs a token in the Authorization header or ?token=")
 			return
 		}
 		syms, perr := s.resolve(nil, grant, parseSymbolsParam(v))
 		if perr != nil {
+			s.release(ip)
 			s.metrics.errors[perr.code].Inc()
 			status := http.StatusBadRequest
 			if perr.code == CodeForbidden {
@@ -155,36 +196,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		initial = syms
 	}
-	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
-		s.conns.Add(-1)
-		s.metrics.rejected.Inc()
-		http.Error(w, "tickgate: connection limit reached", http.StatusServiceUnavailable)
-		return
-	}
-	if s.isDraining() {
-		s.conns.Add(-1)
-		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
-		return
-	}
 	if !s.admitSubject(grant) {
-		s.conns.Add(-1)
-		s.metrics.rejected.Inc()
+		s.release(ip)
+		s.metrics.rejected[rejectMaxConns].Inc()
 		refuse(w, http.StatusTooManyRequests, "too_many_connections", "this token's subject holds max_conns connections already")
 		return
 	}
-	conn, err := websocket.Accept(smallReadBuffer{w}, r, &s.accept)
+	h := &hijacker{ResponseWriter: w, limits: inboundLimits{s.cfg.InboundBytes, s.cfg.InboundFrames, s.cfg.InboundWindow}}
+	conn, err := websocket.Accept(h, r, &s.accept)
 	if err != nil {
-		s.conns.Add(-1) // Accept has answered the request
+		s.release(ip) // Accept has answered the request
 		s.releaseSubject(grant)
 		return
 	}
 	conn.SetReadLimit(s.cfg.ReadLimit)
-	sess := newSession(s, conn)
+	sess := newSession(s, conn, h.conn, ip)
 	if grant != nil {
 		sess.accepted(grant)
 	}
 	if !s.register(sess) {
-		s.conns.Add(-1)
+		s.release(ip)
 		sess.stopAdmission()
 		conn.Close(ReasonShutdown.Code(), ReasonShutdown.closeText())
 		return
@@ -196,6 +227,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.unregister(sess)
 		sess.serve(initial)
 	}()
+}
+
+// admit takes a connection slot and one of the client address's, or
+// answers the request itself and reports false. The limits come first: a
+// refused client costs no symbol lookups.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (netip.Addr, bool) {
+	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
+		s.conns.Add(-1)
+		s.metrics.rejected[rejectMaxConnections].Inc()
+		http.Error(w, "tickgate: connection limit reached", http.StatusServiceUnavailable)
+		return netip.Addr{}, false
+	}
+	if s.isDraining() {
+		s.conns.Add(-1)
+		s.metrics.rejected[rejectDraining].Inc()
+		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
+		return netip.Addr{}, false
+	}
+	ip := s.clientIP(r)
+	if !s.perIP.take(ip) {
+		s.conns.Add(-1)
+		s.metrics.rejected[rejectPerIP].Inc()
+		http.Error(w, "tickgate: too many connections from "+ip.String(), http.StatusTooManyRequests)
+		return netip.Addr{}, false
+	}
+	return ip, true
+}
+
+// release gives back the slots admit took.
+func (s *Server) release(ip netip.Addr) {
+	s.perIP.release(ip)
+	s.conns.Add(-1)
 }
 
 func (s *Server) isDraining() bool {
@@ -222,7 +285,7 @@ func (s *Server) unregister(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
-	s.conns.Add(-1)
+	s.release(sess.ip)
 	s.wg.Done()
 }
 

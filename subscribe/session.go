@@ -3,9 +3,11 @@ package subscribe
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
@@ -21,8 +23,10 @@ type session struct {
 	srv     *Server
 	client  *fanout.Client
 	conn    *websocket.Conn
-	limiter *rate.Limiter
-	strikes int // messages over the rate limit in a row
+	in      *inboundConn  // conn's socket, metered
+	ip      netip.Addr    // the client's address (clientIP)
+	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited
+	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008
 	pinger  *time.Timer
 
 	// Admission (admit.go), owned by the reader: the grant (nil until a
@@ -41,11 +45,14 @@ type session struct {
 	closed  chan struct{} // closed by the writer that sent the close
 }
 
-func newSession(srv *Server, conn *websocket.Conn) *session {
+func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Addr) *session {
 	s := &session{
 		srv:     srv,
 		conn:    conn,
+		in:      in,
+		ip:      ip,
 		limiter: rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst),
+		flood:   rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.FloodBurst),
 		closed:  make(chan struct{}),
 	}
 	s.client = srv.engine.NewClient(func() { go s.write() })
@@ -68,27 +75,29 @@ func (s *session) serve(initial []string) {
 		s.subscribe(request{Symbols: initial})
 	}
 	err := s.readLoop(conn)
-	s.client.Close(readReason(err)) // starts a writer, if none runs, to send the close
+	s.client.Close(s.readReason(err)) // starts a writer, if none runs, to send the close
+	// Leave the engine now, not once the writer is done: with a peer that
+	// stopped reading, its last write can stall for WriteTimeout.
+	s.srv.engine.UnsubscribeAll(s.client)
 
 	s.pinger.Stop()
 	s.stopAdmission()
 	<-s.closed
-	s.srv.engine.UnsubscribeAll(s.client)
 	reason := reasonOf(s.client.Cause())
 	s.srv.metrics.disconnects[reason].Inc()
-	if reason == ReasonSlowConsumer || reason == ReasonWriteTimeout {
-		s.srv.warn.Do(func() { s.srv.log.Warn("client dropped", "reason", reason) })
-	}
+	s.srv.closes.closed(reason, s.ip)
 }
 
 // readReason maps the error that ended the read loop to a close reason.
-func readReason(err error) CloseReason {
+func (s *session) readReason(err error) CloseReason {
 	var r CloseReason
 	switch {
 	case errors.As(err, &r):
 		return r
 	case errors.Is(err, websocket.ErrMessageTooBig):
 		return ReasonTooBig
+	case s.in.protocolError():
+		return ReasonProtocolError
 	default:
 		return ReasonClientClosed
 	}
@@ -96,6 +105,15 @@ func readReason(err error) CloseReason {
 
 // readLoop handles client messages until the connection fails or a flood
 // ends it. Replies go through the client's queue, behind queued ticks.
+// Every message counts against both limiters: one past MsgBurst is
+// answered rate_limited and dropped, one past FloodBurst (more than
+// MsgRate*t + FloodBurst messages in some t seconds) ends the session.
+// They judge at read time. A reader short of CPU reads a backlog at once,
+// and the time the client sent each message cannot be had back: TCP
+// merges a backlog into one buffer, and the kernel's receive timestamp
+// (SO_TIMESTAMPNS) then gives one time for all of it. So the close needs
+// FloodBurst messages of excess, far more than a starved reader's backlog
+// of a well-behaved client holds.
 func (s *session) readLoop(conn *websocket.Conn) error {
 	ctx := context.Background()
 	for {
@@ -103,18 +121,20 @@ func (s *session) readLoop(conn *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
-		if !s.limiter.Allow() {
-			s.strikes++
-			if s.strikes > s.srv.cfg.MsgBurst {
-				return ReasonFlood
-			}
+		now := time.Now()
+		if !s.flood.AllowN(now, 1) {
+			return ReasonFlood
+		}
+		if !s.limiter.AllowN(now, 1) {
 			s.replyError(nil, errorf(CodeRateLimited, "over %g messages/s; slow down", s.srv.cfg.MsgRate))
 			continue
 		}
-		s.strikes = 0
 		if typ != websocket.MessageText {
 			s.replyError(nil, errorf(CodeInvalidRequest, "send JSON in text frames"))
 			continue
+		}
+		if !utf8.Valid(b) {
+			return ReasonInvalidUTF8 // RFC 6455 8.1: fail the connection
 		}
 		s.handle(b)
 	}
@@ -180,6 +200,10 @@ func (s *session) unsubscribe(id *int64, syms []string) {
 	s.reply(reply{Type: "unsubscribed", ID: id, Symbols: nonNil(removed)})
 }
 
+// maxEchoed is how many unknown symbols an error names; it says how many
+// more there were, so a huge bad list gets a short answer.
+const maxEchoed = 10
+
 // resolve expands "*", drops duplicates and checks every symbol, the
 // grant g (nil: no entitlements) and the per-connection limit. sess is nil
 // for a ?symbols= list before upgrade.
@@ -196,6 +220,7 @@ func (s *Server) resolve(sess *session, g *Grant, syms []string) ([]string, *pro
 		return nil, perr
 	}
 	var out, unknown []string
+	nUnknown := 0
 	seen := make(map[string]struct{}, len(syms))
 	for _, sym := range syms {
 		if _, dup := seen[sym]; dup {
@@ -203,12 +228,17 @@ func (s *Server) resolve(sess *session, g *Grant, syms []string) ([]string, *pro
 		}
 		seen[sym] = struct{}{}
 		if !s.engine.Known(sym) {
-			unknown = append(unknown, truncate(sym, 32))
+			if nUnknown++; nUnknown <= maxEchoed {
+				unknown = append(unknown, truncate(sym, 32))
+			}
 			continue
 		}
 		out = append(out, sym)
 	}
-	if len(unknown) > 0 {
+	if nUnknown > maxEchoed {
+		return nil, errorf(CodeUnknownSymbol, "unknown symbols %q and %d more; GET /symbols lists them", unknown, nUnknown-maxEchoed)
+	}
+	if nUnknown > 0 {
 		return nil, errorf(CodeUnknownSymbol, "unknown symbols %q; GET /symbols lists them", unknown)
 	}
 	held := 0 // symbols the session keeps that this request does not name

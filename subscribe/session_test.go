@@ -202,7 +202,7 @@ func TestBadInput(t *testing.T) {
 
 func TestFloodClosesWith1008(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, Config{MsgRate: 1, MsgBurst: 5}, fanout.Config{})
+	e := newTestEnv(t, Config{MsgRate: 1, MsgBurst: 5, FloodBurst: 20}, fanout.Config{})
 	by := e.dial("?symbols=AAPL")
 	by.expectReply("subscribed", 0)
 	c := e.dial("")
@@ -338,4 +338,36 @@ func gathered(t testing.TB, g prometheus.Gatherer, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// TestErrorIDs checks that an error reply echoes the request's id only
+// when that id is an integer: a made-up "id":0 would match a request the
+// client never sent.
+func TestErrorIDs(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	c := e.dial("")
+	for _, send := range []string{
+		`{"op":"list","id":"six"}`,
+		`{"op":"list","id":1.5}`,
+		`{"op":"list","id":1e3}`,
+		`{"op":"list","id":99999999999999999999}`,
+		`{"op":"list","id":true}`,
+		`{"op":"list","id":{}}`,
+		`{"op":"subscribe","id":"six","symbols":["AAPL"]}`,
+		`{"op":"subscribe","id":[1],"symbols":"AAPL"}`,
+	} {
+		c.send(send)
+		m := c.next()
+		if m.Type != "error" || m.Code != CodeInvalidRequest || m.ID != nil {
+			t.Fatalf("%s: got %+v (id %v), want invalid_request with no id", send, m, m.ID)
+		}
+	}
+	// An integer id is echoed even when another field is wrong.
+	c.send(`{"op":"subscribe","id":-5,"symbols":"AAPL"}`)
+	if m := c.expectReply("error", -5); m.Code != CodeInvalidRequest {
+		t.Fatalf("got %+v", m)
+	}
+	c.send(`{"op":"list","id":null}`)
+	c.expectReply("list", 0)
 }

@@ -87,9 +87,10 @@ func (s *session) closeConn(conn *websocket.Conn) {
 		return
 	}
 	switch r {
-	case ReasonClientClosed, ReasonTooBig, ReasonPongTimeout, ReasonWriteTimeout:
-		// The peer already closed, coder/websocket sent 1009 itself, or
-		// the peer stopped answering and would not answer a close either.
+	case ReasonClientClosed, ReasonTooBig, ReasonProtocolError, ReasonPongTimeout, ReasonWriteTimeout:
+		// The peer already closed, coder/websocket sent 1009 or 1002
+		// itself, or the peer stopped answering and would not answer a
+		// close either.
 		conn.CloseNow()
 	default:
 		conn.Close(r.Code(), r.closeText())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -27,6 +28,9 @@ type Config struct {
 	Log    LogConfig `mapstructure:"log"`
 	Server struct {
 		MaxConnections  int           `mapstructure:"max_connections"`
+		MaxConnsPerIP   int           `mapstructure:"max_connections_per_ip"`
+		ClientIPHeader  string        `mapstructure:"client_ip_header"`
+		TrustedProxies  []string      `mapstructure:"trusted_proxies"`
 		DrainWindow     time.Duration `mapstructure:"drain_window"`
 		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 		OriginPatterns  []string      `mapstructure:"origin_patterns"`
@@ -58,6 +62,10 @@ type Config struct {
 		ReadLimit     int64         `mapstructure:"read_limit"`
 		MsgRate       float64       `mapstructure:"msg_rate"`
 		MsgBurst      int           `mapstructure:"msg_burst"`
+		FloodBurst    int           `mapstructure:"flood_burst"`
+		InboundBytes  float64       `mapstructure:"inbound_bytes"`
+		InboundFrames float64       `mapstructure:"inbound_frames"`
+		InboundWindow time.Duration `mapstructure:"inbound_window"`
 		MaxFrameBytes int           `mapstructure:"max_frame_bytes"`
 		WriteTimeout  time.Duration `mapstructure:"write_timeout"`
 		PingInterval  time.Duration `mapstructure:"ping_interval"`
@@ -172,6 +180,10 @@ func (c *Config) Validate() error {
 	check(oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level", "want debug, info, warn or error, got %q", c.Log.Level)
 	check(oneOf(c.Log.Format, "text", "json"), "log.format", "want text or json, got %q", c.Log.Format)
 	check(c.Server.MaxConnections > 0, "server.max_connections", "must be > 0, got %d", c.Server.MaxConnections)
+	check(c.Server.MaxConnsPerIP >= 0, "server.max_connections_per_ip", "must be >= 0 (0: no limit), got %d", c.Server.MaxConnsPerIP)
+	_, proxyErr := c.trustedProxies()
+	check(proxyErr == nil, "server.trusted_proxies", "%v", proxyErr)
+	check(c.Server.ClientIPHeader == "" || len(c.Server.TrustedProxies) > 0, "server.client_ip_header", "needs server.trusted_proxies: a header is believed only from a trusted proxy")
 	check(c.Server.DrainWindow >= 0, "server.drain_window", "must be >= 0, got %s", c.Server.DrainWindow)
 	check(c.Server.ShutdownTimeout > c.Server.DrainWindow, "server.shutdown_timeout", "must exceed server.drain_window (%s), got %s", c.Server.DrainWindow, c.Server.ShutdownTimeout)
 	check(oneOf(c.Feed.Source, "sim", "nats", "replay"), "feed.source", "want sim, nats or replay, got %q", c.Feed.Source)
@@ -204,6 +216,10 @@ func (c *Config) Validate() error {
 	check(c.Client.ReadLimit >= 256, "client.read_limit", "must be >= 256, got %d", c.Client.ReadLimit)
 	check(c.Client.MsgRate > 0, "client.msg_rate", "must be > 0, got %g", c.Client.MsgRate)
 	check(c.Client.MsgBurst > 0, "client.msg_burst", "must be > 0, got %d", c.Client.MsgBurst)
+	check(c.Client.FloodBurst >= c.Client.MsgBurst, "client.flood_burst", "must be >= client.msg_burst (%d), got %d", c.Client.MsgBurst, c.Client.FloodBurst)
+	check(c.Client.InboundBytes >= float64(c.Client.ReadLimit), "client.inbound_bytes", "must be >= client.read_limit (%d), got %g", c.Client.ReadLimit, c.Client.InboundBytes)
+	check(c.Client.InboundFrames > 0, "client.inbound_frames", "must be > 0, got %g", c.Client.InboundFrames)
+	check(c.Client.InboundWindow >= time.Second, "client.inbound_window", "must be >= 1s, got %s", c.Client.InboundWindow)
 	check(c.Client.MaxFrameBytes >= 1024, "client.max_frame_bytes", "must be >= 1024, got %d", c.Client.MaxFrameBytes)
 	check(c.Client.MaxFrameBytes <= c.Fanout.QueueBytes, "client.max_frame_bytes", "must not exceed fanout.queue_bytes (%d)", c.Fanout.QueueBytes)
 	check(c.Client.WriteTimeout > 0, "client.write_timeout", "must be > 0, got %s", c.Client.WriteTimeout)
@@ -237,6 +253,24 @@ func (a *AuthConfig) validate() []error {
 	check(oneOf(a.DefaultTier, "realtime", "delayed"), "auth.default_tier", "want realtime or delayed, got %q", a.DefaultTier)
 	check(a.FirstMessageTimeout > 0, "auth.first_message_timeout", "must be > 0, got %s", a.FirstMessageTimeout)
 	return errs
+}
+
+// trustedProxies parses server.trusted_proxies: CIDRs, or single
+// addresses meaning just that host.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.Server.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("want CIDRs like 10.0.0.0/8 or addresses, got %q", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func validRateClasses(rates []float64) bool {

@@ -28,6 +28,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Listen = ":8080"
 	want.Log = LogConfig{Level: "info", Format: "text"}
 	want.Server.MaxConnections = 10000
+	want.Server.MaxConnsPerIP = 1000
 	want.Server.DrainWindow = 5 * time.Second
 	want.Server.ShutdownTimeout = 15 * time.Second
 	want.Server.OriginPatterns = []string{"localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"}
@@ -53,7 +54,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Client.AllowWildcard = true
 	want.Client.ReadLimit = 4096
 	want.Client.MsgRate = 10
-	want.Client.MsgBurst = 20
+	want.Client.MsgBurst = 50
+	want.Client.FloodBurst = 500
+	want.Client.InboundBytes = 65536
+	want.Client.InboundFrames = 100
+	want.Client.InboundWindow = 10 * time.Second
 	want.Client.MaxFrameBytes = 32768
 	want.Client.WriteTimeout = 5 * time.Second
 	want.Client.PingInterval = 20 * time.Second
@@ -75,6 +80,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	cfg.Feed.Sim.Symbols = nil // [] and nil both mean the built-in list
 	cfg.Feed.NATS.Symbols = nil
+	if len(cfg.Server.TrustedProxies) != 0 {
+		t.Errorf("server.trusted_proxies = %q, want empty", cfg.Server.TrustedProxies)
+	}
+	cfg.Server.TrustedProxies = nil
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, want)
 	}
@@ -243,9 +252,16 @@ var badValues = []struct {
 	{"client.pong_timeout", "0s"},
 	{"client.max_frame_bytes", "2000000"}, // past fanout.queue_bytes
 	{"client.allow_wildcard", "maybe"},
+	{"client.inbound_bytes", "1000"}, // under client.read_limit
+	{"client.inbound_frames", "0"},
+	{"client.flood_burst", "10"}, // under client.msg_burst
+	{"client.inbound_window", "100ms"},
 	{"log.level", "loud"},
 	{"log.format", "xml"},
 	{"server.max_connections", "0"},
+	{"server.max_connections_per_ip", "-1"},
+	{"server.trusted_proxies", "[\"10.0.0.0/33\"]"},
+	{"server.client_ip_header", "X-Forwarded-For"}, // without trusted_proxies
 	{"server.drain_window", "-1s"},
 	{"server.shutdown_timeout", "2s"}, // shorter than drain_window (5s)
 	{"auth.mode", "ldap"},

@@ -71,18 +71,26 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	proxies, _ := cfg.trustedProxies() // checked by Validate
 	clients, err := subscribe.NewServer(subscribe.Config{
-		MaxConnections: cfg.Server.MaxConnections,
-		OriginPatterns: cfg.Server.OriginPatterns,
-		MaxSymbols:     cfg.Client.MaxSymbols,
-		ForbidWildcard: !cfg.Client.AllowWildcard,
-		ReadLimit:      cfg.Client.ReadLimit,
-		MsgRate:        cfg.Client.MsgRate,
-		MsgBurst:       cfg.Client.MsgBurst,
-		MaxFrameBytes:  cfg.Client.MaxFrameBytes,
-		WriteTimeout:   cfg.Client.WriteTimeout,
-		PingInterval:   cfg.Client.PingInterval,
-		PongTimeout:    cfg.Client.PongTimeout,
+		MaxConnections:      cfg.Server.MaxConnections,
+		MaxConnectionsPerIP: cfg.Server.MaxConnsPerIP,
+		ClientIPHeader:      cfg.Server.ClientIPHeader,
+		TrustedProxies:      proxies,
+		OriginPatterns:      cfg.Server.OriginPatterns,
+		MaxSymbols:          cfg.Client.MaxSymbols,
+		ForbidWildcard:      !cfg.Client.AllowWildcard,
+		ReadLimit:           cfg.Client.ReadLimit,
+		MsgRate:             cfg.Client.MsgRate,
+		MsgBurst:            cfg.Client.MsgBurst,
+		FloodBurst:          cfg.Client.FloodBurst,
+		InboundBytes:        cfg.Client.InboundBytes,
+		InboundFrames:       cfg.Client.InboundFrames,
+		InboundWindow:       cfg.Client.InboundWindow,
+		MaxFrameBytes:       cfg.Client.MaxFrameBytes,
+		WriteTimeout:        cfg.Client.WriteTimeout,
+		PingInterval:        cfg.Client.PingInterval,
+		PongTimeout:         cfg.Client.PongTimeout,
 
 		Verifier:            verifier,
 		FirstMessageTimeout: cfg.Auth.FirstMessageTimeout,

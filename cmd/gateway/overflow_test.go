@@ -24,7 +24,8 @@ func TestReplyOverflowCounted(t *testing.T) {
 	t.Parallel()
 	tg := startGateway(t, map[string]string{
 		"fanout.queue_bytes": "4096", "client.max_frame_bytes": "4096",
-		"client.msg_rate": "1000000", "client.msg_burst": "1000000",
+		"client.msg_rate": "1000000", "client.msg_burst": "1000000", "client.flood_burst": "1000000",
+		"client.inbound_bytes": "1e9", "client.inbound_frames": "1e9", // requests by the thousand are the point
 		"client.write_timeout": "60s", // a stalled write must not close it first
 	})
 	tg.waitReady(t)

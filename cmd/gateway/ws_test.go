@@ -124,8 +124,8 @@ func TestMaxConnections(t *testing.T) {
 	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("third dial: %v (response %v), want HTTP 503", err, resp)
 	}
-	if v, _ := metricValue(t, tg.gw.reg, "tickgate_connections_rejected_total"); v != 1 {
-		t.Errorf("tickgate_connections_rejected_total = %g, want 1", v)
+	if v, _ := metricValue(t, tg.gw.reg, "tickgate_connections_rejected_total", "reason", "max_connections"); v != 1 {
+		t.Errorf("tickgate_connections_rejected_total{reason=max_connections} = %g, want 1", v)
 	}
 
 	// A closed connection frees its slot.

@@ -1,0 +1,520 @@
+package subscribe
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tickgate/tickgate/fanout"
+)
+
+// rawConn is a client that speaks WebSocket frames by hand over TCP, to
+// send what no client library would.
+type rawConn struct {
+	net.Conn
+	br *bufio.Reader
+}
+
+// rawDial opens a TCP connection to e and completes the upgrade, sending
+// header (lines ending in \r\n) with the request.
+func (e *testEnv) rawDial(header string) *rawConn {
+	e.t.Helper()
+	return e.rawDialWith(&net.Dialer{}, header)
+}
+
+func (e *testEnv) rawDialWith(d *net.Dialer, header string) *rawConn {
+	e.t.Helper()
+	addr := strings.TrimSuffix(strings.TrimPrefix(e.url, "ws://"), "/ws")
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + header + "\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		e.t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		e.t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	return &rawConn{Conn: conn, br: br}
+}
+
+// closeCode reads server frames until a close frame, answers it as a
+// client should, and returns its status code; -1 if the connection ends
+// without one.
+func (c *rawConn) closeCode() int {
+	for {
+		var hdr [2]byte
+		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
+			return -1
+		}
+		n := int(hdr[1] & 0x7f)
+		switch n {
+		case 126:
+			var ext [2]byte
+			if _, err := io.ReadFull(c.br, ext[:]); err != nil {
+				return -1
+			}
+			n = int(binary.BigEndian.Uint16(ext[:]))
+		case 127:
+			var ext [8]byte
+			if _, err := io.ReadFull(c.br, ext[:]); err != nil {
+				return -1
+			}
+			n = int(binary.BigEndian.Uint64(ext[:]))
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(c.br, payload); err != nil {
+			return -1
+		}
+		if hdr[0]&0x0f == 8 && n >= 2 {
+			c.Write(frame(0x88, payload[:2]))
+			return int(binary.BigEndian.Uint16(payload))
+		}
+	}
+}
+
+// frame encodes one masked client frame with the given first byte (FIN,
+// RSV, opcode).
+func frame(b0 byte, payload []byte) []byte {
+	key := [4]byte{9, 8, 7, 6}
+	f := []byte{b0}
+	switch n := len(payload); {
+	case n < 126:
+		f = append(f, 0x80|byte(n))
+	default:
+		f = append(f, 0x80|126, byte(n>>8), byte(n))
+	}
+	f = append(f, key[:]...)
+	for i, b := range payload {
+		f = append(f, b^key[i%4])
+	}
+	return f
+}
+
+// floodKind is a flood of one kind of frame: open is sent once, then
+// chunk (many copies of one frame) as fast as the socket takes it.
+type floodKind struct {
+	name        string
+	open, chunk []byte
+}
+
+var floods = []floodKind{
+	// Empty continuation frames inside an open text message, 6 bytes each.
+	{"empty continuations", frame(0x01, nil), bytes.Repeat(frame(0x00, nil), 4096)},
+	// 125-byte pings, each answered with a pong.
+	{"pings", nil, bytes.Repeat(frame(0x89, bytes.Repeat([]byte{'p'}, 125)), 256)},
+}
+
+// flooder is one client flooding with a floodKind.
+type flooder struct {
+	busy chan struct{} // closed once it has sent 1 MiB, or was closed first
+	done chan struct{} // closed when the connection has ended
+	code int           // the close code the server sent; valid after done
+	took time.Duration // how long the connection lasted; valid after done
+}
+
+// startFlood sends f until the server closes the connection, reading (and
+// discarding) what the server sends meanwhile.
+func (e *testEnv) startFlood(f floodKind) *flooder {
+	c := e.rawDial("")
+	fl := &flooder{busy: make(chan struct{}), done: make(chan struct{})}
+	var busy sync.Once
+	start := time.Now()
+	go func() {
+		if _, err := c.Write(f.open); err != nil {
+			return
+		}
+		for sent := 0; ; sent += len(f.chunk) {
+			if sent >= 1<<20 {
+				busy.Do(func() { close(fl.busy) })
+			}
+			if _, err := c.Write(f.chunk); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		fl.code = c.closeCode()
+		fl.took = time.Since(start)
+		busy.Do(func() { close(fl.busy) })
+		close(fl.done)
+	}()
+	return fl
+}
+
+// latencies publishes n ticks of sym one at a time and returns each one's
+// delay from publish to c's reader, checking every seq.
+func (e *testEnv) latencies(c *wsClient, sym string, n int) []time.Duration {
+	e.t.Helper()
+	out := make([]time.Duration, 0, n)
+	for range n {
+		seq := e.publishNow(sym)
+		m := c.next()
+		if m.Type != "tick" || m.Sym != sym || m.Seq != seq {
+			e.t.Fatalf("bystander got %+v, want %s seq %d", m, sym, seq)
+		}
+		out = append(out, time.Since(time.Unix(0, m.TS)))
+	}
+	return out
+}
+
+func median(d []time.Duration) time.Duration {
+	d = slices.Clone(d)
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+// TestInboundFloodClosed has three clients flood the gateway with empty
+// continuation frames, the cheapest frames there are, then with pings.
+// Each must be closed with 1008 within a bounded time and counted as
+// inbound_flood, and a bystander's median delivery latency while they
+// flood must stay within twice that of a quiet run measured just before.
+// Latency is noisy on a shared machine, so the comparison gets three tries.
+func TestInboundFloodClosed(t *testing.T) {
+	t.Parallel()
+	for _, f := range floods {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			testInboundFlood(t, f)
+		})
+	}
+}
+
+func testInboundFlood(t *testing.T, f floodKind) {
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	const flooders, ticks = 3, 200
+	var quiet, loud time.Duration
+	for try := 1; try <= 3; try++ {
+		quiet = median(e.latencies(by, "AAPL", ticks))
+		var fls []*flooder
+		for range flooders {
+			fls = append(fls, e.startFlood(f))
+		}
+		for _, fl := range fls {
+			<-fl.busy // flooding in earnest, or already cut off
+		}
+		loud = median(e.latencies(by, "AAPL", ticks))
+		for _, fl := range fls {
+			select {
+			case <-fl.done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("flooder not closed within 10s")
+			}
+			if fl.code != 1008 || fl.took > 5*time.Second {
+				t.Fatalf("flooder closed with %d after %v, want 1008 within 5s", fl.code, fl.took)
+			}
+		}
+		checkFor(t, 5*time.Second, func() error {
+			if got := gatheredLabel(t, e, "tickgate_disconnects_total", "inbound_flood"); got != float64(try*flooders) {
+				return fmt.Errorf("disconnects{reason=inbound_flood} = %v, want %d", got, try*flooders)
+			}
+			return nil
+		})
+		t.Logf("try %d: bystander median latency quiet %v, while flooded %v", try, quiet, loud)
+		if loud <= 2*quiet {
+			return
+		}
+	}
+	t.Fatalf("bystander median latency %v while flooded, over 2x the quiet %v", loud, quiet)
+}
+
+// TestProtocolErrorReason sends frames that break RFC 6455 and checks each
+// connection is counted as protocol_error, not client_closed, with 1002
+// where the WebSocket library sends a close frame; a bystander sees every
+// seq throughout.
+func TestProtocolErrorReason(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	cases := []struct {
+		name string
+		send []byte
+		code int // -1: closed without a close frame
+	}{
+		{"rsv bit", frame(0x81|0x40, []byte(`{"op":"list"}`)), 1002},
+		{"unknown opcode", frame(0x83, nil), 1002},
+		{"fragmented ping", frame(0x09, nil), 1002},
+		{"lone continuation", frame(0x80, []byte("x")), 1002},
+		{"unmasked", []byte{0x81, 0x02, '{', '}'}, -1},
+	}
+	for i, tc := range cases {
+		c := e.rawDial("")
+		if _, err := c.Write(tc.send); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.closeCode(); got != tc.code {
+			t.Errorf("%s: close code %d, want %d", tc.name, got, tc.code)
+		}
+		checkFor(t, 5*time.Second, func() error {
+			if got := gatheredLabel(t, e, "tickgate_disconnects_total", "protocol_error"); got != float64(i+1) {
+				return fmt.Errorf("%s: disconnects{reason=protocol_error} = %v, want %d", tc.name, got, i+1)
+			}
+			return nil
+		})
+		e.publish("AAPL", 1)
+		by.expectTicks("AAPL", e.seq["AAPL"]-1, 1)
+	}
+	if got := gatheredLabel(t, e, "tickgate_disconnects_total", "client_closed"); got != 0 {
+		t.Errorf("disconnects{reason=client_closed} = %v, want 0", got)
+	}
+}
+
+// TestInvalidUTF8Closes1007 sends a text message that is not UTF-8 (RFC
+// 6455 8.1 requires failing the connection, with 1007), both whole and
+// split so the bad sequence straddles two frames.
+func TestInvalidUTF8Closes1007(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	sends := [][]byte{
+		frame(0x81, []byte("{\"op\":\"list\",\"x\":\"\xff\"}")),
+		append(frame(0x01, []byte("{\"op\":\"list\",\"x\":\"\xe2\x82")), frame(0x80, []byte("\x28\"}"))...),
+	}
+	for i, send := range sends {
+		c := e.rawDial("")
+		if _, err := c.Write(send); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.closeCode(); got != 1007 {
+			t.Fatalf("message %d: close code %d, want 1007", i, got)
+		}
+		checkFor(t, 5*time.Second, func() error {
+			if got := gatheredLabel(t, e, "tickgate_disconnects_total", "invalid_utf8"); got != float64(i+1) {
+				return fmt.Errorf("disconnects{reason=invalid_utf8} = %v, want %d", got, i+1)
+			}
+			return nil
+		})
+		e.publish("AAPL", 1)
+		by.expectTicks("AAPL", e.seq["AAPL"]-1, 1)
+	}
+	// Valid multi-byte UTF-8 is fine.
+	c := e.dial("")
+	c.send(`{"op":"list","id":1,"note":"café €"}`)
+	c.expectReply("list", 1)
+}
+
+// TestGonePeerUnsubscribedAtOnce has a subscribed client stop reading
+// until the gateway's writer is stuck on its full socket, then half-close
+// its side (TCP FIN). The read side ends at once; the session must leave
+// the engine then, and drop its leftover queue, not wait for the stuck
+// write (here up to a minute).
+func TestGonePeerUnsubscribedAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	gone := e.rawDialWith(smallRcvBufDialer(), "")
+	if _, err := gone.Write(frame(0x81, []byte(`{"op":"subscribe","symbols":["AAPL"]}`))); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 5*time.Second, func() error {
+		if n := e.engine.Subscriptions(); n != 2 {
+			return fmt.Errorf("subscriptions = %d, want 2", n)
+		}
+		return nil
+	})
+	sess := e.sessionOf(gone)
+	checkFor(t, 10*time.Second, func() error { // until the writer is stuck with a backlog
+		e.publish("AAPL", 200)
+		by.expectTicks("AAPL", e.seq["AAPL"]-200, 200)
+		if msgs, _ := sess.client.Len(); msgs < 1000 {
+			return fmt.Errorf("%d messages queued behind the stuck write", msgs)
+		}
+		return nil
+	})
+	if err := gone.Conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 3*time.Second, func() error {
+		if n := e.engine.Subscriptions(); n != 1 {
+			return fmt.Errorf("subscriptions = %d after the peer left, want 1", n)
+		}
+		if msgs, _ := sess.client.Len(); msgs != 0 {
+			return fmt.Errorf("%d messages still queued for a peer that left", msgs)
+		}
+		return nil
+	})
+	e.publish("AAPL", 3)
+	by.expectTicks("AAPL", e.seq["AAPL"]-3, 3)
+}
+
+// sessionOf finds the session of the one raw connection c.
+func (e *testEnv) sessionOf(c *rawConn) *session {
+	e.t.Helper()
+	e.srv.mu.Lock()
+	defer e.srv.mu.Unlock()
+	for sess := range e.srv.sessions {
+		if sess.in.RemoteAddr().String() == c.LocalAddr().String() {
+			return sess
+		}
+	}
+	e.t.Fatal("no session for the raw connection")
+	return nil
+}
+
+// smallRcvBufDialer dials with a 4 KiB socket receive buffer, set before
+// the handshake so the TCP window stays small.
+func smallRcvBufDialer() *net.Dialer {
+	return &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		rc.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return err
+	}}
+}
+
+// TestSymbolBySymbolNotClosed subscribes 100 symbols one message at a
+// time, as fast as the socket takes them, with the default limits: some
+// may be answered rate_limited, but the connection must stay open and,
+// once the limit refills, work. A client that keeps flooding is still
+// closed with 1008.
+func TestSymbolBySymbolNotClosed(t *testing.T) {
+	t.Parallel()
+	syms := make([]string, 100)
+	for i := range syms {
+		syms[i] = fmt.Sprintf("S%03d", i)
+	}
+	e := newTestEnv(t, Config{}, fanout.Config{}, syms...)
+	c := e.dial("")
+	for i, sym := range syms {
+		c.send(fmt.Sprintf(`{"op":"subscribe","id":%d,"symbols":[%q]}`, i+1, sym))
+	}
+	subscribed, limited := 0, 0
+	for range syms {
+		switch m := c.next(); {
+		case m.Type == "subscribed":
+			subscribed++
+		case m.Type == "error" && m.Code == CodeRateLimited:
+			limited++
+		default:
+			t.Fatalf("got %+v", m)
+		}
+	}
+	t.Logf("%d subscribed, %d rate_limited", subscribed, limited)
+	if subscribed < 50 {
+		t.Fatalf("only %d of 100 subscribed, want at least msg_burst (50)", subscribed)
+	}
+	checkFor(t, 10*time.Second, func() error {
+		c.send(`{"op":"list","id":1000}`)
+		if m := c.next(); m.Type != "list" {
+			return fmt.Errorf("got %+v", m)
+		}
+		return nil
+	})
+
+	flooder := e.dial("")
+	start := time.Now()
+	for i := 0; ; i++ {
+		err := flooder.conn.Write(context.Background(), websocket.MessageText, []byte(`{"op":"list"}`))
+		if err != nil || time.Since(start) > 10*time.Second {
+			break
+		}
+	}
+	if got := flooder.closeStatus(); got != websocket.StatusPolicyViolation {
+		t.Fatalf("flooder close status %v (%v), want 1008", got, flooder.err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestAbuseCloseLogged closes three clients for invalid UTF-8 and one for a
+// protocol error within a second: each reason is logged once with the
+// remote address, the other two UTF-8 closes are held back and counted in
+// the next line, and a client that just leaves is not logged.
+func TestAbuseCloseLogged(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	e := newTestEnvLog(t, Config{}, fanout.Config{}, slog.New(slog.NewTextHandler(&buf, nil)))
+	closeWith := func(send []byte, reason string, n int) {
+		c := e.rawDial("")
+		if _, err := c.Write(send); err != nil {
+			t.Fatal(err)
+		}
+		c.closeCode()
+		checkFor(t, 5*time.Second, func() error {
+			if got := gatheredLabel(t, e, "tickgate_disconnects_total", reason); got != float64(n) {
+				return fmt.Errorf("disconnects{reason=%s} = %v, want %d", reason, got, n)
+			}
+			return nil
+		})
+	}
+	start := time.Now()
+	for i := 1; i <= 3; i++ {
+		closeWith(frame(0x81, []byte("\xff")), "invalid_utf8", i)
+	}
+	closeWith(frame(0x83, nil), "protocol_error", 1)
+	leaver := e.dial("")
+	leaver.conn.Close(websocket.StatusNormalClosure, "")
+	checkFor(t, 5*time.Second, func() error {
+		if got := gatheredLabel(t, e, "tickgate_disconnects_total", "client_closed"); got != 1 {
+			return fmt.Errorf("disconnects{reason=client_closed} = %v", got)
+		}
+		return nil
+	})
+	if time.Since(start) > 900*time.Millisecond {
+		t.Skip("machine too slow to close three clients inside the one-second log window")
+	}
+	out := buf.String()
+	if n := strings.Count(out, "reason=invalid_utf8"); n != 1 {
+		t.Errorf("%d lines for invalid_utf8, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "reason=protocol_error"); n != 1 {
+		t.Errorf("%d lines for protocol_error, want 1:\n%s", n, out)
+	}
+	if strings.Count(out, "remote=127.0.0.1") != 2 || strings.Contains(out, "client_closed") {
+		t.Errorf("want two lines with remote=127.0.0.1 and none for client_closed:\n%s", out)
+	}
+
+	// Past the window, the next invalid_utf8 line counts the two held back.
+	checkFor(t, 5*time.Second, func() error {
+		if d := time.Since(start); d < 1100*time.Millisecond {
+			return fmt.Errorf("log window still open after %v", d)
+		}
+		return nil
+	})
+	closeWith(frame(0x81, []byte("\xff")), "invalid_utf8", 4)
+	if out := buf.String(); !strings.Contains(out, "reason=invalid_utf8 code=1007 remote=127.0.0.1 not_logged_since=2") {
+		t.Errorf("no line counting the two held back:\n%s", out)
+	}
+}
