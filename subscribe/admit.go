@@ -234,7 +234,7 @@ func (s *Server) entitled(g *Grant, syms []string, wildcard bool) ([]string, *pr
 		}
 	}
 	if len(forbidden) > 0 {
-		return nil, errorf(CodeForbidden, "not entitled to %s", capList(forbidden, 10))
+		return nil, errorf(CodeForbidden, "not entitled to %s", capList(forbidden, maxEchoed))
 	}
 	return syms, nil
 }
