@@ -136,6 +136,11 @@ func verdict(res *Result) []string {
 	}
 	if f := res.ServerFeedTicksPerSec; f != nil && *f < findMaxFeedShare*res.FeedRate {
 		why = append(why, fmt.Sprintf("feed held back to %.0f ticks/s", *f))
+	} else if f := res.HarnessFedPerSec; f != nil && *f < findMaxFeedShare*res.FeedRate {
+		why = append(why, fmt.Sprintf("harness feed held back to %.0f ticks/s", *f))
+	}
+	if res.ProtocolErrors > 0 {
+		why = append(why, fmt.Sprintf("%d protocol errors", res.ProtocolErrors))
 	}
 	if res.LatencyP99Ms > findMaxP99Ms {
 		why = append(why, fmt.Sprintf("p99 %.1f ms > %d ms", res.LatencyP99Ms, findMaxP99Ms))

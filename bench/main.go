@@ -69,6 +69,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := checkFileLimit(opt); err != nil {
 		return err
 	}
+	if opt.pin {
+		cpus, err := pinHarness()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "pinned: harness on CPUs %s, server on the others\n", cpuList(cpus))
+	}
 	if opt.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(opt.cpuProfile)
 		if err != nil {
