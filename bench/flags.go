@@ -207,6 +207,7 @@ func (o *options) validate() error {
 	check(o.maxRate >= 0, "-max-rate must be >= 0, got %g", o.maxRate)
 	check(o.churnRate > 0, "-churn-rate must be > 0, got %g", o.churnRate)
 	check(o.settle >= 0, "-settle must be >= 0")
+	check(o.workload != "churn" || (!o.findMax && o.target != "centrifugo" && o.maxRate == 0), "-workload churn: not with -find-max, -max-rate or -target centrifugo")
 	check(!o.findMax || o.spawn, "-find-max needs -spawn: each step starts a fresh server")
 	check(len(o.hosts) > 0, "-hosts must name at least one address")
 	for _, h := range o.hosts {

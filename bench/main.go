@@ -85,6 +85,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	bins := newBinCache(opt.gatewayBin)
 	defer bins.cleanup()
+	if opt.workload == "churn" {
+		res, err := runChurn(ctx, opt, bins, stderr)
+		if err != nil {
+			return err
+		}
+		res.printTable(stdout)
+		return writeJSON(opt.out, res)
+	}
 	if opt.findMax {
 		res, err := findMax(ctx, opt, bins, stdout, stderr)
 		if err != nil {
