@@ -11,13 +11,12 @@ import (
 
 // find-max search bounds.
 const (
-	findMaxStart       = 2000 // ticks/s when -rate is not given
-	findMaxFactor      = 1.5
-	findMaxRefinements = 3
-	findMaxSteps       = 25
-	findMaxP99Ms       = 50
-	findMaxRateCap     = 1e7  // the sim feed's own limit
-	findMaxFeedShare   = 0.95 // below this share of the asked rate the server held the feed back
+	findMaxStart     = 2000 // ticks/s when -rate is not given
+	findMaxFactor    = 1.5
+	findMaxSteps     = 25
+	findMaxP99Ms     = 50
+	findMaxRateCap   = 1e7  // the sim feed's own limit
+	findMaxFeedShare = 0.95 // below this share of the asked rate the server held the feed back
 )
 
 // step is one rate tried by -find-max.
@@ -47,7 +46,7 @@ type FindMaxResult struct {
 
 // findMax multiplies the feed rate by findMaxFactor until a step fails
 // (dividing instead if the first one fails), then bisects between the last
-// pass and the first fail findMaxRefinements times. Each step is a fresh
+// pass and the first fail -refine times. Each step is a fresh
 // spawned server measured for -duration.
 func findMax(ctx context.Context, o *options, bins *binCache, stdout, stderr io.Writer) (*FindMaxResult, error) {
 	fm := &FindMaxResult{Workload: o.workload, Target: o.target, Clients: o.clients,
@@ -58,6 +57,9 @@ func findMax(ctx context.Context, o *options, bins *binCache, stdout, stderr io.
 	}
 	var pass, fail float64
 	for bisections := 0; len(fm.Steps) < findMaxSteps; {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		st, res, err := runStep(ctx, o, bins, rate, stderr)
 		if err != nil {
 			return nil, err
@@ -75,7 +77,7 @@ func findMax(ctx context.Context, o *options, bins *binCache, stdout, stderr io.
 			rate *= findMaxFactor
 		case pass == 0 && rate/findMaxFactor >= 1:
 			rate /= findMaxFactor
-		case pass > 0 && fail > 0 && bisections < findMaxRefinements:
+		case pass > 0 && fail > 0 && bisections < o.refine:
 			bisections++
 			rate = (pass + fail) / 2
 		default:

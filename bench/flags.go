@@ -45,6 +45,7 @@ type options struct {
 	out          string
 	seed         uint64
 	findMax      bool
+	refine       int
 	compare      bool
 	compareFiles []string
 	cpuProfile   string
@@ -115,6 +116,7 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.StringVar(&o.out, "out", "", "write the result as JSON to this file")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the clients' symbol picks")
 	fs.BoolVar(&o.findMax, "find-max", false, "step the feed rate up (fresh server per step) to the highest rate with no gaps, no drops and p99 <= 50 ms; needs -spawn")
+	fs.IntVar(&o.refine, "refine", 3, "-find-max: bisections between the last passing and the first failing rate")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile to this file")
 	fs.BoolVar(&o.compare, "compare", false, "compare two result files: -compare a.json b.json prints b/a of every numeric field")
 	fs.Usage = func() {
@@ -192,6 +194,7 @@ func (o *options) validate() error {
 		}
 	}
 	check(o.clients > 0, "-clients must be > 0, got %d", o.clients)
+	check(o.refine >= 0 && o.refine <= 10, "-refine must be in [0, 10], got %d", o.refine)
 	check(o.ramp > 0, "-ramp must be > 0, got %g", o.ramp)
 	check(o.symbols > 0, "-symbols must be > 0, got %d", o.symbols)
 	check(o.pick == pickUniform || o.pick == pickZipf || o.pick == pickFixed, "-pick %q: want uniform, zipf or fixed", o.pick)

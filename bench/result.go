@@ -178,7 +178,9 @@ func (res *Result) addServer(w *window, conns int) {
 		return
 	}
 	secs := s1.at.Sub(s0.at).Seconds()
-	res.ServerMessagesPerSec = ptr((s1.sent - s0.sent) / secs)
+	if s1.hasSent {
+		res.ServerMessagesPerSec = ptr((s1.sent - s0.sent) / secs)
+	}
 	if s1.hasTicks {
 		res.ServerFeedTicksPerSec = ptr((s1.ticks - s0.ticks) / secs)
 	}

@@ -33,6 +33,7 @@ type serverStats struct {
 	rss, cpu, slow, sent, ticks float64
 	goroutines, fds             float64        // goroutines is 0 unless the server exports go_goroutines
 	hasTicks                    bool           // the server exports mFeedTicks (the baseline does not)
+	hasSent                     bool           // the server exports mSent (tickgate and the baseline)
 	latency                     *dto.Histogram // nil if the server has none
 }
 
@@ -63,7 +64,7 @@ func scrape(ctx context.Context, hc *http.Client, url string) (serverStats, erro
 	st.rss = sumValues(mfs[mRSS])
 	st.cpu = sumValues(mfs[mCPU])
 	st.slow = sumValues(mfs[mSlow])
-	st.sent = sumValues(mfs[mSent])
+	st.sent, st.hasSent = sumValues(mfs[mSent]), mfs[mSent] != nil
 	st.goroutines = sumValues(mfs[mGoroutine])
 	st.fds = sumValues(mfs[mFDs])
 	st.ticks, st.hasTicks = sumValues(mfs[mFeedTicks]), mfs[mFeedTicks] != nil
