@@ -7,6 +7,7 @@
 #   bash bench/compare.sh [DURATION] [REPS]        # defaults: 8s, 3
 #   PIN=1 bash bench/compare.sh                    # server and harness on disjoint CPUs
 #   SWEEP_REPS=1 WORKLOADS="idle light" TARGETS="tickgate floor" bash bench/compare.sh
+#   GATEWAY_BIN=/path/to/gateway bash bench/compare.sh   # measure another tickgate build
 #
 # tickgate and the floor read the harness's seeded feed over NATS
 # (-feed nats); Centrifugo gets the same feed through its HTTP batch API;
@@ -25,7 +26,7 @@ out=bench/results/compare-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-go build -o "$bin/gateway" ./cmd/gateway
+if [ -n "${GATEWAY_BIN:-}" ]; then cp "$GATEWAY_BIN" "$bin/gateway"; else go build -o "$bin/gateway" ./cmd/gateway; fi
 go build -o "$bin/baseline" ./bench/baseline
 go build -o "$bin/floor" ./bench/floor
 go build -o "$bin/bench" ./bench
