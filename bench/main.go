@@ -70,11 +70,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if opt.pin {
-		cpus, err := pinHarness()
-		if err != nil {
+		if err := pinHarness(stderr); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "pinned: harness on CPUs %s, server on the others\n", cpuList(cpus))
 	}
 	if opt.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(opt.cpuProfile)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"runtime"
 	"strconv"
@@ -52,14 +53,15 @@ func pinnedCommand(bin string, args []string) (*exec.Cmd, error) {
 
 // pinHarness moves every thread of this process onto the harness's CPU
 // set and sizes GOMAXPROCS to it. Threads started later inherit the mask.
-func pinHarness() ([]int, error) {
-	_, harness, err := cpuSets()
+func pinHarness(stderr io.Writer) error {
+	server, harness, err := cpuSets()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := setAffinity(harness); err != nil {
-		return nil, fmt.Errorf("-pin: %w", err)
+		return fmt.Errorf("-pin: %w", err)
 	}
 	runtime.GOMAXPROCS(len(harness))
-	return harness, nil
+	fmt.Fprintf(stderr, "pinned: server on CPUs %s, harness on CPUs %s\n", cpuList(server), cpuList(harness))
+	return nil
 }
