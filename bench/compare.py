@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Prints bench/compare.sh's runs as the side-by-side tables of docs/performance.md:
-medians per workload and target, and every ratio against the floor and Centrifugo."""
+medians per workload and target, and every ratio against the floor and Centrifugo.
+"other CPU-s" is the CPU other processes on the box used in the window (8 s
+window, 2 cores: 16 CPU-s is the whole box)."""
 import glob, json, os, re, statistics, sys
 
 d = sys.argv[1]
@@ -24,8 +26,8 @@ def ratio(a, b):
     return "—" if a is None or not b else f"{a / b:.2f}×"
 
 print("| workload | target | runs | deliveries/s | p50 ms | p99 ms | gaps | msgs/frame | RSS/conn KiB "
-      "| gw µs/frame | gw µs/delivery | µs/frame ÷ floor | µs/delivery ÷ Centrifugo | RSS/conn ÷ Centrifugo |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "| gw µs/frame | gw µs/delivery | µs/frame ÷ floor | µs/delivery ÷ Centrifugo | RSS/conn ÷ Centrifugo | other CPU-s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for w in ["idle", "light", "dashboard"]:
     meds = {}
     for t in TARGETS:
@@ -33,7 +35,7 @@ for w in ["idle", "light", "dashboard"]:
         if rows:
             meds[t] = {k: med(rows, k) for k in ["deliveries_per_sec", "latency_p50_ms", "latency_p99_ms", "gaps",
                        "messages_per_frame", "server_rss_per_conn_bytes", "gateway_cpu_us_per_frame",
-                       "gateway_cpu_us_per_delivery", "over_rate", "max_rate_asked"]}
+                       "gateway_cpu_us_per_delivery", "over_rate", "max_rate_asked", "other_cpu_seconds", "harness_fed_per_sec"]}
             meds[t]["runs"] = len(rows)
     fl, cf = meds.get("floor", {}), meds.get("centrifugo", {})
     for t, m in meds.items():
@@ -44,9 +46,9 @@ for w in ["idle", "light", "dashboard"]:
               f"| {fmt(m['gateway_cpu_us_per_delivery'], 2)} "
               f"| {ratio(m['gateway_cpu_us_per_frame'], fl.get('gateway_cpu_us_per_frame'))} "
               f"| {ratio(m['gateway_cpu_us_per_delivery'], cf.get('gateway_cpu_us_per_delivery'))} "
-              f"| {ratio(rss, cf.get('server_rss_per_conn_bytes'))} |")
+              f"| {ratio(rss, cf.get('server_rss_per_conn_bytes'))} | {fmt(m['other_cpu_seconds'], 1)} |")
         if w == "dashboard" and m.get("max_rate_asked"):
-            print(f"|  | (max_rate {m['max_rate_asked']:g}/s: median {fmt(m['over_rate'], 0)} client symbols over it) | | | | | | | | | | | | |")
+            print(f"|  | (max_rate {m['max_rate_asked']:g}/s: median {fmt(m['over_rate'], 0)} client symbols over it) | | | | | | | | | | | | | |")
 
 sweeps = {}
 for t in TARGETS:

@@ -136,10 +136,10 @@ func verdict(res *Result) []string {
 	if s := res.ServerSlowConsumers; s != nil && *s > 0 && res.SlowClients == 0 {
 		why = append(why, fmt.Sprintf("%.0f slow consumers", *s))
 	}
-	if f := res.ServerFeedTicksPerSec; f != nil && *f < findMaxFeedShare*res.FeedRate {
-		why = append(why, fmt.Sprintf("feed held back to %.0f ticks/s", *f))
-	} else if f := res.HarnessFedPerSec; f != nil && *f < findMaxFeedShare*res.FeedRate {
-		why = append(why, fmt.Sprintf("harness feed held back to %.0f ticks/s", *f))
+	if f := res.ServerFeedTicksPerSec; f != nil && heldBack(*f, res) {
+		why = append(why, fmt.Sprintf("feed held back to %.1f ticks/s", *f))
+	} else if f := res.HarnessFedPerSec; f != nil && heldBack(*f, res) {
+		why = append(why, fmt.Sprintf("harness feed held back to %.1f ticks/s", *f))
 	}
 	if res.ProtocolErrors > 0 {
 		why = append(why, fmt.Sprintf("%d protocol errors", res.ProtocolErrors))
@@ -148,4 +148,11 @@ func verdict(res *Result) []string {
 		why = append(why, fmt.Sprintf("p99 %.1f ms > %d ms", res.LatencyP99Ms, findMaxP99Ms))
 	}
 	return why
+}
+
+// heldBack reports whether a feed that ran at perSec in the window fell
+// below findMaxFeedShare of the asked rate, with one tick of slack: at a
+// few ticks/s, one tick more or less in the window is not a verdict.
+func heldBack(perSec float64, res *Result) bool {
+	return perSec*res.DurationS+1 < findMaxFeedShare*res.FeedRate*res.DurationS
 }
