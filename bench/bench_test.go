@@ -26,10 +26,13 @@ var requiredKeys = []string{
 	"gaps", "repeats", "slow_dropped", "disconnects", "connect_errors", "connect_p99_ms",
 	"server_rss_bytes", "server_rss_per_conn_bytes", "server_cpu_seconds", "server_latency_p99_ms",
 	"harness_cpu_seconds", "go_version", "nproc", "timestamp",
+	"gateway_cpu_us_per_frame", "gateway_cpu_us_per_delivery",
 }
 
-// TestSmoke builds both servers and runs the harness in-process against
-// each, spawned the way -spawn does, with a handful of clients.
+// TestSmoke builds the servers and runs the harness in-process against
+// each, spawned the way -spawn does, with a handful of clients: every
+// target, tickgate on the harness's NATS feed, and a short churn.
+// Centrifugo runs only where its binary is installed.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and spawns servers")
@@ -37,8 +40,43 @@ func TestSmoke(t *testing.T) {
 	dir := t.TempDir()
 	gateway := buildBinary(t, dir, "gateway", "./cmd/gateway")
 	baseline := buildBinary(t, dir, "baseline", "./bench/baseline")
+	floor := buildBinary(t, dir, "floor", "./bench/floor")
 	t.Run("tickgate", func(t *testing.T) { smoke(t, gateway, "tickgate", 50) })
 	t.Run("baseline", func(t *testing.T) { smoke(t, baseline, "baseline", 20) })
+	t.Run("floor", func(t *testing.T) { smoke(t, floor, "floor", 20) })
+	t.Run("tickgate-nats", func(t *testing.T) { smoke(t, gateway, "tickgate", 20, "-feed", "nats") })
+	t.Run("centrifugo", func(t *testing.T) {
+		bin, err := lookCentrifugo("")
+		if err != nil {
+			t.Skipf("centrifugo not installed, target not exercised: %v", err)
+		}
+		smoke(t, bin, "centrifugo", 20, "-centrifugo", bin)
+	})
+	t.Run("churn", func(t *testing.T) { churnSmoke(t, gateway) })
+}
+
+// churnSmoke runs a second of churn beside 10 steady readers.
+func churnSmoke(t *testing.T, gateway string) {
+	out := filepath.Join(t.TempDir(), "churn.json")
+	args := []string{"-workload", "churn", "-spawn", "-gateway-bin", gateway, "-clients", "10",
+		"-churn-rate", "20", "-duration", "1s", "-settle", "0s", "-warmup", "500ms", "-out", out}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res ChurnResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Opened == 0 || res.SteadyTicks == 0 || res.SteadyGaps != 0 || res.Server.FDs[0] == 0 {
+		t.Errorf("churn: %+v\n%s", res, stdout.String())
+	}
 }
 
 func buildBinary(t *testing.T, dir, name, pkg string) string {
@@ -52,14 +90,14 @@ func buildBinary(t *testing.T, dir, name, pkg string) string {
 	return out
 }
 
-func smoke(t *testing.T, bin, target string, clients int) {
+func smoke(t *testing.T, bin, target string, clients int, extra ...string) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "result.json")
-	args := []string{
+	args := append([]string{
 		"-workload", "custom", "-spawn", "-target", target, "-gateway-bin", bin,
 		"-clients", strconv.Itoa(clients), "-symbols", "3", "-rate", "500",
 		"-duration", "3s", "-warmup", "1s", "-out", out,
-	}
+	}, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
@@ -87,6 +125,9 @@ func smoke(t *testing.T, bin, target string, clients int) {
 	}
 	if got := res["gaps"]; got != float64(0) {
 		t.Errorf("gaps = %v, want 0", got)
+	}
+	if got, _ := res["gateway_cpu_us_per_frame"].(float64); got <= 0 {
+		t.Errorf("gateway_cpu_us_per_frame = %v, want > 0", got)
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())

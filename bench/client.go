@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -69,6 +70,8 @@ func newShared(n int) *shared {
 type counters struct {
 	deliveries, frames, bytes uint64
 	gaps, repeats, unexpected uint64
+	conflated, notices        uint64 // ticks carrying n > 1; notice messages
+	overRate                  uint64 // symbols delivered faster than the asked max_rate
 }
 
 func (c *counters) add(o counters) {
@@ -78,6 +81,9 @@ func (c *counters) add(o counters) {
 	c.gaps += o.gaps
 	c.repeats += o.repeats
 	c.unexpected += o.unexpected
+	c.conflated += o.conflated
+	c.notices += o.notices
+	c.overRate += o.overRate
 }
 
 // client is one WebSocket connection and its per-symbol seq state.
@@ -88,15 +94,21 @@ type client struct {
 	last  []uint64       // last seq seen per slot; 0 until the first tick (the base, a snapshot)
 	slots map[string]int // sym → slot, only for clients with many symbols
 	slow  bool           // subscribes and never reads
+	proto string         // wire protocol: protoTickgate or protoCentrifugo
+	hello []byte         // sent after the handshake (a subscribe op); nil for ?symbols=
+	hc    *http.Client   // the handshake's client (its dialer picks the source address)
+	inWin []uint32       // ticks per slot in the window, when max_rate is asked
 
 	conn    *websocket.Conn // set by dial; read by the run after the dial phase
 	buf     []byte
 	n       counters
 	dropErr error // why the server ended the connection, if it did during the run
+
+	protoErrs uint64 // error replies (Centrifugo), counted in every phase
 }
 
 func newClient(id int, url string, syms []string, slow bool) *client {
-	c := &client{id: id, url: url, syms: syms, last: make([]uint64, len(syms)), slow: slow}
+	c := &client{id: id, url: url, syms: syms, last: make([]uint64, len(syms)), slow: slow, proto: protoTickgate}
 	if len(syms) > linearSlots {
 		c.slots = make(map[string]int, len(syms))
 		for i, s := range syms {
@@ -106,18 +118,38 @@ func newClient(id int, url string, syms []string, slow bool) *client {
 	return c
 }
 
-// dial opens the connection and reports how long the handshake took.
+// dial opens the connection, performs the protocol's own handshake (the
+// subscribe op, or Centrifugo's connect and subscribes) and reports how
+// long that took.
 func (c *client) dial(ctx context.Context, hc *http.Client) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
+	if c.hc != nil {
+		hc = c.hc
+	}
 	start := time.Now()
 	conn, _, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
 		return 0, err
 	}
 	conn.SetReadLimit(clientReadMax)
+	if err := c.greet(ctx, conn); err != nil {
+		conn.CloseNow()
+		return 0, err
+	}
 	c.conn = conn
 	return time.Since(start), nil
+}
+
+// greet sends what the protocol needs after the WebSocket handshake.
+func (c *client) greet(ctx context.Context, conn *websocket.Conn) error {
+	if c.proto == protoCentrifugo {
+		return centrifugoGreet(ctx, conn, c.syms)
+	}
+	if c.hello != nil {
+		return conn.Write(ctx, websocket.MessageText, c.hello)
+	}
+	return nil
 }
 
 // readLoop reads frames until the connection ends. The background context
@@ -175,8 +207,15 @@ func (c *client) onFrame(frame []byte, sh *shared) {
 	for len(frame) > 0 {
 		var line []byte
 		line, frame = nextLine(frame)
+		if c.proto == protoCentrifugo {
+			if line = c.centrifugoLine(line); line == nil {
+				continue
+			}
+		}
 		if t, ok := parseTick(line); ok {
 			c.onTick(t, now, hs)
+		} else if hs != nil && bytes.HasPrefix(line, noticePrefix) {
+			c.n.notices++
 		}
 	}
 	if hs != nil {
@@ -202,17 +241,36 @@ func (c *client) onTick(t tickFields, now int64, hs *histShard) {
 		return // outside the window only the seqs are tracked
 	}
 	c.n.deliveries++
+	if c.inWin != nil {
+		c.inWin[s]++
+	}
+	if t.n > 1 {
+		c.n.conflated++
+	}
 	switch {
 	case last == 0:
 		// The first tick sets the base. It is usually the snapshot, whose
 		// ts is old, so its latency is not recorded.
 		return
-	case t.seq > last+1:
-		c.n.gaps += t.seq - last - 1
 	case t.seq <= last:
 		c.n.repeats++
+	case t.seq-t.n > last:
+		// A real gap: the tick stands for seqs seq-n+1..seq, and the
+		// ones between last and those were never delivered. A conflated
+		// jump (seq advances by at most n) is not one.
+		c.n.gaps += t.seq - t.n - last
 	}
 	hs.recordLocked(now - t.ts)
+}
+
+// checkRate counts the client's symbols delivered more often than maxRate
+// per second over secs, with one update of slack for the leading edge.
+func (c *client) checkRate(maxRate, secs float64) {
+	for _, n := range c.inWin {
+		if float64(n) > maxRate*secs+1 {
+			c.n.overRate++
+		}
+	}
 }
 
 // slot finds sym among the client's symbols; -1 if it is not one of them.

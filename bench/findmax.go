@@ -11,13 +11,12 @@ import (
 
 // find-max search bounds.
 const (
-	findMaxStart       = 2000 // ticks/s when -rate is not given
-	findMaxFactor      = 1.5
-	findMaxRefinements = 3
-	findMaxSteps       = 25
-	findMaxP99Ms       = 50
-	findMaxRateCap     = 1e7  // the sim feed's own limit
-	findMaxFeedShare   = 0.95 // below this share of the asked rate the server held the feed back
+	findMaxStart     = 2000 // ticks/s when -rate is not given
+	findMaxFactor    = 1.5
+	findMaxSteps     = 25
+	findMaxP99Ms     = 50
+	findMaxRateCap   = 1e7  // the sim feed's own limit
+	findMaxFeedShare = 0.95 // below this share of the asked rate the server held the feed back
 )
 
 // step is one rate tried by -find-max.
@@ -47,7 +46,7 @@ type FindMaxResult struct {
 
 // findMax multiplies the feed rate by findMaxFactor until a step fails
 // (dividing instead if the first one fails), then bisects between the last
-// pass and the first fail findMaxRefinements times. Each step is a fresh
+// pass and the first fail -refine times. Each step is a fresh
 // spawned server measured for -duration.
 func findMax(ctx context.Context, o *options, bins *binCache, stdout, stderr io.Writer) (*FindMaxResult, error) {
 	fm := &FindMaxResult{Workload: o.workload, Target: o.target, Clients: o.clients,
@@ -58,6 +57,9 @@ func findMax(ctx context.Context, o *options, bins *binCache, stdout, stderr io.
 	}
 	var pass, fail float64
 	for bisections := 0; len(fm.Steps) < findMaxSteps; {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		st, res, err := runStep(ctx, o, bins, rate, stderr)
 		if err != nil {
 			return nil, err
@@ -75,7 +77,7 @@ func findMax(ctx context.Context, o *options, bins *binCache, stdout, stderr io.
 			rate *= findMaxFactor
 		case pass == 0 && rate/findMaxFactor >= 1:
 			rate /= findMaxFactor
-		case pass > 0 && fail > 0 && bisections < findMaxRefinements:
+		case pass > 0 && fail > 0 && bisections < o.refine:
 			bisections++
 			rate = (pass + fail) / 2
 		default:
@@ -134,11 +136,23 @@ func verdict(res *Result) []string {
 	if s := res.ServerSlowConsumers; s != nil && *s > 0 && res.SlowClients == 0 {
 		why = append(why, fmt.Sprintf("%.0f slow consumers", *s))
 	}
-	if f := res.ServerFeedTicksPerSec; f != nil && *f < findMaxFeedShare*res.FeedRate {
-		why = append(why, fmt.Sprintf("feed held back to %.0f ticks/s", *f))
+	if f := res.ServerFeedTicksPerSec; f != nil && heldBack(*f, res) {
+		why = append(why, fmt.Sprintf("feed held back to %.1f ticks/s", *f))
+	} else if f := res.HarnessFedPerSec; f != nil && heldBack(*f, res) {
+		why = append(why, fmt.Sprintf("harness feed held back to %.1f ticks/s", *f))
+	}
+	if res.ProtocolErrors > 0 {
+		why = append(why, fmt.Sprintf("%d protocol errors", res.ProtocolErrors))
 	}
 	if res.LatencyP99Ms > findMaxP99Ms {
 		why = append(why, fmt.Sprintf("p99 %.1f ms > %d ms", res.LatencyP99Ms, findMaxP99Ms))
 	}
 	return why
+}
+
+// heldBack reports whether a feed that ran at perSec in the window fell
+// below findMaxFeedShare of the asked rate, with one tick of slack: at a
+// few ticks/s, one tick more or less in the window is not a verdict.
+func heldBack(perSec float64, res *Result) bool {
+	return perSec*res.DurationS+1 < findMaxFeedShare*res.FeedRate*res.DurationS
 }

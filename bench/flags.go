@@ -33,11 +33,19 @@ type options struct {
 	rate         float64 // feed ticks/s; 0 = the workload's default
 	slowFraction float64
 	spawn        bool
-	target       string // tickgate or baseline
+	target       string // tickgate, baseline, floor or centrifugo
+	feed         string // sim (the server's own) or nats (the harness publishes)
+	centrifugo   string // centrifugo binary; "" = look on PATH
+	pin          bool
+	maxRate      float64 // max_rate asked in each subscribe; 0 = every tick
+	serverProf   string  // fetch the server's CPU profile of the window into this file
+	churnRate    float64 // churn: new short-lived connections per second
+	settle       time.Duration
 	gatewayBin   string
 	out          string
 	seed         uint64
 	findMax      bool
+	refine       int
 	compare      bool
 	compareFiles []string
 	cpuProfile   string
@@ -50,6 +58,7 @@ type workload struct {
 	pick    string
 	rate    float64
 	slow    float64
+	maxRate float64
 }
 
 var workloads = map[string]workload{
@@ -59,6 +68,21 @@ var workloads = map[string]workload{
 	"slow":   {clients: 10000, symbols: 10, pick: pickZipf, rate: 10000, slow: 0.05},
 	"light":  {clients: 10000, symbols: 10, pick: pickZipf, rate: 0},
 	"custom": {clients: 10000, symbols: 10, pick: pickZipf, rate: 1000},
+	// sweep: uniform picks, so every symbol has ~1,000 subscribers and
+	// deliveries/s ≈ 1,000 × the feed rate; run with -find-max.
+	"sweep": {clients: 10000, symbols: 10, pick: pickUniform, rate: 30},
+	// dashboard (issue 7): the hot feed, the 20 hottest symbols, 4 updates/s each.
+	"dashboard": {clients: 10000, symbols: 20, pick: pickFixed, rate: 2000, maxRate: 4},
+	// churn (issue 12): these are the steady readers; -churn-rate more come and go.
+	"churn": {clients: 200, symbols: 10, pick: pickZipf, rate: 200},
+}
+
+// workloadNames is the -workload help and error text.
+const workloadNames = "fanout, hot, idle, slow, light, sweep, dashboard, churn or custom"
+
+// targets maps each -target to its wire protocol.
+var targets = map[string]string{
+	"tickgate": protoTickgate, "baseline": protoTickgate, "floor": protoTickgate, "centrifugo": protoCentrifugo,
 }
 
 // lightDeliveries is the deliveries/s the light workload aims for.
@@ -76,15 +100,23 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.StringVar(&o.pick, "pick", pickZipf, "how clients pick symbols: uniform, zipf (s=1.1 over /symbols order) or fixed (the first K)")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "measured reading phase after ramp-up and warm-up")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "time after ramp-up whose deliveries are discarded")
-	fs.StringVar(&o.workload, "workload", "fanout", "scenario: fanout, hot, idle, slow, light or custom; explicit flags override its parameters")
+	fs.StringVar(&o.workload, "workload", "fanout", "scenario: "+workloadNames+"; explicit flags override its parameters")
 	fs.Float64Var(&o.rate, "rate", 0, "feed ticks/s of the spawned server (0 = the workload's default); with -find-max the starting rate")
 	fs.Float64Var(&o.slowFraction, "slow-fraction", 0, "fraction of clients that subscribe and never read")
 	fs.BoolVar(&o.spawn, "spawn", false, "start the server as a child process on a free port and stop it at the end")
-	fs.StringVar(&o.target, "target", "tickgate", "server to -spawn: tickgate (./cmd/gateway) or baseline (./bench/baseline)")
+	fs.StringVar(&o.target, "target", "tickgate", "server: tickgate (./cmd/gateway), baseline (./bench/baseline), floor (./bench/floor) or centrifugo (its binary; needs -spawn)")
+	fs.StringVar(&o.feed, "feed", "sim", "sim: the spawned server runs its own simulated feed; nats: the harness runs the same seeded feed into an embedded nats-server the server reads (tickgate, floor). centrifugo is always fed by the harness, over its HTTP API")
+	fs.StringVar(&o.centrifugo, "centrifugo", "", "centrifugo binary for -target centrifugo (default: centrifugo on PATH)")
+	fs.BoolVar(&o.pin, "pin", false, "run the spawned server and the harness on disjoint CPU sets (server: the first half of the CPUs, harness: the rest)")
+	fs.Float64Var(&o.maxRate, "max-rate", 0, "max_rate asked in each client's subscribe op (0 = every tick, subscribe by ?symbols=)")
+	fs.StringVar(&o.serverProf, "server-profile", "", "fetch the spawned server's CPU profile of the measured window (/debug/pprof) into this file (tickgate, baseline)")
+	fs.Float64Var(&o.churnRate, "churn-rate", 100, "churn: short-lived connections opened per second")
+	fs.DurationVar(&o.settle, "settle", 30*time.Second, "churn: time after the churn stops before the last server figures are taken")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "server binary to -spawn instead of building it")
 	fs.StringVar(&o.out, "out", "", "write the result as JSON to this file")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the clients' symbol picks")
 	fs.BoolVar(&o.findMax, "find-max", false, "step the feed rate up (fresh server per step) to the highest rate with no gaps, no drops and p99 <= 50 ms; needs -spawn")
+	fs.IntVar(&o.refine, "refine", 3, "-find-max: bisections between the last passing and the first failing rate")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile to this file")
 	fs.BoolVar(&o.compare, "compare", false, "compare two result files: -compare a.json b.json prints b/a of every numeric field")
 	fs.Usage = func() {
@@ -128,7 +160,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 func (o *options) applyWorkload(set map[string]bool) error {
 	w, ok := workloads[o.workload]
 	if !ok {
-		return fmt.Errorf("-workload %q: want fanout, hot, idle, slow, light or custom", o.workload)
+		return fmt.Errorf("-workload %q: want %s", o.workload, workloadNames)
 	}
 	if o.workload == "custom" {
 		w = workload{clients: o.clients, symbols: o.symbols, pick: o.pick, rate: 1000, slow: o.slowFraction}
@@ -148,6 +180,9 @@ func (o *options) applyWorkload(set map[string]bool) error {
 	if !set["rate"] {
 		o.rate = w.rate // 0 for light: computed from the picks
 	}
+	if !set["max-rate"] {
+		o.maxRate = w.maxRate
+	}
 	return nil
 }
 
@@ -159,6 +194,7 @@ func (o *options) validate() error {
 		}
 	}
 	check(o.clients > 0, "-clients must be > 0, got %d", o.clients)
+	check(o.refine >= 0 && o.refine <= 10, "-refine must be in [0, 10], got %d", o.refine)
 	check(o.ramp > 0, "-ramp must be > 0, got %g", o.ramp)
 	check(o.symbols > 0, "-symbols must be > 0, got %d", o.symbols)
 	check(o.pick == pickUniform || o.pick == pickZipf || o.pick == pickFixed, "-pick %q: want uniform, zipf or fixed", o.pick)
@@ -166,7 +202,15 @@ func (o *options) validate() error {
 	check(o.warmup >= 0, "-warmup must be >= 0")
 	check(o.rate >= 0 && o.rate <= 1e7, "-rate must be in [0, 10000000], got %g", o.rate)
 	check(o.slowFraction >= 0 && o.slowFraction < 1, "-slow-fraction must be in [0, 1), got %g", o.slowFraction)
-	check(o.target == "tickgate" || o.target == "baseline", "-target %q: want tickgate or baseline", o.target)
+	check(targets[o.target] != "", "-target %q: want tickgate, baseline, floor or centrifugo", o.target)
+	check(o.feed == "sim" || o.feed == "nats", "-feed %q: want sim or nats", o.feed)
+	check(o.feed == "sim" || o.target == "tickgate" || o.target == "floor", "-feed nats: only tickgate and floor read NATS; the baseline runs its own feed")
+	check(o.target != "centrifugo" || o.spawn, "-target centrifugo needs -spawn: the harness configures it and feeds it")
+	check(!o.pin || o.spawn, "-pin needs -spawn")
+	check(o.maxRate >= 0, "-max-rate must be >= 0, got %g", o.maxRate)
+	check(o.churnRate > 0, "-churn-rate must be > 0, got %g", o.churnRate)
+	check(o.settle >= 0, "-settle must be >= 0")
+	check(o.workload != "churn" || (!o.findMax && o.target != "centrifugo" && o.maxRate == 0), "-workload churn: not with -find-max, -max-rate or -target centrifugo")
 	check(!o.findMax || o.spawn, "-find-max needs -spawn: each step starts a fresh server")
 	check(len(o.hosts) > 0, "-hosts must name at least one address")
 	for _, h := range o.hosts {

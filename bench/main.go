@@ -11,15 +11,21 @@
 //	go run ./bench -workload fanout -spawn -target baseline -out base.json
 //	go run ./bench -workload fanout -spawn -find-max -clients 1000 -duration 10s
 //	go run ./bench -compare base.json tickgate.json
+//	go run ./bench -workload light -spawn -target floor -feed nats -pin
+//	go run ./bench -workload light -spawn -target centrifugo -centrifugo ~/go/bin/centrifugo
+//	go run ./bench -workload dashboard -spawn
+//	go run ./bench -workload churn -spawn -duration 60s
 //
 // A run spawns the server itself with -spawn (building ./cmd/gateway, or
-// ./bench/baseline with -target baseline, once into a temporary directory)
-// or targets one already listening at -url. Clients connect at -ramp per
+// ./bench/baseline or ./bench/floor with -target baseline or floor, once
+// into a temporary directory; Centrifugo is never built, it comes from
+// -centrifugo or PATH) or targets one already listening at -url. Clients connect at -ramp per
 // second, spread round-robin over the -hosts loopback addresses (one
 // source/destination pair runs out of ephemeral ports near 28,000), then
 // -warmup passes uncounted and -duration is measured. -workload picks a
-// named scenario (fanout, hot, idle, slow, light, custom); explicit flags
-// override its parameters. Only loopback targets are accepted.
+// named scenario (fanout, hot, idle, slow, light, sweep, dashboard, churn,
+// custom); explicit flags override its parameters. Only loopback targets
+// are accepted.
 //
 // The server figures (RSS, CPU, slow consumers, server-side latency) come
 // from /metrics scraped before connecting, at the start and at the end of
@@ -69,6 +75,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := checkFileLimit(opt); err != nil {
 		return err
 	}
+	if opt.pin {
+		if err := pinHarness(stderr); err != nil {
+			return err
+		}
+	}
 	if opt.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(opt.cpuProfile)
 		if err != nil {
@@ -78,6 +89,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	bins := newBinCache(opt.gatewayBin)
 	defer bins.cleanup()
+	if opt.workload == "churn" {
+		res, err := runChurn(ctx, opt, bins, stderr)
+		if err != nil {
+			return err
+		}
+		res.printTable(stdout)
+		return writeJSON(opt.out, res)
+	}
 	if opt.findMax {
 		res, err := findMax(ctx, opt, bins, stdout, stderr)
 		if err != nil {

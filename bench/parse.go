@@ -4,12 +4,16 @@ import "bytes"
 
 // The tick wire form, {"type":"tick","sym":"AAPL","seq":42,...,"ts":1732470000123456789}:
 // the gateway (feed.Tick.AppendJSON) and the baseline (encoding/json of a
-// struct in the same field order) both put type and sym first and ts last.
+// struct in the same field order) both put type and sym first and ts last;
+// a conflated tick adds ,"n":k after ts (docs/protocol.md). Centrifugo wraps
+// the same object as a publication's data (see unwrapPush).
 var (
-	tickPrefix = []byte(`{"type":"tick","sym":"`)
-	seqNext    = []byte(`,"seq":`)
-	seqKey     = []byte(`"seq":`)
-	tsKey      = []byte(`"ts":`)
+	tickPrefix   = []byte(`{"type":"tick","sym":"`)
+	seqNext      = []byte(`,"seq":`)
+	seqKey       = []byte(`"seq":`)
+	tsKey        = []byte(`"ts":`)
+	nKey         = []byte(`,"n":`)
+	noticePrefix = []byte(`{"type":"notice"`)
 )
 
 // tickFields is what the harness reads from a tick. sym aliases the frame
@@ -18,6 +22,7 @@ type tickFields struct {
 	sym []byte
 	seq uint64
 	ts  int64
+	n   uint64 // feed ticks this one stands for: 1 unless conflated ("n":k)
 }
 
 // nextLine splits the first '\n'-separated message off frame.
@@ -51,6 +56,12 @@ func parseTick(line []byte) (t tickFields, ok bool) {
 		return t, false
 	}
 	t.ts = int64(ts)
+	t.n = 1
+	if i := bytes.Index(rest, nKey); i >= 0 {
+		if k, m := parseUint(rest[i+len(nKey):]); m > 0 && k > 1 {
+			t.n = k
+		}
+	}
 	return t, true
 }
 
@@ -66,7 +77,7 @@ func afterKey(b, fast, key []byte) []byte {
 }
 
 // tsDigits returns the bytes after "ts":, looking first at the end of the
-// object where both encoders put it.
+// object where both encoders put it (unless "n" follows it).
 func tsDigits(b []byte) []byte {
 	if j := len(b) - 1; j > 0 && b[j] == '}' {
 		k := j

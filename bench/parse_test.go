@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/tickgate/tickgate/feed"
@@ -141,4 +142,53 @@ func FuzzParseFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseTickConflated(t *testing.T) {
+	t.Parallel()
+	got, ok := parseTick([]byte(`{"type":"tick","sym":"AAPL","seq":1050,"px":1,"sz":1,"bid":1,"ask":1,"ts":99,"n":3}`))
+	if !ok || got.seq != 1050 || got.ts != 99 || got.n != 3 {
+		t.Errorf("conflated tick: %+v %v, want seq 1050 ts 99 n 3", got, ok)
+	}
+	if got, _ := parseTick(tickJSON("AAPL", 7, 5)); got.n != 1 {
+		t.Errorf("plain tick: n = %d, want 1", got.n)
+	}
+}
+
+// TestOnFrameConflatedJumps checks the contract's rule: a jump of at most n
+// is contiguous, a larger one is a gap of the seqs no tick stood for.
+func TestOnFrameConflatedJumps(t *testing.T) {
+	t.Parallel()
+	sh := newShared(1)
+	c := newClient(0, "", []string{"AAPL"}, false)
+	c.onFrame(tickJSON("AAPL", 10, 1), sh) // base
+	sh.phase.Store(phaseMeasure)
+	conflated := func(seq, n int) []byte {
+		return []byte(fmt.Sprintf(`{"type":"tick","sym":"AAPL","seq":%d,"px":1,"sz":1,"bid":1,"ask":1,"ts":1,"n":%d}`, seq, n))
+	}
+	c.onFrame(frameOf(conflated(13, 3), conflated(15, 2)), sh) // 11..13, 14..15: no gap
+	c.onFrame(conflated(20, 3), sh)                            // 18..20: 16 and 17 missing
+	c.onFrame(frameOf([]byte(`{"type":"notice","code":"conflated","msg":"x"}`), tickJSON("AAPL", 20, 1)), sh)
+	want := counters{deliveries: 4, frames: 3, gaps: 2, repeats: 1, conflated: 3, notices: 1}
+	got := c.n
+	got.bytes = 0
+	if got != want {
+		t.Errorf("counters = %+v, want %+v", got, want)
+	}
+}
+
+func TestCentrifugoLine(t *testing.T) {
+	t.Parallel()
+	c := newClient(0, "", []string{"AAPL"}, false)
+	tick := tickJSON("AAPL", 4, 9)
+	push := append(append([]byte(`{"push":{"channel":"AAPL","pub":{"data":`), tick...), `}}}`...)
+	if got := c.centrifugoLine(push); !bytes.Equal(got, tick) {
+		t.Errorf("push unwrapped to %s, want %s", got, tick)
+	}
+	if got := c.centrifugoLine([]byte(`{"id":2,"subscribe":{}}`)); got != nil || c.protoErrs != 0 {
+		t.Errorf("subscribe reply: %s, errors %d", got, c.protoErrs)
+	}
+	if c.centrifugoLine([]byte(`{"id":3,"error":{"code":103,"message":"permission denied"}}`)); c.protoErrs != 1 {
+		t.Errorf("error reply counted %d times, want 1", c.protoErrs)
+	}
 }

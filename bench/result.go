@@ -43,6 +43,20 @@ type Result struct {
 	Gaps             uint64  `json:"gaps"`
 	Repeats          uint64  `json:"repeats"`
 	Unexpected       uint64  `json:"unexpected"`
+	ConflatedTicks   uint64  `json:"conflated_ticks"` // delivered ticks with n > 1
+	Notices          uint64  `json:"notices"`
+	ProtocolErrors   uint64  `json:"protocol_errors"` // error replies (a refused Centrifugo subscribe)
+	MaxRateAsked     float64 `json:"max_rate_asked"`
+	OverRate         uint64  `json:"over_rate"` // client symbols updated more than max_rate/s (+1) in the window
+
+	Feed             string   `json:"feed"` // sim, nats, or centrifugo-http
+	Pinned           bool     `json:"pinned"`
+	HarnessFedPerSec *float64 `json:"harness_fed_per_sec"` // ticks/s the harness's own feed handed on
+
+	// Gateway CPU over what the reading clients counted in the window: the
+	// same definition for every target.
+	GatewayCPUUsPerFrame    *float64 `json:"gateway_cpu_us_per_frame"`
+	GatewayCPUUsPerDelivery *float64 `json:"gateway_cpu_us_per_delivery"`
 
 	SlowClients         int            `json:"slow_clients"`
 	SlowDropped         *float64       `json:"slow_dropped"`
@@ -85,12 +99,23 @@ func (r *runner) result(w *window, slowDrain map[string]int) *Result {
 		SlowDrain: slowDrain, Disconnects: map[string]int{},
 		ConnectErrors: r.connErrs, ConnectErrorSamples: r.errSamples,
 		ConnectP50Ms: usToMs(r.connHist.ValueAtQuantile(50)), ConnectP99Ms: usToMs(r.connHist.ValueAtQuantile(99)),
-		HarnessCPUSeconds: w.harnessCPU,
-		GoVersion:         runtime.Version(), NProc: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		HarnessCPUSeconds: w.harnessCPU, MaxRateAsked: o.maxRate, Feed: o.feed, Pinned: o.pin,
+		GoVersion: runtime.Version(), NProc: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Timestamp: time.Now().UTC().Format(time.RFC3339),
+	}
+	if o.target == "centrifugo" {
+		res.Feed = "centrifugo-http"
+	}
+	if o.maxRate > 0 {
+		for _, c := range r.clients {
+			c.checkRate(o.maxRate, w.elapsed.Seconds())
+		}
 	}
 	res.addClients(r.clients, r.sh, w.elapsed.Seconds())
 	res.addServer(w, res.Connections)
+	if r.feed != nil {
+		res.HarnessFedPerSec = ptr(w.fed / w.elapsed.Seconds())
+	}
 	res.addHost(w)
 	if res.Deliveries > 0 {
 		res.HarnessCPUUsPerDelivery = w.harnessCPU * 1e6 / float64(res.Deliveries)
@@ -103,6 +128,7 @@ func (res *Result) addClients(clients []*client, sh *shared, secs float64) {
 	var n counters
 	for _, c := range clients {
 		n.add(c.n)
+		res.ProtocolErrors += c.protoErrs
 		if c.slow {
 			res.SlowClients++
 		}
@@ -115,6 +141,7 @@ func (res *Result) addClients(clients []*client, sh *shared, secs float64) {
 		lat.Merge(sh.shards[i].h)
 	}
 	res.Deliveries, res.Gaps, res.Repeats, res.Unexpected = n.deliveries, n.gaps, n.repeats, n.unexpected
+	res.ConflatedTicks, res.Notices, res.OverRate = n.conflated, n.notices, n.overRate
 	res.DeliveriesPerSec = float64(n.deliveries) / secs
 	res.FramesPerSec = float64(n.frames) / secs
 	res.BytesPerSec = float64(n.bytes) / secs
@@ -130,21 +157,30 @@ func (res *Result) addClients(clients []*client, sh *shared, secs float64) {
 // addServer derives the server figures from the scrapes that succeeded.
 func (res *Result) addServer(w *window, conns int) {
 	s0, s1, b, f := w.start, w.end, w.before, w.final
-	if s1.ok {
+	if s1.cpuOK() {
 		res.ServerRSSBytes = ptr(s1.rss)
 	}
-	if b.ok && s0.ok && conns > 0 {
+	if b.cpuOK() && s0.cpuOK() && conns > 0 {
 		res.ServerRSSPerConnBytes = ptr((s0.rss - b.rss) / float64(conns))
 	}
 	if b.ok && f.ok {
 		res.SlowDropped = ptr(f.slow - b.slow)
 	}
+	if s0.cpuOK() && s1.cpuOK() {
+		cpu := s1.cpu - s0.cpu
+		res.ServerCPUSeconds = ptr(cpu)
+		if frames := res.FramesPerSec * w.elapsed.Seconds(); res.Deliveries > 0 && frames > 0 {
+			res.GatewayCPUUsPerDelivery = ptr(cpu * 1e6 / float64(res.Deliveries))
+			res.GatewayCPUUsPerFrame = ptr(cpu * 1e6 / frames)
+		}
+	}
 	if !s0.ok || !s1.ok {
 		return
 	}
 	secs := s1.at.Sub(s0.at).Seconds()
-	res.ServerCPUSeconds = ptr(s1.cpu - s0.cpu)
-	res.ServerMessagesPerSec = ptr((s1.sent - s0.sent) / secs)
+	if s1.hasSent {
+		res.ServerMessagesPerSec = ptr((s1.sent - s0.sent) / secs)
+	}
 	if s1.hasTicks {
 		res.ServerFeedTicksPerSec = ptr((s1.ticks - s0.ticks) / secs)
 	}
@@ -197,10 +233,14 @@ func (res *Result) printTable(out io.Writer) {
 	row("frames/s, bytes/s", "%.0f, %.1f MB/s  (%.2f msgs/frame)", res.FramesPerSec, res.BytesPerSec/1e6, res.MessagesPerFrame)
 	row("latency ms", "p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyP999Ms, res.LatencyMaxMs)
 	row("server latency ms", "p50 %s  p99 %s", fmtOpt(res.ServerLatencyP50Ms, 2), fmtOpt(res.ServerLatencyP99Ms, 2))
-	row("gaps / repeats / unexpected", "%d / %d / %d", res.Gaps, res.Repeats, res.Unexpected)
+	row("gaps / repeats / unexpected", "%d / %d / %d  (conflated ticks %d, notices %d, protocol errors %d)", res.Gaps, res.Repeats, res.Unexpected, res.ConflatedTicks, res.Notices, res.ProtocolErrors)
+	if res.MaxRateAsked > 0 {
+		row("max_rate", "%g/s asked; %d client symbols over it", res.MaxRateAsked, res.OverRate)
+	}
 	row("disconnects", "%v  (slow clients %d, server dropped %s, slow drain %v)", res.Disconnects, res.SlowClients, fmtOpt(res.SlowDropped, 0), res.SlowDrain)
 	row("server RSS", "%s MB  (%s bytes/conn)", fmtOpt(scale(res.ServerRSSBytes, 1e-6), 1), fmtOpt(res.ServerRSSPerConnBytes, 0))
 	row("CPU s (window)", "server %s  harness %.2f  (µs/delivery: server %s, harness %.3f)", fmtOpt(res.ServerCPUSeconds, 2), res.HarnessCPUSeconds, fmtOpt(res.ServerCPUUsPerDelivery, 3), res.HarnessCPUUsPerDelivery)
+	row("gateway CPU µs", "per frame %s, per delivery %s  (feed %s, pinned %v, harness fed %s ticks/s)", fmtOpt(res.GatewayCPUUsPerFrame, 2), fmtOpt(res.GatewayCPUUsPerDelivery, 3), res.Feed, res.Pinned, fmtOpt(res.HarnessFedPerSec, 1))
 	row("host", "%s, %d CPUs, GOMAXPROCS %d, %s", res.GoVersion, res.NProc, res.GOMAXPROCS, res.Timestamp)
 	row("host CPU s (window)", "%s busy, of which %s by other processes", fmtOpt(res.HostCPUSeconds, 2), fmtOpt(res.OtherCPUSeconds, 2))
 	for _, e := range res.ConnectErrorSamples {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -37,6 +39,7 @@ type runner struct {
 	rate   float64 // the feed rate asked of a spawned server (or assumed)
 	fanout float64 // expected subscribers per tick, from the picks
 	server *child
+	feed   *harnessFeed // the harness's own feed (-feed nats, centrifugo); nil otherwise
 	sh     *shared
 
 	symbols []string
@@ -46,7 +49,8 @@ type runner struct {
 	connected      atomic.Int64
 	closeOnce      sync.Once
 
-	mu         sync.Mutex // protects the connect figures below
+	mu         sync.Mutex // protects the connect figures and bySource below
+	bySource   map[string]*http.Client
 	connHist   *hdrhistogram.Histogram
 	connErrs   int
 	errSamples []string
@@ -59,6 +63,7 @@ type window struct {
 	harnessCPU    float64
 	hostCPU       float64 // every process's CPU, from /proc/stat; hostOK false if unknown
 	hostOK        bool
+	fed           float64     // ticks the harness's own feed handed on in the window
 	before, final serverStats // before connecting; after the slow drain
 }
 
@@ -101,6 +106,9 @@ func (r *runner) prepare(ctx context.Context, bins *binCache) error {
 		return err
 	}
 	r.base = base
+	if r.opt.target == "centrifugo" {
+		r.base.Path = "/connection/websocket"
+	}
 	if r.opt.spawn {
 		r.symbols = slices.Clone(sim.DefaultSymbols)
 	} else if r.symbols, err = fetchSymbols(ctx, r.mc, r.httpURL("/symbols")); err != nil {
@@ -119,23 +127,42 @@ func (r *runner) prepare(ctx context.Context, bins *binCache) error {
 		}
 	}
 	r.metURL = r.opt.metricsURL
-	if r.metURL == "" {
+	if r.metURL == "" && r.opt.target != "floor" { // the floor has no /metrics
 		r.metURL = r.httpURL("/metrics")
 	}
 	r.buildClients(picks)
 	return nil
 }
 
-// spawn starts the server and points base at it.
+// spawn starts the server (and the harness's feed, if it has one) and
+// points base at it.
 func (r *runner) spawn(ctx context.Context, bins *binCache) error {
-	bin, err := bins.path(ctx, r.opt.target, r.stderr)
+	bin, err := bins.path(ctx, r.opt, r.stderr)
 	if err != nil {
 		return err
 	}
-	if r.server, err = startServer(ctx, r.opt, bin, r.rate, r.stderr); err != nil {
+	var natsURL string
+	if r.opt.feed == "nats" {
+		if r.feed, err = startNATS(); err != nil {
+			return err
+		}
+		natsURL = r.feed.url()
+	}
+	if r.server, err = startServer(ctx, r.opt, bin, r.rate, natsURL, r.stderr); err != nil {
 		return err
 	}
 	r.base.Host = "127.0.0.1:" + strconv.Itoa(r.server.port)
+	if r.opt.target == "centrifugo" {
+		r.feed = startCentrifugoFeed(r.server.port)
+	}
+	if r.feed != nil {
+		if err := r.feed.run(r.rate, r.stderr); err != nil {
+			return err
+		}
+	}
+	if r.opt.target == "centrifugo" {
+		return nil // no /symbols: its channels are whatever the harness names
+	}
 	got, err := fetchSymbols(ctx, r.mc, r.httpURL("/symbols"))
 	if err != nil {
 		return err
@@ -166,18 +193,62 @@ func (r *runner) buildClients(picks [][]int) {
 		for j, k := range p {
 			syms[j] = r.symbols[k]
 		}
-		u := *r.base
-		u.Host = hostPort(r.opt.hosts[i%len(r.opt.hosts)], port)
-		u.RawQuery = "symbols=" + strings.Join(syms, ",")
 		slow := isSlow(i, r.opt.slowFraction)
 		if slow {
 			nslow++
 		}
-		r.clients[i] = newClient(i, u.String(), syms, slow)
+		r.clients[i] = r.newClient(i, syms, slow, port)
 	}
 	if nslow > 0 {
 		fmt.Fprintf(r.stderr, "%d of %d clients never read\n", nslow, len(picks))
 	}
+}
+
+// newClient sets up client i for the target's protocol. Centrifugo binds
+// 127.0.0.1 only, so its clients spread over -hosts as source addresses;
+// the others listen on every loopback address and are dialled at -hosts.
+func (r *runner) newClient(i int, syms []string, slow bool, port string) *client {
+	host := r.opt.hosts[i%len(r.opt.hosts)]
+	u := *r.base
+	var hc *http.Client
+	if r.opt.target == "centrifugo" {
+		u.Host = hostPort("127.0.0.1", port)
+		hc = r.sourceClient(host)
+	} else {
+		u.Host = hostPort(host, port)
+		if r.opt.maxRate == 0 {
+			u.RawQuery = "symbols=" + strings.Join(syms, ",")
+		}
+	}
+	c := newClient(i, u.String(), syms, slow)
+	c.proto, c.hc = targets[r.opt.target], hc
+	if r.opt.maxRate > 0 && c.proto == protoTickgate {
+		c.hello = subscribeOp(syms, r.opt.maxRate)
+		c.inWin = make([]uint32, len(syms))
+	}
+	return c
+}
+
+// subscribeOp is {"op":"subscribe","id":1,"symbols":[...],"max_rate":R}.
+func subscribeOp(syms []string, maxRate float64) []byte {
+	b, _ := json.Marshal(map[string]any{"op": "subscribe", "id": 1, "symbols": syms, "max_rate": maxRate})
+	return b
+}
+
+// sourceClient is the handshake client whose connections leave from host.
+func (r *runner) sourceClient(host string) *http.Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if hc, ok := r.bySource[host]; ok {
+		return hc
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(host)}}
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: d.DialContext}}
+	if r.bySource == nil {
+		r.bySource = map[string]*http.Client{}
+	}
+	r.bySource[host] = hc
+	return hc
 }
 
 func hostPort(host, port string) string {
@@ -195,10 +266,19 @@ func isSlow(i int, f float64) bool {
 	return int(float64(i+1)*f) > int(float64(i)*f)
 }
 
+// scrape reads the server's /metrics (if it has one) and, for a spawned
+// server, its CPU, RSS and descriptors from /proc, the same way for every
+// target.
 func (r *runner) scrape(ctx context.Context) (serverStats, error) {
-	st, err := scrape(ctx, r.mc, r.metURL)
-	if err != nil {
-		fmt.Fprintln(r.stderr, "warning:", err)
+	st := serverStats{at: time.Now()}
+	var err error
+	if r.metURL != "" {
+		if st, err = scrape(ctx, r.mc, r.metURL); err != nil {
+			fmt.Fprintln(r.stderr, "warning:", err)
+		}
+	}
+	if r.server != nil {
+		st.addProc(r.server.cmd.Process.Pid)
 	}
 	return st, err
 }
@@ -258,11 +338,17 @@ func (r *runner) measure(ctx context.Context, w *window) error {
 	w.start, _ = r.scrape(ctx)
 	cpu0 := harnessCPU()
 	host0, ok0 := hostBusyCPU()
+	fed0 := r.fed()
+	prof := r.startServerProfile(ctx)
 	r.sh.phase.Store(phaseMeasure)
 	start := time.Now()
 	err := sleepCtx(ctx, r.opt.duration)
 	r.sh.phase.Store(phaseDone)
 	w.elapsed = time.Since(start)
+	w.fed = float64(r.fed() - fed0)
+	if perr := prof(); perr != nil {
+		fmt.Fprintln(r.stderr, "warning: server profile:", perr)
+	}
 	w.harnessCPU = harnessCPU() - cpu0
 	host1, ok1 := hostBusyCPU()
 	w.hostCPU, w.hostOK = host1-host0, ok0 && ok1
@@ -326,10 +412,22 @@ func (r *runner) closeClients() {
 	})
 }
 
+// stopServer stops the harness's feed, then the server.
 func (r *runner) stopServer() {
+	if r.feed != nil {
+		r.feed.stop()
+	}
 	if r.server != nil {
 		r.server.stop()
 	}
+}
+
+// fed is the ticks the harness's own feed has handed on; 0 without one.
+func (r *runner) fed() uint64 {
+	if r.feed == nil {
+		return 0
+	}
+	return r.feed.published()
 }
 
 // closeLabel names how a connection ended: its close code, or

@@ -20,17 +20,25 @@ const (
 	mSent      = "tickgate_messages_sent_total"
 	mFeedTicks = "tickgate_feed_ticks_total"
 	mLatency   = "tickgate_delivery_latency_seconds"
+	mGoroutine = "go_goroutines"
+	mFDs       = "process_open_fds"
 )
 
 // serverStats is one scrape of the figures the harness reports. ok is
 // false if the scrape failed; the zero values then mean "unknown".
 type serverStats struct {
 	ok                          bool
+	procOK                      bool // cpu, rss and fds came from /proc (a spawned server)
 	at                          time.Time
 	rss, cpu, slow, sent, ticks float64
+	goroutines, fds             float64        // goroutines is 0 unless the server exports go_goroutines
 	hasTicks                    bool           // the server exports mFeedTicks (the baseline does not)
+	hasSent                     bool           // the server exports mSent (tickgate and the baseline)
 	latency                     *dto.Histogram // nil if the server has none
 }
+
+// cpuOK reports whether cpu and rss are known, from /metrics or /proc.
+func (st serverStats) cpuOK() bool { return st.ok || st.procOK }
 
 // scrape GETs url and extracts the serverStats series.
 func scrape(ctx context.Context, hc *http.Client, url string) (serverStats, error) {
@@ -56,7 +64,9 @@ func scrape(ctx context.Context, hc *http.Client, url string) (serverStats, erro
 	st.rss = sumValues(mfs[mRSS])
 	st.cpu = sumValues(mfs[mCPU])
 	st.slow = sumValues(mfs[mSlow])
-	st.sent = sumValues(mfs[mSent])
+	st.sent, st.hasSent = sumValues(mfs[mSent]), mfs[mSent] != nil
+	st.goroutines = sumValues(mfs[mGoroutine])
+	st.fds = sumValues(mfs[mFDs])
 	st.ticks, st.hasTicks = sumValues(mfs[mFeedTicks]), mfs[mFeedTicks] != nil
 	if mf := mfs[mLatency]; mf != nil && len(mf.GetMetric()) > 0 {
 		st.latency = mf.GetMetric()[0].GetHistogram()

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,11 +38,16 @@ func newBinCache(override string) *binCache {
 }
 
 // packages maps a -target to the package built for it.
-var packages = map[string]string{"tickgate": "./cmd/gateway", "baseline": "./bench/baseline"}
+var packages = map[string]string{"tickgate": "./cmd/gateway", "baseline": "./bench/baseline", "floor": "./bench/floor"}
 
 // path returns the binary for target, building it on first use with
-// `go build` run at the module root.
-func (b *binCache) path(ctx context.Context, target string, stderr io.Writer) (string, error) {
+// `go build` run at the module root. Centrifugo is never built: it comes
+// from -centrifugo or PATH.
+func (b *binCache) path(ctx context.Context, o *options, stderr io.Writer) (string, error) {
+	target := o.target
+	if target == "centrifugo" {
+		return lookCentrifugo(o.centrifugo)
+	}
 	if b.override != "" {
 		return b.override, nil
 	}
@@ -94,36 +98,39 @@ func moduleRoot(ctx context.Context) (string, error) {
 
 // child is a spawned server process.
 type child struct {
-	cmd  *exec.Cmd
-	port int
-	done chan struct{} // closed when the process has exited
-	err  error         // Wait's result; read after done
+	cmd     *exec.Cmd
+	port    int
+	ready   string        // path that answers 200 when ready
+	cleanup func()        // removes the target's temporary files, if any
+	done    chan struct{} // closed when the process has exited
+	err     error         // Wait's result; read after done
 }
 
-// startServer starts bin on a free port with feed rate ticks/s, room for
-// o.clients connections, and waits until its /readyz answers 200.
-func startServer(ctx context.Context, o *options, bin string, rate float64, stderr io.Writer) (*child, error) {
+// startServer starts bin on a free port with feed rate ticks/s (its own
+// feed, or natsURL's), room for o.clients connections, optionally pinned to
+// the server's CPU set, and waits until it answers ready.
+func startServer(ctx context.Context, o *options, bin string, rate float64, natsURL string, stderr io.Writer) (*child, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = os.Environ()
-	if o.target == "baseline" {
-		cmd.Args = append(cmd.Args, "-addr", ":"+strconv.Itoa(port), "-rate", strconv.FormatFloat(rate, 'f', -1, 64))
-	} else {
-		cmd.Env = append(cmd.Env,
-			"TICKGATE_LISTEN=:"+strconv.Itoa(port),
-			"TICKGATE_FEED_SIM_RATE="+strconv.FormatFloat(rate, 'f', -1, 64),
-			"TICKGATE_SERVER_MAX_CONNECTIONS="+strconv.Itoa(o.clients+fdHeadroom),
-			"TICKGATE_LOG_LEVEL=warn")
+	spec, err := specFor(o, port, rate, natsURL)
+	if err != nil {
+		return nil, err
 	}
+	cmd := exec.Command(bin, spec.args...)
+	if o.pin {
+		if cmd, err = pinnedCommand(bin, spec.args); err != nil {
+			return nil, err
+		}
+	}
+	cmd.Env = append(os.Environ(), spec.env...)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	c := &child{cmd: cmd, port: port, done: make(chan struct{})}
+	c := &child{cmd: cmd, port: port, ready: spec.readyPath, cleanup: spec.cleanup, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
 		close(c.done)
@@ -149,7 +156,7 @@ func freePort() (int, error) {
 // waitReady polls /readyz until 200, the child exits, ctx ends or
 // readyTimeout passes.
 func (c *child) waitReady(ctx context.Context) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", c.port)
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", c.port, c.ready)
 	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer hc.CloseIdleConnections()
 	deadline := time.NewTimer(readyTimeout)
@@ -177,6 +184,9 @@ func (c *child) waitReady(ctx context.Context) error {
 
 // stop sends SIGTERM, waits up to stopTimeout for the exit, then kills.
 func (c *child) stop() {
+	if c.cleanup != nil {
+		defer c.cleanup()
+	}
 	select {
 	case <-c.done:
 		return
