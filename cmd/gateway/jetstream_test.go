@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -19,14 +18,6 @@ import (
 	"github.com/tickgate/tickgate/internal/natstest"
 	"github.com/tickgate/tickgate/internal/poll"
 )
-
-// jsOpts are natsOpts with JetStream storing in dir.
-func jsOpts(port int, dir string) *server.Options {
-	o := natstest.Options(port)
-	o.JetStream = true
-	o.StoreDir = dir
-	return o
-}
 
 // jsGateway is natsGateway reading the stream TICKS.
 func jsGateway(urls ...string) map[string]string {
@@ -106,7 +97,7 @@ func lastSeqs(t *testing.T, st jetstream.Stream, syms []string) map[string]uint6
 // gets each one's latest tick at once, though no tick is being published.
 func TestGatewayJetStreamWarmStart(t *testing.T) {
 	t.Parallel()
-	ns := natstest.Run(t, jsOpts(-1, t.TempDir()))
+	ns := natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir()))
 	cfg := jsGateway(ns.ClientURL())
 	// 20 symbols at 1000 ticks/s: each ticks within a second, and the
 	// stream keeps up under -race.
@@ -173,7 +164,7 @@ func TestGatewayJetStreamWarmStart(t *testing.T) {
 func TestGatewayJetStreamResume(t *testing.T) {
 	t.Parallel()
 	port, dir := natstest.FreePort(t), t.TempDir()
-	ns := natstest.Run(t, jsOpts(port, dir))
+	ns := natstest.Run(t, natstest.JetStreamOptions(port, dir))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pub, err := feednats.Connect(ctx, feednats.PublisherConfig{
@@ -220,7 +211,7 @@ func TestGatewayJetStreamResume(t *testing.T) {
 
 	natstest.Stop(ns)
 	nextNotice(c, "feed_down")
-	natstest.Run(t, jsOpts(port, dir))
+	natstest.Run(t, natstest.JetStreamOptions(port, dir))
 	poll.Every(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if !pub.Connected() {
 			return errors.New("publisher not reconnected")

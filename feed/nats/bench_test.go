@@ -16,7 +16,7 @@ import (
 // of the library's 500 made no difference beyond noise, so Source keeps
 // the default.)
 func BenchmarkStreamReplay(b *testing.B) {
-	s := natstest.Run(b, jsOpts(-1, b.TempDir()))
+	s := natstest.Run(b, natstest.JetStreamOptions(-1, b.TempDir()))
 	var syms []string
 	for i := range 20 {
 		syms = append(syms, fmt.Sprintf("S%d", i))

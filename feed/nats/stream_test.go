@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -17,14 +16,6 @@ import (
 	"github.com/tickgate/tickgate/internal/poll"
 	"github.com/tickgate/tickgate/internal/ticktest"
 )
-
-// jsOpts are serverOpts with JetStream storing in dir.
-func jsOpts(port int, dir string) *server.Options {
-	o := natstest.Options(port)
-	o.JetStream = true
-	o.StoreDir = dir
-	return o
-}
 
 // dialPublisher is Connect with fast reconnects, closed when the test ends.
 func dialPublisher(tb testing.TB, cfg PublisherConfig) *Publisher {
@@ -61,7 +52,7 @@ func publishSeqs(tb testing.TB, p *Publisher, syms []string, from, to uint64) {
 // in order) before it reports ready.
 func TestStreamReplayBeforeReady(t *testing.T) {
 	t.Parallel()
-	s := natstest.Run(t, jsOpts(-1, t.TempDir()))
+	s := natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir()))
 	syms := []string{"AAPL", "BRK.B", "MSFT"}
 	const history, published = 20, 50
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}, Stream: "TICKS", StreamHistory: history})
@@ -146,7 +137,7 @@ func (r *readyRecorder) readyAt() int {
 func TestStreamResumeAfterRestart(t *testing.T) {
 	t.Parallel()
 	port, dir := natstest.FreePort(t), t.TempDir()
-	s := natstest.Run(t, jsOpts(port, dir))
+	s := natstest.Run(t, natstest.JetStreamOptions(port, dir))
 	syms := []string{"AAPL", "MSFT"}
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}, Stream: "TICKS"})
 	// The source reconnects 1-2 s after the restart, the publisher within
@@ -159,7 +150,7 @@ func TestStreamResumeAfterRestart(t *testing.T) {
 	sink.waitTicks(t, 20)
 
 	natstest.Stop(s)
-	natstest.Run(t, jsOpts(port, dir))
+	natstest.Run(t, natstest.JetStreamOptions(port, dir))
 	poll.Until(t, 10*time.Second, func() error {
 		if !pub.Connected() {
 			return errors.New("publisher not reconnected")
@@ -184,7 +175,7 @@ func TestStreamResumeAfterRestart(t *testing.T) {
 // creates the stream.
 func TestStreamMissing(t *testing.T) {
 	t.Parallel()
-	s := natstest.Run(t, jsOpts(-1, t.TempDir()))
+	s := natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir()))
 	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Symbols: []string{"AAPL"}, Stream: "TICKS"})
 	sink := &collector{}
 	f.run(t, sink)
@@ -205,7 +196,7 @@ func TestStreamMissing(t *testing.T) {
 
 func TestConnectStreamChecks(t *testing.T) {
 	t.Parallel()
-	s := natstest.Run(t, jsOpts(-1, t.TempDir()))
+	s := natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir()))
 	js, err := jetstream.New(connect(t, s.ClientURL()))
 	if err != nil {
 		t.Fatal(err)

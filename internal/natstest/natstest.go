@@ -17,6 +17,15 @@ func Options(port int) *server.Options {
 	return &server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true}
 }
 
+// JetStreamOptions are Options with JetStream on, storing in dir (a
+// test's TempDir; reuse it to restart a server on the same store).
+func JetStreamOptions(port int, dir string) *server.Options {
+	o := Options(port)
+	o.JetStream = true
+	o.StoreDir = dir
+	return o
+}
+
 // Run starts an embedded nats-server with opts, waits until it accepts
 // clients, and shuts it down when the test ends.
 func Run(tb testing.TB, opts *server.Options) *server.Server {
