@@ -259,3 +259,16 @@ func TestDelayedTier(t *testing.T) {
 		t.Fatalf("delayed_connections = %v", got)
 	}
 }
+
+// TestAuthOpWithAuthOff: a client that renews its token against a gateway
+// without authentication is answered and keeps its subscriptions.
+func TestAuthOpWithAuthOff(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	c := e.dial("?symbols=AAPL")
+	c.expectReply("subscribed", 0)
+	c.send(`{"op":"auth","id":3,"token":"whatever"}`)
+	c.expectReply("authenticated", 3)
+	e.publish("AAPL", 2)
+	c.expectTicks("AAPL", 0, 2)
+}

@@ -40,7 +40,8 @@ export interface Options {
   token?: string;
   /**
    * Asked for a new token after a close with 4003, and before the `exp`
-   * of a JWT token (the new one is used from the next connect).
+   * of a JWT token (an open connection gets the new one as an `auth`
+   * message; the next connect carries it too).
    */
   onToken?: () => string | Promise<string>;
   /** Reconnect delays in ms: full jitter under min(cap, base·2^attempt). Defaults 500 and 30000. */

@@ -30,7 +30,8 @@
  * @property {typeof WebSocket} [WebSocket] constructor to use; default globalThis.WebSocket
  * @property {string} [token] sent as the `token` query parameter on every connect
  * @property {() => Promise<string>|string} [onToken] asked for a new token on close 4003
- *   and shortly before the `exp` of a JWT token
+ *   and shortly before the `exp` of a JWT token, which an open connection then sends as
+ *   an `auth` message
  * @property {{base?: number, cap?: number}} [backoff] reconnect delays in ms (default 500, 30000)
  */
 
@@ -441,7 +442,12 @@ export class Client {
     }
   }
 
-  /** scheduleTokenRefresh asks onToken for a new token before a JWT expires, for the next connect. */
+  /**
+   * scheduleTokenRefresh asks onToken for a new token before a JWT expires.
+   * An open connection gets it at once as {"op":"auth"}, so the gateway
+   * extends the session instead of closing it with 4003 at exp; the next
+   * connect carries it too.
+   */
   #scheduleTokenRefresh() {
     clearTimeout(this.#tokenTimer);
     const exp = jwtExp(this.#token);
@@ -451,7 +457,9 @@ export class Client {
     this.#tokenTimer = setTimeout(async () => {
       const before = this.#token;
       await this.#refreshToken();
-      if (!this.#closed && this.#token !== before) this.#scheduleTokenRefresh();
+      if (this.#closed || this.#token === before) return;
+      if (this.#isOpen()) this.#send({ kind: "auth" }, { token: this.#token });
+      this.#scheduleTokenRefresh();
     }, wait);
   }
 
@@ -486,7 +494,7 @@ export class Client {
   #message(m) {
     switch (m.type) {
       case "tick": return this.#tick(m);
-      case "subscribed": case "unsubscribed": case "list": return this.#reply(m);
+      case "subscribed": case "unsubscribed": case "list": case "authenticated": return this.#reply(m);
       case "error": return this.#error(m);
       case "notice": return this.#emit("notice", m);
     }
@@ -556,6 +564,7 @@ export class Client {
     this.#pending.delete(m.id);
     this.#done(req);
     if (req.kind === "list") return req.reject(err);
+    if (req.kind === "auth") return; // the current token stands until exp; 4003 then renews it
     if (m.code === "rate_limited") {
       for (const [s, r] of req.prev) if (r === undefined) this.#sent.delete(s); else this.#sent.set(s, r);
       clearTimeout(this.#retryTimer);

@@ -1,10 +1,11 @@
-// Tokens. The gateway does not check tokens yet (the auth feature is not
-// built), so these tests check what the client does on the wire: the token
-// rides as ?token= on every connect, a JWT is renewed before its exp, and a
-// 4003 close asks onToken before reconnecting. The 4003 comes from the test
-// proxy standing in for an authenticating layer in front of the gateway.
+// Tokens. Most of these tests check what the client does on the wire: the
+// token rides as ?token= on every connect, a JWT is renewed before its exp,
+// and a 4003 close asks onToken before reconnecting; there the 4003 comes
+// from the test proxy, which can refuse on cue. The last test runs against
+// a gateway with auth.mode jwt and real HS256 tokens.
 
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { test } from "node:test";
 import WebSocket from "ws";
 import { backoffDelay, connect, jwtExp } from "../tickgate.js";
@@ -88,4 +89,37 @@ test("close 4003 without onToken: the client stops rather than retrying a token 
   await waitFor(() => tg.state === "closed", 10000, "client did not stop");
   assert.deepEqual(errors, ["unauthorized"]);
   assert.equal(proxy.requests.length, 1);
+});
+
+// hs256 signs claims with secret, as `gateway token` does.
+function hs256(secret, claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
+  return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
+}
+
+test("against a gateway with auth: a JWT renewed before exp extends the open connection", async (t) => {
+  const secret = "0123456789abcdef0123456789abcdef";
+  const gw = await withGateway(t, { TICKGATE_AUTH_MODE: "jwt", TICKGATE_AUTH_HMAC_SECRET: secret });
+  const now = () => Math.floor(Date.now() / 1000);
+  const token = (ttl) => hs256(secret, { sub: "dash", syms: ["*"], tier: "realtime", exp: now() + ttl });
+  let asked = 0;
+  const first = token(3);
+  const tg = connect(gw.ws, {
+    WebSocket, token: first, backoff: { base: 50, cap: 200 },
+    onToken: () => { asked++; return token(60); },
+  });
+  t.after(() => tg.close());
+  const states = [];
+  tg.on("state", (s) => states.push(s));
+  const ticks = [];
+  tg.subscribe(["AAPL"], (x) => ticks.push(x));
+  await waitFor(() => ticks.length > 0, 10000, "no ticks with a valid token");
+  const firstExp = jwtExp(first);
+  await new Promise((r) => setTimeout(r, 4500)); // past the first token's exp
+  const before = ticks.length;
+  await waitFor(() => ticks.length > before, 5000, "ticks stopped after the first token's exp");
+  assert.ok(now() >= firstExp, "waited past the first exp");
+  assert.equal(asked, 1, "onToken asked once, before exp");
+  assert.ok(!states.includes("reconnecting"), `the connection was never cut: ${states}`);
 });
