@@ -62,9 +62,7 @@ type churner struct {
 // connections per second for -duration (each reads 0–2 s, then closes
 // cleanly or resets, alternately), waits -settle, and reports.
 func runChurn(ctx context.Context, o *options, bins *binCache, stderr io.Writer) (*ChurnResult, error) {
-	r := &runner{opt: o, stderr: stderr, sh: newShared(histShards), connHist: newLatencyHist()}
-	r.hc = &http.Client{Transport: &http.Transport{Proxy: nil}}
-	r.mc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	r := newRunner(o, stderr)
 	defer r.mc.CloseIdleConnections()
 	defer r.stopServer()
 	if err := r.prepare(ctx, bins); err != nil {

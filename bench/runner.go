@@ -67,12 +67,19 @@ type window struct {
 	before, final serverStats // before connecting; after the slow drain
 }
 
-// runOnce performs one run: plan, spawn (optionally), connect, warm up,
-// measure, close, and returns the result. Every path out stops the child.
-func runOnce(ctx context.Context, o *options, bins *binCache, stderr io.Writer) (*Result, error) {
+// newRunner returns a runner for o with its HTTP clients: hc for the
+// target, mc (with a timeout) for scraping /metrics.
+func newRunner(o *options, stderr io.Writer) *runner {
 	r := &runner{opt: o, stderr: stderr, sh: newShared(histShards), connHist: newLatencyHist()}
 	r.hc = &http.Client{Transport: &http.Transport{Proxy: nil}}
 	r.mc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	return r
+}
+
+// runOnce performs one run: plan, spawn (optionally), connect, warm up,
+// measure, close, and returns the result. Every path out stops the child.
+func runOnce(ctx context.Context, o *options, bins *binCache, stderr io.Writer) (*Result, error) {
+	r := newRunner(o, stderr)
 	defer r.mc.CloseIdleConnections()
 	defer r.stopServer()
 	if err := r.prepare(ctx, bins); err != nil {
