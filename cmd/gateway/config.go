@@ -15,6 +15,7 @@ import (
 	"github.com/tickgate/tickgate"
 	"github.com/tickgate/tickgate/auth"
 	feednats "github.com/tickgate/tickgate/feed/nats"
+	"github.com/tickgate/tickgate/feed/replay"
 )
 
 // Config is the whole gateway configuration. config.yaml at the repository
@@ -115,11 +116,12 @@ type FeedConfig struct {
 		StallAfter    time.Duration `mapstructure:"stall_after"`
 	} `mapstructure:"nats"`
 	Replay struct {
-		Path   string  `mapstructure:"path"`
-		Format string  `mapstructure:"format"`
-		Speed  float64 `mapstructure:"speed"`
-		Fast   bool    `mapstructure:"fast"`
-		Loop   bool    `mapstructure:"loop"`
+		Path       string  `mapstructure:"path"`
+		Format     string  `mapstructure:"format"`
+		Speed      float64 `mapstructure:"speed"`
+		Fast       bool    `mapstructure:"fast"`
+		Loop       bool    `mapstructure:"loop"`
+		Timestamps string  `mapstructure:"timestamps"`
 	} `mapstructure:"replay"`
 }
 
@@ -201,6 +203,7 @@ func (c *Config) Validate() error {
 	check(!usesReplay || c.Feed.Replay.Path != "", "feed.replay.path", "must name a file when replaying")
 	check(oneOf(c.Feed.Replay.Format, "", "ndjson", "csv"), "feed.replay.format", "want ndjson, csv or empty, got %q", c.Feed.Replay.Format)
 	check(c.Feed.Replay.Speed > 0, "feed.replay.speed", "must be > 0, got %g", c.Feed.Replay.Speed)
+	check(oneOf(c.Feed.Replay.Timestamps, replay.TimestampsEmission, replay.TimestampsRecorded), "feed.replay.timestamps", "want emission or recorded, got %q", c.Feed.Replay.Timestamps)
 	check(c.Feed.Sim.Rate > 0 && c.Feed.Sim.Rate <= 1e7, "feed.sim.rate", "must be in (0, 10000000], got %g", c.Feed.Sim.Rate)
 	check(c.Feed.Sim.Skew > 1, "feed.sim.skew", "must be > 1, got %g", c.Feed.Sim.Skew)
 	check(c.Fanout.Shards >= 0 && c.Fanout.Shards <= 1024, "fanout.shards", "must be in [0, 1024], got %d", c.Fanout.Shards)

@@ -41,6 +41,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Feed.NATS.ReconnectWait = 250 * time.Millisecond
 	want.Feed.NATS.StallAfter = 5 * time.Second
 	want.Feed.Replay.Speed = 1
+	want.Feed.Replay.Timestamps = "emission"
 	want.Publish.Source = "sim"
 	want.Publish.Heartbeat = time.Second
 	want.Publish.StreamHistory = 1024
@@ -238,6 +239,7 @@ var badValues = []struct {
 	{"feed.source", "kafka"},
 	{"feed.replay.speed", "0"},
 	{"feed.replay.format", "parquet"},
+	{"feed.replay.timestamps", "wall"},
 	{"feed.nats.reconnect_wait", "0s"},
 	{"feed.nats.stream", "tick stream"},
 	{"feed.nats.stall_after", "-1s"},

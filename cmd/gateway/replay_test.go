@@ -144,3 +144,29 @@ func sameSet(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// TestGatewayReplayRecordedTimestamps wires feed.replay.timestamps through:
+// with "recorded" every tick reaches clients with its ts as in the file.
+func TestGatewayReplayRecordedTimestamps(t *testing.T) {
+	t.Parallel()
+	rec := readRecording(t, sampleReplay)
+	tg := startGateway(t, map[string]string{
+		"feed.source": "replay", "feed.replay.path": sampleReplay, "feed.replay.speed": "20",
+		"feed.replay.timestamps": "recorded",
+	})
+	c := connect(t, tg, "?symbols=*")
+	if m := c.Next(); m.Type != "subscribed" {
+		t.Fatalf("first message %s, want subscribed", m.Raw)
+	}
+	seqs := seqCheck{}
+	for n := 0; !reachedLast(seqs, rec.last); n++ {
+		m := c.Next()
+		if m.Type != "tick" {
+			t.Fatalf("got %s after %d ticks, want ticks only", m.Raw, n)
+		}
+		seqs.tick(t, m)
+		if want := rec.ticks[m.Sym][m.Seq]; m.TS != want.TS {
+			t.Fatalf("tick %s: ts %d, want the recorded %d", m.Raw, m.TS, want.TS)
+		}
+	}
+}

@@ -41,7 +41,7 @@ func newSource(cfg *FeedConfig, kind string, reg prometheus.Registerer, log *slo
 	case "replay":
 		src, err := replay.New(replay.Config{
 			Path: cfg.Replay.Path, Format: cfg.Replay.Format, Speed: cfg.Replay.Speed,
-			Fast: cfg.Replay.Fast, Loop: cfg.Replay.Loop,
+			Fast: cfg.Replay.Fast, Loop: cfg.Replay.Loop, Timestamps: cfg.Replay.Timestamps,
 		}, reg, log)
 		if err != nil {
 			return nil, fmt.Errorf("config: feed.replay: %w", err)

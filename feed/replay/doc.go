@@ -10,6 +10,7 @@
 // ignored and fields are not quoted. ts is the recorded time in Unix
 // nanoseconds and seq counts per symbol from 1. Blank lines are skipped; a
 // line that is not a valid tick is logged with its number, counted and
-// skipped. Emitted ticks keep their recorded seq but carry the wall-clock
-// time of emission as TS; see Source for the details of timing and Loop.
+// skipped. Emitted ticks keep their recorded seq; they carry the wall-clock
+// time of emission as TS, or with Config.Timestamps "recorded" their
+// recorded ts; see Source for the details of timing, TS and Loop.
 package replay

@@ -22,6 +22,15 @@ const (
 	formatCSV    = "csv"
 )
 
+// Timestamp modes for Config.Timestamps.
+const (
+	// TimestampsEmission stamps each tick with the wall-clock time it is
+	// emitted.
+	TimestampsEmission = "emission"
+	// TimestampsRecorded keeps each tick's recorded ts.
+	TimestampsRecorded = "recorded"
+)
+
 // Config names the file to replay and how to pace it.
 type Config struct {
 	// Path is the file to replay. Required.
@@ -39,6 +48,9 @@ type Config struct {
 	// Loop plays the file again from the start each time it ends, until the
 	// context is done. Without Loop, Run returns after the last tick.
 	Loop bool
+	// Timestamps is what TS an emitted tick carries: TimestampsEmission
+	// (the default for "") or TimestampsRecorded. See Source.
+	Timestamps string
 }
 
 // defaults returns cfg with its zero fields replaced by their defaults.
@@ -52,6 +64,9 @@ func (cfg Config) defaults() Config {
 	if cfg.Speed == 0 {
 		cfg.Speed = 1
 	}
+	if cfg.Timestamps == "" {
+		cfg.Timestamps = TimestampsEmission
+	}
 	return cfg
 }
 
@@ -64,6 +79,8 @@ func (cfg Config) validate() error {
 		return fmt.Errorf("replay: format %q, want %q or %q", cfg.Format, formatNDJSON, formatCSV)
 	case !(cfg.Speed > 0) || math.IsInf(cfg.Speed, 1):
 		return fmt.Errorf("replay: speed %v must be positive and finite", cfg.Speed)
+	case cfg.Timestamps != TimestampsEmission && cfg.Timestamps != TimestampsRecorded:
+		return fmt.Errorf("replay: timestamps %q, want %q or %q", cfg.Timestamps, TimestampsEmission, TimestampsRecorded)
 	}
 	return nil
 }
@@ -79,26 +96,33 @@ func (cfg Config) validate() error {
 // sub-millisecond gaps cost no timer and a tick may leave up to 1ms early.
 // A slow sink delays ticks; Run then catches up without dropping any.
 //
-// TS: an emitted tick carries the wall-clock time of its emission, not its
-// recorded ts, so that delivery latency is measured from when the gateway
-// got the tick, as with a live feed. Seq is kept as recorded.
+// TS: with TimestampsEmission (the default) an emitted tick carries the
+// wall-clock time of its emission, not its recorded ts, so that delivery
+// latency is measured from when the gateway got the tick, as with a live
+// feed. With TimestampsRecorded it carries its ts as in the file, so that
+// whatever is computed from ts (bars are bucketed by it) comes out as it
+// did for the live run of the same ticks; delivery latency is then measured
+// from the recorded time. Seq is kept as recorded.
 //
 // Loop: play k (from 0) adds k times the symbol's highest seq in the file
 // to each seq, so seqs keep rising across plays and the engine's stale-seq
 // filter does not drop a replayed tick. A file whose seqs run 1..N per
 // symbol thus continues N+1, N+2, ... with no gap. The next play starts one
 // mean tick interval after the last tick (one second if the file's ticks
-// all share one ts).
+// all share one ts); that span plus pause is the period. With
+// TimestampsRecorded play k also adds k periods to each ts, so recorded
+// time keeps rising across plays at the pace the ticks are played.
 type Source struct {
-	path    string
-	speed   float64
-	fast    bool
-	loop    bool
-	file    *file
-	period  time.Duration // recorded time from one play's start to the next
-	log     *slog.Logger
-	metrics *metrics
-	running atomic.Bool
+	path     string
+	speed    float64
+	fast     bool
+	loop     bool
+	recorded bool // TS as in the file (TimestampsRecorded)
+	file     *file
+	period   time.Duration // recorded time from one play's start to the next
+	log      *slog.Logger
+	metrics  *metrics
+	running  atomic.Bool
 }
 
 var _ feed.Source = (*Source)(nil)
@@ -123,14 +147,15 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Source, erro
 	}
 	m.decodeErrors.Add(float64(f.bad))
 	return &Source{
-		path:    cfg.Path,
-		speed:   cfg.Speed,
-		fast:    cfg.Fast,
-		loop:    cfg.Loop,
-		file:    f,
-		period:  period(f.records),
-		log:     log,
-		metrics: m,
+		path:     cfg.Path,
+		speed:    cfg.Speed,
+		fast:     cfg.Fast,
+		loop:     cfg.Loop,
+		recorded: cfg.Timestamps == TimestampsRecorded,
+		file:     f,
+		period:   period(f.records),
+		log:      log,
+		metrics:  m,
 	}, nil
 }
 
@@ -240,10 +265,15 @@ func (p *player) stopped() bool {
 }
 
 // emit publishes r as played in play n: seq raised past the earlier plays,
-// TS the time of emission.
+// TS the time of emission or, when recorded, the recorded ts raised by n
+// periods.
 func (p *player) emit(r *record, n uint64) {
 	t := r.tick
 	t.Seq += n * p.src.file.maxSeq[r.sym]
-	t.TS = time.Now().UnixNano()
+	if p.src.recorded {
+		t.TS += int64(n) * int64(p.src.period)
+	} else {
+		t.TS = time.Now().UnixNano()
+	}
 	p.sink.Publish(t)
 }

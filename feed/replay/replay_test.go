@@ -318,6 +318,7 @@ func TestNewErrors(t *testing.T) {
 		"negative speed": {Path: good, Speed: -1},
 		"NaN speed":      {Path: good, Speed: math.NaN()},
 		"infinite speed": {Path: good, Speed: math.Inf(1)},
+		"timestamps":     {Path: good, Timestamps: "wall"},
 	} {
 		if _, err := New(cfg, prometheus.NewRegistry(), discard()); err == nil {
 			t.Errorf("%s: New(%+v) = nil error", name, cfg)
