@@ -70,8 +70,9 @@ func newShared(n int) *shared {
 type counters struct {
 	deliveries, frames, bytes uint64
 	gaps, repeats, unexpected uint64
-	conflated, notices        uint64 // ticks carrying n > 1; notice messages
+	conflated, notices        uint64 // ticks carrying n > 1 (bars: span > 1); notice messages
 	overRate                  uint64 // symbols delivered faster than the asked max_rate
+	partials                  uint64 // progress updates of forming bars
 }
 
 func (c *counters) add(o counters) {
@@ -84,6 +85,7 @@ func (c *counters) add(o counters) {
 	c.conflated += o.conflated
 	c.notices += o.notices
 	c.overRate += o.overRate
+	c.partials += o.partials
 }
 
 // client is one WebSocket connection and its per-symbol seq state.
@@ -98,6 +100,7 @@ type client struct {
 	hello []byte         // sent after the handshake (a subscribe op); nil for ?symbols=
 	hc    *http.Client   // the handshake's client (its dialer picks the source address)
 	inWin []uint32       // ticks per slot in the window, when max_rate is asked
+	bars  int64          // the interval of the bar stream subscribed to; 0: ticks
 
 	conn    *websocket.Conn // set by dial; read by the run after the dial phase
 	buf     []byte
@@ -212,10 +215,18 @@ func (c *client) onFrame(frame []byte, sh *shared) {
 				continue
 			}
 		}
-		if t, ok := parseTick(line); ok {
+		if t, ok := parseTick(line); ok && c.bars == 0 {
 			c.onTick(t, now, hs)
-		} else if hs != nil && bytes.HasPrefix(line, noticePrefix) {
-			c.n.notices++
+		} else if ok {
+			c.onUnexpected(hs) // a tick on a bar subscription
+		} else if b, ok := parseBar(line); ok {
+			c.onBar(b, now, hs)
+		} else if bytes.HasPrefix(line, noticePrefix) {
+			if hs != nil {
+				c.n.notices++
+			}
+		} else if bytes.HasPrefix(line, errorPrefix) {
+			c.protoErrs++
 		}
 	}
 	if hs != nil {
@@ -228,9 +239,7 @@ func (c *client) onFrame(frame []byte, sh *shared) {
 func (c *client) onTick(t tickFields, now int64, hs *histShard) {
 	s := c.slot(t.sym)
 	if s < 0 {
-		if hs != nil {
-			c.n.unexpected++
-		}
+		c.onUnexpected(hs)
 		return
 	}
 	last := c.last[s]
@@ -261,6 +270,32 @@ func (c *client) onTick(t tickFields, now int64, hs *histShard) {
 		c.n.gaps += t.seq - t.n - last
 	}
 	hs.recordLocked(now - t.ts)
+}
+
+// onBar checks a final bar's seq by the same rule as a tick's, "span"
+// standing for "n", and measures its latency from the bar's end (t plus
+// the interval): the earliest it could have been final. A partial update
+// is only counted; a bar of another stream than the one subscribed to is
+// unexpected.
+func (c *client) onBar(b barFields, now int64, hs *histShard) {
+	switch {
+	case b.interval != c.bars:
+		c.onUnexpected(hs)
+	case b.partial:
+		if hs != nil {
+			c.n.partials++
+		}
+	default:
+		c.onTick(tickFields{sym: b.sym, seq: b.seq, ts: b.end, n: b.span}, now, hs)
+	}
+}
+
+// onUnexpected counts, while measuring, a message the client did not
+// subscribe to.
+func (c *client) onUnexpected(hs *histShard) {
+	if hs != nil {
+		c.n.unexpected++
+	}
 }
 
 // checkRate counts the client's symbols delivered more often than maxRate

@@ -68,3 +68,38 @@ if sweeps:
         print(f"| {t} | {len(runs)} | {best[t]:,.0f} | {each} | {ratio(best[t], best.get('centrifugo'))} "
               f"| {fmt(at_best(t, 'gateway_cpu_us_per_frame'), 2)} | {fmt(at_best(t, 'gateway_cpu_us_per_delivery'), 2)} "
               f"| {ratio(at_best(t, 'gateway_cpu_us_per_delivery'), at_best('centrifugo', 'gateway_cpu_us_per_delivery') if 'centrifugo' in sweeps else None)} |")
+
+# bars (issue 9): tickgate only; its cost beside the tick workloads of the
+# same run (light: ~100,000 tick deliveries/s; dashboard), as ratios.
+BAR_KEYS = ["deliveries_per_sec", "frames_per_sec", "messages_per_frame", "latency_p50_ms", "latency_p99_ms",
+            "gaps", "gateway_cpu_per_sec", "gateway_cpu_us_per_delivery", "gateway_cpu_us_per_frame",
+            "server_rss_bytes", "server_rss_per_conn_bytes", "other_cpu_seconds", "server_cpu_seconds", "duration_s"]
+bars = load("bars", "tickgate")
+if bars:
+    print("\n| workload (tickgate) | runs | deliveries/s | frames/s | msgs/frame | p50 ms | p99 ms | gaps "
+          "| gw CPU-s per s | gw µs/delivery | gw µs/frame | RSS MB | RSS/conn KiB | other CPU-s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = {}
+    for w in ["bars", "light", "dashboard"]:
+        runs = load(w, "tickgate")
+        if not runs:
+            continue
+        m = {k: med(runs, k) for k in BAR_KEYS}
+        if m["gateway_cpu_per_sec"] is None and m["server_cpu_seconds"] is not None:
+            m["gateway_cpu_per_sec"] = m["server_cpu_seconds"] / m["duration_s"]  # results from before the field
+        rows[w] = m
+        rss, rssc = m["server_rss_bytes"], m["server_rss_per_conn_bytes"]
+        label = "bars (bars.1s, latency from bar end)" if w == "bars" else w
+        print(f"| {label} | {len(runs)} | {fmt(m['deliveries_per_sec'], 0)} | {fmt(m['frames_per_sec'], 0)} "
+              f"| {fmt(m['messages_per_frame'], 2)} | {fmt(m['latency_p50_ms'], 1)} | {fmt(m['latency_p99_ms'], 1)} "
+              f"| {fmt(m['gaps'], 0)} | {fmt(m['gateway_cpu_per_sec'], 3)} | {fmt(m['gateway_cpu_us_per_delivery'], 2)} "
+              f"| {fmt(m['gateway_cpu_us_per_frame'], 2)} | {fmt(rss and rss / 1e6, 1)} | {fmt(rssc and rssc / 1024, 1)} "
+              f"| {fmt(m['other_cpu_seconds'], 1)} |")
+    b = rows["bars"]
+    for w in ["light", "dashboard"]:
+        if w in rows:
+            r = rows[w]
+            print(f"\nbars ÷ {w}: gw CPU-s per s {ratio(b['gateway_cpu_per_sec'], r['gateway_cpu_per_sec'])}, "
+                  f"µs/delivery {ratio(b['gateway_cpu_us_per_delivery'], r['gateway_cpu_us_per_delivery'])}, "
+                  f"µs/frame {ratio(b['gateway_cpu_us_per_frame'], r['gateway_cpu_us_per_frame'])}, "
+                  f"deliveries/s {ratio(b['deliveries_per_sec'], r['deliveries_per_sec'])}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The side-by-side table of docs/performance.md: tickgate vs the floor vs
 # Centrifugo vs the naive baseline, medians of REPS runs, for idle, sweep
-# (find-max), light and dashboard. JSON and the log go to
+# (find-max), light, dashboard and bars (the last two tickgate only), with
+# bars' cost beside light's and dashboard's. JSON and the log go to
 # bench/results/compare-RUN/; the table to its summary.md. Loopback only.
 #
 #   bash bench/compare.sh [DURATION] [REPS]        # defaults: 8s, 3
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.."
 dur=${1:-8s}
 reps=${2:-3}
 sweep_reps=${SWEEP_REPS:-$reps}
-workloads=${WORKLOADS:-idle sweep light dashboard}
+workloads=${WORKLOADS:-idle sweep light dashboard bars}
 targets=${TARGETS:-tickgate floor centrifugo baseline}
 out=bench/results/compare-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
@@ -46,7 +47,7 @@ run() { # name target extra-flags...
   esac
   echo "== $name $target ${args[*]} $*" | tee -a "$out/log.txt"
   "$bin/bench" "${args[@]}" "$@" 2>&1 | tee -a "$out/log.txt" \
-    | grep -E '^(deliveries/s|latency ms|gaps|gateway CPU|max passing|rate )' || true
+    | grep -E '^(deliveries/s|latency ms|bar latency ms|gaps|gateway CPU|max passing|rate )' || true
 }
 
 for w in $workloads; do
@@ -58,6 +59,10 @@ for w in $workloads; do
         # sent every tick of the 20 hottest symbols (~14M deliveries/s asked).
         [ "$t" = tickgate ] || { echo "== dashboard $t: not run, no per-subscription max_rate" | tee -a "$out/log.txt"; continue; }
         for i in $(seq 1 "$reps"); do run "dashboard-$i" "$t" -workload dashboard; done ;;
+      bars)
+        # Only tickgate computes bars.
+        [ "$t" = tickgate ] || { echo "== bars $t: not run, no bars" | tee -a "$out/log.txt"; continue; }
+        for i in $(seq 1 "$reps"); do run "bars-$i" "$t" -workload bars; done ;;
       *) for i in $(seq 1 "$reps"); do run "$w-$i" "$t" -workload "$w"; done ;;
     esac
   done

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +39,7 @@ type options struct {
 	centrifugo   string // centrifugo binary; "" = look on PATH
 	pin          bool
 	maxRate      float64 // max_rate asked in each subscribe; 0 = every tick
+	stream       string  // ticks, bars.1s or bars.1m
 	serverProf   string  // fetch the server's CPU profile of the window into this file
 	churnRate    float64 // churn: new short-lived connections per second
 	settle       time.Duration
@@ -51,7 +53,8 @@ type options struct {
 	cpuProfile   string
 }
 
-// workload is one named scenario. rate 0 means "computed" (light).
+// workload is one named scenario. rate 0 means "computed" (light);
+// stream "" means ticks.
 type workload struct {
 	clients int
 	symbols int
@@ -59,7 +62,15 @@ type workload struct {
 	rate    float64
 	slow    float64
 	maxRate float64
+	stream  string
 }
+
+// Streams a client can subscribe to (docs/protocol.md).
+const (
+	streamTicks  = "ticks"
+	streamBars1s = "bars.1s"
+	streamBars1m = "bars.1m"
+)
 
 var workloads = map[string]workload{
 	"fanout": {clients: 10000, symbols: 10, pick: pickZipf, rate: 10000},
@@ -75,10 +86,14 @@ var workloads = map[string]workload{
 	"dashboard": {clients: 10000, symbols: 20, pick: pickFixed, rate: 2000, maxRate: 4},
 	// churn (issue 12): these are the steady readers; -churn-rate more come and go.
 	"churn": {clients: 200, symbols: 10, pick: pickZipf, rate: 200},
+	// bars (issue 9): the 10 hottest symbols of the gateway's default
+	// 1,000 ticks/s feed, each trading several times a second, so every
+	// client gets 10 final 1s bars a second, in a burst after each second.
+	"bars": {clients: 10000, symbols: 10, pick: pickFixed, rate: 1000, stream: streamBars1s},
 }
 
 // workloadNames is the -workload help and error text.
-const workloadNames = "fanout, hot, idle, slow, light, sweep, dashboard, churn or custom"
+const workloadNames = "fanout, hot, idle, slow, light, sweep, dashboard, churn, bars or custom"
 
 // targets maps each -target to its wire protocol.
 var targets = map[string]string{
@@ -109,6 +124,7 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.StringVar(&o.centrifugo, "centrifugo", "", "centrifugo binary for -target centrifugo (default: centrifugo on PATH)")
 	fs.BoolVar(&o.pin, "pin", false, "run the spawned server and the harness on disjoint CPU sets (server: the first half of the CPUs, harness: the rest)")
 	fs.Float64Var(&o.maxRate, "max-rate", 0, "max_rate asked in each client's subscribe op (0 = every tick, subscribe by ?symbols=)")
+	fs.StringVar(&o.stream, "stream", streamTicks, "stream each client subscribes to: ticks, bars.1s or bars.1m (bars by a subscribe op; tickgate only)")
 	fs.StringVar(&o.serverProf, "server-profile", "", "fetch the spawned server's CPU profile of the measured window (/debug/pprof) into this file (tickgate, baseline)")
 	fs.Float64Var(&o.churnRate, "churn-rate", 100, "churn: short-lived connections opened per second")
 	fs.DurationVar(&o.settle, "settle", 30*time.Second, "churn: time after the churn stops before the last server figures are taken")
@@ -163,7 +179,10 @@ func (o *options) applyWorkload(set map[string]bool) error {
 		return fmt.Errorf("-workload %q: want %s", o.workload, workloadNames)
 	}
 	if o.workload == "custom" {
-		w = workload{clients: o.clients, symbols: o.symbols, pick: o.pick, rate: 1000, slow: o.slowFraction}
+		w = workload{clients: o.clients, symbols: o.symbols, pick: o.pick, rate: 1000, slow: o.slowFraction, stream: o.stream}
+	}
+	if !set["stream"] {
+		o.stream = cmp.Or(w.stream, streamTicks)
 	}
 	if !set["clients"] {
 		o.clients = w.clients
@@ -208,6 +227,8 @@ func (o *options) validate() error {
 	check(o.target != "centrifugo" || o.spawn, "-target centrifugo needs -spawn: the harness configures it and feeds it")
 	check(!o.pin || o.spawn, "-pin needs -spawn")
 	check(o.maxRate >= 0, "-max-rate must be >= 0, got %g", o.maxRate)
+	check(o.stream == streamTicks || o.stream == streamBars1s || o.stream == streamBars1m, "-stream %q: want ticks, bars.1s or bars.1m", o.stream)
+	check(o.stream == streamTicks || (o.target == "tickgate" && !o.findMax && o.workload != "churn"), "-stream %s: tickgate only (the others have no bars), not with -find-max (the bar rate does not follow the feed rate) or churn", o.stream)
 	check(o.churnRate > 0, "-churn-rate must be > 0, got %g", o.churnRate)
 	check(o.settle >= 0, "-settle must be >= 0")
 	check(o.workload != "churn" || (!o.findMax && o.target != "centrifugo" && o.maxRate == 0), "-workload churn: not with -find-max, -max-rate or -target centrifugo")

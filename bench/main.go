@@ -15,6 +15,7 @@
 //	go run ./bench -workload light -spawn -target centrifugo -centrifugo ~/go/bin/centrifugo
 //	go run ./bench -workload dashboard -spawn
 //	go run ./bench -workload churn -spawn -duration 60s
+//	go run ./bench -workload bars -spawn -duration 20s
 //
 // A run spawns the server itself with -spawn (building ./cmd/gateway, or
 // ./bench/baseline or ./bench/floor with -target baseline or floor, once
@@ -24,7 +25,10 @@
 // source/destination pair runs out of ephemeral ports near 28,000), then
 // -warmup passes uncounted and -duration is measured. -workload picks a
 // named scenario (fanout, hot, idle, slow, light, sweep, dashboard, churn,
-// custom); explicit flags override its parameters. Only loopback targets
+// bars, custom); explicit flags override its parameters. -stream picks
+// what clients subscribe to: ticks, or bars (bars.1s, bars.1m), whose
+// latency is receive time minus the bar's end (t + interval) and whose
+// seqs are checked by the bar rule (span for n). Only loopback targets
 // are accepted.
 //
 // The server figures (RSS, CPU, slow consumers, server-side latency) come

@@ -14,7 +14,34 @@ var (
 	tsKey        = []byte(`"ts":`)
 	nKey         = []byte(`,"n":`)
 	noticePrefix = []byte(`{"type":"notice"`)
+	errorPrefix  = []byte(`{"type":"error"`)
 )
+
+// The bar wire form (docs/protocol.md), one line like a tick:
+// {"type":"bar","stream":"bars.1s","sym":"AAPL","t":1732470000000000000,"o":..,"h":..,"l":..,"c":..,"v":..,"n":57,"seq":12}
+// with optional trailing ,"partial":true, ,"delayed":true and ,"span":k.
+// A bar's "n" is its trade count, not a conflation count: "span" is that.
+var (
+	barPrefix  = []byte(`{"type":"bar","stream":"`)
+	barsPrefix = []byte(`bars.`)
+	symNext    = []byte(`,"sym":"`)
+	symKey     = []byte(`"sym":"`)
+	tNext      = []byte(`,"t":`)
+	tKey       = []byte(`"t":`)
+	spanKey    = []byte(`"span":`)
+	partialKey = []byte(`"partial":true`)
+)
+
+// barFields is what the harness reads from a bar. sym aliases the frame
+// buffer: it is valid until the client's next read.
+type barFields struct {
+	sym      []byte
+	seq      uint64
+	interval int64  // the stream's bar length in ns (bars.1s: 1e9)
+	end      int64  // the bar's end, unix ns: its start t plus interval
+	span     uint64 // bar seqs this final bar stands for: 1 unless "span":k
+	partial  bool   // a progress update of the forming bar; its seq is not final
+}
 
 // tickFields is what the harness reads from a tick. sym aliases the frame
 // buffer: it is valid until the client's next read.
@@ -51,7 +78,7 @@ func parseTick(line []byte) (t tickFields, ok bool) {
 	if t.seq, n = parseUint(afterKey(rest, seqNext, seqKey)); n == 0 {
 		return t, false
 	}
-	ts, n := parseUint(tsDigits(rest))
+	ts, n := parseUint(lastValue(rest, tsKey))
 	if n == 0 || ts > 1<<63-1 {
 		return t, false
 	}
@@ -76,22 +103,29 @@ func afterKey(b, fast, key []byte) []byte {
 	return nil
 }
 
-// tsDigits returns the bytes after "ts":, looking first at the end of the
-// object where both encoders put it (unless "n" follows it).
-func tsDigits(b []byte) []byte {
+// lastValue returns the bytes after key, looking first at the end of the
+// object, where the encoders put a tick's "ts" (unless "n" follows it) and
+// a bar's "seq" (unless optional fields follow it).
+func lastValue(b, key []byte) []byte {
+	v, _ := lastValueAt(b, key)
+	return v
+}
+
+// lastValueAt is lastValue also reporting whether key was found last.
+func lastValueAt(b, key []byte) (v []byte, last bool) {
 	if j := len(b) - 1; j > 0 && b[j] == '}' {
 		k := j
 		for k > 0 && b[k-1] >= '0' && b[k-1] <= '9' {
 			k--
 		}
-		if k >= len(tsKey) && bytes.Equal(b[k-len(tsKey):k], tsKey) {
-			return b[k:j]
+		if k >= len(key) && bytes.Equal(b[k-len(key):k], key) {
+			return b[k:j], true
 		}
 	}
-	if i := bytes.LastIndex(b, tsKey); i >= 0 {
-		return b[i+len(tsKey):]
+	if i := bytes.LastIndex(b, key); i >= 0 {
+		return b[i+len(key):], false
 	}
-	return nil
+	return nil, false
 }
 
 // parseUint parses the leading decimal digits of b. n is the digits read,
@@ -106,4 +140,77 @@ func parseUint(b []byte) (v uint64, n int) {
 		n++
 	}
 	return v, n
+}
+
+// parseBar reads a bar's stream, sym, t, seq, span and partial flag
+// without encoding/json. It is tried only on lines parseTick refused, so
+// ticks pay nothing for it. Anything that is not a bar of a known stream
+// form (bars.<N>s, m or h) is ok false.
+func parseBar(line []byte) (b barFields, ok bool) {
+	if !bytes.HasPrefix(line, barPrefix) {
+		return b, false
+	}
+	rest := line[len(barPrefix):]
+	end := bytes.IndexByte(rest, '"')
+	if end <= 0 {
+		return b, false
+	}
+	if b.interval = streamInterval(rest[:end]); b.interval == 0 {
+		return b, false
+	}
+	body := rest[end+1:] // every key after the stream, in any order
+	rest = afterKey(body, symNext, symKey)
+	if end = bytes.IndexByte(rest, '"'); end <= 0 {
+		return b, false
+	}
+	b.sym, rest = rest[:end], rest[end+1:]
+	usual := bytes.HasPrefix(rest, tNext)
+	if !usual {
+		rest = body // search every key in all of it
+	}
+	t, n := parseUint(afterKey(rest, tNext, tKey))
+	if n == 0 || t > uint64(1<<63-1-b.interval) {
+		return b, false
+	}
+	b.end = int64(t) + b.interval
+	seq, last := lastValueAt(rest, seqKey)
+	if b.seq, n = parseUint(seq); n == 0 {
+		return b, false
+	}
+	b.span = 1
+	if last {
+		return b, true // no optional field
+	}
+	if usual {
+		rest = seq[n:] // the optional fields follow seq
+	}
+	if i := bytes.Index(rest, spanKey); i >= 0 {
+		if k, m := parseUint(rest[i+len(spanKey):]); m > 0 && k > 1 {
+			b.span = k
+		}
+	}
+	b.partial = bytes.Contains(rest, partialKey)
+	return b, true
+}
+
+// streamInterval is the bar length in ns of a stream named bars.<N><unit>
+// (unit s, m or h), or 0 for any other name.
+func streamInterval(stream []byte) int64 {
+	if !bytes.HasPrefix(stream, barsPrefix) {
+		return 0
+	}
+	rest := stream[len(barsPrefix):]
+	v, n := parseUint(rest)
+	if n == 0 || v == 0 || v > 1e6 || len(rest) != n+1 {
+		return 0
+	}
+	switch rest[n] {
+	case 's':
+		return int64(v) * 1e9
+	case 'm':
+		return int64(v) * 60e9
+	case 'h':
+		return int64(v) * 3600e9
+	}
+	return 0
 }

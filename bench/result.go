@@ -26,6 +26,7 @@ type Result struct {
 	ClientsRequested int     `json:"clients_requested"`
 	SymbolsPerClient int     `json:"symbols_per_client"`
 	Pick             string  `json:"pick"`
+	Stream           string  `json:"stream"` // ticks, bars.1s or bars.1m
 	FeedRate         float64 `json:"feed_rate"`
 	ExpectedFanout   float64 `json:"expected_fanout"`
 	DurationS        float64 `json:"duration_s"`
@@ -45,6 +46,7 @@ type Result struct {
 	Unexpected       uint64  `json:"unexpected"`
 	ConflatedTicks   uint64  `json:"conflated_ticks"` // delivered ticks with n > 1
 	Notices          uint64  `json:"notices"`
+	Partials         uint64  `json:"partials"`        // progress updates of forming bars (not deliveries)
 	ProtocolErrors   uint64  `json:"protocol_errors"` // error replies (a refused Centrifugo subscribe)
 	MaxRateAsked     float64 `json:"max_rate_asked"`
 	OverRate         uint64  `json:"over_rate"` // client symbols updated more than max_rate/s (+1) in the window
@@ -57,6 +59,9 @@ type Result struct {
 	// same definition for every target.
 	GatewayCPUUsPerFrame    *float64 `json:"gateway_cpu_us_per_frame"`
 	GatewayCPUUsPerDelivery *float64 `json:"gateway_cpu_us_per_delivery"`
+	// GatewayCPUPerSec is the server's CPU seconds per second of the
+	// window: how many cores the workload keeps busy.
+	GatewayCPUPerSec *float64 `json:"gateway_cpu_per_sec"`
 
 	SlowClients         int            `json:"slow_clients"`
 	SlowDropped         *float64       `json:"slow_dropped"`
@@ -93,7 +98,7 @@ func (r *runner) result(w *window, slowDrain map[string]int) *Result {
 	res := &Result{
 		Workload: o.workload, Target: o.target, URL: r.base.String(),
 		Connections: int(r.connected.Load()), ClientsRequested: o.clients,
-		SymbolsPerClient: min(o.symbols, len(r.symbols)), Pick: o.pick,
+		SymbolsPerClient: min(o.symbols, len(r.symbols)), Pick: o.pick, Stream: o.stream,
 		FeedRate: r.rate, ExpectedFanout: r.fanout,
 		DurationS: w.elapsed.Seconds(), WarmupS: o.warmup.Seconds(),
 		SlowDrain: slowDrain, Disconnects: map[string]int{},
@@ -141,7 +146,7 @@ func (res *Result) addClients(clients []*client, sh *shared, secs float64) {
 		lat.Merge(sh.shards[i].h)
 	}
 	res.Deliveries, res.Gaps, res.Repeats, res.Unexpected = n.deliveries, n.gaps, n.repeats, n.unexpected
-	res.ConflatedTicks, res.Notices, res.OverRate = n.conflated, n.notices, n.overRate
+	res.ConflatedTicks, res.Notices, res.OverRate, res.Partials = n.conflated, n.notices, n.overRate, n.partials
 	res.DeliveriesPerSec = float64(n.deliveries) / secs
 	res.FramesPerSec = float64(n.frames) / secs
 	res.BytesPerSec = float64(n.bytes) / secs
@@ -169,6 +174,9 @@ func (res *Result) addServer(w *window, conns int) {
 	if s0.cpuOK() && s1.cpuOK() {
 		cpu := s1.cpu - s0.cpu
 		res.ServerCPUSeconds = ptr(cpu)
+		if secs := w.elapsed.Seconds(); secs > 0 {
+			res.GatewayCPUPerSec = ptr(cpu / secs)
+		}
 		if frames := res.FramesPerSec * w.elapsed.Seconds(); res.Deliveries > 0 && frames > 0 {
 			res.GatewayCPUUsPerDelivery = ptr(cpu * 1e6 / float64(res.Deliveries))
 			res.GatewayCPUUsPerFrame = ptr(cpu * 1e6 / frames)
@@ -225,22 +233,29 @@ func harnessCPU() float64 {
 func (res *Result) printTable(out io.Writer) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
-	row("workload / target", "%s / %s  (%s, %d symbols/client, %s)", res.Workload, res.Target, res.URL, res.SymbolsPerClient, res.Pick)
+	row("workload / target", "%s / %s  (%s, %s, %d symbols/client, %s)", res.Workload, res.Target, res.URL, res.Stream, res.SymbolsPerClient, res.Pick)
 	row("connections", "%d of %d  (connect errors %d, connect p50 %.1f ms, p99 %.1f ms)", res.Connections, res.ClientsRequested, res.ConnectErrors, res.ConnectP50Ms, res.ConnectP99Ms)
 	row("feed rate", "%.1f ticks/s  (expected fan-out %.1f; server saw %s ticks/s)", res.FeedRate, res.ExpectedFanout, fmtOpt(res.ServerFeedTicksPerSec, 1))
 	row("window", "%.1f s after %.1f s warm-up", res.DurationS, res.WarmupS)
 	row("deliveries/s", "%.0f  (server sent %s/s)", res.DeliveriesPerSec, fmtOpt(res.ServerMessagesPerSec, 0))
 	row("frames/s, bytes/s", "%.0f, %.1f MB/s  (%.2f msgs/frame)", res.FramesPerSec, res.BytesPerSec/1e6, res.MessagesPerFrame)
-	row("latency ms", "p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyP999Ms, res.LatencyMaxMs)
+	latency := "latency ms"
+	if res.Stream != streamTicks {
+		latency = "bar latency ms"
+	}
+	row(latency, "p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyP999Ms, res.LatencyMaxMs)
 	row("server latency ms", "p50 %s  p99 %s", fmtOpt(res.ServerLatencyP50Ms, 2), fmtOpt(res.ServerLatencyP99Ms, 2))
 	row("gaps / repeats / unexpected", "%d / %d / %d  (conflated ticks %d, notices %d, protocol errors %d)", res.Gaps, res.Repeats, res.Unexpected, res.ConflatedTicks, res.Notices, res.ProtocolErrors)
+	if res.Stream != streamTicks {
+		row("bars", "%s: latency is receive time - bar end (t + interval); gaps by final-bar seq and span (spans > 1: %d, partials %d)", res.Stream, res.ConflatedTicks, res.Partials)
+	}
 	if res.MaxRateAsked > 0 {
 		row("max_rate", "%g/s asked; %d client symbols over it", res.MaxRateAsked, res.OverRate)
 	}
 	row("disconnects", "%v  (slow clients %d, server dropped %s, slow drain %v)", res.Disconnects, res.SlowClients, fmtOpt(res.SlowDropped, 0), res.SlowDrain)
 	row("server RSS", "%s MB  (%s bytes/conn)", fmtOpt(scale(res.ServerRSSBytes, 1e-6), 1), fmtOpt(res.ServerRSSPerConnBytes, 0))
 	row("CPU s (window)", "server %s  harness %.2f  (µs/delivery: server %s, harness %.3f)", fmtOpt(res.ServerCPUSeconds, 2), res.HarnessCPUSeconds, fmtOpt(res.ServerCPUUsPerDelivery, 3), res.HarnessCPUUsPerDelivery)
-	row("gateway CPU µs", "per frame %s, per delivery %s  (feed %s, pinned %v, harness fed %s ticks/s)", fmtOpt(res.GatewayCPUUsPerFrame, 2), fmtOpt(res.GatewayCPUUsPerDelivery, 3), res.Feed, res.Pinned, fmtOpt(res.HarnessFedPerSec, 1))
+	row("gateway CPU µs", "per frame %s, per delivery %s, CPU-s per s %s  (feed %s, pinned %v, harness fed %s ticks/s)", fmtOpt(res.GatewayCPUUsPerFrame, 2), fmtOpt(res.GatewayCPUUsPerDelivery, 3), fmtOpt(res.GatewayCPUPerSec, 3), res.Feed, res.Pinned, fmtOpt(res.HarnessFedPerSec, 1))
 	row("host", "%s, %d CPUs, GOMAXPROCS %d, %s", res.GoVersion, res.NProc, res.GOMAXPROCS, res.Timestamp)
 	row("host CPU s (window)", "%s busy, of which %s by other processes", fmtOpt(res.HostCPUSeconds, 2), fmtOpt(res.OtherCPUSeconds, 2))
 	for _, e := range res.ConnectErrorSamples {

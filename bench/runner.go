@@ -223,22 +223,34 @@ func (r *runner) newClient(i int, syms []string, slow bool, port string) *client
 		hc = r.sourceClient(host)
 	} else {
 		u.Host = hostPort(host, port)
-		if r.opt.maxRate == 0 {
-			u.RawQuery = "symbols=" + strings.Join(syms, ",")
-		}
+	}
+	op := r.opt.maxRate > 0 || r.opt.stream != streamTicks
+	if !op && r.opt.target != "centrifugo" {
+		u.RawQuery = "symbols=" + strings.Join(syms, ",")
 	}
 	c := newClient(i, u.String(), syms, slow)
 	c.proto, c.hc = targets[r.opt.target], hc
-	if r.opt.maxRate > 0 && c.proto == protoTickgate {
-		c.hello = subscribeOp(syms, r.opt.maxRate)
-		c.inWin = make([]uint32, len(syms))
+	if op && c.proto == protoTickgate {
+		c.hello = subscribeOp(syms, r.opt.stream, r.opt.maxRate)
+		c.bars = streamInterval([]byte(r.opt.stream))
+		if r.opt.maxRate > 0 {
+			c.inWin = make([]uint32, len(syms))
+		}
 	}
 	return c
 }
 
-// subscribeOp is {"op":"subscribe","id":1,"symbols":[...],"max_rate":R}.
-func subscribeOp(syms []string, maxRate float64) []byte {
-	b, _ := json.Marshal(map[string]any{"op": "subscribe", "id": 1, "symbols": syms, "max_rate": maxRate})
+// subscribeOp is {"op":"subscribe","id":1,"symbols":[...]} with
+// "stream" unless it is ticks and "max_rate" if maxRate > 0.
+func subscribeOp(syms []string, stream string, maxRate float64) []byte {
+	op := map[string]any{"op": "subscribe", "id": 1, "symbols": syms}
+	if stream != streamTicks {
+		op["stream"] = stream
+	}
+	if maxRate > 0 {
+		op["max_rate"] = maxRate
+	}
+	b, _ := json.Marshal(op)
 	return b
 }
 
