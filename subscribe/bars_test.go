@@ -117,3 +117,43 @@ func TestBarsOverSocket(t *testing.T) {
 	}
 	by.expectTicks("AAPL", 0, 9)
 }
+
+// TestDelayedBarsOverSocket runs a 300 ms delayed tier: a delayed client's
+// bar is the realtime bar, marked, and comes only once the tick closing it
+// is 300 ms old; a grant without the symbol is refused its bars too.
+func TestDelayedBarsOverSocket(t *testing.T) {
+	t.Parallel()
+	e, _ := newAuthEnv(t, fanout.Config{Delay: 300 * time.Millisecond, DelayMaxBytes: 64 << 10})
+	rt := e.dial("?token=all")
+	dl := e.dial("?token=late")
+	for _, c := range []*wsClient{rt, dl} {
+		c.send(`{"op":"subscribe","id":1,"stream":"bars.1s","symbols":["AAPL"]}`)
+		c.expectReply("subscribed", 1)
+	}
+	ms := e.dial("?token=ms")
+	ms.send(`{"op":"subscribe","id":2,"stream":"bars.1m","symbols":["AAPL"]}`)
+	if m := ms.expectReply("error", 2); m.Code != CodeForbidden {
+		t.Fatalf("bars outside the grant: %+v", m)
+	}
+
+	ts1 := time.Now().UnixNano()
+	e.publishAt("AAPL", ts1, 101)
+	next := ts1 - ts1%int64(time.Second) + int64(time.Second) // the next bucket
+	checkFor(t, 2*time.Second, func() error {
+		if time.Now().UnixNano() < next {
+			return fmt.Errorf("still in the first tick's second")
+		}
+		return nil
+	})
+	ts2 := time.Now().UnixNano()
+	e.publishAt("AAPL", ts2, 102)
+	want := rt.expectBar("bars.1s", "AAPL", 1, 101)
+	got := dl.next()
+	if age := time.Since(time.Unix(0, ts2)); age < 300*time.Millisecond {
+		t.Fatalf("delayed bar came %v after the tick closing it, before the 300ms delay", age)
+	}
+	want.Delayed = true
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Fatalf("delayed bar %+v, want the realtime bar marked delayed %+v", got, want)
+	}
+}

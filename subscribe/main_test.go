@@ -132,6 +132,7 @@ type msg struct {
 	V          int64   `json:"v"`
 	Partial    bool    `json:"partial"`
 	Span       uint64  `json:"span"`
+	Delayed    bool    `json:"delayed"`
 }
 
 // wsClient is a real WebSocket client whose reader splits each frame on
