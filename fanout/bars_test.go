@@ -336,3 +336,52 @@ func TestBarSpanOnTheWire(t *testing.T) {
 		}
 	}
 }
+
+// TestDegradedBars lags a client that holds a symbol's ticks and its 1s
+// bars with progress updates: past the conflate mark its queue keeps the
+// latest final bar, with span adding up so bar seqs stay contiguous, and
+// the latest partial apart from it; it is never dropped.
+func TestDegradedBars(t *testing.T) {
+	t.Parallel()
+	f := newBarFixture(t, Config{QueueBytes: 16 << 10, ConflateAt: 2 << 10}, "AAPL")
+	c := newTestClient(f.e)
+	f.subscribe(c, Policy{}, "AAPL")
+	f.subscribe(c, Policy{Stream: Bars1s, Partial: true}, "AAPL")
+	for i := range 100 { // a bucket a second: a tick, a final bar, a partial
+		at := sec(6000.5 + float64(i))
+		f.tick("AAPL", at, 100+float64(i), 1, at)
+	}
+	if c.Cause() != nil || f.e.degraded.Load() != 1 {
+		t.Fatalf("cause %v, degraded %d; want a conflating client", c.Cause(), f.e.degraded.Load())
+	}
+	var last uint64
+	var finals, spans, partials int
+	for _, m := range drainAll(c) {
+		wire := string(m.AppendTo(nil))
+		if !strings.Contains(wire, `"type":"bar"`) {
+			continue
+		}
+		var b wireBar
+		if err := json.Unmarshal([]byte(wire), &b); err != nil || strings.Count(wire, `"n":`) != 1 {
+			t.Fatalf("bar %s (%v)", wire, err)
+		}
+		if b.Partial {
+			if b.Span != 0 || b.Seq <= last {
+				t.Fatalf("partial %s after final #%d", wire, last)
+			}
+			partials++
+			continue
+		}
+		if b.Seq-uint64(max(b.Span, 1)) != last {
+			t.Fatalf("final %s after #%d: gap or repeat", wire, last)
+		}
+		last = b.Seq
+		finals++
+		if b.Span > 1 {
+			spans++
+		}
+	}
+	if last != 99 || spans == 0 || finals >= 99 || partials >= 99 {
+		t.Fatalf("last final #%d, %d finals (%d with span), %d partials; want #99 with spans, fewer messages than bars", last, finals, spans, partials)
+	}
+}
