@@ -26,12 +26,13 @@ var requiredKeys = []string{
 	"gaps", "repeats", "slow_dropped", "disconnects", "connect_errors", "connect_p99_ms",
 	"server_rss_bytes", "server_rss_per_conn_bytes", "server_cpu_seconds", "server_latency_p99_ms",
 	"harness_cpu_seconds", "go_version", "nproc", "timestamp",
-	"gateway_cpu_us_per_frame", "gateway_cpu_us_per_delivery",
+	"gateway_cpu_us_per_frame", "gateway_cpu_us_per_delivery", "gateway_cpu_per_sec", "stream",
 }
 
 // TestSmoke builds the servers and runs the harness in-process against
 // each, spawned the way -spawn does, with a handful of clients: every
-// target, tickgate on the harness's NATS feed, and a short churn.
+// target, tickgate on the harness's NATS feed and on bars.1s, and a short
+// churn.
 // Centrifugo runs only where its binary is installed.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
@@ -45,6 +46,7 @@ func TestSmoke(t *testing.T) {
 	t.Run("baseline", func(t *testing.T) { smoke(t, baseline, "baseline", 20) })
 	t.Run("floor", func(t *testing.T) { smoke(t, floor, "floor", 20) })
 	t.Run("tickgate-nats", func(t *testing.T) { smoke(t, gateway, "tickgate", 20, "-feed", "nats") })
+	t.Run("tickgate-bars", func(t *testing.T) { smoke(t, gateway, "tickgate", 20, "-stream", "bars.1s", "-pick", "fixed") })
 	t.Run("centrifugo", func(t *testing.T) {
 		bin, err := lookCentrifugo("")
 		if err != nil {
