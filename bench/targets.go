@@ -61,6 +61,9 @@ func specFor(o *options, port int, rate float64, natsURL string) (*serverSpec, e
 		"TICKGATE_LISTEN=:" + strconv.Itoa(port),
 		"TICKGATE_FEED_SIM_RATE=" + rateS,
 		"TICKGATE_SERVER_MAX_CONNECTIONS=" + strconv.Itoa(o.clients+fdHeadroom+int(o.churnRate)*4),
+		// Every client comes from one loopback host: no per-IP limit (its
+		// default, 1000, refused all but 1,000 of a 10,000-client run).
+		"TICKGATE_SERVER_MAX_CONNECTIONS_PER_IP=0",
 		"TICKGATE_LOG_LEVEL=warn",
 	}
 	if natsURL != "" {
