@@ -39,7 +39,9 @@ export class ChartPanel {
     if (sym === this.sym && stream === this.stream && this.#sub) return;
     this.sym = sym;
     this.stream = stream;
-    this.#open(this.#sub?.close());
+    this.#sub?.close(); // another topic: the new one need not wait for it
+    this.#sub = null;
+    this.#open();
   }
 
   /** clear stops charting (the selected symbol left the watchlist). */
