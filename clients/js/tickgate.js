@@ -721,6 +721,7 @@ export class Subscription {
     if (typeof stream !== "string" || !/^\S+$/.test(stream)) throw new RangeError("tickgate: stream must be a name such as \"bars.1m\"");
     if (!(Number.isInteger(history) && history >= 0)) throw new RangeError("tickgate: history must be an integer >= 0");
     if (typeof partial !== "boolean") throw new RangeError("tickgate: partial must be a boolean");
+    if (partial && stream === TICKS) throw new RangeError("tickgate: partial applies to bar streams only");
     this.#client = client;
     this.#rate = maxRate;
     this.#stream = stream;
