@@ -54,7 +54,10 @@ export interface SubscribeOptions {
   stream?: Stream;
   /** Updates/s per symbol; 0 or absent: every message. */
   maxRate?: number;
-  /** The last N final messages of each newly held symbol, oldest first, instead of the snapshot. */
+  /**
+   * The last N final messages of each newly held symbol, oldest first, instead of the snapshot.
+   * Joining a topic this client already holds, the client hands over what it kept (README).
+   */
   history?: number;
   /** Bar streams only: also deliver progress updates of the forming bar (at most 1/s per symbol). */
   partial?: boolean;

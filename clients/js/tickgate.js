@@ -49,7 +49,8 @@
  * @typedef {object} SubscribeOptions
  * @property {string} [stream] "ticks" (default), "bars.1s" or "bars.1m"
  * @property {number} [maxRate] updates/s per symbol; 0 or absent: every message
- * @property {number} [history] the gateway sends the last N final messages of each newly held symbol instead of the snapshot
+ * @property {number} [history] the gateway sends the last N final messages of each newly held symbol instead of the
+ *   snapshot; joining a topic this client already holds, the client hands over the ones it kept
  * @property {boolean} [partial] bar streams only: also deliver progress updates of the forming bar
  */
 
@@ -190,6 +191,7 @@ export class Client {
   // per-topic sequence state
   #last = new Map(); // topic -> last seq delivered (final bars only on bar streams)
   #resumed = new Set(); // topics resubscribed with since, nothing yet: a lower seq means the feed restarted
+  #kept = new Map(); // topic -> final messages delivered, oldest first, for subscriptions that join later with history
 
   #listeners = new Map();
 
@@ -303,13 +305,42 @@ export class Client {
       const op = { sub, kind, symbols, topics, resolve, reject, reply: undefined };
       if (this.#closed) return reject(new TickgateError("closed", "client closed"));
       if (kind === "rate") op.prevRate = prevRate;
+      if (kind === "add") this.#replay(sub, topics);
       if (kind === "remove") {
-        for (const tp of topics) if (this.#want(tp) === undefined && !this.#sent.has(tp)) this.#last.delete(tp);
+        for (const tp of topics) if (this.#want(tp) === undefined && !this.#sent.has(tp)) this.#forget(tp);
         if (!this.#isOpen()) return resolve(settled(op));
       }
       this.#ops.add(op);
       this.#scheduleFlush();
     });
+  }
+
+  /**
+   * replay gives a subscription that joins topics another one holds the
+   * history the gateway sent before it joined: the gateway sends history
+   * only when a connection starts holding a topic. It has what the client
+   * kept, at most the largest history a holder of the topic asked for, and
+   * runs before any later message, so the seqs continue.
+   */
+  #replay(sub, topics) {
+    if (!sub.history) return;
+    const backlog = [];
+    for (const tp of topics) for (const m of (this.#kept.get(tp) || []).slice(-sub.history)) backlog.push(m);
+    if (backlog.length) queueMicrotask(() => { for (const m of backlog) if (sub._has(m.sym)) sub._deliver(m); });
+  }
+
+  /** keep records a delivered final message of a topic for later joiners, bounded by history. */
+  #keep(tp, m, history) {
+    let kept = this.#kept.get(tp);
+    if (!kept) this.#kept.set(tp, (kept = []));
+    kept.push(m);
+    if (kept.length >= 2 * history) kept.splice(0, kept.length - history);
+  }
+
+  /** forget drops what the client knows of a topic's seqs: it is no longer held, or it has a gap. */
+  #forget(tp) {
+    this.#last.delete(tp);
+    this.#kept.delete(tp);
   }
 
   /** @internal drop forgets a closed subscription. */
@@ -402,7 +433,7 @@ export class Client {
   #sendUnsubscribe(stream, syms) {
     const topics = syms.map((s) => topicOf(stream, s));
     const prev = new Map(topics.map((tp) => [tp, this.#sent.get(tp)]));
-    for (const tp of topics) { this.#sent.delete(tp); this.#last.delete(tp); this.#resumed.delete(tp); }
+    for (const tp of topics) { this.#sent.delete(tp); this.#forget(tp); this.#resumed.delete(tp); }
     const body = { symbols: syms };
     if (stream !== TICKS) body.stream = stream;
     this.#send({ kind: "unsubscribe", stream, symbols: syms, topics, prev }, body);
@@ -597,19 +628,23 @@ export class Client {
    */
   #final(stream, m, n) {
     const tp = topicOf(stream, m.sym);
-    if (!this.#sent.has(tp) || this.#want(tp) === undefined) return;
+    const want = this.#sent.has(tp) ? this.#want(tp) : undefined;
+    if (want === undefined) return;
     const last = this.#last.get(tp);
     switch (seqStep(last, m.seq, n)) {
       case "duplicate": return;
       case "behind":
         if (!this.#resumed.has(tp)) return;
+        this.#kept.delete(tp);
         this.#emit("gap", { stream, symbols: [m.sym], reason: "reset", last, seq: m.seq });
         break;
       case "gap":
+        this.#kept.delete(tp);
         this.#emit("gap", { stream, symbols: [m.sym], reason: "seq", last, seq: m.seq });
     }
     this.#resumed.delete(tp);
     this.#last.set(tp, m.seq);
+    if (want.history > 0) this.#keep(tp, m, want.history);
     for (const sub of this.#subs) if (sub.stream === stream && sub._has(m.sym)) sub._deliver(m);
   }
 
@@ -633,7 +668,7 @@ export class Client {
   #recovery(req, m) {
     const lost = new Set(m.snapshot || []);
     for (const s of Object.keys(req.since)) if (!lost.has(s)) this.#resumed.add(topicOf(req.stream, s));
-    for (const s of lost) this.#last.delete(topicOf(req.stream, s));
+    for (const s of lost) this.#forget(topicOf(req.stream, s));
     if (lost.size) this.#emit("gap", { stream: req.stream, symbols: [...lost], reason: "snapshot" });
   }
 

@@ -63,6 +63,14 @@ test("bars.1s: history then live bars, contiguous seqs, the same bars on every c
   const bySeq = new Map(bBars.map((x) => [x.seq, x]));
   for (const x of aBars) if (bySeq.has(x.seq)) assert.deepEqual(bySeq.get(x.seq), x, `bar ${x.seq} differs between clients`);
 
+  // A second subscription of a topic already held gets the history from the client.
+  const late = [];
+  await b.subscribe(["AAPL"], { stream: "bars.1s", history: 3 }, (x) => late.push(x)).ready;
+  assert.deepEqual(late, bBars.slice(-3), "a late joiner's history is the last 3 bars delivered");
+  const lateUpTo = bBars.at(-1).seq;
+  await waitFor(() => late.at(-1).seq >= lateUpTo + 1, 10000, "no live bars for the late joiner");
+  assert.equal(firstBarBreak(late), null, "its history and live bars are contiguous");
+
   for (const [i, x] of bBars.entries()) {
     assert.equal(x.type, "bar");
     assert.equal(x.sym, "AAPL");

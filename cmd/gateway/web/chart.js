@@ -10,6 +10,7 @@ const DOWN = "242, 85, 90";
 const AXIS_W = 62; // px on the right for price labels
 const TIME_H = 20; // px at the bottom for time labels
 const MIN_SLOT = 5; // px per candle at least: a narrow screen shows fewer, not thinner, candles
+const MIN_SLOTS = 30; // a young chart (few bars yet) spans at least this many intervals
 
 /** Candles holds the bars of one (stream, symbol) and draws them. */
 export class Candles {
@@ -73,6 +74,13 @@ export class Candles {
     return { from, items };
   }
 
+  /** span is the number of intervals from the oldest bar held to the newest, both included. */
+  span() {
+    let lo = Infinity, hi = -Infinity;
+    for (const t of this.bars.keys()) { lo = Math.min(lo, t); hi = Math.max(hi, t); }
+    return this.bars.size ? Math.round((hi - lo) / this.interval) + 1 : 0;
+  }
+
   /**
    * draw paints the chart on canvas at its CSS size and returns what it
    * drew: {candles, final, forming}.
@@ -89,7 +97,8 @@ export class Candles {
     const w = r.width, h = r.height;
     g.clearRect(0, 0, w, h);
     const plotW = w - AXIS_W;
-    const slots = Math.max(10, Math.min(this.keep, Math.floor(plotW / MIN_SLOT)));
+    const fit = Math.max(MIN_SLOTS, Math.min(this.keep, Math.floor(plotW / MIN_SLOT)));
+    const slots = Math.min(fit, Math.max(MIN_SLOTS, this.span()));
     const { from, items } = this.visible(slots);
     if (!items.length) return drawn;
     const slotW = plotW / slots;
@@ -102,8 +111,8 @@ export class Candles {
     lo -= pad; hi += pad;
     const y = (p) => 6 + (1 - (p - lo) / (hi - lo)) * (priceH - 12);
     const x = (slot) => slot * slotW + slotW / 2;
-    drawGrid(g, { plotW, priceH, lo, hi, y });
-    drawTimes(g, { from, slots, slotW, interval: this.interval, h, fmtTime });
+    drawGrid(g, { plotW, priceH, lo, hi, y, tagY: y(items[items.length - 1].bar.c) });
+    drawTimes(g, { from, slots, slotW, plotW, interval: this.interval, h, fmtTime });
     const bodyW = Math.max(1, Math.min(14, slotW * 0.7));
     for (const { slot, bar } of items) {
       const up = bar.c >= bar.o, rgb = up ? UP : DOWN, cx = Math.round(x(slot)) + 0.5;
@@ -131,8 +140,8 @@ export class Candles {
   }
 }
 
-/** drawGrid paints horizontal price lines with their labels on the right. */
-function drawGrid(g, { plotW, priceH, lo, hi, y }) {
+/** drawGrid paints horizontal price lines with their labels on the right, but for one under the last-price tag at tagY. */
+function drawGrid(g, { plotW, priceH, lo, hi, y, tagY }) {
   const step = niceStep((hi - lo) / 5);
   const digits = Math.max(0, Math.min(4, -Math.floor(Math.log10(step))));
   g.font = "11px ui-monospace, 'DejaVu Sans Mono', monospace";
@@ -144,14 +153,14 @@ function drawGrid(g, { plotW, priceH, lo, hi, y }) {
     g.strokeStyle = "rgba(139, 150, 165, .12)";
     g.beginPath(); g.moveTo(0, py); g.lineTo(plotW, py); g.stroke();
     g.fillStyle = "#8b96a5";
-    g.fillText(p.toFixed(digits), plotW + 8, py);
+    if (Math.abs(py - tagY) > 14) g.fillText(p.toFixed(digits), plotW + 8, py); // the last-price tag covers it
   }
   g.strokeStyle = "rgba(139, 150, 165, .25)";
   g.beginPath(); g.moveTo(plotW + 0.5, 0); g.lineTo(plotW + 0.5, priceH); g.stroke();
 }
 
 /** drawTimes labels the time axis every few slots, at round times. */
-function drawTimes(g, { from, slots, slotW, interval, h, fmtTime }) {
+function drawTimes(g, { from, slots, slotW, plotW, interval, h, fmtTime }) {
   const every = [1, 2, 5, 10, 15, 30, 60, 120].find((k) => k * slotW >= 70) || 240;
   g.fillStyle = "#5b6675";
   g.textBaseline = "alphabetic";
@@ -159,7 +168,8 @@ function drawTimes(g, { from, slots, slotW, interval, h, fmtTime }) {
   for (let s = 0; s < slots; s++) {
     const t = from + s * interval;
     if (Math.round(t / interval) % every !== 0) continue;
-    g.fillText(fmtTime(t), s * slotW + slotW / 2, h - 5);
+    const label = fmtTime(t), x = s * slotW + slotW / 2, half = g.measureText(label).width / 2;
+    if (x - half >= 0 && x + half <= plotW) g.fillText(label, x, h - 5); // no label cut at an edge
   }
   g.textAlign = "start";
 }
