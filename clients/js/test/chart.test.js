@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { waitFor, withGateway } from "./gateway.js";
+import { startGateway, waitFor, withGateway } from "./gateway.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const out = join(dirname(fileURLToPath(import.meta.url)), "..", "test-output");
@@ -56,7 +56,8 @@ test("the chart: bars.1m with a forming bar, bars.1s with history, a symbol swit
   const page = await ctx.newPage();
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text()); });
+  // Chromium logs each refused WebSocket connect while the gateway restarts: not a page error.
+  page.on("console", (m) => { if (m.type() === "error" && !/WebSocket connection to .* failed/.test(m.text())) pageErrors.push(m.text()); });
   await page.goto(gw.http + "/?symbols=AAPL,MSFT,NVDA");
   await waitFor(async () => (await page.locator("#conn").getAttribute("data-state")) === "open", 15000, "page never connected");
 
@@ -93,12 +94,20 @@ test("the chart: bars.1m with a forming bar, bars.1s with history, a symbol swit
   assert.equal(await page.locator('#rows [data-sym="AAPL"]').getAttribute("aria-selected"), "false");
   assert.equal(await page.locator('#rows [data-sym="MSFT"]').getAttribute("aria-selected"), "true");
 
+  // A restarted gateway: its bar seqs begin again, below the page's, so it
+  // answers the resubscribe with a snapshot; the chart reloads its history.
+  const oldSeq = Number((await chart(page)).lastSeq);
+  await gw.stop("SIGKILL");
+  const gw2 = await startGateway({ TICKGATE_FEED_SIM_RATE: "3000" }, gw.port);
+  t.after(() => gw2.stop("SIGKILL"));
+  await waitFor(async () => /history reloaded/.test(await page.locator("#chartNote").textContent()), 20000, "the chart did not reload after the gap");
+  await waitFor(async () => { const x = await chart(page); return x.final >= 1 && Number(x.lastSeq) < oldSeq; }, 10000,
+    async () => "no bars of the new run: " + JSON.stringify(await chart(page)) + " vs seq " + oldSeq);
+
   // Phone width: fewer, not thinner, candles, and nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });
   await waitFor(async () => (await chart(page)).candles < c.candles + 30, 5000, "the chart did not redraw");
-  await new Promise((r) => setTimeout(r, 1500));
-  const narrow = await chart(page);
-  assert.ok(narrow.final >= 6, JSON.stringify(narrow));
+  await waitFor(async () => (await chart(page)).final >= 6, 15000, async () => "too few bars at 390 px: " + JSON.stringify(await chart(page)));
   assert.ok((await inked(page)).up + (await inked(page)).down > 100, "candles drawn at 390 px");
   assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), "the page scrolls sideways at 390 px");
   const box = await page.locator("#chartCanvas").boundingBox();
