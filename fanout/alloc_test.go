@@ -72,7 +72,7 @@ func TestDeliverZeroAlloc(t *testing.T) {
 		f.deliverNext()
 	}
 	f.drainAllButLast()
-	f.sym.arena = make([]byte, 0, arenaChunk)
+	f.sym.topics[Ticks].arena = make([]byte, 0, arenaChunk)
 	allocs := testing.AllocsPerRun(runs, f.deliverNext)
 	if allocs != 0 {
 		t.Fatalf("deliver of one tick to 1000 subscribers: %v allocs, want 0", allocs)
@@ -95,12 +95,12 @@ func TestEncodeArenaAmortized(t *testing.T) {
 	tk := &f.batch[0].tick
 	tk.Seq = 1_000_000_000 // ten digits throughout, so every tick is one size
 	size := (len(tk.AppendJSON(nil)) + 7) &^ 7
-	perChunk := (arenaChunk-maxTickBytes)/size + 1 // encode keeps headroom for one tick
-	s.arena = make([]byte, 0, arenaChunk)
+	perChunk := (arenaChunk-maxMsgBytes)/size + 1 // encode keeps headroom for one tick
+	s.topics[Ticks].arena = make([]byte, 0, arenaChunk)
 	allocs := testing.AllocsPerRun(20, func() {
 		for range perChunk {
 			tk.Seq++
-			s.encode(tk)
+			s.topics[Ticks].encodeTick(tk)
 		}
 	})
 	if allocs != 1 {
@@ -115,16 +115,61 @@ func TestEncodeOwnsItsBytes(t *testing.T) {
 	t.Parallel()
 	f := newFanoutFixture(t, 0)
 	s := f.sym
-	a := s.encode(&f.batch[0].tick)
+	a := s.topics[Ticks].encodeTick(&f.batch[0].tick)
 	want := string(a)
 	f.batch[0].tick.Seq++
-	b := s.encode(&f.batch[0].tick)
+	b := s.topics[Ticks].encodeTick(&f.batch[0].tick)
 	if cap(a) != len(a) || cap(b) != len(b) {
 		t.Fatalf("encoded slices have spare capacity: len %d cap %d, len %d cap %d", len(a), cap(a), len(b), cap(b))
 	}
 	_ = append(a, "garbage"...)
 	if string(a) != want || string(b) == want {
 		t.Fatal("encoded ticks share bytes")
+	}
+}
+
+// TestBarCloseZeroAlloc guards bars on the same path: a tick that closes a
+// 1s bar encodes it once and queues it to 1000 subscribers, with a full
+// history ring, allocating nothing once the queues have capacity.
+func TestBarCloseZeroAlloc(t *testing.T) {
+	const runs = 50
+	e, _ := newEngine(t, Config{Shards: 1, QueueBytes: 64 << 20, BarHistory: 50}, "AAPL")
+	sym := e.symbols["AAPL"]
+	var clients []*testClient
+	for range 1000 {
+		c := newTestClient(e)
+		if _, err := e.Subscribe(c.Client, []string{"AAPL"}, Policy{Stream: Bars1s}, nil); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	batch := []inTick{{sym: sym, tick: testTick("AAPL", 0)}}
+	next := func() { // the next tick, one second on: it closes a bar
+		batch[0].tick.Seq++
+		batch[0].tick.TS += 1e9
+		sym.shard.deliver(batch, 0)
+	}
+	for range 2 * (runs + 1) { // fill the ring, grow every queue
+		next()
+	}
+	var dst []Message
+	for _, c := range clients {
+		dst = c.Drain(dst[:0], 1<<30)
+		c.Drain(dst[:0], 1<<30)
+	}
+	clear(dst)
+	for _, tp := range sym.topics {
+		tp.arena = make([]byte, 0, arenaChunk)
+	}
+	allocs := testing.AllocsPerRun(runs, next)
+	if allocs != 0 {
+		t.Fatalf("a bar to 1000 subscribers: %v allocs, want 0", allocs)
+	}
+	if got := sym.topics[Bars1s].lastSeq; got != 3*(runs+1)-1 {
+		t.Fatalf("%d bars closed, want %d", got, 3*(runs+1)-1)
+	}
+	if n, _ := clients[0].Len(); n != runs+1 {
+		t.Fatalf("a subscriber holds %d bars, want %d", n, runs+1)
 	}
 }
 

@@ -44,7 +44,7 @@ func (f *fanoutFixture) deliverEncodeEach() {
 	s, sym, t := f.sym.shard, f.sym, &f.batch[0].tick
 	s.mu.Lock()
 	sym.last = *t
-	for _, r := range sym.classes[0].subs {
+	for _, r := range sym.topics[Ticks].classes[0].subs {
 		r.c.enqueue(Message{Data: t.AppendJSON(make([]byte, 0, 160)), TS: t.TS, sub: r.sub})
 	}
 	s.mu.Unlock()

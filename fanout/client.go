@@ -36,7 +36,7 @@ type Client struct {
 	// subs is owned by the goroutine that calls Engine.Subscribe for this
 	// client (the session reader); the shards reach subscriptions through
 	// their own lists.
-	subs map[*symbol]*subscription
+	subs map[*topic]*subscription
 }
 
 // Enqueue queues m (a reply or notice) for the writer. It reports false if

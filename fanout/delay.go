@@ -5,12 +5,14 @@ import (
 )
 
 // The delay line serves the delayed tier: every symbol has a delayed twin,
-// a symbol of its own (subscriptions, rate classes, last tick, history) fed
-// not by the feed but by its shard's delay line, which releases each tick
-// Config.Delay after its feed timestamp. So delayed subscribers share one
-// stream per symbol: each delayed tick is encoded once, with
-// "delayed":true, for all of them, and has its own snapshot (the latest
-// tick at least Delay old), seq and recovery.
+// a symbol of its own (its topics, with their subscriptions, rate classes,
+// last messages and history, and its forming bars) fed not by the feed but
+// by its shard's delay line, which releases each tick Config.Delay after
+// its feed timestamp. So delayed subscribers share one topic per stream
+// and symbol: each delayed tick is encoded once, with "delayed":true, for
+// all of them, and has its own snapshot (the latest tick at least Delay
+// old), seq and recovery; the twin's bars are made of the released ticks
+// and close on the feed clock less Delay.
 //
 // The line holds about Delay x feed rate ticks per gateway, bounded by
 // Config.DelayMaxBytes. Past the bound the shard merges the two oldest

@@ -49,6 +49,13 @@ type Config struct {
 	// DelayMaxBytes bounds the delay line (about 96 bytes a tick); past it
 	// the busiest symbol's oldest held ticks are merged. 0 means 256 MiB.
 	DelayMaxBytes int
+	// BarGrace is how long past its bucket's end, on the feed clock, a
+	// bar waits for late ticks before it is final (bars.go); 0 means
+	// 250ms.
+	BarGrace time.Duration
+	// BarHistory is the number of final bars each bar topic keeps for
+	// history and recovery; 0 keeps none.
+	BarHistory int
 }
 
 // Engine fans ticks out to subscribed clients. Its symbol table is fixed at
@@ -83,6 +90,9 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	if cfg.DelayMaxBytes <= 0 {
 		cfg.DelayMaxBytes = 256 << 20
 	}
+	if cfg.BarGrace <= 0 {
+		cfg.BarGrace = 250 * time.Millisecond
+	}
 	classes, err := newRateClasses(cfg.RateClasses)
 	if err != nil {
 		return nil, err
@@ -103,10 +113,9 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 		if _, dup := e.symbols[name]; dup {
 			return nil, fmt.Errorf("fanout: duplicate symbol %q", name)
 		}
-		sym := e.newSymbol(name, e.shards[shardOf(name, cfg.Shards)])
+		sym := e.newSymbol(name, e.shards[shardOf(name, cfg.Shards)], false)
 		if cfg.Delay > 0 {
-			sym.delayed = e.newSymbol(name, sym.shard)
-			sym.delayed.isDelayed = true
+			sym.delayed = e.newSymbol(name, sym.shard, true)
 		}
 		sym.shard.syms = append(sym.shard.syms, sym)
 		e.symbols[name] = sym
@@ -121,15 +130,6 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 		s.metrics = m
 	}
 	return e, nil
-}
-
-func (e *Engine) newSymbol(name string, sh *shard) *symbol {
-	return &symbol{
-		name:    name,
-		shard:   sh,
-		history: newRing(max(e.cfg.History, 0)),
-		classes: make([]classState, 1+len(e.classes)),
-	}
 }
 
 // shardOf maps a symbol to its shard by FNV-1a hash.
@@ -202,8 +202,17 @@ func (e *Engine) NewClient(start func()) *Client {
 			conflateAt: e.cfg.ConflateAt,
 			lowWater:   e.cfg.ConflateAt / 4,
 		},
-		subs: make(map[*symbol]*subscription),
+		subs: make(map[*topic]*subscription),
 	}
+}
+
+// HistoryMax is the most messages a subscription to st can ask for as
+// history (Policy.History).
+func (e *Engine) HistoryMax(st Stream) int {
+	if st.Bars() {
+		return max(e.cfg.BarHistory, 0)
+	}
+	return max(e.cfg.History, 0)
 }
 
 // RateOf returns the rate class a max_rate request gets, 0 for every tick.

@@ -209,7 +209,7 @@ func TestUnsubscribeStopsDelivery(t *testing.T) {
 	e.Publish(testTick("MSFT", 1))
 	waitDelivered(t, e, 2)
 
-	if got := e.Unsubscribe(c.Client, []string{"AAPL", "NVDA", "AAPL"}); !slices.Equal(got, []string{"AAPL"}) {
+	if got := e.Unsubscribe(c.Client, Ticks, []string{"AAPL", "NVDA", "AAPL"}); !slices.Equal(got, []string{"AAPL"}) {
 		t.Fatalf("Unsubscribe = %q, want [AAPL]", got)
 	}
 	if got := e.Subscriptions(); got != 1 {
@@ -242,7 +242,7 @@ func TestUnsubscribeAll(t *testing.T) {
 	if got := e.Subscriptions(); got != 1 {
 		t.Fatalf("after UnsubscribeAll: Subscriptions() = %d, want 1", got)
 	}
-	if got := e.SymbolsOf(a.Client); len(got) != 0 {
+	if got := e.SymbolsOf(a.Client, Ticks); len(got) != 0 {
 		t.Fatalf("SymbolsOf after UnsubscribeAll = %q", got)
 	}
 	e.UnsubscribeAll(a.Client) // a second call is a no-op
@@ -273,7 +273,7 @@ func TestSymbolsOfEngineOrder(t *testing.T) {
 	c := newTestClient(e)
 	mustSubscribe(t, e, c, "GOOG", "MSFT")
 	mustSubscribe(t, e, c, "NVDA")
-	if got, want := e.SymbolsOf(c.Client), []string{"MSFT", "NVDA", "GOOG"}; !slices.Equal(got, want) {
+	if got, want := e.SymbolsOf(c.Client, Ticks), []string{"MSFT", "NVDA", "GOOG"}; !slices.Equal(got, want) {
 		t.Fatalf("SymbolsOf = %q, want %q (engine order)", got, want)
 	}
 }
@@ -291,7 +291,7 @@ func TestSubscribeUnknownChangesNothing(t *testing.T) {
 	if added != nil {
 		t.Fatalf("Subscribe added %q despite the error", added)
 	}
-	if got := e.SymbolsOf(c.Client); len(got) != 0 {
+	if got := e.SymbolsOf(c.Client, Ticks); len(got) != 0 {
 		t.Fatalf("SymbolsOf = %q, want none", got)
 	}
 	if got := e.Subscriptions(); got != 0 {

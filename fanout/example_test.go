@@ -77,3 +77,48 @@ func ExampleEngine() {
 	// AAPL 3 189.35
 	// subscriptions: 0
 }
+
+// ExampleEngine_bars subscribes to 1-second bars: the tick of a later
+// bucket makes the bar before it final, encoded once for every subscriber.
+func ExampleEngine_bars() {
+	e, err := fanout.New(fanout.Config{BarHistory: 100}, []string{"AAPL"}, prometheus.NewRegistry())
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { e.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+
+	out := make(chan []byte, 16)
+	var c *fanout.Client
+	c = e.NewClient(func() {
+		go func() {
+			for {
+				msgs, _ := c.Next(nil, 64<<10)
+				if len(msgs) == 0 {
+					return
+				}
+				for _, m := range msgs {
+					out <- m.AppendTo(nil)
+				}
+			}
+		}()
+	})
+	if _, err := e.Subscribe(c, []string{"AAPL"}, fanout.Policy{Stream: fanout.Bars1s}, nil); err != nil {
+		panic(err)
+	}
+	const sec = 1732470000000000000 // a bucket start, Unix ns
+	for i, px := range []float64{189.31, 189.40, 189.25, 189.33} {
+		e.Publish(feed.Tick{Symbol: "AAPL", Seq: uint64(i + 1), Price: px, Size: 100, Bid: px - 0.01, Ask: px + 0.01, TS: sec + int64(i)*4e8})
+	}
+	select {
+	case b := <-out:
+		fmt.Println(string(b))
+	case <-time.After(10 * time.Second):
+		panic("timed out")
+	}
+	e.UnsubscribeAll(c)
+	// Output:
+	// {"type":"bar","stream":"bars.1s","sym":"AAPL","t":1732470000000000000,"o":189.31,"h":189.4,"l":189.25,"c":189.25,"v":300,"n":3,"seq":1}
+}

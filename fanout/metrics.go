@@ -18,6 +18,7 @@ type metrics struct {
 	recovered         prometheus.Counter
 	fallbacks         prometheus.Counter
 	batchTicks        prometheus.Histogram
+	bars, lateTicks   [numStreams]prometheus.Counter // [Ticks] is nil
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
@@ -61,10 +62,22 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(1, 4, 5), // 1 .. 256 = maxBatch
 		}),
 	}
+	bars := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_bars_total",
+		Help: "Final bars published, by stream, realtime and delayed tier together.",
+	}, []string{"stream"})
+	late := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_bar_late_ticks_total",
+		Help: "Ticks that came after their bar was final (later bucket seen, or past bars.grace), not applied to it, by stream.",
+	}, []string{"stream"})
+	for _, st := range Streams()[1:] {
+		m.bars[st] = bars.WithLabelValues(st.String())
+		m.lateTicks[st] = late.WithLabelValues(st.String())
+	}
 	gauges := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_subscriptions",
-			Help: "Current (client, symbol) subscriptions.",
+			Help: "Current (client, stream, symbol) subscriptions.",
 		}, func() float64 { return float64(e.Subscriptions()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_degraded_clients",
@@ -89,7 +102,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			return float64(n)
 		}),
 	}
-	for _, c := range append([]prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks}, gauges...) {
+	for _, c := range append([]prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}, gauges...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -132,4 +145,8 @@ func (m *metrics) sent(t *tally) {
 	add(m.conflatedRate, t.rateConflated)
 	add(m.conflatedDegraded, t.merged)
 	add(m.conflatedDelay, t.delayConflated)
+	for st := Bars1s; st < numStreams; st++ {
+		add(m.bars[st], t.bars[st])
+		add(m.lateTicks[st], t.lateTicks[st])
+	}
 }

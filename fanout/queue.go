@@ -6,9 +6,9 @@ import "strconv"
 // same slice may sit in thousands of queues, so nobody may write to it after
 // it is queued. TS is the feed timestamp of a live tick (Unix ns); it is 0
 // for replies, notices and snapshots, whose age is not delivery latency.
-// N is how many feed ticks a conflated tick stands for; 0 and 1 both mean
-// one. It lives beside Data, not in it, so conflation never re-encodes:
-// AppendTo writes it into the frame.
+// N is how many feed ticks a conflated tick (or how many bar seqs a final
+// bar) stands for; 0 and 1 both mean one. It lives beside Data, not in it,
+// so conflation never re-encodes: AppendTo writes it into the frame.
 type Message struct {
 	Data []byte
 	TS   int64
@@ -19,28 +19,45 @@ type Message struct {
 	sub *subscription
 }
 
-// AppendTo appends m's wire form to dst: Data, with `,"n":N` spliced in
-// before its closing brace when N > 1. It allocates only when dst grows.
+// AppendTo appends m's wire form to dst: Data, with its count spliced in
+// before its closing brace when N > 1: `,"n":N` on a tick, `,"span":N` on a
+// final bar (whose "n" is its trade count), nothing on a partial bar. It
+// allocates only when dst grows.
 func (m *Message) AppendTo(dst []byte) []byte {
-	if m.N <= 1 || len(m.Data) == 0 {
+	key := m.countKey()
+	if key == "" {
 		return append(dst, m.Data...)
 	}
 	dst = append(dst, m.Data[:len(m.Data)-1]...)
-	dst = append(dst, `,"n":`...)
+	dst = append(dst, key...)
 	dst = strconv.AppendInt(dst, m.N, 10)
 	return append(dst, '}')
 }
 
+// countKey is what AppendTo splices before m's count; "" for none.
+func (m *Message) countKey() string {
+	if m.N <= 1 || len(m.Data) == 0 {
+		return ""
+	}
+	if m.sub != nil {
+		return countKeys[m.sub.kind]
+	}
+	return countKeys[tickSub]
+}
+
+var countKeys = [...]string{tickSub: `,"n":`, barSub: `,"span":`, progressSub: ""}
+
 // wireLen is the length of m's wire form (AppendTo).
 func (m *Message) wireLen() int {
-	if m.N <= 1 || len(m.Data) == 0 {
+	key := m.countKey()
+	if key == "" {
 		return len(m.Data)
 	}
 	digits := 1
 	for n := m.N; n >= 10; n /= 10 {
 		digits++
 	}
-	return len(m.Data) + len(`,"n":`) + digits
+	return len(m.Data) + len(key) + digits
 }
 
 // count is the number of feed ticks m stands for.

@@ -10,14 +10,15 @@ import (
 // when Config.RateClasses is nil.
 var DefaultRateClasses = []float64{1, 2, 4, 5, 10, 20, 50}
 
-// rateClass is one configured max rate. Every (symbol, class) shares the
+// rateClass is one configured max rate. Every (topic, class) shares the
 // class's slot grid, slot k being [k·period, (k+1)·period) of Unix time,
-// and sends at most one tick per slot: the first tick of a quiet slot at
+// and sends at most one message per slot: the first of a quiet slot at
 // once (leading edge), the latest of the rest when the slot ends (trailing
-// edge). So no tick is held longer than one period, and a symbol ticks at
-// most rate+1 times in any second. Subscribers of a class share its sends:
-// one pending tick per (symbol, class), one timer per shard, no timer per
-// client.
+// edge). So no tick or bar is held longer than one period, and a topic
+// sends at most rate+1 times in any second. Subscribers of a class share
+// its sends: one pending message per (topic, class), one timer per shard,
+// no timer per client. The shard adds one class of its own, at 1/s, for
+// partial bars (partialClass).
 type rateClass struct {
 	rate   float64
 	period int64 // ns
@@ -39,7 +40,7 @@ func newRateClasses(rates []float64) ([]rateClass, error) {
 	return out, nil
 }
 
-// classOf maps a requested max rate to a class index for symbol.classes:
+// classOf maps a requested max rate to a class index for topic.classes:
 // 0 for every tick, else 1 + the index of the highest class not above
 // rate (the lowest class for a rate below all of them).
 func classOf(classes []rateClass, rate float64) int {
@@ -55,8 +56,8 @@ func classOf(classes []rateClass, rate float64) int {
 	return k
 }
 
-// classState is one (symbol, class): its subscribers and the tick it holds
-// back until its slot ends. shard.mu protects it.
+// classState is one (topic, class): its subscribers and the message it
+// holds back until its slot ends. shard.mu protects it.
 type classState struct {
 	subs       subList
 	pending    Message // latest tick not yet sent; Data is nil when none
@@ -66,11 +67,12 @@ type classState struct {
 	dirty      bool  // listed in the shard's flush list for this class
 }
 
-// offer hands a symbol's new tick m (standing for m.N ticks) to its class k at time now: sent at once
-// if the class has sent nothing this slot, else held as pending (replacing
-// an older pending tick, which is then conflated).
-func (s *shard) offer(sym *symbol, k int, m Message, seq uint64, now int64) {
-	cl := &sym.classes[k]
+// offer hands a topic's new message m (standing for m.N) to its class k at
+// time now: sent at once if the class has sent nothing this slot, else held
+// as pending (replacing an older pending message, which is then
+// conflated).
+func (s *shard) offer(tp *topic, k int, m Message, seq uint64, now int64) {
+	cl := &tp.classes[k]
 	if len(cl.subs) == 0 {
 		return
 	}
@@ -87,7 +89,7 @@ func (s *shard) offer(sym *symbol, k int, m Message, seq uint64, now int64) {
 	cl.count += m.count()
 	if !cl.dirty {
 		cl.dirty = true
-		s.dirty[k-1] = append(s.dirty[k-1], sym)
+		s.dirty[k-1] = append(s.dirty[k-1], tp)
 		s.arm((slot + 1) * s.classes[k-1].period)
 	}
 }
@@ -112,20 +114,25 @@ func (cl *classState) sendTo(t *tally, sub *subscription, m Message, seq uint64,
 	t.send(sub, m)
 }
 
-// flush sends, for each class whose slot has ended, the ticks its symbols
-// held back, and reports when the next slot with held ticks ends (0 for
-// none). The caller holds shard.mu.
+// flush sends, for each class whose slot has ended, the messages its
+// topics held back (for the progress class: the forming bar as it is now),
+// and reports when the next slot with held messages ends (0 for none). The
+// caller holds shard.mu.
 func (s *shard) flush(now int64) (next int64) {
 	for i, rc := range s.classes {
 		slot := now / rc.period
 		keep := s.dirty[i][:0]
-		for _, sym := range s.dirty[i] {
-			cl := &sym.classes[i+1]
+		for _, tp := range s.dirty[i] {
+			cl := &tp.classes[i+1]
 			if cl.slot >= slot { // sent this very slot: wait for its end
-				keep = append(keep, sym)
+				keep = append(keep, tp)
 				continue
 			}
-			cl.send(&s.t, cl.pending, cl.pendingSeq, cl.count)
+			if i+1 == s.partialClass() {
+				s.sendProgress(tp)
+			} else {
+				cl.send(&s.t, cl.pending, cl.pendingSeq, cl.count)
+			}
 			cl.slot = slot
 			cl.pending, cl.pendingSeq, cl.count, cl.dirty = Message{}, 0, 0, false
 		}

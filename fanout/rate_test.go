@@ -126,8 +126,8 @@ func TestThrottleNeverHoldsPastOneSlot(t *testing.T) {
 				t.Fatalf("slot %d sent twice", now/p)
 			}
 		}
-		if f.sym.classes[1].pending.Data != nil && f.sym.classes[1].slot < now/p-1 {
-			t.Fatalf("a tick held since slot %d at slot %d", f.sym.classes[1].slot, now/p)
+		if f.sym.topics[Ticks].classes[1].pending.Data != nil && f.sym.topics[Ticks].classes[1].slot < now/p-1 {
+			t.Fatalf("a tick held since slot %d at slot %d", f.sym.topics[Ticks].classes[1].slot, now/p)
 		}
 	}
 	f.flush(now + p)
@@ -170,7 +170,7 @@ func TestRateClassSharesBytes(t *testing.T) {
 	if len(a) != 0 {
 		t.Fatalf("queue not drained: %d left", len(a))
 	}
-	f.sym.arena = make([]byte, 0, arenaChunk)
+	f.sym.topics[Ticks].arena = make([]byte, 0, arenaChunk)
 	allocs := testing.AllocsPerRun(10, round)
 	if allocs != 0 {
 		t.Fatalf("a class round to 1000 subscribers: %v allocs, want 0", allocs)

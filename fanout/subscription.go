@@ -1,12 +1,19 @@
 package fanout
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 )
 
+// ErrBadPolicy reports a Policy the engine cannot serve: progress updates
+// on the ticks stream, or more history than the stream keeps.
+var ErrBadPolicy = errors.New("fanout: bad policy")
+
 // Policy is how a client wants one subscribe request's symbols delivered.
 type Policy struct {
+	// Stream is the stream subscribed to; the zero value is Ticks.
+	Stream Stream
 	// MaxRate caps updates per second per symbol; 0 means every tick. It is
 	// rounded down to one of Config.RateClasses (up to the lowest one).
 	MaxRate float64
@@ -16,8 +23,15 @@ type Policy struct {
 	// (Result.Snapshot). A symbol not in Since gets a snapshot as usual.
 	Since map[string]uint64
 	// Delayed subscribes to the delayed tier: each tick Config.Delay after
-	// its feed timestamp, marked "delayed":true.
+	// its feed timestamp, marked "delayed":true, and bars made of those.
 	Delayed bool
+	// History, above 0, asks for the last History messages of each newly
+	// added symbol, oldest first, instead of its snapshot; a symbol in
+	// Since is recovered instead. At most HistoryMax(Stream).
+	History int
+	// Partial asks, on a bar stream, for progress updates of the forming
+	// bar ("partial":true) at most once a second.
+	Partial bool
 }
 
 // Result is what Subscribe did.
@@ -32,20 +46,35 @@ type Result struct {
 	Recovered, Snapshot []string
 }
 
-// subscription is one client's subscription to one symbol: the client and
-// its policy (rate class). The symbol's shard owns it.
+// subscription is one client's subscription to one topic: the client and
+// its policy (rate class). The topic's shard owns it.
 type subscription struct {
-	c   *Client
-	sym *symbol
+	c     *Client
+	topic *topic
+	kind  subKind // how its messages' count is named on the wire (Message.AppendTo)
 
 	// shard.mu
-	class int    // index into the symbol's classes; 0 is every tick
+	class int    // index into the topic's classes; 0 is every message
 	idx   int    // position in its class's subscriber list
-	sent  uint64 // seq of the last tick queued to a rate-limited subscription
+	sent  uint64 // seq of the last message queued to a rate-limited subscription
+	// progress is a bar subscription's progress updates, a subscription
+	// of its own in the topic's partialClass, so its queued partial bar is
+	// conflated apart from its final bars; nil if it did not ask.
+	progress *subscription
 
 	// Client.mu
-	queued uint64 // queue position of this subscription's newest tick (queue.replace)
+	queued uint64 // queue position of this subscription's newest message (queue.replace)
 }
+
+// subKind tells what a subscription's messages are, for the name of their
+// count on the wire.
+type subKind uint8
+
+const (
+	tickSub     subKind = iota // ticks: "n" counts the ticks one stands for
+	barSub                     // final bars: "span" counts the bar seqs one stands for
+	progressSub                // partial bars: no count
+)
 
 // subList is a class's subscribers; removal moves the last one into the
 // gap. Each entry carries the client beside the subscription, so the
@@ -71,42 +100,51 @@ func (l *subList) remove(s *subscription) {
 	*l = (*l)[:last]
 }
 
-// Subscribe subscribes c to syms with policy p. Under the locks of every
-// shard involved, taken in shard order, it queues the reply that reply
-// encodes from the Result (nil queues none), then, for each newly added
-// symbol, its catch-up (history after Policy.Since) or snapshot. So the
-// reply precedes each symbol's first tick on the wire, and the live ticks
-// that follow continue its seq with nothing lost or repeated. A symbol
-// already held moves to the new rate class, with no snapshot. If any symbol
-// is unknown, nothing changes. Subscribe, Unsubscribe and SymbolsOf of one
-// client must be called from one goroutine.
+// Subscribe subscribes c to syms on policy p's stream. Under the locks of
+// every shard involved, taken in shard order, it queues the reply that
+// reply encodes from the Result (nil queues none), then, for each newly
+// added symbol, its catch-up (history after Policy.Since, or the last
+// Policy.History messages) or snapshot. So the reply precedes each
+// symbol's first message on the wire, and the live messages that follow
+// continue its seq with nothing lost or repeated. A symbol already held on
+// the stream moves to the new rate class and takes or drops progress
+// updates, with no snapshot. If any symbol is unknown, nothing changes.
+// Subscribe, Unsubscribe and SymbolsOf of one client must be called from
+// one goroutine.
 func (e *Engine) Subscribe(c *Client, syms []string, p Policy, reply func(Result) []byte) (Result, error) {
 	for _, name := range syms {
 		if !e.Known(name) {
 			return Result{}, fmt.Errorf("%w: %q", ErrUnknownSymbol, name)
 		}
 	}
-	if p.Delayed && e.cfg.Delay <= 0 {
+	switch {
+	case p.Delayed && e.cfg.Delay <= 0:
 		return Result{}, ErrNoDelayedTier
+	case int(p.Stream) >= numStreams:
+		return Result{}, fmt.Errorf("%w: no stream %d", ErrBadPolicy, p.Stream)
+	case p.Partial && !p.Stream.Bars():
+		return Result{}, fmt.Errorf("%w: progress updates are for bar streams", ErrBadPolicy)
+	case p.History < 0 || p.History > e.HistoryMax(p.Stream):
+		return Result{}, fmt.Errorf("%w: history %d: %s keeps at most %d", ErrBadPolicy, p.History, p.Stream, e.HistoryMax(p.Stream))
 	}
 	class := classOf(e.classes, p.MaxRate)
 	res := Result{Rate: e.RateOf(p.MaxRate)}
 	unlock := e.lockShards(syms)
-	recover := make(map[*symbol]bool, len(p.Since))
+	recover := make(map[*topic]bool, len(p.Since))
 	for _, name := range syms {
-		sym := e.topic(name, p.Delayed)
-		if _, held := c.subs[sym]; held {
+		tp := e.topic(name, p.Stream, p.Delayed)
+		if _, held := c.subs[tp]; held {
 			continue
 		}
-		if _, dup := recover[sym]; dup {
+		if _, dup := recover[tp]; dup {
 			continue
 		}
 		res.Added = append(res.Added, name)
 		since, ok := p.Since[name]
-		recover[sym] = ok && sym.recoverable(since)
+		recover[tp] = ok && tp.recoverable(since)
 		switch {
 		case !ok:
-		case recover[sym]:
+		case recover[tp]:
 			res.Recovered = append(res.Recovered, name)
 		default:
 			res.Snapshot = append(res.Snapshot, name)
@@ -117,7 +155,7 @@ func (e *Engine) Subscribe(c *Client, syms []string, p Policy, reply func(Result
 		t.reply(c, Message{Data: reply(res)})
 	}
 	for _, name := range syms {
-		e.subscribeLocked(&t, c, e.topic(name, p.Delayed), class, p.Since, recover)
+		e.subscribeLocked(&t, c, e.topic(name, p.Stream, p.Delayed), class, &p, recover)
 	}
 	unlock()
 	t.startWriters()
@@ -126,23 +164,34 @@ func (e *Engine) Subscribe(c *Client, syms []string, p Policy, reply func(Result
 	return res, nil
 }
 
-// subscribeLocked adds or moves c's subscription to sym. The caller holds
-// sym's shard lock.
-func (e *Engine) subscribeLocked(t *tally, c *Client, sym *symbol, class int, since map[string]uint64, recover map[*symbol]bool) {
-	if sub, held := c.subs[sym]; held {
-		if sub.class != class {
-			sym.move(t, sub, class)
+// subscribeLocked adds or moves c's subscription to tp. The caller holds
+// tp's shard lock.
+func (e *Engine) subscribeLocked(t *tally, c *Client, tp *topic, class int, p *Policy, recover map[*topic]bool) {
+	sub, held := c.subs[tp]
+	switch {
+	case !held:
+		sub = &subscription{c: c, topic: tp, class: class}
+		if tp.stream.Bars() {
+			sub.kind = barSub
 		}
-		return
+		c.subs[tp] = sub
+		since, asked := p.Since[tp.sym.name]
+		t.recovered += tp.catchUp(t, sub, since, recover[tp], p.History)
+		if asked && !recover[tp] {
+			t.fallbacks++
+		}
+		tp.subscribe(sub)
+	case sub.class != class:
+		tp.move(t, sub, class)
 	}
-	sub := &subscription{c: c, sym: sym, class: class}
-	c.subs[sym] = sub
-	n := sym.catchUp(t, sub, since[sym.name], recover[sym])
-	t.recovered += n
-	if _, asked := since[sym.name]; asked && !recover[sym] {
-		t.fallbacks++
+	switch {
+	case p.Partial && sub.progress == nil:
+		sub.progress = &subscription{c: c, topic: tp, kind: progressSub, class: tp.sym.shard.partialClass()}
+		tp.subscribe(sub.progress)
+	case !p.Partial && sub.progress != nil:
+		tp.unsubscribe(sub.progress)
+		sub.progress = nil
 	}
-	sym.subscribe(sub)
 }
 
 // lockShards locks the shards of syms in shard order and returns the
@@ -165,12 +214,12 @@ func (e *Engine) lockShards(syms []string) (unlock func()) {
 	}
 }
 
-// Unsubscribe removes c from each of syms it is subscribed to and returns
-// those symbols. Ticks already queued stay queued.
-func (e *Engine) Unsubscribe(c *Client, syms []string) []string {
+// Unsubscribe removes c from each of syms it is subscribed to on stream st
+// and returns those symbols. Messages already queued stay queued.
+func (e *Engine) Unsubscribe(c *Client, st Stream, syms []string) []string {
 	var removed []string
 	for _, name := range syms {
-		sub := e.subscriptionOf(c, name)
+		sub := e.subscriptionOf(c, st, name)
 		if sub == nil {
 			continue
 		}
@@ -180,7 +229,7 @@ func (e *Engine) Unsubscribe(c *Client, syms []string) []string {
 	return removed
 }
 
-// UnsubscribeAll removes c from every symbol; sessions call it on close.
+// UnsubscribeAll removes c from every topic; sessions call it on close.
 func (e *Engine) UnsubscribeAll(c *Client) {
 	for _, sub := range c.subs {
 		e.unsubscribe(sub)
@@ -188,49 +237,60 @@ func (e *Engine) UnsubscribeAll(c *Client) {
 }
 
 func (e *Engine) unsubscribe(sub *subscription) {
-	sh := sub.sym.shard
+	tp := sub.topic
+	sh := tp.sym.shard
 	sh.mu.Lock()
-	sub.sym.unsubscribe(sub)
+	tp.unsubscribe(sub)
+	if sub.progress != nil {
+		tp.unsubscribe(sub.progress)
+	}
 	sh.mu.Unlock()
-	delete(sub.c.subs, sub.sym)
+	delete(sub.c.subs, tp)
 	e.subscriptions.Add(-1)
 }
 
-// SymbolsOf returns the symbols c is subscribed to, in engine order.
-func (e *Engine) SymbolsOf(c *Client) []string {
+// SymbolsOf returns the symbols c is subscribed to on stream st, in engine
+// order.
+func (e *Engine) SymbolsOf(c *Client, st Stream) []string {
 	out := make([]string, 0, len(c.subs))
 	for _, name := range e.names {
-		if e.subscriptionOf(c, name) != nil {
+		if e.subscriptionOf(c, st, name) != nil {
 			out = append(out, name)
 		}
 	}
 	return out
 }
 
-// topic returns the symbol state a subscription to name reads: the
-// realtime symbol, or its delayed twin.
-func (e *Engine) topic(name string, delayed bool) *symbol {
+// SubscriptionsOf reports the number of (stream, symbol) subscriptions c
+// holds.
+func (e *Engine) SubscriptionsOf(c *Client) int { return len(c.subs) }
+
+// topic returns the topic a subscription to name on stream st reads: the
+// realtime symbol's, or its delayed twin's.
+func (e *Engine) topic(name string, st Stream, delayed bool) *topic {
 	sym := e.symbols[name]
 	if delayed {
-		return sym.delayed
+		sym = sym.delayed
 	}
-	return sym
+	return sym.topics[st]
 }
 
-// subscriptionOf returns c's subscription to name in either tier, or nil.
-func (e *Engine) subscriptionOf(c *Client, name string) *subscription {
+// subscriptionOf returns c's subscription to name on stream st in either
+// tier, or nil.
+func (e *Engine) subscriptionOf(c *Client, st Stream, name string) *subscription {
 	sym := e.symbols[name]
-	if sym == nil {
+	if sym == nil || int(st) >= numStreams {
 		return nil
 	}
-	if sub, ok := c.subs[sym]; ok {
+	if sub, ok := c.subs[sym.topics[st]]; ok {
 		return sub
 	}
 	if sym.delayed != nil {
-		return c.subs[sym.delayed]
+		return c.subs[sym.delayed.topics[st]]
 	}
 	return nil
 }
 
-// Subscriptions reports the number of (client, symbol) subscriptions.
+// Subscriptions reports the number of (client, stream, symbol)
+// subscriptions.
 func (e *Engine) Subscriptions() int64 { return e.subscriptions.Load() }

@@ -51,7 +51,7 @@ func TestFrameBehindHandshake(t *testing.T) {
 	if _, err := io.ReadFull(br, payload); err != nil {
 		t.Fatal(err)
 	}
-	if got := string(payload); got != `{"type":"list","id":7,"symbols":[]}` {
+	if got := string(payload); got != `{"type":"list","id":7,"symbols":[],"streams":{"bars.1m":[],"bars.1s":[],"ticks":[]}}` {
 		t.Fatalf("reply %s", got)
 	}
 }

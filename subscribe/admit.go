@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tickgate/tickgate/fanout"
 )
 
 // Admission: who may connect and what they may see. With Config.Verifier
@@ -210,15 +212,22 @@ func (s *session) authenticate(req request) {
 // with a notice naming the symbols.
 func (s *session) revokeUnentitled() {
 	var gone []string
-	for _, sym := range s.srv.engine.SymbolsOf(s.client) {
-		if !s.grant.Allows(sym) {
-			gone = append(gone, sym)
+	for _, st := range fanout.Streams() {
+		var lost []string
+		for _, sym := range s.srv.engine.SymbolsOf(s.client, st) {
+			if !s.grant.Allows(sym) {
+				lost = append(lost, sym)
+			}
+		}
+		for _, sym := range s.srv.engine.Unsubscribe(s.client, st, lost) {
+			if !slices.Contains(gone, sym) {
+				gone = append(gone, sym)
+			}
 		}
 	}
 	if len(gone) == 0 {
 		return
 	}
-	s.srv.engine.Unsubscribe(s.client, gone)
 	s.reply(notice{Type: "notice", Code: "revoked", Msg: "your token no longer covers these symbols; they were unsubscribed", Symbols: gone})
 }
 

@@ -122,6 +122,17 @@ type msg struct {
 	MaxRate   float64  `json:"max_rate"`
 	Recovered []string `json:"recovered"` // nil when absent, [] when empty
 	Snapshot  []string `json:"snapshot"`
+
+	// Streams: replies name their stream, list has every stream's symbols.
+	Stream  string              `json:"stream"`
+	Streams map[string][]string `json:"streams"`
+	// Bars (N above is a bar's trade count).
+	T          int64   `json:"t"`
+	O, H, L, C float64 // "o", "h", "l", "c"
+	V          int64   `json:"v"`
+	Partial    bool    `json:"partial"`
+	Span       uint64  `json:"span"`
+	Delayed    bool    `json:"delayed"`
 }
 
 // wsClient is a real WebSocket client whose reader splits each frame on

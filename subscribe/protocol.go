@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tickgate/tickgate/fanout"
 )
 
 // Error codes sent in {"type":"error"} replies. They are stable API: clients
@@ -15,6 +17,7 @@ const (
 	CodeInvalidRequest    = "invalid_request"
 	CodeUnknownOp         = "unknown_op"
 	CodeUnknownSymbol     = "unknown_symbol"
+	CodeUnknownStream     = "unknown_stream"
 	CodeTooManySymbols    = "too_many_symbols"
 	CodeWildcardForbidden = "wildcard_forbidden"
 	CodeRateLimited       = "rate_limited"
@@ -23,7 +26,7 @@ const (
 )
 
 var errorCodes = []string{
-	CodeMalformedJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownSymbol,
+	CodeMalformedJSON, CodeInvalidRequest, CodeUnknownOp, CodeUnknownSymbol, CodeUnknownStream,
 	CodeTooManySymbols, CodeWildcardForbidden, CodeRateLimited, CodeForbidden,
 	CodeUnauthorized,
 }
@@ -33,28 +36,38 @@ const Wildcard = "*"
 
 // request is one client message. ID is optional and echoed in the reply;
 // it is nil unless the message's "id" is an integer (RawID as sent).
-// MaxRate and Since apply to subscribe only.
+// Stream (parsed into stream) applies to subscribe and unsubscribe;
+// MaxRate, Since, History and Partial to subscribe only.
 type request struct {
-	Op      string            `json:"op"`
-	ID      *int64            `json:"-"`
-	RawID   json.RawMessage   `json:"id"`
-	Symbols []string          `json:"symbols,omitempty"`
-	MaxRate float64           `json:"max_rate,omitempty"`
-	Since   map[string]uint64 `json:"since,omitempty"`
-	Token   string            `json:"token,omitempty"` // op auth
+	Op         string            `json:"op"`
+	ID         *int64            `json:"-"`
+	RawID      json.RawMessage   `json:"id"`
+	StreamName string            `json:"stream,omitempty"`
+	Symbols    []string          `json:"symbols,omitempty"`
+	MaxRate    float64           `json:"max_rate,omitempty"`
+	Since      map[string]uint64 `json:"since,omitempty"`
+	History    int               `json:"history,omitempty"`
+	Partial    bool              `json:"partial,omitempty"`
+	Token      string            `json:"token,omitempty"` // op auth
+
+	stream fanout.Stream
 }
 
-// reply answers subscribe, unsubscribe and list. Symbols is always
-// present, [] when empty. MaxRate is the effective rate of a rate-limited
-// subscription. Recovered and Snapshot are present, possibly [], exactly
-// when the subscribe had "since".
+// reply answers subscribe, unsubscribe and list. Stream names the stream
+// of subscribed and unsubscribed. Symbols is always present, [] when
+// empty; for list it is the ticks stream's, and Streams has every
+// stream's. MaxRate is the effective rate of a rate-limited subscription.
+// Recovered and Snapshot are present, possibly [], exactly when the
+// subscribe had "since".
 type reply struct {
-	Type      string   `json:"type"`
-	ID        *int64   `json:"id,omitempty"`
-	Symbols   []string `json:"symbols"`
-	MaxRate   float64  `json:"max_rate,omitempty"`
-	Recovered []string `json:"recovered,omitzero"`
-	Snapshot  []string `json:"snapshot,omitzero"`
+	Type      string              `json:"type"`
+	ID        *int64              `json:"id,omitempty"`
+	Stream    string              `json:"stream,omitempty"`
+	Symbols   []string            `json:"symbols"`
+	MaxRate   float64             `json:"max_rate,omitempty"`
+	Recovered []string            `json:"recovered,omitzero"`
+	Snapshot  []string            `json:"snapshot,omitzero"`
+	Streams   map[string][]string `json:"streams,omitempty"`
 }
 
 // authReply answers a token accepted by op auth. Expires is Unix seconds,
@@ -116,11 +129,22 @@ func decodeRequest(b []byte) (request, *protoError) {
 		if len(r.Symbols) == 0 {
 			return r, errorf(CodeInvalidRequest, "%s needs a non-empty \"symbols\" array", r.Op)
 		}
-		if r.Op == "unsubscribe" && (r.MaxRate != 0 || r.Since != nil) {
-			return r, errorf(CodeInvalidRequest, "\"max_rate\" and \"since\" apply to subscribe only")
+		st, ok := fanout.ParseStream(r.StreamName)
+		if !ok {
+			return r, errorf(CodeUnknownStream, "unknown stream %q; want %s", truncate(r.StreamName, 32), streamList)
+		}
+		r.stream = st
+		if r.Op == "unsubscribe" && (r.MaxRate != 0 || r.Since != nil || r.History != 0 || r.Partial) {
+			return r, errorf(CodeInvalidRequest, "\"max_rate\", \"since\", \"history\" and \"partial\" apply to subscribe only")
 		}
 		if r.MaxRate < 0 {
 			return r, errorf(CodeInvalidRequest, "\"max_rate\" must be 0 (every tick) or a positive number of updates per second")
+		}
+		if r.History < 0 {
+			return r, errorf(CodeInvalidRequest, "\"history\" must be 0 or a positive number of messages")
+		}
+		if r.Partial && !st.Bars() {
+			return r, errorf(CodeInvalidRequest, "\"partial\" applies to bar streams only")
 		}
 	case "list":
 	case "auth":
@@ -134,6 +158,15 @@ func decodeRequest(b []byte) (request, *protoError) {
 	}
 	return r, nil
 }
+
+// streamList names the streams for error messages.
+var streamList = func() string {
+	var names []string
+	for _, st := range fanout.Streams() {
+		names = append(names, strconv.Quote(st.String()))
+	}
+	return strings.Join(names, ", ")
+}()
 
 // parseID sets ID from RawID if that is an integer in int64 range, and
 // reports false if an id was sent that is not. A reply never echoes a

@@ -199,6 +199,12 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"subscribe","symbols":["AAPL"],"since":[1]}`,
 		`{"op":"unsubscribe","symbols":["AAPL"],"max_rate":1e308}`,
 		`{"op":"auth","id":4,"token":"eyJhbGciOiJIUzI1NiJ9.e30.x"}`, `{"op":"auth"}`, `{"op":"auth","token":7}`,
+		`{"op":"subscribe","id":5,"stream":"bars.1m","symbols":["AAPL"],"history":120,"partial":true}`,
+		`{"op":"subscribe","stream":"bars.1s","symbols":["AAPL"],"since":{"AAPL":3}}`,
+		`{"op":"subscribe","stream":"ticks","symbols":["AAPL"],"partial":true}`,
+		`{"op":"subscribe","stream":"bars.5m","symbols":["AAPL"]}`, `{"op":"subscribe","stream":7,"symbols":["AAPL"]}`,
+		`{"op":"subscribe","stream":"","symbols":["AAPL"],"history":-1}`, `{"op":"unsubscribe","stream":"bars.1m","symbols":["*"],"partial":false}`,
+		`{"op":"list","stream":"bars.1s"}`, `{"op":"subscribe","stream":"BARS.1S","symbols":["AAPL"]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -226,8 +232,14 @@ func FuzzDecodeRequest(f *testing.F) {
 			if req.MaxRate < 0 {
 				t.Fatalf("accepted max_rate %g", req.MaxRate)
 			}
-			if req.Op == "unsubscribe" && (req.MaxRate != 0 || req.Since != nil) {
+			if req.Op == "unsubscribe" && (req.MaxRate != 0 || req.Since != nil || req.History != 0 || req.Partial) {
 				t.Fatalf("accepted unsubscribe with a subscribe policy")
+			}
+			if st, ok := fanout.ParseStream(req.StreamName); !ok || st != req.stream {
+				t.Fatalf("accepted stream %q as %v", req.StreamName, req.stream)
+			}
+			if req.History < 0 || (req.Partial && !req.stream.Bars()) {
+				t.Fatalf("accepted history %d, partial %v on %v", req.History, req.Partial, req.stream)
 			}
 		default:
 			t.Fatalf("accepted op %q", req.Op)

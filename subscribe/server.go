@@ -183,7 +183,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			refuse(w, http.StatusUnauthorized, AuthMissing, "?symbols= needs a token in the Authorization header or ?token=")
 			return
 		}
-		syms, perr := s.resolve(nil, grant, parseSymbolsParam(v))
+		syms, perr := s.resolve(nil, grant, fanout.Ticks, parseSymbolsParam(v))
 		if perr != nil {
 			s.release(ip)
 			s.metrics.errors[perr.code].Inc()

@@ -158,37 +158,57 @@ func (s *session) handle(b []byte) {
 	case "subscribe":
 		s.subscribe(req)
 	case "unsubscribe":
-		s.unsubscribe(req.ID, req.Symbols)
+		s.unsubscribe(req.ID, req.stream, req.Symbols)
 	case "list":
-		s.reply(reply{Type: "list", ID: req.ID, Symbols: s.srv.engine.SymbolsOf(s.client)}) // never nil
+		s.list(req.ID)
 	}
+}
+
+// list answers with the symbols held on each stream.
+func (s *session) list(id *int64) {
+	streams := make(map[string][]string, len(fanout.Streams()))
+	for _, st := range fanout.Streams() {
+		streams[st.String()] = s.srv.engine.SymbolsOf(s.client, st) // never nil
+	}
+	s.reply(reply{Type: "list", ID: id, Symbols: streams[fanout.Ticks.String()], Streams: streams})
 }
 
 // subscribe checks the request's symbols and subscribes them. The engine
 // queues the "subscribed" reply, which names the symbols recovered and
 // those given a snapshot, ahead of each symbol's first tick on the wire.
 func (s *session) subscribe(req request) {
-	syms, perr := s.srv.resolve(s, s.grant, req.Symbols)
+	if most := s.srv.engine.HistoryMax(req.stream); req.History > most {
+		s.replyError(req.ID, errorf(CodeInvalidRequest, "\"history\" %d is more than the %d messages %s keeps", req.History, most, req.stream))
+		return
+	}
+	syms, perr := s.srv.resolve(s, s.grant, req.stream, req.Symbols)
 	if perr != nil {
 		s.replyError(req.ID, perr)
 		return
 	}
 	encode := func(r fanout.Result) []byte {
-		rep := reply{Type: "subscribed", ID: req.ID, Symbols: nonNil(syms), MaxRate: r.Rate}
+		rep := reply{Type: "subscribed", ID: req.ID, Stream: req.stream.String(), Symbols: nonNil(syms), MaxRate: r.Rate}
 		if req.Since != nil {
 			rep.Recovered, rep.Snapshot = nonNil(r.Recovered), nonNil(r.Snapshot)
 		}
 		return encodeReply(rep)
 	}
-	p := fanout.Policy{MaxRate: req.MaxRate, Since: req.Since, Delayed: s.grant != nil && s.grant.Tier == Delayed}
+	p := fanout.Policy{
+		Stream:  req.stream,
+		MaxRate: req.MaxRate,
+		Since:   req.Since,
+		History: req.History,
+		Partial: req.Partial,
+		Delayed: s.grant != nil && s.grant.Tier == Delayed,
+	}
 	if _, err := s.srv.engine.Subscribe(s.client, syms, p, encode); err != nil {
 		s.replyError(req.ID, errorf(CodeUnknownSymbol, "%v", err)) // resolve checked them
 	}
 }
 
-func (s *session) unsubscribe(id *int64, syms []string) {
+func (s *session) unsubscribe(id *int64, st fanout.Stream, syms []string) {
 	if slices.Contains(syms, Wildcard) {
-		syms = s.srv.engine.SymbolsOf(s.client)
+		syms = s.srv.engine.SymbolsOf(s.client, st)
 	}
 	for _, sym := range syms {
 		if !s.srv.engine.Known(sym) {
@@ -196,8 +216,8 @@ func (s *session) unsubscribe(id *int64, syms []string) {
 			return
 		}
 	}
-	removed := s.srv.engine.Unsubscribe(s.client, syms)
-	s.reply(reply{Type: "unsubscribed", ID: id, Symbols: nonNil(removed)})
+	removed := s.srv.engine.Unsubscribe(s.client, st, syms)
+	s.reply(reply{Type: "unsubscribed", ID: id, Stream: st.String(), Symbols: nonNil(removed)})
 }
 
 // maxEchoed is how many unknown symbols an error names; it says how many
@@ -205,9 +225,10 @@ func (s *session) unsubscribe(id *int64, syms []string) {
 const maxEchoed = 10
 
 // resolve expands "*", drops duplicates and checks every symbol, the
-// grant g (nil: no entitlements) and the per-connection limit. sess is nil
-// for a ?symbols= list before upgrade.
-func (s *Server) resolve(sess *session, g *Grant, syms []string) ([]string, *protoError) {
+// grant g (nil: no entitlements) and the per-connection limit, which
+// counts (stream, symbol) subscriptions. sess is nil for a ?symbols= list
+// before upgrade.
+func (s *Server) resolve(sess *session, g *Grant, st fanout.Stream, syms []string) ([]string, *protoError) {
 	wildcard := slices.Contains(syms, Wildcard)
 	if wildcard {
 		if s.cfg.ForbidWildcard {
@@ -241,16 +262,17 @@ func (s *Server) resolve(sess *session, g *Grant, syms []string) ([]string, *pro
 	if nUnknown > 0 {
 		return nil, errorf(CodeUnknownSymbol, "unknown symbols %q; GET /symbols lists them", unknown)
 	}
-	held := 0 // symbols the session keeps that this request does not name
+	held := 0 // subscriptions the session keeps that this request does not name
 	if sess != nil {
-		for _, sym := range s.engine.SymbolsOf(sess.client) {
-			if _, requested := seen[sym]; !requested {
-				held++
+		held = s.engine.SubscriptionsOf(sess.client)
+		for _, sym := range s.engine.SymbolsOf(sess.client, st) {
+			if _, requested := seen[sym]; requested {
+				held--
 			}
 		}
 	}
 	if held+len(out) > s.cfg.MaxSymbols {
-		return nil, errorf(CodeTooManySymbols, "%d symbols would pass the limit of %d per connection", held+len(out), s.cfg.MaxSymbols)
+		return nil, errorf(CodeTooManySymbols, "%d subscriptions would pass the limit of %d per connection", held+len(out), s.cfg.MaxSymbols)
 	}
 	return out, nil
 }

@@ -56,6 +56,10 @@ type Config struct {
 		RateClasses []float64 `mapstructure:"rate_classes"`
 		History     int       `mapstructure:"history"`
 	} `mapstructure:"fanout"`
+	Bars struct {
+		Grace   time.Duration `mapstructure:"grace"`
+		History int           `mapstructure:"history"`
+	} `mapstructure:"bars"`
 	Client struct {
 		MaxSymbols    int           `mapstructure:"max_symbols"`
 		AllowWildcard bool          `mapstructure:"allow_wildcard"`
@@ -212,6 +216,8 @@ func (c *Config) Validate() error {
 	check(c.Entitlements.Delay > 0, "entitlements.delay", "must be > 0, got %s", c.Entitlements.Delay)
 	check(c.Entitlements.DelayMaxBytes >= 1<<20, "entitlements.delay_max_bytes", "must be >= 1048576, got %d", c.Entitlements.DelayMaxBytes)
 	check(c.Fanout.History >= 0 && c.Fanout.History <= 1<<16, "fanout.history", "must be in [0, 65536], got %d", c.Fanout.History)
+	check(c.Bars.Grace > 0 && c.Bars.Grace <= time.Minute, "bars.grace", "must be in (0, 1m], got %s", c.Bars.Grace)
+	check(c.Bars.History >= 0 && c.Bars.History <= 1<<16, "bars.history", "must be in [0, 65536], got %d", c.Bars.History)
 	check(c.Client.MaxSymbols > 0, "client.max_symbols", "must be > 0, got %d", c.Client.MaxSymbols)
 	check(c.Client.ReadLimit >= 256, "client.read_limit", "must be >= 256, got %d", c.Client.ReadLimit)
 	check(c.Client.MsgRate > 0, "client.msg_rate", "must be > 0, got %g", c.Client.MsgRate)

@@ -50,6 +50,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Fanout.InboxTicks = 4096
 	want.Fanout.RateClasses = []float64{1, 2, 4, 5, 10, 20, 50}
 	want.Fanout.History = 1024
+	want.Bars.Grace, want.Bars.History = 250*time.Millisecond, 500
 	want.Client.MaxSymbols = 500
 	want.Client.AllowWildcard = true
 	want.Client.ReadLimit = 4096

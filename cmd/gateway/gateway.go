@@ -63,6 +63,8 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		InboxTicks:  cfg.Fanout.InboxTicks,
 		RateClasses: cfg.Fanout.RateClasses,
 		History:     cfg.Fanout.History,
+		BarGrace:    cfg.Bars.Grace,
+		BarHistory:  cfg.Bars.History,
 	}
 	if verifier != nil { // only a token can make a client delayed
 		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, cfg.Entitlements.DelayMaxBytes

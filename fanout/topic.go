@@ -1,0 +1,234 @@
+package fanout
+
+import "github.com/tickgate/tickgate/feed"
+
+// topic is what the engine fans out: one stream of one symbol in one tier
+// (realtime or delayed). It holds the stream's subscriptions, one list per
+// rate class, its last message, which serves as the snapshot, and its
+// history ring. Every delivery mechanism (encode once, rate classes,
+// conflation, recovery, the delayed tier) works per topic.
+type topic struct {
+	sym    *symbol
+	stream Stream
+
+	// arena is written only by the shard goroutine. Messages are cut from
+	// it and handed out as immutable slices; a block is never reused, the
+	// garbage collector frees it once no queue or ring holds a slice of
+	// it. It is the topic's own, so the history ring pins only this
+	// topic's blocks, never a busy neighbour's.
+	arena []byte
+	mark  int // where the message being encoded starts in arena
+
+	// shard.mu
+	lastSeq uint64
+	lastMsg Message // the last message; its bytes serve as the snapshot
+	history ring
+	// classes[0] is every message; [k] is Config.RateClasses[k-1]; the
+	// last is a bar topic's progress updates (partialClass).
+	classes []classState
+}
+
+// buf returns the arena, with room for one message, to append a message
+// to; cut then takes it out. Each message starts on an 8-byte boundary so
+// a reader of one message never shares a word with the shard writing the
+// next. Blocks start small and double up to arenaChunk, so a quiet topic
+// pins little memory.
+func (tp *topic) buf() []byte {
+	start := (len(tp.arena) + 7) &^ 7
+	if start+maxMsgBytes > cap(tp.arena) {
+		size := min(max(2*cap(tp.arena), minArenaChunk), arenaChunk)
+		tp.arena = make([]byte, 0, size)
+		start = 0
+	}
+	tp.mark = start
+	return tp.arena[:start]
+}
+
+// cut takes the message appended to buf's slice out of the arena, capped
+// at its own length so no append through it can reach a neighbour.
+func (tp *topic) cut(b []byte) []byte {
+	tp.arena = b
+	return b[tp.mark:len(b):len(b)]
+}
+
+const (
+	minArenaChunk = 2 << 10
+	arenaChunk    = 32 << 10 // the largest block, reached after a few blocks
+	maxMsgBytes   = 384      // headroom buf keeps for one tick or bar, all marks included
+)
+
+// encodeTick is t's wire form, cut from the arena; a delayed topic's is
+// marked "delayed":true.
+func (tp *topic) encodeTick(t *feed.Tick) []byte {
+	b := t.AppendJSON(tp.buf())
+	if tp.sym.isDelayed {
+		b = append(b[:len(b)-1], `,"delayed":true}`...)
+	}
+	return tp.cut(b)
+}
+
+// record makes data, standing for n messages up to seq, the topic's last
+// message and puts it in the history ring. The caller holds shard.mu.
+func (tp *topic) record(data []byte, seq uint64, n int64, ts int64) Message {
+	m := Message{Data: data, TS: ts, N: n}
+	tp.lastSeq = seq
+	tp.lastMsg = Message{Data: data}
+	tp.history.put(seq, m)
+	return m
+}
+
+// recoverable reports whether a subscription whose client last saw seq
+// since can be brought up to date from history alone: since is the last
+// message, or the ring still holds every message after it. A since beyond
+// the last is not: the seqs were reset (a restarted feed) or this gateway
+// lags the one the client came from, and a snapshot says so.
+func (tp *topic) recoverable(since uint64) bool {
+	switch {
+	case since == tp.lastSeq:
+		return true
+	case since > tp.lastSeq:
+		return false
+	}
+	return tp.history.holdsAfter(since)
+}
+
+// catchUp queues what a new subscription needs before live messages. With
+// recover, the messages after since, from history: each of them for every
+// message, or the latest standing for all of them (N) for a rate-limited
+// one. Else with history > 0, the last history messages from the ring,
+// oldest first. Else the snapshot, if the topic has one. Catch-up messages
+// carry TS 0: their age is not delivery latency. It returns the messages
+// recovered. The caller holds shard.mu.
+func (tp *topic) catchUp(t *tally, sub *subscription, since uint64, recover bool, history int) (recovered int) {
+	sub.sent = tp.lastSeq
+	switch {
+	case tp.lastSeq == 0:
+		return 0
+	case recover:
+	case history > 0:
+		a, b := tp.history.last(history)
+		for _, part := range [2][]ringEntry{a, b} {
+			for _, e := range part {
+				t.send(sub, Message{Data: e.data, N: e.n})
+			}
+		}
+		return 0
+	default:
+		t.send(sub, Message{Data: tp.lastMsg.Data})
+		return 0
+	}
+	if since >= tp.lastSeq {
+		return 0
+	}
+	a, b := tp.history.after(since)
+	var n int64
+	for _, part := range [2][]ringEntry{a, b} {
+		for _, e := range part {
+			n += e.n
+			if sub.class == 0 {
+				t.send(sub, Message{Data: e.data, N: e.n})
+			}
+		}
+	}
+	if sub.class > 0 {
+		t.send(sub, Message{Data: tp.lastMsg.Data, N: n})
+	}
+	return int(n)
+}
+
+// subscribe adds a new subscription to its class's list.
+func (tp *topic) subscribe(sub *subscription) {
+	tp.classes[sub.class].subs.add(sub)
+}
+
+// unsubscribe removes sub from its class's list. A message the class
+// still holds for it is not sent.
+func (tp *topic) unsubscribe(sub *subscription) {
+	tp.classes[sub.class].subs.remove(sub)
+}
+
+// move puts sub in another rate class. A message its old class still
+// holds for it is queued first, so the client sees no gap across the
+// change.
+func (tp *topic) move(t *tally, sub *subscription, class int) {
+	old := &tp.classes[sub.class]
+	if sub.class > 0 && old.pending.Data != nil {
+		old.sendTo(t, sub, old.pending, old.pendingSeq, old.count)
+	}
+	tp.unsubscribe(sub)
+	sub.class = class
+	sub.sent = tp.lastSeq
+	tp.subscribe(sub)
+}
+
+// ring is a topic's last messages, oldest first from next once full. Its
+// entries share the arena bytes the live messages were queued with. It
+// grows as messages come, so a quiet topic's ring costs little.
+type ring struct {
+	buf  []ringEntry // grows to size, then wraps
+	size int
+	next int // the entry the next put overwrites, once full
+}
+
+type ringEntry struct {
+	seq  uint64
+	data []byte
+	n    int64 // messages the entry stands for (delay-line merges)
+}
+
+func newRing(size int) ring { return ring{size: size} }
+
+func (r *ring) put(seq uint64, m Message) {
+	switch {
+	case r.size == 0:
+	case len(r.buf) < r.size:
+		if len(r.buf) == cap(r.buf) {
+			r.buf = append(make([]ringEntry, 0, min(max(2*cap(r.buf), 16), r.size)), r.buf...)
+		}
+		r.buf = append(r.buf, ringEntry{seq, m.Data, m.count()})
+	default:
+		r.buf[r.next] = ringEntry{seq, m.Data, m.count()}
+		r.next = (r.next + 1) % len(r.buf)
+	}
+}
+
+// ordered returns the two halves of the ring, oldest entry first.
+func (r *ring) ordered() (a, b []ringEntry) {
+	return r.buf[r.next:], r.buf[:r.next]
+}
+
+// holdsAfter reports whether the ring holds every message after seq: its
+// oldest entry is seq+1 or older.
+func (r *ring) holdsAfter(seq uint64) bool {
+	a, _ := r.ordered() // a is empty only when the ring is
+	return len(a) > 0 && a[0].seq <= seq+1
+}
+
+// after returns the entries with a seq above seq, oldest first, as the two
+// halves of the ring.
+func (r *ring) after(seq uint64) (a, b []ringEntry) {
+	a, b = r.ordered()
+	for len(a) > 0 && a[0].seq <= seq {
+		a = a[1:]
+	}
+	if len(a) > 0 {
+		return a, b
+	}
+	for len(b) > 0 && b[0].seq <= seq {
+		b = b[1:]
+	}
+	return nil, b
+}
+
+// last returns the newest n entries (all, if the ring holds fewer), oldest
+// first, as the two halves of the ring.
+func (r *ring) last(n int) (a, b []ringEntry) {
+	a, b = r.ordered()
+	if skip := len(a) + len(b) - n; skip > 0 {
+		if skip >= len(a) {
+			return nil, b[skip-len(a):]
+		}
+		a = a[skip:]
+	}
+	return a, b
+}

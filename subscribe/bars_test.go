@@ -1,0 +1,159 @@
+package subscribe
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/feed"
+)
+
+// publishAt publishes the next tick of sym stamped ts with price px and
+// waits until the engine has taken it.
+func (e *testEnv) publishAt(sym string, ts int64, px float64) {
+	e.t.Helper()
+	e.mu.Lock()
+	e.seq[sym]++
+	seq := e.seq[sym]
+	e.engine.Publish(feed.Tick{Symbol: sym, Seq: seq, Price: px, Size: 10, Bid: px - 0.01, Ask: px + 0.01, TS: ts})
+	e.mu.Unlock()
+	checkFor(e.t, 5*time.Second, func() error {
+		if t, _ := e.engine.Last(sym); t.Seq != seq {
+			return fmt.Errorf("engine at %s seq %d, want %d", sym, t.Seq, seq)
+		}
+		return nil
+	})
+}
+
+// expectBar reads the next message and checks it is the final bar seq of
+// sym on stream whose every price is px (a one-tick bar).
+func (c *wsClient) expectBar(stream, sym string, seq uint64, px float64) msg {
+	c.t.Helper()
+	m := c.next()
+	if m.Type != "bar" || m.Stream != stream || m.Sym != sym || m.Seq != seq || m.Partial ||
+		m.O != px || m.H != px || m.L != px || m.C != px || m.V != 10 || m.N != 1 {
+		c.t.Fatalf("got %+v, want final %s bar #%d of %s at %g", m, stream, seq, sym, px)
+	}
+	return m
+}
+
+// TestBarsOverSocket drives 1s bars over a real socket: history then live
+// bars with contiguous seqs, recovery with since on bar seq, list per
+// stream, progress updates, and bad stream requests answered while a
+// ticks bystander sees every seq.
+func TestBarsOverSocket(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{BarHistory: 10})
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+
+	// One tick a bucket, in buckets well behind the wall clock: each tick
+	// closes the bar before it. Bar k (from 1) has price 100+k.
+	base := (time.Now().Unix() - 60) * int64(time.Second)
+	tick := func(k int) { e.publishAt("AAPL", base+int64(k-1)*int64(time.Second)+5e8, 100+float64(k)) }
+	for k := 1; k <= 6; k++ {
+		tick(k)
+	}
+	c := e.dial("")
+	c.send(`{"op":"subscribe","id":1,"stream":"bars.1s","symbols":["AAPL"],"history":3}`)
+	if r := c.expectReply("subscribed", 1); r.Stream != "bars.1s" || !slices.Equal(r.Symbols, []string{"AAPL"}) {
+		t.Fatalf("reply %+v", r)
+	}
+	for seq := uint64(3); seq <= 5; seq++ {
+		c.expectBar("bars.1s", "AAPL", seq, 100+float64(seq))
+	}
+	tick(7)
+	tick(8)
+	c.expectBar("bars.1s", "AAPL", 6, 106)
+	b := c.expectBar("bars.1s", "AAPL", 7, 107)
+	if b.T != base+6*int64(time.Second) {
+		t.Fatalf("bar #7 starts at %d, want %d", b.T, base+6*int64(time.Second))
+	}
+
+	for _, bad := range []struct{ req, code string }{
+		{`{"op":"subscribe","id":2,"stream":"bars.5m","symbols":["AAPL"]}`, CodeUnknownStream},
+		{`{"op":"subscribe","id":2,"stream":"bars.1s","symbols":["AAPL"],"history":11}`, CodeInvalidRequest},
+		{`{"op":"subscribe","id":2,"symbols":["AAPL"],"partial":true}`, CodeInvalidRequest},
+		{`{"op":"unsubscribe","id":2,"stream":"bars.1s","symbols":["AAPL"],"history":1}`, CodeInvalidRequest},
+	} {
+		c.send(bad.req)
+		if m := c.expectReply("error", 2); m.Code != bad.code {
+			t.Fatalf("%s: %+v, want %s", bad.req, m, bad.code)
+		}
+	}
+	c.send(`{"op":"subscribe","id":3,"symbols":["MSFT"]}`)
+	c.expectReply("subscribed", 3)
+	c.send(`{"op":"list","id":4}`)
+	l := c.expectReply("list", 4)
+	if fmt.Sprint(l.Streams) != "map[bars.1m:[] bars.1s:[AAPL] ticks:[MSFT]]" || !slices.Equal(l.Symbols, []string{"MSFT"}) {
+		t.Fatalf("list %+v", l)
+	}
+
+	// Reconnect with since on bar seq: exactly the missed bars.
+	r := e.dial("")
+	r.send(`{"op":"subscribe","id":5,"stream":"bars.1s","symbols":["AAPL"],"since":{"AAPL":5}}`)
+	if m := r.expectReply("subscribed", 5); !slices.Equal(m.Recovered, []string{"AAPL"}) {
+		t.Fatalf("since 5: %+v", m)
+	}
+	r.expectBar("bars.1s", "AAPL", 6, 106)
+	r.expectBar("bars.1s", "AAPL", 7, 107)
+
+	// Progress updates carry the seq the forming bar will have.
+	p := e.dial("")
+	p.send(`{"op":"subscribe","id":6,"stream":"bars.1s","symbols":["AAPL"],"partial":true}`)
+	p.expectReply("subscribed", 6)
+	p.expectBar("bars.1s", "AAPL", 7, 107) // the snapshot
+	tick(9)                                // closes #8 and opens the bar #9 will be
+	p.expectBar("bars.1s", "AAPL", 8, 108)
+	if m := p.next(); m.Type != "bar" || !m.Partial || m.Seq != 9 || m.C != 109 {
+		t.Fatalf("progress %+v, want a partial bar that will be #9", m)
+	}
+	c.expectBar("bars.1s", "AAPL", 8, 108)
+	c.send(`{"op":"unsubscribe","id":7,"stream":"bars.1s","symbols":["*"]}`)
+	if m := c.expectReply("unsubscribed", 7); m.Stream != "bars.1s" || !slices.Equal(m.Symbols, []string{"AAPL"}) {
+		t.Fatalf("unsubscribe %+v", m)
+	}
+	by.expectTicks("AAPL", 0, 9)
+}
+
+// TestDelayedBarsOverSocket runs a 300 ms delayed tier: a delayed client's
+// bar is the realtime bar, marked, and comes only once the tick closing it
+// is 300 ms old; a grant without the symbol is refused its bars too.
+func TestDelayedBarsOverSocket(t *testing.T) {
+	t.Parallel()
+	e, _ := newAuthEnv(t, fanout.Config{Delay: 300 * time.Millisecond, DelayMaxBytes: 64 << 10})
+	rt := e.dial("?token=all")
+	dl := e.dial("?token=late")
+	for _, c := range []*wsClient{rt, dl} {
+		c.send(`{"op":"subscribe","id":1,"stream":"bars.1s","symbols":["AAPL"]}`)
+		c.expectReply("subscribed", 1)
+	}
+	ms := e.dial("?token=ms")
+	ms.send(`{"op":"subscribe","id":2,"stream":"bars.1m","symbols":["AAPL"]}`)
+	if m := ms.expectReply("error", 2); m.Code != CodeForbidden {
+		t.Fatalf("bars outside the grant: %+v", m)
+	}
+
+	ts1 := time.Now().UnixNano()
+	e.publishAt("AAPL", ts1, 101)
+	next := ts1 - ts1%int64(time.Second) + int64(time.Second) // the next bucket
+	checkFor(t, 2*time.Second, func() error {
+		if time.Now().UnixNano() < next {
+			return fmt.Errorf("still in the first tick's second")
+		}
+		return nil
+	})
+	ts2 := time.Now().UnixNano()
+	e.publishAt("AAPL", ts2, 102)
+	want := rt.expectBar("bars.1s", "AAPL", 1, 101)
+	got := dl.next()
+	if age := time.Since(time.Unix(0, ts2)); age < 300*time.Millisecond {
+		t.Fatalf("delayed bar came %v after the tick closing it, before the 300ms delay", age)
+	}
+	want.Delayed = true
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Fatalf("delayed bar %+v, want the realtime bar marked delayed %+v", got, want)
+	}
+}
