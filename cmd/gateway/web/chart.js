@@ -82,10 +82,11 @@ export class Candles {
   }
 
   /**
-   * draw paints the chart on canvas at its CSS size and returns what it
-   * drew: {candles, final, forming}.
+   * draw paints the chart on canvas at its CSS size, with a crosshair at
+   * hoverX (CSS px) when given, and returns what it drew: {candles, final,
+   * forming}.
    */
-  draw(canvas, fmtTime) {
+  draw(canvas, fmtTime, hoverX = null) {
     const r = canvas.getBoundingClientRect();
     const dpr = window.devicePixelRatio || 1;
     const W = Math.round(r.width * dpr), H = Math.round(r.height * dpr);
@@ -136,6 +137,11 @@ export class Candles {
       if (bar.partial) drawn.forming++; else drawn.final++;
     }
     drawLast(g, items[items.length - 1].bar, { plotW, y });
+    if (hoverX !== null && hoverX < plotW) {
+      const hx = Math.round(x(Math.floor(hoverX / slotW))) + 0.5;
+      g.strokeStyle = "rgba(230, 237, 243, .25)";
+      g.beginPath(); g.moveTo(hx, 0); g.lineTo(hx, h - TIME_H); g.stroke();
+    }
     return drawn;
   }
 }

@@ -30,8 +30,8 @@ export class ChartPanel {
     this.#el = el;
     this.#canvas = el.querySelector("canvas");
     new ResizeObserver(() => this.#schedule()).observe(this.#canvas);
-    this.#canvas.addEventListener("pointermove", (e) => { this.#hover = e.offsetX; this.#header(); });
-    this.#canvas.addEventListener("pointerleave", () => { this.#hover = null; this.#header(); });
+    this.#canvas.addEventListener("pointermove", (e) => { this.#hover = e.offsetX; this.#schedule(); });
+    this.#canvas.addEventListener("pointerleave", () => { this.#hover = null; this.#schedule(); });
   }
 
   /** show charts sym on stream; the same pair again changes nothing. */
@@ -111,7 +111,7 @@ export class ChartPanel {
   #render() {
     const { fmt } = STREAMS[this.stream];
     let drawn = { candles: 0, final: 0, forming: 0 };
-    if (this.candles) drawn = this.candles.draw(this.#canvas, (t) => fmt(new Date(t)));
+    if (this.candles) drawn = this.candles.draw(this.#canvas, (t) => fmt(new Date(t)), this.#hover);
     else this.#canvas.getContext("2d").clearRect(0, 0, this.#canvas.width, this.#canvas.height);
     this.#el.dataset.candles = String(drawn.candles);
     this.#el.dataset.final = String(drawn.final);
