@@ -215,6 +215,15 @@ func (e *Engine) HistoryMax(st Stream) int {
 	return max(e.cfg.History, 0)
 }
 
+// HistoryBudget is the most history messages one subscribe may ask for in
+// all (Policy.History times the symbols added): what fits under a client's
+// conflate mark, so a catch-up never sends the client into conflation.
+func (e *Engine) HistoryBudget() int { return e.cfg.ConflateAt / historyMsgBytes }
+
+// historyMsgBytes is what HistoryBudget reckons a message at: more than a
+// tick or bar takes on the wire.
+const historyMsgBytes = 256
+
 // RateOf returns the rate class a max_rate request gets, 0 for every tick.
 func (e *Engine) RateOf(maxRate float64) float64 {
 	if k := classOf(e.classes, maxRate); k > 0 {

@@ -157,3 +157,21 @@ func TestDelayedBarsOverSocket(t *testing.T) {
 		t.Fatalf("delayed bar %+v, want the realtime bar marked delayed %+v", got, want)
 	}
 }
+
+// TestHistoryBudget refuses a subscribe whose history for all its symbols
+// would not fit under the client's conflate mark, and serves one that fits.
+func TestHistoryBudget(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{BarHistory: 10, QueueBytes: 16 << 10, ConflateAt: 4 << 10}) // 16 messages
+	by := e.dial("?symbols=AAPL")
+	by.expectReply("subscribed", 0)
+	c := e.dial("")
+	c.send(`{"op":"subscribe","id":1,"stream":"bars.1m","symbols":["AAPL","MSFT"],"history":10}`)
+	if m := c.expectReply("error", 1); m.Code != CodeInvalidRequest {
+		t.Fatalf("history 10 x 2 over a budget of 16: %+v", m)
+	}
+	c.send(`{"op":"subscribe","id":2,"stream":"bars.1m","symbols":["AAPL","MSFT"],"history":8}`)
+	c.expectReply("subscribed", 2)
+	e.publish("AAPL", 3)
+	by.expectTicks("AAPL", 0, 3)
+}

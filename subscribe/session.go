@@ -186,6 +186,10 @@ func (s *session) subscribe(req request) {
 		s.replyError(req.ID, perr)
 		return
 	}
+	if budget := s.srv.engine.HistoryBudget(); req.History*len(syms) > budget {
+		s.replyError(req.ID, errorf(CodeInvalidRequest, "\"history\" %d for %d symbols is more than the %d messages one subscribe may ask for; split it", req.History, len(syms), budget))
+		return
+	}
 	encode := func(r fanout.Result) []byte {
 		rep := reply{Type: "subscribed", ID: req.ID, Stream: req.stream.String(), Symbols: nonNil(syms), MaxRate: r.Rate}
 		if req.Since != nil {
