@@ -74,6 +74,12 @@ const STABLE_MS = 10000;
 const MIN_DELAY_MS = 20;
 /** After a rate_limited reply the same request is retried this much later. */
 const RATE_LIMIT_RETRY_MS = 1000;
+/**
+ * The most history messages one subscribe may ask for (history × symbols):
+ * the gateway's default fanout.conflate_at / 256. Bigger asks go in several
+ * requests, as the gateway's invalid_request for them says to.
+ */
+const HISTORY_BUDGET = 1024;
 /** The stream a subscription without one gets; requests for it carry no `stream` field, as before streams. */
 const TICKS = "ticks";
 
@@ -379,7 +385,8 @@ export class Client {
    * flush brings the server in line with the subscriptions: per stream, one
    * subscribe per policy (with `since` for topics already seen) and one
    * unsubscribe. With history asked, topics that recover with `since` go
-   * apart from those that take the history. Topics with a solo key (their
+   * apart from those that take the history, and those go in requests of at
+   * most HISTORY_BUDGET messages of history. Topics with a solo key (their
    * batch was rejected) go one request per key, so a bad symbol fails only
    * the call that named it.
    */
@@ -404,7 +411,10 @@ export class Client {
       if (!groups.has(key)) groups.set(key, { stream, want, syms: [] });
       groups.get(key).syms.push(sym);
     }
-    for (const { stream, want, syms } of groups.values()) this.#sendSubscribe(stream, syms, want);
+    for (const { stream, want, syms } of groups.values()) {
+      const per = want.history > 0 ? Math.max(1, Math.floor(HISTORY_BUDGET / want.history)) : syms.length;
+      for (let i = 0; i < syms.length; i += per) this.#sendSubscribe(stream, syms.slice(i, i + per), want);
+    }
     for (const [stream, syms] of unsub) this.#sendUnsubscribe(stream, syms);
     this.#settleOps();
   }

@@ -189,3 +189,24 @@ test("stream options: unknown stream, partial on ticks and history out of range 
   await waitFor(() => ticks.length > n + 5, 10000, "ticks stopped with the bars");
   assert.equal(tg.lastSeq("NVDA", "bars.1m"), undefined, "an unsubscribed topic forgets its seq");
 });
+
+test("history for many symbols: the client splits it into requests the gateway takes", async (t) => {
+  const gw = await withGateway(t, { TICKGATE_FEED_SIM_RATE: "3000" });
+  const syms = (await (await fetch(gw.http + "/symbols")).json()).slice(0, 12);
+  const { tg: ref } = open(t, gw.ws);
+  const refBars = new Map(syms.map((s) => [s, []]));
+  await ref.subscribe(syms, { stream: "bars.1s" }, (x) => refBars.get(x.sym).push(x)).ready;
+  await waitFor(() => syms.every((s) => refBars.get(s).length >= 2), 20000, "not every symbol has 2 bars");
+  // 12 symbols x 120 is past the 1024 messages one subscribe may ask for.
+  const { tg, seen } = open(t, gw.ws);
+  const bars = new Map(syms.map((s) => [s, []]));
+  const reply = await tg.subscribe(syms, { stream: "bars.1s", history: 120 }, (x) => bars.get(x.sym).push(x)).ready;
+  assert.equal(reply.type, "subscribed");
+  assert.deepEqual((await tg.list("bars.1s")).sort(), [...syms].sort());
+  await waitFor(() => syms.every((s) => bars.get(s).length >= 3), 20000, "not every symbol got its history and live bars");
+  for (const s of syms) {
+    assert.equal(bars.get(s)[0].seq, 1, `${s}: the history reaches back to the first bar`);
+    assert.equal(firstBarBreak(bars.get(s)), null, `${s}: history and live contiguous`);
+  }
+  assert.deepEqual(seen.errors, []);
+});
