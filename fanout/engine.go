@@ -216,8 +216,10 @@ func (e *Engine) HistoryMax(st Stream) int {
 }
 
 // HistoryBudget is the most history messages one subscribe may ask for in
-// all (Policy.History times the symbols added): what fits under a client's
-// conflate mark, so a catch-up never sends the client into conflation.
+// all (Policy.History times the symbols it names, held ones included, as
+// the session cannot tell them apart before the shard locks): what fits
+// under a client's conflate mark, so a catch-up never sends the client
+// into conflation.
 func (e *Engine) HistoryBudget() int { return e.cfg.ConflateAt / historyMsgBytes }
 
 // historyMsgBytes is what HistoryBudget reckons a message at: more than a

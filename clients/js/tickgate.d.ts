@@ -20,11 +20,58 @@ export interface Tick {
   n?: number;
 }
 
+/** A stream a subscription names; the gateway answers `unknown_stream` for others. */
+export type Stream = "ticks" | "bars.1s" | "bars.1m" | (string & {});
+
+/** One OHLCV bar as the gateway sends it (docs/protocol.md). */
+export interface Bar {
+  type: "bar";
+  stream: Stream;
+  sym: string;
+  /** Bucket start, Unix nanoseconds (a whole second, so exact as a double). */
+  t: number;
+  o: number;
+  h: number;
+  l: number;
+  c: number;
+  /** Summed trade size. */
+  v: number;
+  /** Trade count. */
+  n: number;
+  /** Per (stream, symbol) count of final bars; a partial carries the seq it will have when final. */
+  seq: number;
+  /** A progress update of the forming bar (only with `partial: true`); it does not move seq. */
+  partial?: boolean;
+  /** Delayed tier. */
+  delayed?: boolean;
+  /** Present when a final bar stands for span > 1 bar seqs (conflation); seq - span == last is contiguous. */
+  span?: number;
+}
+
+/** Options of Client.subscribe. */
+export interface SubscribeOptions {
+  /** "ticks" (default), "bars.1s" or "bars.1m". */
+  stream?: Stream;
+  /** Updates/s per symbol; 0 or absent: every message. */
+  maxRate?: number;
+  /**
+   * The last N final messages of each newly held symbol, oldest first, instead of the snapshot.
+   * Joining a topic this client already holds, the client hands over what it kept (README).
+   */
+  history?: number;
+  /** Bar streams only: also deliver progress updates of the forming bar (at most 1/s per symbol). */
+  partial?: boolean;
+}
+
 /** A reply from the gateway to subscribe, unsubscribe or list. */
 export interface Reply {
   type: "subscribed" | "unsubscribed" | "list";
   id?: number;
+  /** The stream of a subscribed or unsubscribed reply (gateways before streams omit it). */
+  stream?: Stream;
   symbols: string[];
+  /** list only: each stream's symbols. */
+  streams?: Record<string, string[]>;
   /** The effective rate class, when the subscription is rate-limited. */
   max_rate?: number;
   /** Symbols of `since` whose missed ticks follow. */
@@ -60,12 +107,13 @@ export interface StateInfo {
   attempt?: number;
 }
 
-/** Symbols whose missed ticks could not be recovered. */
+/** Symbols of one stream whose missed ticks or bars could not be recovered. */
 export interface Gap {
+  stream: Stream;
   symbols: string[];
   /**
    * snapshot: the gateway answered the resubscribe with a snapshot;
-   * seq: a tick's seq jumped past the last one by more than its n;
+   * seq: a tick's seq jumped past the last one by more than its n (a final bar's, by more than its span);
    * reset: the first tick after a resubscribe went below the last seq: the gateway's feed restarted its seqs.
    */
   reason: "snapshot" | "seq" | "reset";
@@ -92,8 +140,13 @@ export class Subscription {
   /** Resolves with the gateway's reply once the symbols are held; rejects with a TickgateError. */
   ready: Promise<Reply>;
   readonly symbols: string[];
-  /** Updates/s per symbol asked for; 0 = every tick. */
+  /** Updates/s per symbol asked for; 0 = every message. */
   readonly maxRate: number;
+  readonly stream: Stream;
+  /** Final messages asked for per newly held symbol; 0: the snapshot. */
+  readonly history: number;
+  /** Whether progress updates of the forming bar are delivered. */
+  readonly partial: boolean;
   /** Adds symbols, all or nothing (like the gateway). */
   add(symbols: string[]): Promise<Reply>;
   /** Removes symbols; the gateway is told once no subscription of this client holds them. */
@@ -107,16 +160,18 @@ export class Subscription {
 export class Client {
   readonly state: State;
   subscribe(symbols: string[], onTick: (tick: Tick) => void): Subscription;
-  subscribe(symbols: string[], opts: { maxRate?: number }, onTick: (tick: Tick) => void): Subscription;
+  subscribe(symbols: string[], opts: SubscribeOptions & { stream?: "ticks" }, onTick: (tick: Tick) => void): Subscription;
+  subscribe(symbols: string[], opts: SubscribeOptions & { stream: "bars.1s" | "bars.1m" }, onBar: (bar: Bar) => void): Subscription;
+  subscribe(symbols: string[], opts: SubscribeOptions, onData: (m: Tick | Bar) => void): Subscription;
   on(name: "state", fn: (state: State, info: StateInfo) => void): () => void;
   on(name: "gap", fn: (gap: Gap) => void): () => void;
   on(name: "notice", fn: (notice: Notice) => void): () => void;
   on(name: "error", fn: (err: TickgateError) => void): () => void;
   off(name: string, fn: (...args: any[]) => void): void;
-  /** The symbols this connection holds, as the gateway sees them. */
-  list(): Promise<string[]>;
-  /** The last seq delivered for sym. */
-  lastSeq(sym: string): number | undefined;
+  /** The symbols this connection holds on stream (default "ticks"), as the gateway sees them. */
+  list(stream?: Stream): Promise<string[]>;
+  /** The last seq delivered for sym on stream (default "ticks"; on a bar stream, of a final bar). */
+  lastSeq(sym: string, stream?: Stream): number | undefined;
   /** Ends the connection for good; waiting requests reject with code "closed". */
   close(): void;
 }
@@ -127,7 +182,7 @@ export function connect(url: string, options?: Options): Client;
 /** The `exp` claim (Unix seconds) of a JWT, or undefined. */
 export function jwtExp(token?: string): number | undefined;
 
-/** Judges a tick's seq (standing for n feed ticks) against the last seq seen; a conflated jump covered by n is "next". */
+/** Judges a tick's seq (standing for n feed ticks; a final bar's, standing for span bar seqs) against the last seq seen; a conflated jump covered by n is "next". */
 export function seqStep(last: number | undefined, seq: number, n?: number): "first" | "duplicate" | "behind" | "gap" | "next";
 
 /** Full-jitter delay for reconnect attempt `attempt` (0-based), never below 20 ms. */

@@ -5,10 +5,12 @@
 // constructor passed in (for example from the `ws` package).
 //
 // It owns what every dashboard otherwise writes by hand: splitting frames on
-// "\n", tracking the last seq per symbol (a conflated jump is not a gap),
-// reconnecting with exponential backoff and full jitter, resubscribing every
-// live subscription with `since` so the gateway replays what was missed, and
-// a `gap` event when it could not. The wire protocol is docs/protocol.md.
+// "\n", tracking the last seq per (stream, symbol) (a conflated jump is not
+// a gap), reconnecting with exponential backoff and full jitter,
+// resubscribing every live subscription with `since` so the gateway replays
+// what was missed, and a `gap` event when it could not. Streams are "ticks"
+// (the default) and the bar streams "bars.1s" and "bars.1m". The wire
+// protocol is docs/protocol.md.
 
 /** @typedef {"connecting"|"open"|"reconnecting"|"closed"} State */
 
@@ -23,6 +25,33 @@
  * @property {number} ask
  * @property {number} ts feed time, Unix nanoseconds (as a double: ~256 ns precision)
  * @property {number} [n] present when the tick stands for n > 1 feed ticks (conflation)
+ */
+
+/**
+ * @typedef {object} Bar
+ * @property {string} type always "bar"
+ * @property {string} stream "bars.1s" or "bars.1m"
+ * @property {string} sym
+ * @property {number} t bucket start, Unix nanoseconds (a whole second: exact as a double)
+ * @property {number} o open
+ * @property {number} h high
+ * @property {number} l low
+ * @property {number} c close
+ * @property {number} v summed trade size
+ * @property {number} n trade count
+ * @property {number} seq per (stream, symbol) count of final bars; a partial has the seq it will have when final
+ * @property {boolean} [partial] a progress update of the forming bar
+ * @property {boolean} [delayed] delayed tier
+ * @property {number} [span] present when the final bar stands for span > 1 bar seqs (conflation)
+ */
+
+/**
+ * @typedef {object} SubscribeOptions
+ * @property {string} [stream] "ticks" (default), "bars.1s" or "bars.1m"
+ * @property {number} [maxRate] updates/s per symbol; 0 or absent: every message
+ * @property {number} [history] the gateway sends the last N final messages of each newly held symbol instead of the
+ *   snapshot; joining a topic this client already holds, the client hands over the ones it kept
+ * @property {boolean} [partial] bar streams only: also deliver progress updates of the forming bar
  */
 
 /**
@@ -45,6 +74,21 @@ const STABLE_MS = 10000;
 const MIN_DELAY_MS = 20;
 /** After a rate_limited reply the same request is retried this much later. */
 const RATE_LIMIT_RETRY_MS = 1000;
+/**
+ * The most history messages one subscribe may ask for (history × symbols):
+ * the gateway's default fanout.conflate_at / 256. Bigger asks go in several
+ * requests, as the gateway's invalid_request for them says to.
+ */
+const HISTORY_BUDGET = 1024;
+/** The stream a subscription without one gets; requests for it carry no `stream` field, as before streams. */
+const TICKS = "ticks";
+
+/** topicOf is the key of a (stream, symbol) pair: neither may contain a space. */
+const topicOf = (stream, sym) => stream + " " + sym;
+/** splitTopic is the inverse of topicOf. */
+const splitTopic = (topic) => { const i = topic.indexOf(" "); return [topic.slice(0, i), topic.slice(i + 1)]; };
+/** samePolicy says whether the policy held on the connection is the one wanted. */
+const samePolicy = (held, want) => held !== undefined && held.rate === want.rate && held.partial === want.partial;
 
 /** TickgateError is an error reply from the gateway, or the client giving up on a request. */
 export class TickgateError extends Error {
@@ -140,19 +184,20 @@ export class Client {
   #pending = new Map();
   #lists = []; // list() calls waiting for a connection
 
-  // subscriptions and what the server holds on this connection
+  // subscriptions and what the server holds on this connection, by topic (stream + " " + sym)
   #subs = new Set();
-  #sent = new Map(); // sym -> rate asked on this connection
-  #inflight = new Map(); // sym -> requests in flight that carry it
+  #sent = new Map(); // topic -> {rate, partial} asked on this connection
+  #inflight = new Map(); // topic -> requests in flight that carry it
   #ops = new Set(); // user operations waiting for the server's word
-  #solo = new Map(); // sym -> key: after a rejected batch, symbols go in one request per key
+  #solo = new Map(); // topic -> key: after a rejected batch, topics go in one request per key
   #soloSeq = 0;
   #flushQueued = false;
   #retryTimer = null;
 
-  // per-symbol stream state
-  #last = new Map(); // sym -> last seq delivered
-  #resumed = new Set(); // resubscribed with since, no tick yet: a lower seq means the feed restarted
+  // per-topic sequence state
+  #last = new Map(); // topic -> last seq delivered (final bars only on bar streams)
+  #resumed = new Set(); // topics resubscribed with since, nothing yet: a lower seq means the feed restarted
+  #kept = new Map(); // topic -> final messages delivered, oldest first, for subscriptions that join later with history
 
   #listeners = new Map();
 
@@ -174,9 +219,9 @@ export class Client {
   get state() { return this.#state; }
 
   /**
-   * on registers fn for an event: "state" (state, info), "gap" ({symbols,
-   * reason}), "notice" ({code, msg}), "error" (TickgateError). It returns a
-   * function that removes fn.
+   * on registers fn for an event: "state" (state, info), "gap" ({stream,
+   * symbols, reason}), "notice" ({code, msg}), "error" (TickgateError). It
+   * returns a function that removes fn.
    * @param {string} name
    * @param {Function} fn
    * @returns {() => void}
@@ -191,39 +236,48 @@ export class Client {
   off(name, fn) { this.#listeners.get(name)?.delete(fn); }
 
   /**
-   * subscribe asks for ticks of symbols; onTick gets each tick once, in seq
-   * order per symbol. opts.maxRate caps updates per second per symbol (0 or
-   * absent: every tick). Made while disconnected, it is sent on connect.
+   * subscribe asks for a stream of symbols (opts.stream, default "ticks");
+   * onData gets each tick, or each final bar, once, in seq order per
+   * symbol, and with opts.partial the forming bar's progress updates too.
+   * opts.maxRate caps updates per second per symbol (0 or absent: every
+   * one); opts.history asks for the last N final messages of each newly
+   * held symbol before live ones. Made while disconnected, it is sent on
+   * connect.
    * @param {string[]} symbols
-   * @param {{maxRate?: number}|((t: Tick) => void)} [opts]
-   * @param {(t: Tick) => void} [onTick]
+   * @param {SubscribeOptions|((m: Tick) => void)} [opts]
+   * @param {(m: Tick|Bar) => void} [onData]
    * @returns {Subscription}
    */
-  subscribe(symbols, opts, onTick) {
-    if (typeof opts === "function") [opts, onTick] = [{}, opts];
-    const sub = new Subscription(this, opts?.maxRate ?? 0, onTick || (() => {}));
+  subscribe(symbols, opts, onData) {
+    if (typeof opts === "function") [opts, onData] = [{}, opts];
+    const sub = new Subscription(this, opts || {}, onData || (() => {}));
     this.#subs.add(sub);
     sub.ready = sub.add(symbols);
     return sub;
   }
 
   /**
-   * list asks the gateway which symbols this connection holds.
+   * list asks the gateway which symbols this connection holds on stream
+   * (default "ticks").
+   * @param {string} [stream]
    * @returns {Promise<string[]>}
    */
-  list() {
+  list(stream = TICKS) {
     return new Promise((resolve, reject) => {
-      const req = { kind: "list", resolve: (m) => resolve(m.symbols), reject };
+      const pick = (m) => m.streams?.[stream] ?? (stream === TICKS ? m.symbols : []);
+      const req = { kind: "list", resolve: (m) => resolve(pick(m)), reject };
       if (this.#isOpen()) this.#send(req, {});
       else this.#lists.push(req);
     });
   }
 
   /**
-   * lastSeq is the last seq delivered for sym, or undefined.
+   * lastSeq is the last seq delivered for sym on stream (default "ticks";
+   * on a bar stream, of a final bar), or undefined.
    * @param {string} sym
+   * @param {string} [stream]
    */
-  lastSeq(sym) { return this.#last.get(sym); }
+  lastSeq(sym, stream = TICKS) { return this.#last.get(topicOf(stream, sym)); }
 
   /** close ends the connection for good; waiting requests reject with code "closed". */
   close() {
@@ -253,16 +307,46 @@ export class Client {
   /** @internal track registers a user operation on symbols and schedules a flush. */
   _track(sub, kind, symbols, prevRate) {
     return new Promise((resolve, reject) => {
-      const op = { sub, kind, symbols: new Set(symbols), resolve, reject, reply: undefined };
+      const topics = new Set(symbols.map((s) => topicOf(sub.stream, s)));
+      const op = { sub, kind, symbols, topics, resolve, reject, reply: undefined };
       if (this.#closed) return reject(new TickgateError("closed", "client closed"));
       if (kind === "rate") op.prevRate = prevRate;
+      if (kind === "add") this.#replay(sub, topics);
       if (kind === "remove") {
-        for (const s of symbols) if (this.#wantRate(s) === undefined && !this.#sent.has(s)) this.#last.delete(s);
+        for (const tp of topics) if (this.#want(tp) === undefined && !this.#sent.has(tp)) this.#forget(tp);
         if (!this.#isOpen()) return resolve(settled(op));
       }
       this.#ops.add(op);
       this.#scheduleFlush();
     });
+  }
+
+  /**
+   * replay gives a subscription that joins topics another one holds the
+   * history the gateway sent before it joined: the gateway sends history
+   * only when a connection starts holding a topic. It has what the client
+   * kept, at most the largest history a holder of the topic asked for, and
+   * runs before any later message, so the seqs continue.
+   */
+  #replay(sub, topics) {
+    if (!sub.history) return;
+    const backlog = [];
+    for (const tp of topics) for (const m of (this.#kept.get(tp) || []).slice(-sub.history)) backlog.push(m);
+    if (backlog.length) queueMicrotask(() => { for (const m of backlog) if (sub._has(m.sym)) sub._deliver(m); });
+  }
+
+  /** keep records a delivered final message of a topic for later joiners, bounded by history. */
+  #keep(tp, m, history) {
+    let kept = this.#kept.get(tp);
+    if (!kept) this.#kept.set(tp, (kept = []));
+    kept.push(m);
+    if (kept.length >= 2 * history) kept.splice(0, kept.length - history);
+  }
+
+  /** forget drops what the client knows of a topic's seqs: it is no longer held, or it has a gap. */
+  #forget(tp) {
+    this.#last.delete(tp);
+    this.#kept.delete(tp);
   }
 
   /** @internal drop forgets a closed subscription. */
@@ -277,65 +361,92 @@ export class Client {
     });
   }
 
-  /** wantRate is the rate sym should be held at (fastest wins; 0 = every tick), or undefined. */
-  #wantRate(sym) {
+  /**
+   * want is the policy a topic should be held at, merged over the
+   * subscriptions that hold it (fastest rate wins, 0 = every message;
+   * partial if any asks; the largest history), or undefined.
+   * @returns {{rate: number, partial: boolean, history: number}|undefined}
+   */
+  #want(topic) {
+    const [stream, sym] = splitTopic(topic);
     let want;
     for (const sub of this.#subs) {
-      if (!sub._has(sym)) continue;
+      if (sub.stream !== stream || !sub._has(sym)) continue;
       const r = sub.maxRate;
-      if (want === undefined || r === 0 || (want !== 0 && r > want)) want = r;
+      want ??= { rate: r, partial: false, history: 0 };
+      if (r === 0 || (want.rate !== 0 && r > want.rate)) want.rate = r;
+      want.partial ||= sub.partial;
+      want.history = Math.max(want.history, sub.history);
     }
     return want;
   }
 
   /**
-   * flush brings the server in line with the subscriptions: one subscribe
-   * per rate (with `since` for symbols already seen), one unsubscribe.
-   * Symbols with a solo key (their batch was rejected) go one request per
-   * key, so a bad symbol fails only the call that named it.
+   * flush brings the server in line with the subscriptions: per stream, one
+   * subscribe per policy (with `since` for topics already seen) and one
+   * unsubscribe. With history asked, topics that recover with `since` go
+   * apart from those that take the history, and those go in requests of at
+   * most HISTORY_BUDGET messages of history. Topics with a solo key (their
+   * batch was rejected) go one request per key, so a bad symbol fails only
+   * the call that named it.
    */
   #flush() {
     if (!this.#isOpen()) return;
-    const groups = new Map(); // rate or solo key + rate -> {rate, syms}
-    const unsub = [];
-    const names = new Set(this.#sent.keys());
-    for (const sub of this.#subs) for (const s of sub.symbols) names.add(s);
-    for (const s of names) {
-      const want = this.#wantRate(s);
+    const groups = new Map(); // stream, solo key, policy, recovering -> {stream, want, syms}
+    const unsub = new Map(); // stream -> syms
+    const topics = new Set(this.#sent.keys());
+    for (const sub of this.#subs) for (const s of sub.symbols) topics.add(topicOf(sub.stream, s));
+    for (const tp of topics) {
+      const [stream, sym] = splitTopic(tp);
+      const want = this.#want(tp);
       if (want === undefined) {
-        if (this.#sent.has(s)) unsub.push(s);
+        if (this.#sent.has(tp)) (unsub.get(stream) || unsub.set(stream, []).get(stream)).push(sym);
         continue;
       }
-      if (this.#sent.get(s) === want) continue;
-      const solo = this.#solo.get(s);
-      this.#solo.delete(s);
-      const key = solo === undefined ? want : solo + "/" + want;
-      if (!groups.has(key)) groups.set(key, { rate: want, syms: [] });
-      groups.get(key).syms.push(s);
+      if (samePolicy(this.#sent.get(tp), want)) continue;
+      const solo = this.#solo.get(tp);
+      this.#solo.delete(tp);
+      const recovering = want.history > 0 && this.#last.has(tp) && !this.#sent.has(tp);
+      const key = [stream, solo ?? "", want.rate, want.partial, want.history, recovering].join("/");
+      if (!groups.has(key)) groups.set(key, { stream, want, syms: [] });
+      groups.get(key).syms.push(sym);
     }
-    for (const { rate, syms } of groups.values()) this.#sendSubscribe(syms, rate);
-    if (unsub.length) {
-      const prev = new Map(unsub.map((s) => [s, this.#sent.get(s)]));
-      for (const s of unsub) { this.#sent.delete(s); this.#last.delete(s); this.#resumed.delete(s); }
-      this.#send({ kind: "unsubscribe", symbols: unsub, prev }, { symbols: unsub });
+    for (const { stream, want, syms } of groups.values()) {
+      const per = want.history > 0 ? Math.max(1, Math.floor(HISTORY_BUDGET / want.history)) : syms.length;
+      for (let i = 0; i < syms.length; i += per) this.#sendSubscribe(stream, syms.slice(i, i + per), want);
     }
+    for (const [stream, syms] of unsub) this.#sendUnsubscribe(stream, syms);
     this.#settleOps();
   }
 
-  #sendSubscribe(syms, rate) {
+  #sendSubscribe(stream, syms, want) {
+    const topics = syms.map((s) => topicOf(stream, s));
     const since = {};
     let withSince = false;
-    for (const s of syms) {
-      const seq = this.#last.get(s);
-      if (seq !== undefined && !this.#sent.has(s)) { since[s] = seq; withSince = true; }
-    }
-    const prev = new Map(syms.map((s) => [s, this.#sent.get(s)]));
-    const change = syms.some((s) => this.#sent.has(s));
-    for (const s of syms) this.#sent.set(s, rate);
+    topics.forEach((tp, i) => {
+      const seq = this.#last.get(tp);
+      if (seq !== undefined && !this.#sent.has(tp)) { since[syms[i]] = seq; withSince = true; }
+    });
+    const prev = new Map(topics.map((tp) => [tp, this.#sent.get(tp)]));
+    const change = topics.some((tp) => this.#sent.has(tp));
+    for (const tp of topics) this.#sent.set(tp, { rate: want.rate, partial: want.partial });
     const body = { symbols: syms };
-    if (rate > 0 || change) body.max_rate = rate; // an explicit 0 takes a held symbol back to every tick
+    if (stream !== TICKS) body.stream = stream;
+    if (want.rate > 0 || change) body.max_rate = want.rate; // an explicit 0 takes a held symbol back to every message
+    if (stream !== TICKS && (want.partial || change)) body.partial = want.partial;
     if (withSince) body.since = since;
-    this.#send({ kind: "subscribe", symbols: syms, rate, since: withSince ? since : undefined, prev }, body);
+    else if (want.history > 0) body.history = want.history;
+    const req = { kind: "subscribe", stream, symbols: syms, topics, since: withSince ? since : undefined, prev };
+    this.#send(req, body);
+  }
+
+  #sendUnsubscribe(stream, syms) {
+    const topics = syms.map((s) => topicOf(stream, s));
+    const prev = new Map(topics.map((tp) => [tp, this.#sent.get(tp)]));
+    for (const tp of topics) { this.#sent.delete(tp); this.#forget(tp); this.#resumed.delete(tp); }
+    const body = { symbols: syms };
+    if (stream !== TICKS) body.stream = stream;
+    this.#send({ kind: "unsubscribe", stream, symbols: syms, topics, prev }, body);
   }
 
   /** send writes one request; request replies are matched by id. */
@@ -343,19 +454,19 @@ export class Client {
     const id = this.#nextId++;
     req.id = id;
     this.#pending.set(id, req);
-    for (const s of req.symbols || []) this.#inflight.set(s, (this.#inflight.get(s) || 0) + 1);
+    for (const tp of req.topics || []) this.#inflight.set(tp, (this.#inflight.get(tp) || 0) + 1);
     this.#ws.send(JSON.stringify({ op: req.kind, id, ...body }));
   }
 
-  /** settleOps resolves every op whose symbols the server has confirmed. */
+  /** settleOps resolves every op whose topics the server has confirmed. */
   #settleOps() {
     if (!this.#isOpen()) return;
     for (const op of this.#ops) {
       let done = true;
-      for (const s of op.symbols) {
-        if (this.#inflight.get(s)) { done = false; break; }
-        const want = this.#wantRate(s);
-        if (want !== undefined && this.#sent.get(s) !== want) { done = false; break; }
+      for (const tp of op.topics) {
+        if (this.#inflight.get(tp)) { done = false; break; }
+        const want = this.#want(tp);
+        if (want !== undefined && !samePolicy(this.#sent.get(tp), want)) { done = false; break; }
       }
       if (done) {
         this.#ops.delete(op);
@@ -494,34 +605,57 @@ export class Client {
   #message(m) {
     switch (m.type) {
       case "tick": return this.#tick(m);
+      case "bar": return this.#bar(m);
       case "subscribed": case "unsubscribed": case "list": case "authenticated": return this.#reply(m);
       case "error": return this.#error(m);
       case "notice": return this.#emit("notice", m);
     }
   }
 
+  /** tick takes a tick through the seq rule of its (ticks, sym) topic. */
+  #tick(t) { this.#final(TICKS, t, t.n); }
+
   /**
-   * tick applies the seq rule and hands the tick to every subscription
-   * that holds its symbol: drop if seq <= last; a real gap iff
-   * seq - (n || 1) > last; otherwise contiguous. The one exception is the
-   * first tick after a resubscribe with since: a seq below last there means
-   * the gateway's feed restarted its seqs (a gap), not a duplicate.
+   * bar takes a final bar through the seq rule, span playing the part of a
+   * tick's n. A partial never moves seq: it goes to the subscriptions that
+   * asked for partials unless its bar is already final (seq <= last).
    */
-  #tick(t) {
-    if (!this.#sent.has(t.sym) || this.#wantRate(t.sym) === undefined) return;
-    const last = this.#last.get(t.sym);
-    switch (seqStep(last, t.seq, t.n)) {
+  #bar(b) {
+    if (!b.partial) return this.#final(b.stream, b, b.span);
+    const tp = topicOf(b.stream, b.sym);
+    if (!this.#sent.has(tp)) return;
+    const last = this.#last.get(tp);
+    if (last !== undefined && b.seq <= last && !this.#resumed.has(tp)) return;
+    for (const sub of this.#subs) if (sub.partial && sub.stream === b.stream && sub._has(b.sym)) sub._deliver(b);
+  }
+
+  /**
+   * final applies the seq rule to a message of a topic and hands it to every
+   * subscription that holds the topic: drop if seq <= last; a real gap iff
+   * seq - (n || 1) > last; otherwise contiguous. The one exception is the
+   * first message after a resubscribe with since: a seq below last there
+   * means the gateway's feed restarted its seqs (a gap), not a duplicate.
+   */
+  #final(stream, m, n) {
+    const tp = topicOf(stream, m.sym);
+    const want = this.#sent.has(tp) ? this.#want(tp) : undefined;
+    if (want === undefined) return;
+    const last = this.#last.get(tp);
+    switch (seqStep(last, m.seq, n)) {
       case "duplicate": return;
       case "behind":
-        if (!this.#resumed.has(t.sym)) return;
-        this.#emit("gap", { symbols: [t.sym], reason: "reset", last, seq: t.seq });
+        if (!this.#resumed.has(tp)) return;
+        this.#kept.delete(tp);
+        this.#emit("gap", { stream, symbols: [m.sym], reason: "reset", last, seq: m.seq });
         break;
       case "gap":
-        this.#emit("gap", { symbols: [t.sym], reason: "seq", last, seq: t.seq });
+        this.#kept.delete(tp);
+        this.#emit("gap", { stream, symbols: [m.sym], reason: "seq", last, seq: m.seq });
     }
-    this.#resumed.delete(t.sym);
-    this.#last.set(t.sym, t.seq);
-    for (const sub of this.#subs) if (sub._has(t.sym)) sub._deliver(t);
+    this.#resumed.delete(tp);
+    this.#last.set(tp, m.seq);
+    if (want.history > 0) this.#keep(tp, m, want.history);
+    for (const sub of this.#subs) if (sub.stream === stream && sub._has(m.sym)) sub._deliver(m);
   }
 
   #reply(m) {
@@ -530,7 +664,7 @@ export class Client {
     this.#pending.delete(m.id);
     this.#done(req);
     if (req.kind === "subscribe" && req.since) this.#recovery(req, m);
-    for (const op of this.#ops) if (req.symbols?.some((s) => op.symbols.has(s))) op.reply = m;
+    for (const op of this.#ops) if (req.topics?.some((tp) => op.topics.has(tp))) op.reply = m;
     req.resolve?.(m);
     this.#settleOps();
   }
@@ -543,15 +677,15 @@ export class Client {
    */
   #recovery(req, m) {
     const lost = new Set(m.snapshot || []);
-    for (const s of Object.keys(req.since)) if (!lost.has(s)) this.#resumed.add(s);
-    for (const s of lost) this.#last.delete(s);
-    if (lost.size) this.#emit("gap", { symbols: [...lost], reason: "snapshot" });
+    for (const s of Object.keys(req.since)) if (!lost.has(s)) this.#resumed.add(topicOf(req.stream, s));
+    for (const s of lost) this.#forget(topicOf(req.stream, s));
+    if (lost.size) this.#emit("gap", { stream: req.stream, symbols: [...lost], reason: "snapshot" });
   }
 
   #done(req) {
-    for (const s of req.symbols || []) {
-      const n = (this.#inflight.get(s) || 1) - 1;
-      if (n) this.#inflight.set(s, n); else this.#inflight.delete(s);
+    for (const tp of req.topics || []) {
+      const n = (this.#inflight.get(tp) || 1) - 1;
+      if (n) this.#inflight.set(tp, n); else this.#inflight.delete(tp);
     }
   }
 
@@ -566,14 +700,14 @@ export class Client {
     if (req.kind === "list") return req.reject(err);
     if (req.kind === "auth") return; // the current token stands until exp; 4003 then renews it
     if (m.code === "rate_limited") {
-      for (const [s, r] of req.prev) if (r === undefined) this.#sent.delete(s); else this.#sent.set(s, r);
+      for (const [tp, p] of req.prev) if (p === undefined) this.#sent.delete(tp); else this.#sent.set(tp, p);
       clearTimeout(this.#retryTimer);
       this.#retryTimer = setTimeout(() => this.#flush(), RATE_LIMIT_RETRY_MS);
       return;
     }
     if (req.kind === "unsubscribe") return this.#settleOps(); // not held, as far as we can act on it
-    for (const [s, r] of req.prev) if (r === undefined) this.#sent.delete(s); else this.#sent.set(s, r);
-    this.#narrow(req.symbols, err);
+    for (const [tp, p] of req.prev) if (p === undefined) this.#sent.delete(tp); else this.#sent.set(tp, p);
+    this.#narrow(req.topics, err);
     this.#flush();
   }
 
@@ -582,26 +716,29 @@ export class Client {
    * request whole, so a batch of several calls is split into one request
    * per call (and symbols of no pending call, as after a reconnect, into one
    * each); a request of one call rejects that call and drops its symbols;
-   * a lone symbol of no call is dropped from every subscription.
+   * a lone symbol of no call is dropped from every subscription of its stream.
    */
-  #narrow(symbols, err) {
+  #narrow(topics, err) {
     const byKey = new Map();
-    for (const s of symbols) {
-      const op = [...this.#ops].find((o) => o.kind !== "remove" && o.symbols.has(s));
-      const key = op || "sym:" + s;
+    for (const tp of topics) {
+      const op = [...this.#ops].find((o) => o.kind !== "remove" && o.topics.has(tp));
+      const key = op || "topic:" + tp;
       if (!byKey.has(key)) byKey.set(key, []);
-      byKey.get(key).push(s);
+      byKey.get(key).push(tp);
     }
     if (byKey.size > 1) {
-      for (const syms of byKey.values()) {
+      for (const tps of byKey.values()) {
         const key = ++this.#soloSeq;
-        for (const s of syms) this.#solo.set(s, key);
+        for (const tp of tps) this.#solo.set(tp, key);
       }
       return;
     }
     const [key] = byKey.keys();
     if (typeof key === "string") {
-      for (const sub of this.#subs) sub._forget(symbols);
+      for (const tp of topics) {
+        const [stream, sym] = splitTopic(tp);
+        for (const sub of this.#subs) if (sub.stream === stream) sub._forget([sym]);
+      }
       return;
     }
     this.#ops.delete(key);
@@ -611,25 +748,47 @@ export class Client {
   }
 }
 
-/** Subscription is a set of symbols at one max rate with one tick callback; see Client.subscribe. */
+/**
+ * Subscription is a set of symbols of one stream, at one max rate, with
+ * one callback; see Client.subscribe.
+ */
 export class Subscription {
-  #client; #syms = new Set(); #rate; #onTick; #closed = false;
+  #client; #syms = new Set(); #rate; #onData; #closed = false;
+  #stream; #history; #partial;
 
   /** @type {Promise<object>} resolves with the `subscribed` reply; rejects with a TickgateError */
   ready;
 
-  constructor(client, rate, onTick) {
-    if (!(rate >= 0)) throw new RangeError("tickgate: maxRate must be a number >= 0");
+  /** @param {Client} client @param {SubscribeOptions} opts @param {(m: Tick|Bar) => void} onData */
+  constructor(client, opts, onData) {
+    const { stream = TICKS, maxRate = 0, history = 0, partial = false } = opts;
+    if (!(maxRate >= 0)) throw new RangeError("tickgate: maxRate must be a number >= 0");
+    if (typeof stream !== "string" || !/^\S+$/.test(stream)) throw new RangeError("tickgate: stream must be a name such as \"bars.1m\"");
+    if (!(Number.isInteger(history) && history >= 0)) throw new RangeError("tickgate: history must be an integer >= 0");
+    if (typeof partial !== "boolean") throw new RangeError("tickgate: partial must be a boolean");
+    if (partial && stream === TICKS) throw new RangeError("tickgate: partial applies to bar streams only");
     this.#client = client;
-    this.#rate = rate;
-    this.#onTick = onTick;
+    this.#rate = maxRate;
+    this.#stream = stream;
+    this.#history = history;
+    this.#partial = partial;
+    this.#onData = onData;
   }
 
   /** @returns {string[]} the symbols this subscription holds */
   get symbols() { return [...this.#syms]; }
 
-  /** @returns {number} updates/s per symbol asked for; 0 = every tick */
+  /** @returns {number} updates/s per symbol asked for; 0 = every message */
   get maxRate() { return this.#rate; }
+
+  /** @returns {string} the stream: "ticks", "bars.1s" or "bars.1m" */
+  get stream() { return this.#stream; }
+
+  /** @returns {number} final messages asked for per newly held symbol (0: the snapshot) */
+  get history() { return this.#history; }
+
+  /** @returns {boolean} whether progress updates of the forming bar are delivered */
+  get partial() { return this.#partial; }
 
   /**
    * add subscribes to more symbols. All or nothing, like the gateway: if
@@ -669,13 +828,13 @@ export class Subscription {
 
   /** @internal */ _has(sym) { return this.#syms.has(sym); }
   /** @internal */ _forget(symbols) { for (const s of symbols) this.#syms.delete(s); }
-  /** @internal */ _deliver(t) { this.#onTick(t); }
+  /** @internal */ _deliver(m) { this.#onData(m); }
   /** @internal */ _setRate(rate) { this.#rate = rate; }
 }
 
 /** settled is what an operation's promise resolves with: the gateway's reply, or the state reached. */
 function settled(op) {
-  return op.reply || { type: op.kind === "remove" ? "unsubscribed" : "subscribed", symbols: [...op.symbols] };
+  return op.reply || { type: op.kind === "remove" ? "unsubscribed" : "subscribed", stream: op.sub.stream, symbols: [...op.symbols] };
 }
 
 /** detach stops a socket's events reaching the client; errors still need a listener (ws throws without one). */

@@ -78,15 +78,18 @@ export async function withGateway(t, env = {}, port = 0) {
  * records each HTTP request line seen (the WebSocket upgrade, with its
  * query). reject4003(fn) stands in for an authenticating layer in front of
  * the gateway: for an upgrade whose request line fn rejects, it lets the
- * handshake through, then closes the WebSocket with 4003.
+ * handshake through, then closes the WebSocket with 4003. hold(true) keeps
+ * the network down: new connections are cut at once until hold(false).
  */
 export async function startProxy(targetPort) {
   const socks = new Set();
   const requests = [];
   let refuse = null;
+  let held = false;
   let attempts = 0;
   const server = net.createServer((client) => {
     attempts++;
+    if (held) return client.destroy();
     const upstream = net.connect(targetPort, "127.0.0.1");
     socks.add(client); socks.add(upstream);
     const done = () => { client.destroy(); upstream.destroy(); socks.delete(client); socks.delete(upstream); };
@@ -118,6 +121,7 @@ export async function startProxy(targetPort) {
     attempts: () => attempts,
     drop() { for (const s of socks) s.destroy(); socks.clear(); },
     reject4003(fn) { refuse = fn; },
+    hold(on) { held = on; },
     close() { this.drop(); server.close(); },
   };
 }
@@ -141,6 +145,19 @@ export async function waitFor(cond, timeoutMs, msg) {
     if (Date.now() > deadline) throw new Error(typeof msg === "function" ? msg() : msg);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * firstBarBreak checks the seq rule over one (stream, symbol)'s final bars:
+ * each continues the last, a conflated one (span) covering the jump. It
+ * returns the first violation, or null.
+ */
+export function firstBarBreak(bars) {
+  for (let i = 1; i < bars.length; i++) {
+    const prev = bars[i - 1].seq, b = bars[i];
+    if (b.seq - (b.span || 1) !== prev) return { i, prev, seq: b.seq, span: b.span };
+  }
+  return null;
 }
 
 /**

@@ -15,3 +15,10 @@ test("seqStep: a conflated jump covered by n is contiguous; a jump past n is a g
   assert.equal(seqStep(1041, 1050, 8), "gap", "n=8 covers 1043..1050: 1042 lost");
   assert.equal(seqStep(1041, 1050, 20), "next", "n reaching past last (overlap) is not a gap");
 });
+
+test("seqStep on final bars: span plays the part of n", () => {
+  assert.equal(seqStep(11, 12), "next", "a bar with no span follows the last");
+  assert.equal(seqStep(11, 14, 3), "next", "span 3 stands for 12..14, two conflated away");
+  assert.equal(seqStep(11, 14, 2), "gap", "span 2 covers 13..14: bar 12 lost");
+  assert.equal(seqStep(12, 12), "duplicate", "a recovered bar already seen");
+});

@@ -6,10 +6,12 @@
 
 import { connect } from "/tickgate.js";
 import { Spark } from "./spark.js";
+import { ChartPanel, STREAMS } from "./chartpanel.js";
 
 const DEFAULTS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM"];
 const LIST_KEY = "tickgate.watchlist";
 const RATE_KEY = "tickgate.maxRate";
+const CHART_KEY = "tickgate.chart"; // {sym, stream}
 const FLASH_EVERY_MS = 700; // a busy row flashes at most this often, so each flash fades out fully
 const STALE_MS = 5000;
 
@@ -18,7 +20,7 @@ const $ = (id) => document.getElementById(id);
 const page = {
   known: new Set(), universe: [], prevClose: null, // Map sym -> previous close, or null: use first price seen
   rows: new Map(), dirty: new Set(), watch: [], rate: 10, gaps: new Map(), // sym -> time of its last gap
-  lat: [], msgs: 0, frame: 0, tg: null, sub: null,
+  lat: [], msgs: 0, frame: 0, tg: null, sub: null, chart: null, // ChartPanel
 };
 
 // ---- formatting ----
@@ -73,6 +75,7 @@ function rowFor(sym) {
   x.title = "remove " + sym;
   x.onclick = () => removeSymbol(sym);
   cells.x.append(x);
+  el.onclick = (e) => { if (!e.target.closest(".c-x")) select(sym); };
   row = { sym, el, cells, canvas, gap, tick: null, first: null, spark: new Spark(), gaps: 0, flashAt: 0, flashRef: null };
   page.rows.set(sym, row);
   $("rows").append(el);
@@ -164,6 +167,7 @@ async function addSymbols(syms) {
   try {
     await page.sub.add(syms);
     say("Added " + syms.join(", "), "ok");
+    if (!page.chart.sym) select(syms[0]);
   } catch (err) {
     syms.forEach(dropRow);
     save();
@@ -181,6 +185,10 @@ async function addSymbols(syms) {
 function removeSymbol(sym) {
   dropRow(sym);
   save();
+  if (page.chart.sym === sym) {
+    const next = page.rows.keys().next().value;
+    if (next) select(next); else page.chart.clear();
+  }
   page.sub.remove([sym]).catch((err) => say(`Remove ${sym}: ${err.message}`, "err"));
 }
 
@@ -233,6 +241,32 @@ function wireSearch() {
     if (typed.length === 1 && sel >= 0 && items[sel] && !page.known.has(typed[0])) pick(items[sel]);
     else { q.value = ""; items = []; show(); addSymbols(typed); }
   });
+}
+
+// ---- the chart ----
+
+/** select charts sym: its row is marked, the choice is kept for the next visit. */
+function select(sym, stream = page.chart.stream) {
+  for (const row of page.rows.values()) {
+    row.el.classList.toggle("sel", row.sym === sym);
+    row.el.setAttribute("aria-selected", String(row.sym === sym));
+  }
+  localStorage.setItem(CHART_KEY, JSON.stringify({ sym, stream }));
+  page.chart.show(sym, stream);
+}
+
+function wireChart(list) {
+  page.chart = new ChartPanel(page.tg, $("chart"));
+  for (const b of document.querySelectorAll("#span button")) {
+    b.setAttribute("role", "radio");
+    b.onclick = () => page.chart.sym && select(page.chart.sym, b.dataset.stream);
+  }
+  let kept = {};
+  try { kept = JSON.parse(localStorage.getItem(CHART_KEY)) || {}; } catch { /* first visit */ }
+  const stream = STREAMS[kept.stream] ? kept.stream : "bars.1m";
+  page.chart.stream = stream;
+  const sym = list.includes(kept.sym) ? kept.sym : list[0];
+  if (sym) select(sym, stream);
 }
 
 // ---- the bar ----
@@ -341,6 +375,7 @@ function wireClient() {
   tg.on("notice", (n) => setMode(n.code === "live" || n.code === "feed_up" ? "live" : n.code));
   tg.on("error", (e) => say(e.message, "err"));
   tg.on("gap", (g) => {
+    if (g.stream && g.stream !== "ticks") return page.chart.gap(g);
     for (const sym of g.symbols) {
       const row = page.rows.get(sym);
       if (!row) continue;
@@ -373,6 +408,7 @@ async function start() {
   save();
   page.sub = page.tg.subscribe(list, { maxRate: page.rate }, onTick);
   page.sub.ready.catch((err) => say("Subscribe failed: " + err.message, "err"));
+  wireChart(list);
   wireSearch();
   wireRate();
   setInterval(tickStats, 250);
