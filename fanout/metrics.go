@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		staleTicks:   dropped.WithLabelValues("stale_seq"),
 		enqueued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickgate_fanout_enqueued_total",
-			Help: "Tick messages queued for clients (one per subscriber per tick sent).",
+			Help: "Tick and bar messages queued for clients (one per subscriber per message sent).",
 		}),
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickgate_slow_consumers_total",
