@@ -61,6 +61,9 @@ func specFor(o *options, port int, rate float64, natsURL string) (*serverSpec, e
 		"TICKGATE_LISTEN=:" + strconv.Itoa(port),
 		"TICKGATE_FEED_SIM_RATE=" + rateS,
 		"TICKGATE_SERVER_MAX_CONNECTIONS=" + strconv.Itoa(o.clients+fdHeadroom+int(o.churnRate)*4),
+		// Every harness client dials from 127.0.0.1: the per-address cap
+		// (1000 by default) would refuse all but the first thousand.
+		"TICKGATE_SERVER_MAX_CONNECTIONS_PER_IP=0",
 		"TICKGATE_LOG_LEVEL=warn",
 	}
 	if natsURL != "" {
