@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -39,10 +38,8 @@ type session struct {
 
 	// Owned by the running writer (at most one runs; fanout.Client
 	// orders them).
-	batch   []fanout.Message
-	stall   *time.Timer   // closes the connection if a frame write passes WriteTimeout
-	stalled atomic.Bool   // the stall timer fired
-	closed  chan struct{} // closed by the writer that sent the close
+	batch  []fanout.Message
+	closed chan struct{} // closed by the writer that sent the close
 }
 
 func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Addr) *session {
@@ -56,8 +53,6 @@ func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Add
 		closed:  make(chan struct{}),
 	}
 	s.client = srv.engine.NewClient(func() { go s.write() })
-	s.stall = time.AfterFunc(time.Hour, func() { s.stalled.Store(true); conn.CloseNow() })
-	s.stall.Stop()
 	return s
 }
 
@@ -271,7 +266,11 @@ func (s *session) ping(conn *websocket.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.PongTimeout)
 	defer cancel()
 	if err := conn.Ping(ctx); err != nil {
-		s.client.Close(ReasonPongTimeout)
+		if s.in.stalled.Load() {
+			s.client.Close(ReasonWriteTimeout) // the ping's own write stalled
+		} else {
+			s.client.Close(ReasonPongTimeout)
+		}
 		return
 	}
 	select {

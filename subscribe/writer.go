@@ -41,7 +41,7 @@ func (s *session) write() {
 		clear(batch) // drop references to shared tick bytes
 		if err != nil {
 			reason := ReasonClientClosed
-			if s.stalled.Load() {
+			if s.in.stalled.Load() {
 				reason = ReasonWriteTimeout
 			}
 			s.client.Close(reason) // this writer goes on to drain and close
@@ -50,8 +50,8 @@ func (s *session) write() {
 	}
 }
 
-// writeFrame joins batch with '\n' into one text frame and writes it under
-// the write deadline.
+// writeFrame joins batch with '\n' into one text frame and writes it; a
+// write the peer stops taking fails after WriteTimeout.
 func (s *session) writeFrame(conn *websocket.Conn, batch []fanout.Message) error {
 	bp := framePool.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -61,12 +61,10 @@ func (s *session) writeFrame(conn *websocket.Conn, batch []fanout.Message) error
 		}
 		buf = batch[i].AppendTo(buf)
 	}
-	// The deadline is a timer per session rather than a context per write:
-	// coder/websocket arms a context.AfterFunc per write for a context with
-	// a deadline, and this path runs once per frame.
-	s.stall.Reset(s.srv.cfg.WriteTimeout)
+	// No deadline here: the inboundConn under conn arms one only when the
+	// socket would block (outbound.go). A context with a deadline would
+	// cost coder/websocket a context.AfterFunc per frame.
 	err := conn.Write(context.Background(), websocket.MessageText, buf)
-	s.stall.Stop()
 	n := len(buf)
 	*bp = buf
 	framePool.Put(bp)
