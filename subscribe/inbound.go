@@ -34,9 +34,11 @@ type inboundConn struct {
 
 	// The write side (outbound.go). The fields below stalled are used by
 	// Write only, under coder/websocket's frame write lock.
-	stalled  atomic.Bool     // a write waited past timeout
-	timeout  time.Duration   // WriteTimeout
-	raw      syscall.RawConn // nil: the connection has no descriptor
+	stalled  atomic.Bool                // a write waited past timeout
+	blocked  atomic.Bool                // a write is waiting for the socket
+	worker   atomic.Pointer[laneWorker] // the lane worker writing on this conn (lanes.go)
+	timeout  time.Duration              // WriteTimeout
+	raw      syscall.RawConn            // nil: the connection has no descriptor
 	writeFn  func(fd uintptr) bool
 	wp       []byte // left to write
 	wn       int    // written by this Write

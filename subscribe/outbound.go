@@ -25,6 +25,7 @@ func (c *inboundConn) Write(p []byte) (int, error) {
 	c.wp = nil
 	if c.deadline {
 		c.Conn.SetWriteDeadline(time.Time{})
+		c.blocked.Store(false)
 	}
 	if err == nil && werr != nil {
 		err = &net.OpError{Op: "write", Net: "tcp", Addr: c.RemoteAddr(), Err: werr}
@@ -62,17 +63,30 @@ func (c *inboundConn) writeRaw(fd uintptr) bool {
 	return true
 }
 
-// wouldBlock arms the write deadline the first time this Write waits.
+// wouldBlock runs when the socket cannot take more. The first time in a
+// Write it arms the write deadline and detaches the lane worker that
+// writes on this connection, or waits to (lanes.go), so the lane does
+// not wait with it. blocked is stored before worker is loaded, and the
+// worker stores itself before loading blocked: one of them sees the other.
 func (c *inboundConn) wouldBlock() {
-	if !c.deadline {
-		c.deadline = true
-		c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	if c.deadline {
+		return
+	}
+	c.deadline = true
+	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	c.blocked.Store(true)
+	if w := c.worker.Load(); w != nil {
+		w.detach()
 	}
 }
 
 // writeBlocking is Write for a connection that offers no raw descriptor:
-// a deadline around every write.
+// a deadline around every write, and, since it cannot tell a write that
+// would block, never on a lane worker.
 func (c *inboundConn) writeBlocking(p []byte) (int, error) {
+	if w := c.worker.Load(); w != nil {
+		w.detach()
+	}
 	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	n, err := c.Conn.Write(p)
 	c.Conn.SetWriteDeadline(time.Time{})

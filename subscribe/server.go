@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,6 +132,7 @@ type Server struct {
 
 	conns atomic.Int64
 	wg    sync.WaitGroup // one per running session
+	lanes *writeLanes    // run the sessions' writers
 
 	mu       sync.Mutex // protects the fields below
 	sessions map[*session]struct{}
@@ -151,6 +153,7 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 		perIP:    ipSlots{max: cfg.MaxConnectionsPerIP, n: make(map[netip.Addr]int)},
 		sessions: make(map[*session]struct{}),
 		subjects: make(map[string]int),
+		lanes:    newWriteLanes(runtime.GOMAXPROCS(0)),
 	}
 	s.closes.log = s.log
 	m, err := newMetrics(reg, &s.conns)

@@ -40,6 +40,8 @@ type session struct {
 	// orders them).
 	batch  []fanout.Message
 	closed chan struct{} // closed by the writer that sent the close
+
+	nextReady *session // in its lane's ready list; protected by that lane's mu
 }
 
 func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Addr) *session {
@@ -52,7 +54,8 @@ func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Add
 		flood:   rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.FloodBurst),
 		closed:  make(chan struct{}),
 	}
-	s.client = srv.engine.NewClient(func() { go s.write() })
+	lane := srv.lanes.pick()
+	s.client = srv.engine.NewClient(func() { lane.ready(s) })
 	return s
 }
 

@@ -66,3 +66,52 @@ func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
 		t.Fatalf("reading client got seq %d of %d (%v)", got, published, fastErr)
 	}
 }
+
+// TestStalledSocketLeavesLane puts a reading client and one that stops
+// reading on one write lane. The stalled client's frame write waits on
+// its full socket for the whole test (WriteTimeout is long, its queue has
+// room), so the lane's worker must hand the lane on and leave that write
+// to a goroutine of its own: the reading client must see every seq.
+func TestStalledSocketLeavesLane(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
+	e.srv.lanes = newWriteLanes(1)
+	stalled, err := dialWithOptions(e.url+"?symbols=AAPL", smallRecvBuf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled.t = t
+	t.Cleanup(func() { stalled.conn.CloseNow() })
+	fast := e.dial("?symbols=AAPL")
+	fast.expectReply("subscribed", 0)
+
+	const step, steps = 100, 50
+	var wg sync.WaitGroup
+	var fastErr error
+	var progress atomic.Uint64
+	wg.Go(func() { fastErr = fast.readTicksProgress("AAPL", 0, step*steps, &progress) })
+	for i := 1; i <= steps; i++ {
+		e.publish("AAPL", step)
+		checkFor(t, 10*time.Second, func() error {
+			if got := progress.Load(); got < uint64(i*step) {
+				return fmt.Errorf("reading client at seq %d of %d", got, i*step)
+			}
+			return nil
+		})
+	}
+	wg.Wait()
+	if fastErr != nil {
+		t.Fatalf("reading client beside the stalled one: %v", fastErr)
+	}
+	blocked := 0
+	e.srv.mu.Lock()
+	for s := range e.srv.sessions {
+		if s.in.blocked.Load() {
+			blocked++
+		}
+	}
+	e.srv.mu.Unlock()
+	if blocked != 1 {
+		t.Fatalf("%d sessions wait on their socket, want the stalled one", blocked)
+	}
+}
