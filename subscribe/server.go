@@ -60,8 +60,9 @@ type Config struct {
 	// and their '\n' separators (one message larger than it goes alone).
 	// 0 means 32 KiB, the default read limit of common client libraries.
 	MaxFrameBytes int
-	// WriteTimeout bounds each frame write; a stalled write closes the
-	// connection. 0 means 5 s.
+	// WriteTimeout bounds how long a socket write may wait for the peer to
+	// take data, from the moment it would block; past it the connection
+	// is closed (write_timeout). 0 means 5 s.
 	WriteTimeout time.Duration
 	// PingInterval is the time between server pings; PongTimeout is how
 	// long a pong may take. 0 means 20 s and 10 s.
