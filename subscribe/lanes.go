@@ -1,6 +1,7 @@
 package subscribe
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -90,16 +91,32 @@ func (l *lane) pop() *session {
 	return s
 }
 
+// yieldEvery is how many sessions a worker writes between yields.
+//
+// A worker that writes a thousand ready sessions back to back runs for
+// 20 ms without passing through the scheduler. The Go runtime's sysmon
+// then takes it for a goroutine hogging its P: it preempts it after
+// 10 ms, and if that finds the worker in a write system call, hands the
+// P to another thread, and it keeps polling every 20 µs. On the gateway's
+// pinned core that cost more than the goroutine starts the lanes save
+// (docs/performance.md). A runtime.Gosched every few hundred
+// microseconds tells the scheduler the worker is cooperative, for about
+// 100 ns each.
+const yieldEvery = 32
+
 // work is a lane's worker: it writes ready sessions until the list is
 // empty or it is detached.
 func (l *lane) work() {
 	w := &laneWorker{lane: l}
-	for !w.detached.Load() {
+	for n := 1; !w.detached.Load(); n++ {
 		s := l.pop()
 		if s == nil {
 			return
 		}
 		s.writeOnLane(w)
+		if n%yieldEvery == 0 {
+			runtime.Gosched()
+		}
 	}
 }
 
