@@ -19,7 +19,7 @@ const readBufferSize = 512
 
 // hijacker is the http.ResponseWriter given to websocket.Accept. Its Hijack
 // puts an inboundConn under the WebSocket library, so every byte the client
-// sends is metered, and swaps net/http's 4 KiB read buffer for a
+// sends is metered and every write is bounded by WriteTimeout, and swaps net/http's 4 KiB read buffer for a
 // readBufferSize one; everything else passes through to the embedded
 // writer.
 type hijacker struct {
@@ -44,6 +44,9 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		b, _ := brw.Reader.Peek(n)
 		h.conn.prefix = bytes.Clone(b)
 	}
+	// coder/websocket writes through brw.Writer: point it at the
+	// inboundConn too (outbound.go), keeping its buffer.
+	brw.Writer.Reset(h.conn)
 	return h.conn, bufio.NewReadWriter(bufio.NewReaderSize(h.conn, readBufferSize), brw.Writer), nil
 }
 

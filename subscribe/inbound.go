@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -30,21 +31,44 @@ type inboundConn struct {
 	err    error // sticky: once set, every Read returns it
 	bad    atomic.Bool
 	cutOff atomic.Bool // err is set: Close lingers
+
+	// The write side (outbound.go). The fields below stalled are used by
+	// Write only, under coder/websocket's frame write lock.
+	stalled  atomic.Bool                // a write waited past timeout
+	blocked  atomic.Bool                // a write is waiting for the socket
+	worker   atomic.Pointer[laneWorker] // the lane worker writing on this conn (lanes.go)
+	timeout  time.Duration              // WriteTimeout
+	raw      syscall.RawConn            // nil: the connection has no descriptor
+	writeFn  func(fd uintptr) bool
+	wp       []byte // left to write
+	wn       int    // written by this Write
+	werr     error
+	deadline bool // this Write armed the write deadline
 }
 
-// inboundLimits sizes the buckets of an inboundConn.
+// inboundLimits sizes the buckets of an inboundConn (and, despite the
+// name, carries the write side's timeout).
 type inboundLimits struct {
 	bytes, frames float64 // per second
 	window        time.Duration
+	writeTimeout  time.Duration
 }
 
 func newInboundConn(c net.Conn, l inboundLimits) *inboundConn {
 	burst := func(r float64) int { return max(1, int(r*l.window.Seconds())) }
-	return &inboundConn{
-		Conn:   c,
-		bytes:  rate.NewLimiter(rate.Limit(l.bytes), burst(l.bytes)),
-		frames: rate.NewLimiter(rate.Limit(l.frames), burst(l.frames)),
+	ic := &inboundConn{
+		Conn:    c,
+		bytes:   rate.NewLimiter(rate.Limit(l.bytes), burst(l.bytes)),
+		frames:  rate.NewLimiter(rate.Limit(l.frames), burst(l.frames)),
+		timeout: l.writeTimeout,
 	}
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			ic.raw = raw
+			ic.writeFn = ic.writeRaw
+		}
+	}
+	return ic
 }
 
 // Read reads from the prefix, then the socket, and charges what it read.

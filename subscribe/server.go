@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,8 +60,9 @@ type Config struct {
 	// and their '\n' separators (one message larger than it goes alone).
 	// 0 means 32 KiB, the default read limit of common client libraries.
 	MaxFrameBytes int
-	// WriteTimeout bounds each frame write; a stalled write closes the
-	// connection. 0 means 5 s.
+	// WriteTimeout bounds how long a socket write may wait for the peer to
+	// take data, from the moment it would block; past it the connection
+	// is closed (write_timeout). 0 means 5 s.
 	WriteTimeout time.Duration
 	// PingInterval is the time between server pings; PongTimeout is how
 	// long a pong may take. 0 means 20 s and 10 s.
@@ -131,6 +133,7 @@ type Server struct {
 
 	conns atomic.Int64
 	wg    sync.WaitGroup // one per running session
+	lanes *writeLanes    // run the sessions' writers
 
 	mu       sync.Mutex // protects the fields below
 	sessions map[*session]struct{}
@@ -151,6 +154,7 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 		perIP:    ipSlots{max: cfg.MaxConnectionsPerIP, n: make(map[netip.Addr]int)},
 		sessions: make(map[*session]struct{}),
 		subjects: make(map[string]int),
+		lanes:    newWriteLanes(runtime.GOMAXPROCS(0)),
 	}
 	s.closes.log = s.log
 	m, err := newMetrics(reg, &s.conns)
@@ -202,7 +206,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusTooManyRequests, "too_many_connections", "this token's subject holds max_conns connections already")
 		return
 	}
-	h := &hijacker{ResponseWriter: w, limits: inboundLimits{s.cfg.InboundBytes, s.cfg.InboundFrames, s.cfg.InboundWindow}}
+	h := &hijacker{ResponseWriter: w, limits: inboundLimits{s.cfg.InboundBytes, s.cfg.InboundFrames, s.cfg.InboundWindow, s.cfg.WriteTimeout}}
 	conn, err := websocket.Accept(h, r, &s.accept)
 	if err != nil {
 		s.release(ip) // Accept has answered the request

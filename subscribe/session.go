@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -39,10 +38,10 @@ type session struct {
 
 	// Owned by the running writer (at most one runs; fanout.Client
 	// orders them).
-	batch   []fanout.Message
-	stall   *time.Timer   // closes the connection if a frame write passes WriteTimeout
-	stalled atomic.Bool   // the stall timer fired
-	closed  chan struct{} // closed by the writer that sent the close
+	batch  []fanout.Message
+	closed chan struct{} // closed by the writer that sent the close
+
+	nextReady *session // in its lane's ready list; protected by that lane's mu
 }
 
 func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Addr) *session {
@@ -55,9 +54,8 @@ func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Add
 		flood:   rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.FloodBurst),
 		closed:  make(chan struct{}),
 	}
-	s.client = srv.engine.NewClient(func() { go s.write() })
-	s.stall = time.AfterFunc(time.Hour, func() { s.stalled.Store(true); conn.CloseNow() })
-	s.stall.Stop()
+	lane := srv.lanes.pick()
+	s.client = srv.engine.NewClient(func() { lane.ready(s) })
 	return s
 }
 
@@ -297,7 +295,11 @@ func (s *session) ping(conn *websocket.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.PongTimeout)
 	defer cancel()
 	if err := conn.Ping(ctx); err != nil {
-		s.client.Close(ReasonPongTimeout)
+		if s.in.stalled.Load() {
+			s.client.Close(ReasonWriteTimeout) // the ping's own write stalled
+		} else {
+			s.client.Close(ReasonPongTimeout)
+		}
 		return
 	}
 	select {

@@ -15,21 +15,59 @@ import (
 // back right after, so idle connections hold none.
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
-// write is the session's writer. It runs while the client's queue has
-// something in it: it drains whatever is queued, up to MaxFrameBytes, writes
-// it as one frame, and repeats until Next finds the queue empty. If the
-// client was closed it then sends the close frame for the cause; queued
-// replies and ticks are flushed first, except a slow consumer's, which
-// fanout has already dropped.
-func (s *session) write() {
-	conn := s.conn
-	batch := s.batch
+// writeOnLane writes s's queue on the lane worker w (lanes.go): frame
+// after frame until Next finds the queue empty, the writer's usual end.
+// Whatever may wait on the peer leaves the lane: a close to send or a
+// failed write goes to a goroutine of its own, and if w was detached during
+// a write (that socket would block), w itself becomes s's own writer.
+func (s *session) writeOnLane(w *laneWorker) {
 	for {
-		// Hand the buffer back before Next, which may end this writer and
-		// let the next one start.
-		s.batch = batch[:0]
-		var closed bool
-		batch, closed = s.client.Next(batch[:0], s.srv.cfg.MaxFrameBytes)
+		batch, closed := s.next()
+		if len(batch) == 0 {
+			if closed {
+				go s.write() // sends the close
+			}
+			return
+		}
+		in := s.in
+		in.worker.Store(w)
+		if in.blocked.Load() {
+			w.detach() // another write on this socket waits already
+		}
+		err := s.writeFrame(s.conn, batch)
+		in.worker.Store(nil)
+		clear(batch) // drop references to shared tick bytes
+		switch {
+		case w.detached.Load():
+			s.writeAfter(err)
+			return
+		case err != nil:
+			go s.writeAfter(err)
+			return
+		}
+	}
+}
+
+// write is a writer of the session's own goroutine. It drains whatever is
+// queued, up to MaxFrameBytes per frame, and repeats until Next finds the
+// queue empty. If the client was closed it then sends the close frame for
+// the cause; queued replies and ticks are flushed first, except a slow
+// consumer's, which fanout has already dropped.
+func (s *session) write() { s.writeAfter(nil) }
+
+// writeAfter is write after a frame write that returned err.
+func (s *session) writeAfter(err error) {
+	conn := s.conn
+	for {
+		if err != nil {
+			reason := ReasonClientClosed
+			if s.in.stalled.Load() {
+				reason = ReasonWriteTimeout
+			}
+			s.client.Close(reason) // this writer goes on to drain and close
+			conn.CloseNow()
+		}
+		batch, closed := s.next()
 		if len(batch) == 0 {
 			if closed {
 				s.closeConn(conn)
@@ -37,21 +75,24 @@ func (s *session) write() {
 			}
 			return
 		}
-		err := s.writeFrame(conn, batch)
+		err = s.writeFrame(conn, batch)
 		clear(batch) // drop references to shared tick bytes
-		if err != nil {
-			reason := ReasonClientClosed
-			if s.stalled.Load() {
-				reason = ReasonWriteTimeout
-			}
-			s.client.Close(reason) // this writer goes on to drain and close
-			conn.CloseNow()
-		}
 	}
 }
 
-// writeFrame joins batch with '\n' into one text frame and writes it under
-// the write deadline.
+// next takes the next batch from the client's queue into the session's
+// batch buffer. An empty batch ends this writer: it must not touch the
+// session's writer state after that, since the next writer may start.
+func (s *session) next() (batch []fanout.Message, closed bool) {
+	batch, closed = s.client.Next(s.batch[:0], s.srv.cfg.MaxFrameBytes)
+	if len(batch) > 0 {
+		s.batch = batch // grown, maybe; still this writer's
+	}
+	return batch, closed
+}
+
+// writeFrame joins batch with '\n' into one text frame and writes it; a
+// write the peer stops taking fails after WriteTimeout.
 func (s *session) writeFrame(conn *websocket.Conn, batch []fanout.Message) error {
 	bp := framePool.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -61,12 +102,10 @@ func (s *session) writeFrame(conn *websocket.Conn, batch []fanout.Message) error
 		}
 		buf = batch[i].AppendTo(buf)
 	}
-	// The deadline is a timer per session rather than a context per write:
-	// coder/websocket arms a context.AfterFunc per write for a context with
-	// a deadline, and this path runs once per frame.
-	s.stall.Reset(s.srv.cfg.WriteTimeout)
+	// No deadline here: the inboundConn under conn arms one only when the
+	// socket would block (outbound.go). A context with a deadline would
+	// cost coder/websocket a context.AfterFunc per frame.
 	err := conn.Write(context.Background(), websocket.MessageText, buf)
-	s.stall.Stop()
 	n := len(buf)
 	*bp = buf
 	framePool.Put(bp)

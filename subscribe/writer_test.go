@@ -1,0 +1,117 @@
+package subscribe
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tickgate/tickgate/fanout"
+)
+
+// TestWriteTimeoutClosesStalledPeer has one client stop reading while its
+// queue is allowed to grow: its socket fills, a frame write waits, and
+// after WriteTimeout the session must end with write_timeout and leave
+// the engine, while a reading client on the same symbol sees every seq.
+func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{WriteTimeout: 300 * time.Millisecond}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
+	fast := e.dial("?symbols=AAPL")
+	fast.expectReply("subscribed", 0)
+	stalled, err := dialWithOptions(e.url+"?symbols=AAPL", smallRecvBuf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled.t = t
+	t.Cleanup(func() { stalled.conn.CloseNow() })
+
+	timedOut := func() error {
+		if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonWriteTimeout]); got != 1 {
+			return fmt.Errorf("disconnects{reason=write_timeout} = %v", got)
+		}
+		return nil
+	}
+	const step, maxSteps = 100, 300
+	var wg sync.WaitGroup
+	var fastErr error
+	var progress atomic.Uint64
+	wg.Go(func() { fastErr = fast.readTicksProgress("AAPL", 0, step*maxSteps, &progress) })
+	published := 0
+	for i := 1; i <= maxSteps && timedOut() != nil; i++ {
+		e.publish("AAPL", step)
+		published += step
+		checkFor(t, 10*time.Second, func() error {
+			if got := progress.Load(); got < uint64(published) {
+				return fmt.Errorf("reading client at seq %d of %d", got, published)
+			}
+			return nil
+		})
+	}
+	checkFor(t, 10*time.Second, timedOut)
+	checkFor(t, 10*time.Second, func() error {
+		if n := e.engine.Subscriptions(); n != 1 {
+			return fmt.Errorf("subscriptions after the timeout = %d, want 1", n)
+		}
+		return nil
+	})
+	if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonSlowConsumer]); got != 0 {
+		t.Errorf("disconnects{reason=slow_consumer} = %v, want 0: the queue had room", got)
+	}
+	fast.conn.CloseNow() // ends the reader, which waits for step*maxSteps
+	wg.Wait()
+	if got := progress.Load(); got < uint64(published) {
+		t.Fatalf("reading client got seq %d of %d (%v)", got, published, fastErr)
+	}
+}
+
+// TestStalledSocketLeavesLane puts a reading client and one that stops
+// reading on one write lane. The stalled client's frame write waits on
+// its full socket for the whole test (WriteTimeout is long, its queue has
+// room), so the lane's worker must hand the lane on and leave that write
+// to a goroutine of its own: the reading client must see every seq.
+func TestStalledSocketLeavesLane(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
+	e.srv.lanes = newWriteLanes(1)
+	stalled, err := dialWithOptions(e.url+"?symbols=AAPL", smallRecvBuf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled.t = t
+	t.Cleanup(func() { stalled.conn.CloseNow() })
+	fast := e.dial("?symbols=AAPL")
+	fast.expectReply("subscribed", 0)
+
+	const step, steps = 100, 50
+	var wg sync.WaitGroup
+	var fastErr error
+	var progress atomic.Uint64
+	wg.Go(func() { fastErr = fast.readTicksProgress("AAPL", 0, step*steps, &progress) })
+	for i := 1; i <= steps; i++ {
+		e.publish("AAPL", step)
+		checkFor(t, 10*time.Second, func() error {
+			if got := progress.Load(); got < uint64(i*step) {
+				return fmt.Errorf("reading client at seq %d of %d", got, i*step)
+			}
+			return nil
+		})
+	}
+	wg.Wait()
+	if fastErr != nil {
+		t.Fatalf("reading client beside the stalled one: %v", fastErr)
+	}
+	blocked := 0
+	e.srv.mu.Lock()
+	for s := range e.srv.sessions {
+		if s.in.blocked.Load() {
+			blocked++
+		}
+	}
+	e.srv.mu.Unlock()
+	if blocked != 1 {
+		t.Fatalf("%d sessions wait on their socket, want the stalled one", blocked)
+	}
+}
