@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tickgate/tickgate/internal/ticktest"
 )
 
 // barFixture is an engine that is not running, one shard, and a clock the
@@ -52,40 +54,6 @@ func (f *barFixture) subscribe(c *testClient, p Policy, syms ...string) Result {
 	return res
 }
 
-// wireBar is a bar message as a client decodes it.
-type wireBar struct {
-	Type    string  `json:"type"`
-	Stream  string  `json:"stream"`
-	Sym     string  `json:"sym"`
-	T       int64   `json:"t"`
-	O       float64 `json:"o"`
-	H       float64 `json:"h"`
-	L       float64 `json:"l"`
-	C       float64 `json:"c"`
-	V       int64   `json:"v"`
-	N       int64   `json:"n"`
-	Seq     uint64  `json:"seq"`
-	Partial bool    `json:"partial"`
-	Delayed bool    `json:"delayed"`
-	Span    int64   `json:"span"`
-}
-
-// String is what the tests compare: the bar's bucket in seconds, OHLCV,
-// trade count and seq, then its marks.
-func (b wireBar) String() string {
-	s := fmt.Sprintf("%s %g o%g h%g l%g c%g v%d n%d #%d", b.Stream, float64(b.T)/1e9, b.O, b.H, b.L, b.C, b.V, b.N, b.Seq)
-	if b.Partial {
-		s += " partial"
-	}
-	if b.Delayed {
-		s += " delayed"
-	}
-	if b.Span > 0 {
-		s += fmt.Sprintf(" span%d", b.Span)
-	}
-	return s
-}
-
 // bars drains c and decodes every message, as written on the wire, as a
 // bar; a message that is not one fails the test.
 func (f *barFixture) bars(c *testClient) []string {
@@ -93,7 +61,7 @@ func (f *barFixture) bars(c *testClient) []string {
 	var out []string
 	for _, m := range drainAll(c) {
 		wire := m.AppendTo(nil)
-		var b wireBar
+		var b ticktest.Bar
 		if err := json.Unmarshal(wire, &b); err != nil || b.Type != "bar" {
 			f.t.Fatalf("want a bar, got %s (%v)", wire, err)
 		}
@@ -361,7 +329,7 @@ func TestDegradedBars(t *testing.T) {
 		if !strings.Contains(wire, `"type":"bar"`) {
 			continue
 		}
-		var b wireBar
+		var b ticktest.Bar
 		if err := json.Unmarshal([]byte(wire), &b); err != nil || strings.Count(wire, `"n":`) != 1 {
 			t.Fatalf("bar %s (%v)", wire, err)
 		}

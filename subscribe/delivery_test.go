@@ -141,12 +141,7 @@ func TestSlowReaderConflatedNotDropped(t *testing.T) {
 	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 512 << 10, ConflateAt: 16 << 10})
 	by := e.dial("?symbols=AAPL,MSFT,NVDA,AMZN")
 	by.expectReply("subscribed", 0)
-	slow, err := dialWithOptions(e.url+"?symbols=AAPL,MSFT,NVDA,AMZN", smallRecvBuf())
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow.t = t
-	t.Cleanup(func() { slow.conn.CloseNow() })
+	slow := e.dialSlow("?symbols=AAPL,MSFT,NVDA,AMZN")
 
 	byTr, want := newSeqTracker(), map[string]uint64{}
 	round := func() {

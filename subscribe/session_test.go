@@ -260,12 +260,7 @@ func TestSlowConsumerDropped(t *testing.T) {
 	fast := e.dial("?symbols=AAPL")
 	fast.expectReply("subscribed", 0)
 
-	slow, err := dialWithOptions(e.url+"?symbols=AAPL", smallRecvBuf())
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow.t = t
-	t.Cleanup(func() { slow.conn.CloseNow() })
+	slow := e.dialSlow("?symbols=AAPL")
 	// slow does not read until the gateway has dropped it.
 
 	// Publish in small steps and let the reading client catch up after
@@ -281,15 +276,7 @@ func TestSlowConsumerDropped(t *testing.T) {
 		}
 		return nil
 	}
-	for i := 1; i <= steps; i++ {
-		e.publish("AAPL", step)
-		checkFor(t, 10*time.Second, func() error {
-			if got := progress.Load(); got < uint64(i*step) {
-				return fmt.Errorf("reading client at seq %d of %d", got, i*step)
-			}
-			return nil
-		})
-	}
+	e.publishPaced("AAPL", step, steps, &progress)
 	checkFor(t, 10*time.Second, dropped)
 	wg.Wait()
 	if fastErr != nil {
@@ -306,6 +293,37 @@ func TestSlowConsumerDropped(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// publishPaced publishes steps runs of step ticks of sym, each once the
+// reading client whose seq progress holds has read the run before: the
+// feed keeps pace with a reader, so only a client that does not read
+// falls behind.
+func (e *testEnv) publishPaced(sym string, step, steps int, progress *atomic.Uint64) {
+	e.t.Helper()
+	for i := 1; i <= steps; i++ {
+		e.publish(sym, step)
+		checkFor(e.t, 10*time.Second, func() error {
+			if got := progress.Load(); got < uint64(i*step) {
+				return fmt.Errorf("reading client at seq %d of %d", got, i*step)
+			}
+			return nil
+		})
+	}
+}
+
+// dialSlow dials query with a small receive buffer and does not start
+// reading: a client on a slow link, whose reader the test starts (or
+// never does).
+func (e *testEnv) dialSlow(query string) *wsClient {
+	e.t.Helper()
+	c, err := dialWithOptions(e.url+query, smallRecvBuf())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c.t = e.t
+	e.t.Cleanup(func() { c.conn.CloseNow() })
+	return c
 }
 
 func dialWithOptions(url string, opts *websocket.DialOptions) (*wsClient, error) {

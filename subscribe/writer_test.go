@@ -21,12 +21,7 @@ func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
 	e := newTestEnv(t, Config{WriteTimeout: 300 * time.Millisecond}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
 	fast := e.dial("?symbols=AAPL")
 	fast.expectReply("subscribed", 0)
-	stalled, err := dialWithOptions(e.url+"?symbols=AAPL", smallRecvBuf())
-	if err != nil {
-		t.Fatal(err)
-	}
-	stalled.t = t
-	t.Cleanup(func() { stalled.conn.CloseNow() })
+	e.dialSlow("?symbols=AAPL") // never read from
 
 	timedOut := func() error {
 		if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonWriteTimeout]); got != 1 {
@@ -76,12 +71,7 @@ func TestStalledSocketLeavesLane(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
 	e.srv.lanes = newWriteLanes(1)
-	stalled, err := dialWithOptions(e.url+"?symbols=AAPL", smallRecvBuf())
-	if err != nil {
-		t.Fatal(err)
-	}
-	stalled.t = t
-	t.Cleanup(func() { stalled.conn.CloseNow() })
+	e.dialSlow("?symbols=AAPL") // never read from
 	fast := e.dial("?symbols=AAPL")
 	fast.expectReply("subscribed", 0)
 
@@ -90,15 +80,7 @@ func TestStalledSocketLeavesLane(t *testing.T) {
 	var fastErr error
 	var progress atomic.Uint64
 	wg.Go(func() { fastErr = fast.readTicksProgress("AAPL", 0, step*steps, &progress) })
-	for i := 1; i <= steps; i++ {
-		e.publish("AAPL", step)
-		checkFor(t, 10*time.Second, func() error {
-			if got := progress.Load(); got < uint64(i*step) {
-				return fmt.Errorf("reading client at seq %d of %d", got, i*step)
-			}
-			return nil
-		})
-	}
+	e.publishPaced("AAPL", step, steps, &progress)
 	wg.Wait()
 	if fastErr != nil {
 		t.Fatalf("reading client beside the stalled one: %v", fastErr)

@@ -14,6 +14,7 @@ import (
 	"github.com/tickgate/tickgate/feed"
 	feednats "github.com/tickgate/tickgate/feed/nats"
 	"github.com/tickgate/tickgate/internal/natstest"
+	"github.com/tickgate/tickgate/internal/ticktest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
 
@@ -25,23 +26,9 @@ const barsFixture = "testdata/bars.ndjson"
 // barsT0 is the start of the fixture's first 1s bucket, in Unix ns.
 const barsT0 = int64(1732470000000000000)
 
-// bar is a bar message decoded in full.
-type bar struct {
-	Type    string  `json:"type"`
-	Stream  string  `json:"stream"`
-	Sym     string  `json:"sym"`
-	T       int64   `json:"t"`
-	O       float64 `json:"o"`
-	H       float64 `json:"h"`
-	L       float64 `json:"l"`
-	C       float64 `json:"c"`
-	V       int64   `json:"v"`
-	N       int64   `json:"n"`
-	Seq     uint64  `json:"seq"`
-	Partial bool    `json:"partial"`
-	Delayed bool    `json:"delayed"`
-	Span    int     `json:"span"`
-}
+// bar is a bar message decoded in full; the fleet and replay tests
+// compare them field by field.
+type bar = ticktest.Bar
 
 // wantBars are the fixture's final 1s bars, computed by hand from
 // testdata/bars.ndjson. AAPL's bucket 1 has one tick; MSFT has no tick in
