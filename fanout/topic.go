@@ -93,18 +93,17 @@ func (tp *topic) recoverable(since uint64) bool {
 }
 
 // catchUp queues what a new subscription needs before live messages. With
-// recover, the messages after since, from history: each of them for every
-// message, or the latest standing for all of them (N) for a rate-limited
-// one. Else with history > 0, the last history messages from the ring,
-// oldest first. Else the snapshot, if the topic has one. Catch-up messages
-// carry TS 0: their age is not delivery latency. It returns the messages
-// recovered. The caller holds shard.mu.
+// recover, the messages after since (recover); else with history > 0, the
+// last history messages from the ring, oldest first; else the snapshot,
+// if the topic has one. Catch-up messages carry TS 0: their age is not
+// delivery latency. It returns the messages recovered. The caller holds
+// shard.mu.
 func (tp *topic) catchUp(t *tally, sub *subscription, since uint64, recover bool, history int) (recovered int) {
 	sub.sent = tp.lastSeq
 	switch {
 	case tp.lastSeq == 0:
-		return 0
 	case recover:
+		return tp.recover(t, sub, since)
 	case history > 0:
 		a, b := tp.history.last(history)
 		for _, part := range [2][]ringEntry{a, b} {
@@ -112,11 +111,16 @@ func (tp *topic) catchUp(t *tally, sub *subscription, since uint64, recover bool
 				t.send(sub, Message{Data: e.data, N: e.n})
 			}
 		}
-		return 0
 	default:
 		t.send(sub, Message{Data: tp.lastMsg.Data})
-		return 0
 	}
+	return 0
+}
+
+// recover queues the messages after since from history: each of them for
+// a subscription that takes every message, or the latest standing for all
+// of them (N) for a rate-limited one. It returns how many it covered.
+func (tp *topic) recover(t *tally, sub *subscription, since uint64) int {
 	if since >= tp.lastSeq {
 		return 0
 	}
