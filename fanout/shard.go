@@ -101,10 +101,11 @@ func (s *shard) run(ctx context.Context) {
 
 // deliver records each tick (encoded once), queues the same bytes for every
 // subscriber that takes every tick, offers it to the symbol's rate
-// classes, and applies it to the symbol's bars. Writers are started after the whole batch is queued, so a
-// client that gets several ticks of the batch writes them in one frame.
-// Counts are kept in the tally and published once per batch. now is the
-// batch's time (Unix ns) on the rate classes' slot grid.
+// classes, and applies it to the symbol's bars. Writers are started after
+// the whole batch is queued, so a client that gets several ticks of the
+// batch writes them in one frame. Counts are kept in the tally and
+// published once per batch. now is the batch's time (Unix ns) on the rate
+// classes' slot grid.
 func (s *shard) deliver(batch []inTick, now int64) {
 	stale := 0
 	s.mu.Lock()

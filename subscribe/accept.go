@@ -19,7 +19,8 @@ const readBufferSize = 512
 
 // hijacker is the http.ResponseWriter given to websocket.Accept. Its Hijack
 // puts an inboundConn under the WebSocket library, so every byte the client
-// sends is metered and every write is bounded by WriteTimeout, and swaps net/http's 4 KiB read buffer for a
+// sends is metered and a write that blocks is bounded by WriteTimeout
+// (outbound.go), and swaps net/http's 4 KiB read buffer for a
 // readBufferSize one; everything else passes through to the embedded
 // writer.
 type hijacker struct {
