@@ -190,8 +190,8 @@ func (e *Engine) Last(sym string) (feed.Tick, bool) {
 
 // NewClient returns an open client whose queue holds Config.QueueBytes.
 // start is called, without blocking, whenever the client's queue needs a
-// writer: a session passes a function that starts a goroutine running
-// Next until it finds nothing.
+// writer; the writer it sets going must call Next until Next finds
+// nothing (a session puts itself on its write lane).
 func (e *Engine) NewClient(start func()) *Client {
 	return &Client{
 		start: start,
