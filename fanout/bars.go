@@ -183,9 +183,7 @@ func (s *shard) progress(tp *topic, now int64) {
 		s.sendProgress(tp)
 		return
 	}
-	cl.dirty = true
-	s.dirty[k-1] = append(s.dirty[k-1], tp)
-	s.arm((slot + 1) * progressPeriod)
+	s.holdUntilSlotEnd(tp, k, slot)
 }
 
 // sendProgress sends tp's forming bar, if any, as a partial bar carrying

@@ -87,11 +87,19 @@ func (s *shard) offer(tp *topic, k int, m Message, seq uint64, now int64) {
 	}
 	cl.pending, cl.pendingSeq = m, seq
 	cl.count += m.count()
-	if !cl.dirty {
-		cl.dirty = true
-		s.dirty[k-1] = append(s.dirty[k-1], tp)
-		s.arm((slot + 1) * s.classes[k-1].period)
+	s.holdUntilSlotEnd(tp, k, slot)
+}
+
+// holdUntilSlotEnd lists tp in class k's flush list, once, and arms the
+// timer for the end of slot, when flush sends what the class holds.
+func (s *shard) holdUntilSlotEnd(tp *topic, k int, slot int64) {
+	cl := &tp.classes[k]
+	if cl.dirty {
+		return
 	}
+	cl.dirty = true
+	s.dirty[k-1] = append(s.dirty[k-1], tp)
+	s.arm((slot + 1) * s.classes[k-1].period)
 }
 
 // send queues m, which stands for count feed ticks up to seq, to every
