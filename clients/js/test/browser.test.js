@@ -3,27 +3,9 @@
 // Screenshots at 1280 px and 390 px go to clients/js/test-output/.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { startGateway, waitFor } from "./gateway.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const out = join(dirname(fileURLToPath(import.meta.url)), "..", "test-output");
-const skip = existsSync(CHROMIUM) ? false : `no ${CHROMIUM}: install Debian's chromium package (apt-get install chromium)`;
-
-async function launch(t) {
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"],
-  });
-  t.after(() => browser.close());
-  return browser;
-}
+import { launch, screenshot, skip } from "./chromium.js";
 
 /** lastOf reads a row's last price as the page shows it. */
 const lastOf = (page, sym) => page.locator(`#rows [data-sym="${sym}"] .c-last .px`).textContent();
@@ -34,7 +16,6 @@ async function seesTicks(page, sym, timeout = 20000) {
 }
 
 test("the watchlist page: add a symbol, see it tick, say no to a bad one, recover from a restart", { skip, timeout: 120000 }, async (t) => {
-  mkdirSync(out, { recursive: true });
   let gw = await startGateway({ TICKGATE_FEED_SIM_RATE: "3000" });
   const port = gw.port;
   t.after(() => gw.stop("SIGKILL"));
@@ -61,7 +42,7 @@ test("the watchlist page: add a symbol, see it tick, say no to a bad one, recove
   // Search with suggestions, then add.
   await page.fill("#q", "NF");
   await waitFor(async () => (await page.locator("#sugg li").allTextContents()).some((s) => s.startsWith("NFLX")), 5000, "no NFLX suggestion");
-  await page.screenshot({ path: join(out, "search-1280.png") });
+  await page.screenshot({ path: screenshot("search-1280.png") });
   await page.press("#q", "Enter");
   await seesTicks(page, "NFLX");
 
@@ -101,7 +82,7 @@ test("the watchlist page: add a symbol, see it tick, say no to a bad one, recove
   assert.equal(await page.locator('#rate button[data-rate="4"]').getAttribute("aria-checked"), "true");
   await seesTicks(page, "AMD");
   await new Promise((r) => setTimeout(r, 3000)); // a few seconds of sparkline for the screenshots
-  await page.screenshot({ path: join(out, "watchlist-1280.png") });
+  await page.screenshot({ path: screenshot("watchlist-1280.png") });
 
   // Restart the gateway on the same port: the page reconnects, resubscribes and shows the gap.
   await gw.stop("SIGTERM");
@@ -116,6 +97,6 @@ test("the watchlist page: add a symbol, see it tick, say no to a bad one, recove
 
   await page.setViewportSize({ width: 390, height: 844 });
   await new Promise((r) => setTimeout(r, 1000));
-  await page.screenshot({ path: join(out, "watchlist-390.png") });
+  await page.screenshot({ path: screenshot("watchlist-390.png") });
   assert.deepEqual(pageErrors, []);
 });

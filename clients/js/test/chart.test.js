@@ -4,27 +4,9 @@
 // and 390 px. Screenshots go to clients/js/test-output/.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { startGateway, waitFor, withGateway } from "./gateway.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const out = join(dirname(fileURLToPath(import.meta.url)), "..", "test-output");
-const skip = existsSync(CHROMIUM) ? false : `no ${CHROMIUM}: install Debian's chromium package (apt-get install chromium)`;
-
-async function launch(t) {
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"],
-  });
-  t.after(() => browser.close());
-  return browser;
-}
+import { launch, screenshot, skip } from "./chromium.js";
 
 /** chart reads what the chart panel says it drew. */
 const chart = (page) => page.locator("#chart").evaluate((el) => ({
@@ -49,7 +31,6 @@ const inked = (page) => page.locator("#chartCanvas").evaluate((c) => {
 });
 
 test("the chart: bars.1m with a forming bar, bars.1s with history, a symbol switch, at 1280 and 390 px", { skip, timeout: 120000 }, async (t) => {
-  mkdirSync(out, { recursive: true });
   const gw = await withGateway(t, { TICKGATE_FEED_SIM_RATE: "3000" });
   const browser = await launch(t);
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -70,7 +51,7 @@ test("the chart: bars.1m with a forming bar, bars.1s with history, a symbol swit
   assert.equal(await page.locator('#rows [data-sym="AAPL"]').getAttribute("aria-selected"), "true");
   assert.match(await page.locator("#chartOhlc").textContent(), /O\s*\d+\.\d\d.*C\s*\d+\.\d\d/);
   assert.match(await page.locator("#chartOhlc").textContent(), /forming/);
-  await page.screenshot({ path: join(out, "chart-1m-1280.png") });
+  await page.screenshot({ path: screenshot("chart-1m-1280.png") });
 
   // Let bars.1s build up, then toggle to it: the history draws at once.
   await new Promise((r) => setTimeout(r, 8000));
@@ -86,7 +67,7 @@ test("the chart: bars.1m with a forming bar, bars.1s with history, a symbol swit
   // Live bars keep coming after the history.
   const before = Number(c.lastSeq);
   await waitFor(async () => Number((await chart(page)).lastSeq) >= before + 2, 10000, "no live 1s bars after the history");
-  await page.screenshot({ path: join(out, "chart-1s-1280.png") });
+  await page.screenshot({ path: screenshot("chart-1s-1280.png") });
 
   // Another symbol: its row is selected, its history arrives.
   await page.click('#rows [data-sym="MSFT"] .c-sym');
@@ -112,9 +93,9 @@ test("the chart: bars.1m with a forming bar, bars.1s with history, a symbol swit
   assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), "the page scrolls sideways at 390 px");
   const box = await page.locator("#chartCanvas").boundingBox();
   assert.ok(box.width > 300 && box.x >= 0 && box.x + box.width <= 390, JSON.stringify(box));
-  await page.screenshot({ path: join(out, "chart-1s-390.png") });
+  await page.screenshot({ path: screenshot("chart-1s-390.png") });
   await page.click('#span button[data-stream="bars.1m"]');
   await waitFor(async () => (await chart(page)).stream === "bars.1m" && (await chart(page)).candles >= 1, 10000, "no 1m bar at 390 px");
-  await page.screenshot({ path: join(out, "chart-1m-390.png") });
+  await page.screenshot({ path: screenshot("chart-1m-390.png") });
   assert.deepEqual(pageErrors, []);
 });
