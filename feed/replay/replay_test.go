@@ -44,6 +44,11 @@ func TestPlaybackSamples(t *testing.T) {
 			if n := testutil.ToFloat64(f.src.metrics.decodeErrors); n != 0 {
 				t.Errorf("%v decode errors in a clean file", n)
 			}
+
+			// With recorded timestamps, the file's ticks exactly, TS included.
+			rec := newFixture(t, Config{Path: c.path, Fast: true, Timestamps: TimestampsRecorded})
+			got, _, _ = rec.play(t)
+			checkExact(t, got, want)
 		})
 	}
 }

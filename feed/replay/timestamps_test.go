@@ -21,24 +21,6 @@ func checkExact(t *testing.T, got, want []feed.Tick) {
 	}
 }
 
-func TestRecordedTimestampsSamples(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		path string
-		read func(testing.TB, string) []feed.Tick
-	}{
-		{"testdata/sample.ndjson", readNDJSON},
-		{"testdata/sample.csv", readCSV},
-	} {
-		t.Run(c.path, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t, Config{Path: c.path, Fast: true, Timestamps: TimestampsRecorded})
-			got, _, _ := f.play(t)
-			checkExact(t, got, c.read(t, c.path))
-		})
-	}
-}
-
 // TestRecordedTimestampsPaced plays at a recorded pace sped up: the pace
 // changes when ticks leave, never their ts. A tick stamped before its
 // predecessor keeps its own ts too.
