@@ -172,12 +172,15 @@ const progressPeriod = int64(time.Second)
 // at once if none went this slot, else when the slot ends, encoded then
 // from the bar as it is. The caller holds shard.mu.
 func (s *shard) progress(tp *topic, now int64) {
+	if tp.rated == 0 {
+		return // no progress subscription, nor any other rated one
+	}
 	k := s.partialClass()
 	cl := &tp.classes[k]
 	if len(cl.subs) == 0 || cl.dirty {
 		return
 	}
-	slot := now / progressPeriod
+	slot := s.classes[k-1].slot(now)
 	if cl.slot < slot {
 		cl.slot = slot
 		s.sendProgress(tp)

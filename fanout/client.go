@@ -37,6 +37,9 @@ type Client struct {
 	// client (the session reader); the shards reach subscriptions through
 	// their own lists.
 	subs map[*topic]*subscription
+	// phase is the phase of every rate class this client subscribes in
+	// (rate.go), fixed at NewClient.
+	phase int
 }
 
 // Enqueue queues m (a reply or notice) for the writer. It reports false if

@@ -40,6 +40,11 @@ type Config struct {
 	// RateClasses are the max rates (updates/s per symbol) a subscription
 	// can get; a request rounds down to one. nil means DefaultRateClasses.
 	RateClasses []float64
+	// RatePhases is how many phases each rate class's slot grid comes in
+	// (rate.go): clients are spread over them, so that those of one class
+	// do not all get their frame at the same instant. 0 means 8; 1 puts
+	// every client on the same grid.
+	RatePhases int
 	// History is the number of recent ticks each symbol keeps for recovery
 	// (Policy.Since); 0 keeps none.
 	History int
@@ -70,7 +75,8 @@ type Engine struct {
 	stopped chan struct{} // closed when Run returns
 
 	subscriptions atomic.Int64
-	degraded      atomic.Int64 // clients whose queue conflates
+	degraded      atomic.Int64  // clients whose queue conflates
+	clients       atomic.Uint64 // made by NewClient, for round-robin phases
 }
 
 // New builds an engine for symbols and registers its metrics with reg.
@@ -93,6 +99,9 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	if cfg.BarGrace <= 0 {
 		cfg.BarGrace = 250 * time.Millisecond
 	}
+	if cfg.RatePhases <= 0 {
+		cfg.RatePhases = defaultRatePhases
+	}
 	classes, err := newRateClasses(cfg.RateClasses)
 	if err != nil {
 		return nil, err
@@ -104,7 +113,7 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 		stopped: make(chan struct{}),
 	}
 	for i := range cfg.Shards {
-		e.shards = append(e.shards, newShard(i, &cfg, classes))
+		e.shards = append(e.shards, newShard(i, &cfg, phased(classes, cfg.RatePhases)))
 	}
 	for _, name := range symbols {
 		if !feed.ValidSymbol(name) {
@@ -202,7 +211,8 @@ func (e *Engine) NewClient(start func()) *Client {
 			conflateAt: e.cfg.ConflateAt,
 			lowWater:   e.cfg.ConflateAt / 4,
 		},
-		subs: make(map[*topic]*subscription),
+		subs:  make(map[*topic]*subscription),
+		phase: int((e.clients.Add(1) - 1) % uint64(e.cfg.RatePhases)),
 	}
 }
 

@@ -10,18 +10,58 @@ import (
 // when Config.RateClasses is nil.
 var DefaultRateClasses = []float64{1, 2, 4, 5, 10, 20, 50}
 
-// rateClass is one configured max rate. Every (topic, class) shares the
-// class's slot grid, slot k being [k·period, (k+1)·period) of Unix time,
-// and sends at most one message per slot: the first of a quiet slot at
-// once (leading edge), the latest of the rest when the slot ends (trailing
-// edge). So no tick or bar is held longer than one period, and a topic
-// sends at most rate+1 times in any second. Subscribers of a class share
-// its sends: one pending message per (topic, class), one timer per shard,
-// no timer per client. The shard adds one class of its own, at 1/s, for
-// partial bars (partialClass).
+// defaultRatePhases is Config.RatePhases when it is 0.
+const defaultRatePhases = 8
+
+// rateClass is one configured max rate in one phase. Every (topic, class)
+// shares the class's slot grid, slot k being [k·period+offset,
+// (k+1)·period+offset) of Unix time, and sends at most one message per
+// slot: the first of a quiet slot at once (leading edge), the latest of
+// the rest when the slot ends (trailing edge). So no tick or bar is held
+// longer than one period, and a topic sends at most rate+1 times in any
+// second. Subscribers of a class share its sends: one pending message per
+// (topic, class), one timer per shard, no timer per client.
+//
+// Each configured rate comes in Config.RatePhases phases, their grids
+// offset by period/RatePhases from one another, and each client is given
+// one phase for all its subscriptions (Client.phase, round robin). A
+// client's messages of one slot still go in one frame, but ten thousand
+// dashboards at 4/s no longer all get theirs at the same instant: each
+// slot end wakes a RatePhases-th of them, so the writes that one burst
+// took are spread over the period. The shard adds one class of its own,
+// at 1/s in one phase, for partial bars (partialClass).
 type rateClass struct {
 	rate   float64
 	period int64 // ns
+	offset int64 // ns, in [0, period): where this phase's slots start
+}
+
+// slot is the slot of the class's grid that now (Unix ns) falls in.
+func (rc rateClass) slot(now int64) int64 { return (now - rc.offset) / rc.period }
+
+// end is when slot ends.
+func (rc rateClass) end(slot int64) int64 { return (slot+1)*rc.period + rc.offset }
+
+// phased returns classes with each rate repeated in phases phases, rate by
+// rate: the shard's classes, indexed by phasedClass.
+func phased(classes []rateClass, phases int) []rateClass {
+	out := make([]rateClass, 0, len(classes)*phases)
+	for _, rc := range classes {
+		for j := range phases {
+			rc.offset = rc.period * int64(j) / int64(phases)
+			out = append(out, rc)
+		}
+	}
+	return out
+}
+
+// phasedClass maps classOf's class k (0 for every tick) and a client's
+// phase to the index in topic.classes.
+func phasedClass(k, phases, phase int) int {
+	if k == 0 {
+		return 0
+	}
+	return 1 + (k-1)*phases + phase
 }
 
 func newRateClasses(rates []float64) ([]rateClass, error) {
@@ -40,9 +80,10 @@ func newRateClasses(rates []float64) ([]rateClass, error) {
 	return out, nil
 }
 
-// classOf maps a requested max rate to a class index for topic.classes:
-// 0 for every tick, else 1 + the index of the highest class not above
-// rate (the lowest class for a rate below all of them).
+// classOf maps a requested max rate to a class of classes: 0 for every
+// tick, else 1 + the index of the highest class not above rate (the lowest
+// class for a rate below all of them). phasedClass turns it into an index
+// for topic.classes.
 func classOf(classes []rateClass, rate float64) int {
 	if rate <= 0 {
 		return 0
@@ -76,7 +117,7 @@ func (s *shard) offer(tp *topic, k int, m Message, seq uint64, now int64) {
 	if len(cl.subs) == 0 {
 		return
 	}
-	slot := now / s.classes[k-1].period
+	slot := s.classes[k-1].slot(now)
 	if cl.pending.Data == nil && cl.slot < slot {
 		cl.slot = slot
 		cl.send(&s.t, m, seq, m.count())
@@ -99,7 +140,7 @@ func (s *shard) holdUntilSlotEnd(tp *topic, k int, slot int64) {
 	}
 	cl.dirty = true
 	s.dirty[k-1] = append(s.dirty[k-1], tp)
-	s.arm((slot + 1) * s.classes[k-1].period)
+	s.arm(s.classes[k-1].end(slot))
 }
 
 // send queues m, which stands for count feed ticks up to seq, to every
@@ -128,7 +169,7 @@ func (cl *classState) sendTo(t *tally, sub *subscription, m Message, seq uint64,
 // caller holds shard.mu.
 func (s *shard) flush(now int64) (next int64) {
 	for i, rc := range s.classes {
-		slot := now / rc.period
+		slot := rc.slot(now)
 		keep := s.dirty[i][:0]
 		for _, tp := range s.dirty[i] {
 			cl := &tp.classes[i+1]
@@ -147,7 +188,7 @@ func (s *shard) flush(now int64) (next int64) {
 		clear(s.dirty[i][len(keep):])
 		s.dirty[i] = keep
 		if len(keep) > 0 {
-			end := (slot + 1) * rc.period
+			end := rc.end(slot)
 			if next == 0 || end < next {
 				next = end
 			}

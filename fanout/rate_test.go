@@ -139,6 +139,73 @@ func TestThrottleNeverHoldsPastOneSlot(t *testing.T) {
 	}
 }
 
+// TestRatePhasesSpreadClients ticks one symbol every millisecond to ten
+// clients at max_rate 4 in 5 phases. Each client still gets at most one
+// message per slot of its own grid, the newest tick each time, but the
+// slot ends fall at a different instant for each phase: no instant sends
+// to more than the two clients of one phase, instead of all ten at once.
+func TestRatePhasesSpreadClients(t *testing.T) {
+	t.Parallel()
+	const phases, n = 5, 10
+	e, _ := newEngine(t, Config{Shards: 1, RateClasses: []float64{4}, RatePhases: phases}, "AAPL")
+	f := &rateFixture{t: t, e: e, sym: e.symbols["AAPL"], slot: int64(time.Second) / 4}
+	var clients []*testClient
+	for range n {
+		c := newTestClient(e)
+		if _, err := e.Subscribe(c.Client, []string{"AAPL"}, Policy{MaxRate: 4}, nil); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	p, ms := f.slot, int64(time.Millisecond)
+	offset := func(i int) int64 { return p * int64(i%phases) / phases }
+	t0 := 4000 * p
+	sends := make([]map[int64]bool, n) // per client: the slots of its grid it got a message in
+	for i := range sends {
+		sends[i] = map[int64]bool{}
+	}
+	for now := t0; now < t0+8*p; now += ms {
+		f.flush(now) // the shard's timer, due at each slot end
+		got := 0
+		for i, c := range clients {
+			msgs := c.Drain(nil, 1<<20)
+			if len(msgs) == 0 {
+				continue
+			}
+			got++
+			slot := (now - offset(i)) / p
+			if len(msgs) > 1 || sends[i][slot] {
+				t.Fatalf("client %d (phase %d) got a second message in slot %d", i, i%phases, slot)
+			}
+			sends[i][slot] = true
+			if tk := decodeAll(t, msgs)[0]; tk.Seq != f.seq {
+				t.Fatalf("client %d got seq %d at %d ms, want the newest, %d", i, tk.Seq, (now-t0)/ms, f.seq)
+			}
+			if (now-offset(i))%p != 0 {
+				t.Fatalf("client %d (phase %d) sent at %d ms, off its grid", i, i%phases, (now-t0)/ms)
+			}
+		}
+		if got > n/phases {
+			t.Fatalf("%d clients sent to at %d ms, want at most %d (one phase)", got, (now-t0)/ms, n/phases)
+		}
+		f.tick(now)
+		for i, c := range clients { // only the very first tick goes at once
+			msgs := c.Drain(nil, 1<<20)
+			if len(msgs) > 0 != (now == t0) {
+				t.Fatalf("client %d: %d messages at once for the tick at %d ms", i, len(msgs), (now-t0)/ms)
+			}
+			if len(msgs) > 0 {
+				sends[i][(now-offset(i))/p] = true
+			}
+		}
+	}
+	for i := range sends {
+		if len(sends[i]) < 8 {
+			t.Errorf("client %d got messages in %d slots of 8 ticking, want 8", i, len(sends[i]))
+		}
+	}
+}
+
 // TestRateClassSharesBytes checks that subscribers of one class get the
 // very same bytes, and that a class flush to 1000 of them allocates
 // nothing: encode once, share.

@@ -149,10 +149,13 @@ func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
 // send queues m, tp's newest message, numbered seq, to every subscriber
 // that takes every message, and offers it to each rate class.
 func (s *shard) send(tp *topic, m Message, seq uint64, now int64) {
+	if tp.classes == nil {
+		return // never subscribed
+	}
 	for _, r := range tp.classes[0].subs {
 		s.t.queue(r.c, r.sub, m)
 	}
-	for k := 1; k < s.partialClass(); k++ {
+	for k := 1; tp.rated > 0 && k < s.partialClass(); k++ {
 		s.offer(tp, k, m, seq, now)
 	}
 }

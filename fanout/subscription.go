@@ -127,7 +127,7 @@ func (e *Engine) Subscribe(c *Client, syms []string, p Policy, reply func(Result
 	case p.History < 0 || p.History > e.HistoryMax(p.Stream):
 		return Result{}, fmt.Errorf("%w: history %d: %s keeps at most %d", ErrBadPolicy, p.History, p.Stream, e.HistoryMax(p.Stream))
 	}
-	class := classOf(e.classes, p.MaxRate)
+	class := phasedClass(classOf(e.classes, p.MaxRate), e.cfg.RatePhases, c.phase)
 	res := Result{Rate: e.RateOf(p.MaxRate)}
 	unlock := e.lockShards(syms)
 	recover := make(map[*topic]bool, len(p.Since))

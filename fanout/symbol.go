@@ -40,7 +40,6 @@ func (e *Engine) newSymbol(name string, sh *shard, delayed bool) *symbol {
 			sym:     sym,
 			stream:  st,
 			history: newRing(max(history, 0)),
-			classes: make([]classState, 1+len(sh.classes)),
 		}
 	}
 	return sym

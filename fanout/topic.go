@@ -23,9 +23,13 @@ type topic struct {
 	lastSeq uint64
 	lastMsg Message // the last message; its bytes serve as the snapshot
 	history ring
-	// classes[0] is every message; [k] is Config.RateClasses[k-1]; the
-	// last is a bar topic's progress updates (partialClass).
+	// classes[0] is every message; [k] is the shard's rate class k-1 (a
+	// configured rate in one phase, rate.go); the last is a bar topic's
+	// progress updates (partialClass). It is made at the first subscription,
+	// so a topic nobody takes costs none of it. rated counts the
+	// subscriptions in classes above 0.
 	classes []classState
+	rated   int
 }
 
 // buf returns the arena, with room for one message, to append a message
@@ -142,13 +146,22 @@ func (tp *topic) recover(t *tally, sub *subscription, since uint64) int {
 
 // subscribe adds a new subscription to its class's list.
 func (tp *topic) subscribe(sub *subscription) {
+	if tp.classes == nil {
+		tp.classes = make([]classState, 1+len(tp.sym.shard.classes))
+	}
 	tp.classes[sub.class].subs.add(sub)
+	if sub.class > 0 {
+		tp.rated++
+	}
 }
 
 // unsubscribe removes sub from its class's list. A message the class
 // still holds for it is not sent.
 func (tp *topic) unsubscribe(sub *subscription) {
 	tp.classes[sub.class].subs.remove(sub)
+	if sub.class > 0 {
+		tp.rated--
+	}
 }
 
 // move puts sub in another rate class. A message its old class still

@@ -55,6 +55,7 @@ type Config struct {
 		ConflateAt  int       `mapstructure:"conflate_at"`
 		InboxTicks  int       `mapstructure:"inbox_ticks"`
 		RateClasses []float64 `mapstructure:"rate_classes"`
+		RatePhases  int       `mapstructure:"rate_phases"`
 		History     int       `mapstructure:"history"`
 	} `mapstructure:"fanout"`
 	Bars struct {
@@ -215,6 +216,7 @@ func (c *Config) Validate() error {
 	check(c.Fanout.ConflateAt >= 0 && c.Fanout.ConflateAt <= c.Fanout.QueueBytes, "fanout.conflate_at", "must be in [0, fanout.queue_bytes (%d)], got %d", c.Fanout.QueueBytes, c.Fanout.ConflateAt)
 	check(c.Fanout.InboxTicks > 0, "fanout.inbox_ticks", "must be > 0, got %d", c.Fanout.InboxTicks)
 	check(validRateClasses(c.Fanout.RateClasses), "fanout.rate_classes", "want a non-empty list of distinct rates in (0, 1000], got %v", c.Fanout.RateClasses)
+	check(c.Fanout.RatePhases >= 1 && c.Fanout.RatePhases <= 64, "fanout.rate_phases", "must be in [1, 64], got %d", c.Fanout.RatePhases)
 	check(c.Server.AdminListen != c.Listen, "server.admin_listen", "must differ from listen (%q)", c.Listen)
 	check(c.Entitlements.Delay > 0, "entitlements.delay", "must be > 0, got %s", c.Entitlements.Delay)
 	check(c.Entitlements.DelayMaxBytes >= 1<<20, "entitlements.delay_max_bytes", "must be >= 1048576, got %d", c.Entitlements.DelayMaxBytes)

@@ -50,6 +50,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Fanout.QueueBytes = 1 << 20
 	want.Fanout.InboxTicks = 4096
 	want.Fanout.RateClasses = []float64{1, 2, 4, 5, 10, 20, 50}
+	want.Fanout.RatePhases = 8
 	want.Fanout.History = 1024
 	want.Bars.Grace, want.Bars.History = 250*time.Millisecond, 500
 	want.Client.MaxSymbols = 500
@@ -230,6 +231,8 @@ var badValues = []struct {
 	{"fanout.rate_classes", "[]"},
 	{"fanout.rate_classes", "[1, 1]"},
 	{"fanout.rate_classes", "[0.0]"},
+	{"fanout.rate_phases", "0"},
+	{"fanout.rate_phases", "65"},
 	{"fanout.history", "-1"},
 	{"entitlements.delay", "0s"},
 	{"entitlements.delay_max_bytes", "1000"},

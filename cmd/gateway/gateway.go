@@ -62,6 +62,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		ConflateAt:  cfg.Fanout.ConflateAt,
 		InboxTicks:  cfg.Fanout.InboxTicks,
 		RateClasses: cfg.Fanout.RateClasses,
+		RatePhases:  cfg.Fanout.RatePhases,
 		History:     cfg.Fanout.History,
 		BarGrace:    cfg.Bars.Grace,
 		BarHistory:  cfg.Bars.History,
