@@ -141,9 +141,10 @@ func TestPutHeader(t *testing.T) {
 // answers while a fast feed runs: the server's pongs (written by
 // coder/websocket through inboundConn.Write) and its data frames (written
 // by writeText) share the socket, and every tick must arrive, in order,
-// with every ping answered and no protocol error on either side.
+// with every ping answered and no protocol error on either side. Not
+// parallel: its feed and pings would load the box under the latency
+// tests (abuse_test.go).
 func TestPingsBetweenDataFrames(t *testing.T) {
-	t.Parallel()
 	e := newTestEnv(t, Config{InboundFrames: 1 << 20}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
 	c := e.dial("?symbols=AAPL")
 	c.expectReply("subscribed", 0)
@@ -192,9 +193,9 @@ func TestPingsBetweenDataFrames(t *testing.T) {
 // it. The server echoes the close (coder/websocket, on its read
 // goroutine) while the session's writer may be mid-batch: after the
 // server's close frame only the end of the stream may follow (RFC 6455
-// 5.5.1). Several rounds, since the race is narrow.
+// 5.5.1). Several rounds, since the race is narrow; not parallel, for
+// the reason TestPingsBetweenDataFrames gives.
 func TestNoDataFrameAfterClose(t *testing.T) {
-	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
