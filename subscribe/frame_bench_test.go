@@ -8,28 +8,39 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
 )
 
-// BenchmarkFrameWrite puts a figure on what coder/websocket adds per
-// frame above the write system call, at the gateway's common frame (one
-// ~100-byte tick): "websocket" writes it with conn.Write, "raw" writes
-// the same frame pre-framed with one write on the TCP connection, which is
-// what bench/floor does. The difference is the library's write path
-// (locks, header, flush); both pay the system call and Go's netpoll
-// wrapper. The peer discards what it reads on its own goroutine.
+// BenchmarkFrameWrite puts figures on the write path per frame at the
+// gateway's common frame (one ~100-byte tick), each on a loopback
+// connection whose peer discards what it reads on its own goroutine:
+// "websocket" writes it with coder/websocket's conn.Write, as the gateway
+// did (locks, header into its buffer, copy, flush into the inboundConn);
+// "direct" with inboundConn.writeText, as the gateway does now (header in
+// place, one write); "raw" writes the same frame pre-framed with one
+// write on a plain TCP connection, which is what bench/floor does. All
+// three pay the system call and Go's netpoll wrapper.
 func BenchmarkFrameWrite(b *testing.B) {
 	payload := bytes.Repeat([]byte("x"), 100)
 	b.Run("websocket", func(b *testing.B) {
-		conn := wsPair(b)
+		conn := wsPair(b).conn
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := conn.Write(ctx, websocket.MessageText, payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("direct", func(b *testing.B) {
+		in := wsPair(b).in
+		buf := append(make([]byte, maxHeader), payload...)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := in.writeText(buf); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -69,46 +80,39 @@ func tcpPair(b *testing.B) net.Conn {
 	return conn
 }
 
-// wsPair returns the server side of a WebSocket connection over loopback
-// whose client, a bare TCP socket after a hand-made handshake, discards
-// everything it reads.
-func wsPair(b *testing.B) *websocket.Conn {
-	b.Helper()
-	conns := make(chan *websocket.Conn, 1)
-	hold := make(chan struct{})
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		conns <- c
-		<-hold
-	}))
-	peer, err := net.Dial("tcp", strings.TrimPrefix(hs.URL, "http://"))
+// wsPair returns the server side of a WebSocket connection over loopback,
+// accepted as Server does (acceptServer), whose client, a bare TCP socket
+// after a hand-made handshake, discards everything it reads.
+func wsPair(tb testing.TB) accepted {
+	tb.Helper()
+	url, conns := acceptServer(tb)
+	peer, br := rawUpgrade(tb, url)
+	a := <-conns
+	drained := make(chan struct{})
+	go func() { io.Copy(io.Discard, br); close(drained) }()
+	tb.Cleanup(func() {
+		a.conn.CloseNow()
+		peer.Close()
+		<-drained
+	})
+	return a
+}
+
+// rawUpgrade dials the WebSocket server at url with a hand-made upgrade
+// request and returns the connection and a reader past the response.
+func rawUpgrade(tb testing.TB, url string) (net.Conn, *bufio.Reader) {
+	tb.Helper()
+	peer, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { peer.Close() })
 	fmt.Fprintf(peer, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 	br := bufio.NewReader(peer)
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			b.Fatal(err)
-		}
-		if line == "\r\n" {
-			break
-		}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		tb.Fatalf("upgrade: %v %v", resp, err)
 	}
-	conn := <-conns
-	drained := make(chan struct{})
-	go func() { io.Copy(io.Discard, br); close(drained) }()
-	b.Cleanup(func() {
-		conn.CloseNow()
-		peer.Close()
-		<-drained
-		close(hold)
-		hs.Close()
-	})
-	return conn
+	return peer, br
 }

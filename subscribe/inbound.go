@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -32,18 +33,20 @@ type inboundConn struct {
 	bad    atomic.Bool
 	cutOff atomic.Bool // err is set: Close lingers
 
-	// The write side (outbound.go). The fields below stalled are used by
-	// Write only, under coder/websocket's frame write lock.
-	stalled  atomic.Bool                // a write waited past timeout
-	blocked  atomic.Bool                // a write is waiting for the socket
-	worker   atomic.Pointer[laneWorker] // the lane worker writing on this conn (lanes.go)
-	timeout  time.Duration              // WriteTimeout
-	raw      syscall.RawConn            // nil: the connection has no descriptor
-	writeFn  func(fd uintptr) bool
-	wp       []byte // left to write
-	wn       int    // written by this Write
-	werr     error
-	deadline bool // this Write armed the write deadline
+	// The write side (outbound.go).
+	stalled atomic.Bool                // a write waited past timeout
+	blocked atomic.Bool                // a write is waiting for the socket
+	worker  atomic.Pointer[laneWorker] // the lane worker writing on this conn (lanes.go)
+	timeout time.Duration              // WriteTimeout
+	raw     syscall.RawConn            // nil: the connection has no descriptor
+	writeFn func(fd uintptr) bool
+
+	wmu       sync.Mutex // one frame at a time on the socket; protects the fields below
+	closeSent bool       // a close frame went out: no data frame may follow
+	wp        []byte     // left to write
+	wn        int        // written by this write
+	werr      error
+	deadline  bool // this write armed the write deadline
 }
 
 // inboundLimits sizes the buckets of an inboundConn (and, despite the

@@ -1,21 +1,98 @@
 package subscribe
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"syscall"
 	"time"
 )
 
-// Write writes p to the socket for coder/websocket, which calls it under
-// its frame write lock, so one goroutine at a time. It first tries the
-// socket without waiting. Only a write that finds the socket's send buffer
-// full (the peer is not reading fast enough) arms a write deadline, of
-// timeout from that moment; past it the write fails and stalled reports
-// true. So a frame that goes out at once, nearly every frame, costs no
-// timer at all.
+// Two writers share the socket. coder/websocket writes the handshake
+// response and every control frame (pongs, the session's pings, close
+// frames) through Write; the session writes its data frames through
+// writeText, which frames them in place and writes header and payload in
+// one system call, where coder/websocket's conn.Write would lock two
+// channel mutexes, copy both into its 4 KiB buffer and, past 4 KiB, write
+// twice (docs/performance.md, "Data frames written in one go").
+//
+// wmu keeps the two from interleaving bytes: it is held for the whole of
+// each Write and each writeText, across the system call and, if the
+// socket would block, for up to WriteTimeout, the way coder/websocket
+// holds its own frame lock. Write calls are whole frames only because
+// coder/websocket writes nothing but control frames here: at most 2
+// header bytes and 125 payload bytes put into its empty 4 KiB buffer and
+// flushed, at the frame's end, in one Write (write.go writeFrame). A data
+// frame sent through conn.Write could be flushed in pieces, so none is.
+
+// maxHeader is the room a frame buffer keeps at its start for the
+// header of a server frame (RFC 6455 section 5.2): 2 bytes, 4 with a
+// 16-bit length, 10 with a 64-bit one.
+const maxHeader = 10
+
+// errCloseSent fails a data frame after the close frame (RFC 6455 section
+// 5.5.1: an endpoint sends no data frame after its close frame).
+var errCloseSent = fmt.Errorf("subscribe: write frame: close frame sent: %w", net.ErrClosed)
+
+// Write writes p, a whole frame or the handshake response, for
+// coder/websocket, and notes a close frame: opcode 8 with FIN, 0x88,
+// which no handshake byte (ASCII) can be. coder/websocket keeps whether
+// it sent a close to itself (it has no method that tells), and it sends
+// one on its own goroutines (the echo of the peer's close, 1002 or 1009
+// on bad input), so the one place that sees every close frame go out
+// before any frame can follow it is here, under wmu.
 func (c *inboundConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(p) > 0 && p[0] == 0x88 {
+		c.closeSent = true
+	}
+	return c.writeLocked(p)
+}
+
+// writeText writes buf[maxHeader:] as one final, unmasked text frame,
+// filling in its header in the bytes just before the payload, so header
+// and payload go out in one write with no copy. buf's first maxHeader
+// bytes are the caller's room for the header; the caller keeps buf.
+func (c *inboundConn) writeText(buf []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return errCloseSent
+	}
+	_, err := c.writeLocked(buf[putHeader(buf):])
+	return err
+}
+
+// putHeader writes the header of a final text frame whose payload is
+// buf[maxHeader:] into the end of buf[:maxHeader] and returns where the
+// header starts.
+func putHeader(buf []byte) int {
+	n := len(buf) - maxHeader
+	switch {
+	case n <= 125:
+		buf[maxHeader-2], buf[maxHeader-1] = 0x81, byte(n)
+		return maxHeader - 2
+	case n <= 0xffff:
+		buf[maxHeader-4], buf[maxHeader-3] = 0x81, 126
+		binary.BigEndian.PutUint16(buf[maxHeader-2:], uint16(n))
+		return maxHeader - 4
+	default:
+		buf[0], buf[1] = 0x81, 127
+		binary.BigEndian.PutUint64(buf[2:], uint64(n))
+		return 0
+	}
+}
+
+// writeLocked writes p to the socket; the caller holds wmu. It first
+// tries the socket without waiting. Only a write that finds the socket's
+// send buffer full (the peer is not reading fast enough) arms a write
+// deadline, of timeout from that moment; past it the write fails and
+// stalled reports true. So a frame that goes out at once, nearly every
+// frame, costs no timer at all.
+func (c *inboundConn) writeLocked(p []byte) (int, error) {
 	if c.raw == nil {
 		return c.writeBlocking(p)
 	}
@@ -64,7 +141,7 @@ func (c *inboundConn) writeRaw(fd uintptr) bool {
 }
 
 // wouldBlock runs when the socket cannot take more. The first time in a
-// Write it arms the write deadline and detaches the lane worker that
+// write it arms the write deadline and detaches the lane worker that
 // writes on this connection, or waits to (lanes.go), so the lane does
 // not wait with it. blocked is stored before worker is loaded, and the
 // worker stores itself before loading blocked: one of them sees the other.
@@ -80,9 +157,9 @@ func (c *inboundConn) wouldBlock() {
 	}
 }
 
-// writeBlocking is Write for a connection that offers no raw descriptor:
-// a deadline around every write, and, since it cannot tell a write that
-// would block, never on a lane worker.
+// writeBlocking is writeLocked for a connection that offers no raw
+// descriptor: a deadline around every write, and, since it cannot tell a
+// write that would block, never on a lane worker.
 func (c *inboundConn) writeBlocking(p []byte) (int, error) {
 	if w := c.worker.Load(); w != nil {
 		w.detach()

@@ -1,7 +1,6 @@
 package subscribe
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"time"
@@ -34,7 +33,7 @@ func (s *session) writeOnLane(w *laneWorker) {
 		if in.blocked.Load() {
 			w.detach() // another write on this socket waits already
 		}
-		err := s.writeFrame(s.conn, batch)
+		err := s.writeFrame(batch)
 		in.worker.Store(nil)
 		clear(batch) // drop references to shared tick bytes
 		switch {
@@ -75,7 +74,7 @@ func (s *session) writeAfter(err error) {
 			}
 			return
 		}
-		err = s.writeFrame(conn, batch)
+		err = s.writeFrame(batch)
 		clear(batch) // drop references to shared tick bytes
 	}
 }
@@ -91,22 +90,21 @@ func (s *session) next() (batch []fanout.Message, closed bool) {
 	return batch, closed
 }
 
-// writeFrame joins batch with '\n' into one text frame and writes it; a
-// write the peer stops taking fails after WriteTimeout.
-func (s *session) writeFrame(conn *websocket.Conn, batch []fanout.Message) error {
+// writeFrame joins batch with '\n' into one text frame and writes it
+// itself, header and payload in one write (outbound.go); a write the peer
+// stops taking fails after WriteTimeout, and one after the close frame
+// fails with net.ErrClosed.
+func (s *session) writeFrame(batch []fanout.Message) error {
 	bp := framePool.Get().(*[]byte)
-	buf := (*bp)[:0]
+	buf := (*bp)[:maxHeader] // room for the header, filled by writeText
 	for i := range batch {
 		if i > 0 {
 			buf = append(buf, '\n')
 		}
 		buf = batch[i].AppendTo(buf)
 	}
-	// No deadline here: the inboundConn under conn arms one only when the
-	// socket would block (outbound.go). A context with a deadline would
-	// cost coder/websocket a context.AfterFunc per frame.
-	err := conn.Write(context.Background(), websocket.MessageText, buf)
-	n := len(buf)
+	err := s.in.writeText(buf)
+	n := len(buf) - maxHeader
 	*bp = buf
 	framePool.Put(bp)
 	if err != nil {
