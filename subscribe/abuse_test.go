@@ -36,25 +36,37 @@ func (e *testEnv) rawDial(header string) *rawConn {
 	return e.rawDialWith(&net.Dialer{}, header)
 }
 
+// rawDialWith is rawDial through d, every read and write of it bounded
+// at 30 s.
 func (e *testEnv) rawDialWith(d *net.Dialer, header string) *rawConn {
 	e.t.Helper()
-	addr := strings.TrimSuffix(strings.TrimPrefix(e.url, "ws://"), "/ws")
-	conn, err := d.Dial("tcp", addr)
+	c := rawUpgrade(e.t, d, e.url, header)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	return c
+}
+
+// rawUpgrade dials the WebSocket endpoint at url (ws://host/path) through
+// d and completes a hand-made upgrade, sending header's lines with it.
+func rawUpgrade(tb testing.TB, d *net.Dialer, url, header string) *rawConn {
+	tb.Helper()
+	host, path, _ := strings.Cut(strings.TrimPrefix(url, "ws://"), "/")
+	conn, err := d.Dial("tcp", host)
 	if err != nil {
-		e.t.Fatal(err)
+		tb.Fatal(err)
 	}
-	e.t.Cleanup(func() { conn.Close() })
+	tb.Cleanup(func() { conn.Close() })
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	req := "GET /" + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + header + "\r\n"
 	if _, err := conn.Write([]byte(req)); err != nil {
-		e.t.Fatal(err)
+		tb.Fatal(err)
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		e.t.Fatalf("upgrade: %v %v", resp, err)
+		tb.Fatalf("upgrade: %v %v", resp, err)
 	}
+	conn.SetDeadline(time.Time{})
 	return &rawConn{Conn: conn, br: br}
 }
 

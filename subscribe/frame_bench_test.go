@@ -1,14 +1,10 @@
 package subscribe
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -86,33 +82,14 @@ func tcpPair(b *testing.B) net.Conn {
 func wsPair(tb testing.TB) accepted {
 	tb.Helper()
 	url, conns := acceptServer(tb)
-	peer, br := rawUpgrade(tb, url)
+	peer := rawUpgrade(tb, &net.Dialer{}, url, "")
 	a := <-conns
 	drained := make(chan struct{})
-	go func() { io.Copy(io.Discard, br); close(drained) }()
+	go func() { io.Copy(io.Discard, peer.br); close(drained) }()
 	tb.Cleanup(func() {
 		a.conn.CloseNow()
 		peer.Close()
 		<-drained
 	})
 	return a
-}
-
-// rawUpgrade dials the WebSocket server at url with a hand-made upgrade
-// request and returns the connection and a reader past the response.
-func rawUpgrade(tb testing.TB, url string) (net.Conn, *bufio.Reader) {
-	tb.Helper()
-	peer, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { peer.Close() })
-	fmt.Fprintf(peer, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-	br := bufio.NewReader(peer)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		tb.Fatalf("upgrade: %v %v", resp, err)
-	}
-	return peer, br
 }

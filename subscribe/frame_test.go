@@ -237,9 +237,8 @@ func TestNoDataFrameAfterClose(t *testing.T) {
 func TestNoDataFrameAfterServerClose(t *testing.T) {
 	t.Parallel()
 	url, conns := acceptServer(t)
-	peer, br := rawUpgrade(t, url)
-	peer.SetDeadline(time.Now().Add(10 * time.Second))
-	rc := &rawConn{Conn: peer, br: br}
+	rc := rawUpgrade(t, &net.Dialer{}, url, "")
+	rc.SetDeadline(time.Now().Add(10 * time.Second))
 	a := <-conns
 	closed := make(chan error, 1)
 	go func() { closed <- a.conn.Close(websocket.StatusGoingAway, "bye") }()
