@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/internal/logtest"
 )
 
 // rawConn is a client that speaks WebSocket frames by hand over TCP, to
@@ -446,31 +447,13 @@ func TestSymbolBySymbolNotClosed(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestAbuseCloseLogged closes three clients for invalid UTF-8 and one for a
 // protocol error within a second: each reason is logged once with the
 // remote address, the other two UTF-8 closes are held back and counted in
 // the next line, and a client that just leaves is not logged.
 func TestAbuseCloseLogged(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf logtest.Buffer
 	e := newTestEnvLog(t, Config{}, fanout.Config{}, slog.New(slog.NewTextHandler(&buf, nil)))
 	closeWith := func(send []byte, reason string, n int) {
 		c := e.rawDial("")

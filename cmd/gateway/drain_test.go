@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tickgate/tickgate/internal/logtest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
 
@@ -57,7 +58,7 @@ func TestDrainManyClientsInsideWindow(t *testing.T) {
 	}
 	const clients = 500
 	window := 4 * time.Second
-	var log syncBuffer
+	var log logtest.Buffer
 	tg := startGatewayLog(t, map[string]string{
 		"server.drain_window": window.String(), "server.shutdown_timeout": "30s",
 	}, slog.New(slog.NewJSONHandler(&log, nil)))

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -68,23 +66,4 @@ func TestYAMLOf(t *testing.T) {
 	if got != want {
 		t.Errorf("yamlOf:\n%s\nwant:\n%s", got, want)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers,
-// for logs written by a gateway while the test polls them.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tickgate/tickgate/internal/logtest"
 	"github.com/tickgate/tickgate/internal/poll"
 )
 
@@ -23,7 +24,7 @@ import (
 var listenAddr = regexp.MustCompile(`msg="tickgate listening" addr=(\S+)`)
 
 // waitListening polls a gateway's log for its listening address.
-func waitListening(t *testing.T, log *syncBuffer) string {
+func waitListening(t *testing.T, log *logtest.Buffer) string {
 	t.Helper()
 	var addr string
 	poll.Until(t, 10*time.Second, func() error {
@@ -46,7 +47,7 @@ func TestRun(t *testing.T) {
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var log syncBuffer
+	var log logtest.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"--config", path}, &log) }()
 
@@ -69,7 +70,7 @@ func TestRun(t *testing.T) {
 func TestRunListenFails(t *testing.T) {
 	t.Parallel()
 	path := writeConfig(t, "listen: \"256.0.0.1:0\"\n")
-	var log syncBuffer
+	var log logtest.Buffer
 	if err := run(context.Background(), []string{"--config", path}, &log); err == nil {
 		t.Error("run with an address it cannot listen on = nil, want an error")
 	}
@@ -95,7 +96,7 @@ func TestSIGTERM(t *testing.T) {
 		"TICKGATE_SERVER_SHUTDOWN_TIMEOUT="+shutdownTimeout.String(),
 		"TICKGATE_FEED_SIM_RATE=2000",
 	)
-	var log syncBuffer
+	var log logtest.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

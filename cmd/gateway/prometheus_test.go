@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickgate/tickgate/internal/logtest"
 	"github.com/tickgate/tickgate/internal/natstest"
 	"github.com/tickgate/tickgate/internal/poll"
 )
@@ -52,7 +53,7 @@ func startPrometheus(t *testing.T, target string) *prometheusServer {
 		"--web.listen-address="+addr,
 		"--enable-feature=native-histograms",
 	)
-	var out syncBuffer
+	var out logtest.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start prometheus: %v", err)

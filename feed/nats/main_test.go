@@ -1,7 +1,6 @@
 package nats
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/logtest"
 	"github.com/tickgate/tickgate/internal/poll"
 )
 
@@ -74,7 +74,7 @@ func (c *collector) waitTicks(tb testing.TB, n int) []feed.Tick {
 type fixture struct {
 	src *Source
 	reg *prometheus.Registry
-	log *syncBuffer
+	log *logtest.Buffer
 }
 
 // newFixture builds a Source from cfg; ReconnectWait defaults to 20ms so
@@ -84,7 +84,7 @@ func newFixture(tb testing.TB, cfg Config) *fixture {
 	if cfg.ReconnectWait == 0 {
 		cfg.ReconnectWait = 20 * time.Millisecond
 	}
-	f := &fixture{reg: prometheus.NewRegistry(), log: &syncBuffer{}}
+	f := &fixture{reg: prometheus.NewRegistry(), log: &logtest.Buffer{}}
 	src, err := New(cfg, f.reg, slog.New(slog.NewTextHandler(f.log, nil)))
 	if err != nil {
 		tb.Fatalf("New: %v", err)
@@ -129,22 +129,4 @@ func (f *fixture) waitReady(tb testing.TB) {
 		}
 		return nil
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -39,19 +39,6 @@ func metric(tb testing.TB, reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
-// checkTicks fails unless got is want, tick for tick.
-func checkTicks(tb testing.TB, got, want []feed.Tick) {
-	tb.Helper()
-	if len(got) != len(want) {
-		tb.Fatalf("got %d ticks, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			tb.Fatalf("tick %d = %+v, want %+v", i, got[i], want[i])
-		}
-	}
-}
-
 func TestPublishReceive(t *testing.T) {
 	t.Parallel()
 	s := natstest.Run(t, natstest.Options(-1))
@@ -73,7 +60,7 @@ func TestPublishReceive(t *testing.T) {
 	if err := pub.Flush(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	checkTicks(t, sink.waitTicks(t, len(want)), want)
+	ticktest.Equal(t, sink.waitTicks(t, len(want)), want)
 	if pub.Published() != uint64(len(want)) || pub.Errors() != 0 {
 		t.Errorf("publisher counted %d published, %d errors; want %d, 0", pub.Published(), pub.Errors(), len(want))
 	}
@@ -109,7 +96,7 @@ func TestBadPayloads(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	checkTicks(t, sink.waitTicks(t, len(good)), good)
+	ticktest.Equal(t, sink.waitTicks(t, len(good)), good)
 	want := fmt.Sprintf(`
 # HELP tickgate_feed_decode_errors_total %s
 # TYPE tickgate_feed_decode_errors_total counter
@@ -172,7 +159,7 @@ func TestStartWhileDown(t *testing.T) {
 	if err := pub.Flush(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	checkTicks(t, sink.waitTicks(t, len(want)), want)
+	ticktest.Equal(t, sink.waitTicks(t, len(want)), want)
 }
 
 func TestClusterFailover(t *testing.T) {

@@ -71,7 +71,7 @@ func TestStreamReplayBeforeReady(t *testing.T) {
 			want = append(want, ticktest.Tick(sym, seq))
 		}
 	}
-	checkTicks(t, sink.got(), want) // all there the moment it is ready
+	ticktest.Equal(t, sink.got(), want) // all there the moment it is ready
 	if n := sink.readyAt(); n != 0 {
 		t.Errorf("source was ready at tick %d of the replay, want only after all %d", n, len(want))
 	}
@@ -167,7 +167,7 @@ func TestStreamResumeAfterRestart(t *testing.T) {
 			want = append(want, ticktest.Tick(sym, seq))
 		}
 	}
-	checkTicks(t, sink.waitTicks(t, len(want)), want)
+	ticktest.Equal(t, sink.waitTicks(t, len(want)), want)
 	f.waitReady(t)
 }
 
@@ -191,7 +191,7 @@ func TestStreamMissing(t *testing.T) {
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}, Stream: "TICKS"})
 	f.waitReady(t)
 	publishSeqs(t, pub, []string{"AAPL"}, 1, 1)
-	checkTicks(t, sink.waitTicks(t, 1), []feed.Tick{ticktest.Tick("AAPL", 1)})
+	ticktest.Equal(t, sink.waitTicks(t, 1), []feed.Tick{ticktest.Tick("AAPL", 1)})
 }
 
 func TestConnectStreamChecks(t *testing.T) {

@@ -48,7 +48,7 @@ func TestPlaybackSamples(t *testing.T) {
 			// With recorded timestamps, the file's ticks exactly, TS included.
 			rec := newFixture(t, Config{Path: c.path, Fast: true, Timestamps: TimestampsRecorded})
 			got, _, _ = rec.play(t)
-			checkExact(t, got, want)
+			ticktest.Equal(t, got, want)
 		})
 	}
 }

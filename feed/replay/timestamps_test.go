@@ -8,19 +8,6 @@ import (
 	"github.com/tickgate/tickgate/internal/ticktest"
 )
 
-// checkExact fails unless got is want field for field, TS included.
-func checkExact(t *testing.T, got, want []feed.Tick) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("played %d ticks, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("tick %d = %+v, want %+v", i, got[i], want[i])
-		}
-	}
-}
-
 // TestRecordedTimestampsPaced plays at a recorded pace sped up: the pace
 // changes when ticks leave, never their ts. A tick stamped before its
 // predecessor keeps its own ts too.
@@ -35,7 +22,7 @@ func TestRecordedTimestampsPaced(t *testing.T) {
 	path := writeFile(t, "t.ndjson", ndjson(file...))
 	f := newFixture(t, Config{Path: path, Speed: 4, Timestamps: TimestampsRecorded})
 	got, _, _ := f.play(t)
-	checkExact(t, got, file)
+	ticktest.Equal(t, got, file)
 }
 
 // TestLoopRecordedTimestamps checks that play k adds k periods (the span

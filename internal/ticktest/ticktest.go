@@ -1,6 +1,7 @@
 package ticktest
 
 import (
+	"testing"
 	"time"
 
 	"github.com/tickgate/tickgate/feed"
@@ -24,4 +25,18 @@ func At(sym string, seq uint64, at time.Duration) feed.Tick {
 	t := Tick(sym, seq)
 	t.TS = BaseTS + int64(at)
 	return t
+}
+
+// Equal fails tb unless got is want, tick for tick and field for field,
+// TS included.
+func Equal(tb testing.TB, got, want []feed.Tick) {
+	tb.Helper()
+	if len(got) != len(want) {
+		tb.Fatalf("got %d ticks, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			tb.Fatalf("tick %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
 }
