@@ -1,9 +1,8 @@
 package subscribe
 
 import (
-	"bufio"
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/internal/poll"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 func TestMain(m *testing.M) {
@@ -107,33 +107,8 @@ func (e *testEnv) publish(sym string, n int) {
 // checkFor retries f until it returns nil or timeout passes (poll.Until).
 var checkFor = poll.Until
 
-// msg is any server message, decoded loosely.
-type msg struct {
-	Type    string   `json:"type"`
-	ID      *int64   `json:"id"`
-	Symbols []string `json:"symbols"`
-	Code    string   `json:"code"`
-	Msg     string   `json:"msg"`
-	Sym     string   `json:"sym"`
-	Seq     uint64   `json:"seq"`
-	TS      int64    `json:"ts"`
-	N       uint64   `json:"n"`
-
-	MaxRate   float64  `json:"max_rate"`
-	Recovered []string `json:"recovered"` // nil when absent, [] when empty
-	Snapshot  []string `json:"snapshot"`
-
-	// Streams: replies name their stream, list has every stream's symbols.
-	Stream  string              `json:"stream"`
-	Streams map[string][]string `json:"streams"`
-	// Bars (N above is a bar's trade count).
-	T          int64   `json:"t"`
-	O, H, L, C float64 // "o", "h", "l", "c"
-	V          int64   `json:"v"`
-	Partial    bool    `json:"partial"`
-	Span       uint64  `json:"span"`
-	Delayed    bool    `json:"delayed"`
-}
+// msg is any server message, decoded loosely (wstest.Decode).
+type msg = wstest.Msg
 
 // wsClient is a real WebSocket client whose reader splits each frame on
 // '\n' and hands the messages over a channel.
@@ -183,12 +158,10 @@ func (c *wsClient) start() {
 			}
 			c.frames++
 			time.Sleep(time.Duration(c.readDelay.Load()))
-			sc := bufio.NewScanner(strings.NewReader(string(b)))
-			sc.Buffer(nil, 1<<20)
-			for sc.Scan() {
-				var m msg
-				if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-					c.err = fmt.Errorf("bad server message %q: %w", sc.Text(), err)
+			for line := range bytes.SplitSeq(b, []byte("\n")) {
+				m, err := wstest.Decode(line)
+				if err != nil {
+					c.err = fmt.Errorf("bad server message: %w", err)
 					return
 				}
 				c.msgs <- m

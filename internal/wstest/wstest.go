@@ -21,8 +21,8 @@ const ReadTimeout = 10 * time.Second
 // net/http sends no "Connection: close" on protocol-switch requests.
 var Transport = &http.Transport{DisableKeepAlives: true}
 
-// Msg is any server message, a reply or a tick, decoded loosely. Raw is
-// the message's own bytes.
+// Msg is any server message, a reply, a tick or a bar, decoded loosely.
+// Raw is the message's own bytes.
 type Msg struct {
 	Type    string   `json:"type"`
 	ID      *int64   `json:"id"`
@@ -32,7 +32,24 @@ type Msg struct {
 	Sym     string   `json:"sym"`
 	Seq     uint64   `json:"seq"`
 	TS      int64    `json:"ts"`
-	Raw     []byte   `json:"-"`
+	N       uint64   `json:"n"`
+
+	MaxRate   float64  `json:"max_rate"`
+	Recovered []string `json:"recovered"` // nil when absent, [] when empty
+	Snapshot  []string `json:"snapshot"`
+
+	// Streams: replies name their stream, list has every stream's symbols.
+	Stream  string              `json:"stream"`
+	Streams map[string][]string `json:"streams"`
+	// Bars (N above is a bar's trade count).
+	T          int64   `json:"t"`
+	O, H, L, C float64 // "o", "h", "l", "c"
+	V          int64   `json:"v"`
+	Partial    bool    `json:"partial"`
+	Span       uint64  `json:"span"`
+	Delayed    bool    `json:"delayed"`
+
+	Raw []byte `json:"-"`
 }
 
 // Client reads the server's messages one at a time out of frames of
