@@ -14,7 +14,7 @@ import (
 
 // TestFrameBehindHandshake sends a WebSocket frame in the same TCP write as
 // the upgrade request, so net/http has read it before the hijack. The
-// session must still see it: smallReadBuffer keeps such bytes.
+// session must still see it: hijacker.Hijack keeps such bytes (accept.go).
 func TestFrameBehindHandshake(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{})
