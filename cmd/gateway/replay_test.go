@@ -93,15 +93,7 @@ func TestGatewayReplay(t *testing.T) {
 	}
 
 	// The client sees each symbol's ticks, from its first, through the last.
-	seqs := seqCheck{}
-	for n := 0; !reachedLast(seqs, rec.last); n++ {
-		m := c.Next()
-		if m.Type != "tick" {
-			t.Fatalf("got %s after %d ticks, want ticks only", m.Raw, n)
-		}
-		seqs.tick(t, m)
-		rec.check(t, m)
-	}
+	rec.readThrough(t, c, func(m wstest.Msg) { rec.check(t, m) })
 
 	poll.Until(t, 5*time.Second, func() error {
 		if code, _ := get(tg.url + "/readyz"); code != http.StatusServiceUnavailable {
@@ -127,9 +119,25 @@ func TestGatewayReplay(t *testing.T) {
 	}
 }
 
-// reachedLast reports whether seqs holds last[sym] for every symbol.
-func reachedLast(seqs seqCheck, last map[string]uint64) bool {
-	for sym, seq := range last {
+// readThrough reads c's ticks until every symbol has reached its last
+// recorded seq, checking that only ticks come, that each symbol's seqs
+// run on without a gap (seqCheck), and each tick with check.
+func (r recording) readThrough(t *testing.T, c *wstest.Client, check func(wstest.Msg)) {
+	t.Helper()
+	seqs := seqCheck{}
+	for n := 0; !r.reached(seqs); n++ {
+		m := c.Next()
+		if m.Type != "tick" {
+			t.Fatalf("got %s after %d ticks, want ticks only", m.Raw, n)
+		}
+		seqs.tick(t, m)
+		check(m)
+	}
+}
+
+// reached reports whether seqs holds the last recorded seq of every symbol.
+func (r recording) reached(seqs seqCheck) bool {
+	for sym, seq := range r.last {
 		if seqs[sym] != seq {
 			return false
 		}
@@ -158,15 +166,9 @@ func TestGatewayReplayRecordedTimestamps(t *testing.T) {
 	if m := c.Next(); m.Type != "subscribed" {
 		t.Fatalf("first message %s, want subscribed", m.Raw)
 	}
-	seqs := seqCheck{}
-	for n := 0; !reachedLast(seqs, rec.last); n++ {
-		m := c.Next()
-		if m.Type != "tick" {
-			t.Fatalf("got %s after %d ticks, want ticks only", m.Raw, n)
-		}
-		seqs.tick(t, m)
+	rec.readThrough(t, c, func(m wstest.Msg) {
 		if want := rec.ticks[m.Sym][m.Seq]; m.TS != want.TS {
 			t.Fatalf("tick %s: ts %d, want the recorded %d", m.Raw, m.TS, want.TS)
 		}
-	}
+	})
 }
