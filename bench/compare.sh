@@ -3,7 +3,8 @@
 # Centrifugo vs the naive baseline, medians of REPS runs, for idle, sweep
 # (find-max), light, dashboard and bars (the last two tickgate only), with
 # bars' cost beside light's and dashboard's. JSON and the log go to
-# bench/results/compare-RUN/; the table to its summary.md. Loopback only.
+# bench/out/compare-RUN/ (ignored by git: a run a doc cites is copied into
+# bench/results/ by hand); the table to its summary.md. Loopback only.
 #
 #   bash bench/compare.sh [DURATION] [REPS]        # defaults: 8s, 3
 #   PIN=1 bash bench/compare.sh                    # server and harness on disjoint CPUs
@@ -23,7 +24,7 @@ reps=${2:-3}
 sweep_reps=${SWEEP_REPS:-$reps}
 workloads=${WORKLOADS:-idle sweep light dashboard bars}
 targets=${TARGETS:-tickgate floor centrifugo baseline}
-out=bench/results/compare-$(date -u +%Y%m%dT%H%M%SZ)
+out=bench/out/compare-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT

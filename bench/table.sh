@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Reproduces the results table of docs/performance.md: every workload against
-# tickgate and the naive baseline, 3 runs each, JSON into bench/results/RUN/.
+# tickgate against the naive baseline on every workload (fanout, hot, idle,
+# light, slow and a find-max), 3 runs each: the first round's table in
+# docs/performance-history.md. JSON into bench/out/RUN/ (ignored by git).
 # Takes about 25 minutes on the 2-core reference box. Loopback only.
 #
 #   bash bench/table.sh [DURATION]      # DURATION per run, default 10s
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-10s}
-out=bench/results/$(date -u +%Y%m%dT%H%M%SZ)
+out=bench/out/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
