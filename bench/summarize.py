@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints the medians of bench/table.sh's runs as the markdown table of docs/performance.md."""
+"""Prints the medians of bench/table.sh's runs as the markdown table of docs/performance-history.md ("Results: tickgate vs the baseline")."""
 import glob, json, os, statistics, sys
 
 d = sys.argv[1]
