@@ -8,14 +8,13 @@
 // Chromium test reads.
 
 import { Candles } from "./chart.js";
+import { fmtPx } from "./format.js";
 
 export const HISTORY = 120;
 export const STREAMS = {
   "bars.1m": { interval: 60000, fmt: (d) => d.toTimeString().slice(0, 5) },
   "bars.1s": { interval: 1000, fmt: (d) => d.toTimeString().slice(0, 8) },
 };
-
-const fmtPx = (x) => x.toFixed(x < 1 ? 4 : 2);
 
 /** ChartPanel draws the bars of one (stream, symbol) in the #chart section. */
 export class ChartPanel {
