@@ -57,7 +57,16 @@ test("sub.on gap: each subscription hears the gap of its own symbols", async (t)
   const sa = record(a), sm = record(m);
   await Promise.all([a.ready, m.ready]);
   await waitFor(() => tg.lastSeq("AAPL") !== undefined && tg.lastSeq("MSFT") !== undefined, 10000, "no ticks");
+  // Keep the network down until both symbols have ticked past what the
+  // client saw: a symbol with nothing missed is recovered, not a gap.
+  const ref = open(t, gw.ws);
+  const seen = new Set();
+  const cut = { AAPL: tg.lastSeq("AAPL"), MSFT: tg.lastSeq("MSFT") };
+  proxy.hold(true);
   proxy.drop();
+  ref.subscribe(["AAPL", "MSFT"], (x) => { if (x.seq > cut[x.sym] + 1) seen.add(x.sym); });
+  await waitFor(() => seen.size === 2, 10000, "the feed did not move on during the outage");
+  proxy.hold(false);
   await waitFor(() => sa.gap.length && sm.gap.length, 10000, () => "no gap per subscription: " + JSON.stringify(gaps));
   assert.deepEqual(sa.gap[0].symbols, ["AAPL"]);
   assert.deepEqual(sm.gap[0].symbols, ["MSFT"]);

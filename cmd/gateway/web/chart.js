@@ -96,8 +96,8 @@ export class Candles {
     const w = box.width, h = box.height;
     g.clearRect(0, 0, w, h);
     const plotW = w - AXIS_W;
-    const fit = Math.max(MIN_SLOTS, Math.min(this.keep, Math.floor(plotW / MIN_SLOT)));
-    const slots = Math.min(fit, Math.max(MIN_SLOTS, this.span()));
+    const room = Math.max(MIN_SLOTS, Math.min(this.keep, Math.floor(plotW / MIN_SLOT)));
+    const slots = Math.min(room, Math.max(MIN_SLOTS, this.span()));
     const { from, items } = this.visible(slots);
     if (!items.length) return drawn;
     const slotW = plotW / slots;
