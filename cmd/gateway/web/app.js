@@ -366,7 +366,7 @@ function wireClient() {
   tg.on("notice", (n) => setMode(n.code === "live" || n.code === "feed_up" ? "live" : n.code));
   tg.on("error", (e) => say(e.message, "err"));
   tg.on("gap", (g) => {
-    if (g.stream && g.stream !== "ticks") return page.chart.gap(g);
+    if (g.stream && g.stream !== "ticks") return; // the chart's subscription hears its own
     for (const sym of g.symbols) {
       const row = page.rows.get(sym);
       if (!row) continue;
