@@ -1,5 +1,6 @@
-// Types for @tickgate/client (tickgate.js). Checked by hand against the
-// module: keep the two in step.
+// Types for @tickgate/client (tickgate.js, the entry point; the modules of
+// tickgate/ behind it are not part of the API). Checked by hand against the
+// modules: keep them in step.
 
 /** Connection state, in the order a client goes through them. */
 export type State = "connecting" | "open" | "reconnecting" | "closed";
@@ -136,7 +137,9 @@ export class TickgateError extends Error {
   readonly id?: number;
 }
 
+/** Made by Client.subscribe only. */
 export class Subscription {
+  private constructor();
   /** Resolves with the gateway's reply once the symbols are held; rejects with a TickgateError. */
   ready: Promise<Reply>;
   readonly symbols: string[];
@@ -155,9 +158,26 @@ export class Subscription {
   setMaxRate(rate: number): Promise<Reply>;
   /** Removes every symbol and stops the callback. */
   close(): Promise<Reply | void>;
+  /**
+   * The gateway's reply to each subscribe request that carried symbols of this
+   * subscription (a request may carry other subscriptions' symbols too), the
+   * resubscribe after every reconnect included, with its `recovered` and `snapshot`.
+   */
+  on(name: "subscribed", fn: (reply: Reply) => void): () => void;
+  /** A gap of this subscription's symbols (`symbols` lists only those), as the client's "gap" event. */
+  on(name: "gap", fn: (gap: Gap) => void): () => void;
+  /**
+   * An error that rejected a call of this subscription (its symbols are not added,
+   * its rate is the old one) or dropped symbols it held (a resubscribe after a
+   * gateway restart that no longer carries them). Every error is a client "error" too.
+   */
+  on(name: "error", fn: (err: TickgateError) => void): () => void;
+  off(name: string, fn: (...args: any[]) => void): void;
 }
 
+/** Made by connect() only. */
 export class Client {
+  private constructor();
   readonly state: State;
   subscribe(symbols: string[], onTick: (tick: Tick) => void): Subscription;
   subscribe(symbols: string[], opts: SubscribeOptions & { stream?: "ticks" }, onTick: (tick: Tick) => void): Subscription;

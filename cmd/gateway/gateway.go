@@ -143,10 +143,8 @@ func (g *gateway) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.HandleFunc("GET /symbols", g.serveSymbols)
-	mux.HandleFunc("GET /tickgate.js", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-		w.Write(jsclient.Module)
-	})
+	mux.Handle("GET /tickgate.js", jsclient.Handler())
+	mux.Handle("GET /tickgate/", jsclient.Handler())
 	web, _ := fs.Sub(webFS, "web")
 	mux.Handle("GET /", http.FileServerFS(web))
 	return mux

@@ -78,13 +78,16 @@ export async function withGateway(t, env = {}, port = 0) {
  * records each HTTP request line seen (the WebSocket upgrade, with its
  * query). reject4003(fn) stands in for an authenticating layer in front of
  * the gateway: for an upgrade whose request line fn rejects, it lets the
- * handshake through, then closes the WebSocket with 4003. hold(true) keeps
- * the network down: new connections are cut at once until hold(false).
+ * handshake through, then closes the WebSocket with 4003. greet(text) sends
+ * text as a message ahead of the gateway's first, on every new WebSocket:
+ * a gateway's welcome, told before the gateway itself tells it. hold(true)
+ * keeps the network down: new connections are cut at once until hold(false).
  */
 export async function startProxy(targetPort) {
   const socks = new Set();
   const requests = [];
   let refuse = null;
+  let greeting = null;
   let held = false;
   let attempts = 0;
   const server = net.createServer((client) => {
@@ -97,6 +100,7 @@ export async function startProxy(targetPort) {
     client.on("close", done); upstream.on("close", done);
     let head = "";
     let reject = false;
+    let greet = greeting;
     client.once("data", (b) => {
       const line = b.toString("latin1").split("\r\n")[0];
       requests.push(line);
@@ -105,12 +109,19 @@ export async function startProxy(targetPort) {
       client.pipe(upstream);
     });
     upstream.on("data", (b) => {
-      if (!reject) return client.write(b);
+      if (!reject && !greet) return client.write(b);
       head += b.toString("latin1");
-      if (!head.includes("\r\n\r\n")) return;
-      client.write(head.slice(0, head.indexOf("\r\n\r\n") + 4), "latin1");
-      client.end(closeFrame(4003, "token rejected"));
-      upstream.destroy();
+      const end = head.indexOf("\r\n\r\n") + 4;
+      if (end < 4) return;
+      client.write(head.slice(0, end), "latin1");
+      if (reject) {
+        client.end(closeFrame(4003, "token rejected"));
+        upstream.destroy();
+        return;
+      }
+      if (head.startsWith("HTTP/1.1 101")) client.write(textFrame(greet));
+      client.write(head.slice(end), "latin1");
+      greet = null;
     });
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
@@ -121,9 +132,21 @@ export async function startProxy(targetPort) {
     attempts: () => attempts,
     drop() { for (const s of socks) s.destroy(); socks.clear(); },
     reject4003(fn) { refuse = fn; },
+    greet(text) { greeting = text; },
     hold(on) { held = on; },
     close() { this.drop(); server.close(); },
   };
+}
+
+/** textFrame is an unmasked server-to-client WebSocket text frame. */
+function textFrame(text) {
+  const t = Buffer.from(text);
+  const ext = t.length < 126 ? 0 : 2;
+  const f = Buffer.alloc(2 + ext + t.length);
+  f[0] = 0x81;
+  if (ext) { f[1] = 126; f.writeUInt16BE(t.length, 2); } else f[1] = t.length;
+  t.copy(f, 2 + ext);
+  return f;
 }
 
 /** closeFrame is an unmasked server-to-client WebSocket close frame. */

@@ -7,6 +7,7 @@
 import { connect } from "/tickgate.js";
 import { Spark } from "./spark.js";
 import { ChartPanel, STREAMS } from "./chartpanel.js";
+import { fmtMs, fmtPx, signed } from "./format.js";
 
 const DEFAULTS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM"];
 const LIST_KEY = "tickgate.watchlist";
@@ -23,17 +24,7 @@ const page = {
   lat: [], msgs: 0, frame: 0, tg: null, sub: null, chart: null, // ChartPanel
 };
 
-// ---- formatting ----
-
-const fmtPx = (x) => (x == null ? "—" : x.toFixed(x < 1 ? 4 : 2));
-const signed = (x, d) => (x > 0 ? "+" : x < 0 ? "−" : "") + Math.abs(x).toFixed(d);
-function fmtMs(ms) {
-  if (!isFinite(ms)) return "—";
-  if (ms < 0) ms = 0;
-  if (ms < 10) return ms.toFixed(1) + " ms";
-  if (ms < 1000) return Math.round(ms) + " ms";
-  return (ms / 1000).toFixed(ms < 10000 ? 1 : 0) + " s";
-}
+// ---- messages ----
 
 function say(text, kind = "") {
   const m = $("msg");
@@ -375,7 +366,7 @@ function wireClient() {
   tg.on("notice", (n) => setMode(n.code === "live" || n.code === "feed_up" ? "live" : n.code));
   tg.on("error", (e) => say(e.message, "err"));
   tg.on("gap", (g) => {
-    if (g.stream && g.stream !== "ticks") return page.chart.gap(g);
+    if (g.stream && g.stream !== "ticks") return; // the chart's subscription hears its own
     for (const sym of g.symbols) {
       const row = page.rows.get(sym);
       if (!row) continue;

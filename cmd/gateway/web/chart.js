@@ -5,8 +5,9 @@
 // interval with no trades (the gateway sends no bar for it) is an empty slot,
 // not a squeezed-out one.
 
-const UP = "47, 191, 113";
-const DOWN = "242, 85, 90";
+import { DOWN, fit, UP } from "./canvas.js";
+import { fmtPx } from "./format.js";
+
 const AXIS_W = 62; // px on the right for price labels
 const TIME_H = 20; // px at the bottom for time labels
 const MIN_SLOT = 5; // px per candle at least: a narrow screen shows fewer, not thinner, candles
@@ -87,19 +88,16 @@ export class Candles {
    * forming}.
    */
   draw(canvas, fmtTime, hoverX = null) {
-    const r = canvas.getBoundingClientRect();
-    const dpr = window.devicePixelRatio || 1;
-    const W = Math.round(r.width * dpr), H = Math.round(r.height * dpr);
     const drawn = { candles: 0, final: 0, forming: 0 };
-    if (!W || !H) return drawn;
-    if (canvas.width !== W || canvas.height !== H) { canvas.width = W; canvas.height = H; }
+    const box = fit(canvas);
+    if (!box) return drawn;
     const g = canvas.getContext("2d");
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const w = r.width, h = r.height;
+    g.setTransform(box.dpr, 0, 0, box.dpr, 0, 0);
+    const w = box.width, h = box.height;
     g.clearRect(0, 0, w, h);
     const plotW = w - AXIS_W;
-    const fit = Math.max(MIN_SLOTS, Math.min(this.keep, Math.floor(plotW / MIN_SLOT)));
-    const slots = Math.min(fit, Math.max(MIN_SLOTS, this.span()));
+    const room = Math.max(MIN_SLOTS, Math.min(this.keep, Math.floor(plotW / MIN_SLOT)));
+    const slots = Math.min(room, Math.max(MIN_SLOTS, this.span()));
     const { from, items } = this.visible(slots);
     if (!items.length) return drawn;
     const slotW = plotW / slots;
@@ -191,7 +189,7 @@ function drawLast(g, bar, { plotW, y }) {
   g.fillRect(plotW + 1, py - 9, AXIS_W - 1, 18);
   g.fillStyle = "#0d1117";
   g.textBaseline = "middle";
-  g.fillText(bar.c.toFixed(bar.c < 1 ? 4 : 2), plotW + 8, py);
+  g.fillText(fmtPx(bar.c), plotW + 8, py);
 }
 
 /** niceStep rounds a raw grid step to 1, 2 or 5 times a power of ten. */

@@ -8,14 +8,13 @@
 // Chromium test reads.
 
 import { Candles } from "./chart.js";
+import { fmtPx } from "./format.js";
 
 export const HISTORY = 120;
 export const STREAMS = {
   "bars.1m": { interval: 60000, fmt: (d) => d.toTimeString().slice(0, 5) },
   "bars.1s": { interval: 1000, fmt: (d) => d.toTimeString().slice(0, 8) },
 };
-
-const fmtPx = (x) => x.toFixed(x < 1 ? 4 : 2);
 
 /** ChartPanel draws the bars of one (stream, symbol) in the #chart section. */
 export class ChartPanel {
@@ -56,13 +55,12 @@ export class ChartPanel {
   }
 
   /**
-   * gap handles the client's gap event: bars of the charted topic were lost
-   * (a gateway that restarted, or one whose history no longer reached back).
+   * reload handles a gap of the charted subscription: bars were lost (a
+   * gateway that restarted, or one whose history no longer reached back).
    * The chart asks for the history again, once the old subscription is gone,
    * so the gateway sends it as for a new one.
    */
-  gap(g) {
-    if (g.stream !== this.stream || !g.symbols.includes(this.sym) || !this.#sub) return;
+  #reload() {
     const closing = this.#sub.close();
     this.#sub = null;
     this.#open(closing, "Bars missed while disconnected could not be recovered: history reloaded.");
@@ -86,6 +84,7 @@ export class ChartPanel {
       this.#schedule();
     });
     this.#sub = sub;
+    sub.on("gap", () => { if (this.#sub === sub) this.#reload(); });
     try {
       await sub.ready;
       if (gen === this.#gen) this.#note(why || `${stream}: last ${HISTORY} bars, the forming one updated each second (dashed). No trades, no bar.`);

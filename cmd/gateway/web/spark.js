@@ -2,6 +2,8 @@
 // canvas. Points are kept one per STEP ms (the last price in each step), so
 // a row costs at most WINDOW/STEP points whatever the tick rate.
 
+import { DOWN, fit, UP } from "./canvas.js";
+
 export const WINDOW = 120000;
 const STEP = 250;
 
@@ -28,11 +30,9 @@ export class Spark {
    * picks the colour: green above it, red below.
    */
   draw(canvas, now, base) {
-    const r = canvas.getBoundingClientRect();
-    const dpr = window.devicePixelRatio || 1;
-    const w = Math.round(r.width * dpr), h = Math.round(r.height * dpr);
-    if (!w || !h) return;
-    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    const box = fit(canvas);
+    if (!box) return;
+    const { dpr } = box, w = canvas.width, h = canvas.height;
     const g = canvas.getContext("2d");
     g.clearRect(0, 0, w, h);
     const pts = this.pts;
@@ -48,7 +48,7 @@ export class Spark {
     const y = (p) => pad + (1 - (p - lo) / (hi - lo)) * (h - 2 * pad);
     const lastPx = pts[pts.length - 1][1];
     const up = base == null ? lastPx >= pts[0][1] : lastPx >= base;
-    const colour = up ? "47, 191, 113" : "242, 85, 90";
+    const colour = up ? UP : DOWN;
     if (base != null && base > lo && base < hi) {
       g.strokeStyle = "rgba(139, 150, 165, .45)";
       g.lineWidth = dpr;

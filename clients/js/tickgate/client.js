@@ -1,0 +1,205 @@
+// The Client: one logical connection to the gateway, made with connect().
+// It composes the pieces: the connection and its backoff (connection.js),
+// the token (token.js), the requests in flight (requests.js), the
+// subscriptions (subscriptions.js) and the seqs (seq.js), and routes each
+// message the gateway sends to the one that owns it.
+
+import { Connection } from "./connection.js";
+import { TickgateError } from "./errors.js";
+import { Emitter } from "./events.js";
+import { Requests } from "./requests.js";
+import { Seqs } from "./seq.js";
+import { Subscriptions } from "./subscriptions.js";
+import { Token } from "./token.js";
+import { TICKS, topicOf } from "./topic.js";
+
+/** viaConnect is the proof, never exported, that a Client comes from connect(): one way to make one. */
+const viaConnect = Symbol("tickgate.connect");
+
+/**
+ * connect opens a client to the gateway at url (ws:// or wss://, path /ws).
+ * It connects at once and keeps reconnecting until close() is called.
+ * @param {string} url
+ * @param {import("../tickgate.js").Options} [options]
+ * @returns {Client}
+ */
+export function connect(url, options = {}) {
+  return new Client(viaConnect, url, options);
+}
+
+/** Client is one logical connection to the gateway; see connect(). */
+export class Client {
+  #events = new Emitter();
+  #requests = new Requests();
+  #seqs = new Seqs();
+  #token; #conn; #subs;
+  #lists = []; // list() calls waiting for a connection
+  #closed = false;
+
+  /** @param {symbol} key @param {string} url @param {import("../tickgate.js").Options} options */
+  constructor(key, url, options) {
+    if (key !== viaConnect) throw new TypeError("tickgate: make a client with connect(url, options)");
+    const report = (err) => this.#events.emit("error", err);
+    this.#token = new Token(options.token, options.onToken, report);
+    this.#conn = new Connection(url, options, this.#token, {
+      state: (state, info) => this.#events.emit("state", state, info),
+      open: () => this.#opened(),
+      message: (m) => this.#message(m),
+      lost: () => this.#lost(),
+      error: report,
+      fail: (err) => { report(err); this.close(); },
+    });
+    this.#subs = new Subscriptions(this.#conn, this.#requests, this.#seqs);
+  }
+
+  /** @returns {import("../tickgate.js").State} */
+  get state() { return this.#conn.state; }
+
+  /**
+   * on registers fn for an event: "state" (state, info), "gap" ({stream,
+   * symbols, reason}), "notice" ({code, msg}), "error" (TickgateError). It
+   * returns a function that removes fn.
+   * @param {string} name
+   * @param {Function} fn
+   * @returns {() => void}
+   */
+  on(name, fn) { return this.#events.on(name, fn); }
+
+  /** off removes a listener added with on(). */
+  off(name, fn) { this.#events.off(name, fn); }
+
+  /**
+   * subscribe asks for a stream of symbols (opts.stream, default "ticks");
+   * onData gets each tick, or each final bar, once, in seq order per
+   * symbol, and with opts.partial the forming bar's progress updates too.
+   * opts.maxRate caps updates per second per symbol (0 or absent: every
+   * one); opts.history asks for the last N final messages of each newly
+   * held symbol before live ones. Made while disconnected, it is sent on
+   * connect.
+   * @param {string[]} symbols
+   * @param {import("../tickgate.js").SubscribeOptions|((m: object) => void)} [opts]
+   * @param {(m: object) => void} [onData]
+   * @returns {import("./subscription.js").Subscription}
+   */
+  subscribe(symbols, opts, onData) {
+    if (typeof opts === "function") [opts, onData] = [{}, opts];
+    return this.#subs.subscribe(symbols, opts || {}, onData || (() => {}));
+  }
+
+  /**
+   * list asks the gateway which symbols this connection holds on stream
+   * (default "ticks").
+   * @param {string} [stream]
+   * @returns {Promise<string[]>}
+   */
+  list(stream = TICKS) {
+    return new Promise((resolve, reject) => {
+      const pick = (m) => m.streams?.[stream] ?? (stream === TICKS ? m.symbols : []);
+      const req = { kind: "list", resolve: (m) => resolve(pick(m)), reject };
+      if (this.#conn.open) this.#requests.send(this.#conn, req, {});
+      else this.#lists.push(req);
+    });
+  }
+
+  /**
+   * lastSeq is the last seq delivered for sym on stream (default "ticks";
+   * on a bar stream, of a final bar), or undefined.
+   * @param {string} sym
+   * @param {string} [stream]
+   */
+  lastSeq(sym, stream = TICKS) { return this.#seqs.last(topicOf(stream, sym)); }
+
+  /** close ends the connection for good; waiting requests reject with code "closed". */
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#token.stop();
+    const err = new TickgateError("closed", "client closed");
+    for (const req of this.#requests.reset()) req.reject?.(err); // list(); subscribe requests answer through their operations
+    for (const req of this.#lists.splice(0)) req.reject(err);
+    this.#subs.shut(err);
+    this.#conn.close();
+  }
+
+  #opened() {
+    this.#token.schedule((token) => {
+      if (this.#closed) return false;
+      if (this.#conn.open) this.#requests.send(this.#conn, { kind: "auth" }, { token });
+      return true;
+    });
+    for (const req of this.#lists.splice(0)) this.#requests.send(this.#conn, req, {});
+    this.#subs.opened();
+  }
+
+  /** lost forgets what the connection held; list() calls wait for the next one, subscribe operations for the resubscribe. */
+  #lost() {
+    this.#token.stop();
+    this.#subs.lost();
+    this.#seqs.disconnected();
+    for (const req of this.#requests.reset()) if (req.kind === "list") this.#lists.push(req);
+  }
+
+  #message(m) {
+    switch (m.type) {
+      case "tick": return this.#final(TICKS, m, m.n);
+      case "bar": return m.partial ? this.#partial(m) : this.#final(m.stream, m, m.span);
+      case "subscribed": case "unsubscribed": case "list": case "authenticated": return this.#reply(m);
+      case "error": return this.#error(m);
+      case "notice": return this.#events.emit("notice", m);
+      case "welcome": return this.#subs.welcome(m);
+    }
+  }
+
+  /**
+   * final takes a tick or final bar (n: a tick's n, a bar's span) through
+   * the seq rule of its topic (seq.js) and hands it to every subscription
+   * that holds the topic.
+   */
+  #final(stream, m, n) {
+    const tp = topicOf(stream, m.sym);
+    const want = this.#subs.held(tp);
+    if (want === undefined) return;
+    const verdict = this.#seqs.judge(tp, m.seq, n);
+    if (verdict === "drop") return;
+    if (verdict !== "next") this.#gap({ stream, symbols: [m.sym], reason: verdict, last: this.#seqs.last(tp), seq: m.seq });
+    this.#seqs.advance(tp, m.seq);
+    if (want.history > 0) this.#seqs.keep(tp, m, want.history);
+    this.#subs.deliver(stream, m);
+  }
+
+  /** partial hands a progress update to the subscriptions that asked for partials, unless its bar is already final. */
+  #partial(b) {
+    const tp = topicOf(b.stream, b.sym);
+    if (this.#subs.holdsPartials(tp) && this.#seqs.partialDue(tp, b.seq)) this.#subs.deliver(b.stream, b);
+  }
+
+  #gap(g) {
+    this.#events.emit("gap", g);
+    this.#subs.gap(g);
+  }
+
+  #reply(m) {
+    const req = this.#requests.take(m.id);
+    if (!req) return;
+    if (req.kind === "subscribe" && req.since) {
+      // snapshot: the gateway no longer had the missed messages, a gap;
+      // recovered: they follow; neither (a gateway without recovery): the seqs will tell.
+      const lost = this.#seqs.recovered(req.stream, req.since, m.snapshot);
+      if (lost.length) this.#gap({ stream: req.stream, symbols: lost, reason: "snapshot" });
+    }
+    this.#subs.replied(req, m);
+    req.resolve?.(m);
+    this.#subs.settle();
+  }
+
+  /** error rejects the request it answers and undoes what that request assumed. */
+  #error(m) {
+    const err = new TickgateError(m.code, m.msg, m.id);
+    this.#events.emit("error", err);
+    const req = this.#requests.take(m.id);
+    if (!req) return;
+    if (req.kind === "list") return req.reject(err);
+    if (req.kind === "auth") return; // the current token stands until exp; 4003 then renews it
+    this.#subs.failed(req, err);
+  }
+}
