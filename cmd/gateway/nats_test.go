@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/internal/natstest"
@@ -164,31 +161,13 @@ func TestFleetOverNATS(t *testing.T) {
 func TestGatewayNATSFailover(t *testing.T) {
 	t.Parallel()
 	nodes := natstest.RunCluster(t, 3)
-	var urls []string
-	for _, s := range nodes {
-		urls = append(urls, s.ClientURL())
-	}
+	urls := natstest.ClientURLs(nodes)
 	tg := startGateway(t, natsGateway(urls...))
 	tg.waitReady(t)
 
 	// The gateway is the only NATS client so far: its node is the one with
 	// a client. The publisher goes to another, which survives.
-	var victim, pubNode *server.Server
-	poll.Until(t, 5*time.Second, func() error {
-		victim, pubNode = nil, nil
-		for _, s := range nodes {
-			switch n := s.NumClients(); {
-			case n == 1 && victim == nil:
-				victim = s
-			case n == 0 && pubNode == nil:
-				pubNode = s
-			}
-		}
-		if victim == nil || pubNode == nil {
-			return errors.New("gateway's node not found yet")
-		}
-		return nil
-	})
+	victim, pubNode := natstest.ClientNode(t, nodes)
 	startPublisher(t, pubNode.ClientURL())
 	c := connect(t, tg, "?symbols=AAPL")
 	subscribed(c, "AAPL")

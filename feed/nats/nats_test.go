@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -165,10 +164,7 @@ func TestStartWhileDown(t *testing.T) {
 func TestClusterFailover(t *testing.T) {
 	t.Parallel()
 	nodes := natstest.RunCluster(t, 3)
-	var urls []string
-	for _, s := range nodes {
-		urls = append(urls, s.ClientURL())
-	}
+	urls := natstest.ClientURLs(nodes)
 	syms := []string{"AAPL", "BRK.B"}
 	f := newFixture(t, Config{URLs: urls, Symbols: syms})
 	sink := &collector{}
@@ -176,22 +172,7 @@ func TestClusterFailover(t *testing.T) {
 	f.waitReady(t)
 
 	// The source is the only client so far: its node is the one with one.
-	var victim, pubNode *server.Server
-	poll.Until(t, 5*time.Second, func() error {
-		victim, pubNode = nil, nil
-		for _, s := range nodes {
-			switch n := s.NumClients(); {
-			case n == 1 && victim == nil:
-				victim = s
-			case n == 0 && pubNode == nil:
-				pubNode = s
-			}
-		}
-		if victim == nil || pubNode == nil {
-			return errors.New("source's node not found yet")
-		}
-		return nil
-	})
+	victim, pubNode := natstest.ClientNode(t, nodes)
 	p := &pump{pub: NewPublisher(connect(t, pubNode.ClientURL()), ""), syms: syms}
 
 	// Interest crosses the route asynchronously: publish until ticks arrive.
