@@ -21,6 +21,7 @@ import (
 
 	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/internal/logtest"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // rawConn is a client that speaks WebSocket frames by hand over TCP, to
@@ -177,12 +178,12 @@ func (e *testEnv) startFlood(f floodKind) *flooder {
 
 // latencies publishes n ticks of sym one at a time and returns each one's
 // delay from publish to c's reader, checking every seq.
-func (e *testEnv) latencies(c *wsClient, sym string, n int) []time.Duration {
+func (e *testEnv) latencies(c *wstest.Client, sym string, n int) []time.Duration {
 	e.t.Helper()
 	out := make([]time.Duration, 0, n)
 	for range n {
 		seq := e.publishNow(sym)
-		m := c.next()
+		m := c.Next()
 		if m.Type != "tick" || m.Sym != sym || m.Seq != seq {
 			e.t.Fatalf("bystander got %+v, want %s seq %d", m, sym, seq)
 		}
@@ -217,7 +218,7 @@ func TestInboundFloodClosed(t *testing.T) {
 func testInboundFlood(t *testing.T, f floodKind) {
 	e := newTestEnv(t, Config{}, fanout.Config{})
 	by := e.dial("?symbols=AAPL")
-	by.expectReply("subscribed", 0)
+	expectReply(by, "subscribed", 0)
 	const flooders, ticks = 3, 200
 	quiet := median(e.latencies(by, "AAPL", ticks))
 	var fls []*flooder
@@ -255,7 +256,7 @@ func TestProtocolErrorReason(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{})
 	by := e.dial("?symbols=AAPL")
-	by.expectReply("subscribed", 0)
+	expectReply(by, "subscribed", 0)
 	cases := []struct {
 		name string
 		send []byte
@@ -282,7 +283,7 @@ func TestProtocolErrorReason(t *testing.T) {
 			return nil
 		})
 		e.publish("AAPL", 1)
-		by.expectTicks("AAPL", e.seq["AAPL"]-1, 1)
+		expectTicks(by, "AAPL", e.seq["AAPL"]-1, 1)
 	}
 	if got := gatheredLabel(t, e, "tickgate_disconnects_total", "client_closed"); got != 0 {
 		t.Errorf("disconnects{reason=client_closed} = %v, want 0", got)
@@ -296,7 +297,7 @@ func TestInvalidUTF8Closes1007(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{})
 	by := e.dial("?symbols=AAPL")
-	by.expectReply("subscribed", 0)
+	expectReply(by, "subscribed", 0)
 	sends := [][]byte{
 		frame(0x81, []byte("{\"op\":\"list\",\"x\":\"\xff\"}")),
 		append(frame(0x01, []byte("{\"op\":\"list\",\"x\":\"\xe2\x82")), frame(0x80, []byte("\x28\"}"))...),
@@ -316,12 +317,12 @@ func TestInvalidUTF8Closes1007(t *testing.T) {
 			return nil
 		})
 		e.publish("AAPL", 1)
-		by.expectTicks("AAPL", e.seq["AAPL"]-1, 1)
+		expectTicks(by, "AAPL", e.seq["AAPL"]-1, 1)
 	}
 	// Valid multi-byte UTF-8 is fine.
 	c := e.dial("")
-	c.send(`{"op":"list","id":1,"note":"café €"}`)
-	c.expectReply("list", 1)
+	c.Send(`{"op":"list","id":1,"note":"café €"}`)
+	expectReply(c, "list", 1)
 }
 
 // TestGonePeerUnsubscribedAtOnce has a subscribed client stop reading
@@ -333,7 +334,7 @@ func TestGonePeerUnsubscribedAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
 	by := e.dial("?symbols=AAPL")
-	by.expectReply("subscribed", 0)
+	expectReply(by, "subscribed", 0)
 	gone := e.rawDialWith(smallRcvBufDialer(), "")
 	if _, err := gone.Write(frame(0x81, []byte(`{"op":"subscribe","symbols":["AAPL"]}`))); err != nil {
 		t.Fatal(err)
@@ -347,7 +348,7 @@ func TestGonePeerUnsubscribedAtOnce(t *testing.T) {
 	sess := e.sessionOf(gone)
 	checkFor(t, 10*time.Second, func() error { // until the writer is stuck with a backlog
 		e.publish("AAPL", 200)
-		by.expectTicks("AAPL", e.seq["AAPL"]-200, 200)
+		expectTicks(by, "AAPL", e.seq["AAPL"]-200, 200)
 		if msgs, _ := sess.client.Len(); msgs < 1000 {
 			return fmt.Errorf("%d messages queued behind the stuck write", msgs)
 		}
@@ -366,7 +367,7 @@ func TestGonePeerUnsubscribedAtOnce(t *testing.T) {
 		return nil
 	})
 	e.publish("AAPL", 3)
-	by.expectTicks("AAPL", e.seq["AAPL"]-3, 3)
+	expectTicks(by, "AAPL", e.seq["AAPL"]-3, 3)
 }
 
 // sessionOf finds the session of the one raw connection c.
@@ -409,11 +410,11 @@ func TestSymbolBySymbolNotClosed(t *testing.T) {
 	e := newTestEnv(t, Config{}, fanout.Config{}, syms...)
 	c := e.dial("")
 	for i, sym := range syms {
-		c.send(fmt.Sprintf(`{"op":"subscribe","id":%d,"symbols":[%q]}`, i+1, sym))
+		c.Send(fmt.Sprintf(`{"op":"subscribe","id":%d,"symbols":[%q]}`, i+1, sym))
 	}
 	subscribed, limited := 0, 0
 	for range syms {
-		switch m := c.next(); {
+		switch m := c.Next(); {
 		case m.Type == "subscribed":
 			subscribed++
 		case m.Type == "error" && m.Code == CodeRateLimited:
@@ -427,8 +428,8 @@ func TestSymbolBySymbolNotClosed(t *testing.T) {
 		t.Fatalf("only %d of 100 subscribed, want at least msg_burst (50)", subscribed)
 	}
 	checkFor(t, 10*time.Second, func() error {
-		c.send(`{"op":"list","id":1000}`)
-		if m := c.next(); m.Type != "list" {
+		c.Send(`{"op":"list","id":1000}`)
+		if m := c.Next(); m.Type != "list" {
 			return fmt.Errorf("got %+v", m)
 		}
 		return nil
@@ -437,13 +438,13 @@ func TestSymbolBySymbolNotClosed(t *testing.T) {
 	flooder := e.dial("")
 	start := time.Now()
 	for i := 0; ; i++ {
-		err := flooder.conn.Write(context.Background(), websocket.MessageText, []byte(`{"op":"list"}`))
+		err := flooder.Conn.Write(context.Background(), websocket.MessageText, []byte(`{"op":"list"}`))
 		if err != nil || time.Since(start) > 10*time.Second {
 			break
 		}
 	}
-	if got := flooder.closeStatus(); got != websocket.StatusPolicyViolation {
-		t.Fatalf("flooder close status %v (%v), want 1008", got, flooder.err)
+	if got, err := closeStatus(flooder); got != websocket.StatusPolicyViolation {
+		t.Fatalf("flooder close status %v (%v), want 1008", got, err)
 	}
 }
 
@@ -474,7 +475,7 @@ func TestAbuseCloseLogged(t *testing.T) {
 	}
 	closeWith(frame(0x83, nil), "protocol_error", 1)
 	leaver := e.dial("")
-	leaver.conn.Close(websocket.StatusNormalClosure, "")
+	leaver.Conn.Close(websocket.StatusNormalClosure, "")
 	checkFor(t, 5*time.Second, func() error {
 		if got := gatheredLabel(t, e, "tickgate_disconnects_total", "client_closed"); got != 1 {
 			return fmt.Errorf("disconnects{reason=client_closed} = %v", got)

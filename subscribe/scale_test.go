@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // TestThousandClients connects 1,000 clients, each on its own set of
@@ -30,7 +31,7 @@ func TestThousandClients(t *testing.T) {
 	e := newTestEnv(t, Config{MaxConnections: 2000}, fanout.Config{}, symbols...)
 
 	want := make([][]string, clients)
-	conns := make([]*wsClient, clients)
+	conns := make([]*wstest.Client, clients)
 	for i := range clients {
 		// Client i holds 1 to 3 symbols picked from i, so sets differ.
 		set := []string{symbols[i%40]}
@@ -40,17 +41,10 @@ func TestThousandClients(t *testing.T) {
 			}
 		}
 		want[i] = set
-		c, err := dialWS(e.url + "?symbols=" + strings.Join(set, ","))
-		if err != nil {
-			t.Fatalf("client %d: %v", i, err)
-		}
-		c.t = t
-		conns[i] = c
-		t.Cleanup(func() { c.conn.CloseNow() })
-		c.start()
+		conns[i] = e.dial("?symbols=" + strings.Join(set, ","))
 	}
 	for i, c := range conns {
-		if m := <-c.msgs; m.Type != "subscribed" || !slices.Equal(m.Symbols, want[i]) {
+		if m := c.Next(); m.Type != "subscribed" || !slices.Equal(m.Symbols, want[i]) {
 			t.Fatalf("client %d: got %+v, want subscribed %v", i, m, want[i])
 		}
 	}
@@ -74,21 +68,15 @@ func TestThousandClients(t *testing.T) {
 
 // receiveExactly reads until each symbol in syms has delivered seq 1..n in
 // order, and fails on any other symbol.
-func receiveExactly(c *wsClient, syms []string, n int) error {
+func receiveExactly(c *wstest.Client, syms []string, n int) error {
 	next := map[string]uint64{}
 	for _, s := range syms {
 		next[s] = 1
 	}
 	for left := len(syms) * n; left > 0; left-- {
-		var m msg
-		select {
-		case mm, ok := <-c.msgs:
-			if !ok {
-				return fmt.Errorf("connection ended: %v", c.err)
-			}
-			m = mm
-		case <-time.After(20 * time.Second):
-			return fmt.Errorf("%v: %d ticks missing", syms, left)
+		m, err := c.ReadWithin(20 * time.Second)
+		if err != nil {
+			return fmt.Errorf("%v: %d ticks missing: %w", syms, left, err)
 		}
 		want, ok := next[m.Sym]
 		if m.Type != "tick" || !ok {
@@ -105,10 +93,10 @@ func receiveExactly(c *wsClient, syms []string, n int) error {
 func TestDrainClosesWith1001(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{})
-	var cs []*wsClient
+	var cs []*wstest.Client
 	for range 5 {
 		c := e.dial("?symbols=AAPL")
-		c.expectReply("subscribed", 0)
+		expectReply(c, "subscribed", 0)
 		cs = append(cs, c)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -123,11 +111,11 @@ func TestDrainClosesWith1001(t *testing.T) {
 		t.Fatalf("drain of 5 clients over 100ms took %v; closes not spread", d)
 	}
 	for i, c := range cs {
-		if got := c.closeStatus(); got != websocket.StatusGoingAway {
-			t.Fatalf("client %d: close status %v (%v), want 1001", i, got, c.err)
+		if got, err := closeStatus(c); got != websocket.StatusGoingAway {
+			t.Fatalf("client %d: close status %v (%v), want 1001", i, got, err)
 		}
 	}
-	if _, err := dialWS(e.url); err == nil || !strings.Contains(err.Error(), "503") {
+	if err := dialErr(e.url); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("dial while draining: %v, want HTTP 503", err)
 	}
 }
@@ -152,11 +140,7 @@ func TestMaxConnections(t *testing.T) {
 func TestPongTimeout(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{PingInterval: 50 * time.Millisecond, PongTimeout: 100 * time.Millisecond}, fanout.Config{})
-	quiet, err := dialWS(e.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { quiet.conn.CloseNow() })
+	wstest.Dial(t, e.url) // and never read from
 	live := e.dial("")
 	checkFor(t, 5*time.Second, func() error {
 		if got := gatheredLabel(t, e, "tickgate_disconnects_total", "pong_timeout"); got != 1 {
@@ -165,8 +149,8 @@ func TestPongTimeout(t *testing.T) {
 		return nil
 	})
 	// A client that reads answers pings and stays.
-	live.send(`{"op":"list","id":1}`)
-	live.expectReply("list", 1)
+	live.Send(`{"op":"list","id":1}`)
+	expectReply(live, "list", 1)
 }
 
 func gatheredLabel(t *testing.T, e *testEnv, name, reason string) float64 {

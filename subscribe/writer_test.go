@@ -20,7 +20,7 @@ func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{WriteTimeout: 300 * time.Millisecond}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
 	fast := e.dial("?symbols=AAPL")
-	fast.expectReply("subscribed", 0)
+	expectReply(fast, "subscribed", 0)
 	e.dialSlow("?symbols=AAPL") // never read from
 
 	timedOut := func() error {
@@ -33,7 +33,7 @@ func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
 	var wg sync.WaitGroup
 	var fastErr error
 	var progress atomic.Uint64
-	wg.Go(func() { fastErr = fast.readTicksProgress("AAPL", 0, step*maxSteps, &progress) })
+	wg.Go(func() { fastErr = readTicksProgress(fast, "AAPL", 0, step*maxSteps, &progress) })
 	published := 0
 	for i := 1; i <= maxSteps && timedOut() != nil; i++ {
 		e.publish("AAPL", step)
@@ -55,7 +55,7 @@ func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
 	if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonSlowConsumer]); got != 0 {
 		t.Errorf("disconnects{reason=slow_consumer} = %v, want 0: the queue had room", got)
 	}
-	fast.conn.CloseNow() // ends the reader, which waits for step*maxSteps
+	fast.Conn.CloseNow() // ends the reader, which waits for step*maxSteps
 	wg.Wait()
 	if got := progress.Load(); got < uint64(published) {
 		t.Fatalf("reading client got seq %d of %d (%v)", got, published, fastErr)
@@ -73,13 +73,13 @@ func TestStalledSocketLeavesLane(t *testing.T) {
 	e.srv.lanes = newWriteLanes(1)
 	e.dialSlow("?symbols=AAPL") // never read from
 	fast := e.dial("?symbols=AAPL")
-	fast.expectReply("subscribed", 0)
+	expectReply(fast, "subscribed", 0)
 
 	const step, steps = 100, 50
 	var wg sync.WaitGroup
 	var fastErr error
 	var progress atomic.Uint64
-	wg.Go(func() { fastErr = fast.readTicksProgress("AAPL", 0, step*steps, &progress) })
+	wg.Go(func() { fastErr = readTicksProgress(fast, "AAPL", 0, step*steps, &progress) })
 	e.publishPaced("AAPL", step, steps, &progress)
 	wg.Wait()
 	if fastErr != nil {
