@@ -144,7 +144,6 @@ type flooder struct {
 	busy chan struct{} // closed once it has sent 1 MiB, or was closed first
 	done chan struct{} // closed when the connection has ended
 	code int           // the close code the server sent; valid after done
-	took time.Duration // how long the connection lasted; valid after done
 }
 
 // startFlood sends f until the server closes the connection, reading (and
@@ -153,7 +152,6 @@ func (e *testEnv) startFlood(f floodKind) *flooder {
 	c := e.rawDial("")
 	fl := &flooder{busy: make(chan struct{}), done: make(chan struct{})}
 	var busy sync.Once
-	start := time.Now()
 	go func() {
 		if _, err := c.Write(f.open); err != nil {
 			return
@@ -169,7 +167,6 @@ func (e *testEnv) startFlood(f floodKind) *flooder {
 	}()
 	go func() {
 		fl.code = c.closeCode()
-		fl.took = time.Since(start)
 		busy.Do(func() { close(fl.busy) })
 		close(fl.done)
 	}()
@@ -200,8 +197,9 @@ func median(d []time.Duration) time.Duration {
 
 // TestInboundFloodClosed has three clients flood the gateway with empty
 // continuation frames, the cheapest frames there are, then with pings.
-// Each must be closed with 1008 within a bounded time and counted as
-// inbound_flood, while a bystander gets every one of 200 ticks, in order,
+// Each must be closed with 1008 and counted as inbound_flood (that the
+// meter cuts a flood off at its burst, before time passes, is
+// TestInboundFloodCutOffAtBurst, on a fake clock), while a bystander gets every one of 200 ticks, in order,
 // as they are published during the flood. How much the flood slows the
 // bystander is a speed figure, so it is only logged here: a ratio of two
 // latencies on a shared machine is no test (it failed under load).
@@ -235,8 +233,8 @@ func testInboundFlood(t *testing.T, f floodKind) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("flooder not closed within 10s")
 		}
-		if fl.code != 1008 || fl.took > 5*time.Second {
-			t.Fatalf("flooder closed with %d after %v, want 1008 within 5s", fl.code, fl.took)
+		if fl.code != 1008 {
+			t.Fatalf("flooder closed with %d, want 1008", fl.code)
 		}
 	}
 	checkFor(t, 5*time.Second, func() error {
