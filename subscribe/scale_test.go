@@ -91,6 +91,18 @@ func receiveExactly(c *wstest.Client, syms []string, n int) error {
 	return nil
 }
 
+// dialSubscribed dials n clients subscribed to sym by query, each past
+// its subscribed reply.
+func (e *testEnv) dialSubscribed(n int, sym string) []*wstest.Client {
+	e.t.Helper()
+	cs := make([]*wstest.Client, n)
+	for i := range cs {
+		cs[i] = e.dial("?symbols=" + sym)
+		expectReply(cs[i], "subscribed", 0)
+	}
+	return cs
+}
+
 // TestDrainClosesWith1001 drains five clients over 100ms: each is closed
 // with 1001, and a client dialling meanwhile is refused with 503. When the
 // closes go out is closeSpread's schedule, tested on a fake clock in
@@ -98,12 +110,7 @@ func receiveExactly(c *wstest.Client, syms []string, n int) error {
 func TestDrainClosesWith1001(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{})
-	var cs []*wstest.Client
-	for range 5 {
-		c := e.dial("?symbols=AAPL")
-		expectReply(c, "subscribed", 0)
-		cs = append(cs, c)
-	}
+	cs := e.dialSubscribed(5, "AAPL")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.srv.Drain(ctx, 100*time.Millisecond); err != nil {
@@ -127,12 +134,7 @@ func TestDrainClosesWith1001(t *testing.T) {
 func TestDrainSpreadsCloses(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{})
-	var cs []*wstest.Client
-	for range 5 {
-		c := e.dial("?symbols=AAPL")
-		expectReply(c, "subscribed", 0)
-		cs = append(cs, c)
-	}
+	cs := e.dialSubscribed(5, "AAPL")
 	ctx, cancel := context.WithCancel(context.Background())
 	drained := make(chan error, 1)
 	go func() { drained <- e.srv.Drain(ctx, time.Hour) }()
