@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/internal/natstest"
 	"github.com/tickgate/tickgate/internal/poll"
+	"github.com/tickgate/tickgate/internal/runtest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
 
@@ -44,25 +44,7 @@ func runPublisher(t *testing.T, overrides map[string]string) (stop func()) {
 	t.Helper()
 	cfg := testConfig(t, overrides)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runPublish(ctx, cfg, log) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("runPublish: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("runPublish did not return within 10s of cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return runtest.Start(t, "runPublish", func(ctx context.Context) error { return runPublish(ctx, cfg, log) }).Stop
 }
 
 // subscribed reads c's first message and fails unless it is the

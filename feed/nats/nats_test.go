@@ -130,7 +130,7 @@ func TestStartWhileDown(t *testing.T) {
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	f := newFixture(t, Config{URLs: []string{url}, Symbols: []string{"AAPL"}})
 	sink := &collector{}
-	done := f.run(t, sink)
+	run := f.run(t, sink)
 
 	// Run keeps retrying, unready, and does not return.
 	poll.Until(t, 5*time.Second, func() error {
@@ -142,10 +142,8 @@ func TestStartWhileDown(t *testing.T) {
 	if f.src.Ready() {
 		t.Fatal("Ready() = true with no server")
 	}
-	select {
-	case err := <-done:
+	if err, returned := run.Returned(); returned {
 		t.Fatalf("Run returned %v with no server, want it to keep retrying", err)
-	default:
 	}
 
 	s := natstest.Run(t, natstest.Options(port))
