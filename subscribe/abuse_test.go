@@ -217,8 +217,7 @@ func TestInboundFloodClosed(t *testing.T) {
 
 func testInboundFlood(t *testing.T, f floodKind) {
 	e := newTestEnv(t, Config{}, fanout.Config{})
-	by := e.dial("?symbols=AAPL")
-	expectReply(by, "subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	const flooders, ticks = 3, 200
 	quiet := median(e.latencies(by, "AAPL", ticks))
 	var fls []*flooder
@@ -255,8 +254,7 @@ func testInboundFlood(t *testing.T, f floodKind) {
 func TestProtocolErrorReason(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{})
-	by := e.dial("?symbols=AAPL")
-	expectReply(by, "subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	cases := []struct {
 		name string
 		send []byte
@@ -296,8 +294,7 @@ func TestProtocolErrorReason(t *testing.T) {
 func TestInvalidUTF8Closes1007(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{})
-	by := e.dial("?symbols=AAPL")
-	expectReply(by, "subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	sends := [][]byte{
 		frame(0x81, []byte("{\"op\":\"list\",\"x\":\"\xff\"}")),
 		append(frame(0x01, []byte("{\"op\":\"list\",\"x\":\"\xe2\x82")), frame(0x80, []byte("\x28\"}"))...),
@@ -333,8 +330,7 @@ func TestInvalidUTF8Closes1007(t *testing.T) {
 func TestGonePeerUnsubscribedAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
-	by := e.dial("?symbols=AAPL")
-	expectReply(by, "subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	gone := e.rawDialWith(smallRcvBufDialer(), "")
 	if _, err := gone.Write(frame(0x81, []byte(`{"op":"subscribe","symbols":["AAPL"]}`))); err != nil {
 		t.Fatal(err)

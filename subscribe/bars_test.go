@@ -47,8 +47,7 @@ func expectBar(c *wstest.Client, stream, sym string, seq uint64, px float64) msg
 func TestBarsOverSocket(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{BarHistory: 10})
-	by := e.dial("?symbols=AAPL")
-	expectReply(by, "subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 
 	// One tick a bucket, in buckets well behind the wall clock: each tick
 	// closes the bar before it. Bar k (from 1) has price 100+k.
@@ -165,8 +164,7 @@ func TestDelayedBarsOverSocket(t *testing.T) {
 func TestHistoryBudget(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{BarHistory: 10, QueueBytes: 16 << 10, ConflateAt: 4 << 10}) // 16 messages
-	by := e.dial("?symbols=AAPL")
-	expectReply(by, "subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	c := e.dial("")
 	c.Send(`{"op":"subscribe","id":1,"stream":"bars.1m","symbols":["AAPL","MSFT"],"history":10}`)
 	if m := expectReply(c, "error", 1); m.Code != CodeInvalidRequest {

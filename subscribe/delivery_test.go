@@ -136,8 +136,7 @@ func TestSlowReaderConflatedNotDropped(t *testing.T) {
 	t.Parallel()
 	syms := []string{"AAPL", "MSFT", "NVDA", "AMZN"}
 	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 512 << 10, ConflateAt: 16 << 10})
-	by := e.dial("?symbols=AAPL,MSFT,NVDA,AMZN")
-	expectReply(by, "subscribed", 0)
+	by := e.dialSubscribed("AAPL,MSFT,NVDA,AMZN")
 	slow := e.dialSlow("?symbols=AAPL,MSFT,NVDA,AMZN")
 
 	byTr, want := newSeqTracker(), map[string]uint64{}
@@ -207,8 +206,7 @@ func TestSlowReaderConflatedNotDropped(t *testing.T) {
 func TestReconnectWithSince(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{History: 16})
-	first := e.dial("?symbols=AAPL")
-	expectReply(first, "subscribed", 0)
+	first := e.dialSubscribed("AAPL")
 	e.publish("AAPL", 40)
 	expectTicks(first, "AAPL", 0, 40)
 	first.Conn.CloseNow()

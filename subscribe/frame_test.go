@@ -146,8 +146,7 @@ func TestPutHeader(t *testing.T) {
 // tests (abuse_test.go).
 func TestPingsBetweenDataFrames(t *testing.T) {
 	e := newTestEnv(t, Config{InboundFrames: 1 << 20}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
-	c := e.dial("?symbols=AAPL")
-	expectReply(c, "subscribed", 0)
+	c := e.dialSubscribed("AAPL")
 
 	const ticks = 20000
 	var reader, pinger sync.WaitGroup

@@ -257,8 +257,7 @@ func TestDelayedTier(t *testing.T) {
 func TestAuthOpWithAuthOff(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{})
-	c := e.dial("?symbols=AAPL")
-	expectReply(c, "subscribed", 0)
+	c := e.dialSubscribed("AAPL")
 	c.Send(`{"op":"auth","id":3,"token":"whatever"}`)
 	expectReply(c, "authenticated", 3)
 	e.publish("AAPL", 2)

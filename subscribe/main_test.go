@@ -117,6 +117,15 @@ func (e *testEnv) dial(query string) *wstest.Client {
 	return c
 }
 
+// dialSubscribed dials a client subscribed to syms (comma-separated) by
+// query, past its subscribed reply: a bystander, most often.
+func (e *testEnv) dialSubscribed(syms string) *wstest.Client {
+	e.t.Helper()
+	c := e.dial("?symbols=" + syms)
+	expectReply(c, "subscribed", 0)
+	return c
+}
+
 // closeStatus waits for c's connection to end, discarding messages still
 // in flight, and returns its close code and the error it ended with.
 func closeStatus(c *wstest.Client) (websocket.StatusCode, error) {

@@ -91,16 +91,14 @@ func receiveExactly(c *wstest.Client, syms []string, n int) error {
 	return nil
 }
 
-// dialSubscribed dials n clients subscribed to sym by query, each past
-// its subscribed reply.
-func (e *testEnv) dialSubscribed(n int, sym string) []*wstest.Client {
-	e.t.Helper()
-	cs := make([]*wstest.Client, n)
+// drainEnv is a gateway with five clients on AAPL, for a drain test.
+func drainEnv(t *testing.T) (*testEnv, []*wstest.Client) {
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	cs := make([]*wstest.Client, 5)
 	for i := range cs {
-		cs[i] = e.dial("?symbols=" + sym)
-		expectReply(cs[i], "subscribed", 0)
+		cs[i] = e.dialSubscribed("AAPL")
 	}
-	return cs
+	return e, cs
 }
 
 // TestDrainClosesWith1001 drains five clients over 100ms: each is closed
@@ -109,8 +107,7 @@ func (e *testEnv) dialSubscribed(n int, sym string) []*wstest.Client {
 // spread_test.go; TestDrainSpreadsCloses checks Drain follows it.
 func TestDrainClosesWith1001(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, Config{}, fanout.Config{})
-	cs := e.dialSubscribed(5, "AAPL")
+	e, cs := drainEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.srv.Drain(ctx, 100*time.Millisecond); err != nil {
@@ -133,8 +130,7 @@ func TestDrainClosesWith1001(t *testing.T) {
 // once.
 func TestDrainSpreadsCloses(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, Config{}, fanout.Config{})
-	cs := e.dialSubscribed(5, "AAPL")
+	e, cs := drainEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	drained := make(chan error, 1)
 	go func() { drained <- e.srv.Drain(ctx, time.Hour) }()

@@ -153,8 +153,7 @@ func TestWildcardForbidden(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{MaxSymbols: 3}, fanout.Config{})
-	by := e.dial("?symbols=AAPL")
-	expectReply(by, "subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	c := e.dial("")
 
 	cases := []struct {
@@ -198,8 +197,7 @@ func TestBadInput(t *testing.T) {
 func TestFloodClosesWith1008(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{MsgRate: 1, MsgBurst: 5, FloodBurst: 20}, fanout.Config{})
-	by := e.dial("?symbols=AAPL")
-	expectReply(by, "subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	c := e.dial("")
 	limited := 0
 	for i := range 50 {
@@ -227,8 +225,7 @@ func TestFloodClosesWith1008(t *testing.T) {
 func TestOversizedFrameClosesWith1009(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{ReadLimit: 512}, fanout.Config{})
-	by := e.dial("?symbols=AAPL")
-	expectReply(by, "subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	c := e.dial("")
 	c.Send(`{"op":"subscribe","id":1,"symbols":["` + strings.Repeat("A", 1000) + `"]}`)
 	if got, err := closeStatus(c); got != websocket.StatusMessageTooBig {
@@ -253,8 +250,7 @@ func TestSlowConsumerDropped(t *testing.T) {
 	// until the test lets it read, and must not time out before that.
 	// Conflation is off (ConflateAt = QueueBytes): this is the 4001 path.
 	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 10, ConflateAt: 64 << 10})
-	fast := e.dial("?symbols=AAPL")
-	expectReply(fast, "subscribed", 0)
+	fast := e.dialSubscribed("AAPL")
 
 	slow := e.dialSlow("?symbols=AAPL")
 	// slow does not read until the gateway has dropped it.

@@ -19,8 +19,7 @@ import (
 func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{WriteTimeout: 300 * time.Millisecond}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
-	fast := e.dial("?symbols=AAPL")
-	expectReply(fast, "subscribed", 0)
+	fast := e.dialSubscribed("AAPL")
 	e.dialSlow("?symbols=AAPL") // never read from
 
 	timedOut := func() error {
@@ -72,8 +71,7 @@ func TestStalledSocketLeavesLane(t *testing.T) {
 	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
 	e.srv.lanes = newWriteLanes(1)
 	e.dialSlow("?symbols=AAPL") // never read from
-	fast := e.dial("?symbols=AAPL")
-	expectReply(fast, "subscribed", 0)
+	fast := e.dialSubscribed("AAPL")
 
 	const step, steps = 100, 50
 	var wg sync.WaitGroup
