@@ -268,27 +268,36 @@ func TestLoop(t *testing.T) {
 	checkLoops(t, loops(t, Config{Path: path, Fast: true, Loop: true}, 3*len(file)+2), file)
 }
 
+// TestLoopPaced plays a 20ms file twice on a synctest clock: each play
+// is one period (30ms: the span and a mean interval) after the last, so
+// the second play's last tick is due at exactly 50ms.
 func TestLoopPaced(t *testing.T) {
 	t.Parallel()
-	// 10ms apart, so each play is 20ms long and the next starts 10ms after.
 	file := []feed.Tick{ticktest.At("AAPL", 1, 0), ticktest.At("AAPL", 2, 10*time.Millisecond), ticktest.At("AAPL", 3, 20*time.Millisecond)}
 	path := writeFile(t, "t.ndjson", ndjson(file...))
-	start := time.Now()
-	got := loops(t, Config{Path: path, Loop: true}, 2*len(file))
-	checkLoops(t, got, file)
-	if at := time.Duration(got[len(got)-1].TS - start.UnixNano()); at < 50*time.Millisecond-early {
-		t.Errorf("second play ended %v after start, want >= 50ms", at)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		got := loops(t, Config{Path: path, Loop: true}, 2*len(file))
+		checkLoops(t, got, file)
+		if at := time.Duration(got[len(got)-1].TS - start.UnixNano()); at < 50*time.Millisecond-early || at > 50*time.Millisecond {
+			t.Errorf("second play ended %v after start, want 50ms less at most %v", at, early)
+		}
+	})
 }
 
+// TestStopWhileWaiting cancels a Run waiting an hour for its next tick:
+// on a synctest clock it must return with no time passed, not at the
+// hour or at loops' 10 s deadline.
 func TestStopWhileWaiting(t *testing.T) {
 	t.Parallel()
 	path := writeFile(t, "t.ndjson", ndjson(ticktest.At("AAPL", 1, 0), ticktest.At("AAPL", 2, time.Hour)))
-	start := time.Now()
-	got := loops(t, Config{Path: path}, 1) // the sink cancels on the first tick
-	if took := time.Since(start); took > 5*time.Second || len(got) != 1 {
-		t.Fatalf("Run took %v and emitted %d ticks; want it to stop promptly after 1", took, len(got))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		got := loops(t, Config{Path: path}, 1) // the sink cancels on the first tick
+		if took := time.Since(start); took != 0 || len(got) != 1 {
+			t.Fatalf("Run took %v and emitted %d ticks; want it to stop at once after 1", took, len(got))
+		}
+	})
 }
 
 func TestRunOnce(t *testing.T) {
