@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,6 +49,31 @@ func readTicksProgress(c *wstest.Client, sym string, after uint64, n int, progre
 		want++
 	}
 	return nil
+}
+
+// tickReader reads ticks of one symbol on its own goroutine with
+// readTicks's checks, and publishes the last seq read, by which a test
+// paces the feed.
+type tickReader struct {
+	progress atomic.Uint64
+	done     chan struct{} // closed when the reader has ended
+	err      error         // valid once done is closed
+}
+
+// startTickReader reads n ticks of sym on c, from seq 1.
+func startTickReader(c *wstest.Client, sym string, n int) *tickReader {
+	r := &tickReader{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = readTicksProgress(c, sym, 0, n, &r.progress)
+	}()
+	return r
+}
+
+// wait returns the reader's error once it has ended.
+func (r *tickReader) wait() error {
+	<-r.done
+	return r.err
 }
 
 // expectReply reads a reply of type typ with the given id; id 0 means the
@@ -258,21 +282,17 @@ func TestSlowConsumerDropped(t *testing.T) {
 	// Publish in small steps and let the reading client catch up after
 	// each, so only the client that stops reading can overflow.
 	const step, steps = 100, 200
-	var wg sync.WaitGroup
-	var fastErr error
-	var progress atomic.Uint64
-	wg.Go(func() { fastErr = readTicksProgress(fast, "AAPL", 0, step*steps, &progress) })
+	reader := startTickReader(fast, "AAPL", step*steps)
 	dropped := func() error {
 		if got := gathered(t, e.reg, "tickgate_slow_consumers_total"); got != 1 {
 			return fmt.Errorf("slow_consumers_total = %v", got)
 		}
 		return nil
 	}
-	e.publishPaced("AAPL", step, steps, &progress)
+	e.publishPaced("AAPL", step, steps, &reader.progress)
 	checkFor(t, 10*time.Second, dropped)
-	wg.Wait()
-	if fastErr != nil {
-		t.Fatalf("reading client beside the slow one: %v", fastErr)
+	if err := reader.wait(); err != nil {
+		t.Fatalf("reading client beside the slow one: %v", err)
 	}
 
 	slow.ReadAhead()
