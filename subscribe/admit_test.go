@@ -87,7 +87,7 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 	if got := gatheredLabel(t, e, "tickgate_connections_rejected_total", "per_ip"); got != 1 {
 		t.Fatalf("connections_rejected_total{reason=per_ip} = %v, want 1", got)
 	}
-	first.conn.Close(websocket.StatusNormalClosure, "")
+	first.Conn.Close(websocket.StatusNormalClosure, "")
 	checkFor(t, 5*time.Second, func() error {
 		if got := e.dialStatus(nil); got != http.StatusSwitchingProtocols {
 			return fmt.Errorf("after a close: HTTP %d, want 101", got)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // publishAt publishes the next tick of sym stamped ts with price px and
@@ -29,12 +30,12 @@ func (e *testEnv) publishAt(sym string, ts int64, px float64) {
 
 // expectBar reads the next message and checks it is the final bar seq of
 // sym on stream whose every price is px (a one-tick bar).
-func (c *wsClient) expectBar(stream, sym string, seq uint64, px float64) msg {
-	c.t.Helper()
-	m := c.next()
+func expectBar(c *wstest.Client, stream, sym string, seq uint64, px float64) msg {
+	c.TB.Helper()
+	m := c.Next()
 	if m.Type != "bar" || m.Stream != stream || m.Sym != sym || m.Seq != seq || m.Partial ||
 		m.O != px || m.H != px || m.L != px || m.C != px || m.V != 10 || m.N != 1 {
-		c.t.Fatalf("got %+v, want final %s bar #%d of %s at %g", m, stream, seq, sym, px)
+		c.TB.Fatalf("got %+v, want final %s bar #%d of %s at %g", m, stream, seq, sym, px)
 	}
 	return m
 }
@@ -46,8 +47,7 @@ func (c *wsClient) expectBar(stream, sym string, seq uint64, px float64) msg {
 func TestBarsOverSocket(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{BarHistory: 10})
-	by := e.dial("?symbols=AAPL")
-	by.expectReply("subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 
 	// One tick a bucket, in buckets well behind the wall clock: each tick
 	// closes the bar before it. Bar k (from 1) has price 100+k.
@@ -57,17 +57,17 @@ func TestBarsOverSocket(t *testing.T) {
 		tick(k)
 	}
 	c := e.dial("")
-	c.send(`{"op":"subscribe","id":1,"stream":"bars.1s","symbols":["AAPL"],"history":3}`)
-	if r := c.expectReply("subscribed", 1); r.Stream != "bars.1s" || !slices.Equal(r.Symbols, []string{"AAPL"}) {
+	c.Send(`{"op":"subscribe","id":1,"stream":"bars.1s","symbols":["AAPL"],"history":3}`)
+	if r := expectReply(c, "subscribed", 1); r.Stream != "bars.1s" || !slices.Equal(r.Symbols, []string{"AAPL"}) {
 		t.Fatalf("reply %+v", r)
 	}
 	for seq := uint64(3); seq <= 5; seq++ {
-		c.expectBar("bars.1s", "AAPL", seq, 100+float64(seq))
+		expectBar(c, "bars.1s", "AAPL", seq, 100+float64(seq))
 	}
 	tick(7)
 	tick(8)
-	c.expectBar("bars.1s", "AAPL", 6, 106)
-	b := c.expectBar("bars.1s", "AAPL", 7, 107)
+	expectBar(c, "bars.1s", "AAPL", 6, 106)
+	b := expectBar(c, "bars.1s", "AAPL", 7, 107)
 	if b.T != base+6*int64(time.Second) {
 		t.Fatalf("bar #7 starts at %d, want %d", b.T, base+6*int64(time.Second))
 	}
@@ -78,44 +78,44 @@ func TestBarsOverSocket(t *testing.T) {
 		{`{"op":"subscribe","id":2,"symbols":["AAPL"],"partial":true}`, CodeInvalidRequest},
 		{`{"op":"unsubscribe","id":2,"stream":"bars.1s","symbols":["AAPL"],"history":1}`, CodeInvalidRequest},
 	} {
-		c.send(bad.req)
-		if m := c.expectReply("error", 2); m.Code != bad.code {
+		c.Send(bad.req)
+		if m := expectReply(c, "error", 2); m.Code != bad.code {
 			t.Fatalf("%s: %+v, want %s", bad.req, m, bad.code)
 		}
 	}
-	c.send(`{"op":"subscribe","id":3,"symbols":["MSFT"]}`)
-	c.expectReply("subscribed", 3)
-	c.send(`{"op":"list","id":4}`)
-	l := c.expectReply("list", 4)
+	c.Send(`{"op":"subscribe","id":3,"symbols":["MSFT"]}`)
+	expectReply(c, "subscribed", 3)
+	c.Send(`{"op":"list","id":4}`)
+	l := expectReply(c, "list", 4)
 	if fmt.Sprint(l.Streams) != "map[bars.1m:[] bars.1s:[AAPL] ticks:[MSFT]]" || !slices.Equal(l.Symbols, []string{"MSFT"}) {
 		t.Fatalf("list %+v", l)
 	}
 
 	// Reconnect with since on bar seq: exactly the missed bars.
 	r := e.dial("")
-	r.send(`{"op":"subscribe","id":5,"stream":"bars.1s","symbols":["AAPL"],"since":{"AAPL":5}}`)
-	if m := r.expectReply("subscribed", 5); !slices.Equal(m.Recovered, []string{"AAPL"}) {
+	r.Send(`{"op":"subscribe","id":5,"stream":"bars.1s","symbols":["AAPL"],"since":{"AAPL":5}}`)
+	if m := expectReply(r, "subscribed", 5); !slices.Equal(m.Recovered, []string{"AAPL"}) {
 		t.Fatalf("since 5: %+v", m)
 	}
-	r.expectBar("bars.1s", "AAPL", 6, 106)
-	r.expectBar("bars.1s", "AAPL", 7, 107)
+	expectBar(r, "bars.1s", "AAPL", 6, 106)
+	expectBar(r, "bars.1s", "AAPL", 7, 107)
 
 	// Progress updates carry the seq the forming bar will have.
 	p := e.dial("")
-	p.send(`{"op":"subscribe","id":6,"stream":"bars.1s","symbols":["AAPL"],"partial":true}`)
-	p.expectReply("subscribed", 6)
-	p.expectBar("bars.1s", "AAPL", 7, 107) // the snapshot
-	tick(9)                                // closes #8 and opens the bar #9 will be
-	p.expectBar("bars.1s", "AAPL", 8, 108)
-	if m := p.next(); m.Type != "bar" || !m.Partial || m.Seq != 9 || m.C != 109 {
+	p.Send(`{"op":"subscribe","id":6,"stream":"bars.1s","symbols":["AAPL"],"partial":true}`)
+	expectReply(p, "subscribed", 6)
+	expectBar(p, "bars.1s", "AAPL", 7, 107) // the snapshot
+	tick(9)                                 // closes #8 and opens the bar #9 will be
+	expectBar(p, "bars.1s", "AAPL", 8, 108)
+	if m := p.Next(); m.Type != "bar" || !m.Partial || m.Seq != 9 || m.C != 109 {
 		t.Fatalf("progress %+v, want a partial bar that will be #9", m)
 	}
-	c.expectBar("bars.1s", "AAPL", 8, 108)
-	c.send(`{"op":"unsubscribe","id":7,"stream":"bars.1s","symbols":["*"]}`)
-	if m := c.expectReply("unsubscribed", 7); m.Stream != "bars.1s" || !slices.Equal(m.Symbols, []string{"AAPL"}) {
+	expectBar(c, "bars.1s", "AAPL", 8, 108)
+	c.Send(`{"op":"unsubscribe","id":7,"stream":"bars.1s","symbols":["*"]}`)
+	if m := expectReply(c, "unsubscribed", 7); m.Stream != "bars.1s" || !slices.Equal(m.Symbols, []string{"AAPL"}) {
 		t.Fatalf("unsubscribe %+v", m)
 	}
-	by.expectTicks("AAPL", 0, 9)
+	expectTicks(by, "AAPL", 0, 9)
 }
 
 // TestDelayedBarsOverSocket runs a 300 ms delayed tier: a delayed client's
@@ -126,13 +126,13 @@ func TestDelayedBarsOverSocket(t *testing.T) {
 	e, _ := newAuthEnv(t, fanout.Config{Delay: 300 * time.Millisecond, DelayMaxBytes: 64 << 10})
 	rt := e.dial("?token=all")
 	dl := e.dial("?token=late")
-	for _, c := range []*wsClient{rt, dl} {
-		c.send(`{"op":"subscribe","id":1,"stream":"bars.1s","symbols":["AAPL"]}`)
-		c.expectReply("subscribed", 1)
+	for _, c := range []*wstest.Client{rt, dl} {
+		c.Send(`{"op":"subscribe","id":1,"stream":"bars.1s","symbols":["AAPL"]}`)
+		expectReply(c, "subscribed", 1)
 	}
 	ms := e.dial("?token=ms")
-	ms.send(`{"op":"subscribe","id":2,"stream":"bars.1m","symbols":["AAPL"]}`)
-	if m := ms.expectReply("error", 2); m.Code != CodeForbidden {
+	ms.Send(`{"op":"subscribe","id":2,"stream":"bars.1m","symbols":["AAPL"]}`)
+	if m := expectReply(ms, "error", 2); m.Code != CodeForbidden {
 		t.Fatalf("bars outside the grant: %+v", m)
 	}
 
@@ -147,8 +147,8 @@ func TestDelayedBarsOverSocket(t *testing.T) {
 	})
 	ts2 := time.Now().UnixNano()
 	e.publishAt("AAPL", ts2, 102)
-	want := rt.expectBar("bars.1s", "AAPL", 1, 101)
-	got := dl.next()
+	want := expectBar(rt, "bars.1s", "AAPL", 1, 101)
+	got := dl.Next()
 	if age := time.Since(time.Unix(0, ts2)); age < 300*time.Millisecond {
 		t.Fatalf("delayed bar came %v after the tick closing it, before the 300ms delay", age)
 	}
@@ -164,15 +164,14 @@ func TestDelayedBarsOverSocket(t *testing.T) {
 func TestHistoryBudget(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{BarHistory: 10, QueueBytes: 16 << 10, ConflateAt: 4 << 10}) // 16 messages
-	by := e.dial("?symbols=AAPL")
-	by.expectReply("subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	c := e.dial("")
-	c.send(`{"op":"subscribe","id":1,"stream":"bars.1m","symbols":["AAPL","MSFT"],"history":10}`)
-	if m := c.expectReply("error", 1); m.Code != CodeInvalidRequest {
+	c.Send(`{"op":"subscribe","id":1,"stream":"bars.1m","symbols":["AAPL","MSFT"],"history":10}`)
+	if m := expectReply(c, "error", 1); m.Code != CodeInvalidRequest {
 		t.Fatalf("history 10 x 2 over a budget of 16: %+v", m)
 	}
-	c.send(`{"op":"subscribe","id":2,"stream":"bars.1m","symbols":["AAPL","MSFT"],"history":8}`)
-	c.expectReply("subscribed", 2)
+	c.Send(`{"op":"subscribe","id":2,"stream":"bars.1m","symbols":["AAPL","MSFT"],"history":8}`)
+	expectReply(c, "subscribed", 2)
 	e.publish("AAPL", 3)
-	by.expectTicks("AAPL", 0, 3)
+	expectTicks(by, "AAPL", 0, 3)
 }

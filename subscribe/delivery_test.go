@@ -8,6 +8,7 @@ import (
 
 	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // publishNow publishes the next tick of sym without waiting for the
@@ -67,7 +68,7 @@ func (s *seqTracker) add(m msg) error {
 
 // readUntil feeds c's messages to the tracker until every symbol in want
 // reached its seq.
-func (c *wsClient) readUntil(tr *seqTracker, want map[string]uint64) error {
+func readUntil(c *wstest.Client, tr *seqTracker, want map[string]uint64) error {
 	for {
 		done := true
 		for sym, seq := range want {
@@ -76,16 +77,12 @@ func (c *wsClient) readUntil(tr *seqTracker, want map[string]uint64) error {
 		if done {
 			return nil
 		}
-		select {
-		case m, ok := <-c.msgs:
-			if !ok {
-				return fmt.Errorf("connection ended at %v: %v", tr.last, c.err)
-			}
-			if err := tr.add(m); err != nil {
-				return err
-			}
-		case <-time.After(10 * time.Second):
-			return fmt.Errorf("stuck at %v, want %v", tr.last, want)
+		m, err := c.ReadWithin(10 * time.Second)
+		if err != nil {
+			return fmt.Errorf("stuck at %v, want %v: %w", tr.last, want, err)
+		}
+		if err := tr.add(m); err != nil {
+			return err
 		}
 	}
 }
@@ -97,8 +94,8 @@ func TestMaxRateOverSocket(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{RateClasses: []float64{1, 2, 5}})
 	c := e.dial("")
-	c.send(`{"op":"subscribe","id":1,"symbols":["AAPL"],"max_rate":2.5}`)
-	if r := c.expectReply("subscribed", 1); r.MaxRate != 2 || r.Recovered != nil {
+	c.Send(`{"op":"subscribe","id":1,"symbols":["AAPL"],"max_rate":2.5}`)
+	if r := expectReply(c, "subscribed", 1); r.MaxRate != 2 || r.Recovered != nil {
 		t.Fatalf("reply %+v, want max_rate 2 and no recovery lists", r)
 	}
 	const d = 5 * time.Second
@@ -114,7 +111,7 @@ func TestMaxRateOverSocket(t *testing.T) {
 	var updates int
 	var sum uint64
 	for tr.last["AAPL"] < last {
-		m := c.next()
+		m := c.Next()
 		if err := tr.add(m); err != nil {
 			t.Fatal(err)
 		}
@@ -139,8 +136,7 @@ func TestSlowReaderConflatedNotDropped(t *testing.T) {
 	t.Parallel()
 	syms := []string{"AAPL", "MSFT", "NVDA", "AMZN"}
 	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 512 << 10, ConflateAt: 16 << 10})
-	by := e.dial("?symbols=AAPL,MSFT,NVDA,AMZN")
-	by.expectReply("subscribed", 0)
+	by := e.dialSubscribed("AAPL,MSFT,NVDA,AMZN")
 	slow := e.dialSlow("?symbols=AAPL,MSFT,NVDA,AMZN")
 
 	byTr, want := newSeqTracker(), map[string]uint64{}
@@ -151,7 +147,7 @@ func TestSlowReaderConflatedNotDropped(t *testing.T) {
 				want[sym] = e.publishNow(sym)
 			}
 		}
-		if err := by.readUntil(byTr, want); err != nil {
+		if err := readUntil(by, byTr, want); err != nil {
 			t.Fatalf("bystander: %v", err)
 		}
 	}
@@ -163,19 +159,19 @@ func TestSlowReaderConflatedNotDropped(t *testing.T) {
 		}
 		return nil
 	})
-	slow.readDelay.Store(int64(20 * time.Millisecond)) // then reads slowly
-	slow.start()
-	slow.expectReply("subscribed", 0)
+	slow.FrameDelay.Store(int64(20 * time.Millisecond)) // then reads slowly
+	slow.ReadAhead()
+	expectReply(slow, "subscribed", 0)
 	for range 10 {
 		round()
 	}
-	slow.readDelay.Store(0) // and fast again
+	slow.FrameDelay.Store(0) // and fast again
 	tr := newSeqTracker()
-	if err := slow.readUntil(tr, want); err != nil {
+	if err := readUntil(slow, tr, want); err != nil {
 		t.Fatalf("slow client: %v", err)
 	}
 	for len(tr.notices)%2 == 1 { // caught up: the live notice follows
-		if err := tr.add(slow.next()); err != nil {
+		if err := tr.add(slow.Next()); err != nil {
 			t.Fatalf("slow client: %v", err)
 		}
 	}
@@ -185,7 +181,7 @@ func TestSlowReaderConflatedNotDropped(t *testing.T) {
 	for range 2 { // FIFO again: every tick, no n
 		round()
 	}
-	if err := slow.readUntil(tr, want); err != nil {
+	if err := readUntil(slow, tr, want); err != nil {
 		t.Fatalf("slow client after live: %v", err)
 	}
 	// A client on a bursty feed may catch up between bursts and fall
@@ -210,28 +206,27 @@ func TestSlowReaderConflatedNotDropped(t *testing.T) {
 func TestReconnectWithSince(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{History: 16})
-	first := e.dial("?symbols=AAPL")
-	first.expectReply("subscribed", 0)
+	first := e.dialSubscribed("AAPL")
 	e.publish("AAPL", 40)
-	first.expectTicks("AAPL", 0, 40)
-	first.conn.CloseNow()
+	expectTicks(first, "AAPL", 0, 40)
+	first.Conn.CloseNow()
 	e.publish("AAPL", 10) // missed while away
 	e.publish("MSFT", 30) // its ring holds 15..30
 
 	c := e.dial("")
-	c.send(`{"op":"subscribe","id":7,"symbols":["AAPL","MSFT"],"since":{"AAPL":40,"MSFT":1}}`)
-	r := c.expectReply("subscribed", 7)
+	c.Send(`{"op":"subscribe","id":7,"symbols":["AAPL","MSFT"],"since":{"AAPL":40,"MSFT":1}}`)
+	r := expectReply(c, "subscribed", 7)
 	if !slices.Equal(r.Recovered, []string{"AAPL"}) || !slices.Equal(r.Snapshot, []string{"MSFT"}) {
 		t.Fatalf("reply %+v, want recovered [AAPL], snapshot [MSFT]", r)
 	}
 	got := map[string][]uint64{}
 	for len(got["AAPL"]) < 10 || len(got["MSFT"]) < 1 {
-		m := c.next()
+		m := c.Next()
 		got[m.Sym] = append(got[m.Sym], m.Seq)
 	}
 	if fmt.Sprint(got["AAPL"]) != "[41 42 43 44 45 46 47 48 49 50]" || fmt.Sprint(got["MSFT"]) != "[30]" {
 		t.Fatalf("caught up %v, want AAPL 41..50 and MSFT's snapshot 30", got)
 	}
 	e.publish("AAPL", 1)
-	c.expectTicks("AAPL", 50, 1)
+	expectTicks(c, "AAPL", 50, 1)
 }

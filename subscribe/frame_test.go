@@ -146,15 +146,14 @@ func TestPutHeader(t *testing.T) {
 // tests (abuse_test.go).
 func TestPingsBetweenDataFrames(t *testing.T) {
 	e := newTestEnv(t, Config{InboundFrames: 1 << 20}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
-	c := e.dial("?symbols=AAPL")
-	c.expectReply("subscribed", 0)
+	c := e.dialSubscribed("AAPL")
 
 	const ticks = 20000
 	var reader, pinger sync.WaitGroup
 	var readErr, pingErr error
 	pings := 0
 	stop := make(chan struct{})
-	reader.Go(func() { readErr = c.readTicks("AAPL", 0, ticks) })
+	reader.Go(func() { readErr = readTicks(c, "AAPL", 0, ticks) })
 	pinger.Go(func() {
 		for {
 			select {
@@ -163,7 +162,7 @@ func TestPingsBetweenDataFrames(t *testing.T) {
 			default:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			pingErr = c.conn.Ping(ctx)
+			pingErr = c.Conn.Ping(ctx)
 			cancel()
 			if pingErr != nil {
 				return

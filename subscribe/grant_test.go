@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // tableVerifier grants the tokens it lists and refuses others with
@@ -75,7 +76,7 @@ func TestTokenSources(t *testing.T) {
 	t.Parallel()
 	e, _ := newAuthEnv(t, fanout.Config{})
 	by := e.dial("?token=all&symbols=AAPL")
-	by.expectReply("subscribed", 0)
+	expectReply(by, "subscribed", 0)
 
 	if code, reason := dialStatus(t, e.url+"?token=bad:expired", nil); code != 401 || reason != "expired" {
 		t.Fatalf("expired token: %d %q, want 401 expired", code, reason)
@@ -91,12 +92,12 @@ func TestTokenSources(t *testing.T) {
 	}
 
 	first := e.dial("")
-	first.send(`{"op":"auth","id":1,"token":"all"}`)
-	if m := first.expectReply("authenticated", 1); m.Msg != "" {
+	first.Send(`{"op":"auth","id":1,"token":"all"}`)
+	if m := expectReply(first, "authenticated", 1); m.Msg != "" {
 		t.Fatalf("auth reply %+v", m)
 	}
-	first.send(`{"op":"subscribe","id":2,"symbols":["MSFT"]}`)
-	first.expectReply("subscribed", 2)
+	first.Send(`{"op":"subscribe","id":2,"symbols":["MSFT"]}`)
+	expectReply(first, "subscribed", 2)
 
 	for _, tc := range []struct{ first, text string }{
 		{`{"op":"auth","token":"bad:bad_signature"}`, "token bad_signature"},
@@ -105,14 +106,14 @@ func TestTokenSources(t *testing.T) {
 	} {
 		c := e.dial("")
 		if tc.first != "" {
-			c.send(tc.first)
+			c.Send(tc.first)
 		}
-		if code := c.closeStatus(); code != 4003 || !strings.Contains(c.err.Error(), tc.text) {
-			t.Fatalf("first message %s: close %v (%v), want 4003 %q", tc.first, code, c.err, tc.text)
+		if code, err := closeStatus(c); code != 4003 || !strings.Contains(err.Error(), tc.text) {
+			t.Fatalf("first message %s: close %v (%v), want 4003 %q", tc.first, code, err, tc.text)
 		}
 	}
 	e.publish("AAPL", 3)
-	by.expectTicks("AAPL", 0, 3)
+	expectTicks(by, "AAPL", 0, 3)
 	if got := gatheredLabel(t, e, "tickgate_auth_failures_total", "missing"); got != 3 {
 		t.Fatalf("auth_failures{missing} = %v, want 3", got)
 	}
@@ -122,11 +123,11 @@ func TestTokenSources(t *testing.T) {
 // every seq of AAPL while others misbehave.
 func bystander(e *testEnv) func() {
 	by := e.dial("?token=all&symbols=AAPL")
-	by.expectReply("subscribed", 0)
+	expectReply(by, "subscribed", 0)
 	return func() {
 		e.t.Helper()
 		e.publish("AAPL", 3)
-		by.expectTicks("AAPL", e.seq["AAPL"]-3, 3)
+		expectTicks(by, "AAPL", e.seq["AAPL"]-3, 3)
 	}
 }
 
@@ -135,12 +136,12 @@ func TestGrantLimitsSymbols(t *testing.T) {
 	e, _ := newAuthEnv(t, fanout.Config{})
 	defer bystander(e)()
 	c := e.dial("?token=ms")
-	c.send(`{"op":"subscribe","id":1,"symbols":["MSFT","AAPL"]}`)
-	if m := c.expectReply("error", 1); m.Code != "forbidden" || !strings.Contains(m.Msg, "AAPL") {
+	c.Send(`{"op":"subscribe","id":1,"symbols":["MSFT","AAPL"]}`)
+	if m := expectReply(c, "error", 1); m.Code != "forbidden" || !strings.Contains(m.Msg, "AAPL") {
 		t.Fatalf("reply %+v, want forbidden naming AAPL", m)
 	}
-	c.send(`{"op":"subscribe","id":2,"symbols":["*"]}`)
-	if m := c.expectReply("subscribed", 2); !slices.Equal(m.Symbols, []string{"MSFT", "NVDA"}) {
+	c.Send(`{"op":"subscribe","id":2,"symbols":["*"]}`)
+	if m := expectReply(c, "subscribed", 2); !slices.Equal(m.Symbols, []string{"MSFT", "NVDA"}) {
 		t.Fatalf("* under MS*,NVDA subscribed %q", m.Symbols)
 	}
 	if code, _ := dialStatus(t, e.url+"?token=ms&symbols=AAPL", nil); code != 403 {
@@ -156,22 +157,22 @@ func TestExpiryAndRefresh(t *testing.T) {
 	v.set("short", Grant{Subject: "dan", Symbols: []string{"*"}, Expires: exp})
 	v.set("fresh", Grant{Subject: "dan", Symbols: []string{"MSFT"}, Expires: time.Now().Add(time.Hour)})
 	expiring := e.dial("?token=short&symbols=AAPL")
-	expiring.expectReply("subscribed", 0)
+	expectReply(expiring, "subscribed", 0)
 	refreshed := e.dial("?token=short&symbols=AAPL,MSFT")
-	refreshed.expectReply("subscribed", 0)
-	refreshed.send(`{"op":"auth","id":9,"token":"fresh"}`)
-	refreshed.expectReply("authenticated", 9)
-	if m := refreshed.next(); m.Type != "notice" || m.Code != "revoked" || !slices.Equal(m.Symbols, []string{"AAPL"}) {
+	expectReply(refreshed, "subscribed", 0)
+	refreshed.Send(`{"op":"auth","id":9,"token":"fresh"}`)
+	expectReply(refreshed, "authenticated", 9)
+	if m := refreshed.Next(); m.Type != "notice" || m.Code != "revoked" || !slices.Equal(m.Symbols, []string{"AAPL"}) {
 		t.Fatalf("after a narrower token: %+v, want a revoked notice for AAPL", m)
 	}
-	if code := expiring.closeStatus(); code != 4003 || !strings.Contains(expiring.err.Error(), "token expired") {
-		t.Fatalf("at exp: close %v (%v), want 4003 token expired", code, expiring.err)
+	if code, err := closeStatus(expiring); code != 4003 || !strings.Contains(err.Error(), "token expired") {
+		t.Fatalf("at exp: close %v (%v), want 4003 token expired", code, err)
 	}
 	if late := time.Since(exp); late < 0 {
 		t.Fatalf("closed %v before exp", -late)
 	}
 	e.publish("MSFT", 2)
-	refreshed.expectTicks("MSFT", 0, 2) // still open past the first exp
+	expectTicks(refreshed, "MSFT", 0, 2) // still open past the first exp
 }
 
 func TestMaxConnsPerSubject(t *testing.T) {
@@ -184,11 +185,11 @@ func TestMaxConnsPerSubject(t *testing.T) {
 		t.Fatalf("third connection: %d %q, want 429", code, reason)
 	}
 	c := e.dial("")
-	c.send(`{"op":"auth","token":"two"}`)
-	if code := c.closeStatus(); code != 4029 {
+	c.Send(`{"op":"auth","token":"two"}`)
+	if code, _ := closeStatus(c); code != 4029 {
 		t.Fatalf("third by first message: close %v, want 4029", code)
 	}
-	a.conn.Close(websocket.StatusNormalClosure, "")
+	a.Conn.Close(websocket.StatusNormalClosure, "")
 	checkFor(t, 5*time.Second, func() error {
 		if code, _ := dialStatus(t, e.url+"?token=two", nil); code != 0 {
 			return fmt.Errorf("after one closed: %d", code)
@@ -205,13 +206,8 @@ func TestDelayedTier(t *testing.T) {
 	t.Parallel()
 	e, _ := newAuthEnv(t, fanout.Config{Delay: 300 * time.Millisecond, DelayMaxBytes: 64 << 10})
 	rt := e.dial("?token=all&symbols=AAPL")
-	rt.expectReply("subscribed", 0)
-	dl, err := dialWS(e.url + "?token=late&symbols=AAPL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dl.t = t
-	t.Cleanup(func() { dl.conn.CloseNow() })
+	expectReply(rt, "subscribed", 0)
+	dl := wstest.Dial(t, e.url+"?token=late&symbols=AAPL")
 	type arrival struct {
 		m  msg
 		at time.Time
@@ -221,15 +217,11 @@ func TestDelayedTier(t *testing.T) {
 	go func() {
 		defer close(got)
 		for {
-			_, b, err := dl.conn.Read(context.Background())
+			m, err := dl.Read()
 			if err != nil {
 				return
 			}
-			for _, line := range strings.Split(string(b), "\n") {
-				var m msg
-				json.Unmarshal([]byte(line), &m)
-				got <- arrival{m, time.Now(), strings.Contains(line, `"delayed":true`)}
-			}
+			got <- arrival{m, time.Now(), strings.Contains(string(m.Raw), `"delayed":true`)}
 		}
 	}()
 	if a := <-got; a.m.Type != "subscribed" {
@@ -240,7 +232,7 @@ func TestDelayedTier(t *testing.T) {
 		e.publishNow("AAPL")
 		time.Sleep(5 * time.Millisecond)
 	}
-	rt.expectTicks("AAPL", 0, n) // realtime: at once, every seq
+	expectTicks(rt, "AAPL", 0, n) // realtime: at once, every seq
 	for seq := uint64(1); seq <= n; seq++ {
 		var a arrival
 		select {
@@ -265,10 +257,9 @@ func TestDelayedTier(t *testing.T) {
 func TestAuthOpWithAuthOff(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{})
-	c := e.dial("?symbols=AAPL")
-	c.expectReply("subscribed", 0)
-	c.send(`{"op":"auth","id":3,"token":"whatever"}`)
-	c.expectReply("authenticated", 3)
+	c := e.dialSubscribed("AAPL")
+	c.Send(`{"op":"auth","id":3,"token":"whatever"}`)
+	expectReply(c, "authenticated", 3)
 	e.publish("AAPL", 2)
-	c.expectTicks("AAPL", 0, 2)
+	expectTicks(c, "AAPL", 0, 2)
 }

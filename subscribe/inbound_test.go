@@ -2,7 +2,11 @@ package subscribe
 
 import (
 	"bytes"
+	"io"
+	"net"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // TestFrameScannerSplits feeds a stream of mixed frames whole and in
@@ -35,4 +39,78 @@ func TestFrameScannerSplits(t *testing.T) {
 	if s.scan(frame(0x81, nil)); !s.bad {
 		t.Error("a new text message inside a fragmented one was not a violation")
 	}
+}
+
+// meteredPipe is an inboundConn over one end of an in-memory pipe with
+// the default limits (100 frames/s, 64 KiB/s, 10 s of burst), and the
+// other end for the client. Both ends close when the test ends.
+func meteredPipe(t *testing.T) (*inboundConn, net.Conn) {
+	srv, cli := net.Pipe()
+	t.Cleanup(func() { srv.Close(); cli.Close() })
+	return newInboundConn(srv, inboundLimits{bytes: 64 << 10, frames: 100, window: 10 * time.Second}), cli
+}
+
+// TestInboundFloodCutOffAtBurst floods a metered connection with empty
+// continuation frames as fast as it reads, on a fake clock that does not
+// move meanwhile: the meter must refuse the read that overdraws the
+// burst of 1,000 frames, so the flood is cut off after the burst and
+// before any time passes. How long that takes over a real socket is the
+// machine's speed, not the meter's.
+func TestInboundFloodCutOffAtBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ic, cli := meteredPipe(t)
+		empty := frame(0x00, nil)
+		go func() {
+			cli.Write(frame(0x01, nil)) // opens a message
+			chunk := bytes.Repeat(empty, 100)
+			for {
+				if _, err := cli.Write(chunk); err != nil {
+					return
+				}
+			}
+		}()
+		start := time.Now()
+		read, buf := 0, make([]byte, 4096)
+		var err error
+		for err == nil {
+			var n int
+			n, err = ic.Read(buf)
+			read += n
+		}
+		if err != ReasonInboundFlood {
+			t.Fatalf("flood ended with %v, want %v", err, ReasonInboundFlood)
+		}
+		// The read that overdraws is refused whole, so up to one buffer's
+		// worth of the burst goes unread.
+		if frames, least := read/len(empty), 1000-len(buf)/len(empty); frames > 1001 || frames < least {
+			t.Errorf("%d frames read before the cut-off, want the burst of 1,000 less at most one read (%d) and with the opening frame", frames, least)
+		}
+		if took := time.Since(start); took != 0 {
+			t.Errorf("cut off after %v on the fake clock, want at once", took)
+		}
+	})
+}
+
+// TestInboundUnderRateNotCutOff sends 90 frames a second for a fake
+// minute, under the meter's 100: the connection must never be cut off.
+func TestInboundUnderRateNotCutOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ic, cli := meteredPipe(t)
+		go func() {
+			defer cli.Close()
+			cli.Write(frame(0x01, nil))
+			for range 60 {
+				cli.Write(bytes.Repeat(frame(0x00, nil), 90))
+				time.Sleep(time.Second)
+			}
+		}()
+		buf := make([]byte, 4096)
+		var err error
+		for err == nil {
+			_, err = ic.Read(buf)
+		}
+		if err != io.EOF {
+			t.Fatalf("connection under the rate ended with %v, want io.EOF when the client left", err)
+		}
+	})
 }

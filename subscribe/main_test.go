@@ -1,7 +1,6 @@
 package subscribe
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,105 +108,41 @@ var checkFor = poll.Until
 // msg is any server message, decoded loosely (wstest.Decode).
 type msg = wstest.Msg
 
-// wsClient is a real WebSocket client whose reader splits each frame on
-// '\n' and hands the messages over a channel.
-type wsClient struct {
-	t      testing.TB
-	conn   *websocket.Conn
-	msgs   chan msg
-	err    error // read error, valid once msgs is closed
-	frames int
-
-	// readDelay, if set before start, makes the reader pause after each
-	// frame: a client on a slow link.
-	readDelay atomic.Int64
-}
-
-func (e *testEnv) dial(query string) *wsClient {
+// dial connects a wstest client to e's endpoint with query, reading
+// ahead so the server never waits on its socket while the test is busy.
+func (e *testEnv) dial(query string) *wstest.Client {
 	e.t.Helper()
-	c, err := dialWS(e.url + query)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	c.t = e.t
-	c.start()
-	e.t.Cleanup(func() { c.conn.CloseNow() })
+	c := wstest.Dial(e.t, e.url+query)
+	c.ReadAhead()
 	return c
 }
 
-func dialWS(url string) (*wsClient, error) {
+// dialSubscribed dials a client subscribed to syms (comma-separated) by
+// query, past its subscribed reply: a bystander, most often.
+func (e *testEnv) dialSubscribed(syms string) *wstest.Client {
+	e.t.Helper()
+	c := e.dial("?symbols=" + syms)
+	expectReply(c, "subscribed", 0)
+	return c
+}
+
+// closeStatus waits for c's connection to end, discarding messages still
+// in flight, and returns its close code and the error it ended with.
+func closeStatus(c *wstest.Client) (websocket.StatusCode, error) {
+	c.TB.Helper()
+	err := c.ReadUntilError(15 * time.Second)
+	return websocket.CloseStatus(err), err
+}
+
+// dialErr is the error of dialling url: nil if the upgrade went through.
+func dialErr(url string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		return nil, err
+	conn, _, err := wstest.DialRaw(ctx, url, nil)
+	if err == nil {
+		conn.CloseNow()
 	}
-	conn.SetReadLimit(1 << 20)
-	return &wsClient{conn: conn, msgs: make(chan msg, 4096)}, nil
-}
-
-func (c *wsClient) start() {
-	go func() {
-		defer close(c.msgs)
-		for {
-			_, b, err := c.conn.Read(context.Background())
-			if err != nil {
-				c.err = err
-				return
-			}
-			c.frames++
-			time.Sleep(time.Duration(c.readDelay.Load()))
-			for line := range bytes.SplitSeq(b, []byte("\n")) {
-				m, err := wstest.Decode(line)
-				if err != nil {
-					c.err = fmt.Errorf("bad server message: %w", err)
-					return
-				}
-				c.msgs <- m
-			}
-		}
-	}()
-}
-
-func (c *wsClient) send(s string) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.conn.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
-		c.t.Fatalf("send %s: %v", s, err)
-	}
-}
-
-// next returns the next message, failing the test after 5 s.
-func (c *wsClient) next() msg {
-	c.t.Helper()
-	select {
-	case m, ok := <-c.msgs:
-		if !ok {
-			c.t.Fatalf("connection ended: %v", c.err)
-		}
-		return m
-	case <-time.After(5 * time.Second):
-		c.t.Fatal("no message within 5s")
-	}
-	panic("unreachable")
-}
-
-// closeStatus waits for the connection to end and returns its close code,
-// discarding messages still in flight.
-func (c *wsClient) closeStatus() websocket.StatusCode {
-	c.t.Helper()
-	timeout := time.After(15 * time.Second)
-	for {
-		select {
-		case _, ok := <-c.msgs:
-			if !ok {
-				return websocket.CloseStatus(c.err)
-			}
-		case <-timeout:
-			c.t.Fatal("connection not closed within 15s")
-		}
-	}
+	return err
 }
 
 // smallRecvBuf dials with a 4 KiB socket receive buffer, so a client that

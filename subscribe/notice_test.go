@@ -4,15 +4,16 @@ import (
 	"testing"
 
 	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // expect fails unless c's next message has type typ and code (code "" for
 // a reply or tick).
-func (c *wsClient) expect(typ, code string) msg {
-	c.t.Helper()
-	m := c.next()
+func expect(c *wstest.Client, typ, code string) msg {
+	c.TB.Helper()
+	m := c.Next()
 	if m.Type != typ || m.Code != code {
-		c.t.Fatalf("got %+v, want type %q code %q", m, typ, code)
+		c.TB.Fatalf("got %+v, want type %q code %q", m, typ, code)
 	}
 	return m
 }
@@ -21,34 +22,34 @@ func TestFeedNotices(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{})
 	a := e.dial("?symbols=AAPL")
-	a.expect("subscribed", "")
+	expect(a, "subscribed", "")
 
 	// Down, twice: one notice, then the tick published after it.
 	e.srv.SetFeedUp(false)
 	e.srv.SetFeedUp(false)
-	a.expect("notice", "feed_down")
+	expect(a, "notice", "feed_down")
 	e.publish("AAPL", 1)
-	a.expect("tick", "")
+	expect(a, "tick", "")
 
 	// While down, a new client hears feed_down before anything else.
 	b := e.dial("?symbols=MSFT")
-	b.expect("notice", "feed_down")
-	b.expect("subscribed", "")
+	expect(b, "notice", "feed_down")
+	expect(b, "subscribed", "")
 	c := e.dial("")
-	c.expect("notice", "feed_down")
+	expect(c, "notice", "feed_down")
 
 	// Up, twice: one feed_up each.
 	e.srv.SetFeedUp(true)
 	e.srv.SetFeedUp(true)
-	for _, cl := range []*wsClient{a, b, c} {
-		cl.expect("notice", "feed_up")
+	for _, cl := range []*wstest.Client{a, b, c} {
+		expect(cl, "notice", "feed_up")
 	}
 	e.publish("AAPL", 1)
-	a.expect("tick", "")
+	expect(a, "tick", "")
 	e.publish("MSFT", 1)
-	b.expect("tick", "")
+	expect(b, "tick", "")
 
 	// Up: a new client gets no notice.
 	d := e.dial("?symbols=AAPL")
-	d.expect("subscribed", "")
+	expect(d, "subscribed", "")
 }

@@ -3,6 +3,7 @@ package subscribe
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // TestThousandClients connects 1,000 clients, each on its own set of
@@ -30,7 +32,7 @@ func TestThousandClients(t *testing.T) {
 	e := newTestEnv(t, Config{MaxConnections: 2000}, fanout.Config{}, symbols...)
 
 	want := make([][]string, clients)
-	conns := make([]*wsClient, clients)
+	conns := make([]*wstest.Client, clients)
 	for i := range clients {
 		// Client i holds 1 to 3 symbols picked from i, so sets differ.
 		set := []string{symbols[i%40]}
@@ -40,17 +42,10 @@ func TestThousandClients(t *testing.T) {
 			}
 		}
 		want[i] = set
-		c, err := dialWS(e.url + "?symbols=" + strings.Join(set, ","))
-		if err != nil {
-			t.Fatalf("client %d: %v", i, err)
-		}
-		c.t = t
-		conns[i] = c
-		t.Cleanup(func() { c.conn.CloseNow() })
-		c.start()
+		conns[i] = e.dial("?symbols=" + strings.Join(set, ","))
 	}
 	for i, c := range conns {
-		if m := <-c.msgs; m.Type != "subscribed" || !slices.Equal(m.Symbols, want[i]) {
+		if m := c.Next(); m.Type != "subscribed" || !slices.Equal(m.Symbols, want[i]) {
 			t.Fatalf("client %d: got %+v, want subscribed %v", i, m, want[i])
 		}
 	}
@@ -74,21 +69,15 @@ func TestThousandClients(t *testing.T) {
 
 // receiveExactly reads until each symbol in syms has delivered seq 1..n in
 // order, and fails on any other symbol.
-func receiveExactly(c *wsClient, syms []string, n int) error {
+func receiveExactly(c *wstest.Client, syms []string, n int) error {
 	next := map[string]uint64{}
 	for _, s := range syms {
 		next[s] = 1
 	}
 	for left := len(syms) * n; left > 0; left-- {
-		var m msg
-		select {
-		case mm, ok := <-c.msgs:
-			if !ok {
-				return fmt.Errorf("connection ended: %v", c.err)
-			}
-			m = mm
-		case <-time.After(20 * time.Second):
-			return fmt.Errorf("%v: %d ticks missing", syms, left)
+		m, err := c.ReadWithin(20 * time.Second)
+		if err != nil {
+			return fmt.Errorf("%v: %d ticks missing: %w", syms, left, err)
 		}
 		want, ok := next[m.Sym]
 		if m.Type != "tick" || !ok {
@@ -102,33 +91,83 @@ func receiveExactly(c *wsClient, syms []string, n int) error {
 	return nil
 }
 
+// drainEnv is a gateway with five clients on AAPL, for a drain test.
+func drainEnv(t *testing.T) (*testEnv, []*wstest.Client) {
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	cs := make([]*wstest.Client, 5)
+	for i := range cs {
+		cs[i] = e.dialSubscribed("AAPL")
+	}
+	return e, cs
+}
+
+// TestDrainClosesWith1001 drains five clients over 100ms: each is closed
+// with 1001, and a client dialling meanwhile is refused with 503. When the
+// closes go out is closeSpread's schedule, tested on a fake clock in
+// spread_test.go; TestDrainSpreadsCloses checks Drain follows it.
 func TestDrainClosesWith1001(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, Config{}, fanout.Config{})
-	var cs []*wsClient
-	for range 5 {
-		c := e.dial("?symbols=AAPL")
-		c.expectReply("subscribed", 0)
-		cs = append(cs, c)
-	}
+	e, cs := drainEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	start := time.Now()
 	if err := e.srv.Drain(ctx, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	// The last close goes out at 4/5 of the window less its tenth
-	// kept for handshakes: 72ms.
-	if d := time.Since(start); d < 72*time.Millisecond {
-		t.Fatalf("drain of 5 clients over 100ms took %v; closes not spread", d)
-	}
 	for i, c := range cs {
-		if got := c.closeStatus(); got != websocket.StatusGoingAway {
-			t.Fatalf("client %d: close status %v (%v), want 1001", i, got, c.err)
+		if got, err := closeStatus(c); got != websocket.StatusGoingAway {
+			t.Fatalf("client %d: close status %v (%v), want 1001", i, got, err)
 		}
 	}
-	if _, err := dialWS(e.url); err == nil || !strings.Contains(err.Error(), "503") {
+	if err := dialErr(e.url); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("dial while draining: %v, want HTTP 503", err)
+	}
+}
+
+// TestDrainSpreadsCloses drains five clients over an hour, so the closes
+// after the first are due twelve minutes apart: one client is closed with
+// 1001 at once and the other four keep being served, an order no
+// scheduling noise can flip. Cancelling the drain then ends the rest at
+// once.
+func TestDrainSpreadsCloses(t *testing.T) {
+	t.Parallel()
+	e, cs := drainEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	drained := make(chan error, 1)
+	go func() { drained <- e.srv.Drain(ctx, time.Hour) }()
+	first, code := -1, websocket.StatusCode(-1)
+	checkFor(t, 10*time.Second, func() error {
+		for i, c := range cs {
+			m, err := c.ReadWithin(time.Millisecond)
+			if err == nil {
+				return fmt.Errorf("client %d got %+v while draining", i, m)
+			}
+			if code = websocket.CloseStatus(err); code != -1 {
+				first = i
+				return nil
+			}
+		}
+		return errors.New("no client closed yet")
+	})
+	if code != websocket.StatusGoingAway {
+		t.Fatalf("first client closed with %v, want 1001", code)
+	}
+	for i, c := range cs {
+		if i == first {
+			continue
+		}
+		c.Send(`{"op":"list","id":1}`)
+		if m := c.Next(); m.Type != "list" {
+			t.Fatalf("client %d, due to close minutes later, got %+v", i, m)
+		}
+	}
+	cancel()
+	if err := <-drained; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Drain = %v, want context.Canceled", err)
+	}
+	for i, c := range cs {
+		if err := c.ReadUntilError(10 * time.Second); i != first && strings.Contains(err.Error(), "still open") {
+			t.Fatalf("client %d after the cancelled drain: %v", i, err)
+		}
 	}
 }
 
@@ -152,11 +191,7 @@ func TestMaxConnections(t *testing.T) {
 func TestPongTimeout(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{PingInterval: 50 * time.Millisecond, PongTimeout: 100 * time.Millisecond}, fanout.Config{})
-	quiet, err := dialWS(e.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { quiet.conn.CloseNow() })
+	wstest.Dial(t, e.url) // and never read from
 	live := e.dial("")
 	checkFor(t, 5*time.Second, func() error {
 		if got := gatheredLabel(t, e, "tickgate_disconnects_total", "pong_timeout"); got != 1 {
@@ -165,8 +200,8 @@ func TestPongTimeout(t *testing.T) {
 		return nil
 	})
 	// A client that reads answers pings and stays.
-	live.send(`{"op":"list","id":1}`)
-	live.expectReply("list", 1)
+	live.Send(`{"op":"list","id":1}`)
+	expectReply(live, "list", 1)
 }
 
 func gatheredLabel(t *testing.T, e *testEnv, name, reason string) float64 {

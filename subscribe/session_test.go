@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,34 +15,29 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // expectTicks reads n ticks of sym and checks their seqs run on from after.
-func (c *wsClient) expectTicks(sym string, after uint64, n int) {
-	c.t.Helper()
-	if err := c.readTicks(sym, after, n); err != nil {
-		c.t.Fatal(err)
+func expectTicks(c *wstest.Client, sym string, after uint64, n int) {
+	c.TB.Helper()
+	if err := readTicks(c, sym, after, n); err != nil {
+		c.TB.Fatal(err)
 	}
 }
 
 // readTicks is expectTicks for goroutines other than the test's.
-func (c *wsClient) readTicks(sym string, after uint64, n int) error {
-	return c.readTicksProgress(sym, after, n, new(atomic.Uint64))
+func readTicks(c *wstest.Client, sym string, after uint64, n int) error {
+	return readTicksProgress(c, sym, after, n, new(atomic.Uint64))
 }
 
 // readTicksProgress is readTicks that stores each seq read in progress.
-func (c *wsClient) readTicksProgress(sym string, after uint64, n int, progress *atomic.Uint64) error {
+func readTicksProgress(c *wstest.Client, sym string, after uint64, n int, progress *atomic.Uint64) error {
 	want := after + 1
 	for want <= after+uint64(n) {
-		var m msg
-		select {
-		case mm, ok := <-c.msgs:
-			if !ok {
-				return fmt.Errorf("connection ended at %s seq %d: %v", sym, want, c.err)
-			}
-			m = mm
-		case <-time.After(10 * time.Second):
-			return fmt.Errorf("no %s tick seq %d within 10s", sym, want)
+		m, err := c.ReadWithin(10 * time.Second)
+		if err != nil {
+			return fmt.Errorf("no %s tick seq %d: %w", sym, want, err)
 		}
 		if m.Type != "tick" || m.Sym != sym {
 			return fmt.Errorf("got %+v, want %s tick seq %d", m, sym, want)
@@ -57,17 +51,42 @@ func (c *wsClient) readTicksProgress(sym string, after uint64, n int, progress *
 	return nil
 }
 
+// tickReader reads ticks of one symbol on its own goroutine with
+// readTicks's checks, and publishes the last seq read, by which a test
+// paces the feed.
+type tickReader struct {
+	progress atomic.Uint64
+	done     chan struct{} // closed when the reader has ended
+	err      error         // valid once done is closed
+}
+
+// startTickReader reads n ticks of sym on c, from seq 1.
+func startTickReader(c *wstest.Client, sym string, n int) *tickReader {
+	r := &tickReader{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = readTicksProgress(c, sym, 0, n, &r.progress)
+	}()
+	return r
+}
+
+// wait returns the reader's error once it has ended.
+func (r *tickReader) wait() error {
+	<-r.done
+	return r.err
+}
+
 // expectReply reads a reply of type typ with the given id; id 0 means the
 // reply carries none (a ?symbols= subscription).
-func (c *wsClient) expectReply(typ string, id int64) msg {
-	c.t.Helper()
-	m := c.next()
+func expectReply(c *wstest.Client, typ string, id int64) msg {
+	c.TB.Helper()
+	m := c.Next()
 	gotID := int64(0)
 	if m.ID != nil {
 		gotID = *m.ID
 	}
 	if m.Type != typ || gotID != id || (id == 0) != (m.ID == nil) {
-		c.t.Fatalf("got %+v, want %s reply with id %d", m, typ, id)
+		c.TB.Fatalf("got %+v, want %s reply with id %d", m, typ, id)
 	}
 	return m
 }
@@ -78,33 +97,33 @@ func TestSubscribeSnapshotLiveUnsubscribe(t *testing.T) {
 	e.publish("AAPL", 3)
 	c := e.dial("")
 
-	c.send(`{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}`)
-	if m := c.expectReply("subscribed", 1); !slices.Equal(m.Symbols, []string{"AAPL", "MSFT"}) {
+	c.Send(`{"op":"subscribe","id":1,"symbols":["AAPL","MSFT"]}`)
+	if m := expectReply(c, "subscribed", 1); !slices.Equal(m.Symbols, []string{"AAPL", "MSFT"}) {
 		t.Fatalf("subscribed %v", m.Symbols)
 	}
-	c.expectTicks("AAPL", 2, 1) // the snapshot: seq 3; MSFT has none yet
+	expectTicks(c, "AAPL", 2, 1) // the snapshot: seq 3; MSFT has none yet
 	e.publish("AAPL", 5)
-	c.expectTicks("AAPL", 3, 5)
+	expectTicks(c, "AAPL", 3, 5)
 	e.publish("MSFT", 2)
-	c.expectTicks("MSFT", 0, 2)
+	expectTicks(c, "MSFT", 0, 2)
 
-	c.send(`{"op":"list","id":2}`)
-	if m := c.expectReply("list", 2); !slices.Equal(m.Symbols, []string{"AAPL", "MSFT"}) {
+	c.Send(`{"op":"list","id":2}`)
+	if m := expectReply(c, "list", 2); !slices.Equal(m.Symbols, []string{"AAPL", "MSFT"}) {
 		t.Fatalf("list %v", m.Symbols)
 	}
-	c.send(`{"op":"unsubscribe","id":3,"symbols":["AAPL"]}`)
-	if m := c.expectReply("unsubscribed", 3); !slices.Equal(m.Symbols, []string{"AAPL"}) {
+	c.Send(`{"op":"unsubscribe","id":3,"symbols":["AAPL"]}`)
+	if m := expectReply(c, "unsubscribed", 3); !slices.Equal(m.Symbols, []string{"AAPL"}) {
 		t.Fatalf("unsubscribed %v", m.Symbols)
 	}
 	e.publish("AAPL", 5)
 	e.publish("MSFT", 1)
-	c.expectTicks("MSFT", 2, 1) // no AAPL tick comes first
+	expectTicks(c, "MSFT", 2, 1) // no AAPL tick comes first
 
 	// Subscribing again to a held symbol sends no second snapshot.
-	c.send(`{"op":"subscribe","id":4,"symbols":["MSFT"]}`)
-	c.expectReply("subscribed", 4)
+	c.Send(`{"op":"subscribe","id":4,"symbols":["MSFT"]}`)
+	expectReply(c, "subscribed", 4)
 	e.publish("MSFT", 1)
-	c.expectTicks("MSFT", 3, 1)
+	expectTicks(c, "MSFT", 3, 1)
 }
 
 func TestQueryStringAndWildcard(t *testing.T) {
@@ -113,23 +132,23 @@ func TestQueryStringAndWildcard(t *testing.T) {
 	e.publish("NVDA", 2)
 
 	q := e.dial("?symbols=NVDA,JPM")
-	if m := q.next(); m.Type != "subscribed" || m.ID != nil || !slices.Equal(m.Symbols, []string{"NVDA", "JPM"}) {
+	if m := q.Next(); m.Type != "subscribed" || m.ID != nil || !slices.Equal(m.Symbols, []string{"NVDA", "JPM"}) {
 		t.Fatalf("got %+v", m)
 	}
-	q.expectTicks("NVDA", 1, 1)
+	expectTicks(q, "NVDA", 1, 1)
 
 	all := e.dial("")
-	all.send(`{"op":"subscribe","id":7,"symbols":["*"]}`)
-	if m := all.expectReply("subscribed", 7); !slices.Equal(m.Symbols, testSymbols) {
+	all.Send(`{"op":"subscribe","id":7,"symbols":["*"]}`)
+	if m := expectReply(all, "subscribed", 7); !slices.Equal(m.Symbols, testSymbols) {
 		t.Fatalf("* gave %v", m.Symbols)
 	}
-	all.expectTicks("NVDA", 1, 1)
+	expectTicks(all, "NVDA", 1, 1)
 	for _, sym := range testSymbols {
 		e.publish(sym, 1)
-		all.expectTicks(sym, e.seq[sym]-1, 1)
+		expectTicks(all, sym, e.seq[sym]-1, 1)
 	}
-	q.expectTicks("NVDA", 2, 1)
-	q.expectTicks("JPM", 0, 1)
+	expectTicks(q, "NVDA", 2, 1)
+	expectTicks(q, "JPM", 0, 1)
 
 	// A bad ?symbols= list is refused before the upgrade.
 	resp, err := http.Get(strings.Replace(e.url, "ws://", "http://", 1) + "?symbols=AAPL,NOPE")
@@ -146,8 +165,8 @@ func TestWildcardForbidden(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{ForbidWildcard: true}, fanout.Config{})
 	c := e.dial("")
-	c.send(`{"op":"subscribe","id":1,"symbols":["*"]}`)
-	if m := c.expectReply("error", 1); m.Code != CodeWildcardForbidden {
+	c.Send(`{"op":"subscribe","id":1,"symbols":["*"]}`)
+	if m := expectReply(c, "error", 1); m.Code != CodeWildcardForbidden {
 		t.Fatalf("got %+v", m)
 	}
 }
@@ -158,8 +177,7 @@ func TestWildcardForbidden(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{MaxSymbols: 3}, fanout.Config{})
-	by := e.dial("?symbols=AAPL")
-	by.expectReply("subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	c := e.dial("")
 
 	cases := []struct {
@@ -179,8 +197,8 @@ func TestBadInput(t *testing.T) {
 		{`[1,2,3]`, CodeInvalidRequest, 0},
 	}
 	for _, tc := range cases {
-		c.send(tc.send)
-		m := c.next()
+		c.Send(tc.send)
+		m := c.Next()
 		if m.Type != "error" || m.Code != tc.code || m.Msg == "" {
 			t.Fatalf("%s: got %+v, want error %s", tc.send, m, tc.code)
 		}
@@ -188,11 +206,11 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("%s: reply id %v, want %d", tc.send, m.ID, tc.id)
 		}
 		e.publish("AAPL", 1)
-		by.expectTicks("AAPL", e.seq["AAPL"]-1, 1)
+		expectTicks(by, "AAPL", e.seq["AAPL"]-1, 1)
 	}
 	// A failed subscribe changed nothing, and the connection still works.
-	c.send(`{"op":"list","id":99}`)
-	if m := c.expectReply("list", 99); len(m.Symbols) != 0 {
+	c.Send(`{"op":"list","id":99}`)
+	if m := expectReply(c, "list", 99); len(m.Symbols) != 0 {
 		t.Fatalf("list after rejected subscribes: %v", m.Symbols)
 	}
 	if got := testutil.ToFloat64(e.srv.metrics.errors[CodeMalformedJSON]); got != 2 {
@@ -203,43 +221,42 @@ func TestBadInput(t *testing.T) {
 func TestFloodClosesWith1008(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{MsgRate: 1, MsgBurst: 5, FloodBurst: 20}, fanout.Config{})
-	by := e.dial("?symbols=AAPL")
-	by.expectReply("subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	c := e.dial("")
 	limited := 0
 	for i := range 50 {
-		err := c.conn.Write(context.Background(), websocket.MessageText, []byte(fmt.Sprintf(`{"op":"list","id":%d}`, i)))
+		err := c.Conn.Write(context.Background(), websocket.MessageText, []byte(fmt.Sprintf(`{"op":"list","id":%d}`, i)))
 		if err != nil {
 			break // closed under us
 		}
 	}
-	for m := range c.msgs {
+	var err error
+	for m := (msg{}); err == nil; m, err = c.Read() {
 		if m.Type == "error" && m.Code == CodeRateLimited {
 			limited++
 		}
 	}
-	if got := websocket.CloseStatus(c.err); got != websocket.StatusPolicyViolation {
-		t.Fatalf("close status %v (%v), want 1008", got, c.err)
+	if got := websocket.CloseStatus(err); got != websocket.StatusPolicyViolation {
+		t.Fatalf("close status %v (%v), want 1008", got, err)
 	}
 	if limited == 0 {
 		t.Fatal("no rate_limited error before the close")
 	}
 	e.publish("AAPL", 3)
-	by.expectTicks("AAPL", 0, 3)
+	expectTicks(by, "AAPL", 0, 3)
 }
 
 func TestOversizedFrameClosesWith1009(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{ReadLimit: 512}, fanout.Config{})
-	by := e.dial("?symbols=AAPL")
-	by.expectReply("subscribed", 0)
+	by := e.dialSubscribed("AAPL")
 	c := e.dial("")
-	c.send(`{"op":"subscribe","id":1,"symbols":["` + strings.Repeat("A", 1000) + `"]}`)
-	if got := c.closeStatus(); got != websocket.StatusMessageTooBig {
-		t.Fatalf("close status %v (%v), want 1009", got, c.err)
+	c.Send(`{"op":"subscribe","id":1,"symbols":["` + strings.Repeat("A", 1000) + `"]}`)
+	if got, err := closeStatus(c); got != websocket.StatusMessageTooBig {
+		t.Fatalf("close status %v (%v), want 1009", got, err)
 	}
 	e.publish("AAPL", 3)
-	by.expectTicks("AAPL", 0, 3)
+	expectTicks(by, "AAPL", 0, 3)
 	checkFor(t, 5*time.Second, func() error {
 		if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonTooBig]); got != 1 {
 			return fmt.Errorf("disconnects{reason=too_big} = %v", got)
@@ -257,8 +274,7 @@ func TestSlowConsumerDropped(t *testing.T) {
 	// until the test lets it read, and must not time out before that.
 	// Conflation is off (ConflateAt = QueueBytes): this is the 4001 path.
 	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 10, ConflateAt: 64 << 10})
-	fast := e.dial("?symbols=AAPL")
-	fast.expectReply("subscribed", 0)
+	fast := e.dialSubscribed("AAPL")
 
 	slow := e.dialSlow("?symbols=AAPL")
 	// slow does not read until the gateway has dropped it.
@@ -266,26 +282,22 @@ func TestSlowConsumerDropped(t *testing.T) {
 	// Publish in small steps and let the reading client catch up after
 	// each, so only the client that stops reading can overflow.
 	const step, steps = 100, 200
-	var wg sync.WaitGroup
-	var fastErr error
-	var progress atomic.Uint64
-	wg.Go(func() { fastErr = fast.readTicksProgress("AAPL", 0, step*steps, &progress) })
+	reader := startTickReader(fast, "AAPL", step*steps)
 	dropped := func() error {
 		if got := gathered(t, e.reg, "tickgate_slow_consumers_total"); got != 1 {
 			return fmt.Errorf("slow_consumers_total = %v", got)
 		}
 		return nil
 	}
-	e.publishPaced("AAPL", step, steps, &progress)
+	e.publishPaced("AAPL", step, steps, &reader.progress)
 	checkFor(t, 10*time.Second, dropped)
-	wg.Wait()
-	if fastErr != nil {
-		t.Fatalf("reading client beside the slow one: %v", fastErr)
+	if err := reader.wait(); err != nil {
+		t.Fatalf("reading client beside the slow one: %v", err)
 	}
 
-	slow.start()
-	if got := slow.closeStatus(); got != 4001 {
-		t.Fatalf("slow client close status %v (%v), want 4001", got, slow.err)
+	slow.ReadAhead()
+	if got, err := closeStatus(slow); got != 4001 {
+		t.Fatalf("slow client close status %v (%v), want 4001", got, err)
 	}
 	checkFor(t, 10*time.Second, func() error {
 		if n := e.engine.Subscriptions(); n != 1 {
@@ -315,26 +327,9 @@ func (e *testEnv) publishPaced(sym string, step, steps int, progress *atomic.Uin
 // dialSlow dials query with a small receive buffer and does not start
 // reading: a client on a slow link, whose reader the test starts (or
 // never does).
-func (e *testEnv) dialSlow(query string) *wsClient {
+func (e *testEnv) dialSlow(query string) *wstest.Client {
 	e.t.Helper()
-	c, err := dialWithOptions(e.url+query, smallRecvBuf())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	c.t = e.t
-	e.t.Cleanup(func() { c.conn.CloseNow() })
-	return c
-}
-
-func dialWithOptions(url string, opts *websocket.DialOptions) (*wsClient, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, url, opts)
-	if err != nil {
-		return nil, err
-	}
-	conn.SetReadLimit(1 << 20)
-	return &wsClient{conn: conn, msgs: make(chan msg, 4096)}, nil
+	return wstest.DialWith(e.t, e.url+query, smallRecvBuf())
 }
 
 // gathered returns the value of the unlabelled counter or gauge name.
@@ -375,17 +370,17 @@ func TestErrorIDs(t *testing.T) {
 		`{"op":"subscribe","id":"six","symbols":["AAPL"]}`,
 		`{"op":"subscribe","id":[1],"symbols":"AAPL"}`,
 	} {
-		c.send(send)
-		m := c.next()
+		c.Send(send)
+		m := c.Next()
 		if m.Type != "error" || m.Code != CodeInvalidRequest || m.ID != nil {
 			t.Fatalf("%s: got %+v (id %v), want invalid_request with no id", send, m, m.ID)
 		}
 	}
 	// An integer id is echoed even when another field is wrong.
-	c.send(`{"op":"subscribe","id":-5,"symbols":"AAPL"}`)
-	if m := c.expectReply("error", -5); m.Code != CodeInvalidRequest {
+	c.Send(`{"op":"subscribe","id":-5,"symbols":"AAPL"}`)
+	if m := expectReply(c, "error", -5); m.Code != CodeInvalidRequest {
 		t.Fatalf("got %+v", m)
 	}
-	c.send(`{"op":"list","id":null}`)
-	c.expectReply("list", 0)
+	c.Send(`{"op":"list","id":null}`)
+	expectReply(c, "list", 0)
 }

@@ -2,8 +2,6 @@ package subscribe
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,8 +17,7 @@ import (
 func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{WriteTimeout: 300 * time.Millisecond}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
-	fast := e.dial("?symbols=AAPL")
-	fast.expectReply("subscribed", 0)
+	fast := e.dialSubscribed("AAPL")
 	e.dialSlow("?symbols=AAPL") // never read from
 
 	timedOut := func() error {
@@ -30,16 +27,13 @@ func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
 		return nil
 	}
 	const step, maxSteps = 100, 300
-	var wg sync.WaitGroup
-	var fastErr error
-	var progress atomic.Uint64
-	wg.Go(func() { fastErr = fast.readTicksProgress("AAPL", 0, step*maxSteps, &progress) })
+	reader := startTickReader(fast, "AAPL", step*maxSteps)
 	published := 0
 	for i := 1; i <= maxSteps && timedOut() != nil; i++ {
 		e.publish("AAPL", step)
 		published += step
 		checkFor(t, 10*time.Second, func() error {
-			if got := progress.Load(); got < uint64(published) {
+			if got := reader.progress.Load(); got < uint64(published) {
 				return fmt.Errorf("reading client at seq %d of %d", got, published)
 			}
 			return nil
@@ -55,10 +49,10 @@ func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
 	if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonSlowConsumer]); got != 0 {
 		t.Errorf("disconnects{reason=slow_consumer} = %v, want 0: the queue had room", got)
 	}
-	fast.conn.CloseNow() // ends the reader, which waits for step*maxSteps
-	wg.Wait()
-	if got := progress.Load(); got < uint64(published) {
-		t.Fatalf("reading client got seq %d of %d (%v)", got, published, fastErr)
+	fast.Conn.CloseNow() // ends the reader, which waits for step*maxSteps
+	err := reader.wait()
+	if got := reader.progress.Load(); got < uint64(published) {
+		t.Fatalf("reading client got seq %d of %d (%v)", got, published, err)
 	}
 }
 
@@ -72,18 +66,13 @@ func TestStalledSocketLeavesLane(t *testing.T) {
 	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20})
 	e.srv.lanes = newWriteLanes(1)
 	e.dialSlow("?symbols=AAPL") // never read from
-	fast := e.dial("?symbols=AAPL")
-	fast.expectReply("subscribed", 0)
+	fast := e.dialSubscribed("AAPL")
 
 	const step, steps = 100, 50
-	var wg sync.WaitGroup
-	var fastErr error
-	var progress atomic.Uint64
-	wg.Go(func() { fastErr = fast.readTicksProgress("AAPL", 0, step*steps, &progress) })
-	e.publishPaced("AAPL", step, steps, &progress)
-	wg.Wait()
-	if fastErr != nil {
-		t.Fatalf("reading client beside the stalled one: %v", fastErr)
+	reader := startTickReader(fast, "AAPL", step*steps)
+	e.publishPaced("AAPL", step, steps, &reader.progress)
+	if err := reader.wait(); err != nil {
+		t.Fatalf("reading client beside the stalled one: %v", err)
 	}
 	blocked := 0
 	e.srv.mu.Lock()

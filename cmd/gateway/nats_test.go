@@ -2,20 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/internal/natstest"
 	"github.com/tickgate/tickgate/internal/poll"
+	"github.com/tickgate/tickgate/internal/runtest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
 
@@ -47,25 +44,7 @@ func runPublisher(t *testing.T, overrides map[string]string) (stop func()) {
 	t.Helper()
 	cfg := testConfig(t, overrides)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runPublish(ctx, cfg, log) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("runPublish: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("runPublish did not return within 10s of cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return runtest.Start(t, "runPublish", func(ctx context.Context) error { return runPublish(ctx, cfg, log) }).Stop
 }
 
 // subscribed reads c's first message and fails unless it is the
@@ -164,31 +143,13 @@ func TestFleetOverNATS(t *testing.T) {
 func TestGatewayNATSFailover(t *testing.T) {
 	t.Parallel()
 	nodes := natstest.RunCluster(t, 3)
-	var urls []string
-	for _, s := range nodes {
-		urls = append(urls, s.ClientURL())
-	}
+	urls := natstest.ClientURLs(nodes)
 	tg := startGateway(t, natsGateway(urls...))
 	tg.waitReady(t)
 
 	// The gateway is the only NATS client so far: its node is the one with
 	// a client. The publisher goes to another, which survives.
-	var victim, pubNode *server.Server
-	poll.Until(t, 5*time.Second, func() error {
-		victim, pubNode = nil, nil
-		for _, s := range nodes {
-			switch n := s.NumClients(); {
-			case n == 1 && victim == nil:
-				victim = s
-			case n == 0 && pubNode == nil:
-				pubNode = s
-			}
-		}
-		if victim == nil || pubNode == nil {
-			return errors.New("gateway's node not found yet")
-		}
-		return nil
-	})
+	victim, pubNode := natstest.ClientNode(t, nodes)
 	startPublisher(t, pubNode.ClientURL())
 	c := connect(t, tg, "?symbols=AAPL")
 	subscribed(c, "AAPL")

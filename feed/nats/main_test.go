@@ -16,6 +16,7 @@ import (
 	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/internal/logtest"
 	"github.com/tickgate/tickgate/internal/poll"
+	"github.com/tickgate/tickgate/internal/runtest"
 )
 
 // TestMain checks that no test leaves a goroutine behind. Tests wait for
@@ -94,25 +95,10 @@ func newFixture(tb testing.TB, cfg Config) *fixture {
 }
 
 // run runs the Source into sink until the test ends, then stops it and
-// checks that Run returned nil promptly. The returned channel receives Run's
-// result; a test that reads it must not expect the cleanup to.
-func (f *fixture) run(tb testing.TB, sink feed.Sink) <-chan error {
+// checks that Run returned nil promptly.
+func (f *fixture) run(tb testing.TB, sink feed.Sink) *runtest.Task {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.src.Run(ctx, sink) }()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			tb.Error("Run did not return within 10s of cancel")
-		}
-	})
-	return done
+	return runtest.Start(tb, "Run", func(ctx context.Context) error { return f.src.Run(ctx, sink) })
 }
 
 // discard is a logger that drops everything.

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -131,7 +130,7 @@ func TestStartWhileDown(t *testing.T) {
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	f := newFixture(t, Config{URLs: []string{url}, Symbols: []string{"AAPL"}})
 	sink := &collector{}
-	done := f.run(t, sink)
+	run := f.run(t, sink)
 
 	// Run keeps retrying, unready, and does not return.
 	poll.Until(t, 5*time.Second, func() error {
@@ -143,10 +142,8 @@ func TestStartWhileDown(t *testing.T) {
 	if f.src.Ready() {
 		t.Fatal("Ready() = true with no server")
 	}
-	select {
-	case err := <-done:
+	if err, returned := run.Returned(); returned {
 		t.Fatalf("Run returned %v with no server, want it to keep retrying", err)
-	default:
 	}
 
 	s := natstest.Run(t, natstest.Options(port))
@@ -165,10 +162,7 @@ func TestStartWhileDown(t *testing.T) {
 func TestClusterFailover(t *testing.T) {
 	t.Parallel()
 	nodes := natstest.RunCluster(t, 3)
-	var urls []string
-	for _, s := range nodes {
-		urls = append(urls, s.ClientURL())
-	}
+	urls := natstest.ClientURLs(nodes)
 	syms := []string{"AAPL", "BRK.B"}
 	f := newFixture(t, Config{URLs: urls, Symbols: syms})
 	sink := &collector{}
@@ -176,22 +170,7 @@ func TestClusterFailover(t *testing.T) {
 	f.waitReady(t)
 
 	// The source is the only client so far: its node is the one with one.
-	var victim, pubNode *server.Server
-	poll.Until(t, 5*time.Second, func() error {
-		victim, pubNode = nil, nil
-		for _, s := range nodes {
-			switch n := s.NumClients(); {
-			case n == 1 && victim == nil:
-				victim = s
-			case n == 0 && pubNode == nil:
-				pubNode = s
-			}
-		}
-		if victim == nil || pubNode == nil {
-			return errors.New("source's node not found yet")
-		}
-		return nil
-	})
+	victim, pubNode := natstest.ClientNode(t, nodes)
 	p := &pump{pub: NewPublisher(connect(t, pubNode.ClientURL()), ""), syms: syms}
 
 	// Interest crosses the route asynchronously: publish until ticks arrive.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,51 +77,67 @@ func spaced(tb testing.TB, n int, gap time.Duration) (path string, ticks []feed.
 	return writeFile(tb, "t.ndjson", ndjson(ticks...)), ticks
 }
 
-// checkPace fails unless playing the file took between 0.5x and 3x of
-// want, the recorded span divided by the speed. The machine is shared and
-// noisy, so only gross pacing bugs fail the upper bound; the lower bound
-// is firm because timers never fire early: no tick may leave more than the
-// 1ms early allowance before its due time.
-func checkPace(t *testing.T, got, ticks []feed.Tick, start, end time.Time, speed float64, want time.Duration) {
+// playPaced plays the file at path at speed inside a synctest bubble,
+// where the clock moves only when every goroutine waits on it, so the
+// pace is the player's own and not the machine's: the run must take
+// exactly the recorded span divided by the speed (want), less at most the
+// early allowance of the last tick, and every tick must leave within the
+// early allowance before its due time, never after it.
+func playPaced(t *testing.T, path string, ticks []feed.Tick, speed float64, want time.Duration) {
 	t.Helper()
-	if took := end.Sub(start); took < want/2 || took > 3*want {
-		t.Errorf("playing %v of recorded time at speed %v took %v, want about %v", time.Duration(ticks[len(ticks)-1].TS-ticks[0].TS), speed, took, want)
-	}
-	for i, tk := range got {
-		due := time.Duration(float64(ticks[i].TS-ticks[0].TS) / speed)
-		if at := time.Duration(tk.TS - start.UnixNano()); at < due-early {
-			t.Errorf("tick %d emitted %v after start, before its due time %v", i, at, due)
+	synctest.Test(t, func(t *testing.T) {
+		cfg := Config{Path: path}
+		if speed != 1 {
+			cfg.Speed = speed
 		}
-	}
+		f := newFixture(t, cfg)
+		got, start, end := f.play(t)
+		checkPlayback(t, got, ticks, start, end)
+		if took := end.Sub(start); took < want-early || took > want {
+			t.Errorf("playing %v of recorded time at speed %v took %v, want %v less at most %v", time.Duration(ticks[len(ticks)-1].TS-ticks[0].TS), speed, took, want, early)
+		}
+		for i, tk := range got {
+			due := time.Duration(float64(ticks[i].TS-ticks[0].TS) / speed)
+			if at := time.Duration(tk.TS - start.UnixNano()); at < due-early || at > due {
+				t.Errorf("tick %d emitted %v after start, want within %v before its due time %v", i, at, early, due)
+			}
+		}
+	})
 }
 
 func TestSpeed(t *testing.T) {
 	t.Parallel()
 	path, ticks := spaced(t, 41, 10*time.Millisecond) // 400ms recorded
-	f := newFixture(t, Config{Path: path, Speed: 4})
-	got, start, end := f.play(t)
-	checkPlayback(t, got, ticks, start, end)
-	checkPace(t, got, ticks, start, end, 4, 100*time.Millisecond)
+	playPaced(t, path, ticks, 4, 100*time.Millisecond)
 }
 
 func TestRecordedSpeed(t *testing.T) {
 	t.Parallel()
 	path, ticks := spaced(t, 5, 50*time.Millisecond) // 200ms recorded
-	f := newFixture(t, Config{Path: path})
-	got, start, end := f.play(t)
-	checkPlayback(t, got, ticks, start, end)
-	checkPace(t, got, ticks, start, end, 1, 200*time.Millisecond)
+	playPaced(t, path, ticks, 1, 200*time.Millisecond)
 }
 
-func TestSubMillisecondGapsBatch(t *testing.T) {
+// TestSubMillisecondGaps plays 10,001 ticks 10µs apart, 100ms recorded:
+// on the fake clock each still leaves on time. Whether real timers keep
+// up with such gaps is a speed question: BenchmarkSubMillisecondGaps.
+func TestSubMillisecondGaps(t *testing.T) {
 	t.Parallel()
-	// 10,001 ticks 10µs apart: 100ms recorded. A timer per tick would
-	// overshoot on most machines; batching what is due keeps it near 100ms.
 	path, ticks := spaced(t, 10_001, 10*time.Microsecond)
-	f := newFixture(t, Config{Path: path})
-	got, start, end := f.play(t)
-	checkPlayback(t, got, ticks, start, end)
-	checkPace(t, got, ticks, start, end, 1, 100*time.Millisecond)
+	playPaced(t, path, ticks, 1, 100*time.Millisecond)
+}
+
+// BenchmarkSubMillisecondGaps plays 100ms of ticks 10µs apart on the real
+// clock and reports how far past 100ms each play ends: a timer per tick
+// would overshoot on most machines, batching what is due keeps it near.
+func BenchmarkSubMillisecondGaps(b *testing.B) {
+	path, _ := spaced(b, 10_001, 10*time.Microsecond)
+	var over time.Duration
+	for b.Loop() {
+		f := newFixture(b, Config{Path: path})
+		_, start, end := f.play(b)
+		over += end.Sub(start) - 100*time.Millisecond
+	}
+	b.ReportMetric(float64(over.Microseconds())/float64(b.N), "overshoot-µs/play")
 }
 
 func TestBadLinesNDJSON(t *testing.T) {
@@ -251,27 +268,36 @@ func TestLoop(t *testing.T) {
 	checkLoops(t, loops(t, Config{Path: path, Fast: true, Loop: true}, 3*len(file)+2), file)
 }
 
+// TestLoopPaced plays a 20ms file twice on a synctest clock: each play
+// is one period (30ms: the span and a mean interval) after the last, so
+// the second play's last tick is due at exactly 50ms.
 func TestLoopPaced(t *testing.T) {
 	t.Parallel()
-	// 10ms apart, so each play is 20ms long and the next starts 10ms after.
 	file := []feed.Tick{ticktest.At("AAPL", 1, 0), ticktest.At("AAPL", 2, 10*time.Millisecond), ticktest.At("AAPL", 3, 20*time.Millisecond)}
 	path := writeFile(t, "t.ndjson", ndjson(file...))
-	start := time.Now()
-	got := loops(t, Config{Path: path, Loop: true}, 2*len(file))
-	checkLoops(t, got, file)
-	if at := time.Duration(got[len(got)-1].TS - start.UnixNano()); at < 50*time.Millisecond-early {
-		t.Errorf("second play ended %v after start, want >= 50ms", at)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		got := loops(t, Config{Path: path, Loop: true}, 2*len(file))
+		checkLoops(t, got, file)
+		if at := time.Duration(got[len(got)-1].TS - start.UnixNano()); at < 50*time.Millisecond-early || at > 50*time.Millisecond {
+			t.Errorf("second play ended %v after start, want 50ms less at most %v", at, early)
+		}
+	})
 }
 
+// TestStopWhileWaiting cancels a Run waiting an hour for its next tick:
+// on a synctest clock it must return with no time passed, not at the
+// hour or at loops' 10 s deadline.
 func TestStopWhileWaiting(t *testing.T) {
 	t.Parallel()
 	path := writeFile(t, "t.ndjson", ndjson(ticktest.At("AAPL", 1, 0), ticktest.At("AAPL", 2, time.Hour)))
-	start := time.Now()
-	got := loops(t, Config{Path: path}, 1) // the sink cancels on the first tick
-	if took := time.Since(start); took > 5*time.Second || len(got) != 1 {
-		t.Fatalf("Run took %v and emitted %d ticks; want it to stop promptly after 1", took, len(got))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		got := loops(t, Config{Path: path}, 1) // the sink cancels on the first tick
+		if took := time.Since(start); took != 0 || len(got) != 1 {
+			t.Fatalf("Run took %v and emitted %d ticks; want it to stop at once after 1", took, len(got))
+		}
+	})
 }
 
 func TestRunOnce(t *testing.T) {

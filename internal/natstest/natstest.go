@@ -1,6 +1,7 @@
 package natstest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"testing"
@@ -89,4 +90,37 @@ func FreePort(tb testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ClientURLs returns the client URL of each node, in order.
+func ClientURLs(nodes []*server.Server) []string {
+	urls := make([]string, len(nodes))
+	for i, s := range nodes {
+		urls[i] = s.ClientURL()
+	}
+	return urls
+}
+
+// ClientNode waits until one of nodes has a client, while the test has
+// connected only one (a gateway or a Source), and returns that client's
+// node and another node without clients: a failover test stops the
+// first and publishes through the second, which survives.
+func ClientNode(tb testing.TB, nodes []*server.Server) (client, other *server.Server) {
+	tb.Helper()
+	poll.Until(tb, 5*time.Second, func() error {
+		client, other = nil, nil
+		for _, s := range nodes {
+			switch n := s.NumClients(); {
+			case n == 1 && client == nil:
+				client = s
+			case n == 0 && other == nil:
+				other = s
+			}
+		}
+		if client == nil || other == nil {
+			return errors.New("natstest: the client's node not found yet")
+		}
+		return nil
+	})
+	return client, other
 }

@@ -62,3 +62,18 @@ func TestRunAtFreePort(t *testing.T) {
 		t.Error("server running after Stop")
 	}
 }
+
+// TestClientNode connects one client to the second node: ClientNode must
+// name that node, and another as the survivor.
+func TestClientNode(t *testing.T) {
+	nodes := RunCluster(t, 3)
+	nc, err := natsgo.Connect(ClientURLs(nodes)[1], natsgo.DontRandomize(), natsgo.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	client, other := ClientNode(t, nodes)
+	if client != nodes[1] || other == nodes[1] || other == nil {
+		t.Fatalf("ClientNode = %v, %v; want node 1 and another", client.ClientURL(), other)
+	}
+}

@@ -1,6 +1,7 @@
-// Package wstest is a test WebSocket client for tickgate's protocol: it
+// Package wstest is the WebSocket test client for tickgate's protocol: it
 // dials over loopback, splits each frame on '\n' and decodes one message
-// at a time. Test code of cmd/gateway uses it (subscribe's tests are to
-// follow). A Client is used by one goroutine at a time: the test's, with
-// Next and Send, or a goroutine of its own, with Read.
+// at a time. The tests of cmd/gateway and subscribe use it. A Client's
+// messages are taken by one goroutine at a time (Next and Send from the
+// test's, Read from another); after ReadAhead its own goroutine reads
+// the socket and the taker reads a bounded queue.
 package wstest

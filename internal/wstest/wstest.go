@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,13 +55,29 @@ type Msg struct {
 }
 
 // Client reads the server's messages one at a time out of frames of
-// '\n'-separated messages.
+// '\n'-separated messages. By default the test's goroutine reads the
+// socket as it asks for messages; after ReadAhead a goroutine of the
+// Client's reads frames as they arrive, and the test takes the messages
+// from a queue. Either way every message comes through one read path
+// (nextMsg), the place for any rule about which messages a test sees.
 type Client struct {
 	TB      testing.TB
 	Conn    *websocket.Conn
-	Frames  int // frames read so far
+	Frames  int // frames read so far; while reading ahead, the reader's own
 	pending [][]byte
+
+	// FrameDelay, in nanoseconds, makes the read-ahead goroutine pause
+	// after each frame it reads: a client on a slow link. It may be
+	// changed while the goroutine runs.
+	FrameDelay atomic.Int64
+
+	ahead    chan Msg      // nil until ReadAhead; closed when the reader ends
+	aheadErr error         // why the reader ended; valid once ahead is closed
+	stop     chan struct{} // closed when the test ends: the reader stops
 }
+
+// AheadQueue is how many messages a read-ahead Client holds for the test.
+const AheadQueue = 4096
 
 // DialRaw opens a WebSocket to url with header (may be nil) through
 // Transport. The response is returned on failure too: it carries a
@@ -76,15 +94,48 @@ func DialRaw(ctx context.Context, url string, header http.Header) (*websocket.Co
 // 1 MiB, past any frame the gateway builds.
 func Dial(tb testing.TB, url string) *Client {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	return DialWith(tb, url, &websocket.DialOptions{HTTPClient: &http.Client{Transport: Transport}})
+}
+
+// DialWith is Dial with opts, for a client with its own transport (a
+// small socket buffer, say).
+func DialWith(tb testing.TB, url string, opts *websocket.DialOptions) *Client {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, _, err := DialRaw(ctx, url, nil)
+	conn, _, err := websocket.Dial(ctx, url, opts)
 	if err != nil {
 		tb.Fatalf("dial %s: %v", url, err)
 	}
 	tb.Cleanup(func() { conn.CloseNow() })
 	conn.SetReadLimit(1 << 20)
 	return &Client{TB: tb, Conn: conn}
+}
+
+// ReadAhead starts a goroutine that reads frames as they arrive and
+// queues their messages (up to AheadQueue), so the server never waits on
+// this client's socket while the test is busy elsewhere. It ends when the
+// connection does or the test ends. Call it once, before any read.
+func (c *Client) ReadAhead() {
+	c.ahead = make(chan Msg, AheadQueue)
+	c.stop = make(chan struct{})
+	c.TB.Cleanup(func() { close(c.stop) })
+	go func() {
+		defer close(c.ahead)
+		for {
+			m, err := c.nextMsg(context.Background())
+			if err != nil {
+				c.aheadErr = err
+				return
+			}
+			select {
+			case c.ahead <- m:
+			case <-c.stop:
+				c.aheadErr = errors.New("wstest: test ended")
+				return
+			}
+		}
+	}()
 }
 
 // Next returns the next message, reading a frame when none is pending, and
@@ -99,10 +150,33 @@ func (c *Client) Next() Msg {
 }
 
 // Read is Next for goroutines other than the test's: it returns errors.
-func (c *Client) Read() (Msg, error) {
-	if len(c.pending) == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), ReadTimeout)
+func (c *Client) Read() (Msg, error) { return c.ReadWithin(ReadTimeout) }
+
+// ReadWithin is Read with its own bound. Without ReadAhead, a read that
+// times out closes the connection (coder/websocket does).
+func (c *Client) ReadWithin(timeout time.Duration) (Msg, error) {
+	if c.ahead == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
+		return c.nextMsg(ctx)
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case m, ok := <-c.ahead:
+		if !ok {
+			return Msg{}, c.aheadErr
+		}
+		return m, nil
+	case <-t.C:
+		return Msg{}, fmt.Errorf("no message within %v", timeout)
+	}
+}
+
+// nextMsg is the one read path: the next message of the frame read last,
+// or of a new frame.
+func (c *Client) nextMsg(ctx context.Context) (Msg, error) {
+	if len(c.pending) == 0 {
 		typ, frame, err := c.Conn.Read(ctx)
 		if err != nil {
 			return Msg{}, fmt.Errorf("read: %w", err)
@@ -112,6 +186,9 @@ func (c *Client) Read() (Msg, error) {
 		}
 		c.Frames++
 		c.pending = bytes.Split(frame, []byte("\n"))
+		if d := c.FrameDelay.Load(); d > 0 {
+			time.Sleep(time.Duration(d))
+		}
 	}
 	raw := c.pending[0]
 	c.pending = c.pending[1:]
@@ -138,15 +215,36 @@ func (c *Client) Send(req string) {
 	}
 }
 
-// ReadUntilError reads frames until the connection fails, for at most
-// timeout, and returns the error: websocket.CloseStatus tells the close
-// code the server sent.
+// ReadUntilError reads, discarding what comes, until the connection
+// fails, for at most timeout, and returns the error: websocket.CloseStatus
+// tells the close code the server sent.
 func (c *Client) ReadUntilError(timeout time.Duration) error {
+	if c.ahead != nil {
+		return c.drainAhead(timeout)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	c.pending = nil
 	for {
 		if _, _, err := c.Conn.Read(ctx); err != nil {
 			return err
+		}
+	}
+}
+
+// drainAhead is ReadUntilError while reading ahead: the reader's error
+// once it ends.
+func (c *Client) drainAhead(timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case _, ok := <-c.ahead:
+			if !ok {
+				return c.aheadErr
+			}
+		case <-t.C:
+			return fmt.Errorf("connection still open after %v", timeout)
 		}
 	}
 }

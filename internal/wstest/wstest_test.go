@@ -68,3 +68,25 @@ func TestDecodeRejectsNonJSON(t *testing.T) {
 		t.Error("Decode(not json) = nil error")
 	}
 }
+
+// TestReadAhead reads the same frames through the read-ahead queue: the
+// messages come in order and the close code still reaches the test.
+func TestReadAhead(t *testing.T) {
+	c := Dial(t, echoFrames(t))
+	c.ReadAhead()
+	for _, typ := range []string{"subscribed", "tick", "tick"} {
+		if m := c.Next(); m.Type != typ {
+			t.Fatalf("got %s, want a %s", m.Raw, typ)
+		}
+	}
+	c.Send(`{"type":"error","code":"bad_request","msg":"echo"}`)
+	if m := c.Next(); m.Type != "error" || m.Msg != "echo" {
+		t.Errorf("echoed %s decoded as %+v", m.Raw, m)
+	}
+	if err := c.ReadUntilError(5 * time.Second); websocket.CloseStatus(err) != 4001 {
+		t.Errorf("ReadUntilError = %v, want close status 4001", err)
+	}
+	if _, err := c.Read(); websocket.CloseStatus(err) != 4001 {
+		t.Errorf("Read after the close = %v, want close status 4001 again", err)
+	}
+}
