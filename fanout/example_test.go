@@ -27,8 +27,7 @@ func ExampleEngine() {
 	// A session's writer: started whenever the queue needs one, it takes
 	// what is queued with Next until Next finds nothing, then ends.
 	out := make(chan fanout.Message, 16)
-	var c *fanout.Client
-	c = e.NewClient(func() {
+	c := e.NewClient(func(c *fanout.Client) {
 		go func() {
 			for {
 				msgs, _ := c.Next(nil, 64<<10)
@@ -91,8 +90,7 @@ func ExampleEngine_bars() {
 	defer func() { cancel(); <-stopped }()
 
 	out := make(chan []byte, 16)
-	var c *fanout.Client
-	c = e.NewClient(func() {
+	c := e.NewClient(func(c *fanout.Client) {
 		go func() {
 			for {
 				msgs, _ := c.Next(nil, 64<<10)

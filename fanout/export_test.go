@@ -12,7 +12,7 @@ type testClient struct {
 
 func newTestClient(e *Engine) *testClient {
 	tc := &testClient{ready: make(chan struct{}, 1)}
-	tc.Client = e.NewClient(func() {
+	tc.Client = e.NewClient(func(*Client) {
 		select {
 		case tc.ready <- struct{}{}:
 		default:

@@ -1,50 +1,6 @@
 package fanout
 
-import (
-	"errors"
-	"fmt"
-	"slices"
-)
-
-// ErrBadPolicy reports a Policy the engine cannot serve: progress updates
-// on the ticks stream, or more history than the stream keeps.
-var ErrBadPolicy = errors.New("fanout: bad policy")
-
-// Policy is how a client wants one subscribe request's symbols delivered.
-type Policy struct {
-	// Stream is the stream subscribed to; the zero value is Ticks.
-	Stream Stream
-	// MaxRate caps updates per second per symbol; 0 means every tick. It is
-	// rounded down to one of Config.RateClasses (up to the lowest one).
-	MaxRate float64
-	// Since maps a symbol to the last seq the client saw. A symbol whose
-	// ticks after it are still in the history ring gets exactly those
-	// (Result.Recovered); one whose are not gets a snapshot
-	// (Result.Snapshot). A symbol not in Since gets a snapshot as usual.
-	Since map[string]uint64
-	// Delayed subscribes to the delayed tier: each tick Config.Delay after
-	// its feed timestamp, marked "delayed":true, and bars made of those.
-	Delayed bool
-	// History, above 0, asks for the last History messages of each newly
-	// added symbol, oldest first, instead of its snapshot; a symbol in
-	// Since is recovered instead. At most HistoryMax(Stream).
-	History int
-	// Partial asks, on a bar stream, for progress updates of the forming
-	// bar ("partial":true) at most once a second.
-	Partial bool
-}
-
-// Result is what Subscribe did.
-type Result struct {
-	// Added lists the symbols newly subscribed, in request order.
-	Added []string
-	// Rate is the effective rate class, or 0 for every tick.
-	Rate float64
-	// Recovered and Snapshot split the newly added symbols that Policy.Since
-	// names: recovered from history, or fallen back to a snapshot. Both are
-	// nil when Since is nil.
-	Recovered, Snapshot []string
-}
+import "slices"
 
 // subscription is one client's subscription to one topic: the client and
 // its policy (rate class). The topic's shard owns it.
@@ -108,24 +64,13 @@ func (l *subList) remove(s *subscription) {
 // symbol's first message on the wire, and the live messages that follow
 // continue its seq with nothing lost or repeated. A symbol already held on
 // the stream moves to the new rate class and takes or drops progress
-// updates, with no snapshot. If any symbol is unknown, nothing changes.
+// updates, with no snapshot. If check refuses the request (an unknown
+// symbol, a policy the engine cannot serve), nothing changes.
 // Subscribe, Unsubscribe and SymbolsOf of one client must be called from
 // one goroutine.
 func (e *Engine) Subscribe(c *Client, syms []string, p Policy, reply func(Result) []byte) (Result, error) {
-	for _, name := range syms {
-		if !e.Known(name) {
-			return Result{}, fmt.Errorf("%w: %q", ErrUnknownSymbol, name)
-		}
-	}
-	switch {
-	case p.Delayed && e.cfg.Delay <= 0:
-		return Result{}, ErrNoDelayedTier
-	case int(p.Stream) >= numStreams:
-		return Result{}, fmt.Errorf("%w: no stream %d", ErrBadPolicy, p.Stream)
-	case p.Partial && !p.Stream.Bars():
-		return Result{}, fmt.Errorf("%w: progress updates are for bar streams", ErrBadPolicy)
-	case p.History < 0 || p.History > e.HistoryMax(p.Stream):
-		return Result{}, fmt.Errorf("%w: history %d: %s keeps at most %d", ErrBadPolicy, p.History, p.Stream, e.HistoryMax(p.Stream))
+	if err := e.check(syms, &p); err != nil {
+		return Result{}, err
 	}
 	class := phasedClass(classOf(e.classes, p.MaxRate), e.cfg.RatePhases, c.phase)
 	res := Result{Rate: e.RateOf(p.MaxRate)}

@@ -55,7 +55,11 @@ func ExampleServer() {
 		if err != nil {
 			panic(err)
 		}
-		lines = append(lines, strings.Split(string(b), "\n")...)
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(l, `{"type":"welcome"`) { // the first message; see protocol.md
+				lines = append(lines, l)
+			}
+		}
 	}
 	for _, l := range lines {
 		fmt.Println(l)

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // tableVerifier grants the tokens it lists and refuses others with
@@ -228,7 +229,9 @@ func TestDelayedTier(t *testing.T) {
 			for _, line := range strings.Split(string(b), "\n") {
 				var m msg
 				json.Unmarshal([]byte(line), &m)
-				got <- arrival{m, time.Now(), strings.Contains(line, `"delayed":true`)}
+				if !wstest.IsWelcome(m) {
+					got <- arrival{m, time.Now(), strings.Contains(line, `"delayed":true`)}
+				}
 			}
 		}
 	}()

@@ -113,11 +113,12 @@ type msg = wstest.Msg
 // wsClient is a real WebSocket client whose reader splits each frame on
 // '\n' and hands the messages over a channel.
 type wsClient struct {
-	t      testing.TB
-	conn   *websocket.Conn
-	msgs   chan msg
-	err    error // read error, valid once msgs is closed
-	frames int
+	t       testing.TB
+	conn    *websocket.Conn
+	msgs    chan msg
+	welcome chan msg // cap 1: the welcome, if the connection began with one
+	err     error    // read error, valid once msgs is closed
+	frames  int
 
 	// readDelay, if set before start, makes the reader pause after each
 	// frame: a client on a slow link.
@@ -144,12 +145,21 @@ func dialWS(url string) (*wsClient, error) {
 		return nil, err
 	}
 	conn.SetReadLimit(1 << 20)
-	return &wsClient{conn: conn, msgs: make(chan msg, 4096)}, nil
+	return newWSClient(conn), nil
 }
 
+// newWSClient is a wsClient on conn, its reader not started.
+func newWSClient(conn *websocket.Conn) *wsClient {
+	return &wsClient{conn: conn, msgs: make(chan msg, 4096), welcome: make(chan msg, 1)}
+}
+
+// start runs the reader. The welcome, the first message of every
+// connection, goes to c.welcome, not c.msgs, so tests read the replies
+// and ticks they are about (TestWelcomeFirst checks it).
 func (c *wsClient) start() {
 	go func() {
 		defer close(c.msgs)
+		first := true
 		for {
 			_, b, err := c.conn.Read(context.Background())
 			if err != nil {
@@ -164,7 +174,15 @@ func (c *wsClient) start() {
 					c.err = fmt.Errorf("bad server message: %w", err)
 					return
 				}
-				c.msgs <- m
+				if first && wstest.IsWelcome(m) {
+					c.welcome <- m
+					if len(b) == len(line) {
+						c.frames-- // the welcome's frame held nothing else
+					}
+				} else {
+					c.msgs <- m
+				}
+				first = false
 			}
 		}
 	}()

@@ -334,7 +334,7 @@ func dialWithOptions(url string, opts *websocket.DialOptions) (*wsClient, error)
 		return nil, err
 	}
 	conn.SetReadLimit(1 << 20)
-	return &wsClient{conn: conn, msgs: make(chan msg, 4096)}, nil
+	return newWSClient(conn), nil
 }
 
 // gathered returns the value of the unlabelled counter or gauge name.

@@ -34,7 +34,11 @@ type Msg struct {
 	TS      int64    `json:"ts"`
 	N       uint64   `json:"n"`
 
-	MaxRate   float64  `json:"max_rate"`
+	MaxRate float64 `json:"max_rate"`
+	// The welcome: the history budget and each stream's max history.
+	HistoryBudget int            `json:"history_budget"`
+	History       map[string]int `json:"history"`
+
 	Recovered []string `json:"recovered"` // nil when absent, [] when empty
 	Snapshot  []string `json:"snapshot"`
 
@@ -53,12 +57,17 @@ type Msg struct {
 }
 
 // Client reads the server's messages one at a time out of frames of
-// '\n'-separated messages.
+// '\n'-separated messages. The gateway's welcome, the first message of
+// every connection, is kept in Welcome and not returned by Next or Read,
+// so a test reads the replies and ticks it is about; a frame that held
+// only the welcome is not counted in Frames.
 type Client struct {
 	TB      testing.TB
 	Conn    *websocket.Conn
-	Frames  int // frames read so far
+	Frames  int  // frames read so far
+	Welcome *Msg // the welcome, once read; nil before, or from a server that sends none
 	pending [][]byte
+	started bool // the first message has been read
 }
 
 // DialRaw opens a WebSocket to url with header (may be nil) through
@@ -100,6 +109,26 @@ func (c *Client) Next() Msg {
 
 // Read is Next for goroutines other than the test's: it returns errors.
 func (c *Client) Read() (Msg, error) {
+	m, err := c.read()
+	if err != nil || c.started {
+		return m, err
+	}
+	c.started = true
+	if !IsWelcome(m) {
+		return m, nil
+	}
+	c.Welcome = &m
+	if len(c.pending) == 0 {
+		c.Frames-- // the welcome's frame held nothing else
+	}
+	return c.read()
+}
+
+// IsWelcome reports whether m is the gateway's welcome.
+func IsWelcome(m Msg) bool { return m.Type == "welcome" }
+
+// read returns the next message, reading a frame when none is pending.
+func (c *Client) read() (Msg, error) {
 	if len(c.pending) == 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), ReadTimeout)
 		defer cancel()
