@@ -118,7 +118,7 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 		if cfg.Delay > 0 {
 			sym.delayed = e.newSymbol(name, sym.shard, true)
 		}
-		sym.shard.syms = append(sym.shard.syms, sym)
+		sym.shard.add(sym)
 		e.symbols[name] = sym
 		e.names = append(e.names, name)
 	}

@@ -3,23 +3,37 @@ package fanout
 import "slices"
 
 // subscription is one client's subscription to one topic: the client and
-// its policy (rate class). The topic's shard owns it.
+// its policy (rate class, progress updates). The topic's shard owns it.
 type subscription struct {
 	c     *Client
 	topic *topic
-	kind  subKind // how its messages' count is named on the wire (Message.AppendTo)
 
 	// shard.mu
-	class int    // index into the topic's classes; 0 is every message
-	idx   int    // position in its class's subscriber list
-	sent  uint64 // seq of the last message queued to a rate-limited subscription
-	// progress is a bar subscription's progress updates, a subscription
-	// of its own in the topic's partialClass, so its queued partial bar is
-	// conflated apart from its final bars; nil if it did not ask.
-	progress *subscription
+	class       int    // index into the topic's classes; 0 is every message
+	idx         int    // position in its class's subscriber list
+	sent        uint64 // seq of the last message queued to a rate-limited subscription
+	progressIdx int    // position in the topic's progress list; -1 if it takes none
 
-	// Client.mu
-	queued uint64 // queue position of this subscription's newest message (queue.replace)
+	// What the client's conflating queue merges this subscription's
+	// messages by: its ticks or final bars (live), and apart from them its
+	// progress updates (partial), so a partial bar never replaces a final
+	// one.
+	live, partial mergeKey
+}
+
+func newSubscription(c *Client, tp *topic, class int) *subscription {
+	sub := &subscription{c: c, topic: tp, class: class, progressIdx: -1}
+	sub.live.kind, sub.partial.kind = tickSub, progressSub
+	if tp.stream.Bars() {
+		sub.live.kind = barSub
+	}
+	return sub
+}
+
+// mergeKey is one of a subscription's keys for queue.replace.
+type mergeKey struct {
+	kind   subKind // how its messages' count is named on the wire (Message.AppendTo)
+	queued uint64  // Client.mu: queue position of its newest message
 }
 
 // subKind tells what a subscription's messages are, for the name of their
@@ -32,9 +46,10 @@ const (
 	progressSub                // partial bars: no count
 )
 
-// subList is a class's subscribers; removal moves the last one into the
-// gap. Each entry carries the client beside the subscription, so the
-// every-tick loop reaches the client without loading the subscription.
+// subList is a class's (or a topic's progress) subscribers; removal moves
+// the last one into the gap. Each entry carries the client beside the
+// subscription, so the every-tick loop reaches the client without loading
+// the subscription.
 type subList []subRef
 
 type subRef struct {
@@ -42,18 +57,24 @@ type subRef struct {
 	sub *subscription
 }
 
-func (l *subList) add(s *subscription) {
-	s.idx = len(*l)
+// push appends s and returns its position.
+func (l *subList) push(s *subscription) int {
 	*l = append(*l, subRef{s.c, s})
+	return len(*l) - 1
 }
 
-func (l *subList) remove(s *subscription) {
+// removeAt removes the entry at i, moving the last one into the gap, and
+// returns the moved subscription (nil if none moved) for the caller to
+// give its new position.
+func (l *subList) removeAt(i int) (moved *subscription) {
 	last := len(*l) - 1
-	moved := (*l)[last]
-	(*l)[s.idx] = moved
-	moved.sub.idx = s.idx
+	if i != last {
+		moved = (*l)[last].sub
+		(*l)[i] = (*l)[last]
+	}
 	(*l)[last] = subRef{}
 	*l = (*l)[:last]
+	return moved
 }
 
 // Subscribe subscribes c to syms on policy p's stream. Under the locks of
@@ -115,10 +136,7 @@ func (e *Engine) subscribeLocked(t *tally, c *Client, tp *topic, class int, p *P
 	sub, held := c.subs[tp]
 	switch {
 	case !held:
-		sub = &subscription{c: c, topic: tp, class: class}
-		if tp.stream.Bars() {
-			sub.kind = barSub
-		}
+		sub = newSubscription(c, tp, class)
 		c.subs[tp] = sub
 		since, asked := p.Since[tp.sym.name]
 		t.recovered += tp.catchUp(t, sub, since, recover[tp], p.History)
@@ -130,12 +148,10 @@ func (e *Engine) subscribeLocked(t *tally, c *Client, tp *topic, class int, p *P
 		tp.move(t, sub, class)
 	}
 	switch {
-	case p.Partial && sub.progress == nil:
-		sub.progress = &subscription{c: c, topic: tp, kind: progressSub, class: tp.sym.shard.partialClass()}
-		tp.subscribe(sub.progress)
-	case !p.Partial && sub.progress != nil:
-		tp.unsubscribe(sub.progress)
-		sub.progress = nil
+	case p.Partial && sub.progressIdx < 0:
+		tp.progress.add(sub)
+	case !p.Partial && sub.progressIdx >= 0:
+		tp.progress.remove(sub)
 	}
 }
 
@@ -186,8 +202,8 @@ func (e *Engine) unsubscribe(sub *subscription) {
 	sh := tp.sym.shard
 	sh.mu.Lock()
 	tp.unsubscribe(sub)
-	if sub.progress != nil {
-		tp.unsubscribe(sub.progress)
+	if sub.progressIdx >= 0 {
+		tp.progress.remove(sub)
 	}
 	sh.mu.Unlock()
 	delete(sub.c.subs, tp)
