@@ -71,9 +71,10 @@ var (
 )
 
 // queue is one client's bounded message queue. It is FIFO until its bytes
-// pass conflateAt; then it conflates: a tick whose subscription already has
-// a tick queued (after the switch) replaces it in place, adding up N, so
-// the queue holds at most one tick per subscription plus replies. It goes
+// pass conflateAt; then it conflates: a tick whose merge key (its
+// subscription's, mergeKey) already has a tick queued (after the switch)
+// replaces it in place, adding up N, so the queue holds at most one tick
+// per key plus replies. It goes
 // back to FIFO once a drain finds it under lowWater with nothing merged
 // since the drain before. The caller (Client) holds the lock.
 type queue struct {
