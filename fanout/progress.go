@@ -22,7 +22,7 @@ type progressSubs struct {
 	listed bool  // in the shard's progressList, waiting for slot's end
 }
 
-func (p *progressSubs) add(sub *subscription) { sub.progressIdx = p.subs.push(sub) }
+func (p *progressSubs) add(sub *subscription) { sub.progressIdx = p.subs.push(&sub.partial) }
 
 func (p *progressSubs) remove(sub *subscription) {
 	if moved := p.subs.removeAt(sub.progressIdx); moved != nil {
@@ -91,6 +91,6 @@ func (tp *topic) sendProgress(t *tally) {
 	}
 	data := b.bar.appendJSON(make([]byte, 0, maxMsgBytes), tp.stream, tp.sym.name, tp.lastSeq+1, true, tp.sym.mark)
 	for _, r := range tp.progress.subs {
-		t.queue(r.c, &r.sub.partial, Message{Data: data})
+		t.queue(r.c, r.key, Message{Data: data})
 	}
 }

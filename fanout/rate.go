@@ -162,7 +162,7 @@ func (rs *rateSlots) dueBy(at int64) {
 // subscriber of the class.
 func (cl *classState) send(t *tally, m Message, seq uint64, count int64) {
 	for _, r := range cl.subs {
-		cl.sendTo(t, r.sub, m, seq, count)
+		cl.sendTo(t, r.key.sub, m, seq, count)
 	}
 }
 

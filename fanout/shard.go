@@ -160,7 +160,7 @@ func (s *shard) send(tp *topic, m Message, seq uint64, now int64) {
 		return // never subscribed
 	}
 	for _, r := range tp.classes[0].subs {
-		s.t.queue(r.c, &r.sub.live, m)
+		s.t.queue(r.c, r.key, m)
 	}
 	for k := 1; tp.rated > 0 && k < len(tp.classes); k++ {
 		s.rates.offer(&s.t, tp, k, m, seq, now)

@@ -23,17 +23,22 @@ type subscription struct {
 
 func newSubscription(c *Client, tp *topic, class int) *subscription {
 	sub := &subscription{c: c, topic: tp, class: class, progressIdx: -1}
-	sub.live.kind, sub.partial.kind = tickSub, progressSub
+	sub.live = mergeKey{sub: sub, kind: tickSub}
+	sub.partial = mergeKey{sub: sub, kind: progressSub}
 	if tp.stream.Bars() {
 		sub.live.kind = barSub
 	}
 	return sub
 }
 
-// mergeKey is one of a subscription's keys for queue.replace.
+// mergeKey is one of a subscription's keys for queue.replace. The lists
+// that deliver a subscription's messages hold its key, not the
+// subscription, so the every-tick loop hands the key to the queue without
+// loading the subscription.
 type mergeKey struct {
-	kind   subKind // how its messages' count is named on the wire (Message.AppendTo)
-	queued uint64  // Client.mu: queue position of its newest message
+	sub    *subscription // its owner
+	kind   subKind       // how its messages' count is named on the wire (Message.AppendTo)
+	queued uint64        // Client.mu: queue position of its newest message
 }
 
 // subKind tells what a subscription's messages are, for the name of their
@@ -46,20 +51,20 @@ const (
 	progressSub                // partial bars: no count
 )
 
-// subList is a class's (or a topic's progress) subscribers; removal moves
-// the last one into the gap. Each entry carries the client beside the
-// subscription, so the every-tick loop reaches the client without loading
-// the subscription.
+// subList is a class's (or a topic's progress) subscribers, by the merge
+// key their messages there go with; removal moves the last one into the
+// gap. Each entry carries the client beside the key, so the every-tick
+// loop reaches the client without loading the subscription.
 type subList []subRef
 
 type subRef struct {
 	c   *Client
-	sub *subscription
+	key *mergeKey
 }
 
-// push appends s and returns its position.
-func (l *subList) push(s *subscription) int {
-	*l = append(*l, subRef{s.c, s})
+// push appends key's subscription and returns its position.
+func (l *subList) push(key *mergeKey) int {
+	*l = append(*l, subRef{key.sub.c, key})
 	return len(*l) - 1
 }
 
@@ -69,7 +74,7 @@ func (l *subList) push(s *subscription) int {
 func (l *subList) removeAt(i int) (moved *subscription) {
 	last := len(*l) - 1
 	if i != last {
-		moved = (*l)[last].sub
+		moved = (*l)[last].key.sub
 		(*l)[i] = (*l)[last]
 	}
 	(*l)[last] = subRef{}

@@ -148,7 +148,7 @@ func (tp *topic) subscribe(sub *subscription) {
 	if tp.classes == nil {
 		tp.classes = make([]classState, 1+len(tp.sym.shard.rates.classes))
 	}
-	sub.idx = tp.classes[sub.class].subs.push(sub)
+	sub.idx = tp.classes[sub.class].subs.push(&sub.live)
 	if sub.class > 0 {
 		tp.rated++
 	}
