@@ -12,14 +12,8 @@ import (
 )
 
 func ExampleEngine() {
-	e, err := fanout.New(fanout.Config{}, []string{"AAPL", "MSFT"}, prometheus.NewRegistry())
-	if err != nil {
-		panic(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() { e.Run(ctx); close(stopped) }()
-	defer func() { cancel(); <-stopped }()
+	e, stop := run(fanout.Config{}, "AAPL", "MSFT")
+	defer stop()
 
 	const ts = 1732470000123456789
 	e.Publish(feed.Tick{Symbol: "AAPL", Seq: 1, Price: 189.31, Size: 100, Bid: 189.30, Ask: 189.32, TS: ts})
@@ -66,14 +60,8 @@ func ExampleEngine() {
 // ExampleEngine_bars subscribes to 1-second bars: the tick of a later
 // bucket makes the bar before it final, encoded once for every subscriber.
 func ExampleEngine_bars() {
-	e, err := fanout.New(fanout.Config{BarHistory: 100}, []string{"AAPL"}, prometheus.NewRegistry())
-	if err != nil {
-		panic(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() { e.Run(ctx); close(stopped) }()
-	defer func() { cancel(); <-stopped }()
+	e, stop := run(fanout.Config{BarHistory: 100}, "AAPL")
+	defer stop()
 
 	out := make(chan []byte, 16)
 	c := e.NewClient(writer(out))
@@ -113,4 +101,16 @@ func writer(out chan<- []byte) func(*fanout.Client) {
 			}
 		}()
 	}
+}
+
+// run builds an engine for syms and runs it until stop is called.
+func run(cfg fanout.Config, syms ...string) (e *fanout.Engine, stop func()) {
+	e, err := fanout.New(cfg, syms, prometheus.NewRegistry())
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { e.Run(ctx); close(stopped) }()
+	return e, func() { cancel(); <-stopped }
 }
