@@ -178,17 +178,6 @@ func (e *Engine) Known(sym string) bool {
 	return ok
 }
 
-// Last returns the latest tick of sym, if it has one.
-func (e *Engine) Last(sym string) (feed.Tick, bool) {
-	s, ok := e.symbols[sym]
-	if !ok {
-		return feed.Tick{}, false
-	}
-	s.shard.mu.Lock()
-	defer s.shard.mu.Unlock()
-	return s.last, s.last.Seq > 0
-}
-
 // NewClient returns an open client whose queue holds Config.QueueBytes.
 // start is called with the client, without blocking, whenever the
 // client's queue needs a writer; the writer it sets going must call Next
