@@ -2,13 +2,14 @@ package fanout
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/tickgate/tickgate/feed"
 )
 
 // Bars are computed in one place: by the shard that owns the symbol, from
-// the ticks it publishes (shard.publish), under the lock it already holds.
+// the ticks it publishes (shard.publish), under the lock it already holds;
+// the shard's barClock schedules their closes, and progress.go their
+// progress updates.
 // A bar's bucket comes from the tick's feed timestamp, so every gateway of
 // a fleet computes the same bars from the same ticks, and a replay with
 // recorded timestamps the same bars as the live run.
@@ -47,7 +48,8 @@ func (b *bar) add(t *feed.Tick, n int64) {
 }
 
 // appendJSON appends the bar's wire form (docs/protocol.md) to dst.
-func (b *bar) appendJSON(dst []byte, st Stream, sym string, seq uint64, partial, delayed bool) []byte {
+// mark is the symbol's tier mark (symbol.mark), "" or `,"delayed":true`.
+func (b *bar) appendJSON(dst []byte, st Stream, sym string, seq uint64, partial bool, mark string) []byte {
 	dst = append(dst, `{"type":"bar","stream":"`...)
 	dst = append(dst, st.String()...)
 	dst = append(dst, `","sym":"`...)
@@ -67,9 +69,7 @@ func (b *bar) appendJSON(dst []byte, st Stream, sym string, seq uint64, partial,
 	if partial {
 		dst = append(dst, `,"partial":true`...)
 	}
-	if delayed {
-		dst = append(dst, `,"delayed":true`...)
-	}
+	dst = append(dst, mark...)
 	return append(dst, '}')
 }
 
@@ -97,15 +97,10 @@ func (s *shard) aggregate(sym *symbol, t *feed.Tick, n int64, now int64) {
 			}
 			b.bar = bar{t: start, o: t.Price, h: t.Price, l: t.Price, c: t.Price, v: t.Size, n: n}
 			b.open = true
-			b.due = start + iv + s.barGrace
-			if sym.isDelayed {
-				b.due += s.delay
-			}
-			if s.closeDue == 0 || b.due < s.closeDue {
-				s.closeDue = b.due
-			}
+			b.due = start + iv + s.clock.grace + sym.lag
+			s.clock.closesAt(b.due)
 		}
-		s.progress(sym.topics[st], now)
+		s.progress.offer(&s.t, sym.topics[st], now)
 	}
 }
 
@@ -116,22 +111,63 @@ func (s *shard) closeBar(sym *symbol, st Stream, now int64) {
 	b := &sym.bars[st]
 	tp := sym.topics[st]
 	seq := tp.lastSeq + 1
-	data := tp.cut(b.bar.appendJSON(tp.buf(), st, sym.name, seq, false, sym.isDelayed))
+	data := tp.cut(b.bar.appendJSON(tp.buf(), st, sym.name, seq, false, sym.mark))
 	s.send(tp, tp.record(data, seq, 1, 0), seq, now)
 	b.open = false
 	b.closedEnd = b.bar.t + int64(st.Interval())
 	s.t.bars[st]++
 }
 
-// closeBars closes every forming bar whose time is up by the feed clock at
-// now, and reports the wall time at which the next one is (0 for none).
-// The caller holds shard.mu.
-func (s *shard) closeBars(now int64) (next int64) {
-	if s.closeDue == 0 || s.feedClock(now) < s.closeDue {
-		return s.wallOf(s.closeDue)
+// barClock is the shard's schedule of bar closes: the feed clock, and the
+// feed-clock time at which the first forming bar closes. shard.mu
+// protects it.
+type barClock struct {
+	grace int64 // Config.BarGrace in ns
+	// feedTS is the newest tick timestamp seen, feedAt the wall time it
+	// came.
+	feedTS, feedAt int64
+	closeDue       int64 // feed-clock time of the first close; 0 for none
+}
+
+// observe advances the feed clock to ts, a tick's timestamp that came at
+// wall time now; the feed clock never runs back.
+func (bc *barClock) observe(ts, now int64) {
+	if bc.feedAt == 0 || ts > bc.at(now) {
+		bc.feedTS, bc.feedAt = ts, now
 	}
-	clock := s.feedClock(now)
-	s.closeDue = 0
+}
+
+// at is the feed's time at wall time now: the newest tick timestamp seen,
+// plus the wall time since it came.
+func (bc *barClock) at(now int64) int64 { return bc.feedTS + now - bc.feedAt }
+
+// wallOf is the wall time at which the feed clock reads at; 0 for 0.
+func (bc *barClock) wallOf(at int64) int64 {
+	if at == 0 {
+		return 0
+	}
+	return at - bc.feedTS + bc.feedAt
+}
+
+// closesAt makes the schedule due when the feed clock reads due, if not
+// earlier already.
+func (bc *barClock) closesAt(due int64) {
+	if bc.closeDue == 0 || due < bc.closeDue {
+		bc.closeDue = due
+	}
+}
+
+// next is the wall time at which the first forming bar closes.
+func (bc *barClock) next() int64 { return bc.wallOf(bc.closeDue) }
+
+// run closes every forming bar of the shard, in either tier, whose time is
+// up by the feed clock at now, and works out when the next one is.
+func (bc *barClock) run(s *shard, now int64) {
+	clock := bc.at(now)
+	if bc.closeDue == 0 || clock < bc.closeDue {
+		return
+	}
+	bc.closeDue = 0
 	for _, sym := range s.syms {
 		for _, tier := range [2]*symbol{sym, sym.delayed} {
 			if tier == nil {
@@ -143,62 +179,10 @@ func (s *shard) closeBars(now int64) (next int64) {
 				case !b.open:
 				case b.due <= clock:
 					s.closeBar(tier, st, now)
-				case s.closeDue == 0 || b.due < s.closeDue:
-					s.closeDue = b.due
+				default:
+					bc.closesAt(b.due)
 				}
 			}
 		}
-	}
-	return s.wallOf(s.closeDue)
-}
-
-// feedClock is the feed's time at wall time now: the newest tick
-// timestamp seen, plus the wall time since it came.
-func (s *shard) feedClock(now int64) int64 { return s.feedTS + now - s.feedAt }
-
-// wallOf is the wall time at which the feed clock reads at; 0 for 0.
-func (s *shard) wallOf(at int64) int64 {
-	if at == 0 {
-		return 0
-	}
-	return at - s.feedTS + s.feedAt
-}
-
-// progressPeriod is how often a forming bar's progress is sent at most.
-const progressPeriod = int64(time.Second)
-
-// progress sends the forming bar of tp to the subscriptions that asked for
-// progress updates (partialClass), at most once per progressPeriod slot:
-// at once if none went this slot, else when the slot ends, encoded then
-// from the bar as it is. The caller holds shard.mu.
-func (s *shard) progress(tp *topic, now int64) {
-	if tp.rated == 0 {
-		return // no progress subscription, nor any other rated one
-	}
-	k := s.partialClass()
-	cl := &tp.classes[k]
-	if len(cl.subs) == 0 || cl.dirty {
-		return
-	}
-	slot := s.classes[k-1].slot(now)
-	if cl.slot < slot {
-		cl.slot = slot
-		s.sendProgress(tp)
-		return
-	}
-	s.holdUntilSlotEnd(tp, k, slot)
-}
-
-// sendProgress sends tp's forming bar, if any, as a partial bar carrying
-// the seq it will have when final. It is encoded once for all its
-// subscribers, outside the arena: progress updates are never kept.
-func (s *shard) sendProgress(tp *topic) {
-	b := &tp.sym.bars[tp.stream]
-	if !b.open {
-		return
-	}
-	data := b.bar.appendJSON(make([]byte, 0, maxMsgBytes), tp.stream, tp.sym.name, tp.lastSeq+1, true, tp.sym.isDelayed)
-	for _, r := range tp.classes[s.partialClass()].subs {
-		s.t.queue(r.c, r.sub, Message{Data: data})
 	}
 }

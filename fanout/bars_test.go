@@ -298,7 +298,7 @@ func TestBarSpanOnTheWire(t *testing.T) {
 		kind subKind
 		want string
 	}{{tickSub, `{"x":1,"n":3}`}, {barSub, `{"x":1,"span":3}`}, {progressSub, `{"x":1}`}} {
-		m := Message{Data: data, N: 3, sub: &subscription{kind: c.kind}}
+		m := Message{Data: data, N: 3, key: &mergeKey{kind: c.kind}}
 		if got := string(m.AppendTo(nil)); got != c.want || m.wireLen() != len(c.want) {
 			t.Errorf("kind %d: %s (wireLen %d), want %s", c.kind, got, m.wireLen(), c.want)
 		}

@@ -45,7 +45,7 @@ func (f *fanoutFixture) deliverEncodeEach() {
 	s.mu.Lock()
 	sym.last = *t
 	for _, r := range sym.topics[Ticks].classes[0].subs {
-		r.c.enqueue(Message{Data: t.AppendJSON(make([]byte, 0, 160)), TS: t.TS, sub: r.sub})
+		r.c.enqueue(Message{Data: t.AppendJSON(make([]byte, 0, 160)), TS: t.TS, key: r.key})
 	}
 	s.mu.Unlock()
 }

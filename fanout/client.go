@@ -24,7 +24,7 @@ var ErrPeerGone = errors.New("fanout: peer gone")
 // Engine.NewClient; the writer runs until Next finds nothing to do. So an
 // idle client needs no goroutine at all.
 type Client struct {
-	start func()        // starts a writer; must not block
+	start func(*Client) // starts a writer; must not block
 	done  chan struct{} // closed once, by Close
 	e     *Engine       // counts slow consumers and degraded clients
 
@@ -108,7 +108,7 @@ func (c *Client) claimWriterLocked() bool {
 }
 
 // startWriter starts a writer claimed by claimWriterLocked.
-func (c *Client) startWriter() { c.start() }
+func (c *Client) startWriter() { c.start(c) }
 
 // Next appends pending messages to dst, oldest first, until the next one
 // would take the total past maxBytes, counting one separator byte between

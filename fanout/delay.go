@@ -7,7 +7,7 @@ import (
 // The delay line serves the delayed tier: every symbol has a delayed twin,
 // a symbol of its own (its topics, with their subscriptions, rate classes,
 // last messages and history, and its forming bars) fed not by the feed but
-// by its shard's delay line, which releases each tick Config.Delay after
+// by its shard's delayLine, which releases each tick Config.Delay after
 // its feed timestamp. So delayed subscribers share one topic per stream
 // and symbol: each delayed tick is encoded once, with "delayed":true, for
 // all of them, and has its own snapshot (the latest tick at least Delay
@@ -35,84 +35,112 @@ const heldTickBytes = 96
 // the line.
 const releaseGrain = int64(10e6) // 10 ms
 
-// hold puts t, a realtime tick of d's symbol, in the delay line of d,
-// the delayed twin. The caller holds shard.mu.
-func (s *shard) hold(d *symbol, t *feed.Tick) {
-	d.held = append(d.held, heldTick{tick: *t, n: 1})
-	s.delayTicks++
-	s.delayBytes += heldTickBytes
-	for s.delayBytes > s.delayMax && s.mergeBusiest() {
-	}
-	at := t.TS + s.delay
-	if s.nextRelease == 0 || at < s.nextRelease {
-		s.nextRelease = at
-	}
+// delayLine is the shard's schedule of delayed-tier releases: the ticks
+// each delayed twin waits for, their totals against the byte bound, and
+// the next release. shard.mu protects it.
+type delayLine struct {
+	delay    int64 // Config.Delay in ns; 0 means no delayed tier
+	maxBytes int   // Config.DelayMaxBytes
+	// lanes holds, for each realtime symbol of the shard (by symbol.idx),
+	// the ticks its delayed twin waits for; it is empty without a delayed
+	// tier, when no symbol has a twin.
+	lanes        []heldLane
+	ticks, bytes int
+	nextRelease  int64 // the earliest held tick's release time; 0 when empty
 }
 
-// mergeBusiest merges the two oldest held ticks of the symbol holding the
-// most. It reports false if no symbol holds two.
-func (s *shard) mergeBusiest() bool {
-	var busiest *symbol
-	for _, sym := range s.syms {
-		d := sym.delayed
-		if d.heldLen() >= 2 && (busiest == nil || d.heldLen() > busiest.heldLen()) {
-			busiest = d
+// heldLane is one delayed twin's part of the line, oldest first from head.
+type heldLane struct {
+	twin *symbol
+	held []heldTick
+	head int
+}
+
+// add gives twin, the delayed twin of the shard's next realtime symbol, its
+// lane.
+func (dl *delayLine) add(twin *symbol) { dl.lanes = append(dl.lanes, heldLane{twin: twin}) }
+
+// next is when the first held tick is due, rounded up to the grain.
+func (dl *delayLine) next() int64 { return releaseAt(dl.nextRelease) }
+
+// hold puts t, a realtime tick of the symbol whose idx is idx, in its
+// twin's lane, and reports how many held ticks it merged to stay under
+// the byte bound.
+func (dl *delayLine) hold(idx int, t *feed.Tick) (merged int) {
+	l := &dl.lanes[idx]
+	l.held = append(l.held, heldTick{tick: *t, n: 1})
+	dl.ticks++
+	dl.bytes += heldTickBytes
+	for dl.bytes > dl.maxBytes && dl.mergeBusiest() {
+		merged++
+	}
+	if at := t.TS + dl.delay; dl.nextRelease == 0 || at < dl.nextRelease {
+		dl.nextRelease = at
+	}
+	return merged
+}
+
+// mergeBusiest merges the two oldest held ticks of the lane holding the
+// most. It reports false if no lane holds two.
+func (dl *delayLine) mergeBusiest() bool {
+	var busiest *heldLane
+	for i := range dl.lanes {
+		l := &dl.lanes[i]
+		if l.len() >= 2 && (busiest == nil || l.len() > busiest.len()) {
+			busiest = l
 		}
 	}
 	if busiest == nil {
 		return false
 	}
-	h := busiest.heldHead
+	h := busiest.head
 	busiest.held[h+1].n += busiest.held[h].n
 	busiest.held[h] = heldTick{}
-	busiest.heldHead++
-	s.delayTicks--
-	s.delayBytes -= heldTickBytes
-	s.t.delayConflated++
+	busiest.head++
+	dl.ticks--
+	dl.bytes -= heldTickBytes
 	return true
 }
 
-func (d *symbol) heldLen() int { return len(d.held) - d.heldHead }
+func (l *heldLane) len() int { return len(l.held) - l.head }
 
-// release delivers, on every delayed twin of the shard, the held ticks
-// whose time has come by now, and reports when the next one is due (0 for
-// none). The caller holds shard.mu.
-func (s *shard) release(now int64) (next int64) {
-	if s.nextRelease == 0 || now < s.nextRelease {
-		return s.nextRelease
+// run publishes, on each delayed twin, the held ticks whose time has come
+// by now, and works out when the next one is due.
+func (dl *delayLine) run(s *shard, now int64) {
+	if dl.nextRelease == 0 || now < dl.nextRelease {
+		return
 	}
-	next = 0
-	for _, sym := range s.syms {
-		d := sym.delayed
-		for d.heldLen() > 0 {
-			h := &d.held[d.heldHead]
-			if at := h.tick.TS + s.delay; at > now {
+	next := int64(0)
+	for i := range dl.lanes {
+		l := &dl.lanes[i]
+		for l.len() > 0 {
+			h := &l.held[l.head]
+			if at := h.tick.TS + dl.delay; at > now {
 				if next == 0 || at < next {
 					next = at
 				}
 				break
 			}
-			s.publish(d, &h.tick, h.n, now)
+			s.publish(l.twin, &h.tick, h.n, now)
 			*h = heldTick{}
-			d.heldHead++
-			s.delayTicks--
-			s.delayBytes -= heldTickBytes
+			l.head++
+			dl.ticks--
+			dl.bytes -= heldTickBytes
 		}
-		d.compactHeld()
+		l.compact()
 	}
-	s.nextRelease = next
-	return next
+	dl.nextRelease = next
 }
 
-// compactHeld lets the released part of the held slice go.
-func (d *symbol) compactHeld() {
+// compact lets the released part of the lane's slice go.
+func (l *heldLane) compact() {
 	switch {
-	case d.heldHead == len(d.held):
-		d.held, d.heldHead = d.held[:0], 0
-	case d.heldHead > cap(d.held)/2:
-		n := copy(d.held, d.held[d.heldHead:])
-		clear(d.held[n:])
-		d.held, d.heldHead = d.held[:n], 0
+	case l.head == len(l.held):
+		l.held, l.head = l.held[:0], 0
+	case l.head > cap(l.held)/2:
+		n := copy(l.held, l.held[l.head:])
+		clear(l.held[n:])
+		l.held, l.head = l.held[:n], 0
 	}
 }
 
@@ -124,12 +152,12 @@ func releaseAt(at int64) int64 {
 	return (at/releaseGrain + 1) * releaseGrain
 }
 
-// delayLine reports the ticks and bytes the delay line holds.
-func (e *Engine) delayLine() (ticks, bytes int) {
+// delayHeld reports the ticks and bytes the delay lines hold.
+func (e *Engine) delayHeld() (ticks, bytes int) {
 	for _, s := range e.shards {
 		s.mu.Lock()
-		ticks += s.delayTicks
-		bytes += s.delayBytes
+		ticks += s.delay.ticks
+		bytes += s.delay.bytes
 		s.mu.Unlock()
 	}
 	return ticks, bytes

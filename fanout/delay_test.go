@@ -110,7 +110,7 @@ func TestDelayLineBound(t *testing.T) {
 			sym = "MSFT"
 		}
 		f.tick(sym, t0+i*int64(time.Millisecond))
-		if ticks, b := f.e.delayLine(); b > 10*heldTickBytes || ticks > 10 {
+		if ticks, b := f.e.delayHeld(); b > 10*heldTickBytes || ticks > 10 {
 			t.Fatalf("delay line at %d ticks, %d bytes: past its bound", ticks, b)
 		}
 	}
@@ -129,7 +129,7 @@ func TestDelayLineBound(t *testing.T) {
 		t.Fatalf("released through %v, want AAPL 25, MSFT 5", last)
 	}
 	checkCounter(t, f.e.metrics.conflatedDelay, 20)
-	if ticks, b := f.e.delayLine(); ticks != 0 || b != 0 {
+	if ticks, b := f.e.delayHeld(); ticks != 0 || b != 0 {
 		t.Fatalf("line holds %d ticks, %d bytes after releasing all", ticks, b)
 	}
 }

@@ -1,10 +1,12 @@
 // Package fanout owns the sharded fan-out engine: symbol to shard, the
-// subscriptions of each symbol (client plus policy: rate class and recovery
-// point), its last tick and history ring, encode-once, and each client's
-// bounded queue, FIFO or conflating. The feed calls Engine.Publish from one
-// goroutine; sessions call Subscribe, Unsubscribe and the Client methods
-// from their own. Each shard goroutine holds only its own lock while it
-// delivers or flushes its rate classes, so no lock is global on the tick
-// path, and a delivery never blocks on a client: a lagging queue conflates,
-// and one that overflows even so closes its client with ErrSlowConsumer.
+// subscriptions of each symbol (client plus policy, judged once by
+// Subscribe), its last tick and history ring, encode-once, the schedules
+// of work due later (rate slots, progress updates, delay releases, bar
+// closes), and each client's bounded queue, FIFO or conflating. The feed
+// calls Engine.Publish from one goroutine; sessions call Subscribe,
+// Unsubscribe and the Client methods from their own. Each shard goroutine
+// holds only its own lock while it delivers or runs its schedules, so no
+// lock is global on the tick path, and a delivery never blocks on a
+// client: a lagging queue conflates, and one that overflows even so
+// closes its client with ErrSlowConsumer.
 package fanout

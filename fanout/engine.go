@@ -2,7 +2,6 @@ package fanout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"runtime"
@@ -14,13 +13,6 @@ import (
 
 	"github.com/tickgate/tickgate/feed"
 )
-
-// ErrUnknownSymbol reports a symbol the engine does not carry.
-var ErrUnknownSymbol = errors.New("fanout: unknown symbol")
-
-// ErrNoDelayedTier reports a delayed subscription on an engine without a
-// delay (Config.Delay 0).
-var ErrNoDelayedTier = errors.New("fanout: no delayed tier configured")
 
 // Config tunes the engine. The zero value of each field picks its default,
 // except History, whose zero turns history off.
@@ -126,7 +118,7 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 		if cfg.Delay > 0 {
 			sym.delayed = e.newSymbol(name, sym.shard, true)
 		}
-		sym.shard.syms = append(sym.shard.syms, sym)
+		sym.shard.add(sym)
 		e.symbols[name] = sym
 		e.names = append(e.names, name)
 	}
@@ -186,22 +178,11 @@ func (e *Engine) Known(sym string) bool {
 	return ok
 }
 
-// Last returns the latest tick of sym, if it has one.
-func (e *Engine) Last(sym string) (feed.Tick, bool) {
-	s, ok := e.symbols[sym]
-	if !ok {
-		return feed.Tick{}, false
-	}
-	s.shard.mu.Lock()
-	defer s.shard.mu.Unlock()
-	return s.last, s.last.Seq > 0
-}
-
 // NewClient returns an open client whose queue holds Config.QueueBytes.
-// start is called, without blocking, whenever the client's queue needs a
-// writer; the writer it sets going must call Next until Next finds
-// nothing (a session puts itself on its write lane).
-func (e *Engine) NewClient(start func()) *Client {
+// start is called with the client, without blocking, whenever the
+// client's queue needs a writer; the writer it sets going must call Next
+// until Next finds nothing (a session puts itself on its write lane).
+func (e *Engine) NewClient(start func(*Client)) *Client {
 	return &Client{
 		start: start,
 		done:  make(chan struct{}),
@@ -215,26 +196,6 @@ func (e *Engine) NewClient(start func()) *Client {
 		phase: int((e.clients.Add(1) - 1) % uint64(e.cfg.RatePhases)),
 	}
 }
-
-// HistoryMax is the most messages a subscription to st can ask for as
-// history (Policy.History).
-func (e *Engine) HistoryMax(st Stream) int {
-	if st.Bars() {
-		return max(e.cfg.BarHistory, 0)
-	}
-	return max(e.cfg.History, 0)
-}
-
-// HistoryBudget is the most history messages one subscribe may ask for in
-// all (Policy.History times the symbols it names, held ones included, as
-// the session cannot tell them apart before the shard locks): what fits
-// under a client's conflate mark, so a catch-up never sends the client
-// into conflation.
-func (e *Engine) HistoryBudget() int { return e.cfg.ConflateAt / historyMsgBytes }
-
-// historyMsgBytes is what HistoryBudget reckons a message at: more than a
-// tick or bar takes on the wire.
-const historyMsgBytes = 256
 
 // RateOf returns the rate class a max_rate request gets, 0 for every tick.
 func (e *Engine) RateOf(maxRate float64) float64 {

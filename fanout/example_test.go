@@ -12,35 +12,14 @@ import (
 )
 
 func ExampleEngine() {
-	e, err := fanout.New(fanout.Config{}, []string{"AAPL", "MSFT"}, prometheus.NewRegistry())
-	if err != nil {
-		panic(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() { e.Run(ctx); close(stopped) }()
-	defer func() { cancel(); <-stopped }()
+	e, stop := run(fanout.Config{}, "AAPL", "MSFT")
+	defer stop()
 
 	const ts = 1732470000123456789
 	e.Publish(feed.Tick{Symbol: "AAPL", Seq: 1, Price: 189.31, Size: 100, Bid: 189.30, Ask: 189.32, TS: ts})
 
-	// A session's writer: started whenever the queue needs one, it takes
-	// what is queued with Next until Next finds nothing, then ends.
-	out := make(chan fanout.Message, 16)
-	var c *fanout.Client
-	c = e.NewClient(func() {
-		go func() {
-			for {
-				msgs, _ := c.Next(nil, 64<<10)
-				if len(msgs) == 0 {
-					return
-				}
-				for _, m := range msgs {
-					out <- m
-				}
-			}
-		}()
-	})
+	out := make(chan []byte, 16)
+	c := e.NewClient(writer(out))
 	res, err := e.Subscribe(c, []string{"AAPL", "MSFT"}, fanout.Policy{}, nil)
 	if err != nil {
 		panic(err)
@@ -52,7 +31,7 @@ func ExampleEngine() {
 	// Whether AAPL seq 1 arrives as a snapshot or live depends on the
 	// shard having seen it before Subscribe; either way each seq comes
 	// once, in order.
-	var msgs []fanout.Message
+	var msgs [][]byte
 	for len(msgs) < 3 {
 		select {
 		case m := <-out:
@@ -62,7 +41,7 @@ func ExampleEngine() {
 		}
 	}
 	for _, m := range msgs {
-		t, err := feed.DecodeJSON(m.Data)
+		t, err := feed.DecodeJSON(m)
 		if err != nil {
 			panic(err)
 		}
@@ -81,30 +60,11 @@ func ExampleEngine() {
 // ExampleEngine_bars subscribes to 1-second bars: the tick of a later
 // bucket makes the bar before it final, encoded once for every subscriber.
 func ExampleEngine_bars() {
-	e, err := fanout.New(fanout.Config{BarHistory: 100}, []string{"AAPL"}, prometheus.NewRegistry())
-	if err != nil {
-		panic(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() { e.Run(ctx); close(stopped) }()
-	defer func() { cancel(); <-stopped }()
+	e, stop := run(fanout.Config{BarHistory: 100}, "AAPL")
+	defer stop()
 
 	out := make(chan []byte, 16)
-	var c *fanout.Client
-	c = e.NewClient(func() {
-		go func() {
-			for {
-				msgs, _ := c.Next(nil, 64<<10)
-				if len(msgs) == 0 {
-					return
-				}
-				for _, m := range msgs {
-					out <- m.AppendTo(nil)
-				}
-			}
-		}()
-	})
+	c := e.NewClient(writer(out))
 	if _, err := e.Subscribe(c, []string{"AAPL"}, fanout.Policy{Stream: fanout.Bars1s}, nil); err != nil {
 		panic(err)
 	}
@@ -121,4 +81,36 @@ func ExampleEngine_bars() {
 	e.UnsubscribeAll(c)
 	// Output:
 	// {"type":"bar","stream":"bars.1s","sym":"AAPL","t":1732470000000000000,"o":189.31,"h":189.4,"l":189.25,"c":189.25,"v":300,"n":3,"seq":1}
+}
+
+// writer is a session's writer, as the start function of
+// Engine.NewClient: started whenever the client's queue needs one, it
+// takes what is queued with Next until Next finds nothing, then ends. It
+// hands each message's wire form to out.
+func writer(out chan<- []byte) func(*fanout.Client) {
+	return func(c *fanout.Client) {
+		go func() {
+			for {
+				msgs, _ := c.Next(nil, 64<<10)
+				if len(msgs) == 0 {
+					return
+				}
+				for _, m := range msgs {
+					out <- m.AppendTo(nil)
+				}
+			}
+		}()
+	}
+}
+
+// run builds an engine for syms and runs it until stop is called.
+func run(cfg fanout.Config, syms ...string) (e *fanout.Engine, stop func()) {
+	e, err := fanout.New(cfg, syms, prometheus.NewRegistry())
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { e.Run(ctx); close(stopped) }()
+	return e, func() { cancel(); <-stopped }
 }

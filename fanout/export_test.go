@@ -1,6 +1,10 @@
 package fanout
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickgate/tickgate/feed"
+)
 
 // testClient is a Client whose writer start only signals Ready, so a test
 // drains it itself, inline or from a goroutine of its own, as a session
@@ -12,7 +16,7 @@ type testClient struct {
 
 func newTestClient(e *Engine) *testClient {
 	tc := &testClient{ready: make(chan struct{}, 1)}
-	tc.Client = e.NewClient(func() {
+	tc.Client = e.NewClient(func(*Client) {
 		select {
 		case tc.ready <- struct{}{}:
 		default:
@@ -46,4 +50,16 @@ func (c *testClient) Drain(dst []Message, maxBytes int) []Message {
 func subscribe(e *Engine, c *testClient, syms []string) ([]string, error) {
 	res, err := e.Subscribe(c.Client, syms, Policy{}, nil)
 	return res.Added, err
+}
+
+// Last returns the latest tick of sym, if it has one: for tests that
+// wait until the engine has taken a tick.
+func (e *Engine) Last(sym string) (feed.Tick, bool) {
+	s, ok := e.symbols[sym]
+	if !ok {
+		return feed.Tick{}, false
+	}
+	s.shard.mu.Lock()
+	defer s.shard.mu.Unlock()
+	return s.last, s.last.Seq > 0
 }

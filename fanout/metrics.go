@@ -86,11 +86,11 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_delay_line_ticks",
 			Help: "Ticks held in the delay line for the delayed tier.",
-		}, func() float64 { n, _ := e.delayLine(); return float64(n) }),
+		}, func() float64 { n, _ := e.delayHeld(); return float64(n) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_delay_line_bytes",
 			Help: "Bytes the delay line holds (bounded by entitlements.delay_max_bytes).",
-		}, func() float64 { _, b := e.delayLine(); return float64(b) }),
+		}, func() float64 { _, b := e.delayHeld(); return float64(b) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_shard_inbox_ticks",
 			Help: "Ticks waiting in the shard inboxes.",

@@ -14,9 +14,10 @@ type Message struct {
 	TS   int64
 	N    int64
 
-	// sub is the subscription whose tick this is; nil for replies and
-	// notices, which are never conflated away.
-	sub *subscription
+	// key is what a conflating queue merges this message by: one of its
+	// subscription's mergeKeys; nil for replies and notices, which are
+	// never conflated away.
+	key *mergeKey
 }
 
 // AppendTo appends m's wire form to dst: Data, with its count spliced in
@@ -39,8 +40,8 @@ func (m *Message) countKey() string {
 	if m.N <= 1 || len(m.Data) == 0 {
 		return ""
 	}
-	if m.sub != nil {
-		return countKeys[m.sub.kind]
+	if m.key != nil {
+		return countKeys[m.key.kind]
 	}
 	return countKeys[tickSub]
 }
@@ -70,9 +71,10 @@ var (
 )
 
 // queue is one client's bounded message queue. It is FIFO until its bytes
-// pass conflateAt; then it conflates: a tick whose subscription already has
-// a tick queued (after the switch) replaces it in place, adding up N, so
-// the queue holds at most one tick per subscription plus replies. It goes
+// pass conflateAt; then it conflates: a tick whose merge key (its
+// subscription's, mergeKey) already has a tick queued (after the switch)
+// replaces it in place, adding up N, so the queue holds at most one tick
+// per key plus replies. It goes
 // back to FIFO once a drain finds it under lowWater with nothing merged
 // since the drain before. The caller (Client) holds the lock.
 type queue struct {
@@ -105,7 +107,7 @@ const (
 // push queues m, conflating if the queue is in that mode. It reports
 // entered when this push switched the queue to conflating.
 func (q *queue) push(m Message) (res pushResult, entered bool) {
-	if q.conflating && m.sub != nil && q.replace(m) {
+	if q.conflating && m.key != nil && q.replace(m) {
 		return merged, false
 	}
 	if q.bytes+len(m.Data) > q.limit {
@@ -121,31 +123,30 @@ func (q *queue) push(m Message) (res pushResult, entered bool) {
 	return pushed, false
 }
 
-// append queues m. While conflating it records m's position in its
-// subscription for replace; a FIFO queue never replaces, so it leaves the
-// subscription untouched.
+// append queues m. While conflating it records m's position in its merge
+// key for replace; a FIFO queue never replaces, so it leaves the key
+// untouched.
 func (q *queue) append(m Message) {
-	if q.conflating && m.sub != nil {
-		m.sub.queued = q.base + uint64(len(q.q))
+	if q.conflating && m.key != nil {
+		m.key.queued = q.base + uint64(len(q.q))
 	}
 	q.q = append(q.q, m)
 	q.bytes += len(m.Data)
 }
 
-// replace merges m into its subscription's pending tick, if that tick was
+// replace merges m into the pending message of its merge key, if that was
 // queued after the switch to conflating and is still pending.
 func (q *queue) replace(m Message) bool {
-	pos := m.sub.queued
+	pos := m.key.queued
 	if pos < q.from || pos < q.base+uint64(q.head) {
 		return false
 	}
 	old := &q.q[pos-q.base]
-	if old.sub != m.sub {
+	if old.key != m.key {
 		return false
 	}
 	q.bytes += len(m.Data) - len(old.Data)
 	m.N = old.count() + m.count()
-	m.sub = old.sub
 	*old = m
 	q.merged++
 	return true

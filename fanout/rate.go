@@ -28,8 +28,7 @@ const defaultRatePhases = 8
 // client's messages of one slot still go in one frame, but ten thousand
 // dashboards at 4/s no longer all get theirs at the same instant: each
 // slot end wakes a RatePhases-th of them, so the writes that one burst
-// took are spread over the period. The shard adds one class of its own,
-// at 1/s in one phase, for partial bars (partialClass).
+// took are spread over the period.
 type rateClass struct {
 	rate   float64
 	period int64 // ns
@@ -105,49 +104,65 @@ type classState struct {
 	pendingSeq uint64
 	count      int64 // feed ticks pending stands for
 	slot       int64 // the slot of the last send
-	dirty      bool  // listed in the shard's flush list for this class
+	dirty      bool  // listed in the shard's rateSlots for this class
 }
+
+// rateSlots is the schedule of the shard's rate classes: per class, the
+// topics holding a message back until the class's slot ends, and the
+// earliest such end. shard.mu protects it.
+type rateSlots struct {
+	classes []rateClass // the configured rates, each in RatePhases phases (phased)
+	held    [][]*topic  // per class, the topics holding a message back
+	due     int64       // the earliest end of a slot a message is held for; 0 for none
+}
+
+func newRateSlots(classes []rateClass) rateSlots {
+	return rateSlots{classes: classes, held: make([][]*topic, len(classes))}
+}
+
+// next is when the first slot holding a message ends.
+func (rs *rateSlots) next() int64 { return rs.due }
 
 // offer hands a topic's new message m (standing for m.N) to its class k at
 // time now: sent at once if the class has sent nothing this slot, else held
 // as pending (replacing an older pending message, which is then
-// conflated).
-func (s *shard) offer(tp *topic, k int, m Message, seq uint64, now int64) {
+// conflated) until the slot ends.
+func (rs *rateSlots) offer(t *tally, tp *topic, k int, m Message, seq uint64, now int64) {
 	cl := &tp.classes[k]
 	if len(cl.subs) == 0 {
 		return
 	}
-	slot := s.classes[k-1].slot(now)
+	rc := &rs.classes[k-1]
+	slot := rc.slot(now)
 	if cl.pending.Data == nil && cl.slot < slot {
 		cl.slot = slot
-		cl.send(&s.t, m, seq, m.count())
+		cl.send(t, m, seq, m.count())
 		return
 	}
 	if cl.pending.Data != nil {
-		s.t.rateConflated++
+		t.rateConflated++
 	}
 	cl.pending, cl.pendingSeq = m, seq
 	cl.count += m.count()
-	s.holdUntilSlotEnd(tp, k, slot)
+	if !cl.dirty {
+		cl.dirty = true
+		rs.held[k-1] = append(rs.held[k-1], tp)
+		rs.dueBy(rc.end(slot))
+	}
 }
 
-// holdUntilSlotEnd lists tp in class k's flush list, once, and arms the
-// timer for the end of slot, when flush sends what the class holds.
-func (s *shard) holdUntilSlotEnd(tp *topic, k int, slot int64) {
-	cl := &tp.classes[k]
-	if cl.dirty {
-		return
+// dueBy makes the schedule due at at, if not earlier already.
+func (rs *rateSlots) dueBy(at int64) {
+	if rs.due == 0 || at < rs.due {
+		rs.due = at
 	}
-	cl.dirty = true
-	s.dirty[k-1] = append(s.dirty[k-1], tp)
-	s.arm(s.classes[k-1].end(slot))
 }
 
 // send queues m, which stands for count feed ticks up to seq, to every
 // subscriber of the class.
 func (cl *classState) send(t *tally, m Message, seq uint64, count int64) {
 	for _, r := range cl.subs {
-		cl.sendTo(t, r.sub, m, seq, count)
+		cl.sendTo(t, r.key.sub, m, seq, count)
 	}
 }
 
@@ -163,36 +178,27 @@ func (cl *classState) sendTo(t *tally, sub *subscription, m Message, seq uint64,
 	t.send(sub, m)
 }
 
-// flush sends, for each class whose slot has ended, the messages its
-// topics held back (for the progress class: the forming bar as it is now),
-// and reports when the next slot with held messages ends (0 for none). The
-// caller holds shard.mu.
-func (s *shard) flush(now int64) (next int64) {
-	for i, rc := range s.classes {
+// run sends, for each class whose slot has ended by now, the messages its
+// topics held back, and works out when the next slot holding one ends.
+func (rs *rateSlots) run(s *shard, now int64) {
+	rs.due = 0
+	for i, rc := range rs.classes {
 		slot := rc.slot(now)
-		keep := s.dirty[i][:0]
-		for _, tp := range s.dirty[i] {
+		keep := rs.held[i][:0]
+		for _, tp := range rs.held[i] {
 			cl := &tp.classes[i+1]
 			if cl.slot >= slot { // sent this very slot: wait for its end
 				keep = append(keep, tp)
 				continue
 			}
-			if i+1 == s.partialClass() {
-				s.sendProgress(tp)
-			} else {
-				cl.send(&s.t, cl.pending, cl.pendingSeq, cl.count)
-			}
+			cl.send(&s.t, cl.pending, cl.pendingSeq, cl.count)
 			cl.slot = slot
 			cl.pending, cl.pendingSeq, cl.count, cl.dirty = Message{}, 0, 0, false
 		}
-		clear(s.dirty[i][len(keep):])
-		s.dirty[i] = keep
+		clear(rs.held[i][len(keep):])
+		rs.held[i] = keep
 		if len(keep) > 0 {
-			end := rc.end(slot)
-			if next == 0 || end < next {
-				next = end
-			}
+			rs.dueBy(rc.end(slot))
 		}
 	}
-	return next
 }

@@ -2,7 +2,6 @@ package fanout
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -19,58 +18,71 @@ type inTick struct {
 }
 
 // shard owns a subset of the symbols: their topics (subscriber sets, last
-// messages, history, rate-class state) and forming bars. Its goroutine is
-// the only one that encodes ticks and bars and flushes rate classes;
-// sessions take mu only to change subscriptions.
+// messages, history, rate-class state), their forming bars, and the
+// schedules of work due later. Its goroutine is the only one that encodes
+// ticks and bars and runs the schedules; sessions take mu only to change
+// subscriptions.
 type shard struct {
 	id      int
 	in      chan inTick
 	metrics *metrics
-	// classes are the configured rate classes, then the progress class of
-	// partial bars (partialClass).
-	classes []rateClass
-
-	syms     []*symbol // the shard's realtime symbols, fixed at New
-	delay    int64     // Config.Delay in ns; 0 means no delayed tier
-	delayMax int       // Config.DelayMaxBytes
-	barGrace int64     // Config.BarGrace in ns
+	syms    []*symbol // the shard's realtime symbols, fixed at New; symbol.idx indexes it
 
 	// Owned by the shard goroutine.
 	t     tally       // counts and writers to start for the current batch
-	timer *time.Timer // fires at the earliest rate-slot end, release or bar close due
+	timer *time.Timer // fires when the first schedule is due
 	due   int64       // when timer fires (Unix ns); 0 when stopped
 
-	mu sync.Mutex // protects the fields below and those marked "shard.mu"
-	// dirty lists, per rate class, the topics holding a message back.
-	dirty [][]*topic
-	// The delay line's totals and its next release time (0: empty).
-	delayTicks, delayBytes int
-	nextRelease            int64
-	// The feed clock (bars.go): the newest tick timestamp seen and the
-	// wall time it came; and the feed-clock time the next bar closes.
-	feedTS, feedAt int64
-	closeDue       int64
+	mu sync.Mutex // protects the schedules and the fields marked "shard.mu"
+	// The schedules the one timer serves. Each is a type of its own that
+	// says when it is next due; schedules lists them in the order a wake
+	// runs them.
+	rates     rateSlots    // rate-class slot ends (rate.go)
+	progress  progressList // progress updates of forming bars (progress.go)
+	delay     delayLine    // delayed-tier releases (delay.go)
+	clock     barClock     // bar closes on the feed clock (bars.go)
+	schedules [4]schedule
+}
+
+// schedule is one kind of work the shard does at a time of its own
+// choosing rather than when a tick comes. A new schedule is a type with
+// these two methods, a field of shard, and an entry in shard.schedules.
+type schedule interface {
+	// next is the wall time (Unix ns) the schedule is next due; 0 for
+	// never. The caller holds shard.mu.
+	next() int64
+	// run does what is due by now, if anything. The caller holds
+	// shard.mu.
+	run(s *shard, now int64)
 }
 
 func newShard(id int, cfg *Config, classes []rateClass) *shard {
-	classes = append(slices.Clip(classes), rateClass{rate: 1, period: progressPeriod})
 	s := &shard{
-		id:       id,
-		in:       make(chan inTick, cfg.InboxTicks),
-		classes:  classes,
-		delay:    int64(cfg.Delay),
-		delayMax: cfg.DelayMaxBytes,
-		barGrace: int64(cfg.BarGrace),
-		dirty:    make([][]*topic, len(classes)),
-		timer:    time.NewTimer(time.Hour),
+		id:    id,
+		in:    make(chan inTick, cfg.InboxTicks),
+		rates: newRateSlots(classes),
+		delay: delayLine{delay: int64(cfg.Delay), maxBytes: cfg.DelayMaxBytes},
+		clock: barClock{grace: int64(cfg.BarGrace)},
+		timer: time.NewTimer(time.Hour),
 	}
+	s.schedules = [...]schedule{&s.rates, &s.progress, &s.delay, &s.clock}
 	s.timer.Stop()
 	return s
 }
 
+// add makes sym, a realtime symbol, one of the shard's, with a delay-line
+// lane for its delayed twin, if any.
+func (s *shard) add(sym *symbol) {
+	sym.idx = len(s.syms)
+	s.syms = append(s.syms, sym)
+	if sym.delayed != nil {
+		s.delay.add(sym.delayed)
+	}
+}
+
 // run takes one tick with a blocking receive, then whatever else is ready
 // up to maxBatch, and delivers the batch under one lock hold. Between
-// batches it flushes the rate classes whose slot has ended.
+// batches it runs the schedules that are due.
 func (s *shard) run(ctx context.Context) {
 	defer s.timer.Stop()
 	batch := make([]inTick, 0, maxBatch)
@@ -101,11 +113,11 @@ func (s *shard) run(ctx context.Context) {
 
 // deliver records each tick (encoded once), queues the same bytes for every
 // subscriber that takes every tick, offers it to the symbol's rate
-// classes, and applies it to the symbol's bars. Writers are started after
-// the whole batch is queued, so a client that gets several ticks of the
-// batch writes them in one frame. Counts are kept in the tally and
-// published once per batch. now is the batch's time (Unix ns) on the rate
-// classes' slot grid.
+// classes, applies it to the symbol's bars and holds it in the delay
+// line. Writers are started after the whole batch is queued, so a client
+// that gets several ticks of the batch writes them in one frame. Counts
+// are kept in the tally and published once per batch. now is the batch's
+// time (Unix ns) on the schedules' grids.
 func (s *shard) deliver(batch []inTick, now int64) {
 	stale := 0
 	s.mu.Lock()
@@ -115,18 +127,15 @@ func (s *shard) deliver(batch []inTick, now int64) {
 			stale++ // a replayed or reordered tick would repeat a seq
 			continue
 		}
-		if s.feedAt == 0 || t.TS > s.feedClock(now) {
-			s.feedTS, s.feedAt = t.TS, now // the feed clock never runs back
-		}
+		s.clock.observe(t.TS, now)
 		s.publish(sym, t, 1, now)
 		if sym.delayed != nil {
-			s.hold(sym.delayed, t)
+			s.t.delayConflated += s.delay.hold(sym.idx, t)
 		}
 	}
-	release, closeAt := s.nextRelease, s.wallOf(s.closeDue)
+	next := s.nextDueLocked()
 	s.mu.Unlock()
-	s.arm(releaseAt(release))
-	s.arm(closeAt)
+	s.arm(next)
 	s.t.startWriters()
 	s.metrics.batch(len(batch), stale, &s.t)
 	s.t.reset()
@@ -138,9 +147,7 @@ func (s *shard) deliver(batch []inTick, now int64) {
 func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
 	tp := sym.topics[Ticks]
 	m := tp.record(tp.encodeTick(t), t.Seq, n, t.TS)
-	if sym.isDelayed {
-		m.TS += s.delay // delivery latency counts from the release
-	}
+	m.TS += sym.lag // a delayed tick's delivery latency counts from its release
 	sym.last = *t
 	s.send(tp, m, t.Seq, now)
 	s.aggregate(sym, t, n, now)
@@ -153,33 +160,36 @@ func (s *shard) send(tp *topic, m Message, seq uint64, now int64) {
 		return // never subscribed
 	}
 	for _, r := range tp.classes[0].subs {
-		s.t.queue(r.c, r.sub, m)
+		s.t.queue(r.c, r.key, m)
 	}
-	for k := 1; tp.rated > 0 && k < s.partialClass(); k++ {
-		s.offer(tp, k, m, seq, now)
+	for k := 1; tp.rated > 0 && k < len(tp.classes); k++ {
+		s.rates.offer(&s.t, tp, k, m, seq, now)
 	}
 }
 
-// partialClass is the index, in a topic's classes, of the subscriptions
-// that take a bar stream's progress updates.
-func (s *shard) partialClass() int { return len(s.classes) }
-
-// flushDue sends what the rate classes held back through a slot that has
-// ended by now and what the delay line holds that is due, closes the bars
-// whose time is up, and re-arms the timer for the next of these.
+// flushDue runs the schedules, in order, each doing what is due by now,
+// and re-arms the timer for the first one due next.
 func (s *shard) flushDue(now int64) {
 	s.mu.Lock()
-	next := s.flush(now)
-	for _, at := range [2]int64{releaseAt(s.release(now)), s.closeBars(now)} {
-		if at != 0 && (next == 0 || at < next) {
-			next = at
-		}
+	for _, sc := range s.schedules {
+		sc.run(s, now)
 	}
+	next := s.nextDueLocked()
 	s.mu.Unlock()
 	s.t.startWriters()
 	s.metrics.batch(0, 0, &s.t)
 	s.t.reset()
 	s.arm(next)
+}
+
+// nextDueLocked is when the first schedule is next due; 0 for never.
+func (s *shard) nextDueLocked() (next int64) {
+	for _, sc := range s.schedules {
+		if at := sc.next(); at != 0 && (next == 0 || at < next) {
+			next = at
+		}
+	}
+	return next
 }
 
 // arm makes the timer fire at at (Unix ns) unless it fires earlier already.
@@ -189,57 +199,4 @@ func (s *shard) arm(at int64) {
 	}
 	s.due = at
 	s.timer.Reset(time.Until(time.Unix(0, at)))
-}
-
-// tally counts what a batch of enqueues did and collects the clients whose
-// writers must start once the shard lock is released.
-type tally struct {
-	enqueued, merged, slow int
-	rateConflated          int
-	delayConflated         int
-	recovered, fallbacks   int
-	bars, lateTicks        [numStreams]int // per bar stream
-	start                  []*Client       // reused across batches; grows only
-}
-
-// send queues m, a message of sub's topic, to sub's client.
-func (t *tally) send(sub *subscription, m Message) { t.queue(sub.c, sub, m) }
-
-// queue is send for a caller that has sub's client at hand.
-func (t *tally) queue(c *Client, sub *subscription, m Message) {
-	m.sub = sub
-	res, start := c.enqueue(m)
-	switch res {
-	case enqueueQueued:
-		t.enqueued++
-	case enqueueMerged:
-		t.merged++
-	case enqueueOverflowed:
-		t.slow++
-	}
-	if start {
-		t.start = append(t.start, c)
-	}
-}
-
-// reply queues m, a reply, to c; it is not a tick and is not counted as one.
-func (t *tally) reply(c *Client, m Message) {
-	res, start := c.enqueue(m)
-	if res == enqueueOverflowed {
-		t.slow++
-	}
-	if start {
-		t.start = append(t.start, c)
-	}
-}
-
-func (t *tally) startWriters() {
-	for _, c := range t.start {
-		c.startWriter()
-	}
-}
-
-func (t *tally) reset() {
-	clear(t.start)
-	*t = tally{start: t.start[:0]}
 }

@@ -1,69 +1,44 @@
 package fanout
 
-import (
-	"errors"
-	"fmt"
-	"slices"
-)
-
-// ErrBadPolicy reports a Policy the engine cannot serve: progress updates
-// on the ticks stream, or more history than the stream keeps.
-var ErrBadPolicy = errors.New("fanout: bad policy")
-
-// Policy is how a client wants one subscribe request's symbols delivered.
-type Policy struct {
-	// Stream is the stream subscribed to; the zero value is Ticks.
-	Stream Stream
-	// MaxRate caps updates per second per symbol; 0 means every tick. It is
-	// rounded down to one of Config.RateClasses (up to the lowest one).
-	MaxRate float64
-	// Since maps a symbol to the last seq the client saw. A symbol whose
-	// ticks after it are still in the history ring gets exactly those
-	// (Result.Recovered); one whose are not gets a snapshot
-	// (Result.Snapshot). A symbol not in Since gets a snapshot as usual.
-	Since map[string]uint64
-	// Delayed subscribes to the delayed tier: each tick Config.Delay after
-	// its feed timestamp, marked "delayed":true, and bars made of those.
-	Delayed bool
-	// History, above 0, asks for the last History messages of each newly
-	// added symbol, oldest first, instead of its snapshot; a symbol in
-	// Since is recovered instead. At most HistoryMax(Stream).
-	History int
-	// Partial asks, on a bar stream, for progress updates of the forming
-	// bar ("partial":true) at most once a second.
-	Partial bool
-}
-
-// Result is what Subscribe did.
-type Result struct {
-	// Added lists the symbols newly subscribed, in request order.
-	Added []string
-	// Rate is the effective rate class, or 0 for every tick.
-	Rate float64
-	// Recovered and Snapshot split the newly added symbols that Policy.Since
-	// names: recovered from history, or fallen back to a snapshot. Both are
-	// nil when Since is nil.
-	Recovered, Snapshot []string
-}
+import "slices"
 
 // subscription is one client's subscription to one topic: the client and
-// its policy (rate class). The topic's shard owns it.
+// its policy (rate class, progress updates). The topic's shard owns it.
 type subscription struct {
 	c     *Client
 	topic *topic
-	kind  subKind // how its messages' count is named on the wire (Message.AppendTo)
 
 	// shard.mu
-	class int    // index into the topic's classes; 0 is every message
-	idx   int    // position in its class's subscriber list
-	sent  uint64 // seq of the last message queued to a rate-limited subscription
-	// progress is a bar subscription's progress updates, a subscription
-	// of its own in the topic's partialClass, so its queued partial bar is
-	// conflated apart from its final bars; nil if it did not ask.
-	progress *subscription
+	class       int    // index into the topic's classes; 0 is every message
+	idx         int    // position in its class's subscriber list
+	sent        uint64 // seq of the last message queued to a rate-limited subscription
+	progressIdx int    // position in the topic's progress list; -1 if it takes none
 
-	// Client.mu
-	queued uint64 // queue position of this subscription's newest message (queue.replace)
+	// What the client's conflating queue merges this subscription's
+	// messages by: its ticks or final bars (live), and apart from them its
+	// progress updates (partial), so a partial bar never replaces a final
+	// one.
+	live, partial mergeKey
+}
+
+func newSubscription(c *Client, tp *topic, class int) *subscription {
+	sub := &subscription{c: c, topic: tp, class: class, progressIdx: -1}
+	sub.live = mergeKey{sub: sub, kind: tickSub}
+	sub.partial = mergeKey{sub: sub, kind: progressSub}
+	if tp.stream.Bars() {
+		sub.live.kind = barSub
+	}
+	return sub
+}
+
+// mergeKey is one of a subscription's keys for queue.replace. The lists
+// that deliver a subscription's messages hold its key, not the
+// subscription, so the every-tick loop hands the key to the queue without
+// loading the subscription.
+type mergeKey struct {
+	sub    *subscription // its owner
+	kind   subKind       // how its messages' count is named on the wire (Message.AppendTo)
+	queued uint64        // Client.mu: queue position of its newest message
 }
 
 // subKind tells what a subscription's messages are, for the name of their
@@ -76,28 +51,35 @@ const (
 	progressSub                // partial bars: no count
 )
 
-// subList is a class's subscribers; removal moves the last one into the
-// gap. Each entry carries the client beside the subscription, so the
-// every-tick loop reaches the client without loading the subscription.
+// subList is a class's (or a topic's progress) subscribers, by the merge
+// key their messages there go with; removal moves the last one into the
+// gap. Each entry carries the client beside the key, so the every-tick
+// loop reaches the client without loading the subscription.
 type subList []subRef
 
 type subRef struct {
 	c   *Client
-	sub *subscription
+	key *mergeKey
 }
 
-func (l *subList) add(s *subscription) {
-	s.idx = len(*l)
-	*l = append(*l, subRef{s.c, s})
+// push appends key's subscription and returns its position.
+func (l *subList) push(key *mergeKey) int {
+	*l = append(*l, subRef{key.sub.c, key})
+	return len(*l) - 1
 }
 
-func (l *subList) remove(s *subscription) {
+// removeAt removes the entry at i, moving the last one into the gap, and
+// returns the moved subscription (nil if none moved) for the caller to
+// give its new position.
+func (l *subList) removeAt(i int) (moved *subscription) {
 	last := len(*l) - 1
-	moved := (*l)[last]
-	(*l)[s.idx] = moved
-	moved.sub.idx = s.idx
+	if i != last {
+		moved = (*l)[last].key.sub
+		(*l)[i] = (*l)[last]
+	}
 	(*l)[last] = subRef{}
 	*l = (*l)[:last]
+	return moved
 }
 
 // Subscribe subscribes c to syms on policy p's stream. Under the locks of
@@ -108,24 +90,13 @@ func (l *subList) remove(s *subscription) {
 // symbol's first message on the wire, and the live messages that follow
 // continue its seq with nothing lost or repeated. A symbol already held on
 // the stream moves to the new rate class and takes or drops progress
-// updates, with no snapshot. If any symbol is unknown, nothing changes.
+// updates, with no snapshot. If check refuses the request (an unknown
+// symbol, a policy the engine cannot serve), nothing changes.
 // Subscribe, Unsubscribe and SymbolsOf of one client must be called from
 // one goroutine.
 func (e *Engine) Subscribe(c *Client, syms []string, p Policy, reply func(Result) []byte) (Result, error) {
-	for _, name := range syms {
-		if !e.Known(name) {
-			return Result{}, fmt.Errorf("%w: %q", ErrUnknownSymbol, name)
-		}
-	}
-	switch {
-	case p.Delayed && e.cfg.Delay <= 0:
-		return Result{}, ErrNoDelayedTier
-	case int(p.Stream) >= numStreams:
-		return Result{}, fmt.Errorf("%w: no stream %d", ErrBadPolicy, p.Stream)
-	case p.Partial && !p.Stream.Bars():
-		return Result{}, fmt.Errorf("%w: progress updates are for bar streams", ErrBadPolicy)
-	case p.History < 0 || p.History > e.HistoryMax(p.Stream):
-		return Result{}, fmt.Errorf("%w: history %d: %s keeps at most %d", ErrBadPolicy, p.History, p.Stream, e.HistoryMax(p.Stream))
+	if err := e.check(syms, &p); err != nil {
+		return Result{}, err
 	}
 	class := phasedClass(classOf(e.classes, p.MaxRate), e.cfg.RatePhases, c.phase)
 	res := Result{Rate: e.RateOf(p.MaxRate)}
@@ -170,10 +141,7 @@ func (e *Engine) subscribeLocked(t *tally, c *Client, tp *topic, class int, p *P
 	sub, held := c.subs[tp]
 	switch {
 	case !held:
-		sub = &subscription{c: c, topic: tp, class: class}
-		if tp.stream.Bars() {
-			sub.kind = barSub
-		}
+		sub = newSubscription(c, tp, class)
 		c.subs[tp] = sub
 		since, asked := p.Since[tp.sym.name]
 		t.recovered += tp.catchUp(t, sub, since, recover[tp], p.History)
@@ -185,12 +153,10 @@ func (e *Engine) subscribeLocked(t *tally, c *Client, tp *topic, class int, p *P
 		tp.move(t, sub, class)
 	}
 	switch {
-	case p.Partial && sub.progress == nil:
-		sub.progress = &subscription{c: c, topic: tp, kind: progressSub, class: tp.sym.shard.partialClass()}
-		tp.subscribe(sub.progress)
-	case !p.Partial && sub.progress != nil:
-		tp.unsubscribe(sub.progress)
-		sub.progress = nil
+	case p.Partial && sub.progressIdx < 0:
+		tp.progress.add(sub)
+	case !p.Partial && sub.progressIdx >= 0:
+		tp.progress.remove(sub)
 	}
 }
 
@@ -241,8 +207,8 @@ func (e *Engine) unsubscribe(sub *subscription) {
 	sh := tp.sym.shard
 	sh.mu.Lock()
 	tp.unsubscribe(sub)
-	if sub.progress != nil {
-		tp.unsubscribe(sub.progress)
+	if sub.progressIdx >= 0 {
+		tp.progress.remove(sub)
 	}
 	sh.mu.Unlock()
 	delete(sub.c.subs, tp)

@@ -24,12 +24,13 @@ type topic struct {
 	lastMsg Message // the last message; its bytes serve as the snapshot
 	history ring
 	// classes[0] is every message; [k] is the shard's rate class k-1 (a
-	// configured rate in one phase, rate.go); the last is a bar topic's
-	// progress updates (partialClass). It is made at the first subscription,
-	// so a topic nobody takes costs none of it. rated counts the
-	// subscriptions in classes above 0.
+	// configured rate in one phase, rate.go). It is made at the first
+	// subscription, so a topic nobody takes costs none of it. rated counts
+	// the subscriptions in classes above 0.
 	classes []classState
 	rated   int
+	// progress is a bar topic's progress updates (progress.go).
+	progress progressSubs
 }
 
 // buf returns the arena, with room for one message, to append a message
@@ -61,13 +62,11 @@ const (
 	maxMsgBytes   = 384      // headroom buf keeps for one tick or bar, all marks included
 )
 
-// encodeTick is t's wire form, cut from the arena; a delayed topic's is
-// marked "delayed":true.
+// encodeTick is t's wire form, cut from the arena, with the tier's mark
+// (symbol.mark).
 func (tp *topic) encodeTick(t *feed.Tick) []byte {
 	b := t.AppendJSON(tp.buf())
-	if tp.sym.isDelayed {
-		b = append(b[:len(b)-1], `,"delayed":true}`...)
-	}
+	b = append(append(b[:len(b)-1], tp.sym.mark...), '}')
 	return tp.cut(b)
 }
 
@@ -147,9 +146,9 @@ func (tp *topic) recover(t *tally, sub *subscription, since uint64) int {
 // subscribe adds a new subscription to its class's list.
 func (tp *topic) subscribe(sub *subscription) {
 	if tp.classes == nil {
-		tp.classes = make([]classState, 1+len(tp.sym.shard.classes))
+		tp.classes = make([]classState, 1+len(tp.sym.shard.rates.classes))
 	}
-	tp.classes[sub.class].subs.add(sub)
+	sub.idx = tp.classes[sub.class].subs.push(&sub.live)
 	if sub.class > 0 {
 		tp.rated++
 	}
@@ -158,7 +157,9 @@ func (tp *topic) subscribe(sub *subscription) {
 // unsubscribe removes sub from its class's list. A message the class
 // still holds for it is not sent.
 func (tp *topic) unsubscribe(sub *subscription) {
-	tp.classes[sub.class].subs.remove(sub)
+	if moved := tp.classes[sub.class].subs.removeAt(sub.idx); moved != nil {
+		moved.idx = sub.idx
+	}
 	if sub.class > 0 {
 		tp.rated--
 	}

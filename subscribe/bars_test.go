@@ -18,14 +18,9 @@ func (e *testEnv) publishAt(sym string, ts int64, px float64) {
 	e.mu.Lock()
 	e.seq[sym]++
 	seq := e.seq[sym]
-	e.engine.Publish(feed.Tick{Symbol: sym, Seq: seq, Price: px, Size: 10, Bid: px - 0.01, Ask: px + 0.01, TS: ts})
+	e.put(feed.Tick{Symbol: sym, Seq: seq, Price: px, Size: 10, Bid: px - 0.01, Ask: px + 0.01, TS: ts})
 	e.mu.Unlock()
-	checkFor(e.t, 5*time.Second, func() error {
-		if t, _ := e.engine.Last(sym); t.Seq != seq {
-			return fmt.Errorf("engine at %s seq %d, want %d", sym, t.Seq, seq)
-		}
-		return nil
-	})
+	e.taken()
 }
 
 // expectBar reads the next message and checks it is the final bar seq of

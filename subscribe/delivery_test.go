@@ -18,7 +18,7 @@ func (e *testEnv) publishNow(sym string) uint64 {
 	defer e.mu.Unlock()
 	e.seq[sym]++
 	seq := e.seq[sym]
-	e.engine.Publish(feed.Tick{Symbol: sym, Seq: seq, Price: 100, Size: 100, Bid: 99.99, Ask: 100.01, TS: time.Now().UnixNano()})
+	e.put(feed.Tick{Symbol: sym, Seq: seq, Price: 100, Size: 100, Bid: 99.99, Ask: 100.01, TS: time.Now().UnixNano()})
 	return seq
 }
 

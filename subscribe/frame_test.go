@@ -268,9 +268,9 @@ func (e *testEnv) feed(sym string, stop <-chan struct{}) {
 		e.mu.Lock()
 		e.seq[sym]++
 		seq := e.seq[sym]
-		e.mu.Unlock()
 		px := 100 + float64(seq%100)/100
-		e.engine.Publish(feed.Tick{Symbol: sym, Seq: seq, Price: px, Size: 100, Bid: px - 0.01, Ask: px + 0.01, TS: time.Now().UnixNano()})
+		e.put(feed.Tick{Symbol: sym, Seq: seq, Price: px, Size: 100, Bid: px - 0.01, Ask: px + 0.01, TS: time.Now().UnixNano()})
+		e.mu.Unlock()
 	}
 }
 

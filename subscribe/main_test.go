@@ -38,8 +38,9 @@ type testEnv struct {
 	reg    *prometheus.Registry
 	url    string // ws://127.0.0.1:port/ws
 
-	mu  sync.Mutex
-	seq map[string]uint64
+	mu        sync.Mutex
+	seq       map[string]uint64
+	published int // ticks put to the engine (put)
 }
 
 func newTestEnv(t *testing.T, cfg Config, fcfg fanout.Config, symbols ...string) *testEnv {
@@ -91,12 +92,29 @@ func (e *testEnv) publish(sym string, n int) {
 		e.seq[sym]++
 		last = e.seq[sym]
 		px := 100 + float64(last%100)/100
-		e.engine.Publish(feed.Tick{Symbol: sym, Seq: last, Price: px, Size: 100, Bid: px - 0.01, Ask: px + 0.01, TS: time.Now().UnixNano()})
+		e.put(feed.Tick{Symbol: sym, Seq: last, Price: px, Size: 100, Bid: px - 0.01, Ask: px + 0.01, TS: time.Now().UnixNano()})
 	}
 	e.mu.Unlock()
+	e.taken()
+}
+
+// put publishes t. Every tick of the env goes through it, holding e.mu,
+// so published counts them all for taken.
+func (e *testEnv) put(t feed.Tick) {
+	e.published++
+	e.engine.Publish(t)
+}
+
+// taken waits until the engine has delivered every tick put so far: the
+// shards add each batch to tickgate_feed_ticks_total once delivered.
+func (e *testEnv) taken() {
+	e.t.Helper()
+	e.mu.Lock()
+	want := float64(e.published)
+	e.mu.Unlock()
 	checkFor(e.t, 5*time.Second, func() error {
-		if t, _ := e.engine.Last(sym); t.Seq != last {
-			return fmt.Errorf("engine at %s seq %d, want %d", sym, t.Seq, last)
+		if got := gathered(e.t, e.reg, "tickgate_feed_ticks_total"); got < want {
+			return fmt.Errorf("engine has taken %v ticks of %v", got, want)
 		}
 		return nil
 	})

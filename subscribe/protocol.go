@@ -70,6 +70,27 @@ type reply struct {
 	Streams   map[string][]string `json:"streams,omitempty"`
 }
 
+// welcomeMessage is the first message of every connection: the limits a
+// client must know before it subscribes, from the engine that enforces
+// them. history_budget is fanout.Engine.HistoryBudget (history times
+// symbols per subscribe); history maps each stream, in fanout.Streams
+// order, to its HistoryMax:
+//
+//	{"type":"welcome","history_budget":1024,"history":{"ticks":1024,"bars.1s":500,"bars.1m":500}}
+func welcomeMessage(e *fanout.Engine) []byte {
+	b := append([]byte(`{"type":"welcome","history_budget":`), strconv.Itoa(e.HistoryBudget())...)
+	b = append(b, `,"history":{`...)
+	for i, st := range fanout.Streams() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, st.String())
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(e.HistoryMax(st)), 10)
+	}
+	return append(b, "}}"...)
+}
+
 // authReply answers a token accepted by op auth. Expires is Unix seconds,
 // 0 for never.
 type authReply struct {
@@ -109,6 +130,10 @@ func errorf(code, format string, args ...any) *protoError {
 
 // decodeRequest parses one client message. Syntax errors and wrong shapes
 // get distinct codes so a client can tell a broken encoder from a bad call.
+// It judges only the message's shape (types, signs, which fields go with
+// which op); whether the engine serves a policy (history length and
+// budget, progress updates on the stream) is fanout.Engine.Subscribe's to
+// say.
 // On a shape error the returned request still carries the id if it parsed.
 func decodeRequest(b []byte) (request, *protoError) {
 	var r request
@@ -142,9 +167,6 @@ func decodeRequest(b []byte) (request, *protoError) {
 		}
 		if r.History < 0 {
 			return r, errorf(CodeInvalidRequest, "\"history\" must be 0 or a positive number of messages")
-		}
-		if r.Partial && !st.Bars() {
-			return r, errorf(CodeInvalidRequest, "\"partial\" applies to bar streams only")
 		}
 	case "list":
 	case "auth":

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -55,7 +56,8 @@ func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Add
 		closed:  make(chan struct{}),
 	}
 	lane := srv.lanes.pick()
-	s.client = srv.engine.NewClient(func() { lane.ready(s) })
+	s.client = srv.engine.NewClient(func(*fanout.Client) { lane.ready(s) })
+	s.client.Enqueue(fanout.Message{Data: welcomeMessage(srv.engine)}) // before anything else
 	return s
 }
 
@@ -175,17 +177,9 @@ func (s *session) list(id *int64) {
 // queues the "subscribed" reply, which names the symbols recovered and
 // those given a snapshot, ahead of each symbol's first tick on the wire.
 func (s *session) subscribe(req request) {
-	if most := s.srv.engine.HistoryMax(req.stream); req.History > most {
-		s.replyError(req.ID, errorf(CodeInvalidRequest, "\"history\" %d is more than the %d messages %s keeps", req.History, most, req.stream))
-		return
-	}
 	syms, perr := s.srv.resolve(s, s.grant, req.stream, req.Symbols)
 	if perr != nil {
 		s.replyError(req.ID, perr)
-		return
-	}
-	if budget := s.srv.engine.HistoryBudget(); req.History*len(syms) > budget {
-		s.replyError(req.ID, errorf(CodeInvalidRequest, "\"history\" %d for %d symbols is more than the %d messages one subscribe may ask for; split it", req.History, len(syms), budget))
 		return
 	}
 	encode := func(r fanout.Result) []byte {
@@ -204,8 +198,22 @@ func (s *session) subscribe(req request) {
 		Delayed: s.grant != nil && s.grant.Tier == Delayed,
 	}
 	if _, err := s.srv.engine.Subscribe(s.client, syms, p, encode); err != nil {
-		s.replyError(req.ID, errorf(CodeUnknownSymbol, "%v", err)) // resolve checked them
+		s.replyError(req.ID, subscribeError(err))
 	}
+}
+
+// subscribeError maps an error of fanout.Engine.Subscribe, which alone
+// judges a policy, to its error code; its message is the engine's, less
+// the package prefix.
+func subscribeError(err error) *protoError {
+	code := CodeInvalidRequest
+	switch {
+	case errors.Is(err, fanout.ErrUnknownSymbol):
+		code = CodeUnknownSymbol
+	case errors.Is(err, fanout.ErrUnknownStream):
+		code = CodeUnknownStream
+	}
+	return errorf(code, "%s", strings.TrimPrefix(err.Error(), "fanout: "))
 }
 
 func (s *session) unsubscribe(id *int64, st fanout.Stream, syms []string) {

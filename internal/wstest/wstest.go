@@ -36,7 +36,11 @@ type Msg struct {
 	TS      int64    `json:"ts"`
 	N       uint64   `json:"n"`
 
-	MaxRate   float64  `json:"max_rate"`
+	MaxRate float64 `json:"max_rate"`
+	// The welcome: the history budget and each stream's max history.
+	HistoryBudget int            `json:"history_budget"`
+	History       map[string]int `json:"history"`
+
 	Recovered []string `json:"recovered"` // nil when absent, [] when empty
 	Snapshot  []string `json:"snapshot"`
 
@@ -60,11 +64,20 @@ type Msg struct {
 // Client's reads frames as they arrive, and the test takes the messages
 // from a queue. Either way every message comes through one read path
 // (nextMsg), the place for any rule about which messages a test sees.
+// The gateway's welcome, the first message of every connection, is kept in
+// Welcome and not returned by Next or Read, so a test reads the replies and
+// ticks it is about; a frame that held only the welcome is not counted in
+// Frames.
 type Client struct {
 	TB      testing.TB
 	Conn    *websocket.Conn
 	Frames  int // frames read so far; while reading ahead, the reader's own
 	pending [][]byte
+	// Welcome is the welcome, once read (while reading ahead, valid once a
+	// message has been received); nil before, or from a server that sends
+	// none.
+	Welcome *Msg
+	started bool // the first message has been read
 
 	// FrameDelay, in nanoseconds, makes the read-ahead goroutine pause
 	// after each frame it reads: a client on a slow link. It may be
@@ -173,9 +186,29 @@ func (c *Client) ReadWithin(timeout time.Duration) (Msg, error) {
 	}
 }
 
-// nextMsg is the one read path: the next message of the frame read last,
-// or of a new frame.
+// nextMsg is the one read path: the next message but a leading welcome.
 func (c *Client) nextMsg(ctx context.Context) (Msg, error) {
+	m, err := c.nextRaw(ctx)
+	if err != nil || c.started {
+		return m, err
+	}
+	c.started = true
+	if !IsWelcome(m) {
+		return m, nil
+	}
+	c.Welcome = &m
+	if len(c.pending) == 0 {
+		c.Frames-- // the welcome's frame held nothing else
+	}
+	return c.nextRaw(ctx)
+}
+
+// IsWelcome reports whether m is the gateway's welcome.
+func IsWelcome(m Msg) bool { return m.Type == "welcome" }
+
+// nextRaw returns the next message of the frame read last, or of a new
+// frame.
+func (c *Client) nextRaw(ctx context.Context) (Msg, error) {
 	if len(c.pending) == 0 {
 		typ, frame, err := c.Conn.Read(ctx)
 		if err != nil {
