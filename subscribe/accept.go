@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 )
 
 // readBufferSize is the read buffer each connection keeps for life. Client
@@ -17,38 +18,54 @@ import (
 // thing a session holds after its write buffer.
 const readBufferSize = 512
 
+// hijackedConn is the connection as coder/websocket sees it: its reads go
+// through the meter (inbound.go), its writes through the frame writer
+// (outbound.go), so neither concern is above the WebSocket library, where
+// control frames would escape it. Both live in this one allocation.
+type hijackedConn struct {
+	net.Conn
+	in  meteredReader
+	out frameWriter
+}
+
+func (c *hijackedConn) Read(p []byte) (int, error)  { return c.in.Read(p) }
+func (c *hijackedConn) Write(p []byte) (int, error) { return c.out.Write(p) }
+func (c *hijackedConn) Close() error                { return c.in.Close() }
+
 // hijacker is the http.ResponseWriter given to websocket.Accept. Its Hijack
-// puts an inboundConn under the WebSocket library, so every byte the client
-// sends is metered and a write that blocks is bounded by WriteTimeout
-// (outbound.go), and swaps net/http's 4 KiB read buffer for a
-// readBufferSize one; everything else passes through to the embedded
-// writer.
+// puts a hijackedConn under the WebSocket library, so every byte the client
+// sends is metered and a write that blocks is bounded by writeTimeout, and
+// swaps net/http's 4 KiB read buffer for a readBufferSize one; everything
+// else passes through to the embedded writer.
 type hijacker struct {
 	http.ResponseWriter
-	limits inboundLimits
-	conn   *inboundConn // set by Hijack
+	limits       meterLimits
+	writeTimeout time.Duration
+	conn         *hijackedConn // set by Hijack
 }
 
 var _ http.Hijacker = (*hijacker)(nil)
 
 // Hijack takes over the connection like http.ResponseController.Hijack.
 // Bytes net/http had already read past the request (a client that sent
-// frames right behind its handshake) move into the inboundConn, to be read
-// and metered first.
+// frames right behind its handshake) move into the meteredReader, to be
+// read and metered first.
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err != nil {
 		return conn, brw, err
 	}
-	h.conn = newInboundConn(conn, h.limits)
+	h.conn = &hijackedConn{Conn: conn}
+	h.conn.in.init(conn, h.limits)
+	h.conn.out.init(conn, h.writeTimeout)
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
-		h.conn.prefix = bytes.Clone(b)
+		h.conn.in.prefix = bytes.Clone(b)
 	}
-	// coder/websocket writes through brw.Writer: point it at the
-	// inboundConn too (outbound.go), keeping its buffer.
-	brw.Writer.Reset(h.conn)
-	return h.conn, bufio.NewReadWriter(bufio.NewReaderSize(h.conn, readBufferSize), brw.Writer), nil
+	// coder/websocket writes through brw.Writer: point it at the frame
+	// writer too, keeping its buffer.
+	brw.Writer.Reset(&h.conn.out)
+	return h.conn, bufio.NewReadWriter(bufio.NewReaderSize(&h.conn.in, readBufferSize), brw.Writer), nil
 }
 
 // clientIP is the address a connection counts against for

@@ -206,7 +206,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusTooManyRequests, "too_many_connections", "this token's subject holds max_conns connections already")
 		return
 	}
-	h := &hijacker{ResponseWriter: w, limits: inboundLimits{s.cfg.InboundBytes, s.cfg.InboundFrames, s.cfg.InboundWindow, s.cfg.WriteTimeout}}
+	h := &hijacker{ResponseWriter: w, limits: meterLimits{s.cfg.InboundBytes, s.cfg.InboundFrames, s.cfg.InboundWindow}, writeTimeout: s.cfg.WriteTimeout}
 	conn, err := websocket.Accept(h, r, &s.accept)
 	if err != nil {
 		s.release(ip) // Accept has answered the request

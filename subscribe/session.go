@@ -22,10 +22,11 @@ type session struct {
 	srv     *Server
 	client  *fanout.Client
 	conn    *websocket.Conn
-	in      *inboundConn  // conn's socket, metered
-	ip      netip.Addr    // the client's address (clientIP)
-	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited
-	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008
+	in      *meteredReader // conn's reads, metered
+	out     *frameWriter   // conn's writes, one frame at a time
+	ip      netip.Addr     // the client's address (clientIP)
+	limiter *rate.Limiter  // MsgRate, MsgBurst: past it, rate_limited
+	flood   *rate.Limiter  // MsgRate, FloodBurst: past it, closed with 1008
 	pinger  *time.Timer
 
 	// Admission (admit.go), owned by the reader: the grant (nil until a
@@ -44,11 +45,12 @@ type session struct {
 	nextReady *session // in its lane's ready list; protected by that lane's mu
 }
 
-func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Addr) *session {
+func newSession(srv *Server, conn *websocket.Conn, hc *hijackedConn, ip netip.Addr) *session {
 	s := &session{
 		srv:     srv,
 		conn:    conn,
-		in:      in,
+		in:      &hc.in,
+		out:     &hc.out,
 		ip:      ip,
 		limiter: rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst),
 		flood:   rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.FloodBurst),
@@ -295,7 +297,7 @@ func (s *session) ping(conn *websocket.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.PongTimeout)
 	defer cancel()
 	if err := conn.Ping(ctx); err != nil {
-		if s.in.stalled.Load() {
+		if s.out.stalled.Load() {
 			s.client.Close(ReasonWriteTimeout) // the ping's own write stalled
 		} else {
 			s.client.Close(ReasonPongTimeout)
