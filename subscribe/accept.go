@@ -5,9 +5,6 @@ import (
 	"bytes"
 	"net"
 	"net/http"
-	"net/netip"
-	"strings"
-	"sync"
 	"time"
 )
 
@@ -66,80 +63,4 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// writer too, keeping its buffer.
 	brw.Writer.Reset(&h.conn.out)
 	return h.conn, bufio.NewReadWriter(bufio.NewReaderSize(&h.conn.in, readBufferSize), brw.Writer), nil
-}
-
-// clientIP is the address a connection counts against for
-// MaxConnectionsPerIP: the peer's, or, when the peer is a trusted proxy
-// and ClientIPHeader is set, the nearest address in that header (read
-// right to left, the way proxies append) that is not itself a trusted
-// proxy. A header entry that does not parse stops the walk at the last
-// address believed.
-func (s *Server) clientIP(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{} // not TCP (a test's fake request): one bucket
-	}
-	ip := ap.Addr().Unmap()
-	if s.cfg.ClientIPHeader == "" || !s.trusted(ip) {
-		return ip
-	}
-	vals := r.Header.Values(s.cfg.ClientIPHeader)
-	for i := len(vals) - 1; i >= 0; i-- {
-		hops := strings.Split(vals[i], ",")
-		for j := len(hops) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[j]))
-			if err != nil {
-				return ip
-			}
-			ip = a.Unmap()
-			if !s.trusted(ip) {
-				return ip
-			}
-		}
-	}
-	return ip
-}
-
-func (s *Server) trusted(ip netip.Addr) bool {
-	for _, p := range s.cfg.TrustedProxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-// ipSlots counts open sessions per client address, for
-// MaxConnectionsPerIP; max 0 counts nothing.
-type ipSlots struct {
-	max int
-
-	mu sync.Mutex // protects n
-	n  map[netip.Addr]int
-}
-
-// take counts one more session from ip unless that would pass max.
-func (p *ipSlots) take(ip netip.Addr) bool {
-	if p.max <= 0 {
-		return true
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.n[ip] >= p.max {
-		return false
-	}
-	p.n[ip]++
-	return true
-}
-
-// release gives back a slot taken for ip.
-func (p *ipSlots) release(ip netip.Addr) {
-	if p.max <= 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.n[ip]--; p.n[ip] <= 0 {
-		delete(p.n, ip)
-	}
 }

@@ -29,7 +29,7 @@ type session struct {
 	flood   *rate.Limiter  // MsgRate, FloodBurst: past it, closed with 1008
 	pinger  *time.Timer
 
-	// Admission (admit.go), owned by the reader: the grant (nil until a
+	// The grant (grant.go), owned by the reader: the grant (nil until a
 	// token is accepted, and always nil without a Verifier), the timer
 	// that closes the session when it expires, and the one that closes a
 	// session whose first message is not a token in time.
@@ -81,7 +81,7 @@ func (s *session) serve(initial []string) {
 	s.srv.engine.UnsubscribeAll(s.client)
 
 	s.pinger.Stop()
-	s.stopAdmission()
+	s.releaseGrant()
 	<-s.closed
 	reason := reasonOf(s.client.Cause())
 	s.srv.metrics.disconnects[reason].Inc()
@@ -308,24 +308,6 @@ func (s *session) ping(conn *websocket.Conn) {
 	case <-s.client.Done():
 	default:
 		s.pinger.Reset(s.srv.cfg.PingInterval)
-	}
-}
-
-// stopAdmission stops the session's admission timers and gives back its
-// subject's connection slot.
-func (s *session) stopAdmission() {
-	if s.firstAuth != nil {
-		s.firstAuth.Stop()
-	}
-	if s.grant == nil {
-		return
-	}
-	if s.expiry != nil {
-		s.expiry.Stop()
-	}
-	s.srv.releaseSubject(s.grant)
-	if s.grant.Tier == Delayed {
-		s.srv.metrics.delayedConns.Dec()
 	}
 }
 
