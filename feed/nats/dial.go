@@ -41,8 +41,8 @@ type PublisherConfig struct {
 	StreamReplicas int
 }
 
-// Connect connects to cfg.URLs with the options Source uses (retry for
-// ever, jittered backoff, pings) and no reconnect buffer, so that Publish
+// Connect connects to cfg.URLs as Source does (dialer: retry for ever,
+// jittered backoff, pings) but with no reconnect buffer, so that Publish
 // drops and counts ticks while disconnected; with cfg.Stream it then makes
 // sure the stream exists, retrying until ctx is done while no server
 // answers. Close the Publisher when done.
@@ -66,19 +66,17 @@ func Connect(ctx context.Context, cfg PublisherConfig, log *slog.Logger) (*Publi
 		return nil, fmt.Errorf("nats: stream name %q: want letters, digits, '-' or '_'", cfg.Stream)
 	}
 	p := newPublisher(cfg.Prefix, log.With("subsystem", "publish"))
-	nc, err := natsgo.Connect(strings.Join(cfg.URLs, ","),
-		natsgo.Name(cfg.Name),
-		natsgo.MaxReconnects(-1),
-		natsgo.RetryOnFailedConnect(true),
-		natsgo.CustomReconnectDelay(backoff(cfg.ReconnectWait, maxReconnectWait)),
-		natsgo.PingInterval(pingInterval),
-		natsgo.ReconnectBufSize(-1),
-		natsgo.ConnectHandler(p.connected),
-		natsgo.ReconnectHandler(p.connected),
-		natsgo.DisconnectErrHandler(p.disconnected),
-	)
+	nc, err := dialer{
+		url:           strings.Join(cfg.URLs, ","),
+		name:          cfg.Name,
+		wait:          cfg.ReconnectWait,
+		dropWhileDown: true,
+		connected:     p.connected,
+		reconnected:   p.connected,
+		disconnected:  p.disconnected,
+	}.dial()
 	if err != nil {
-		return nil, fmt.Errorf("nats: connect: %w", err)
+		return nil, err
 	}
 	p.nc, p.owned = nc, true
 	if cfg.Stream != "" {
