@@ -135,11 +135,12 @@ type Server struct {
 	wg    sync.WaitGroup // one per running session
 	lanes *writeLanes    // run the sessions' writers
 
-	mu       sync.Mutex // protects the fields below
-	sessions map[*session]struct{}
-	draining bool
-	subjects map[string]int // connections per grant subject with MaxConns
-	feedDown bool           // see SetFeedUp
+	mu          sync.Mutex // protects the fields below
+	sessions    map[*session]struct{}
+	draining    bool
+	subjects    map[string]int // connections per grant subject with MaxConns
+	feedDown    bool           // see SetFeedUp
+	feedRunning bool           // see SetFeedRunning
 }
 
 // NewServer returns a Server that subscribes clients on engine and
@@ -230,7 +231,7 @@ func (s *Server) unregister(sess *session) {
 // Connections reports the open WebSocket sessions.
 func (s *Server) Connections() int { return int(s.conns.Load()) }
 
-// Drain refuses new sessions, then closes the open ones with 1001, spread
+// Drain refuses new sessions and turns Ready off, then closes the open ones with 1001, spread
 // over window so clients do not all reconnect at once, and waits for them
 // to end. The last close goes out handshakeReserve(window) before the
 // window ends, so a responsive client's close handshake ends inside it too.

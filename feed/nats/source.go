@@ -171,7 +171,6 @@ type Source struct {
 
 var (
 	_ feed.Source  = (*Source)(nil)
-	_ feed.Readier = (*Source)(nil)
 	_ feed.Watcher = (*Source)(nil)
 )
 
