@@ -102,7 +102,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tickgate_ready",
-		Help: "1 while the gateway is ready for clients (feed running and up, not draining).",
+		Help: "1 while the gateway is ready for clients (feed running, not draining).",
 	}, func() float64 {
 		if clients.Ready() {
 			return 1
