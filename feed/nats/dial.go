@@ -47,23 +47,8 @@ type PublisherConfig struct {
 // sure the stream exists, retrying until ctx is done while no server
 // answers. Close the Publisher when done.
 func Connect(ctx context.Context, cfg PublisherConfig, log *slog.Logger) (*Publisher, error) {
-	if len(cfg.URLs) == 0 {
-		cfg.URLs = []string{natsgo.DefaultURL}
-	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = defaultPrefix
-	}
-	if cfg.ReconnectWait <= 0 {
-		cfg.ReconnectWait = defaultReconnectWait
-	}
-	if cfg.Name == "" {
-		cfg.Name = defaultPublisherName
-	}
-	if !validSubject(cfg.Prefix) {
-		return nil, fmt.Errorf("nats: prefix %q is not a literal subject", cfg.Prefix)
-	}
-	if cfg.Stream != "" && !ValidStreamName(cfg.Stream) {
-		return nil, fmt.Errorf("nats: stream name %q: want letters, digits, '-' or '_'", cfg.Stream)
+	if err := cfg.defaults(); err != nil {
+		return nil, err
 	}
 	p := newPublisher(cfg.Prefix, log.With("subsystem", "publish"))
 	nc, err := dialer{
@@ -86,6 +71,19 @@ func Connect(ctx context.Context, cfg PublisherConfig, log *slog.Logger) (*Publi
 		}
 	}
 	return p, nil
+}
+
+// defaults fills in cfg's zero fields as Config.defaults does for the
+// fields they share (a negative ReconnectWait too, here) and checks them
+// as Config does.
+func (cfg *PublisherConfig) defaults() error {
+	c := Config{URLs: cfg.URLs, Prefix: cfg.Prefix, ReconnectWait: max(cfg.ReconnectWait, 0), Name: cfg.Name, Stream: cfg.Stream}
+	if c.Name == "" {
+		c.Name = defaultPublisherName
+	}
+	c = c.defaults()
+	cfg.URLs, cfg.Prefix, cfg.ReconnectWait, cfg.Name = c.URLs, c.Prefix, c.ReconnectWait, c.Name
+	return c.validateConn()
 }
 
 // connected logs a (re)connect and what the outage cost.
