@@ -1,5 +1,10 @@
 package feed
 
+import (
+	"context"
+	"log/slog"
+)
+
 // Health is the state of a source's upstream, as the gateway tells clients
 // (feed_down / feed_up notices) and load balancers (/readyz).
 type Health uint8
@@ -42,4 +47,32 @@ func (h Health) String() string {
 // Health is safe for concurrent use.
 type Watcher interface {
 	Health() (Health, <-chan struct{})
+}
+
+// Follow follows w until ctx is done and calls tell with whether the feed
+// is up: at once, then after each change. A change that finds the feed up,
+// as it was, means it went down and came back between two looks (a blip:
+// only down or stalled follow up), so tell gets false and then true, since
+// ticks may have been lost in it. Changes are logged to log; the first
+// look logs only a feed that is not up.
+func Follow(ctx context.Context, w Watcher, tell func(up bool), log *slog.Logger) {
+	wasUp := true
+	for first := true; ; first = false {
+		h, changed := w.Health()
+		up := h == Up
+		if up != wasUp {
+			log.Info("feed health changed; telling clients", "health", h)
+		}
+		if up && wasUp && !first {
+			log.Info("feed went down and came back; telling clients")
+			tell(false)
+		}
+		tell(up)
+		wasUp = up
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
+	}
 }

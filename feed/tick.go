@@ -122,10 +122,3 @@ func (t *Tick) Validate() error {
 	}
 	return nil
 }
-
-// Readier is implemented by a Source whose upstream can be unreachable while
-// Run goes on, such as a NATS connection that is reconnecting. The gateway
-// reports not ready (GET /readyz 503) while Ready returns false.
-type Readier interface {
-	Ready() bool
-}

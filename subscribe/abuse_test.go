@@ -372,7 +372,7 @@ func (e *testEnv) sessionOf(c *rawConn) *session {
 	e.srv.mu.Lock()
 	defer e.srv.mu.Unlock()
 	for sess := range e.srv.sessions {
-		if sess.in.RemoteAddr().String() == c.LocalAddr().String() {
+		if sess.in.conn.RemoteAddr().String() == c.LocalAddr().String() {
 			return sess
 		}
 	}

@@ -4,27 +4,116 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
-	"strconv"
+	"net/netip"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/tickgate/tickgate/fanout"
 )
 
-// Admission: who may connect and what they may see. With Config.Verifier
-// set, every /ws connection needs a token: in the Authorization header
-// (Bearer), in ?token=, or as the first message, {"op":"auth","token":..},
-// within Config.FirstMessageTimeout. The token's Grant then decides the
-// symbols a session may subscribe to, its tier, and how many connections
-// its subject may hold. The session is closed with 4003 when its grant
-// expires, unless the client sends a fresh token before.
+// Admission: what a /ws request must get before its upgrade, each step
+// named for what it takes, cheapest first so a refused client costs no
+// token check or symbol lookup: a connection slot (MaxConnections, not
+// draining, MaxConnectionsPerIP), a grant (the token, when Config.Verifier
+// is set), the ?symbols= list checked against the grant, and a subject
+// slot (the grant's MaxConns). With a Verifier every /ws connection needs
+// a token: in the Authorization header (Bearer), in ?token=, or as the
+// first message, {"op":"auth","token":..}, within
+// Config.FirstMessageTimeout (grant.go takes it from there).
 
-// authCause is a fanout.Client close cause for a refused or expired token:
-// close code 4003, with the reason as the close text.
-type authCause struct{ reason string }
+// admission is what admit took for one request: a connection slot for ip,
+// and, when grant is not nil, a subject slot for grant's subject.
+type admission struct {
+	ip      netip.Addr
+	grant   *Grant   // nil: no Verifier, or the token comes as the first message
+	initial []string // ?symbols=, resolved; subscribed on connect
+}
 
-func (a *authCause) Error() string { return "subscribe: token " + a.reason }
+// admit takes a connection slot, a grant and a subject slot for r, or
+// answers r itself with the refusal's status, gives back what it took and
+// reports false.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (a admission, ok bool) {
+	a.ip, ok = s.takeConnSlot(w, r)
+	if !ok {
+		return a, false
+	}
+	defer func() {
+		if !ok {
+			s.releaseConnSlot(a.ip)
+		}
+	}()
+	if a.grant, ok = s.authorize(w, r, true); !ok {
+		return a, false
+	}
+	if a.initial, ok = s.initialSymbols(w, r, a.grant); !ok {
+		return a, false
+	}
+	if !s.takeSubjectSlot(a.grant) {
+		s.metrics.rejected[rejectMaxConns].Inc()
+		refuse(w, http.StatusTooManyRequests, "too_many_connections", "this token's subject holds max_conns connections already")
+		return a, false
+	}
+	return a, true
+}
+
+// takeConnSlot takes a connection slot and one of the client address's,
+// or answers the request itself and reports false.
+func (s *Server) takeConnSlot(w http.ResponseWriter, r *http.Request) (netip.Addr, bool) {
+	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
+		s.conns.Add(-1)
+		s.metrics.rejected[rejectMaxConnections].Inc()
+		http.Error(w, "tickgate: connection limit reached", http.StatusServiceUnavailable)
+		return netip.Addr{}, false
+	}
+	if s.isDraining() {
+		s.conns.Add(-1)
+		s.metrics.rejected[rejectDraining].Inc()
+		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
+		return netip.Addr{}, false
+	}
+	ip := s.clientIP(r)
+	if !s.perIP.take(ip) {
+		s.conns.Add(-1)
+		s.metrics.rejected[rejectPerIP].Inc()
+		http.Error(w, "tickgate: too many connections from "+ip.String(), http.StatusTooManyRequests)
+		return netip.Addr{}, false
+	}
+	return ip, true
+}
+
+// releaseConnSlot gives back the slots takeConnSlot took.
+func (s *Server) releaseConnSlot(ip netip.Addr) {
+	s.perIP.release(ip)
+	s.conns.Add(-1)
+}
+
+// Authorize checks r's token for an HTTP endpoint such as /symbols. With
+// no Verifier it allows everything. A missing or bad token gets a 401 with
+// a JSON body naming the reason, written here, and ok false.
+func (s *Server) Authorize(w http.ResponseWriter, r *http.Request) (g *Grant, ok bool) {
+	return s.authorize(w, r, false)
+}
+
+// authorize is the one token check of an HTTP request. It returns the
+// grant, or nil when there is no Verifier, or when the request has no
+// token and mayFollow says it can still come as the first message (a /ws
+// request). A bad token, or a missing one that cannot follow, gets a 401
+// with a JSON body naming the reason, written here, and ok false.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, mayFollow bool) (g *Grant, ok bool) {
+	if s.cfg.Verifier == nil {
+		return nil, true
+	}
+	tok := tokenOf(r)
+	if tok == "" && mayFollow {
+		return nil, true
+	}
+	g, aerr := s.verify(tok)
+	if aerr != nil {
+		refuse(w, http.StatusUnauthorized, aerr.Reason, aerr.Error())
+		return nil, false
+	}
+	return g, true
+}
 
 // tokenOf returns the request's bearer token, from the Authorization
 // header or else the token query parameter.
@@ -57,19 +146,30 @@ func (s *Server) verify(token string) (*Grant, *AuthError) {
 	return &g, nil
 }
 
-// Authorize checks r's token for an HTTP endpoint such as /symbols. With
-// no Verifier it allows everything. A missing or bad token gets a 401 with
-// a JSON body naming the reason, written here, and ok false.
-func (s *Server) Authorize(w http.ResponseWriter, r *http.Request) (g *Grant, ok bool) {
-	if s.cfg.Verifier == nil {
+// initialSymbols resolves ?symbols= against grant, so a bad list gets a
+// plain 400 (403 outside the grant, 401 with no token to check it
+// against) before the upgrade.
+func (s *Server) initialSymbols(w http.ResponseWriter, r *http.Request, grant *Grant) ([]string, bool) {
+	v := r.URL.Query().Get("symbols")
+	if v == "" {
 		return nil, true
 	}
-	g, aerr := s.verify(tokenOf(r))
-	if aerr != nil {
-		refuse(w, http.StatusUnauthorized, aerr.Reason, aerr.Error())
+	if s.cfg.Verifier != nil && grant == nil {
+		s.metrics.authFailures[AuthMissing].Inc()
+		refuse(w, http.StatusUnauthorized, AuthMissing, "?symbols= needs a token in the Authorization header or ?token=")
 		return nil, false
 	}
-	return g, true
+	syms, perr := s.resolve(nil, grant, fanout.Ticks, parseSymbolsParam(v))
+	if perr != nil {
+		s.metrics.errors[perr.code].Inc()
+		status := http.StatusBadRequest
+		if perr.code == CodeForbidden {
+			status = http.StatusForbidden
+		}
+		http.Error(w, perr.Error(), status)
+		return nil, false
+	}
+	return syms, true
 }
 
 // refuse answers an HTTP request with status and {"error":reason,"msg":msg}.
@@ -82,9 +182,9 @@ func refuse(w http.ResponseWriter, status int, reason, msg string) {
 	}{reason, msg})
 }
 
-// admitSubject counts one more connection for g's subject and reports
+// takeSubjectSlot counts one more connection for g's subject and reports
 // false, counting nothing, when that would pass g.MaxConns.
-func (s *Server) admitSubject(g *Grant) bool {
+func (s *Server) takeSubjectSlot(g *Grant) bool {
 	if g == nil || g.MaxConns <= 0 {
 		return true
 	}
@@ -97,8 +197,8 @@ func (s *Server) admitSubject(g *Grant) bool {
 	return true
 }
 
-// releaseSubject undoes admitSubject.
-func (s *Server) releaseSubject(g *Grant) {
+// releaseSubjectSlot gives back the slot takeSubjectSlot took.
+func (s *Server) releaseSubjectSlot(g *Grant) {
 	if g == nil || g.MaxConns <= 0 {
 		return
 	}
@@ -109,161 +209,78 @@ func (s *Server) releaseSubject(g *Grant) {
 	}
 }
 
-// admitRequest checks the token of a /ws request before the upgrade. It
-// returns the grant, or nil when there is no Verifier or the token is to
-// come as the first message. A bad token gets a 401 and ok false.
-func (s *Server) admitRequest(w http.ResponseWriter, r *http.Request) (g *Grant, ok bool) {
-	if s.cfg.Verifier == nil {
-		return nil, true
+// clientIP is the address a connection counts against for
+// MaxConnectionsPerIP: the peer's, or, when the peer is a trusted proxy
+// and ClientIPHeader is set, the nearest address in that header (read
+// right to left, the way proxies append) that is not itself a trusted
+// proxy. A header entry that does not parse stops the walk at the last
+// address believed.
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{} // not TCP (a test's fake request): one bucket
 	}
-	tok := tokenOf(r)
-	if tok == "" {
-		return nil, true
+	ip := ap.Addr().Unmap()
+	if s.cfg.ClientIPHeader == "" || !s.trusted(ip) {
+		return ip
 	}
-	g, aerr := s.verify(tok)
-	if aerr != nil {
-		refuse(w, http.StatusUnauthorized, aerr.Reason, aerr.Error())
-		return nil, false
+	vals := r.Header.Values(s.cfg.ClientIPHeader)
+	for i := len(vals) - 1; i >= 0; i-- {
+		hops := strings.Split(vals[i], ",")
+		for j := len(hops) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[j]))
+			if err != nil {
+				return ip
+			}
+			ip = a.Unmap()
+			if !s.trusted(ip) {
+				return ip
+			}
+		}
 	}
-	return g, true
+	return ip
 }
 
-// admitted applies a grant that came as the first message: the subject's
-// connection cap, then accepted. It reports false (the session is being
-// closed with 4029) if the subject is at its cap.
-func (s *session) admitted(g *Grant) bool {
-	if !s.srv.admitSubject(g) {
-		s.client.Close(ReasonTooManyConns)
+func (s *Server) trusted(ip netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ipSlots counts open sessions per client address, for
+// MaxConnectionsPerIP; max 0 counts nothing.
+type ipSlots struct {
+	max int
+
+	mu sync.Mutex // protects n
+	n  map[netip.Addr]int
+}
+
+// take counts one more session from ip unless that would pass max.
+func (p *ipSlots) take(ip netip.Addr) bool {
+	if p.max <= 0 {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[ip] >= p.max {
 		return false
 	}
-	s.accepted(g)
+	p.n[ip]++
 	return true
 }
 
-// accepted makes g, already counted against its subject, the session's
-// grant: the tier gauge and the expiry timer.
-func (s *session) accepted(g *Grant) {
-	s.grant = g
-	if g.Tier == Delayed {
-		s.srv.metrics.delayedConns.Inc()
-	}
-	s.armExpiry()
-}
-
-// tokenMissing closes a session that sent no token in time, counted.
-func (s *session) tokenMissing() {
-	if s.client.Cause() == nil {
-		s.srv.metrics.authFailures[AuthMissing].Inc()
-	}
-	s.client.Close(&authCause{AuthMissing})
-}
-
-// armExpiry closes the session with 4003 "token expired" when its grant
-// expires: at exp, not at the next message.
-func (s *session) armExpiry() {
-	if s.expiry != nil {
-		s.expiry.Stop()
-	}
-	if s.grant.Expires.IsZero() {
+// release gives back a slot taken for ip.
+func (p *ipSlots) release(ip netip.Addr) {
+	if p.max <= 0 {
 		return
 	}
-	s.expiry = time.AfterFunc(time.Until(s.grant.Expires), func() {
-		s.client.Close(&authCause{AuthExpired})
-	})
-}
-
-// authenticate handles {"op":"auth"}: the first message of a session that
-// had no token, or a fresh token before the current one expires. With
-// authentication off it is answered and changes nothing. A bad
-// first token closes with 4003; a bad fresh one is answered with an error
-// and the current grant stands until it expires.
-func (s *session) authenticate(req request) {
-	if s.srv.cfg.Verifier == nil { // auth off: every client sees everything
-		s.reply(authReply{Type: "authenticated", ID: req.ID, Tier: Realtime.String()})
-		return
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[ip]--; p.n[ip] <= 0 {
+		delete(p.n, ip)
 	}
-	g, aerr := s.srv.verify(req.Token)
-	if s.grant == nil {
-		if aerr != nil {
-			s.client.Close(&authCause{aerr.Reason})
-			return
-		}
-		s.firstAuth.Stop()
-		if s.admitted(g) {
-			s.reply(authReply{Type: "authenticated", ID: req.ID, Tier: g.Tier.String(), Expires: unixOrZero(g.Expires)})
-		}
-		return
-	}
-	switch {
-	case aerr != nil:
-		s.replyError(req.ID, errorf(CodeUnauthorized, "token %s; the current one stands until it expires", aerr.Reason))
-		return
-	case g.Subject != s.grant.Subject || g.Tier != s.grant.Tier:
-		s.replyError(req.ID, errorf(CodeUnauthorized, "a fresh token must keep the subject and tier; reconnect to change them"))
-		return
-	}
-	s.grant.Expires, s.grant.Symbols = g.Expires, g.Symbols
-	s.armExpiry()
-	s.reply(authReply{Type: "authenticated", ID: req.ID, Tier: g.Tier.String(), Expires: unixOrZero(g.Expires)})
-	s.revokeUnentitled()
-}
-
-// revokeUnentitled unsubscribes what a narrowed grant no longer allows,
-// with a notice naming the symbols.
-func (s *session) revokeUnentitled() {
-	var gone []string
-	for _, st := range fanout.Streams() {
-		var lost []string
-		for _, sym := range s.srv.engine.SymbolsOf(s.client, st) {
-			if !s.grant.Allows(sym) {
-				lost = append(lost, sym)
-			}
-		}
-		for _, sym := range s.srv.engine.Unsubscribe(s.client, st, lost) {
-			if !slices.Contains(gone, sym) {
-				gone = append(gone, sym)
-			}
-		}
-	}
-	if len(gone) == 0 {
-		return
-	}
-	s.reply(notice{Type: "notice", Code: "revoked", Msg: "your token no longer covers these symbols; they were unsubscribed", Symbols: gone})
-}
-
-// entitled filters syms by the grant g (nil: no entitlements). The
-// expansion of "*" (wildcard) keeps the entitled symbols; a symbol named
-// outside the grant refuses the whole request.
-func (s *Server) entitled(g *Grant, syms []string, wildcard bool) ([]string, *protoError) {
-	if g == nil {
-		return syms, nil
-	}
-	if wildcard {
-		return slices.DeleteFunc(syms, func(sym string) bool { return !g.Allows(sym) }), nil
-	}
-	var forbidden []string
-	for _, sym := range syms {
-		if s.engine.Known(sym) && !g.Allows(sym) {
-			forbidden = append(forbidden, sym)
-		}
-	}
-	if len(forbidden) > 0 {
-		return nil, errorf(CodeForbidden, "not entitled to %s", capList(forbidden, maxEchoed))
-	}
-	return syms, nil
-}
-
-// capList formats at most n items of list, then how many more there are.
-func capList(list []string, n int) string {
-	if len(list) <= n {
-		return strings.Join(list, ", ")
-	}
-	return strings.Join(list[:n], ", ") + " and " + strconv.Itoa(len(list)-n) + " more"
-}
-
-func unixOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.Unix()
 }

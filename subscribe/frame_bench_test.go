@@ -14,8 +14,8 @@ import (
 // gateway's common frame (one ~100-byte tick), each on a loopback
 // connection whose peer discards what it reads on its own goroutine:
 // "websocket" writes it with coder/websocket's conn.Write, as the gateway
-// did (locks, header into its buffer, copy, flush into the inboundConn);
-// "direct" with inboundConn.writeText, as the gateway does now (header in
+// did (locks, header into its buffer, copy, flush into the frameWriter);
+// "direct" with frameWriter.writeText, as the gateway does now (header in
 // place, one write); "raw" writes the same frame pre-framed with one
 // write on a plain TCP connection, which is what bench/floor does. All
 // three pay the system call and Go's netpoll wrapper.
@@ -32,11 +32,11 @@ func BenchmarkFrameWrite(b *testing.B) {
 		}
 	})
 	b.Run("direct", func(b *testing.B) {
-		in := wsPair(b).in
+		out := wsPair(b).out
 		buf := append(make([]byte, maxHeader), payload...)
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := in.writeText(buf); err != nil {
+			if err := out.writeText(buf); err != nil {
 				b.Fatal(err)
 			}
 		}

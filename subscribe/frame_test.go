@@ -23,24 +23,24 @@ import (
 
 // accepted is the server side of one connection accepted as Server does.
 type accepted struct {
-	in   *inboundConn
+	out  *frameWriter
 	conn *websocket.Conn
 }
 
 // acceptServer serves WebSocket upgrades on loopback the way Server does
-// (its hijacker puts an inboundConn under coder/websocket) and hands each
+// (its hijacker puts a hijackedConn under coder/websocket) and hands each
 // accepted connection over the channel; cleanup closes them.
 func acceptServer(tb testing.TB) (url string, conns <-chan accepted) {
 	tb.Helper()
 	ch := make(chan accepted, 1)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := &hijacker{ResponseWriter: w, limits: inboundLimits{1 << 30, 1 << 20, time.Second, 10 * time.Second}}
+		h := &hijacker{ResponseWriter: w, limits: meterLimits{1 << 30, 1 << 20, time.Second}, writeTimeout: 10 * time.Second}
 		conn, err := websocket.Accept(h, r, nil)
 		if err != nil {
 			return
 		}
 		tb.Cleanup(func() { conn.CloseNow() })
-		ch <- accepted{h.conn, conn}
+		ch <- accepted{&h.conn.out, conn}
 	}))
 	tb.Cleanup(hs.Close)
 	return "ws" + hs.URL[len("http"):], ch
@@ -78,7 +78,7 @@ func TestDataFrameSizes(t *testing.T) {
 	var werr error
 	wg.Go(func() { // the client reads on the test's goroutine meanwhile
 		for i, n := range sizes {
-			if werr = a.in.writeText(textFrame(i, n)); werr != nil {
+			if werr = a.out.writeText(textFrame(i, n)); werr != nil {
 				return
 			}
 		}
@@ -101,11 +101,11 @@ func TestDataFrameSizes(t *testing.T) {
 // TestWriteTextAllocs guards the data frame write path: framing and
 // writing a frame on a real connection allocates nothing.
 func TestWriteTextAllocs(t *testing.T) {
-	in := wsPair(t).in
+	out := wsPair(t).out
 	buf := textFrame(0, 100)
 	var err error
 	allocs := testing.AllocsPerRun(1000, func() {
-		if e := in.writeText(buf); e != nil {
+		if e := out.writeText(buf); e != nil {
 			err = e
 		}
 	})
@@ -139,7 +139,7 @@ func TestPutHeader(t *testing.T) {
 
 // TestPingsBetweenDataFrames has a client ping as fast as the server
 // answers while a fast feed runs: the server's pongs (written by
-// coder/websocket through inboundConn.Write) and its data frames (written
+// coder/websocket through frameWriter.Write) and its data frames (written
 // by writeText) share the socket, and every tick must arrive, in order,
 // with every ping answered and no protocol error on either side. Not
 // parallel: its feed and pings would load the box under the latency
@@ -244,7 +244,7 @@ func TestNoDataFrameAfterServerClose(t *testing.T) {
 	if b0, _, err := rc.readFrame(); b0 != 0x88 || err != nil {
 		t.Fatalf("first frame % x, %v; want the close frame", b0, err)
 	}
-	if err := a.in.writeText(textFrame(0, 10)); !errors.Is(err, net.ErrClosed) {
+	if err := a.out.writeText(textFrame(0, 10)); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("data frame after the close frame: %v, want net.ErrClosed", err)
 	}
 	rc.Write(frame(0x88, []byte{0x03, 0xe9})) // 1001 back, as coder/websocket expects

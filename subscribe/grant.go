@@ -3,8 +3,26 @@ package subscribe
 import (
 	"errors"
 	"path"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/tickgate/tickgate/fanout"
 )
+
+// Grants: what a session may see. With Config.Verifier set, the token's
+// Grant (taken before the upgrade, admit.go, or from the first message,
+// authenticate) decides the symbols a session may subscribe to, its tier,
+// and how many connections its subject may hold. The session is closed
+// with 4003 when its grant expires, unless the client sends a fresh token
+// before.
+
+// authCause is a fanout.Client close cause for a refused or expired token:
+// close code 4003, with the reason as the close text.
+type authCause struct{ reason string }
+
+func (a *authCause) Error() string { return "subscribe: token " + a.reason }
 
 // Tier is the licence a grant carries for the ticks it may see.
 type Tier uint8
@@ -98,3 +116,161 @@ const (
 
 // AuthReasons lists every reason, for metric labels.
 var AuthReasons = []string{AuthMissing, AuthMalformed, AuthExpired, AuthNotYetValid, AuthBadSignature, AuthWrongAlgorithm, AuthBadClaims}
+
+// takeFirstGrant takes a subject slot for a grant that came as the first
+// message, then makes it the session's. It reports false (the session is
+// being closed with 4029) if the subject is at its cap.
+func (s *session) takeFirstGrant(g *Grant) bool {
+	if !s.srv.takeSubjectSlot(g) {
+		s.client.Close(ReasonTooManyConns)
+		return false
+	}
+	s.setGrant(g)
+	return true
+}
+
+// setGrant makes g, which holds a subject slot already, the session's
+// grant: the tier gauge and the expiry timer.
+func (s *session) setGrant(g *Grant) {
+	s.grant = g
+	if g.Tier == Delayed {
+		s.srv.metrics.delayedConns.Inc()
+	}
+	s.armExpiry()
+}
+
+// releaseGrant stops the session's grant timers (first token, expiry) and
+// gives back its subject slot.
+func (s *session) releaseGrant() {
+	if s.firstAuth != nil {
+		s.firstAuth.Stop()
+	}
+	if s.grant == nil {
+		return
+	}
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	s.srv.releaseSubjectSlot(s.grant)
+	if s.grant.Tier == Delayed {
+		s.srv.metrics.delayedConns.Dec()
+	}
+}
+
+// tokenMissing closes a session that sent no token in time, counted.
+func (s *session) tokenMissing() {
+	if s.client.Cause() == nil {
+		s.srv.metrics.authFailures[AuthMissing].Inc()
+	}
+	s.client.Close(&authCause{AuthMissing})
+}
+
+// armExpiry closes the session with 4003 "token expired" when its grant
+// expires: at exp, not at the next message.
+func (s *session) armExpiry() {
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	if s.grant.Expires.IsZero() {
+		return
+	}
+	s.expiry = time.AfterFunc(time.Until(s.grant.Expires), func() {
+		s.client.Close(&authCause{AuthExpired})
+	})
+}
+
+// authenticate handles {"op":"auth"}: the first message of a session that
+// had no token, or a fresh token before the current one expires. With
+// authentication off it is answered and changes nothing. A bad
+// first token closes with 4003; a bad fresh one is answered with an error
+// and the current grant stands until it expires.
+func (s *session) authenticate(req request) {
+	if s.srv.cfg.Verifier == nil { // auth off: every client sees everything
+		s.reply(authReply{Type: "authenticated", ID: req.ID, Tier: Realtime.String()})
+		return
+	}
+	g, aerr := s.srv.verify(req.Token)
+	if s.grant == nil {
+		if aerr != nil {
+			s.client.Close(&authCause{aerr.Reason})
+			return
+		}
+		s.firstAuth.Stop()
+		if s.takeFirstGrant(g) {
+			s.reply(authReply{Type: "authenticated", ID: req.ID, Tier: g.Tier.String(), Expires: unixOrZero(g.Expires)})
+		}
+		return
+	}
+	switch {
+	case aerr != nil:
+		s.replyError(req.ID, errorf(CodeUnauthorized, "token %s; the current one stands until it expires", aerr.Reason))
+		return
+	case g.Subject != s.grant.Subject || g.Tier != s.grant.Tier:
+		s.replyError(req.ID, errorf(CodeUnauthorized, "a fresh token must keep the subject and tier; reconnect to change them"))
+		return
+	}
+	s.grant.Expires, s.grant.Symbols = g.Expires, g.Symbols
+	s.armExpiry()
+	s.reply(authReply{Type: "authenticated", ID: req.ID, Tier: g.Tier.String(), Expires: unixOrZero(g.Expires)})
+	s.revokeUnentitled()
+}
+
+// revokeUnentitled unsubscribes what a narrowed grant no longer allows,
+// with a notice naming the symbols.
+func (s *session) revokeUnentitled() {
+	var gone []string
+	for _, st := range fanout.Streams() {
+		var lost []string
+		for _, sym := range s.srv.engine.SymbolsOf(s.client, st) {
+			if !s.grant.Allows(sym) {
+				lost = append(lost, sym)
+			}
+		}
+		for _, sym := range s.srv.engine.Unsubscribe(s.client, st, lost) {
+			if !slices.Contains(gone, sym) {
+				gone = append(gone, sym)
+			}
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	s.reply(notice{Type: "notice", Code: "revoked", Msg: "your token no longer covers these symbols; they were unsubscribed", Symbols: gone})
+}
+
+// entitled filters syms by the grant g (nil: no entitlements). The
+// expansion of "*" (wildcard) keeps the entitled symbols; a symbol named
+// outside the grant refuses the whole request.
+func (s *Server) entitled(g *Grant, syms []string, wildcard bool) ([]string, *protoError) {
+	if g == nil {
+		return syms, nil
+	}
+	if wildcard {
+		return slices.DeleteFunc(syms, func(sym string) bool { return !g.Allows(sym) }), nil
+	}
+	var forbidden []string
+	for _, sym := range syms {
+		if s.engine.Known(sym) && !g.Allows(sym) {
+			forbidden = append(forbidden, sym)
+		}
+	}
+	if len(forbidden) > 0 {
+		return nil, errorf(CodeForbidden, "not entitled to %s", capList(forbidden, maxEchoed))
+	}
+	return syms, nil
+}
+
+// capList formats at most n items of list, then how many more there are.
+func capList(list []string, n int) string {
+	if len(list) <= n {
+		return strings.Join(list, ", ")
+	}
+	return strings.Join(list[:n], ", ") + " and " + strconv.Itoa(len(list)-n) + " more"
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}

@@ -4,16 +4,14 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// inboundConn is the hijacked connection as coder/websocket sees it. It
-// meters everything the client sends, below the WebSocket library, so
+// meteredReader is the read side of a hijacked connection (accept.go).
+// It meters everything the client sends, below the WebSocket library, so
 // that no kind of frame escapes the limit: every byte read counts against
 // InboundBytes, and every frame header in them (pings, pongs, empty
 // continuation frames) against InboundFrames. A connection that overdraws
@@ -23,8 +21,8 @@ import (
 // Read runs under coder/websocket's read lock, so one goroutine at a time;
 // bad is atomic because the session reads it after a read on another
 // goroutine (the close handshake) may have set it.
-type inboundConn struct {
-	net.Conn
+type meteredReader struct {
+	conn   net.Conn
 	prefix []byte // bytes net/http read past the handshake, served first
 	bytes  *rate.Limiter
 	frames *rate.Limiter
@@ -32,73 +30,47 @@ type inboundConn struct {
 	err    error // sticky: once set, every Read returns it
 	bad    atomic.Bool
 	cutOff atomic.Bool // err is set: Close lingers
-
-	// The write side (outbound.go).
-	stalled atomic.Bool                // a write waited past timeout
-	blocked atomic.Bool                // a write is waiting for the socket
-	worker  atomic.Pointer[laneWorker] // the lane worker writing on this conn (lanes.go)
-	timeout time.Duration              // WriteTimeout
-	raw     syscall.RawConn            // nil: the connection has no descriptor
-	writeFn func(fd uintptr) bool
-
-	wmu       sync.Mutex // one frame at a time on the socket; protects the fields below
-	closeSent bool       // a close frame went out: no data frame may follow
-	wp        []byte     // left to write
-	wn        int        // written by this write
-	werr      error
-	deadline  bool // this write armed the write deadline
 }
 
-// inboundLimits sizes the buckets of an inboundConn (and, despite the
-// name, carries the write side's timeout).
-type inboundLimits struct {
+// meterLimits sizes the buckets of a meteredReader.
+type meterLimits struct {
 	bytes, frames float64 // per second
 	window        time.Duration
-	writeTimeout  time.Duration
 }
 
-func newInboundConn(c net.Conn, l inboundLimits) *inboundConn {
-	burst := func(r float64) int { return max(1, int(r*l.window.Seconds())) }
-	ic := &inboundConn{
-		Conn:    c,
-		bytes:   rate.NewLimiter(rate.Limit(l.bytes), burst(l.bytes)),
-		frames:  rate.NewLimiter(rate.Limit(l.frames), burst(l.frames)),
-		timeout: l.writeTimeout,
-	}
-	if sc, ok := c.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			ic.raw = raw
-			ic.writeFn = ic.writeRaw
-		}
-	}
-	return ic
+// init sets r up to meter reads from c.
+func (r *meteredReader) init(c net.Conn, l meterLimits) {
+	burst := func(v float64) int { return max(1, int(v*l.window.Seconds())) }
+	r.conn = c
+	r.bytes = rate.NewLimiter(rate.Limit(l.bytes), burst(l.bytes))
+	r.frames = rate.NewLimiter(rate.Limit(l.frames), burst(l.frames))
 }
 
 // Read reads from the prefix, then the socket, and charges what it read.
-func (c *inboundConn) Read(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
+func (r *meteredReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
 	}
 	var n int
 	var err error
-	if len(c.prefix) > 0 {
-		n = copy(p, c.prefix)
-		c.prefix = c.prefix[n:]
+	if len(r.prefix) > 0 {
+		n = copy(p, r.prefix)
+		r.prefix = r.prefix[n:]
 	} else {
-		n, err = c.Conn.Read(p)
+		n, err = r.conn.Read(p)
 	}
 	if n == 0 {
 		return n, err
 	}
-	frames := c.scan.scan(p[:n])
-	if c.scan.bad {
-		c.bad.Store(true)
+	frames := r.scan.scan(p[:n])
+	if r.scan.bad {
+		r.bad.Store(true)
 	}
 	now := time.Now()
-	if !c.bytes.AllowN(now, n) || !c.frames.AllowN(now, frames) {
-		c.err = ReasonInboundFlood
-		c.cutOff.Store(true)
-		return 0, c.err
+	if !r.bytes.AllowN(now, n) || !r.frames.AllowN(now, frames) {
+		r.err = ReasonInboundFlood
+		r.cutOff.Store(true)
+		return 0, r.err
 	}
 	return n, err
 }
@@ -112,16 +84,16 @@ const lingerTime = 500 * time.Millisecond
 // reads it. So Close first sends FIN behind the close frame and discards
 // input until the client closes too or lingerTime passes, as web servers
 // do (lingering close).
-func (c *inboundConn) Close() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && c.cutOff.Load() && cw.CloseWrite() == nil {
-		c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
-		io.Copy(io.Discard, c.Conn)
+func (r *meteredReader) Close() error {
+	if cw, ok := r.conn.(interface{ CloseWrite() error }); ok && r.cutOff.Load() && cw.CloseWrite() == nil {
+		r.conn.SetReadDeadline(time.Now().Add(lingerTime))
+		io.Copy(io.Discard, r.conn)
 	}
-	return c.Conn.Close()
+	return r.conn.Close()
 }
 
 // protocolError reports whether the client broke RFC 6455 framing.
-func (c *inboundConn) protocolError() bool { return c.bad.Load() }
+func (r *meteredReader) protocolError() bool { return r.bad.Load() }
 
 // frameScanner follows frame boundaries in the client's byte stream
 // (RFC 6455 section 5.2), to count frames and to tell a protocol error

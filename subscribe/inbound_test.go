@@ -41,13 +41,15 @@ func TestFrameScannerSplits(t *testing.T) {
 	}
 }
 
-// meteredPipe is an inboundConn over one end of an in-memory pipe with
+// meteredPipe is a meteredReader over one end of an in-memory pipe with
 // the default limits (100 frames/s, 64 KiB/s, 10 s of burst), and the
 // other end for the client. Both ends close when the test ends.
-func meteredPipe(t *testing.T) (*inboundConn, net.Conn) {
+func meteredPipe(t *testing.T) (*meteredReader, net.Conn) {
 	srv, cli := net.Pipe()
 	t.Cleanup(func() { srv.Close(); cli.Close() })
-	return newInboundConn(srv, inboundLimits{bytes: 64 << 10, frames: 100, window: 10 * time.Second}), cli
+	r := new(meteredReader)
+	r.init(srv, meterLimits{bytes: 64 << 10, frames: 100, window: 10 * time.Second})
+	return r, cli
 }
 
 // TestInboundFloodCutOffAtBurst floods a metered connection with empty

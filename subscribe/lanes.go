@@ -15,7 +15,7 @@ import (
 //
 // A worker must never wait on one socket while others are ready. So the
 // worker writes only frames that go out at once. The moment a write on
-// its session would block (the socket's buffer is full; the inboundConn
+// its session would block (the socket's buffer is full; the frameWriter
 // sees it, outbound.go), or another goroutine's write on that socket
 // already blocks, the worker is detached: a new worker takes over the
 // lane, and the detached goroutine stays with that one session, as its

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
+// frameWriter is the write side of a hijacked connection (accept.go).
 // Two writers share the socket. coder/websocket writes the handshake
 // response and every control frame (pongs, the session's pings, close
 // frames) through Write; the session writes its data frames through
@@ -26,6 +29,34 @@ import (
 // header bytes and 125 payload bytes put into its empty 4 KiB buffer and
 // flushed, at the frame's end, in one Write (write.go writeFrame). A data
 // frame sent through conn.Write could be flushed in pieces, so none is.
+type frameWriter struct {
+	conn    net.Conn
+	stalled atomic.Bool                // a write waited past timeout
+	blocked atomic.Bool                // a write is waiting for the socket
+	worker  atomic.Pointer[laneWorker] // the lane worker writing on this conn (lanes.go)
+	timeout time.Duration              // WriteTimeout
+	raw     syscall.RawConn            // nil: the connection has no descriptor
+	writeFn func(fd uintptr) bool
+
+	wmu       sync.Mutex // one frame at a time on the socket; protects the fields below
+	closeSent bool       // a close frame went out: no data frame may follow
+	wp        []byte     // left to write
+	wn        int        // written by this write
+	werr      error
+	deadline  bool // this write armed the write deadline
+}
+
+// init sets w up to write frames on c, through its raw descriptor if it
+// has one.
+func (fw *frameWriter) init(c net.Conn, timeout time.Duration) {
+	fw.conn, fw.timeout = c, timeout
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			fw.raw = raw
+			fw.writeFn = fw.writeRaw
+		}
+	}
+}
 
 // maxHeader is the room a frame buffer keeps at its start for the
 // header of a server frame (RFC 6455 section 5.2): 2 bytes, 4 with a
@@ -43,26 +74,26 @@ var errCloseSent = fmt.Errorf("subscribe: write frame: close frame sent: %w", ne
 // one on its own goroutines (the echo of the peer's close, 1002 or 1009
 // on bad input), so the one place that sees every close frame go out
 // before any frame can follow it is here, under wmu.
-func (c *inboundConn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+func (fw *frameWriter) Write(p []byte) (int, error) {
+	fw.wmu.Lock()
+	defer fw.wmu.Unlock()
 	if len(p) > 0 && p[0] == 0x88 {
-		c.closeSent = true
+		fw.closeSent = true
 	}
-	return c.writeLocked(p)
+	return fw.writeLocked(p)
 }
 
 // writeText writes buf[maxHeader:] as one final, unmasked text frame,
 // filling in its header in the bytes just before the payload, so header
 // and payload go out in one write with no copy. buf's first maxHeader
 // bytes are the caller's room for the header; the caller keeps buf.
-func (c *inboundConn) writeText(buf []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closeSent {
+func (fw *frameWriter) writeText(buf []byte) error {
+	fw.wmu.Lock()
+	defer fw.wmu.Unlock()
+	if fw.closeSent {
 		return errCloseSent
 	}
-	_, err := c.writeLocked(buf[putHeader(buf):])
+	_, err := fw.writeLocked(buf[putHeader(buf):])
 	return err
 }
 
@@ -92,48 +123,48 @@ func putHeader(buf []byte) int {
 // deadline, of timeout from that moment; past it the write fails and
 // stalled reports true. So a frame that goes out at once, nearly every
 // frame, costs no timer at all.
-func (c *inboundConn) writeLocked(p []byte) (int, error) {
-	if c.raw == nil {
-		return c.writeBlocking(p)
+func (fw *frameWriter) writeLocked(p []byte) (int, error) {
+	if fw.raw == nil {
+		return fw.writeBlocking(p)
 	}
-	c.wp, c.wn, c.werr, c.deadline = p, 0, nil, false
-	err := c.raw.Write(c.writeFn)
-	n, werr := c.wn, c.werr
-	c.wp = nil
-	if c.deadline {
-		c.Conn.SetWriteDeadline(time.Time{})
-		c.blocked.Store(false)
+	fw.wp, fw.wn, fw.werr, fw.deadline = p, 0, nil, false
+	err := fw.raw.Write(fw.writeFn)
+	n, werr := fw.wn, fw.werr
+	fw.wp = nil
+	if fw.deadline {
+		fw.conn.SetWriteDeadline(time.Time{})
+		fw.blocked.Store(false)
 	}
 	if err == nil && werr != nil {
-		err = &net.OpError{Op: "write", Net: "tcp", Addr: c.RemoteAddr(), Err: werr}
+		err = &net.OpError{Op: "write", Net: "tcp", Addr: fw.conn.RemoteAddr(), Err: werr}
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		c.stalled.Store(true)
+		fw.stalled.Store(true)
 	}
 	return n, err
 }
 
 // writeRaw is the syscall.RawConn write callback (bound once to writeFn,
-// so a write allocates no closure). It writes what is left of c.wp and
+// so a write allocates no closure). It writes what is left of fw.wp and
 // reports false, to be called again when the socket is writable, if the
 // socket would block.
-func (c *inboundConn) writeRaw(fd uintptr) bool {
-	for len(c.wp) > 0 {
-		n, err := syscall.Write(int(fd), c.wp)
+func (fw *frameWriter) writeRaw(fd uintptr) bool {
+	for len(fw.wp) > 0 {
+		n, err := syscall.Write(int(fd), fw.wp)
 		if n > 0 {
-			c.wn += n
-			c.wp = c.wp[n:]
+			fw.wn += n
+			fw.wp = fw.wp[n:]
 		}
 		switch {
 		case err == syscall.EINTR:
 		case err == syscall.EAGAIN:
-			c.wouldBlock()
+			fw.wouldBlock()
 			return false
 		case err != nil:
-			c.werr = err
+			fw.werr = err
 			return true
 		case n == 0:
-			c.werr = syscall.EIO
+			fw.werr = syscall.EIO
 			return true
 		}
 	}
@@ -145,14 +176,14 @@ func (c *inboundConn) writeRaw(fd uintptr) bool {
 // writes on this connection, or waits to (lanes.go), so the lane does
 // not wait with it. blocked is stored before worker is loaded, and the
 // worker stores itself before loading blocked: one of them sees the other.
-func (c *inboundConn) wouldBlock() {
-	if c.deadline {
+func (fw *frameWriter) wouldBlock() {
+	if fw.deadline {
 		return
 	}
-	c.deadline = true
-	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
-	c.blocked.Store(true)
-	if w := c.worker.Load(); w != nil {
+	fw.deadline = true
+	fw.conn.SetWriteDeadline(time.Now().Add(fw.timeout))
+	fw.blocked.Store(true)
+	if w := fw.worker.Load(); w != nil {
 		w.detach()
 	}
 }
@@ -160,15 +191,15 @@ func (c *inboundConn) wouldBlock() {
 // writeBlocking is writeLocked for a connection that offers no raw
 // descriptor: a deadline around every write, and, since it cannot tell a
 // write that would block, never on a lane worker.
-func (c *inboundConn) writeBlocking(p []byte) (int, error) {
-	if w := c.worker.Load(); w != nil {
+func (fw *frameWriter) writeBlocking(p []byte) (int, error) {
+	if w := fw.worker.Load(); w != nil {
 		w.detach()
 	}
-	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
-	n, err := c.Conn.Write(p)
-	c.Conn.SetWriteDeadline(time.Time{})
+	fw.conn.SetWriteDeadline(time.Now().Add(fw.timeout))
+	n, err := fw.conn.Write(p)
+	fw.conn.SetWriteDeadline(time.Time{})
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		c.stalled.Store(true)
+		fw.stalled.Store(true)
 	}
 	return n, err
 }

@@ -72,8 +72,8 @@ type Config struct {
 	// own host (coder/websocket AcceptOptions.OriginPatterns). nil means
 	// DefaultOriginPatterns.
 	OriginPatterns []string
-	// Verifier checks tokens (admit.go); nil means no authentication: every
-	// client sees every symbol in real time.
+	// Verifier checks tokens (admit.go, grant.go); nil means no
+	// authentication: every client sees every symbol in real time.
 	Verifier Verifier
 	// FirstMessageTimeout is how long a client that connected without a
 	// token has to send {"op":"auth"}; 0 means 5 s.
@@ -135,11 +135,12 @@ type Server struct {
 	wg    sync.WaitGroup // one per running session
 	lanes *writeLanes    // run the sessions' writers
 
-	mu       sync.Mutex // protects the fields below
-	sessions map[*session]struct{}
-	draining bool
-	subjects map[string]int // connections per grant subject with MaxConns
-	feedDown bool           // see SetFeedUp
+	mu          sync.Mutex // protects the fields below
+	sessions    map[*session]struct{}
+	draining    bool
+	subjects    map[string]int // connections per grant subject with MaxConns
+	feedDown    bool           // see SetFeedUp
+	feedRunning bool           // see SetFeedRunning
 }
 
 // NewServer returns a Server that subscribes clients on engine and
@@ -165,62 +166,28 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 	return s, nil
 }
 
-// ServeHTTP upgrades /ws requests. The connection limits are checked
-// first (admit), then the token (admitRequest, admit.go), then symbols in
-// ?symbols= against the grant, so a bad list gets a plain 400 (403 outside
-// the grant) before the upgrade, and is subscribed on connect.
+// ServeHTTP upgrades /ws requests that admit lets through (admit.go), and
+// runs each as a session subscribed to its ?symbols=.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ip, ok := s.admit(w, r)
+	a, ok := s.admit(w, r)
 	if !ok {
 		return
 	}
-	grant, ok := s.admitRequest(w, r)
-	if !ok {
-		s.release(ip)
-		return
-	}
-	var initial []string
-	if v := r.URL.Query().Get("symbols"); v != "" {
-		if s.cfg.Verifier != nil && grant == nil {
-			s.release(ip)
-			s.metrics.authFailures[AuthMissing].Inc()
-			refuse(w, http.StatusUnauthorized, AuthMissing, "?symbols= needs a token in the Authorization header or ?token=")
-			return
-		}
-		syms, perr := s.resolve(nil, grant, fanout.Ticks, parseSymbolsParam(v))
-		if perr != nil {
-			s.release(ip)
-			s.metrics.errors[perr.code].Inc()
-			status := http.StatusBadRequest
-			if perr.code == CodeForbidden {
-				status = http.StatusForbidden
-			}
-			http.Error(w, perr.Error(), status)
-			return
-		}
-		initial = syms
-	}
-	if !s.admitSubject(grant) {
-		s.release(ip)
-		s.metrics.rejected[rejectMaxConns].Inc()
-		refuse(w, http.StatusTooManyRequests, "too_many_connections", "this token's subject holds max_conns connections already")
-		return
-	}
-	h := &hijacker{ResponseWriter: w, limits: inboundLimits{s.cfg.InboundBytes, s.cfg.InboundFrames, s.cfg.InboundWindow, s.cfg.WriteTimeout}}
+	h := &hijacker{ResponseWriter: w, limits: meterLimits{s.cfg.InboundBytes, s.cfg.InboundFrames, s.cfg.InboundWindow}, writeTimeout: s.cfg.WriteTimeout}
 	conn, err := websocket.Accept(h, r, &s.accept)
 	if err != nil {
-		s.release(ip) // Accept has answered the request
-		s.releaseSubject(grant)
+		s.releaseConnSlot(a.ip) // Accept has answered the request
+		s.releaseSubjectSlot(a.grant)
 		return
 	}
 	conn.SetReadLimit(s.cfg.ReadLimit)
-	sess := newSession(s, conn, h.conn, ip)
-	if grant != nil {
-		sess.accepted(grant)
+	sess := newSession(s, conn, h.conn, a.ip)
+	if a.grant != nil {
+		sess.setGrant(a.grant)
 	}
 	if !s.register(sess) {
-		s.release(ip)
-		sess.stopAdmission()
+		s.releaseConnSlot(a.ip)
+		sess.releaseGrant()
 		conn.Close(ReasonShutdown.Code(), ReasonShutdown.closeText())
 		return
 	}
@@ -229,40 +196,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// response, which an idle WebSocket would otherwise keep for life.
 	go func() {
 		defer s.unregister(sess)
-		sess.serve(initial)
+		sess.serve(a.initial)
 	}()
-}
-
-// admit takes a connection slot and one of the client address's, or
-// answers the request itself and reports false. The limits come first: a
-// refused client costs no symbol lookups.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request) (netip.Addr, bool) {
-	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
-		s.conns.Add(-1)
-		s.metrics.rejected[rejectMaxConnections].Inc()
-		http.Error(w, "tickgate: connection limit reached", http.StatusServiceUnavailable)
-		return netip.Addr{}, false
-	}
-	if s.isDraining() {
-		s.conns.Add(-1)
-		s.metrics.rejected[rejectDraining].Inc()
-		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
-		return netip.Addr{}, false
-	}
-	ip := s.clientIP(r)
-	if !s.perIP.take(ip) {
-		s.conns.Add(-1)
-		s.metrics.rejected[rejectPerIP].Inc()
-		http.Error(w, "tickgate: too many connections from "+ip.String(), http.StatusTooManyRequests)
-		return netip.Addr{}, false
-	}
-	return ip, true
-}
-
-// release gives back the slots admit took.
-func (s *Server) release(ip netip.Addr) {
-	s.perIP.release(ip)
-	s.conns.Add(-1)
 }
 
 func (s *Server) isDraining() bool {
@@ -289,14 +224,14 @@ func (s *Server) unregister(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
-	s.release(sess.ip)
+	s.releaseConnSlot(sess.ip)
 	s.wg.Done()
 }
 
 // Connections reports the open WebSocket sessions.
 func (s *Server) Connections() int { return int(s.conns.Load()) }
 
-// Drain refuses new sessions, then closes the open ones with 1001, spread
+// Drain refuses new sessions and turns Ready off, then closes the open ones with 1001, spread
 // over window so clients do not all reconnect at once, and waits for them
 // to end. The last close goes out handshakeReserve(window) before the
 // window ends, so a responsive client's close handshake ends inside it too.

@@ -23,13 +23,14 @@ type session struct {
 	srv     *Server
 	client  *fanout.Client
 	conn    *websocket.Conn
-	in      *inboundConn  // conn's socket, metered
-	ip      netip.Addr    // the client's address (clientIP)
-	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited
-	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008
+	in      *meteredReader // conn's reads, metered
+	out     *frameWriter   // conn's writes, one frame at a time
+	ip      netip.Addr     // the client's address (clientIP)
+	limiter *rate.Limiter  // MsgRate, MsgBurst: past it, rate_limited
+	flood   *rate.Limiter  // MsgRate, FloodBurst: past it, closed with 1008
 	pinger  *time.Timer
 
-	// Admission (admit.go), owned by the reader: the grant (nil until a
+	// The grant (grant.go), owned by the reader: the grant (nil until a
 	// token is accepted, and always nil without a Verifier), the timer
 	// that closes the session when it expires, and the one that closes a
 	// session whose first message is not a token in time.
@@ -45,11 +46,12 @@ type session struct {
 	nextReady *session // in its lane's ready list; protected by that lane's mu
 }
 
-func newSession(srv *Server, conn *websocket.Conn, in *inboundConn, ip netip.Addr) *session {
+func newSession(srv *Server, conn *websocket.Conn, hc *hijackedConn, ip netip.Addr) *session {
 	s := &session{
 		srv:     srv,
 		conn:    conn,
-		in:      in,
+		in:      &hc.in,
+		out:     &hc.out,
 		ip:      ip,
 		limiter: rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst),
 		flood:   rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.FloodBurst),
@@ -81,7 +83,7 @@ func (s *session) serve(initial []string) {
 	s.srv.engine.UnsubscribeAll(s.client)
 
 	s.pinger.Stop()
-	s.stopAdmission()
+	s.releaseGrant()
 	<-s.closed
 	reason := reasonOf(s.client.Cause())
 	s.srv.metrics.disconnects[reason].Inc()
@@ -303,7 +305,7 @@ func (s *session) ping(conn *websocket.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.PongTimeout)
 	defer cancel()
 	if err := conn.Ping(ctx); err != nil {
-		if s.in.stalled.Load() {
+		if s.out.stalled.Load() {
 			s.client.Close(ReasonWriteTimeout) // the ping's own write stalled
 		} else {
 			s.client.Close(ReasonPongTimeout)
@@ -314,24 +316,6 @@ func (s *session) ping(conn *websocket.Conn) {
 	case <-s.client.Done():
 	default:
 		s.pinger.Reset(s.srv.cfg.PingInterval)
-	}
-}
-
-// stopAdmission stops the session's admission timers and gives back its
-// subject's connection slot.
-func (s *session) stopAdmission() {
-	if s.firstAuth != nil {
-		s.firstAuth.Stop()
-	}
-	if s.grant == nil {
-		return
-	}
-	if s.expiry != nil {
-		s.expiry.Stop()
-	}
-	s.srv.releaseSubject(s.grant)
-	if s.grant.Tier == Delayed {
-		s.srv.metrics.delayedConns.Dec()
 	}
 }
 

@@ -28,13 +28,13 @@ func (s *session) writeOnLane(w *laneWorker) {
 			}
 			return
 		}
-		in := s.in
-		in.worker.Store(w)
-		if in.blocked.Load() {
+		out := s.out
+		out.worker.Store(w)
+		if out.blocked.Load() {
 			w.detach() // another write on this socket waits already
 		}
 		err := s.writeFrame(batch)
-		in.worker.Store(nil)
+		out.worker.Store(nil)
 		clear(batch) // drop references to shared tick bytes
 		switch {
 		case w.detached.Load():
@@ -60,7 +60,7 @@ func (s *session) writeAfter(err error) {
 	for {
 		if err != nil {
 			reason := ReasonClientClosed
-			if s.in.stalled.Load() {
+			if s.out.stalled.Load() {
 				reason = ReasonWriteTimeout
 			}
 			s.client.Close(reason) // this writer goes on to drain and close
@@ -103,7 +103,7 @@ func (s *session) writeFrame(batch []fanout.Message) error {
 		}
 		buf = batch[i].AppendTo(buf)
 	}
-	err := s.in.writeText(buf)
+	err := s.out.writeText(buf)
 	n := len(buf) - maxHeader
 	*bp = buf
 	framePool.Put(bp)

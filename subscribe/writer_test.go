@@ -77,7 +77,7 @@ func TestStalledSocketLeavesLane(t *testing.T) {
 	blocked := 0
 	e.srv.mu.Lock()
 	for s := range e.srv.sessions {
-		if s.in.blocked.Load() {
+		if s.out.blocked.Load() {
 			blocked++
 		}
 	}

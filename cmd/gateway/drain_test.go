@@ -31,7 +31,7 @@ func checkDraining(t *testing.T, tg *testGateway) {
 	} else if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("WebSocket dial while draining: %v (response %v), want HTTP 503", err, resp)
 	}
-	if tg.gw.ready() {
+	if tg.gw.clients.Ready() {
 		t.Error("gateway ready while draining")
 	}
 	if code, body := get(tg.url + "/readyz"); code != http.StatusServiceUnavailable {

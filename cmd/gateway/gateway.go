@@ -13,7 +13,6 @@ import (
 	"net/http/pprof"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,10 +37,7 @@ type gateway struct {
 	engine  *fanout.Engine
 	clients *subscribe.Server
 
-	feedRunning atomic.Bool
-	feedUp      atomic.Bool // clients were last told feed_up (sources that are feed.Watchers)
-	draining    atomic.Bool
-	adminAddr   string // server.admin_listen once listening
+	adminAddr string // server.admin_listen once listening
 }
 
 // newGateway builds every part from cfg and one Prometheus registry.
@@ -101,29 +97,19 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &gateway{cfg: cfg, log: log, reg: reg, source: src, engine: engine, clients: clients}
+	if _, ok := src.(feed.Watcher); ok {
+		clients.SetFeedUp(false) // until its first look says otherwise
+	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tickgate_ready",
 		Help: "1 while the gateway is ready for clients (feed running, not draining).",
 	}, func() float64 {
-		if g.ready() {
+		if clients.Ready() {
 			return 1
 		}
 		return 0
 	}))
-	return g, nil
-}
-
-// ready reports whether clients should be sent here: the feed runs, its
-// upstream (if it has one) is connected, and the gateway is not draining.
-func (g *gateway) ready() bool {
-	if r, ok := g.source.(feed.Readier); ok && !r.Ready() {
-		return false
-	}
-	if _, ok := g.source.(feed.Watcher); ok && !g.feedUp.Load() {
-		return false // ready only once clients have been told feed_up
-	}
-	return g.feedRunning.Load() && !g.draining.Load()
+	return &gateway{cfg: cfg, log: log, reg: reg, source: src, engine: engine, clients: clients}, nil
 }
 
 // handler routes the HTTP endpoints of the main port. /metrics and the
@@ -136,7 +122,7 @@ func (g *gateway) handler() http.Handler {
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !g.ready() {
+		if !g.clients.Ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
@@ -265,13 +251,13 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { g.engine.Run(runCtx) })
 	if w, ok := g.source.(feed.Watcher); ok {
-		wg.Go(func() { g.watchFeed(runCtx, w) })
+		wg.Go(func() { feed.Follow(runCtx, w, g.clients.SetFeedUp, g.log) })
 	}
 	feedErr := make(chan error, 1)
 	wg.Go(func() {
-		g.feedRunning.Store(true)
+		g.clients.SetFeedRunning(true)
 		err := g.source.Run(runCtx, g.engine)
-		g.feedRunning.Store(false)
+		g.clients.SetFeedRunning(false)
 		feedErr <- err
 	})
 	srv := &http.Server{Handler: g.handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
@@ -280,7 +266,6 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 
 	httpDone, err := g.wait(ctx, feedErr, httpErr)
 	g.log.Info("shutting down", "connections", g.clients.Connections(), "drain_window", g.cfg.Server.DrainWindow)
-	g.draining.Store(true)
 	srv.SetKeepAlivesEnabled(false) // HTTP clients reconnect elsewhere after each answer
 	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.Server.ShutdownTimeout)
 	defer cancel()

@@ -265,7 +265,7 @@ func TestShutdownWithoutClients(t *testing.T) {
 	if err := tg.shutdown(); err != nil {
 		t.Errorf("serve = %v, want nil", err)
 	}
-	if tg.gw.ready() {
+	if tg.gw.clients.Ready() {
 		t.Error("ready after serve returned")
 	}
 }

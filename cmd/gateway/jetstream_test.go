@@ -219,7 +219,7 @@ func TestGatewayJetStreamResume(t *testing.T) {
 		return nil
 	})
 	publish(51, 100)
-	if tg.gw.ready() {
+	if tg.gw.clients.Ready() {
 		t.Fatal("gateway back before the second batch; the test would not show a resume")
 	}
 	notices := readTo(100)

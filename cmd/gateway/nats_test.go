@@ -199,13 +199,13 @@ func TestGatewayNATSFailover(t *testing.T) {
 		seq := nextSeq()
 		if time.Now().After(deadline) {
 			d, r := counters()
-			t.Fatalf("15s after the node stopped: disconnects %g, reconnects %g, ready %v, notices %q", d, r, tg.gw.ready(), notices)
+			t.Fatalf("15s after the node stopped: disconnects %g, reconnects %g, ready %v, notices %q", d, r, tg.gw.clients.Ready(), notices)
 		}
 		if after != 0 || time.Since(checked) < 10*time.Millisecond {
 			continue
 		}
 		checked = time.Now()
-		if d, r := counters(); d >= 1 && r >= 1 && tg.gw.ready() {
+		if d, r := counters(); d >= 1 && r >= 1 && tg.gw.clients.Ready() {
 			after = seq
 		}
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 
@@ -61,33 +60,5 @@ func natsSymbols(cfg *FeedConfig) []string {
 		return cfg.Sim.Symbols
 	default:
 		return sim.DefaultSymbols
-	}
-}
-
-// watchFeed follows the health of a source that reports it and tells
-// clients: feed_down when the feed goes down or stalls, feed_up when it is
-// back. A change seen while up that finds the feed up again was a blip
-// (only down or stalled follow up): clients get both notices, since ticks
-// may have been lost in it. It returns when ctx is done.
-func (g *gateway) watchFeed(ctx context.Context, w feed.Watcher) {
-	wasUp := true // subscribe.Server starts up
-	for first := true; ; first = false {
-		h, changed := w.Health()
-		up := h == feed.Up
-		if up != wasUp {
-			g.log.Info("feed health changed; telling clients", "health", h)
-		}
-		if up && wasUp && !first {
-			g.log.Info("feed went down and came back; telling clients")
-			g.clients.SetFeedUp(false)
-		}
-		g.clients.SetFeedUp(up)
-		g.feedUp.Store(up)
-		wasUp = up
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return
-		}
 	}
 }

@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -16,21 +17,64 @@ const (
 	flushTimeout = 2 * time.Second
 )
 
-// options are the nats.go options of Run's connection. closed is closed by
-// the closed callback, the last callback nats.go makes.
-func (s *Source) options(closed chan<- struct{}) []natsgo.Option {
-	return []natsgo.Option{
-		natsgo.Name(s.name),
+// dialer is the one recipe for a tickgate NATS connection, the Source's
+// and the Publisher's alike: retry for ever, from the first attempt on,
+// with jittered backoff from wait; pings every pingInterval; and its
+// owner's callbacks (a nil one is left to nats.go's default).
+type dialer struct {
+	url  string // comma-separated, as nats.Connect takes it
+	name string
+	wait time.Duration
+	// dropWhileDown gives the connection no reconnect buffer, so that a
+	// publish while disconnected fails at once, to be counted, rather
+	// than being held for a server that may not come back.
+	dropWhileDown bool
+
+	connected, reconnected      natsgo.ConnHandler
+	disconnected, connectFailed natsgo.ConnErrHandler
+	asyncError                  natsgo.ErrHandler
+	closed                      natsgo.ConnHandler // the last callback nats.go makes
+}
+
+// dial connects as d says. With RetryOnFailedConnect it fails only on a
+// bad URL or option, not because no server answers yet.
+func (d dialer) dial() (*natsgo.Conn, error) {
+	opts := []natsgo.Option{
+		natsgo.Name(d.name),
 		natsgo.MaxReconnects(-1),
 		natsgo.RetryOnFailedConnect(true),
-		natsgo.CustomReconnectDelay(backoff(s.wait, maxReconnectWait)),
+		natsgo.CustomReconnectDelay(backoff(d.wait, maxReconnectWait)),
 		natsgo.PingInterval(pingInterval),
-		natsgo.ConnectHandler(s.connected),
-		natsgo.ReconnectHandler(s.reconnected),
-		natsgo.DisconnectErrHandler(s.disconnected),
-		natsgo.ReconnectErrHandler(s.connectFailed),
-		natsgo.ErrorHandler(s.asyncError),
-		natsgo.ClosedHandler(func(*natsgo.Conn) { close(closed) }),
+		natsgo.ConnectHandler(d.connected),
+		natsgo.ReconnectHandler(d.reconnected),
+		natsgo.DisconnectErrHandler(d.disconnected),
+		natsgo.ReconnectErrHandler(d.connectFailed),
+		natsgo.ErrorHandler(d.asyncError),
+		natsgo.ClosedHandler(d.closed),
+	}
+	if d.dropWhileDown {
+		opts = append(opts, natsgo.ReconnectBufSize(-1))
+	}
+	nc, err := natsgo.Connect(d.url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("nats: connect: %w", err) // not the URLs: they may hold credentials
+	}
+	return nc, nil
+}
+
+// dialer is the recipe of Run's connection. closed is closed by the closed
+// callback.
+func (s *Source) dialer(closed chan<- struct{}) dialer {
+	return dialer{
+		url:           s.url,
+		name:          s.name,
+		wait:          s.wait,
+		connected:     s.connected,
+		reconnected:   s.reconnected,
+		disconnected:  s.disconnected,
+		connectFailed: s.connectFailed,
+		asyncError:    s.asyncError,
+		closed:        func(*natsgo.Conn) { close(closed) },
 	}
 }
 

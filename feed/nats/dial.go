@@ -41,44 +41,27 @@ type PublisherConfig struct {
 	StreamReplicas int
 }
 
-// Connect connects to cfg.URLs with the options Source uses (retry for
-// ever, jittered backoff, pings) and no reconnect buffer, so that Publish
+// Connect connects to cfg.URLs as Source does (dialer: retry for ever,
+// jittered backoff, pings) but with no reconnect buffer, so that Publish
 // drops and counts ticks while disconnected; with cfg.Stream it then makes
 // sure the stream exists, retrying until ctx is done while no server
 // answers. Close the Publisher when done.
 func Connect(ctx context.Context, cfg PublisherConfig, log *slog.Logger) (*Publisher, error) {
-	if len(cfg.URLs) == 0 {
-		cfg.URLs = []string{natsgo.DefaultURL}
-	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = defaultPrefix
-	}
-	if cfg.ReconnectWait <= 0 {
-		cfg.ReconnectWait = defaultReconnectWait
-	}
-	if cfg.Name == "" {
-		cfg.Name = defaultPublisherName
-	}
-	if !validSubject(cfg.Prefix) {
-		return nil, fmt.Errorf("nats: prefix %q is not a literal subject", cfg.Prefix)
-	}
-	if cfg.Stream != "" && !ValidStreamName(cfg.Stream) {
-		return nil, fmt.Errorf("nats: stream name %q: want letters, digits, '-' or '_'", cfg.Stream)
+	if err := cfg.defaults(); err != nil {
+		return nil, err
 	}
 	p := newPublisher(cfg.Prefix, log.With("subsystem", "publish"))
-	nc, err := natsgo.Connect(strings.Join(cfg.URLs, ","),
-		natsgo.Name(cfg.Name),
-		natsgo.MaxReconnects(-1),
-		natsgo.RetryOnFailedConnect(true),
-		natsgo.CustomReconnectDelay(backoff(cfg.ReconnectWait, maxReconnectWait)),
-		natsgo.PingInterval(pingInterval),
-		natsgo.ReconnectBufSize(-1),
-		natsgo.ConnectHandler(p.connected),
-		natsgo.ReconnectHandler(p.connected),
-		natsgo.DisconnectErrHandler(p.disconnected),
-	)
+	nc, err := dialer{
+		url:           strings.Join(cfg.URLs, ","),
+		name:          cfg.Name,
+		wait:          cfg.ReconnectWait,
+		dropWhileDown: true,
+		connected:     p.connected,
+		reconnected:   p.connected,
+		disconnected:  p.disconnected,
+	}.dial()
 	if err != nil {
-		return nil, fmt.Errorf("nats: connect: %w", err)
+		return nil, err
 	}
 	p.nc, p.owned = nc, true
 	if cfg.Stream != "" {
@@ -88,6 +71,19 @@ func Connect(ctx context.Context, cfg PublisherConfig, log *slog.Logger) (*Publi
 		}
 	}
 	return p, nil
+}
+
+// defaults fills in cfg's zero fields as Config.defaults does for the
+// fields they share (a negative ReconnectWait too, here) and checks them
+// as Config does.
+func (cfg *PublisherConfig) defaults() error {
+	c := Config{URLs: cfg.URLs, Prefix: cfg.Prefix, ReconnectWait: max(cfg.ReconnectWait, 0), Name: cfg.Name, Stream: cfg.Stream}
+	if c.Name == "" {
+		c.Name = defaultPublisherName
+	}
+	c = c.defaults()
+	cfg.URLs, cfg.Prefix, cfg.ReconnectWait, cfg.Name = c.URLs, c.Prefix, c.ReconnectWait, c.Name
+	return c.validateConn()
 }
 
 // connected logs a (re)connect and what the outage cost.

@@ -36,9 +36,9 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 		return errors.New("nats: Run called more than once")
 	}
 	closed := make(chan struct{})
-	nc, err := natsgo.Connect(s.url, s.options(closed)...)
+	nc, err := s.dialer(closed).dial()
 	if err != nil {
-		return fmt.Errorf("nats: connect: %w", err) // not the URLs: they may hold credentials
+		return err
 	}
 	r := &runner{s: s, nc: nc, sink: sink}
 	defer s.close(r, closed)

@@ -78,19 +78,29 @@ func (cfg Config) defaults() Config {
 	return cfg
 }
 
-// validate reports the first problem with a defaulted Config.
-func (cfg Config) validate() error {
+// validateConn reports the first problem with the fields of a defaulted
+// Config that the Publisher's connection shares: prefix, reconnect wait
+// and stream name.
+func (cfg Config) validateConn() error {
 	if !validSubject(cfg.Prefix) {
 		return fmt.Errorf("nats: prefix %q is not a literal subject", cfg.Prefix)
 	}
 	if cfg.ReconnectWait < 0 {
 		return fmt.Errorf("nats: negative reconnect wait %v", cfg.ReconnectWait)
 	}
-	if cfg.StallAfter < 0 {
-		return fmt.Errorf("nats: negative stall limit %v", cfg.StallAfter)
-	}
 	if cfg.Stream != "" && !ValidStreamName(cfg.Stream) {
 		return fmt.Errorf("nats: stream name %q: want letters, digits, '-' or '_'", cfg.Stream)
+	}
+	return nil
+}
+
+// validate reports the first problem with a defaulted Config.
+func (cfg Config) validate() error {
+	if err := cfg.validateConn(); err != nil {
+		return err
+	}
+	if cfg.StallAfter < 0 {
+		return fmt.Errorf("nats: negative stall limit %v", cfg.StallAfter)
 	}
 	if len(cfg.Symbols) == 0 {
 		return errors.New("nats: no symbols")
@@ -171,7 +181,6 @@ type Source struct {
 
 var (
 	_ feed.Source  = (*Source)(nil)
-	_ feed.Readier = (*Source)(nil)
 	_ feed.Watcher = (*Source)(nil)
 )
 
