@@ -99,7 +99,7 @@ func (l *lane) pop() *session {
 // 10 ms, and if that finds the worker in a write system call, hands the
 // P to another thread, and it keeps polling every 20 µs. On the gateway's
 // pinned core that cost more than the goroutine starts the lanes save
-// (docs/performance.md). A runtime.Gosched every few hundred
+// (docs/performance-history.md, "The levers"). A runtime.Gosched every few hundred
 // microseconds tells the scheduler the worker is cooperative, for about
 // 100 ns each.
 const yieldEvery = 32

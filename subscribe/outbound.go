@@ -19,7 +19,7 @@ import (
 // writeText, which frames them in place and writes header and payload in
 // one system call, where coder/websocket's conn.Write would lock two
 // channel mutexes, copy both into its 4 KiB buffer and, past 4 KiB, write
-// twice (docs/performance.md, "Data frames written in one go").
+// twice (docs/performance-history.md, "Data frames written in one go").
 //
 // wmu keeps the two from interleaving bytes: it is held for the whole of
 // each Write and each writeText, across the system call and, if the
