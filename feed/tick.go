@@ -10,7 +10,10 @@ import (
 
 // Tick is one market-data update for one symbol. Seq is assigned per symbol
 // by the source, starts at 1 and grows by 1 per tick, so a receiver can see
-// a gap. TS is the feed timestamp in Unix nanoseconds.
+// a gap. TS is the feed timestamp in Unix nanoseconds. Epoch names the run
+// of numbering Seq belongs to: whoever assigns seqs gives them an epoch and
+// changes it whenever the numbering starts again, so a seq is only
+// comparable with seqs of the same epoch. An empty Epoch is DefaultEpoch.
 type Tick struct {
 	Symbol string  `json:"sym"`
 	Seq    uint64  `json:"seq"`
@@ -19,7 +22,13 @@ type Tick struct {
 	Bid    float64 `json:"bid"`
 	Ask    float64 `json:"ask"`
 	TS     int64   `json:"ts"`
+	Epoch  string  `json:"epoch,omitempty"`
 }
+
+// DefaultEpoch is the epoch of ticks that carry none, as a program that
+// predates epochs publishes them: it never changes, so a restart of such a
+// publisher cannot be told from its seqs.
+const DefaultEpoch = "0"
 
 // Sink receives ticks from a Source. Publish is called from one goroutine.
 type Sink interface {
