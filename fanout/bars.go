@@ -15,7 +15,14 @@ import (
 // recorded timestamps the same bars as the live run.
 //
 // A bar is final when a tick of a later bucket arrives, or when the feed
-// clock passes the bucket's end plus Config.BarGrace. The feed clock is the
+// clock passes the bucket's end plus Config.BarGrace. A bar's seq is its
+// bucket number (t divided by the interval), so two gateways of a fleet
+// never give one seq to different bars of an epoch; a final bar carries
+// "prev", the seq of the bar before it (0 for none seen), so a client
+// tells a quiet bucket, which has no bar, from a missed one. A bucket this
+// gateway joined part-way (the symbol's first tick of the epoch here fell
+// inside it and did not follow on from a tick seen) is never final: it is
+// skipped, neither sent nor kept. The feed clock is the
 // newest tick timestamp the shard has seen, advanced by the wall time
 // since it arrived: for a live feed the wall clock less the feed's
 // latency; for a replay with recorded timestamps, the recording's own
@@ -33,9 +40,12 @@ type bar struct {
 // barBuilder is the bar forming for one (symbol, bar stream).
 type barBuilder struct {
 	bar       bar
-	open      bool  // bar is forming
-	due       int64 // feed-clock time at which the forming bar closes
-	closedEnd int64 // end of the last final bar's bucket; 0 before the first
+	open      bool   // bar is forming
+	partial   bool   // the forming bar's bucket was joined part-way: skipped at its close
+	started   bool   // a bucket was opened in this epoch
+	due       int64  // feed-clock time at which the forming bar closes
+	closedEnd int64  // end of the last final bar's bucket; 0 before the first
+	prev      uint64 // seq of the last bucket closed (sent or skipped); 0 before the first
 }
 
 // add applies t, standing for n feed ticks, to the forming bar.
@@ -47,9 +57,13 @@ func (b *bar) add(t *feed.Tick, n int64) {
 	b.n += n
 }
 
-// appendJSON appends the bar's wire form (docs/protocol.md) to dst.
-// mark is the symbol's tier mark (symbol.mark), "" or `,"delayed":true`.
-func (b *bar) appendJSON(dst []byte, st Stream, sym string, seq uint64, partial bool, mark string) []byte {
+// seq is the bar's id within its epoch: its bucket number.
+func (b *bar) seq(st Stream) uint64 { return uint64(b.t / int64(st.Interval())) }
+
+// appendJSON appends the bar's wire form (docs/protocol.md) to dst: a
+// partial bar, or a final one whose previous bar's seq is prev. mark is
+// the symbol's tier mark (symbol.mark), "" or `,"delayed":true`.
+func (b *bar) appendJSON(dst []byte, st Stream, sym string, prev uint64, partial bool, mark string) []byte {
 	dst = append(dst, `{"type":"bar","stream":"`...)
 	dst = append(dst, st.String()...)
 	dst = append(dst, `","sym":"`...)
@@ -65,9 +79,12 @@ func (b *bar) appendJSON(dst []byte, st Stream, sym string, seq uint64, partial 
 	dst = append(dst, `,"n":`...)
 	dst = strconv.AppendInt(dst, b.n, 10)
 	dst = append(dst, `,"seq":`...)
-	dst = strconv.AppendUint(dst, seq, 10)
+	dst = strconv.AppendUint(dst, b.seq(st), 10)
 	if partial {
 		dst = append(dst, `,"partial":true`...)
+	} else {
+		dst = append(dst, `,"prev":`...)
+		dst = strconv.AppendUint(dst, prev, 10)
 	}
 	dst = append(dst, mark...)
 	return append(dst, '}')
@@ -78,9 +95,11 @@ func appendPrice(dst []byte, key string, px float64) []byte {
 }
 
 // aggregate applies t, standing for n feed ticks, to sym's forming bars,
-// closing a bar that a tick of a later bucket ends. The caller holds
+// closing a bar that a tick of a later bucket ends. whole says that t
+// follows on from the last tick sym had (or starts its run), so a bucket
+// t opens first in the epoch is not joined part-way. The caller holds
 // shard.mu.
-func (s *shard) aggregate(sym *symbol, t *feed.Tick, n int64, now int64) {
+func (s *shard) aggregate(sym *symbol, t *feed.Tick, n int64, whole bool, now int64) {
 	for st := Bars1s; st < numStreams; st++ {
 		b := &sym.bars[st]
 		iv := int64(st.Interval())
@@ -96,7 +115,7 @@ func (s *shard) aggregate(sym *symbol, t *feed.Tick, n int64, now int64) {
 				s.closeBar(sym, st, now)
 			}
 			b.bar = bar{t: start, o: t.Price, h: t.Price, l: t.Price, c: t.Price, v: t.Size, n: n}
-			b.open = true
+			b.open, b.partial, b.started = true, !b.started && !whole, true
 			b.due = start + iv + s.clock.grace + sym.lag
 			s.clock.closesAt(b.due)
 		}
@@ -105,16 +124,19 @@ func (s *shard) aggregate(sym *symbol, t *feed.Tick, n int64, now int64) {
 }
 
 // closeBar makes sym's forming bar of stream st final: encoded once,
-// recorded for snapshot and history, and sent like a tick. The caller
-// holds shard.mu.
+// recorded for snapshot and history, and sent like a tick; or, if its
+// bucket was joined part-way, dropped. The caller holds shard.mu.
 func (s *shard) closeBar(sym *symbol, st Stream, now int64) {
 	b := &sym.bars[st]
-	tp := sym.topics[st]
-	seq := tp.lastSeq + 1
-	data := tp.cut(b.bar.appendJSON(tp.buf(), st, sym.name, seq, false, sym.mark))
-	s.send(tp, tp.record(data, seq, 1, 0), seq, now)
-	b.open = false
+	seq, prev := b.bar.seq(st), b.prev
+	b.open, b.prev = false, seq
 	b.closedEnd = b.bar.t + int64(st.Interval())
+	if b.partial {
+		return
+	}
+	tp := sym.topics[st]
+	data := tp.cut(b.bar.appendJSON(tp.buf(), st, sym.name, prev, false, sym.mark))
+	s.send(tp, tp.record(data, seq, prev, 1, 0), seq, now)
 	s.t.bars[st]++
 }
 

@@ -178,7 +178,7 @@ func TestBarHistoryThenLive(t *testing.T) {
 	}
 
 	r := newTestClient(f.e)
-	res := f.subscribe(r, Policy{Stream: Bars1s, Since: map[string]uint64{"AAPL": 6}}, "AAPL")
+	res := f.subscribe(r, Policy{Stream: Bars1s, Since: legacySince(map[string]uint64{"AAPL": 6})}, "AAPL")
 	if fmt.Sprint(res.Recovered) != "[AAPL]" {
 		t.Fatalf("since 6 with a ring of #5..#8: %+v", res)
 	}
@@ -186,7 +186,7 @@ func TestBarHistoryThenLive(t *testing.T) {
 		t.Fatalf("recovered %v, want #7 and #8", got)
 	}
 	old := newTestClient(f.e)
-	res = f.subscribe(old, Policy{Stream: Bars1s, Since: map[string]uint64{"AAPL": 2}}, "AAPL")
+	res = f.subscribe(old, Policy{Stream: Bars1s, Since: legacySince(map[string]uint64{"AAPL": 2})}, "AAPL")
 	if got := f.bars(old); fmt.Sprint(res.Snapshot) != "[AAPL]" || len(got) != 1 || !strings.HasSuffix(got[0], "#8") {
 		t.Fatalf("since 2 behind the ring: %+v then %v, want a snapshot of #8", res, got)
 	}

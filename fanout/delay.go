@@ -94,7 +94,9 @@ func (dl *delayLine) mergeBusiest() bool {
 		return false
 	}
 	h := busiest.head
-	busiest.held[h+1].n += busiest.held[h].n
+	if epochOf(&busiest.held[h+1].tick) == epochOf(&busiest.held[h].tick) {
+		busiest.held[h+1].n += busiest.held[h].n
+	} // else the older is the last of a run the twin resets from: dropped, not counted into the new one's
 	busiest.held[h] = heldTick{}
 	busiest.head++
 	dl.ticks--

@@ -83,7 +83,7 @@ func TestDelayedTierReleasesAfterDelay(t *testing.T) {
 	}
 	// The delayed stream has its own snapshot and history.
 	late := newTestClient(f.e)
-	res, _ := f.e.Subscribe(late.Client, []string{"AAPL"}, Policy{Delayed: true, Since: map[string]uint64{"AAPL": 2}}, nil)
+	res, _ := f.e.Subscribe(late.Client, []string{"AAPL"}, Policy{Delayed: true, Since: legacySince(map[string]uint64{"AAPL": 2})}, nil)
 	if fmt.Sprint(res.Recovered) != "[AAPL]" || fmt.Sprint(f.ticks(late)) != "[AAPL/3/1 AAPL/4/1 AAPL/5/1]" {
 		t.Fatalf("delayed recovery: %+v", res)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,9 @@ type Config struct {
 	// BarHistory is the number of final bars each bar topic keeps for
 	// history and recovery; 0 keeps none.
 	BarHistory int
+	// Logger logs what the feed does wrong (epoch conflicts, at most once
+	// a minute per symbol); nil discards.
+	Logger *slog.Logger
 }
 
 // Engine fans ticks out to subscribed clients. Its symbol table is fixed at
@@ -90,6 +94,9 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	}
 	if cfg.BarGrace <= 0 {
 		cfg.BarGrace = 250 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.RatePhases <= 0 {
 		cfg.RatePhases = defaultRatePhases

@@ -20,7 +20,7 @@ func TestRecoverSince(t *testing.T) {
 	c := newTestClient(e)
 	since := map[string]uint64{"AAPL": 15, "MSFT": 12, "NVDA": 11, "AMZN": 0, "TSLA": 7}
 	var reply Result
-	res, err := e.Subscribe(c.Client, []string{"AAPL", "MSFT", "NVDA", "AMZN", "TSLA"}, Policy{Since: since}, func(r Result) []byte {
+	res, err := e.Subscribe(c.Client, []string{"AAPL", "MSFT", "NVDA", "AMZN", "TSLA"}, Policy{Since: legacySince(since)}, func(r Result) []byte {
 		reply = r
 		return []byte(`{"type":"subscribed"}`)
 	})
@@ -66,7 +66,7 @@ func TestRecoverRateLimited(t *testing.T) {
 	}
 	waitDelivered(t, e, 30)
 	c := newTestClient(e)
-	res, _ := e.Subscribe(c.Client, []string{"AAPL"}, Policy{MaxRate: 4, Since: map[string]uint64{"AAPL": 22}}, nil)
+	res, _ := e.Subscribe(c.Client, []string{"AAPL"}, Policy{MaxRate: 4, Since: legacySince(map[string]uint64{"AAPL": 22})}, nil)
 	if !slices.Equal(res.Recovered, []string{"AAPL"}) {
 		t.Fatalf("recovered %q", res.Recovered)
 	}
@@ -85,7 +85,7 @@ func TestHistoryOff(t *testing.T) {
 	e.Publish(testTick("MSFT", 5))
 	waitDelivered(t, e, 2)
 	c := newTestClient(e)
-	res, _ := e.Subscribe(c.Client, []string{"AAPL", "MSFT"}, Policy{Since: map[string]uint64{"AAPL": 4, "MSFT": 5}}, nil)
+	res, _ := e.Subscribe(c.Client, []string{"AAPL", "MSFT"}, Policy{Since: legacySince(map[string]uint64{"AAPL": 4, "MSFT": 5})}, nil)
 	if !slices.Equal(res.Snapshot, []string{"AAPL"}) || !slices.Equal(res.Recovered, []string{"MSFT"}) {
 		t.Fatalf("recovered %q, snapshot %q", res.Recovered, res.Snapshot)
 	}
@@ -101,7 +101,7 @@ func TestRingWraps(t *testing.T) {
 		t.Fatal("an empty ring holds something")
 	}
 	for seq := uint64(1); seq <= 10; seq++ {
-		r.put(seq, Message{Data: []byte{byte(seq)}})
+		r.put(seq, seq-1, Message{Data: []byte{byte(seq)}})
 	}
 	a, b := r.after(7)
 	var got []uint64

@@ -125,3 +125,12 @@ func checkStream(tb testing.TB, msgs []Message, sym string, last uint64) uint64 
 	}
 	return ticks[0].Seq
 }
+
+// legacySince is since in the legacy form, seqs without an epoch.
+func legacySince(seqs map[string]uint64) map[string]Position {
+	out := make(map[string]Position, len(seqs))
+	for sym, seq := range seqs {
+		out[sym] = Position{Seq: seq}
+	}
+	return out
+}

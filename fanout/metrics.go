@@ -10,6 +10,8 @@ type metrics struct {
 	feedTicks         prometheus.Counter
 	unknownTicks      prometheus.Counter
 	staleTicks        prometheus.Counter
+	epochConflicts    prometheus.Counter
+	invalidEpochs     prometheus.Counter
 	enqueued          prometheus.Counter
 	slowConsumers     prometheus.Counter
 	conflatedRate     prometheus.Counter
@@ -35,8 +37,10 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Name: "tickgate_feed_ticks_total",
 			Help: "Ticks received from the feed by the fan-out shards.",
 		}),
-		unknownTicks: dropped.WithLabelValues("unknown_symbol"),
-		staleTicks:   dropped.WithLabelValues("stale_seq"),
+		unknownTicks:   dropped.WithLabelValues("unknown_symbol"),
+		staleTicks:     dropped.WithLabelValues("stale_seq"),
+		epochConflicts: dropped.WithLabelValues("epoch_conflict"),
+		invalidEpochs:  dropped.WithLabelValues("invalid_epoch"),
 		enqueued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickgate_fanout_enqueued_total",
 			Help: "Tick and bar messages queued for clients (one per subscriber per message sent).",
@@ -111,14 +115,21 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 }
 
 // batch publishes one shard batch's counts: ticks delivered (0 for a rate
-// class flush), stale ticks dropped, and what the enqueues did.
-func (m *metrics) batch(ticks, stale int, t *tally) {
+// class flush), stale ticks and ticks of an invalid epoch dropped, and
+// what the enqueues did (epoch conflicts among them).
+func (m *metrics) batch(ticks, stale, invalid int, t *tally) {
 	if ticks > 0 {
 		m.feedTicks.Add(float64(ticks))
 		m.batchTicks.Observe(float64(ticks))
 	}
 	if stale > 0 {
 		m.staleTicks.Add(float64(stale))
+	}
+	if invalid > 0 {
+		m.invalidEpochs.Add(float64(invalid))
+	}
+	if t.conflicts > 0 {
+		m.epochConflicts.Add(float64(t.conflicts))
 	}
 	m.sent(t)
 }

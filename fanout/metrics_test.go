@@ -58,6 +58,8 @@ func checkDropped(tb testing.TB, reg prometheus.Gatherer, stale, unknown int) {
 	exp := fmt.Sprintf(`
 # HELP tickgate_feed_dropped_ticks_total Ticks from the feed that were not fanned out, by reason.
 # TYPE tickgate_feed_dropped_ticks_total counter
+tickgate_feed_dropped_ticks_total{reason="epoch_conflict"} 0
+tickgate_feed_dropped_ticks_total{reason="invalid_epoch"} 0
 tickgate_feed_dropped_ticks_total{reason="stale_seq"} %d
 tickgate_feed_dropped_ticks_total{reason="unknown_symbol"} %d
 `, stale, unknown)
@@ -72,7 +74,7 @@ func TestMetricsRegisteredAndLint(t *testing.T) {
 	for _, name := range metricNames {
 		want := 1
 		if name == "tickgate_feed_dropped_ticks_total" {
-			want = 2 // both reasons exist from the start, at zero
+			want = 4 // every reason exists from the start, at zero
 		}
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {
 			t.Errorf("%s: %d series (err %v), want %d", name, n, err, want)

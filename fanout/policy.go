@@ -38,11 +38,12 @@ type Policy struct {
 	// tick. It is rounded down to one of Config.RateClasses (up to the
 	// lowest one).
 	MaxRate float64
-	// Since maps a symbol to the last seq the client saw. A symbol whose
-	// ticks after it are still in the history ring gets exactly those
-	// (Result.Recovered); one whose are not gets a snapshot
-	// (Result.Snapshot). A symbol not in Since gets a snapshot as usual.
-	Since map[string]uint64
+	// Since maps a symbol to the last position the client saw. A symbol
+	// whose messages after it are all in the history ring, without a hole,
+	// in the epoch it names, gets exactly those (Result.Recovered); any
+	// other gets a snapshot (Result.Snapshot). A symbol not in Since gets
+	// a snapshot as usual.
+	Since map[string]Position
 	// Delayed subscribes to the delayed tier: each tick Config.Delay after
 	// its feed timestamp, marked "delayed":true, and bars made of those.
 	Delayed bool
@@ -56,6 +57,15 @@ type Policy struct {
 	Partial bool
 }
 
+// Position is a point in a topic's stream: the seq of a message (a tick's
+// seq, a bar's bucket number) in the epoch that numbered it. An Epoch ""
+// is the legacy form, a seq alone: it is taken as the symbol's current
+// epoch, so it cannot tell a restarted feed from the same one.
+type Position struct {
+	Seq   uint64
+	Epoch string
+}
+
 // Result is what Subscribe did.
 type Result struct {
 	// Added lists the symbols newly subscribed, in request order.
@@ -66,6 +76,9 @@ type Result struct {
 	// names: recovered from history, or fallen back to a snapshot. Both are
 	// nil when Since is nil.
 	Recovered, Snapshot []string
+	// Epochs maps each added symbol that has had a tick to its current
+	// epoch on the subscribed stream and tier.
+	Epochs map[string]string
 }
 
 // check is the one place that decides whether the engine serves p for

@@ -83,13 +83,14 @@ func (pl *progressList) run(s *shard, now int64) {
 }
 
 // sendProgress sends tp's forming bar, if any, as a partial bar carrying
-// the seq it will have when final, to every progress subscriber.
+// its seq (its bucket's), to every progress subscriber. A bucket joined
+// part-way has progress updates too: they say they are partial.
 func (tp *topic) sendProgress(t *tally) {
 	b := &tp.sym.bars[tp.stream]
 	if !b.open {
 		return
 	}
-	data := b.bar.appendJSON(make([]byte, 0, maxMsgBytes), tp.stream, tp.sym.name, tp.lastSeq+1, true, tp.sym.mark)
+	data := b.bar.appendJSON(make([]byte, 0, maxMsgBytes), tp.stream, tp.sym.name, 0, true, tp.sym.mark)
 	for _, r := range tp.progress.subs {
 		t.queue(r.c, r.key, Message{Data: data})
 	}

@@ -46,7 +46,7 @@ func (m *Message) countKey() string {
 	return countKeys[tickSub]
 }
 
-var countKeys = [...]string{tickSub: `,"n":`, barSub: `,"span":`, progressSub: ""}
+var countKeys = [...]string{tickSub: `,"n":`, barSub: `,"span":`, progressSub: "", noticeSub: ""}
 
 // wireLen is the length of m's wire form (AppendTo).
 func (m *Message) wireLen() int {
@@ -107,6 +107,9 @@ const (
 // push queues m, conflating if the queue is in that mode. It reports
 // entered when this push switched the queue to conflating.
 func (q *queue) push(m Message) (res pushResult, entered bool) {
+	if m.key == &noticeKey {
+		return q.pushNotice(m), false
+	}
 	if q.conflating && m.key != nil && q.replace(m) {
 		return merged, false
 	}
@@ -121,6 +124,22 @@ func (q *queue) push(m Message) (res pushResult, entered bool) {
 		return pushed, true
 	}
 	return pushed, false
+}
+
+// pushNotice queues m, a topic's notice, as a barrier: while conflating,
+// no message queued before it may be replaced any more, so a tick sent
+// after the notice (the new run's, the one after a gap) is never merged
+// into a place ahead of it.
+func (q *queue) pushNotice(m Message) pushResult {
+	if q.bytes+len(m.Data) > q.limit {
+		return overflowed
+	}
+	m.key = nil
+	q.append(m)
+	if q.conflating {
+		q.from = q.base + uint64(len(q.q))
+	}
+	return pushed
 }
 
 // append queues m. While conflating it records m's position in its merge

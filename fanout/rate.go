@@ -191,7 +191,9 @@ func (rs *rateSlots) run(s *shard, now int64) {
 				keep = append(keep, tp)
 				continue
 			}
-			cl.send(&s.t, cl.pending, cl.pendingSeq, cl.count)
+			if cl.pending.Data != nil { // nil if the topic was reset meanwhile
+				cl.send(&s.t, cl.pending, cl.pendingSeq, cl.count)
+			}
 			cl.slot = slot
 			cl.pending, cl.pendingSeq, cl.count, cl.dirty = Message{}, 0, 0, false
 		}

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ type shard struct {
 	id      int
 	in      chan inTick
 	metrics *metrics
+	log     *slog.Logger
 	syms    []*symbol // the shard's realtime symbols, fixed at New; symbol.idx indexes it
 
 	// Owned by the shard goroutine.
@@ -59,6 +61,7 @@ type schedule interface {
 func newShard(id int, cfg *Config, classes []rateClass) *shard {
 	s := &shard{
 		id:    id,
+		log:   cfg.Logger,
 		in:    make(chan inTick, cfg.InboxTicks),
 		rates: newRateSlots(classes),
 		delay: delayLine{delay: int64(cfg.Delay), maxBytes: cfg.DelayMaxBytes},
@@ -119,12 +122,21 @@ func (s *shard) run(ctx context.Context) {
 // are kept in the tally and published once per batch. now is the batch's
 // time (Unix ns) on the schedules' grids.
 func (s *shard) deliver(batch []inTick, now int64) {
-	stale := 0
+	stale, invalid := 0, 0
 	s.mu.Lock()
 	for i := range batch {
 		sym, t := batch[i].sym, &batch[i].tick
-		if t.Seq <= sym.last.Seq {
-			stale++ // a replayed or reordered tick would repeat a seq
+		switch ep := epochOf(t); {
+		case ep == sym.epochs.current:
+			if t.Seq <= sym.last.Seq {
+				stale++ // a replayed or reordered tick would repeat a seq
+				continue
+			}
+		case sym.epochs.isRetired(ep):
+			s.conflictLocked(sym, ep, now)
+			continue
+		case !validEpoch(ep):
+			invalid++
 			continue
 		}
 		s.clock.observe(t.TS, now)
@@ -137,20 +149,30 @@ func (s *shard) deliver(batch []inTick, now int64) {
 	s.mu.Unlock()
 	s.arm(next)
 	s.t.startWriters()
-	s.metrics.batch(len(batch), stale, &s.t)
+	s.logConflicts()
+	s.metrics.batch(len(batch), stale, invalid, &s.t)
 	s.t.reset()
 }
 
 // publish makes t, standing for n feed ticks, sym's newest tick: recorded
 // (encoded once) on its ticks topic, sent there, and applied to its bars.
-// The caller holds shard.mu.
+// A tick of another epoch resets sym first; one whose seqs do not follow
+// sym's last is a gap, noticed before it. The caller holds shard.mu.
 func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
+	prev := t.Seq - min(uint64(n), t.Seq) // the seq before the first t stands for
+	switch ep := epochOf(t); {
+	case ep != sym.epochs.current:
+		s.reset(sym, ep)
+	case sym.last.Seq > 0 && prev > sym.last.Seq:
+		s.gap(sym, sym.last.Seq+1, prev)
+	}
+	whole := prev == sym.last.Seq // no tick of the run before t is missing here
 	tp := sym.topics[Ticks]
-	m := tp.record(tp.encodeTick(t), t.Seq, n, t.TS)
+	m := tp.record(tp.encodeTick(t), t.Seq, prev, n, t.TS)
 	m.TS += sym.lag // a delayed tick's delivery latency counts from its release
 	sym.last = *t
 	s.send(tp, m, t.Seq, now)
-	s.aggregate(sym, t, n, now)
+	s.aggregate(sym, t, n, whole, now)
 }
 
 // send queues m, tp's newest message, numbered seq, to every subscriber
@@ -177,7 +199,7 @@ func (s *shard) flushDue(now int64) {
 	next := s.nextDueLocked()
 	s.mu.Unlock()
 	s.t.startWriters()
-	s.metrics.batch(0, 0, &s.t)
+	s.metrics.batch(0, 0, 0, &s.t)
 	s.t.reset()
 	s.arm(next)
 }

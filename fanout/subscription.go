@@ -49,7 +49,13 @@ const (
 	tickSub     subKind = iota // ticks: "n" counts the ticks one stands for
 	barSub                     // final bars: "span" counts the bar seqs one stands for
 	progressSub                // partial bars: no count
+	noticeSub                  // a topic's notices (noticeKey): no count, never merged
 )
+
+// noticeKey marks a topic's reset and gap notices (tally.notice). It is
+// shared by every client and never written: push takes it off the message
+// before it queues it while conflating, and merges nothing into it.
+var noticeKey = mergeKey{kind: noticeSub}
 
 // subList is a class's (or a topic's progress) subscribers, by the merge
 // key their messages there go with; removal moves the last one into the
@@ -111,8 +117,14 @@ func (e *Engine) Subscribe(c *Client, syms []string, p Policy, reply func(Result
 			continue
 		}
 		res.Added = append(res.Added, name)
+		if ep := tp.sym.epochs.current; ep != "" {
+			if res.Epochs == nil {
+				res.Epochs = make(map[string]string)
+			}
+			res.Epochs[name] = ep
+		}
 		since, ok := p.Since[name]
-		recover[tp] = ok && tp.recoverable(since)
+		recover[tp] = ok && tp.recoverableFrom(since)
 		switch {
 		case !ok:
 		case recover[tp]:
@@ -144,7 +156,7 @@ func (e *Engine) subscribeLocked(t *tally, c *Client, tp *topic, class int, p *P
 		sub = newSubscription(c, tp, class)
 		c.subs[tp] = sub
 		since, asked := p.Since[tp.sym.name]
-		t.recovered += tp.catchUp(t, sub, since, recover[tp], p.History)
+		t.recovered += tp.catchUp(t, sub, since.Seq, recover[tp], p.History)
 		if asked && !recover[tp] {
 			t.fallbacks++
 		}

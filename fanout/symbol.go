@@ -29,8 +29,9 @@ type symbol struct {
 	topics [numStreams]*topic
 
 	// shard.mu
-	last feed.Tick
-	bars [numStreams]barBuilder // [Ticks] is unused
+	epochs epochs // the run its seqs belong to (epoch.go)
+	last   feed.Tick
+	bars   [numStreams]barBuilder // [Ticks] is unused
 }
 
 // delayedMark marks the delayed tier's messages.

@@ -7,6 +7,8 @@ type tally struct {
 	rateConflated          int
 	delayConflated         int
 	recovered, fallbacks   int
+	conflicts              int             // ticks of a retired epoch dropped
+	conflictLog            []conflict      // conflicts to log after the lock; reused
 	bars, lateTicks        [numStreams]int // per bar stream
 	start                  []*Client       // reused across batches; grows only
 }
@@ -42,6 +44,11 @@ func (t *tally) reply(c *Client, m Message) {
 	}
 }
 
+// notice queues data, a notice about one topic, to c: like a reply, and a
+// barrier in a conflating queue, so no later tick of the topic merges into
+// one queued before it.
+func (t *tally) notice(c *Client, data []byte) { t.reply(c, Message{Data: data, key: &noticeKey}) }
+
 func (t *tally) startWriters() {
 	for _, c := range t.start {
 		c.startWriter()
@@ -50,5 +57,6 @@ func (t *tally) startWriters() {
 
 func (t *tally) reset() {
 	clear(t.start)
-	*t = tally{start: t.start[:0]}
+	clear(t.conflictLog)
+	*t = tally{start: t.start[:0], conflictLog: t.conflictLog[:0]}
 }

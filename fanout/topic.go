@@ -23,6 +23,9 @@ type topic struct {
 	lastSeq uint64
 	lastMsg Message // the last message; its bytes serve as the snapshot
 	history ring
+	// holePrev is the newest hole in the history: the prev (ringEntry) of
+	// the message that followed it. No since below it is recoverable.
+	holePrev uint64
 	// classes[0] is every message; [k] is the shard's rate class k-1 (a
 	// configured rate in one phase, rate.go). It is made at the first
 	// subscription, so a topic nobody takes costs none of it. rated counts
@@ -71,28 +74,61 @@ func (tp *topic) encodeTick(t *feed.Tick) []byte {
 }
 
 // record makes data, standing for n messages up to seq, the topic's last
-// message and puts it in the history ring. The caller holds shard.mu.
-func (tp *topic) record(data []byte, seq uint64, n int64, ts int64) Message {
+// message and puts it in the history ring. prev is the seq of the message
+// that must come right before it for the two to join without a hole: a
+// tick's seq less n, a bar's previous bar. A prev past the last message
+// is a hole, which recovery will not cross. The caller holds shard.mu.
+func (tp *topic) record(data []byte, seq, prev uint64, n int64, ts int64) Message {
 	m := Message{Data: data, TS: ts, N: n}
+	if prev > tp.lastSeq {
+		tp.holePrev = prev
+	}
 	tp.lastSeq = seq
 	tp.lastMsg = Message{Data: data}
-	tp.history.put(seq, m)
+	tp.history.put(seq, prev, m)
 	return m
 }
 
 // recoverable reports whether a subscription whose client last saw seq
 // since can be brought up to date from history alone: since is the last
-// message, or the ring still holds every message after it. A since beyond
-// the last is not: the seqs were reset (a restarted feed) or this gateway
-// lags the one the client came from, and a snapshot says so.
+// message, or the ring still reaches back to since and has no hole after
+// it. A since beyond the last is not: the seqs were reset (a restarted
+// feed) or this gateway lags the one the client came from, and a snapshot
+// says so.
 func (tp *topic) recoverable(since uint64) bool {
 	switch {
 	case since == tp.lastSeq:
 		return true
-	case since > tp.lastSeq:
+	case since > tp.lastSeq, since < tp.holePrev:
 		return false
 	}
 	return tp.history.holdsAfter(since)
+}
+
+// recoverableFrom is recoverable for a Position: never from another epoch
+// than the topic's current one (a legacy position, Epoch "", is taken as
+// the current one).
+func (tp *topic) recoverableFrom(since Position) bool {
+	if since.Epoch != "" && since.Epoch != tp.sym.epochs.current {
+		return false
+	}
+	return tp.recoverable(since.Seq)
+}
+
+// reset empties the topic for a new epoch: no last message, history or
+// hole, no message held in a rate class, and no seq sent to any
+// subscription, so the new run's seqs, from wherever they start, all go
+// out. The caller holds shard.mu.
+func (tp *topic) reset() {
+	tp.lastSeq, tp.lastMsg, tp.holePrev = 0, Message{}, 0
+	tp.history.reset()
+	for k := range tp.classes {
+		cl := &tp.classes[k]
+		cl.pending, cl.pendingSeq, cl.count = Message{}, 0, 0
+		for _, r := range cl.subs {
+			r.key.sub.sent = 0
+		}
+	}
 }
 
 // catchUp queues what a new subscription needs before live messages. With
@@ -190,22 +226,29 @@ type ring struct {
 
 type ringEntry struct {
 	seq  uint64
+	prev uint64 // the seq it joins without a hole (topic.record)
 	data []byte
 	n    int64 // messages the entry stands for (delay-line merges)
 }
 
 func newRing(size int) ring { return ring{size: size} }
 
-func (r *ring) put(seq uint64, m Message) {
+// reset empties the ring, keeping its array for the new run.
+func (r *ring) reset() {
+	clear(r.buf)
+	r.buf, r.next = r.buf[:0], 0
+}
+
+func (r *ring) put(seq, prev uint64, m Message) {
 	switch {
 	case r.size == 0:
 	case len(r.buf) < r.size:
 		if len(r.buf) == cap(r.buf) {
 			r.buf = append(make([]ringEntry, 0, min(max(2*cap(r.buf), 16), r.size)), r.buf...)
 		}
-		r.buf = append(r.buf, ringEntry{seq, m.Data, m.count()})
+		r.buf = append(r.buf, ringEntry{seq, prev, m.Data, m.count()})
 	default:
-		r.buf[r.next] = ringEntry{seq, m.Data, m.count()}
+		r.buf[r.next] = ringEntry{seq, prev, m.Data, m.count()}
 		r.next = (r.next + 1) % len(r.buf)
 	}
 }
@@ -215,11 +258,12 @@ func (r *ring) ordered() (a, b []ringEntry) {
 	return r.buf[r.next:], r.buf[:r.next]
 }
 
-// holdsAfter reports whether the ring holds every message after seq: its
-// oldest entry is seq+1 or older.
+// holdsAfter reports whether the ring reaches back to seq: its oldest
+// entry joins seq or something older. Holes after it are the topic's to
+// judge (topic.holePrev).
 func (r *ring) holdsAfter(seq uint64) bool {
 	a, _ := r.ordered() // a is empty only when the ring is
-	return len(a) > 0 && a[0].seq <= seq+1
+	return len(a) > 0 && a[0].prev <= seq
 }
 
 // after returns the entries with a seq above seq, oldest first, as the two

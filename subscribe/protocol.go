@@ -37,18 +37,21 @@ const Wildcard = "*"
 // request is one client message. ID is optional and echoed in the reply;
 // it is nil unless the message's "id" is an integer (RawID as sent).
 // Stream (parsed into stream) applies to subscribe and unsubscribe;
-// MaxRate, Since, History and Partial to subscribe only.
+// MaxRate, Since, History and Partial to subscribe only. Since is parsed
+// from RawSince (parseSince): each symbol's position as
+// {"seq":1041,"epoch":"k3x9f0a1b2c4"} or, in the legacy form, 1041.
 type request struct {
-	Op         string            `json:"op"`
-	ID         *int64            `json:"-"`
-	RawID      json.RawMessage   `json:"id"`
-	StreamName string            `json:"stream,omitempty"`
-	Symbols    []string          `json:"symbols,omitempty"`
-	MaxRate    float64           `json:"max_rate,omitempty"`
-	Since      map[string]uint64 `json:"since,omitempty"`
-	History    int               `json:"history,omitempty"`
-	Partial    bool              `json:"partial,omitempty"`
-	Token      string            `json:"token,omitempty"` // op auth
+	Op         string                     `json:"op"`
+	ID         *int64                     `json:"-"`
+	RawID      json.RawMessage            `json:"id"`
+	StreamName string                     `json:"stream,omitempty"`
+	Symbols    []string                   `json:"symbols,omitempty"`
+	MaxRate    float64                    `json:"max_rate,omitempty"`
+	RawSince   map[string]json.RawMessage `json:"since,omitempty"`
+	Since      map[string]fanout.Position `json:"-"`
+	History    int                        `json:"history,omitempty"`
+	Partial    bool                       `json:"partial,omitempty"`
+	Token      string                     `json:"token,omitempty"` // op auth
 
 	stream fanout.Stream
 }
@@ -58,7 +61,8 @@ type request struct {
 // empty; for list it is the ticks stream's, and Streams has every
 // stream's. MaxRate is the effective rate of a rate-limited subscription.
 // Recovered and Snapshot are present, possibly [], exactly when the
-// subscribe had "since".
+// subscribe had "since". Epochs maps each symbol subscribed added that has
+// had a tick to its current epoch.
 type reply struct {
 	Type      string              `json:"type"`
 	ID        *int64              `json:"id,omitempty"`
@@ -67,6 +71,7 @@ type reply struct {
 	MaxRate   float64             `json:"max_rate,omitempty"`
 	Recovered []string            `json:"recovered,omitzero"`
 	Snapshot  []string            `json:"snapshot,omitzero"`
+	Epochs    map[string]string   `json:"epochs,omitempty"`
 	Streams   map[string][]string `json:"streams,omitempty"`
 }
 
@@ -159,7 +164,7 @@ func decodeRequest(b []byte) (request, *protoError) {
 			return r, errorf(CodeUnknownStream, "unknown stream %q; want %s", truncate(r.StreamName, 32), streamList)
 		}
 		r.stream = st
-		if r.Op == "unsubscribe" && (r.MaxRate != 0 || r.Since != nil || r.History != 0 || r.Partial) {
+		if r.Op == "unsubscribe" && (r.MaxRate != 0 || r.RawSince != nil || r.History != 0 || r.Partial) {
 			return r, errorf(CodeInvalidRequest, "\"max_rate\", \"since\", \"history\" and \"partial\" apply to subscribe only")
 		}
 		if r.MaxRate < 0 {
@@ -167,6 +172,9 @@ func decodeRequest(b []byte) (request, *protoError) {
 		}
 		if r.History < 0 {
 			return r, errorf(CodeInvalidRequest, "\"history\" must be 0 or a positive number of messages")
+		}
+		if perr := r.parseSince(); perr != nil {
+			return r, perr
 		}
 	case "list":
 	case "auth":
@@ -179,6 +187,48 @@ func decodeRequest(b []byte) (request, *protoError) {
 		return r, errorf(CodeUnknownOp, "unknown op %q; want subscribe, unsubscribe, list or auth", truncate(r.Op, 32))
 	}
 	return r, nil
+}
+
+// parseSince fills Since from RawSince: each symbol's position is either
+// {"seq":<n>,"epoch":"<e>"}, or the legacy bare seq, which names no epoch
+// and so cannot tell a restarted feed from the same one (kept for one
+// release; docs/protocol.md).
+func (r *request) parseSince() *protoError {
+	if r.RawSince == nil {
+		return nil
+	}
+	r.Since = make(map[string]fanout.Position, len(r.RawSince))
+	for sym, raw := range r.RawSince {
+		pos, ok := parsePosition(raw)
+		if !ok {
+			return errorf(CodeInvalidRequest, "\"since\" of %q must be {\"seq\":<seq>,\"epoch\":\"<epoch>\"} (or, legacy, a bare seq), got %s",
+				truncate(sym, 32), truncate(string(raw), 64))
+		}
+		r.Since[sym] = pos
+	}
+	return nil
+}
+
+// parsePosition decodes one since value: a bare seq, or an object with a
+// seq and a non-empty epoch and nothing else.
+func parsePosition(raw json.RawMessage) (fanout.Position, bool) {
+	if string(raw) == "null" {
+		return fanout.Position{}, false
+	}
+	var seq uint64
+	if err := json.Unmarshal(raw, &seq); err == nil {
+		return fanout.Position{Seq: seq}, true
+	}
+	var obj struct {
+		Seq   *uint64 `json:"seq"`
+		Epoch string  `json:"epoch"`
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	if d.Decode(&obj) != nil || obj.Seq == nil || obj.Epoch == "" {
+		return fanout.Position{}, false
+	}
+	return fanout.Position{Seq: *obj.Seq, Epoch: obj.Epoch}, true
 }
 
 // streamList names the streams for error messages.

@@ -189,6 +189,7 @@ func (s *session) subscribe(req request) {
 		if req.Since != nil {
 			rep.Recovered, rep.Snapshot = nonNil(r.Recovered), nonNil(r.Snapshot)
 		}
+		rep.Epochs = r.Epochs
 		return encodeReply(rep)
 	}
 	p := fanout.Policy{

@@ -1,0 +1,170 @@
+package fanout
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/tickgate/tickgate/feed"
+)
+
+// Epochs: whoever assigns a symbol's seqs names their run with an epoch
+// (feed.Tick.Epoch), so a seq means something only beside its epoch. Each
+// symbol (each tier) has a current epoch, none until its first tick. A
+// tick of another epoch than the current one starts a new run: the
+// symbol resets (reset), its old epoch is retired, and the new run's
+// ticks flow at once from whatever seq they start at. A tick of a retired
+// epoch means two publishers interleave on the symbol: it is dropped and
+// counted as an epoch conflict (deliver), never taken for a reset, so the
+// symbol does not flap between runs.
+//
+// Within an epoch a seq that skips ahead is a live gap: before the tick,
+// the ticks topic's subscribers get a gap notice naming the missing seqs,
+// and the history records the hole, so no recovery is answered across it.
+
+// retiredEpochs is how many past epochs a symbol remembers for conflict
+// detection: more than two publishers at once is not a case to serve.
+const retiredEpochs = 4
+
+// conflictLogEvery is how often a symbol's epoch conflicts are logged at
+// most.
+const conflictLogEvery = int64(time.Minute)
+
+// epochs is a symbol's current epoch and the ones it retired. shard.mu
+// protects it.
+type epochs struct {
+	current string // "" before the first tick
+	retired [retiredEpochs]string
+	next    int   // the retired slot the next retire overwrites
+	logged  int64 // when a conflict was last logged (Unix ns); 0 never
+}
+
+// isRetired reports whether ep is one of the symbol's past epochs.
+func (es *epochs) isRetired(ep string) bool {
+	for _, r := range es.retired {
+		if r != "" && r == ep {
+			return true
+		}
+	}
+	return false
+}
+
+// start makes ep the current epoch, retiring the one before, if any.
+func (es *epochs) start(ep string) {
+	if es.current != "" {
+		es.retired[es.next] = es.current
+		es.next = (es.next + 1) % retiredEpochs
+	}
+	es.current = ep
+}
+
+// epochOf is t's epoch: feed.DefaultEpoch for a tick that names none.
+func epochOf(t *feed.Tick) string {
+	if t.Epoch == "" {
+		return feed.DefaultEpoch
+	}
+	return t.Epoch
+}
+
+// maxEpochLen is the longest epoch accepted (docs/protocol.md).
+const maxEpochLen = 32
+
+// validEpoch reports whether ep is 1-32 bytes of [A-Za-z0-9_-], so it can
+// go into a notice or reply without escaping.
+func validEpoch(ep string) bool {
+	if len(ep) == 0 || len(ep) > maxEpochLen {
+		return false
+	}
+	for i := 0; i < len(ep); i++ {
+		switch c := ep[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// conflict is one epoch conflict to log once the shard lock is released.
+type conflict struct {
+	sym, epoch, current string
+}
+
+// conflictLocked counts a tick of a retired epoch on sym, and lists it to
+// be logged if sym has not been logged within conflictLogEvery. The
+// caller holds shard.mu.
+func (s *shard) conflictLocked(sym *symbol, ep string, now int64) {
+	s.t.conflicts++
+	if es := &sym.epochs; es.logged == 0 || now-es.logged >= conflictLogEvery {
+		es.logged = now
+		s.t.conflictLog = append(s.t.conflictLog, conflict{sym.name, ep, es.current})
+	}
+}
+
+// logConflicts logs the batch's listed epoch conflicts, outside the lock.
+func (s *shard) logConflicts() {
+	for _, c := range s.t.conflictLog {
+		s.log.Warn("epoch conflict: ticks of a retired epoch dropped; are two publishers running?",
+			"sym", c.sym, "epoch", c.epoch, "current", c.current)
+	}
+}
+
+// reset starts sym on epoch ep: its last tick, forming bars and every
+// topic's history and last message start again, and each subscriber of
+// each of its topics gets a reset notice before the new run's first
+// message. The first epoch a symbol sees is no reset: nothing is sent.
+// The caller holds shard.mu.
+func (s *shard) reset(sym *symbol, ep string) {
+	was := sym.epochs.current
+	sym.epochs.start(ep)
+	sym.last = feed.Tick{}
+	sym.bars = [numStreams]barBuilder{}
+	for _, tp := range sym.topics {
+		tp.reset()
+		if was != "" && tp.classes != nil {
+			s.notify(tp, tp.encodeReset(ep))
+		}
+	}
+}
+
+// gap sends the gap notice for the seqs from..to, missing before sym's
+// next tick, to every subscriber of its ticks topic. The caller holds
+// shard.mu.
+func (s *shard) gap(sym *symbol, from, to uint64) {
+	if tp := sym.topics[Ticks]; tp.classes != nil {
+		s.notify(tp, tp.encodeGap(from, to))
+	}
+}
+
+// notify queues data, a notice about tp, to every subscriber of tp in
+// every rate class, ahead of any message of tp that follows it: a
+// conflating queue never merges a later tick into one queued before it.
+func (s *shard) notify(tp *topic, data []byte) {
+	for k := range tp.classes {
+		for _, r := range tp.classes[k].subs {
+			s.t.notice(r.c, data)
+		}
+	}
+}
+
+// encodeReset is the reset notice of tp for epoch ep, cut from the arena:
+// {"type":"notice","code":"reset","sym":"AAPL","epoch":"<ep>"}, with
+// "stream" on a bar topic.
+func (tp *topic) encodeReset(ep string) []byte {
+	b := append(tp.buf(), `{"type":"notice","code":"reset"`...)
+	if tp.stream.Bars() {
+		b = append(append(append(b, `,"stream":"`...), tp.stream.String()...), '"')
+	}
+	b = append(append(b, `,"sym":"`...), tp.sym.name...)
+	b = append(append(b, `","epoch":"`...), ep...) // a valid epoch needs no escaping
+	return tp.cut(append(b, `"}`...))
+}
+
+// encodeGap is tp's gap notice for the missing seqs from..to, cut from the
+// arena: {"type":"notice","code":"gap","sym":"AAPL","from":F,"to":T}.
+func (tp *topic) encodeGap(from, to uint64) []byte {
+	b := append(tp.buf(), `{"type":"notice","code":"gap","sym":"`...)
+	b = append(append(b, tp.sym.name...), `","from":`...)
+	b = strconv.AppendUint(b, from, 10)
+	b = strconv.AppendUint(append(b, `,"to":`...), to, 10)
+	return tp.cut(append(b, '}'))
+}
