@@ -2,6 +2,8 @@ package fanout
 
 import (
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // The allocation tests are not parallel: AllocsPerRun counts the
@@ -165,7 +167,7 @@ func TestBarCloseZeroAlloc(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("a bar to 1000 subscribers: %v allocs, want 0", allocs)
 	}
-	if got := sym.topics[Bars1s].lastSeq; got != 3*(runs+1)-1 {
+	if got := int(testutil.ToFloat64(e.metrics.bars[Bars1s])); got != 3*(runs+1)-1 {
 		t.Fatalf("%d bars closed, want %d", got, 3*(runs+1)-1)
 	}
 	if n, _ := clients[0].Len(); n != runs+1 {

@@ -98,7 +98,7 @@ func TestBarsAggregate(t *testing.T) {
 	}
 	// Bucket 1001s: one tick; it closes bucket 1000.
 	f.tick("AAPL", sec(1001.5), 11.5, 7, sec(1001.5))
-	want := "[bars.1s 1000 o10 h12 l9 c11 v165 n4 #1]"
+	want := "[bars.1s 1000 o10 h12 l9 c11 v165 n4 #1000]"
 	if got := fmt.Sprint(f.bars(s1)); got != want {
 		t.Fatalf("closed by a later bucket: %s, want %s", got, want)
 	}
@@ -107,7 +107,7 @@ func TestBarsAggregate(t *testing.T) {
 		t.Fatalf("bar final before the grace ended: %v", got)
 	}
 	f.clock(sec(1002.3))
-	want = "[bars.1s 1001 o11.5 h11.5 l11.5 c11.5 v7 n1 #2]"
+	want = "[bars.1s 1001 o11.5 h11.5 l11.5 c11.5 v7 n1 #1001]"
 	if got := fmt.Sprint(f.bars(s1)); got != want {
 		t.Fatalf("closed by the grace timer: %s, want %s", got, want)
 	}
@@ -117,7 +117,7 @@ func TestBarsAggregate(t *testing.T) {
 	f.tick("AAPL", sec(1003.4), 13, 20, sec(1003.4))
 	f.tick("AAPL", sec(1003.9), 15, 1, sec(1004.2))
 	f.clock(sec(1004.3))
-	want = "[bars.1s 1003 o13 h15 l13 c15 v21 n2 #3]"
+	want = "[bars.1s 1003 o13 h15 l13 c15 v21 n2 #1003]"
 	if got := fmt.Sprint(f.bars(s1)); got != want {
 		t.Fatalf("no bar for 1002, and the late tick inside the grace applied: %s, want %s", got, want)
 	}
@@ -131,11 +131,11 @@ func TestBarsAggregate(t *testing.T) {
 	}
 	f.tick("AAPL", sec(1005.1), 12, 2, sec(1005.1))
 	f.clock(sec(1020.3))
-	if got, want := fmt.Sprint(f.bars(s1)), "[bars.1s 1005 o12 h12 l12 c12 v2 n1 #4]"; got != want {
+	if got, want := fmt.Sprint(f.bars(s1)), "[bars.1s 1005 o12 h12 l12 c12 v2 n1 #1005]"; got != want {
 		t.Fatalf("last 1s bar %s, want %s", got, want)
 	}
 	// The minute [960s, 1020s) holds every tick, the late one included.
-	if got, want := fmt.Sprint(f.bars(m1)), "[bars.1m 960 o10 h15 l9 c12 v199 n9 #1]"; got != want {
+	if got, want := fmt.Sprint(f.bars(m1)), "[bars.1m 960 o10 h15 l9 c12 v199 n9 #16]"; got != want {
 		t.Fatalf("1m bar %s, want %s", got, want)
 	}
 	if got := testutil.ToFloat64(f.e.metrics.lateTicks[Bars1m]); got != 0 {
@@ -163,32 +163,32 @@ func (f *barFixture) closeBars(start float64, n int) {
 func TestBarHistoryThenLive(t *testing.T) {
 	t.Parallel()
 	f := newBarFixture(t, Config{BarHistory: 4}, "AAPL")
-	f.closeBars(2000, 6) // bars #1..#6
+	f.closeBars(2000, 6) // bars #2000..#2005
 	c := newTestClient(f.e)
 	f.subscribe(c, Policy{Stream: Bars1s, History: 3}, "AAPL")
-	f.closeBars(2006, 2) // #7, #8
+	f.closeBars(2006, 2) // #2006, #2007
 	var seqs []uint64
 	for _, s := range f.bars(c) {
 		var seq uint64
 		fmt.Sscanf(s[strings.LastIndex(s, "#")+1:], "%d", &seq)
 		seqs = append(seqs, seq)
 	}
-	if got := fmt.Sprint(seqs); got != "[4 5 6 7 8]" {
-		t.Fatalf("history 3 then live: seqs %s, want [4 5 6 7 8]", got)
+	if got := fmt.Sprint(seqs); got != "[2003 2004 2005 2006 2007]" {
+		t.Fatalf("history 3 then live: seqs %s, want [2003 2004 2005 2006 2007]", got)
 	}
 
 	r := newTestClient(f.e)
-	res := f.subscribe(r, Policy{Stream: Bars1s, Since: legacySince(map[string]uint64{"AAPL": 6})}, "AAPL")
+	res := f.subscribe(r, Policy{Stream: Bars1s, Since: legacySince(map[string]uint64{"AAPL": 2005})}, "AAPL")
 	if fmt.Sprint(res.Recovered) != "[AAPL]" {
-		t.Fatalf("since 6 with a ring of #5..#8: %+v", res)
+		t.Fatalf("since #2005 with a ring of #2004..#2007: %+v", res)
 	}
-	if got := f.bars(r); len(got) != 2 || !strings.HasSuffix(got[0], "#7") || !strings.HasSuffix(got[1], "#8") {
-		t.Fatalf("recovered %v, want #7 and #8", got)
+	if got := f.bars(r); len(got) != 2 || !strings.HasSuffix(got[0], "#2006") || !strings.HasSuffix(got[1], "#2007") {
+		t.Fatalf("recovered %v, want #2006 and #2007", got)
 	}
 	old := newTestClient(f.e)
-	res = f.subscribe(old, Policy{Stream: Bars1s, Since: legacySince(map[string]uint64{"AAPL": 2})}, "AAPL")
-	if got := f.bars(old); fmt.Sprint(res.Snapshot) != "[AAPL]" || len(got) != 1 || !strings.HasSuffix(got[0], "#8") {
-		t.Fatalf("since 2 behind the ring: %+v then %v, want a snapshot of #8", res, got)
+	res = f.subscribe(old, Policy{Stream: Bars1s, Since: legacySince(map[string]uint64{"AAPL": 2001})}, "AAPL")
+	if got := f.bars(old); fmt.Sprint(res.Snapshot) != "[AAPL]" || len(got) != 1 || !strings.HasSuffix(got[0], "#2007") {
+		t.Fatalf("since #2001 behind the ring: %+v then %v, want a snapshot of #2007", res, got)
 	}
 	if _, err := f.e.Subscribe(newTestClient(f.e).Client, []string{"AAPL"}, Policy{Stream: Bars1s, History: 5}, nil); err == nil {
 		t.Fatal("history 5 over a ring of 4 was accepted")
@@ -206,18 +206,18 @@ func TestBarProgress(t *testing.T) {
 	f.tick("AAPL", sec(3000.1), 10, 1, sec(3000.1)) // leading edge: at once
 	f.tick("AAPL", sec(3000.5), 11, 1, sec(3000.5)) // held for the slot's end
 	f.tick("AAPL", sec(3000.8), 9, 1, sec(3000.8))
-	if got := fmt.Sprint(f.bars(c)); got != "[bars.1m 3000 o10 h10 l10 c10 v1 n1 #1 partial]" {
+	if got := fmt.Sprint(f.bars(c)); got != "[bars.1m 3000 o10 h10 l10 c10 v1 n1 #50 partial]" {
 		t.Fatalf("first partial %s", got)
 	}
 	f.clock(sec(3001))
-	if got := fmt.Sprint(f.bars(c)); got != "[bars.1m 3000 o10 h11 l9 c9 v3 n3 #1 partial]" {
+	if got := fmt.Sprint(f.bars(c)); got != "[bars.1m 3000 o10 h11 l9 c9 v3 n3 #50 partial]" {
 		t.Fatalf("partial at the slot's end %s", got)
 	}
 	f.tick("AAPL", sec(3059.9), 12, 1, sec(3059.9)) // a new slot: at once
 	f.tick("AAPL", sec(3059.95), 13, 1, sec(3059.95))
 	f.tick("AAPL", sec(3060.2), 14, 1, sec(3060.2)) // closes the bar, opens the next
 	f.clock(sec(3061))
-	want := "[bars.1m 3000 o10 h12 l9 c12 v4 n4 #1 partial bars.1m 3000 o10 h13 l9 c13 v5 n5 #1 bars.1m 3060 o14 h14 l14 c14 v1 n1 #2 partial]"
+	want := "[bars.1m 3000 o10 h12 l9 c12 v4 n4 #50 partial bars.1m 3000 o10 h13 l9 c13 v5 n5 #50 bars.1m 3060 o14 h14 l14 c14 v1 n1 #51 partial]"
 	if got := fmt.Sprint(f.bars(c)); got != want {
 		t.Fatalf("around the close:\n got %s\nwant %s", got, want)
 	}
@@ -225,7 +225,7 @@ func TestBarProgress(t *testing.T) {
 	f.subscribe(c, Policy{Stream: Bars1m}, "AAPL")
 	f.tick("AAPL", sec(3062.5), 15, 1, sec(3062.5))
 	f.clock(sec(3130))
-	if got := fmt.Sprint(f.bars(c)); got != "[bars.1m 3060 o14 h15 l14 c15 v2 n2 #2]" {
+	if got := fmt.Sprint(f.bars(c)); got != "[bars.1m 3060 o14 h15 l14 c15 v2 n2 #51]" {
 		t.Fatalf("after dropping partial: %s", got)
 	}
 }
@@ -242,12 +242,12 @@ func TestBarsMaxRateSpan(t *testing.T) {
 	for i := range 5 { // five buckets in a tenth of a second of wall time
 		f.tick("AAPL", sec(4000.5+float64(i)), 100+float64(i), 1, now+int64(i))
 	}
-	if got := fmt.Sprint(f.bars(c)); got != "[bars.1s 4000 o100 h100 l100 c100 v1 n1 #1]" {
+	if got := fmt.Sprint(f.bars(c)); got != "[bars.1s 4000 o100 h100 l100 c100 v1 n1 #4000]" {
 		t.Fatalf("leading edge %s", got)
 	}
 	f.clock(sec(4001))
-	if got := fmt.Sprint(f.bars(c)); got != "[bars.1s 4003 o103 h103 l103 c103 v1 n1 #4 span3]" {
-		t.Fatalf("slot end %s, want #4 standing for #2..#4", got)
+	if got := fmt.Sprint(f.bars(c)); got != "[bars.1s 4003 o103 h103 l103 c103 v1 n1 #4003 span3]" {
+		t.Fatalf("slot end %s, want #4003 standing for #4001..#4003", got)
 	}
 }
 
@@ -263,7 +263,7 @@ func TestDelayedBars(t *testing.T) {
 	f.tick("AAPL", sec(5000.1), 10, 1, sec(5000.1))
 	f.tick("AAPL", sec(5000.5), 11, 2, sec(5000.5))
 	f.tick("AAPL", sec(5001.2), 12, 3, sec(5001.2))
-	if got := fmt.Sprint(f.bars(rt)); got != "[bars.1s 5000 o10 h11 l10 c11 v3 n2 #1]" {
+	if got := fmt.Sprint(f.bars(rt)); got != "[bars.1s 5000 o10 h11 l10 c11 v3 n2 #5000]" {
 		t.Fatalf("realtime %s", got)
 	}
 	f.clock(sec(5001.4)) // releases 5000.1 and 5000.5; 5001.2 is due at 5001.5
@@ -271,7 +271,7 @@ func TestDelayedBars(t *testing.T) {
 		t.Fatalf("delayed bar before its closing tick was released: %v", got)
 	}
 	f.clock(sec(5001.51))
-	if got := fmt.Sprint(f.bars(dl)); got != "[bars.1s 5000 o10 h11 l10 c11 v3 n2 #1 delayed]" {
+	if got := fmt.Sprint(f.bars(dl)); got != "[bars.1s 5000 o10 h11 l10 c11 v3 n2 #5000 delayed]" {
 		t.Fatalf("delayed %s", got)
 	}
 	// The grace timer of the delayed tier runs Delay behind: 5001's bar is
@@ -284,7 +284,7 @@ func TestDelayedBars(t *testing.T) {
 		t.Fatalf("delayed bar before its delayed grace: %v", got)
 	}
 	f.clock(sec(5002.6))
-	if got := fmt.Sprint(f.bars(dl)); got != "[bars.1s 5001 o12 h12 l12 c12 v3 n1 #2 delayed]" {
+	if got := fmt.Sprint(f.bars(dl)); got != "[bars.1s 5001 o12 h12 l12 c12 v3 n1 #5001 delayed]" {
 		t.Fatalf("delayed %s", got)
 	}
 }
@@ -322,7 +322,7 @@ func TestDegradedBars(t *testing.T) {
 	if c.Cause() != nil || f.e.degraded.Load() != 1 {
 		t.Fatalf("cause %v, degraded %d; want a conflating client", c.Cause(), f.e.degraded.Load())
 	}
-	var last uint64
+	last := uint64(5999) // the bucket before the first
 	var finals, spans, partials int
 	for _, m := range drainAll(c) {
 		wire := string(m.AppendTo(nil))
@@ -349,7 +349,55 @@ func TestDegradedBars(t *testing.T) {
 			spans++
 		}
 	}
-	if last != 99 || spans == 0 || finals >= 99 || partials >= 99 {
-		t.Fatalf("last final #%d, %d finals (%d with span), %d partials; want #99 with spans, fewer messages than bars", last, finals, spans, partials)
+	if last != 6098 || spans == 0 || finals >= 99 || partials >= 99 {
+		t.Fatalf("last final #%d, %d finals (%d with span), %d partials; want #6098 with spans, fewer messages than bars", last, finals, spans, partials)
+	}
+}
+
+// TestBarJoinedPartWay: a gateway whose first tick of the epoch falls
+// inside a bucket, not following on from a tick it saw, never sends that
+// bucket as final; the bars after it carry their bucket number as seq and
+// the previous bar's as prev, a quiet bucket being no hole; since on bars
+// is exact or a snapshot.
+func TestBarJoinedPartWay(t *testing.T) {
+	t.Parallel()
+	f := newBarFixture(t, Config{}, "AAPL")
+	c := newTestClient(f.e)
+	f.subscribe(c, Policy{Stream: Bars1s}, "AAPL")
+	f.seqs["AAPL"] = 9                              // seqs 1..9 went before this gateway started
+	f.tick("AAPL", sec(7000.3), 10, 1, sec(7000.3)) // bucket 7000, joined part-way
+	f.tick("AAPL", sec(7001.2), 11, 1, sec(7001.2)) // closes 7000: skipped
+	f.tick("AAPL", sec(7003.1), 12, 1, sec(7003.1)) // closes 7001; 7002 is quiet
+	f.tick("AAPL", sec(7004.1), 13, 1, sec(7004.1)) // closes 7003
+	var got []string
+	for _, m := range drainAll(c) {
+		w := string(m.AppendTo(nil))
+		got = append(got, w[strings.Index(w, `"seq"`):])
+	}
+	if want := `["seq":7001,"prev":7000} "seq":7003,"prev":7001}]`; fmt.Sprint(got) != want {
+		t.Fatalf("bars %v, want %s", got, want)
+	}
+	for _, tc := range []struct {
+		since uint64
+		epoch string
+		want  string
+	}{
+		{7001, "0", "recovered 1"}, // #7003 follows #7001 with nothing between
+		{7000, "0", "recovered 2"}, // the skipped bucket, had from another gateway
+		{6999, "0", "snapshot 1"},  // the history does not reach back to it
+		{7003, "0", "recovered 0"}, // up to date
+		{7001, "x", "snapshot 1"},  // another run
+		{7005, "0", "snapshot 1"},  // ahead of this gateway
+		{7001, "", "recovered 1"},  // legacy
+	} {
+		r := newTestClient(f.e)
+		res := f.subscribe(r, Policy{Stream: Bars1s, Since: map[string]Position{"AAPL": {Seq: tc.since, Epoch: tc.epoch}}}, "AAPL")
+		how := "snapshot"
+		if len(res.Recovered) == 1 {
+			how = "recovered"
+		}
+		if got := fmt.Sprint(how, " ", len(f.bars(r))); got != tc.want {
+			t.Errorf("since %d@%q: %s, want %s", tc.since, tc.epoch, got, tc.want)
+		}
 	}
 }

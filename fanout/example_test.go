@@ -80,7 +80,7 @@ func ExampleEngine_bars() {
 	}
 	e.UnsubscribeAll(c)
 	// Output:
-	// {"type":"bar","stream":"bars.1s","sym":"AAPL","t":1732470000000000000,"o":189.31,"h":189.4,"l":189.25,"c":189.25,"v":300,"n":3,"seq":1}
+	// {"type":"bar","stream":"bars.1s","sym":"AAPL","t":1732470000000000000,"o":189.31,"h":189.4,"l":189.25,"c":189.25,"v":300,"n":3,"seq":1732470000,"prev":0}
 }
 
 // writer is a session's writer, as the start function of
