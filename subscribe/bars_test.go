@@ -45,9 +45,11 @@ func TestBarsOverSocket(t *testing.T) {
 	by := e.dialSubscribed("AAPL")
 
 	// One tick a bucket, in buckets well behind the wall clock: each tick
-	// closes the bar before it. Bar k (from 1) has price 100+k.
+	// closes the bar before it. Bar k (from 1) has price 100+k, and its
+	// bucket number, seq(k), as seq.
 	base := (time.Now().Unix() - 60) * int64(time.Second)
 	tick := func(k int) { e.publishAt("AAPL", base+int64(k-1)*int64(time.Second)+5e8, 100+float64(k)) }
+	seq := func(k int) uint64 { return uint64(base/int64(time.Second)) + uint64(k-1) }
 	for k := 1; k <= 6; k++ {
 		tick(k)
 	}
@@ -56,13 +58,13 @@ func TestBarsOverSocket(t *testing.T) {
 	if r := expectReply(c, "subscribed", 1); r.Stream != "bars.1s" || !slices.Equal(r.Symbols, []string{"AAPL"}) {
 		t.Fatalf("reply %+v", r)
 	}
-	for seq := uint64(3); seq <= 5; seq++ {
-		expectBar(c, "bars.1s", "AAPL", seq, 100+float64(seq))
+	for k := 3; k <= 5; k++ {
+		expectBar(c, "bars.1s", "AAPL", seq(k), 100+float64(k))
 	}
 	tick(7)
 	tick(8)
-	expectBar(c, "bars.1s", "AAPL", 6, 106)
-	b := expectBar(c, "bars.1s", "AAPL", 7, 107)
+	expectBar(c, "bars.1s", "AAPL", seq(6), 106)
+	b := expectBar(c, "bars.1s", "AAPL", seq(7), 107)
 	if b.T != base+6*int64(time.Second) {
 		t.Fatalf("bar #7 starts at %d, want %d", b.T, base+6*int64(time.Second))
 	}
@@ -88,24 +90,24 @@ func TestBarsOverSocket(t *testing.T) {
 
 	// Reconnect with since on bar seq: exactly the missed bars.
 	r := e.dial("")
-	r.Send(`{"op":"subscribe","id":5,"stream":"bars.1s","symbols":["AAPL"],"since":{"AAPL":5}}`)
+	r.Send(fmt.Sprintf(`{"op":"subscribe","id":5,"stream":"bars.1s","symbols":["AAPL"],"since":{"AAPL":{"seq":%d,"epoch":"0"}}}`, seq(5)))
 	if m := expectReply(r, "subscribed", 5); !slices.Equal(m.Recovered, []string{"AAPL"}) {
-		t.Fatalf("since 5: %+v", m)
+		t.Fatalf("since bar 5: %+v", m)
 	}
-	expectBar(r, "bars.1s", "AAPL", 6, 106)
-	expectBar(r, "bars.1s", "AAPL", 7, 107)
+	expectBar(r, "bars.1s", "AAPL", seq(6), 106)
+	expectBar(r, "bars.1s", "AAPL", seq(7), 107)
 
 	// Progress updates carry the seq the forming bar will have.
 	p := e.dial("")
 	p.Send(`{"op":"subscribe","id":6,"stream":"bars.1s","symbols":["AAPL"],"partial":true}`)
 	expectReply(p, "subscribed", 6)
-	expectBar(p, "bars.1s", "AAPL", 7, 107) // the snapshot
-	tick(9)                                 // closes #8 and opens the bar #9 will be
-	expectBar(p, "bars.1s", "AAPL", 8, 108)
-	if m := p.Next(); m.Type != "bar" || !m.Partial || m.Seq != 9 || m.C != 109 {
-		t.Fatalf("progress %+v, want a partial bar that will be #9", m)
+	expectBar(p, "bars.1s", "AAPL", seq(7), 107) // the snapshot
+	tick(9)                                      // closes bar 8 and opens bar 9
+	expectBar(p, "bars.1s", "AAPL", seq(8), 108)
+	if m := p.Next(); m.Type != "bar" || !m.Partial || m.Seq != seq(9) || m.C != 109 {
+		t.Fatalf("progress %+v, want the forming bar 9", m)
 	}
-	expectBar(c, "bars.1s", "AAPL", 8, 108)
+	expectBar(c, "bars.1s", "AAPL", seq(8), 108)
 	c.Send(`{"op":"unsubscribe","id":7,"stream":"bars.1s","symbols":["*"]}`)
 	if m := expectReply(c, "unsubscribed", 7); m.Stream != "bars.1s" || !slices.Equal(m.Symbols, []string{"AAPL"}) {
 		t.Fatalf("unsubscribe %+v", m)
@@ -142,7 +144,7 @@ func TestDelayedBarsOverSocket(t *testing.T) {
 	})
 	ts2 := time.Now().UnixNano()
 	e.publishAt("AAPL", ts2, 102)
-	want := expectBar(rt, "bars.1s", "AAPL", 1, 101)
+	want := expectBar(rt, "bars.1s", "AAPL", uint64(ts1/int64(time.Second)), 101)
 	got := dl.Next()
 	if age := time.Since(time.Unix(0, ts2)); age < 300*time.Millisecond {
 		t.Fatalf("delayed bar came %v after the tick closing it, before the 300ms delay", age)

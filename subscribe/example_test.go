@@ -59,6 +59,6 @@ func ExampleServer() {
 		fmt.Println(l)
 	}
 	// Output:
-	// {"type":"subscribed","stream":"ticks","symbols":["AAPL"]}
+	// {"type":"subscribed","stream":"ticks","symbols":["AAPL"],"epochs":{"AAPL":"0"}}
 	// {"type":"tick","sym":"AAPL","seq":7,"px":189.31,"sz":100,"bid":189.3,"ask":189.32,"ts":1732470000123456789}
 }

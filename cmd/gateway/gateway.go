@@ -62,6 +62,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		History:     cfg.Fanout.History,
 		BarGrace:    cfg.Bars.Grace,
 		BarHistory:  cfg.Bars.History,
+		Logger:      log.With("subsystem", "fanout"),
 	}
 	if verifier != nil { // only a token can make a client delayed
 		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, cfg.Entitlements.DelayMaxBytes
