@@ -84,7 +84,7 @@ func (pl *progressList) run(s *shard, now int64) {
 
 // sendProgress sends tp's forming bar, if any, as a partial bar carrying
 // its seq (its bucket's), to every progress subscriber. A bucket joined
-// part-way has progress updates too: they say they are partial.
+// part-way has progress updates too, of the ticks seen, but no final.
 func (tp *topic) sendProgress(t *tally) {
 	b := &tp.sym.bars[tp.stream]
 	if !b.open {

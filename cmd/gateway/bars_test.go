@@ -26,24 +26,28 @@ const barsFixture = "testdata/bars.ndjson"
 // barsT0 is the start of the fixture's first 1s bucket, in Unix ns.
 const barsT0 = int64(1732470000000000000)
 
+// bucket0 is the seq of the fixture's first 1s bar: barsT0 in seconds.
+const bucket0 = uint64(barsT0 / 1e9)
+
 // bar is a bar message decoded in full; the fleet and replay tests
 // compare them field by field.
 type bar = ticktest.Bar
 
 // wantBars are the fixture's final 1s bars, computed by hand from
-// testdata/bars.ndjson. AAPL's bucket 1 has one tick; MSFT has no tick in
-// bucket 1, so no bar, and its seqs count on without a gap.
+// testdata/bars.ndjson. A bar's seq is its bucket number (bucket0 + k).
+// AAPL's bucket 1 has one tick; MSFT has no tick in bucket 1, so no bar,
+// and its seq skips it: a quiet bucket, not a gap.
 var wantBars = barsOf(map[string][]bar{
 	"AAPL": {
-		{T: barsT0, O: 100, H: 100.5, L: 99.75, C: 99.75, V: 350, N: 3, Seq: 1},
-		{T: barsT0 + 1e9, O: 101, H: 101, L: 101, C: 101, V: 300, N: 1, Seq: 2},
-		{T: barsT0 + 2e9, O: 100.25, H: 100.75, L: 100.25, C: 100.75, V: 200, N: 2, Seq: 3},
-		{T: barsT0 + 3e9, O: 102, H: 102, L: 102, C: 102, V: 10, N: 1, Seq: 4},
+		{T: barsT0, O: 100, H: 100.5, L: 99.75, C: 99.75, V: 350, N: 3, Seq: bucket0},
+		{T: barsT0 + 1e9, O: 101, H: 101, L: 101, C: 101, V: 300, N: 1, Seq: bucket0 + 1},
+		{T: barsT0 + 2e9, O: 100.25, H: 100.75, L: 100.25, C: 100.75, V: 200, N: 2, Seq: bucket0 + 2},
+		{T: barsT0 + 3e9, O: 102, H: 102, L: 102, C: 102, V: 10, N: 1, Seq: bucket0 + 3},
 	},
 	"MSFT": {
-		{T: barsT0, O: 50, H: 50.25, L: 50, C: 50.25, V: 30, N: 2, Seq: 1},
-		{T: barsT0 + 2e9, O: 49.5, H: 49.75, L: 49.25, C: 49.25, V: 50, N: 3, Seq: 2},
-		{T: barsT0 + 3e9, O: 51, H: 51, L: 51, C: 51, V: 40, N: 1, Seq: 3},
+		{T: barsT0, O: 50, H: 50.25, L: 50, C: 50.25, V: 30, N: 2, Seq: bucket0},
+		{T: barsT0 + 2e9, O: 49.5, H: 49.75, L: 49.25, C: 49.25, V: 50, N: 3, Seq: bucket0 + 2},
+		{T: barsT0 + 3e9, O: 51, H: 51, L: 51, C: 51, V: 40, N: 1, Seq: bucket0 + 3},
 	},
 })
 
@@ -86,8 +90,8 @@ func subscribeBars(c *wstest.Client, extra string) {
 }
 
 // collectBars reads c until it has every bar of wantBars, failing on any
-// message but a notice or a final bars.1s bar whose seq is the next of
-// its symbol (from 1: the client subscribed before the first bar, or
+// message but a notice or a final bars.1s bar that is the next of its
+// symbol in wantBars (the client subscribed before the first bar, or
 // asked for enough history).
 func collectBars(c *wstest.Client) barLog {
 	c.TB.Helper()
@@ -102,8 +106,8 @@ func collectBars(c *wstest.Client) barLog {
 			c.TB.Fatalf("got %s (%v), want final bars.1s bars only", m.Raw, err)
 		}
 		got := log.bars[b.Sym]
-		if _, ok := wantBars[b.Sym]; !ok || b.Seq != uint64(len(got)+1) {
-			c.TB.Fatalf("bar %s after %d bars of %s, want seq %d of AAPL or MSFT", m.Raw, len(got), b.Sym, len(got)+1)
+		if want, ok := wantBars[b.Sym]; !ok || len(got) >= len(want) || b.Seq != want[len(got)].Seq {
+			c.TB.Fatalf("bar %s after %d bars of %s, want the next of AAPL or MSFT", m.Raw, len(got), b.Sym)
 		}
 		log.bars[b.Sym] = append(got, b)
 		if log.raw[b.Sym] == nil {

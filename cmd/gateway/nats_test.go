@@ -155,13 +155,17 @@ func TestGatewayNATSFailover(t *testing.T) {
 	subscribed(c, "AAPL")
 
 	var last uint64
-	gaps, missed := 0, uint64(0)
+	gaps, missed, gapNotices := 0, uint64(0), 0
 	var notices []string
 	nextSeq := func() uint64 {
 		t.Helper()
 		m := c.Next()
 		for m.Type == "notice" {
-			notices = append(notices, m.Code)
+			if m.Code == "gap" { // the ticks the gateway missed while it reconnected, told in-band
+				gapNotices++
+			} else {
+				notices = append(notices, m.Code)
+			}
 			m = c.Next()
 		}
 		if m.Type != "tick" || m.Sym != "AAPL" {
@@ -224,6 +228,9 @@ func TestGatewayNATSFailover(t *testing.T) {
 	// gateway was back (ready implies clients were told).
 	if strings.Join(notices, ",") != "feed_down,feed_up" {
 		t.Errorf("notices %q during the failover, want feed_down then feed_up", notices)
+	}
+	if gapNotices != gaps {
+		t.Errorf("%d gap notices for %d gaps: every seq jump must be told", gapNotices, gaps)
 	}
 	t.Logf("failover: %d gaps, %d ticks missed; AAPL reached seq %d", gaps, missed, last)
 }
