@@ -240,6 +240,10 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"op":"subscribe","stream":"bars.5m","symbols":["AAPL"]}`, `{"op":"subscribe","stream":7,"symbols":["AAPL"]}`,
 		`{"op":"subscribe","stream":"","symbols":["AAPL"],"history":-1}`, `{"op":"unsubscribe","stream":"bars.1m","symbols":["*"],"partial":false}`,
 		`{"op":"list","stream":"bars.1s"}`, `{"op":"subscribe","stream":"BARS.1S","symbols":["AAPL"]}`,
+		`{"op":"subscribe","symbols":["AAPL","MSFT"],"since":{"AAPL":{"seq":1041,"epoch":"k3x9f0a1b2c4"},"MSFT":77}}`,
+		`{"op":"subscribe","symbols":["AAPL"],"since":{"AAPL":{"seq":1,"epoch":""}}}`,
+		`{"op":"subscribe","symbols":["AAPL"],"since":{"AAPL":{"seq":1,"epoch":"a","x":0}}}`,
+		`{"op":"subscribe","symbols":["AAPL"],"since":{"AAPL":null}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -269,6 +273,9 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 			if req.Op == "unsubscribe" && (req.MaxRate != 0 || req.Since != nil || req.History != 0 || req.Partial) {
 				t.Fatalf("accepted unsubscribe with a subscribe policy")
+			}
+			if len(req.Since) != len(req.RawSince) {
+				t.Fatalf("since %v decoded as %v", req.RawSince, req.Since)
 			}
 			if st, ok := fanout.ParseStream(req.StreamName); !ok || st != req.stream {
 				t.Fatalf("accepted stream %q as %v", req.StreamName, req.stream)
