@@ -18,7 +18,10 @@ import (
 // Config.DelayMaxBytes. Past the bound the shard merges the two oldest
 // held ticks of its busiest symbol into one (the later, standing for both:
 // N), so nothing is dropped silently and the client still sees a
-// contiguous stream; each merge is counted.
+// contiguous stream; each merge is counted. Two ticks of different epochs
+// are never merged: the older, the last of a run the twin is about to
+// reset from, is dropped instead, so no tick of the new run stands for
+// one of the old.
 
 // heldTick is a tick waiting in the delay line. n is how many feed ticks
 // it stands for (1 unless merged).
@@ -81,7 +84,8 @@ func (dl *delayLine) hold(idx int, t *feed.Tick) (merged int) {
 }
 
 // mergeBusiest merges the two oldest held ticks of the lane holding the
-// most. It reports false if no lane holds two.
+// most (or drops the older, if they are of different epochs). It reports
+// false if no lane holds two.
 func (dl *delayLine) mergeBusiest() bool {
 	var busiest *heldLane
 	for i := range dl.lanes {
@@ -96,7 +100,7 @@ func (dl *delayLine) mergeBusiest() bool {
 	h := busiest.head
 	if epochOf(&busiest.held[h+1].tick) == epochOf(&busiest.held[h].tick) {
 		busiest.held[h+1].n += busiest.held[h].n
-	} // else the older is the last of a run the twin resets from: dropped, not counted into the new one's
+	}
 	busiest.held[h] = heldTick{}
 	busiest.head++
 	dl.ticks--

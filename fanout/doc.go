@@ -1,8 +1,9 @@
 // Package fanout owns the sharded fan-out engine: symbol to shard, the
 // subscriptions of each symbol (client plus policy, judged once by
-// Subscribe), its last tick and history ring, encode-once, the schedules
-// of work due later (rate slots, progress updates, delay releases, bar
-// closes), and each client's bounded queue, FIFO or conflating. The feed
+// Subscribe), its epoch (the run its seqs belong to: a new one resets the
+// symbol, a retired one is dropped), its last tick and history ring, which
+// knows its holes, encode-once, the schedules of work due later (rate
+// slots, progress updates, delay releases, bar closes), and each client's bounded queue, FIFO or conflating. The feed
 // calls Engine.Publish from one goroutine; sessions call Subscribe,
 // Unsubscribe and the Client methods from their own. Each shard goroutine
 // holds only its own lock while it delivers or runs its schedules, so no

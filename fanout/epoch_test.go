@@ -54,14 +54,18 @@ func (f *epochFixture) subscribe(c *testClient, p Policy, syms ...string) Result
 	return res
 }
 
-// wire is what c has pending, as written: a tick as "#seq", anything
-// else as its bytes.
+// wire is what c has pending, as written: a tick as "#seq" ("#seq/nK"
+// when it stands for K > 1), anything else as its bytes.
 func wire(tb testing.TB, c *testClient) []string {
 	tb.Helper()
 	var out []string
 	for _, m := range drainAll(c) {
 		if t, err := feed.DecodeJSON(m.Data); err == nil && t.Symbol != "" {
-			out = append(out, fmt.Sprintf("#%d", t.Seq))
+			s := fmt.Sprintf("#%d", t.Seq)
+			if m.N > 1 {
+				s += fmt.Sprintf("/n%d", m.N)
+			}
+			out = append(out, s)
 			continue
 		}
 		out = append(out, string(m.AppendTo(nil)))
@@ -91,8 +95,8 @@ func TestEpochResetThenNewRun(t *testing.T) {
 		t.Fatalf("after the restart: %s, want %s", got, want)
 	}
 	f.e.shards[0].flushDue(baseTS + int64(2*time.Second))
-	if got := wire(t, rated); len(got) != 2 || got[0] != resetB || got[1] != "#2" {
-		t.Fatalf("rate-limited: %v, want the reset notice then #2 of the new run, and nothing of the old", got)
+	if got := wire(t, rated); len(got) != 2 || got[0] != resetB || got[1] != "#2/n2" {
+		t.Fatalf("rate-limited: %v, want the reset notice then #2 of the new run for both its ticks, and nothing of the old", got)
 	}
 	checkCounter(t, f.e.metrics.staleTicks, 0)
 	if last, _ := f.e.Last("AAPL"); last.Seq != 2 || last.Epoch != "b" {
@@ -189,7 +193,7 @@ func TestGapNotice(t *testing.T) {
 		t.Fatalf("got %s, want %s", got, want)
 	}
 	f.e.shards[0].flushDue(baseTS + int64(2*time.Second))
-	if got, want := fmt.Sprint(wire(t, rated)), "[#1 "+gap+" #6]"; got != want {
+	if got, want := fmt.Sprint(wire(t, rated)), "[#1 "+gap+" #6/n3]"; got != want { // 6 for 2, 5 and 6
 		t.Fatalf("rate-limited: %s, want %s", got, want)
 	}
 }
@@ -277,5 +281,24 @@ func TestDelayedTwinResetsOnRelease(t *testing.T) {
 	f.e.shards[0].flushDue(baseTS + delay + int64(200*time.Millisecond))
 	if got, want := fmt.Sprint(wire(t, late)), "["+resetB+" #1]"; got != want {
 		t.Fatalf("at the new run's release: %s, want %s", got, want)
+	}
+}
+
+// TestDelayLineKeepsEpochsApart: under its byte bound the delay line
+// merges held ticks, but never a tick of the old run into one of the new:
+// the new run's first tick stands for itself alone.
+func TestDelayLineKeepsEpochsApart(t *testing.T) {
+	t.Parallel()
+	const delay = int64(time.Second)
+	f := newEpochFixture(t, Config{Delay: time.Duration(delay), DelayMaxBytes: 2 * heldTickBytes}, "AAPL")
+	late := newTestClient(f.e)
+	f.subscribe(late, Policy{Delayed: true}, "AAPL")
+	f.run("AAPL", "a", 0, 1)
+	f.e.shards[0].flushDue(baseTS + delay + int64(20*time.Millisecond))
+	f.run("AAPL", "a", int64(100*time.Millisecond), 2)
+	f.run("AAPL", "b", int64(200*time.Millisecond), 1, 2) // past the bound: a#2 goes
+	f.e.shards[0].flushDue(baseTS + 2*delay)
+	if got, want := fmt.Sprint(wire(t, late)), "[#1 "+resetB+" #1 #2]"; got != want {
+		t.Fatalf("delayed: %s, want %s", got, want)
 	}
 }
