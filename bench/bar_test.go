@@ -26,13 +26,14 @@ func TestParseBar(t *testing.T) {
 		{barJSON("bars.1s", "AAPL", t0, 12, ""), barFields{sym: []byte("AAPL"), seq: 12, interval: 1e9, end: t0 + 1e9, span: 1}},
 		{barJSON("bars.1m", "BRK.B", t0, 1, `,"delayed":true`), barFields{sym: []byte("BRK.B"), seq: 1, interval: 60e9, end: t0 + 60e9, span: 1}},
 		{barJSON("bars.1s", "MSFT", t0, 9, `,"span":3`), barFields{sym: []byte("MSFT"), seq: 9, interval: 1e9, end: t0 + 1e9, span: 3}},
+		{barJSON("bars.1s", "MSFT", t0, 9, `,"prev":4,"span":3`), barFields{sym: []byte("MSFT"), seq: 9, interval: 1e9, end: t0 + 1e9, span: 3, prev: 4}},
 		{barJSON("bars.1s", "MSFT", t0, 10, `,"partial":true`), barFields{sym: []byte("MSFT"), seq: 10, interval: 1e9, end: t0 + 1e9, span: 1, partial: true}},
 		// Keys in another order: found by search.
 		{[]byte(`{"type":"bar","stream":"bars.1s","n":4,"seq":7,"t":5,"sym":"X"}`), barFields{sym: []byte("X"), seq: 7, interval: 1e9, end: 5 + 1e9, span: 1}},
 	} {
 		got, ok := parseBar(c.line)
 		if !ok || string(got.sym) != string(c.want.sym) || got.seq != c.want.seq || got.interval != c.want.interval ||
-			got.end != c.want.end || got.span != c.want.span || got.partial != c.want.partial {
+			got.end != c.want.end || got.span != c.want.span || got.prev != c.want.prev || got.partial != c.want.partial {
 			t.Errorf("parseBar(%s) = %+v %v, want %+v", c.line, got, ok, c.want)
 		}
 	}
@@ -62,7 +63,8 @@ func TestParseBarRejects(t *testing.T) {
 }
 
 // TestOnFrameBars checks the contract's client rule on final bars (drop
-// if seq <= last; a gap iff seq - span > last), latency from the bar's end,
+// if seq <= last; a gap iff prev, the seq of the bar before it, is past
+// the last one seen; a conflated bar follows on), latency from the bar's end,
 // and that partials, ticks and other streams' bars are not deliveries.
 func TestOnFrameBars(t *testing.T) {
 	t.Parallel()
@@ -74,11 +76,12 @@ func TestOnFrameBars(t *testing.T) {
 		barJSON("bars.1s", "AAPL", t0, 5, ""), barJSON("bars.1s", "MSFT", t0, 1, "")), sh) // snapshots: bases
 	sh.phase.Store(phaseMeasure)
 	c.onFrame(frameOf(
-		barJSON("bars.1s", "AAPL", t0+1e9, 6, ""),                // contiguous
-		barJSON("bars.1s", "AAPL", t0+2e9, 7, `,"partial":true`), // partial: counted apart, seq untouched
-		barJSON("bars.1s", "AAPL", t0+4e9, 9, `,"span":3`),       // stands for 7, 8 and 9: contiguous
-		barJSON("bars.1s", "MSFT", t0+4e9, 4, `,"span":2`),       // stands for 3 and 4: 2 missing
-		barJSON("bars.1s", "AAPL", t0+4e9, 9, ""),                // repeat
+		barJSON("bars.1s", "AAPL", t0+1e9, 6, `,"prev":5`),          // follows on
+		barJSON("bars.1s", "AAPL", t0+2e9, 7, `,"partial":true`),    // partial: counted apart, seq untouched
+		barJSON("bars.1s", "AAPL", t0+4e9, 9, `,"span":3`),          // conflated: follows on
+		barJSON("bars.1s", "MSFT", t0+4e9, 4, `,"prev":3,"span":2`), // conflated, bucket 2 quiet: follows on
+		barJSON("bars.1s", "MSFT", t0+6e9, 6, `,"prev":5`),          // bar 5 missed: a gap
+		barJSON("bars.1s", "AAPL", t0+4e9, 9, ""),                   // repeat
 	), sh)
 	c.onFrame(frameOf(
 		barJSON("bars.1m", "AAPL", t0, 3, ""), // another stream
@@ -86,7 +89,7 @@ func TestOnFrameBars(t *testing.T) {
 		barJSON("bars.1s", "NVDA", t0, 1, ""), // another symbol
 		[]byte(`{"type":"error","id":2,"code":"unknown_stream","msg":"x"}`),
 	), sh)
-	want := counters{deliveries: 4, frames: 2, gaps: 1, repeats: 1, unexpected: 3, conflated: 2, partials: 1}
+	want := counters{deliveries: 5, frames: 2, gaps: 1, repeats: 1, unexpected: 3, conflated: 2, partials: 1}
 	got := c.n
 	got.bytes = 0
 	if got != want {
@@ -96,8 +99,8 @@ func TestOnFrameBars(t *testing.T) {
 		t.Errorf("error replies counted %d, want 1", c.protoErrs)
 	}
 	h := sh.shards[0].h
-	if n := h.TotalCount(); n != 4 {
-		t.Errorf("latencies recorded = %d, want 4", n)
+	if n := h.TotalCount(); n != 5 {
+		t.Errorf("latencies recorded = %d, want 5", n)
 	}
 }
 

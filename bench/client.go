@@ -253,7 +253,7 @@ func (c *client) onTick(t tickFields, now int64, hs *histShard) {
 	if c.inWin != nil {
 		c.inWin[s]++
 	}
-	if t.n > 1 {
+	if t.span > 1 || t.span == 0 && t.n > 1 {
 		c.n.conflated++
 	}
 	switch {
@@ -272,10 +272,14 @@ func (c *client) onTick(t tickFields, now int64, hs *histShard) {
 	hs.recordLocked(now - t.ts)
 }
 
-// onBar checks a final bar's seq by the same rule as a tick's, "span"
-// standing for "n", and measures its latency from the bar's end (t plus
-// the interval): the earliest it could have been final. A partial update
-// is only counted; a bar of another stream than the one subscribed to is
+// onBar checks a final bar as onTick checks a tick, and measures its
+// latency from the bar's end (t plus the interval): the earliest it could
+// have been final. A bar's seq is its bucket number, so what says it
+// follows on from the client's last bar is prev, not seq − 1: a bar whose
+// prev is past the last one seen is a gap (counted as one, however many
+// buckets it spans); a conflated bar ("span" > 1) or one the gateway saw
+// no bar before (prev 0) is taken as following on. A partial update is
+// only counted; a bar of another stream than the one subscribed to is
 // unexpected.
 func (c *client) onBar(b barFields, now int64, hs *histShard) {
 	switch {
@@ -286,7 +290,15 @@ func (c *client) onBar(b barFields, now int64, hs *histShard) {
 			c.n.partials++
 		}
 	default:
-		c.onTick(tickFields{sym: b.sym, seq: b.seq, ts: b.end, n: b.span}, now, hs)
+		n := uint64(1) // a gap of one bar, or the client's first bar
+		if s := c.slot(b.sym); s >= 0 && c.last[s] != 0 && b.seq > c.last[s] {
+			if last := c.last[s]; b.span > 1 || b.prev == 0 || b.prev <= last {
+				n = b.seq - last // follows on
+			} else {
+				n = b.seq - last - 1 // seq − n = last + 1: one missed
+			}
+		}
+		c.onTick(tickFields{sym: b.sym, seq: b.seq, ts: b.end, n: n, span: b.span}, now, hs)
 	}
 }
 

@@ -19,8 +19,11 @@ var (
 
 // The bar wire form (docs/protocol.md), one line like a tick:
 // {"type":"bar","stream":"bars.1s","sym":"AAPL","t":1732470000000000000,"o":..,"h":..,"l":..,"c":..,"v":..,"n":57,"seq":12}
-// with optional trailing ,"partial":true, ,"delayed":true and ,"span":k.
-// A bar's "n" is its trade count, not a conflation count: "span" is that.
+// with optional trailing ,"prev":p (final bars), ,"partial":true,
+// ,"delayed":true and ,"span":k. A bar's "n" is its trade count, not a
+// conflation count: "span" is that. Its seq is its bucket number, so it
+// jumps over quiet buckets; prev, the seq of the bar before it, tells a
+// quiet bucket from a missed bar.
 var (
 	barPrefix  = []byte(`{"type":"bar","stream":"`)
 	barsPrefix = []byte(`bars.`)
@@ -29,6 +32,7 @@ var (
 	tNext      = []byte(`,"t":`)
 	tKey       = []byte(`"t":`)
 	spanKey    = []byte(`"span":`)
+	prevKey    = []byte(`"prev":`)
 	partialKey = []byte(`"partial":true`)
 )
 
@@ -39,7 +43,8 @@ type barFields struct {
 	seq      uint64
 	interval int64  // the stream's bar length in ns (bars.1s: 1e9)
 	end      int64  // the bar's end, unix ns: its start t plus interval
-	span     uint64 // bar seqs this final bar stands for: 1 unless "span":k
+	span     uint64 // final bars this one stands for: 1 unless "span":k
+	prev     uint64 // the seq of the bar before it, as the gateway saw it; 0 if none
 	partial  bool   // a progress update of the forming bar; its seq is not final
 }
 
@@ -50,6 +55,8 @@ type tickFields struct {
 	seq uint64
 	ts  int64
 	n   uint64 // feed ticks this one stands for: 1 unless conflated ("n":k)
+
+	span uint64 // set for a bar only: its "span", which says whether it is conflated
 }
 
 // nextLine splits the first '\n'-separated message off frame.
@@ -142,7 +149,7 @@ func parseUint(b []byte) (v uint64, n int) {
 	return v, n
 }
 
-// parseBar reads a bar's stream, sym, t, seq, span and partial flag
+// parseBar reads a bar's stream, sym, t, seq, prev, span and partial flag
 // without encoding/json. It is tried only on lines parseTick refused, so
 // ticks pay nothing for it. Anything that is not a bar of a known stream
 // form (bars.<N>s, m or h) is ok false.
@@ -188,6 +195,9 @@ func parseBar(line []byte) (b barFields, ok bool) {
 		if k, m := parseUint(rest[i+len(spanKey):]); m > 0 && k > 1 {
 			b.span = k
 		}
+	}
+	if i := bytes.Index(rest, prevKey); i >= 0 {
+		b.prev, _ = parseUint(rest[i+len(prevKey):])
 	}
 	b.partial = bytes.Contains(rest, partialKey)
 	return b, true
