@@ -33,11 +33,12 @@ const (
 // new round starts with a new reply subject, so a late ack of the old
 // round is ignored rather than miscounted.
 type acker struct {
-	nc     *natsgo.Conn
-	sub    *natsgo.Subscription
-	inbox  string // with the trailing '.'; a round's reply is inbox + round number
-	window int64
-	timer  *time.Timer // the Publish goroutine's wait for room
+	nc      *natsgo.Conn
+	sub     *natsgo.Subscription
+	inbox   string // with the trailing '.'; a round's reply is inbox + round number
+	window  int64
+	timer   *time.Timer   // the Publish goroutine's wait for room
+	timeout time.Duration // of a full window with no ack: ackTimeout; tests lower it
 
 	reply    atomic.Pointer[string] // the current round's reply subject
 	round    uint64                 // owned by the Publish goroutine
@@ -56,12 +57,13 @@ type acker struct {
 // must be cheap, and rate-limit what it logs.
 func newAcker(nc *natsgo.Conn, window int, onFail func(reason string, ack []byte)) (*acker, error) {
 	a := &acker{
-		nc:     nc,
-		inbox:  natsgo.NewInbox() + ".",
-		window: int64(window),
-		timer:  time.NewTimer(time.Hour),
-		room:   make(chan struct{}, 1),
-		onFail: onFail,
+		nc:      nc,
+		inbox:   natsgo.NewInbox() + ".",
+		window:  int64(window),
+		timeout: ackTimeout,
+		timer:   time.NewTimer(time.Hour),
+		room:    make(chan struct{}, 1),
+		onFail:  onFail,
 	}
 	a.timer.Stop()
 	a.newRound()
@@ -101,9 +103,9 @@ func (a *acker) next() string {
 // unsent takes back a tick next counted that could not be sent.
 func (a *acker) unsent() { a.inflight.Add(-1) }
 
-// waitRoom waits up to ackTimeout for the window to have room.
+// waitRoom waits up to a.timeout for the window to have room.
 func (a *acker) waitRoom() bool {
-	a.timer.Reset(ackTimeout)
+	a.timer.Reset(a.timeout)
 	defer a.timer.Stop()
 	for a.inflight.Load() >= a.window {
 		select {

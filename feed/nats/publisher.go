@@ -46,8 +46,8 @@ type Publisher struct {
 	// shown is acks for the metrics and AckFailures, which may read it
 	// while Connect is still setting up.
 	shown atomic.Pointer[acker]
-	log    *slog.Logger
-	warn   rate.Sometimes // rate-limits warnings about acks
+	log   *slog.Logger
+	warn  rate.Sometimes // rate-limits warnings about acks
 
 	// Owned by the Publish goroutine. buf is reused for every tick: nc.Publish
 	// has copied it into the connection's buffer when it returns.
