@@ -63,7 +63,7 @@ func Connect(ctx context.Context, cfg PublisherConfig, log *slog.Logger) (*Publi
 		return nil, err
 	}
 	p := newPublisher(cfg.Prefix, log.With("subsystem", "publish"))
-	p.epoch = cfg.Epoch
+	p.epoch, p.stream = cfg.Epoch, cfg.Stream
 	if cfg.Metrics != nil {
 		if err := newPublisherMetrics(cfg.Metrics, p); err != nil {
 			return nil, err

@@ -42,6 +42,7 @@ type Publisher struct {
 	prefix string // with the trailing '.'
 	hb     string // Prefix._hb
 	epoch  string // heartbeats carry it; "" for none
+	stream string // Connect's Stream; "" for none
 	acks   *acker // nil: core NATS, no acks; set before the first Publish
 	// shown is acks for the metrics and AckFailures, which may read it
 	// while Connect is still setting up.

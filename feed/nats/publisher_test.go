@@ -212,3 +212,29 @@ func TestPublisherAcksAllocs(t *testing.T) {
 		t.Errorf("Publish with acks allocates %v times per tick, want 0", n)
 	}
 }
+
+// TestLastTicks reads back each symbol's last tick, epoch included; a
+// symbol the stream has no tick of is left out.
+func TestLastTicks(t *testing.T) {
+	t.Parallel()
+	s := natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir()))
+	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}, Stream: "TICKS", Epoch: "run-1"})
+	var last feed.Tick
+	for seq := uint64(1); seq <= 5; seq++ {
+		last = ticktest.Tick("BRK.B", seq)
+		last.Epoch = "run-1"
+		pub.Publish(last)
+	}
+	pub.Heartbeat()
+	if err := pub.Flush(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	got, err := pub.LastTicks(context.Background(), []string{"AAPL", "BRK.B"})
+	if err != nil || len(got) != 1 || got[0] != last {
+		t.Fatalf("LastTicks = %+v, %v; want only %+v", got, err, last)
+	}
+	core := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}})
+	if got, err := core.LastTicks(context.Background(), []string{"BRK.B"}); got != nil || err != nil {
+		t.Fatalf("LastTicks without a stream = %v, %v; want nil, nil", got, err)
+	}
+}
