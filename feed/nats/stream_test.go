@@ -399,7 +399,7 @@ func TestNoUpUntilPublisherReturns(t *testing.T) {
 	pub.Close() // the publisher dies
 
 	natstest.Stop(s)
-	s = natstest.Run(t, natstest.Options(port))
+	natstest.Run(t, natstest.Options(port))
 	waitReconnected(t, f, 1)
 	_, changed := f.src.Health()
 	select {
