@@ -254,6 +254,7 @@ var badValues = []struct {
 	{"publish.stream_history", "0"},
 	{"publish.stream_replicas", "7"},
 	{"publish.ack_window", "0"},
+	{"publish.metrics_listen", "9091"}, // no colon
 	{"publish.source", "kafka"},
 	{"runtime.gogc", "0"},
 	{"runtime.memory_limit", "lots"},
