@@ -59,8 +59,8 @@ func runPublishing(ctx context.Context, cfg *Config, log *slog.Logger, listening
 	}
 	defer pub.Close()
 	run := seqRun{Epoch: epoch}
-	if cfg.Publish.Source == "sim" {
-		if run.Resume, err = pub.LastTicks(ctx, simSymbols(&cfg.Feed)); err != nil {
+	if cfg.Publish.Source == "sim" && cfg.Feed.NATS.Stream != "" {
+		if run.Resume, err = resumeFrom(ctx, pub, simSymbols(&cfg.Feed), log); err != nil {
 			return err
 		}
 	}
@@ -71,6 +71,28 @@ func runPublishing(ctx context.Context, cfg *Config, log *slog.Logger, listening
 	log.Info("publishing", "source", cfg.Publish.Source, "urls", cfg.Feed.NATS.URLs, "prefix", cfg.Feed.NATS.Prefix,
 		"stream", cfg.Feed.NATS.Stream, "symbols", len(src.Symbols()), "epoch", epoch, "resumed", len(run.Resume))
 	return publishLoop(ctx, cfg, src, pub, log)
+}
+
+// otherPublisherWait is how long gateway publish listens for another
+// publisher before it carries seqs on from the stream: a fraction of the
+// one second a restart may leave a symbol silent, and enough to hear a
+// simulator at any but the lowest rates.
+const otherPublisherWait = 250 * time.Millisecond
+
+// resumeFrom returns the stream's last tick of each of symbols, for the
+// simulator to carry on from, unless another publisher is running: then
+// none, so that this run's ticks are all of its new epoch and gateways
+// see the conflict (tickgate_feed_dropped_ticks_total{reason="epoch_conflict"}).
+func resumeFrom(ctx context.Context, pub *feednats.Publisher, symbols []string, log *slog.Logger) ([]feed.Tick, error) {
+	other, err := pub.OtherPublisher(otherPublisherWait)
+	if err != nil {
+		return nil, err
+	}
+	if other {
+		log.Error("another publisher is publishing on this prefix; not carrying seqs on from the stream, so gateways see two epochs and alarm. Stop one of them.")
+		return nil, nil
+	}
+	return pub.LastTicks(ctx, symbols)
 }
 
 // simSymbols is the simulator's symbol list: feed.sim.symbols, or else

@@ -168,3 +168,29 @@ func TestPublishNewEpochPerRun(t *testing.T) {
 		t.Fatalf("first tick of the second run: seq %d epoch %q, want seq 1 in a new epoch (the first was %q)", again.Seq, again.Epoch, first.Epoch)
 	}
 }
+
+// TestPublishSecondPublisherNewEpoch starts a second gateway publish on the
+// stream while the first runs: it must not carry the first's seqs on
+// (both would number one epoch), but start at 1 in an epoch of its own.
+func TestPublishSecondPublisherNewEpoch(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir()))
+	cfg := jsGateway(ns.ClientURL())
+	cfg["feed.sim.symbols"] = `["AAPL"]`
+	next := lastOnNATS(t, ns.ClientURL(), "AAPL")
+	startPublish(t, cfg)
+	first := next()
+	startPublish(t, cfg)
+	deadline := time.Now().Add(5 * time.Second)
+	for tk := next(); ; tk = next() {
+		if tk.Epoch != first.Epoch {
+			if tk.Seq != 1 {
+				t.Fatalf("second publisher's first tick: seq %d epoch %q, want seq 1", tk.Seq, tk.Epoch)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no tick of a second epoch within 5s: the second publisher carried the first's epoch on")
+		}
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tickgate/tickgate/feed"
@@ -47,4 +49,30 @@ func (p *Publisher) LastTicks(ctx context.Context, symbols []string) ([]feed.Tic
 		last = append(last, t)
 	}
 	return last, nil
+}
+
+// OtherPublisher reports whether something else publishes on Prefix.>
+// (ticks or heartbeats) within d: another publisher is running. A
+// publisher that would carry seqs on from the stream must not when one
+// is, or the two would number the same epoch's seqs twice, with different
+// prices, and no gateway could tell; in a new epoch of its own, gateways
+// see two epochs interleave and count and alarm it. It can miss a live
+// publisher that sends nothing within d (a quiet feed between heartbeats).
+func (p *Publisher) OtherPublisher(d time.Duration) (bool, error) {
+	sub, err := p.nc.SubscribeSync(p.prefix + ">")
+	if err != nil {
+		return false, fmt.Errorf("nats: subscribe %s>: %w", p.prefix, err)
+	}
+	defer sub.Unsubscribe()
+	if err := p.nc.FlushTimeout(flushTimeout); err != nil {
+		return false, fmt.Errorf("nats: subscribe %s>: %w", p.prefix, err)
+	}
+	_, err = sub.NextMsg(d)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, natsgo.ErrTimeout):
+		return false, nil
+	}
+	return false, fmt.Errorf("nats: listen on %s>: %w", p.prefix, err)
 }
