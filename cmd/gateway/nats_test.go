@@ -330,8 +330,8 @@ func TestGatewayFeedNotices(t *testing.T) {
 	b := connect(t, tg, "")
 	nextNotice(b, "feed_down")
 
-	// A new publisher's heartbeats end the stall. (Its seqs restart at 1,
-	// which the engine drops as stale, so no tick need follow.)
+	// A new publisher's heartbeats (or first ticks, seq 1 in a new epoch)
+	// end the stall.
 	runPublisher(t, cfg)
 	nextNotice(a, "feed_up")
 	nextNotice(b, "feed_up")
