@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"runtime"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/internal/natstest"
+	"github.com/tickgate/tickgate/internal/poll"
 	"github.com/tickgate/tickgate/internal/ticktest"
 )
 
@@ -236,5 +238,46 @@ func TestLastTicks(t *testing.T) {
 	core := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}})
 	if got, err := core.LastTicks(context.Background(), []string{"BRK.B"}); got != nil || err != nil {
 		t.Fatalf("LastTicks without a stream = %v, %v; want nil, nil", got, err)
+	}
+}
+
+// TestAcksLostOnDisconnect loses the connection with acks outstanding:
+// they can no longer come, so the next Publish counts them as failed and
+// starts a new round.
+func TestAcksLostOnDisconnect(t *testing.T) {
+	t.Parallel()
+	port := natstest.FreePort(t)
+	s := natstest.Run(t, natstest.Options(port))
+	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}})
+	silent := func(url string) { // takes the ticks and never acks
+		t.Helper()
+		if _, err := connect(t, url).SubscribeSync("ticks.>"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	silent(s.ClientURL())
+	a, err := newAcker(pub.nc, 100, pub.ackFailed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.acks = a
+	pub.shown.Store(a)
+	pub.Publish(ticktest.Tick("AAPL", 1))
+	pub.Publish(ticktest.Tick("AAPL", 2))
+	if err := pub.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Stop(s)
+	s = natstest.Run(t, natstest.Options(port))
+	silent(s.ClientURL())
+	poll.Until(t, 10*time.Second, func() error {
+		if !pub.Connected() {
+			return errors.New("publisher not reconnected")
+		}
+		return nil
+	})
+	pub.Publish(ticktest.Tick("AAPL", 3))
+	if pub.AckFailures() != 2 || a.pending() != 1 {
+		t.Fatalf("ack failures %d, pending %d; want the 2 lost, and tick 3 pending", pub.AckFailures(), a.pending())
 	}
 }
