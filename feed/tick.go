@@ -2,6 +2,8 @@ package feed
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +31,41 @@ type Tick struct {
 // predates epochs publishes them: it never changes, so a restart of such a
 // publisher cannot be told from its seqs.
 const DefaultEpoch = "0"
+
+// epochDigits are the digits of NewEpoch: lower-case base32hex.
+const epochDigits = "0123456789abcdefghijklmnopqrstuv"
+
+// NewEpoch returns a fresh epoch for a new run of seq numbering: 12
+// lower-case base32hex digits, 60 bits from crypto/rand, so two runs do
+// not share one by chance.
+func NewEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails: crypto/rand panics instead
+	n := binary.LittleEndian.Uint64(b[:])
+	var e [12]byte
+	for i := range e {
+		e[i] = epochDigits[n&31]
+		n >>= 5
+	}
+	return string(e[:])
+}
+
+// ValidEpoch reports whether s is a well-formed epoch: 1 to 32 bytes of
+// A-Z, a-z, 0-9, '_' or '-', so it needs no escaping in JSON.
+func ValidEpoch(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Sink receives ticks from a Source. Publish is called from one goroutine.
 type Sink interface {
@@ -69,6 +106,23 @@ func (t *Tick) AppendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
+// AppendUpstreamJSON appends the tick's form between a publisher and the
+// gateways, the wire form with the epoch added,
+//
+//	{"type":"tick","sym":"AAPL","seq":42,...,"ts":1732470000123456789,"epoch":"k3x9f0a1b2c4"}
+//
+// or just the wire form when t.Epoch is "". It allocates only when dst
+// must grow. t.Epoch must be valid (Validate checks it).
+func (t *Tick) AppendUpstreamJSON(dst []byte) []byte {
+	dst = t.AppendJSON(dst)
+	if t.Epoch == "" {
+		return dst
+	}
+	dst = append(dst[:len(dst)-1], `,"epoch":"`...)
+	dst = append(dst, t.Epoch...)
+	return append(dst, `"}`...)
+}
+
 // appendSymbol appends s as a JSON string. Valid symbols need no escaping;
 // anything else goes through encoding/json so the output stays valid JSON.
 func appendSymbol(dst []byte, s string) []byte {
@@ -98,9 +152,11 @@ func ValidSymbol(s string) bool {
 	return true
 }
 
-// DecodeJSON parses a tick in its wire form (the "type" field is optional
-// and, when present, must be "tick"). It checks what a receiver relies on: a
-// valid symbol, seq >= 1, finite positive prices and a timestamp.
+// DecodeJSON parses a tick in its wire or upstream form (the "type" field
+// is optional and, when present, must be "tick"). It checks what a
+// receiver relies on: a valid symbol, seq >= 1, finite positive prices, a
+// timestamp and, when present, a valid epoch. A tick without an epoch
+// keeps Epoch "", which means DefaultEpoch.
 func DecodeJSON(b []byte) (Tick, error) {
 	var w struct {
 		Type string `json:"type"`
@@ -128,6 +184,8 @@ func (t *Tick) Validate() error {
 		return fmt.Errorf("%w: %s: negative size", ErrBadTick, t.Symbol)
 	case t.TS <= 0:
 		return fmt.Errorf("%w: %s: missing ts", ErrBadTick, t.Symbol)
+	case t.Epoch != "" && !ValidEpoch(t.Epoch):
+		return fmt.Errorf("%w: %s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", ErrBadTick, t.Symbol, t.Epoch)
 	}
 	return nil
 }

@@ -38,6 +38,10 @@ func TestDecodeJSONRejects(t *testing.T) {
 		`{"sym":"AAPL","seq":1,"px":-1,"bid":1,"ask":1,"ts":1}`,
 		`{"sym":"AAPL","seq":1,"px":1,"bid":1,"ask":1}`,
 		`{"sym":"AAPL","seq":1,"px":1,"sz":-5,"bid":1,"ask":1,"ts":1}`,
+		`{"sym":"AAPL","seq":1,"px":1,"bid":1,"ask":1,"ts":1,"epoch":"a b"}`,
+		`{"sym":"AAPL","seq":1,"px":1,"bid":1,"ask":1,"ts":1,"epoch":"\""}`,
+		`{"sym":"AAPL","seq":1,"px":1,"bid":1,"ask":1,"ts":1,"epoch":"123456789012345678901234567890123"}`,
+		`{"sym":"AAPL","seq":1,"px":1,"bid":1,"ask":1,"ts":1,"epoch":7}`,
 	} {
 		if _, err := DecodeJSON([]byte(s)); err == nil {
 			t.Errorf("DecodeJSON(%s) accepted a bad tick", s)
@@ -58,6 +62,7 @@ func TestAppendJSONZeroAlloc(t *testing.T) {
 func FuzzDecodeJSON(f *testing.F) {
 	f.Add([]byte(`{"type":"tick","sym":"AAPL","seq":42,"px":189.31,"sz":100,"bid":189.3,"ask":189.32,"ts":1732470000123456789}`))
 	f.Add([]byte(`{"sym":"BRK.B","seq":1,"px":1e3,"bid":0.5,"ask":2,"ts":5}`))
+	f.Add([]byte(`{"type":"tick","sym":"AAPL","seq":1,"px":1,"sz":1,"bid":1,"ask":1,"ts":1,"epoch":"k3x9f0a1b2c4"}`))
 	f.Add([]byte(`{"sym":"X","seq":18446744073709551615,"px":1,"bid":1,"ask":1,"ts":9223372036854775807}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tk, err := DecodeJSON(b)
@@ -70,9 +75,58 @@ func FuzzDecodeJSON(f *testing.F) {
 		if math.IsNaN(tk.Price) {
 			t.Fatal("NaN price accepted")
 		}
-		again, err := DecodeJSON(tk.AppendJSON(nil))
+		again, err := DecodeJSON(tk.AppendUpstreamJSON(nil))
 		if err != nil || again != tk {
 			t.Fatalf("round trip of %+v gave %+v, %v", tk, again, err)
 		}
 	})
+}
+
+func TestUpstreamJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := Tick{Symbol: "AAPL", Seq: 42, Price: 189.31, Size: 100, Bid: 189.3, Ask: 189.32, TS: 1732470000123456789, Epoch: "k3x9f0a1b2c4"}
+	b := in.AppendUpstreamJSON(nil)
+	want := `{"type":"tick","sym":"AAPL","seq":42,"px":189.31,"sz":100,"bid":189.3,"ask":189.32,"ts":1732470000123456789,"epoch":"k3x9f0a1b2c4"}`
+	if string(b) != want {
+		t.Fatalf("AppendUpstreamJSON = %s\nwant                  %s", b, want)
+	}
+	out, err := DecodeJSON(b)
+	if err != nil || out != in {
+		t.Fatalf("DecodeJSON = %+v, %v; want %+v", out, err, in)
+	}
+	in.Epoch = ""
+	if got, want := string(in.AppendUpstreamJSON(nil)), string(in.AppendJSON(nil)); got != want {
+		t.Fatalf("AppendUpstreamJSON without an epoch = %s, want the wire form %s", got, want)
+	}
+}
+
+func TestNewEpoch(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 100 {
+		e := NewEpoch()
+		if len(e) != 12 || !ValidEpoch(e) || e == DefaultEpoch {
+			t.Fatalf("NewEpoch() = %q, want 12 valid characters", e)
+		}
+		for _, c := range e {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'v') {
+				t.Fatalf("NewEpoch() = %q: %q is not lower-case base32hex", e, c)
+			}
+		}
+		if seen[e] {
+			t.Fatalf("NewEpoch() repeated %q", e)
+		}
+		seen[e] = true
+	}
+	if !ValidEpoch(DefaultEpoch) {
+		t.Fatal("DefaultEpoch is not a valid epoch")
+	}
+}
+
+func TestAppendUpstreamJSONZeroAlloc(t *testing.T) {
+	tk := Tick{Symbol: "AAPL", Seq: 42, Price: 189.31, Size: 100, Bid: 189.3, Ask: 189.32, TS: 1732470000123456789, Epoch: "k3x9f0a1b2c4"}
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { buf = tk.AppendUpstreamJSON(buf[:0]) }); n != 0 {
+		t.Fatalf("AppendUpstreamJSON allocates %v times into a large enough buffer", n)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -48,6 +49,8 @@ type Config struct {
 		Heartbeat      time.Duration `mapstructure:"heartbeat"`
 		StreamHistory  int64         `mapstructure:"stream_history"`
 		StreamReplicas int           `mapstructure:"stream_replicas"`
+		AckWindow      int           `mapstructure:"ack_window"`
+		MetricsListen  string        `mapstructure:"metrics_listen"`
 	} `mapstructure:"publish"`
 	Fanout struct {
 		Shards      int       `mapstructure:"shards"`
@@ -204,6 +207,9 @@ func (c *Config) Validate() error {
 		"feed.nats.stall_after", "must be at least twice publish.heartbeat (%s), got %s", c.Publish.Heartbeat, c.Feed.NATS.StallAfter)
 	check(c.Publish.StreamHistory > 0, "publish.stream_history", "must be > 0, got %d", c.Publish.StreamHistory)
 	check(c.Publish.StreamReplicas >= 1 && c.Publish.StreamReplicas <= 5, "publish.stream_replicas", "must be in [1, 5], got %d", c.Publish.StreamReplicas)
+	check(c.Publish.AckWindow >= 1 && c.Publish.AckWindow <= 1<<20, "publish.ack_window", "must be in [1, 1048576], got %d", c.Publish.AckWindow)
+	_, _, metricsErr := net.SplitHostPort(c.Publish.MetricsListen)
+	check(c.Publish.MetricsListen == "" || metricsErr == nil, "publish.metrics_listen", "want host:port or empty, got %q", c.Publish.MetricsListen)
 	usesReplay := c.Feed.Source == "replay" || c.Publish.Source == "replay"
 	check(!usesReplay || c.Feed.Replay.Path != "", "feed.replay.path", "must name a file when replaying")
 	check(oneOf(c.Feed.Replay.Format, "", "ndjson", "csv"), "feed.replay.format", "want ndjson, csv or empty, got %q", c.Feed.Replay.Format)

@@ -46,6 +46,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Publish.Heartbeat = time.Second
 	want.Publish.StreamHistory = 1024
 	want.Publish.StreamReplicas = 1
+	want.Publish.AckWindow = 1024
+	want.Publish.MetricsListen = ":9091"
 	want.Fanout.Shards = 0
 	want.Fanout.QueueBytes = 1 << 20
 	want.Fanout.InboxTicks = 4096
@@ -251,6 +253,8 @@ var badValues = []struct {
 	{"publish.heartbeat", "-1s"},
 	{"publish.stream_history", "0"},
 	{"publish.stream_replicas", "7"},
+	{"publish.ack_window", "0"},
+	{"publish.metrics_listen", "9091"}, // no colon
 	{"publish.source", "kafka"},
 	{"runtime.gogc", "0"},
 	{"runtime.memory_limit", "lots"},

@@ -39,10 +39,15 @@ func startPublisher(t *testing.T, urls ...string) {
 }
 
 // runPublisher runs "gateway publish" configured by overrides in-process
-// until the returned stop is called or the test ends.
+// until the returned stop is called or the test ends. Its /metrics listens
+// on a free port unless overrides say otherwise.
 func runPublisher(t *testing.T, overrides map[string]string) (stop func()) {
 	t.Helper()
-	cfg := testConfig(t, overrides)
+	kv := map[string]string{"publish.metrics_listen": `"127.0.0.1:0"`}
+	for k, v := range overrides {
+		kv[k] = v
+	}
+	cfg := testConfig(t, kv)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return runtest.Start(t, "runPublish", func(ctx context.Context) error { return runPublish(ctx, cfg, log) }).Stop
 }
@@ -332,8 +337,8 @@ func TestGatewayFeedNotices(t *testing.T) {
 	b := connect(t, tg, "")
 	nextNotice(b, "feed_down")
 
-	// A new publisher's heartbeats end the stall. (Its seqs restart at 1,
-	// which the engine drops as stale, so no tick need follow.)
+	// A new publisher's heartbeats (or first ticks, seq 1 in a new epoch)
+	// end the stall.
 	runPublisher(t, cfg)
 	nextNotice(a, "feed_up")
 	nextNotice(b, "feed_up")

@@ -12,13 +12,28 @@ import (
 	"github.com/tickgate/tickgate/feed/sim"
 )
 
-// newSource builds the source named kind from the feed config. Errors name
-// the config key at fault. Each adapter tags its own log lines.
+// newSource builds the source named kind from the feed config, numbering
+// seqs (sim, replay) in a fresh epoch. Errors name the config key at
+// fault. Each adapter tags its own log lines.
 func newSource(cfg *FeedConfig, kind string, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
+	return newRunSource(cfg, kind, seqRun{}, reg, log)
+}
+
+// seqRun is how a source that assigns seqs numbers them: in Epoch ("" for
+// a fresh one), the simulator's Resume symbols carrying on from their last
+// ticks. A nats source assigns none and ignores it.
+type seqRun struct {
+	Epoch  string
+	Resume []feed.Tick
+}
+
+// newRunSource is newSource numbering seqs as run says.
+func newRunSource(cfg *FeedConfig, kind string, run seqRun, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
 	switch kind {
 	case "sim":
 		src, err := sim.New(sim.Config{
 			Rate: cfg.Sim.Rate, Seed: cfg.Sim.Seed, Skew: cfg.Sim.Skew, Symbols: cfg.Sim.Symbols,
+			Epoch: run.Epoch, Resume: run.Resume,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("config: feed.sim: %w", err)
@@ -41,6 +56,7 @@ func newSource(cfg *FeedConfig, kind string, reg prometheus.Registerer, log *slo
 		src, err := replay.New(replay.Config{
 			Path: cfg.Replay.Path, Format: cfg.Replay.Format, Speed: cfg.Replay.Speed,
 			Fast: cfg.Replay.Fast, Loop: cfg.Replay.Loop, Timestamps: cfg.Replay.Timestamps,
+			Epoch: run.Epoch,
 		}, reg, log)
 		if err != nil {
 			return nil, fmt.Errorf("config: feed.replay: %w", err)

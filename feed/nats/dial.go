@@ -10,6 +10,9 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickgate/tickgate/feed"
 )
 
 // Defaults of PublisherConfig.
@@ -39,6 +42,15 @@ type PublisherConfig struct {
 	// StreamReplicas is the replica count of a stream Connect creates. 0
 	// means 1; use 3 on a 3-node cluster.
 	StreamReplicas int
+	// AckWindow bounds the ticks published to Stream whose ack has not yet
+	// come; Publish waits for room past it. 0 means 1024.
+	AckWindow int
+	// Epoch is the publisher's run epoch, carried by its heartbeats and
+	// shown by its metrics; "" means heartbeats without one. It must be a
+	// valid epoch (feed.ValidEpoch). The ticks carry their own.
+	Epoch string
+	// Metrics, if not nil, gets the Publisher's collectors.
+	Metrics prometheus.Registerer
 }
 
 // Connect connects to cfg.URLs as Source does (dialer: retry for ever,
@@ -51,6 +63,12 @@ func Connect(ctx context.Context, cfg PublisherConfig, log *slog.Logger) (*Publi
 		return nil, err
 	}
 	p := newPublisher(cfg.Prefix, log.With("subsystem", "publish"))
+	p.epoch, p.stream = cfg.Epoch, cfg.Stream
+	if cfg.Metrics != nil {
+		if err := newPublisherMetrics(cfg.Metrics, p); err != nil {
+			return nil, err
+		}
+	}
 	nc, err := dialer{
 		url:           strings.Join(cfg.URLs, ","),
 		name:          cfg.Name,
@@ -69,6 +87,11 @@ func Connect(ctx context.Context, cfg PublisherConfig, log *slog.Logger) (*Publi
 			nc.Close()
 			return nil, err
 		}
+		if p.acks, err = newAcker(nc, int(orDefault(int64(cfg.AckWindow), defaultAckWindow)), p.ackFailed); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("nats: subscribe for acks: %w", err)
+		}
+		p.shown.Store(p.acks)
 	}
 	return p, nil
 }
@@ -83,6 +106,12 @@ func (cfg *PublisherConfig) defaults() error {
 	}
 	c = c.defaults()
 	cfg.URLs, cfg.Prefix, cfg.ReconnectWait, cfg.Name = c.URLs, c.Prefix, c.ReconnectWait, c.Name
+	switch {
+	case cfg.Epoch != "" && !feed.ValidEpoch(cfg.Epoch):
+		return fmt.Errorf("nats: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", cfg.Epoch)
+	case cfg.AckWindow < 0:
+		return fmt.Errorf("nats: negative ack window %d", cfg.AckWindow)
+	}
 	return c.validateConn()
 }
 
@@ -91,9 +120,13 @@ func (p *Publisher) connected(nc *natsgo.Conn) {
 	p.log.Info("connected", "url", nc.ConnectedUrlRedacted(), "dropped_while_down", p.dropped.Load()-p.downAt.Load())
 }
 
-// disconnected logs a lost connection; Close reports a nil err.
+// disconnected logs a lost connection; Close reports a nil err. The acks
+// then awaited will never come.
 func (p *Publisher) disconnected(_ *natsgo.Conn, err error) {
 	p.downAt.Store(p.dropped.Load())
+	if a := p.shown.Load(); a != nil {
+		a.lost.Store(true)
+	}
 	if err != nil {
 		p.log.Warn("disconnected: dropping ticks until reconnected", "err", err)
 	}

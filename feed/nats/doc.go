@@ -4,8 +4,11 @@
 // goroutine only, in the order NATS (or the stream) delivers. Ready and
 // Health may be called from any goroutine: the source is down until a
 // server confirms the subscription (with a stream: until it has replayed
-// what the stream held), stalled while connected but silent, up otherwise.
+// what the stream held) and, after an outage, until a tick or heartbeat is
+// heard again; stalled while connected but silent; up otherwise.
 // A Publisher, made by Connect, lets a producer (the `gateway publish`
-// command) put the sim feed or a replay onto NATS with heartbeats, so seqs
-// are assigned once upstream and every gateway sees the same ones.
+// command) put the sim feed or a replay onto NATS, each tick with its
+// epoch, heartbeats with the run's, and with a stream for acks in a bounded
+// window, so seqs are assigned once upstream and every gateway sees the
+// same ones.
 package nats

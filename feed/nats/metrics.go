@@ -65,3 +65,36 @@ func newMetrics(reg prometheus.Registerer, dropped func() float64, stalled func(
 	}
 	return m, nil
 }
+
+// newPublisherMetrics registers p's collectors with reg: counters read from
+// its atomics when scraped, so Publish pays nothing for them.
+func newPublisherMetrics(reg prometheus.Registerer, p *Publisher) error {
+	counter := func(name, help string, v func() uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v()) })
+	}
+	cs := []prometheus.Collector{
+		counter("tickgate_publish_published_total", "Ticks handed to NATS.", p.Published),
+		counter("tickgate_publish_dropped_total", "Ticks dropped because the NATS connection was down; gateways see them as a seq gap.", p.Dropped),
+		counter("tickgate_publish_errors_total", "Ticks that failed to publish for a reason other than a lost connection.", p.Errors),
+		counter("tickgate_publish_ack_failures_total", "Ticks published to the stream that it did not acknowledge as stored: refused, no stream for the subject, or no ack before the connection was lost.", p.AckFailures),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_publish_acks_pending",
+			Help: "Ticks published to the stream whose ack has not come yet (at most publish.ack_window).",
+		}, func() float64 { return float64(p.acksPending()) }),
+	}
+	if p.epoch != "" {
+		info := prometheus.NewGauge(prometheus.GaugeOpts{
+			Name:        "tickgate_publish_epoch_info",
+			Help:        "1, labelled with the epoch of this publisher run: a change means gateways reset the symbols that did not carry on from the stream.",
+			ConstLabels: prometheus.Labels{"epoch": p.epoch},
+		})
+		info.Set(1)
+		cs = append(cs, info)
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("nats: register publisher metrics: %w", err)
+		}
+	}
+	return nil
+}

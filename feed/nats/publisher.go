@@ -10,6 +10,7 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
 
 	"github.com/tickgate/tickgate/feed"
 )
@@ -18,10 +19,11 @@ import (
 // at the cost of building their subject each time.
 const maxSubjects = 4096
 
-// Publisher is a feed.Sink that publishes each tick, as feed.Tick.AppendJSON
-// encodes it, on Prefix.SYMBOL: the subjects a Source reads. Publish must be
-// called from one goroutine, as feed.Sink promises; Heartbeat, Flush,
-// Published, Dropped and Errors may be called from any.
+// Publisher is a feed.Sink that publishes each tick, as
+// feed.Tick.AppendUpstreamJSON encodes it (with its epoch), on
+// Prefix.SYMBOL: the subjects a Source reads. Publish must be called from
+// one goroutine, as feed.Sink promises; Heartbeat, Flush, Published,
+// Dropped, Errors and AckFailures may be called from any.
 //
 // A failed publish is counted and remembered, never fatal: a feed that
 // outlives a NATS outage keeps going. A Publisher made by Connect drops the
@@ -30,12 +32,23 @@ const maxSubjects = 4096
 // late and stale. One made by NewPublisher on a connection with nats.go's
 // default reconnect buffer instead buffers up to 8 MB while reconnecting
 // and sends it all on reconnect.
+//
+// One made by Connect with a Stream publishes each tick as a request for
+// JetStream's ack, at most PublisherConfig.AckWindow unacknowledged, and
+// counts the ticks the stream did not store (AckFailures); see acker.
 type Publisher struct {
 	nc     *natsgo.Conn
 	owned  bool   // Connect made nc; Close closes it
 	prefix string // with the trailing '.'
 	hb     string // Prefix._hb
-	log    *slog.Logger
+	epoch  string // heartbeats carry it; "" for none
+	stream string // Connect's Stream; "" for none
+	acks   *acker // nil: core NATS, no acks; set before the first Publish
+	// shown is acks for the metrics and AckFailures, which may read it
+	// while Connect is still setting up.
+	shown atomic.Pointer[acker]
+	log   *slog.Logger
+	warn  rate.Sometimes // rate-limits warnings about acks
 
 	// Owned by the Publish goroutine. buf is reused for every tick: nc.Publish
 	// has copied it into the connection's buffer when it returns.
@@ -73,16 +86,23 @@ func newPublisher(prefix string, log *slog.Logger) *Publisher {
 		prefix:   prefix + ".",
 		hb:       prefix + "." + HeartbeatToken,
 		log:      log,
+		warn:     rate.Sometimes{Interval: time.Second},
 		buf:      make([]byte, 0, 256),
 		subjects: make(map[string]string),
 	}
 }
 
 // Publish encodes t and publishes it on Prefix.SYMBOL. While disconnected
-// (with nats.ReconnectBufSize(-1)) the tick is dropped and counted.
+// (with nats.ReconnectBufSize(-1)) the tick is dropped and counted. With
+// acks it first waits for room in the window.
 func (p *Publisher) Publish(t feed.Tick) {
-	p.buf = t.AppendJSON(p.buf[:0])
-	err := p.nc.Publish(p.subject(t.Symbol), p.buf)
+	p.buf = t.AppendUpstreamJSON(p.buf[:0])
+	var err error
+	if p.acks == nil {
+		err = p.nc.Publish(p.subject(t.Symbol), p.buf)
+	} else if err = p.nc.PublishRequest(p.subject(t.Symbol), p.acks.next(), p.buf); err != nil {
+		p.acks.unsent()
+	}
 	switch {
 	case err == nil:
 		p.published.Add(1)
@@ -93,12 +113,16 @@ func (p *Publisher) Publish(t feed.Tick) {
 	}
 }
 
-// Heartbeat publishes {"type":"heartbeat","ts":<unix ns>} on Prefix._hb,
-// which tells a Source that the feed is alive though no tick came. A
+// Heartbeat publishes {"type":"heartbeat","ts":<unix ns>,"epoch":"<e>"}
+// on Prefix._hb (no "epoch" without one), which tells a Source that the
+// feed is alive though no tick came, and names the publisher's run. A
 // heartbeat that cannot be sent is not counted: the next one will do.
 func (p *Publisher) Heartbeat() {
-	var b [64]byte
+	var b [96]byte
 	msg := strconv.AppendInt(append(b[:0], `{"type":"heartbeat","ts":`...), time.Now().UnixNano(), 10)
+	if p.epoch != "" {
+		msg = append(append(append(msg, `,"epoch":"`...), p.epoch...), '"')
+	}
 	_ = p.nc.Publish(p.hb, append(msg, '}'))
 }
 
@@ -124,11 +148,16 @@ func (p *Publisher) fail(err error) {
 }
 
 // Flush waits up to timeout for the server to have everything published so
-// far. It also reports publishes that failed since the previous Flush, as
-// one error wrapping the last of them.
+// far and, with acks, for the stream to have acknowledged it. It also
+// reports publishes that failed since the previous Flush, as one error
+// wrapping the last of them.
 func (p *Publisher) Flush(timeout time.Duration) error {
+	start := time.Now()
 	if err := p.nc.FlushTimeout(timeout); err != nil {
 		return fmt.Errorf("nats: flush: %w", err)
+	}
+	if p.acks != nil && !p.acks.drain(timeout-time.Since(start)) {
+		return fmt.Errorf("nats: flush: %d ticks not acknowledged by the stream within %v", p.acks.pending(), timeout)
 	}
 	if n := p.failed.Swap(0); n > 0 {
 		p.mu.Lock()
@@ -148,3 +177,31 @@ func (p *Publisher) Dropped() uint64 { return p.dropped.Load() }
 
 // Errors returns how many ticks failed to publish for other reasons.
 func (p *Publisher) Errors() uint64 { return p.errors.Load() }
+
+// AckFailures returns how many published ticks the stream did not
+// acknowledge as stored: refused, no stream for the subject, or no ack
+// before the connection was lost. 0 without acks.
+func (p *Publisher) AckFailures() uint64 {
+	if a := p.shown.Load(); a != nil {
+		return a.failures.Load()
+	}
+	return 0
+}
+
+// acksPending returns how many ticks await their ack.
+func (p *Publisher) acksPending() int64 {
+	if a := p.shown.Load(); a != nil {
+		return a.pending()
+	}
+	return 0
+}
+
+// Epoch returns the epoch heartbeats carry.
+func (p *Publisher) Epoch() string { return p.epoch }
+
+// ackFailed logs why acks failed, at most once a second.
+func (p *Publisher) ackFailed(reason string, ack []byte) {
+	p.warn.Do(func() {
+		p.log.Warn(reason+" (warnings limited to 1/s)", "ack", string(ack), "ack_failures", p.AckFailures())
+	})
+}

@@ -111,9 +111,13 @@ func (r *runner) loop(ctx context.Context, closed <-chan struct{}) error {
 	}
 }
 
-// heardOne notes a message, and ends a stall at once.
+// heardOne notes a message, and ends a stall, or the wait for the feed
+// after an outage, at once.
 func (r *runner) heardOne() {
 	r.heard++
+	if r.s.link.waiting.Load() && r.s.link.heard() {
+		r.s.log.Info("feed flowing again after the outage")
+	}
 	if r.stalled {
 		r.stalled = false
 		r.s.link.setStalled(false)

@@ -226,8 +226,10 @@ func (s *Source) Symbols() []string {
 
 // Ready reports whether Health is feed.Up: a server has confirmed the
 // subscription (with a stream: Run has replayed what the stream held when
-// it started), the connection is up and the feed is not stalled. It is
-// false before Run and while reconnecting.
+// it started), the connection is up, the feed is not stalled and, if the
+// connection was ever lost, a tick or heartbeat has been heard since. It
+// is false before Run, while reconnecting, and after a reconnect until
+// the feed is heard: a restarted NATS with no publisher is not ready.
 func (s *Source) Ready() bool {
 	h, _ := s.link.health()
 	return h == feed.Up

@@ -358,7 +358,8 @@ func gauge(tb testing.TB, f *fixture, name string) float64 {
 	return 0
 }
 
-// TestHealthDownUp follows Health through a server outage.
+// TestHealthDownUp follows Health through a server outage: down when it
+// goes, and up again only once the publisher is heard, not on reconnect.
 func TestHealthDownUp(t *testing.T) {
 	t.Parallel()
 	port := natstest.FreePort(t)
@@ -373,8 +374,60 @@ func TestHealthDownUp(t *testing.T) {
 	natstest.Stop(s)
 	waitHealth(t, f, changed, feed.Down)
 	_, changed = f.src.Health()
-	natstest.Run(t, natstest.Options(port))
+	s = natstest.Run(t, natstest.Options(port))
+	waitReconnected(t, f, 1)
+	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}, Epoch: "e1"})
+	pub.Heartbeat()
 	waitHealth(t, f, changed, feed.Up)
+}
+
+// TestNoUpUntilPublisherReturns restarts NATS while the publisher is dead:
+// the source reconnects and subscribes, yet stays down, with no feed_up,
+// until the publisher returns and is heard.
+func TestNoUpUntilPublisherReturns(t *testing.T) {
+	t.Parallel()
+	port := natstest.FreePort(t)
+	s := natstest.Run(t, natstest.Options(port))
+	url := []string{s.ClientURL()}
+	f := newFixture(t, Config{URLs: url, Symbols: []string{"AAPL"}, StallAfter: 200 * time.Millisecond})
+	sink := &collector{}
+	f.run(t, sink)
+	pub := dialPublisher(t, PublisherConfig{URLs: url, Epoch: "e1"})
+	f.waitReady(t)
+	publishSeqs(t, pub, []string{"AAPL"}, 1, 1)
+	sink.waitTicks(t, 1)
+	pub.Close() // the publisher dies
+
+	natstest.Stop(s)
+	natstest.Run(t, natstest.Options(port))
+	waitReconnected(t, f, 1)
+	_, changed := f.src.Health()
+	select {
+	case <-changed:
+		h, _ := f.src.Health()
+		t.Fatalf("health changed to %v after a reconnect with no publisher", h)
+	case <-time.After(time.Second): // 5 stall limits: a stall would show too
+	}
+	if f.src.Ready() {
+		t.Fatal("ready after a reconnect with no publisher")
+	}
+	pub = dialPublisher(t, PublisherConfig{URLs: url, Epoch: "e2"})
+	publishSeqs(t, pub, []string{"AAPL"}, 1, 1)
+	waitHealth(t, f, changed, feed.Up)
+	if got := sink.waitTicks(t, 2); got[1] != ticktest.Tick("AAPL", 1) {
+		t.Fatalf("tick after the return = %+v", got[1])
+	}
+}
+
+// waitReconnected waits for the source's n-th reconnect.
+func waitReconnected(tb testing.TB, f *fixture, n float64) {
+	tb.Helper()
+	poll.Until(tb, 10*time.Second, func() error {
+		if r := metric(tb, f.reg, "tickgate_feed_nats_reconnects_total"); r != n {
+			return fmt.Errorf("%v reconnects, want %v", r, n)
+		}
+		return nil
+	})
 }
 
 // waitHealth waits for changed to close and then for health want.

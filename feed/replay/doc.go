@@ -12,5 +12,6 @@
 // line that is not a valid tick is logged with its number, counted and
 // skipped. Emitted ticks keep their recorded seq; they carry the wall-clock
 // time of emission as TS, or with Config.Timestamps "recorded" their
-// recorded ts; see Source for the details of timing, TS and Loop.
+// recorded ts; every tick of a Run carries its epoch (Config.Epoch, else a
+// fresh one). See Source for the details of timing, TS, Loop and Epoch.
 package replay

@@ -73,6 +73,7 @@ func (f *fixture) play(tb testing.TB) (got []feed.Tick, start, end time.Time) {
 	if err := f.src.Run(ctx, sink); err != nil {
 		tb.Fatalf("Run: %v", err)
 	}
+	sink.checkEpoch(tb, f.src.Epoch())
 	end = time.Now()
 	if ctx.Err() != nil {
 		tb.Fatal("Run did not finish the file within 10s")
@@ -80,20 +81,35 @@ func (f *fixture) play(tb testing.TB) (got []feed.Tick, start, end time.Time) {
 	return sink.ticks, start, end
 }
 
-// collector keeps every tick. Run calls it from the test's goroutine.
+// collector keeps every tick, its epoch taken off into epochs so that it
+// compares with the file's. Run calls it from the test's goroutine.
 type collector struct {
-	ticks []feed.Tick
-	n     int                // with stop: cancel once n ticks are in
-	stop  context.CancelFunc // nil: never cancel
+	ticks  []feed.Tick
+	epochs map[string]int     // ticks per epoch
+	n      int                // with stop: cancel once n ticks are in
+	stop   context.CancelFunc // nil: never cancel
 }
 
 func (c *collector) Publish(t feed.Tick) {
 	if c.stop != nil && len(c.ticks) == c.n {
 		return // Run may emit a few more before it sees the cancel
 	}
+	if c.epochs == nil {
+		c.epochs = map[string]int{}
+	}
+	c.epochs[t.Epoch]++
+	t.Epoch = ""
 	c.ticks = append(c.ticks, t)
 	if c.stop != nil && len(c.ticks) == c.n {
 		c.stop()
+	}
+}
+
+// checkEpoch fails unless every tick carried epoch.
+func (c *collector) checkEpoch(tb testing.TB, epoch string) {
+	tb.Helper()
+	if len(c.ticks) > 0 && (len(c.epochs) != 1 || c.epochs[epoch] == 0) {
+		tb.Fatalf("ticks per epoch %v, want all in %q", c.epochs, epoch)
 	}
 }
 

@@ -51,6 +51,11 @@ type Config struct {
 	// Timestamps is what TS an emitted tick carries: TimestampsEmission
 	// (the default for "") or TimestampsRecorded. See Source.
 	Timestamps string
+	// Epoch names the numbering of the first Run; "" means a fresh
+	// feed.NewEpoch(). Every tick of a Run carries it, whatever epoch the
+	// file recorded: a replay assigns its ticks' seqs anew (as recorded,
+	// raised past the earlier plays when looping), so it is their origin.
+	Epoch string
 }
 
 // defaults returns cfg with its zero fields replaced by their defaults.
@@ -67,6 +72,9 @@ func (cfg Config) defaults() Config {
 	if cfg.Timestamps == "" {
 		cfg.Timestamps = TimestampsEmission
 	}
+	if cfg.Epoch == "" {
+		cfg.Epoch = feed.NewEpoch()
+	}
 	return cfg
 }
 
@@ -81,6 +89,8 @@ func (cfg Config) validate() error {
 		return fmt.Errorf("replay: speed %v must be positive and finite", cfg.Speed)
 	case cfg.Timestamps != TimestampsEmission && cfg.Timestamps != TimestampsRecorded:
 		return fmt.Errorf("replay: timestamps %q, want %q or %q", cfg.Timestamps, TimestampsEmission, TimestampsRecorded)
+	case !feed.ValidEpoch(cfg.Epoch):
+		return fmt.Errorf("replay: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", cfg.Epoch)
 	}
 	return nil
 }
@@ -112,12 +122,19 @@ func (cfg Config) validate() error {
 // all share one ts); that span plus pause is the period. With
 // TimestampsRecorded play k also adds k periods to each ts, so recorded
 // time keeps rising across plays at the pace the ticks are played.
+//
+// Epoch: seqs keep rising across plays, so one Run is one run of
+// numbering and all its ticks carry Config.Epoch; recorded epochs are
+// replaced. A file recorded across a publisher restart, whose seqs go back
+// within it, is played as recorded: a receiver drops the ticks whose seq
+// went back as stale.
 type Source struct {
 	path     string
 	speed    float64
 	fast     bool
 	loop     bool
 	recorded bool // TS as in the file (TimestampsRecorded)
+	epoch    string
 	file     *file
 	period   time.Duration // recorded time from one play's start to the next
 	log      *slog.Logger
@@ -152,6 +169,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Source, erro
 		fast:     cfg.Fast,
 		loop:     cfg.Loop,
 		recorded: cfg.Timestamps == TimestampsRecorded,
+		epoch:    cfg.Epoch,
 		file:     f,
 		period:   period(f.records),
 		log:      log,
@@ -168,6 +186,9 @@ func period(recs []record) time.Duration {
 	}
 	return span + span/time.Duration(max(len(recs)-1, 1))
 }
+
+// Epoch returns the epoch every tick of Run carries.
+func (s *Source) Epoch() string { return s.epoch }
 
 // Symbols returns a copy of the file's symbols in order of first appearance.
 func (s *Source) Symbols() []string {
@@ -270,6 +291,7 @@ func (p *player) stopped() bool {
 func (p *player) emit(r *record, n uint64) {
 	t := r.tick
 	t.Seq += n * p.src.file.maxSeq[r.sym]
+	t.Epoch = p.src.epoch
 	if p.src.recorded {
 		t.TS += int64(n) * int64(p.src.period)
 	} else {

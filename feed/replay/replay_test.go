@@ -235,7 +235,29 @@ func loops(t *testing.T, cfg Config, n int) []feed.Tick {
 	if len(sink.ticks) != n {
 		t.Fatalf("Run stopped after %d ticks, want %d", len(sink.ticks), n)
 	}
+	sink.checkEpoch(t, f.src.Epoch()) // seqs go on across plays: one epoch
 	return sink.ticks
+}
+
+// TestEpoch replaces the file's epochs with the run's: Config.Epoch, or a
+// fresh one per Source.
+func TestEpoch(t *testing.T) {
+	t.Parallel()
+	rec := ticktest.At("AAPL", 1, 0)
+	rec.Epoch = "recorded"
+	path := writeFile(t, "t.ndjson", string(rec.AppendUpstreamJSON(nil))+"\n")
+	f := newFixture(t, Config{Path: path, Fast: true, Epoch: "run-7"})
+	f.play(t) // checks every tick carried f.src.Epoch()
+	if f.src.Epoch() != "run-7" {
+		t.Fatalf("Epoch() = %q, want run-7", f.src.Epoch())
+	}
+	a, b := newFixture(t, Config{Path: path}).src.Epoch(), newFixture(t, Config{Path: path}).src.Epoch()
+	if a == b || !feed.ValidEpoch(a) {
+		t.Fatalf("two replays got epochs %q and %q, want fresh ones", a, b)
+	}
+	if _, err := New(Config{Path: path, Epoch: "no spaces"}, prometheus.NewRegistry(), discard()); err == nil || !strings.Contains(err.Error(), "epoch") {
+		t.Fatalf("New with a bad epoch = %v, want an epoch error", err)
+	}
 }
 
 // checkLoops checks that got is the file's ticks played over and over,

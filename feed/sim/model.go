@@ -37,6 +37,7 @@ const (
 // symbol is the per-symbol state of the feed.
 type symbol struct {
 	name      string
+	epoch     string  // of its ticks
 	seq       uint64  // seq of the last tick emitted; 0 before the first
 	px        float64 // unrounded model price
 	prevClose float64 // in whole cents
@@ -69,6 +70,12 @@ func newSymbol(name string, share, rate float64, rng *rand.Rand) symbol {
 	return sym
 }
 
+// resume carries the symbol on from t, the last tick of an earlier run:
+// same epoch, next seq, and the walk from t's price so it does not jump.
+func (sym *symbol) resume(t feed.Tick) {
+	sym.epoch, sym.seq, sym.px = t.Epoch, t.Seq, t.Price
+}
+
 // next generates the next tick, stamped ts. Run calls it for every tick;
 // tests call it directly to check the sequence without timing. It draws
 // from the RNG in a fixed order, which is what makes a seed reproducible.
@@ -87,6 +94,7 @@ func (s *Source) next(ts int64) feed.Tick {
 		Bid:    dollars(bid),
 		Ask:    dollars(bid + spread),
 		TS:     ts,
+		Epoch:  sym.epoch,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -35,12 +36,24 @@ type Config struct {
 	// Skew is the Zipf exponent s of how often each symbol ticks: symbol i
 	// ticks in proportion to (i+1)^-s. 0 means 1.1; otherwise it must be > 1.
 	Skew float64
+	// Epoch names this run of seq numbering, carried by every tick of a
+	// symbol that does not resume. "" means a fresh feed.NewEpoch(), which
+	// is what a new run should have: its seqs start again at 1. Otherwise
+	// it must be a valid epoch (feed.ValidEpoch).
+	Epoch string
+	// Resume holds the last tick of an earlier run for symbols whose
+	// numbering should carry on rather than start again (gateway publish
+	// reads them from its JetStream stream). Such a symbol's ticks go on at
+	// Seq+1, from its Price, in its Epoch ("" stays "", DefaultEpoch). At
+	// most one per symbol, each for a symbol the source emits.
+	Resume []feed.Tick
 }
 
 // Source is the simulated feed. It is not safe for concurrent use; its state
 // belongs to the goroutine running Run.
 type Source struct {
 	rate    float64
+	epoch   string
 	rng     *rand.Rand
 	zipf    *rand.Zipf // nil with a single symbol: nothing to choose
 	names   []string
@@ -63,6 +76,7 @@ func New(cfg Config) (*Source, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	s := &Source{
 		rate:  cfg.Rate,
+		epoch: cfg.Epoch,
 		rng:   rng,
 		names: append([]string(nil), cfg.Symbols...),
 		syms:  make([]symbol, len(cfg.Symbols)),
@@ -74,8 +88,18 @@ func New(cfg Config) (*Source, error) {
 	if n := len(s.names); n > 1 {
 		s.zipf = rand.NewZipf(rng, cfg.Skew, 1, uint64(n-1))
 	}
+	for i := range s.syms {
+		s.syms[i].epoch = s.epoch
+	}
+	for _, t := range cfg.Resume {
+		s.syms[slices.Index(s.names, t.Symbol)].resume(t)
+	}
 	return s, nil
 }
+
+// Epoch returns the epoch of this run: that of every symbol's ticks but
+// those of a resumed symbol.
+func (s *Source) Epoch() string { return s.epoch }
 
 // zipfShares returns the share of ticks each of n symbols gets from pick:
 // symbol i's is proportional to (i+1)^-skew, as rand.Zipf draws with v = 1.
@@ -117,6 +141,9 @@ func (cfg Config) defaults() Config {
 	if cfg.Skew == 0 {
 		cfg.Skew = defaultSkew
 	}
+	if cfg.Epoch == "" {
+		cfg.Epoch = feed.NewEpoch()
+	}
 	return cfg
 }
 
@@ -138,6 +165,24 @@ func (cfg Config) validate() error {
 			return fmt.Errorf("sim: duplicate symbol %q", sym)
 		}
 		seen[sym] = true
+	}
+	if !feed.ValidEpoch(cfg.Epoch) {
+		return fmt.Errorf("sim: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", cfg.Epoch)
+	}
+	return cfg.validateResume(seen)
+}
+
+// validateResume checks cfg.Resume against the symbols in emitted.
+func (cfg Config) validateResume(emitted map[string]bool) error {
+	resumed := make(map[string]bool, len(cfg.Resume))
+	for _, t := range cfg.Resume {
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("sim: resume: %w", err)
+		}
+		if !emitted[t.Symbol] || resumed[t.Symbol] {
+			return fmt.Errorf("sim: resume: %s: not emitted, or resumed twice", t.Symbol)
+		}
+		resumed[t.Symbol] = true
 	}
 	return nil
 }

@@ -39,7 +39,15 @@ func TestDeterministic(t *testing.T) {
 	t.Parallel()
 	a := steps(newSource(t, Config{Seed: 7}), 10_000)
 	b := steps(newSource(t, Config{Seed: 7}), 10_000)
+	if a[0].Epoch == b[0].Epoch {
+		t.Fatalf("two runs of seed 7 share epoch %q: a client could not tell them apart", a[0].Epoch)
+	}
+	ea, eb := a[0].Epoch, b[0].Epoch
 	for i := range a {
+		if a[i].Epoch != ea || b[i].Epoch != eb {
+			t.Fatalf("tick %d changed epoch within a run", i)
+		}
+		a[i].Epoch, b[i].Epoch = "", ""
 		if a[i] != b[i] {
 			t.Fatalf("tick %d differs: %+v vs %+v", i, a[i], b[i])
 		}
@@ -169,6 +177,10 @@ func TestNewRejects(t *testing.T) {
 		{Config{Symbols: []string{"AAPL", "MSFT", "AAPL"}}, `duplicate symbol "AAPL"`},
 		{Config{Skew: 0.5}, "skew"},
 		{Config{Skew: 1}, "skew"},
+		{Config{Epoch: "a b"}, "epoch"},
+		{Config{Symbols: []string{"AAPL"}, Resume: []feed.Tick{{Symbol: "MSFT", Seq: 1, Price: 1, Bid: 1, Ask: 1, TS: 1}}}, "resume: MSFT"},
+		{Config{Symbols: []string{"AAPL"}, Resume: []feed.Tick{{Symbol: "AAPL", Seq: 1, Price: 1, Bid: 1, Ask: 1, TS: 1}, {Symbol: "AAPL", Seq: 2, Price: 1, Bid: 1, Ask: 1, TS: 1}}}, "resumed twice"},
+		{Config{Symbols: []string{"AAPL"}, Resume: []feed.Tick{{Symbol: "AAPL"}}}, "resume: feed: bad tick"},
 	} {
 		_, err := New(tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "sim: ") {
@@ -206,6 +218,44 @@ func runFor(t *testing.T, s *Source, sink feed.Sink, d, grace time.Duration) {
 		}
 	case <-time.After(d + grace):
 		t.Fatalf("Run did not return within %v of its deadline", grace)
+	}
+}
+
+func TestEpoch(t *testing.T) {
+	t.Parallel()
+	s := newSource(t, Config{Symbols: []string{"AAA", "BBB"}, Epoch: "run-1"})
+	for _, tk := range steps(s, 100) {
+		if tk.Epoch != "run-1" {
+			t.Fatalf("tick %+v, want epoch run-1", tk)
+		}
+	}
+	if s.Epoch() != "run-1" {
+		t.Fatalf("Epoch() = %q, want run-1", s.Epoch())
+	}
+	if e := newSource(t, Config{}).Epoch(); !feed.ValidEpoch(e) || len(e) != 12 {
+		t.Fatalf("default Epoch() = %q, want a fresh NewEpoch", e)
+	}
+}
+
+// TestResume carries one symbol on from an earlier run's last tick while
+// the other starts at 1 in the new epoch.
+func TestResume(t *testing.T) {
+	t.Parallel()
+	last := feed.Tick{Symbol: "BBB", Seq: 41, Price: 50, Bid: 49.99, Ask: 50.01, TS: 1, Epoch: "old"}
+	s := newSource(t, Config{Symbols: []string{"AAA", "BBB"}, Epoch: "new", Resume: []feed.Tick{last}})
+	want := map[string]uint64{"AAA": 1, "BBB": 42}
+	for _, tk := range steps(s, 1000) {
+		wantEpoch := map[string]string{"AAA": "new", "BBB": "old"}[tk.Symbol]
+		if tk.Seq != want[tk.Symbol] || tk.Epoch != wantEpoch {
+			t.Fatalf("tick %+v, want seq %d epoch %s", tk, want[tk.Symbol], wantEpoch)
+		}
+		if tk.Symbol == "BBB" && want["BBB"] == 42 && (tk.Price < 45 || tk.Price > 55) {
+			t.Fatalf("resumed BBB at %v, want it to go on from 50", tk.Price)
+		}
+		want[tk.Symbol]++
+	}
+	if want["BBB"] == 42 {
+		t.Fatal("BBB never ticked")
 	}
 }
 
