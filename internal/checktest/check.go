@@ -71,7 +71,7 @@ const (
 
 // state is a topic as the checker follows it.
 type state struct {
-	conn  int   // connection of the last tick or bar
+	conn  int // connection of the last tick or bar
 	seq   uint64
 	last  Entry // its truth entry
 	known bool  // the truth knows last

@@ -100,18 +100,6 @@ func (tr *Truth) find(sym string, seq uint64, ts int64) (Entry, bool) {
 	return e, ok
 }
 
-// next returns the tick published after e in e's run, seq e's + 1.
-func (tr *Truth) next(e Entry) (Entry, bool) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	for _, x := range tr.bySym[e.Tick.Symbol] {
-		if x.Run == e.Run && x.Tick.Seq == e.Tick.Seq+1 {
-			return x, true
-		}
-	}
-	return Entry{}, false
-}
-
 // replacedBy returns the run that replaced sym's run name at least slack
 // before at (the latest to start of the runs that started after it), or
 // "" while name is current.
