@@ -203,3 +203,16 @@ func (tr *Truth) bucketsBetween(sym string, a, b, interval int64) bool {
 	}
 	return false
 }
+
+// TicksAfter returns how many ticks of sym the truth saw after at.
+func (tr *Truth) TicksAfter(sym string, at time.Time) int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	n := 0
+	for _, x := range tr.bySym[sym] {
+		if x.At.After(at) {
+			n++
+		}
+	}
+	return n
+}
