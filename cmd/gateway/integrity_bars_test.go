@@ -14,6 +14,7 @@ import (
 // bars.1s.
 func barSession(t *testing.T, name string, tg *testGateway) *checktest.Session {
 	t.Helper()
+	waitTicking(t, tg)
 	s := checktest.NewSession(t, name)
 	s.Connect(tg.ws)
 	s.Subscribe("bars.1s", integritySyms, false)

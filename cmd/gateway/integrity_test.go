@@ -51,12 +51,30 @@ func watchTruth(t *testing.T, url string) *checktest.Truth {
 }
 
 // tickSession is a session on tg subscribed to the integrity symbols'
-// ticks.
+// ticks, once tg has had a tick of each (waitTicking).
 func tickSession(t *testing.T, name string, tg *testGateway) *checktest.Session {
 	t.Helper()
+	waitTicking(t, tg)
 	s := checktest.NewSession(t, name)
 	s.Connect(tg.ws + "?symbols=" + strings.Join(integritySyms, ","))
 	return s
+}
+
+// waitTicking waits until tg has had a tick of every integrity symbol,
+// by a client of its own that reads until it has one of each. A session
+// subscribes after it: subscribed names the epoch only of a symbol that
+// has ticked, and a symbol's first epoch comes with no notice, so a
+// client that subscribed before it would know no epoch to send with since.
+func waitTicking(t *testing.T, tg *testGateway) {
+	t.Helper()
+	c := wstest.Dial(t, tg.ws+"?symbols="+strings.Join(integritySyms, ","))
+	defer c.Conn.CloseNow()
+	seen := map[string]bool{}
+	for len(seen) < len(integritySyms) {
+		if m := c.Next(); m.Type == "tick" {
+			seen[m.Sym] = true
+		}
+	}
 }
 
 // move takes s to tg and subscribes again to stream, with since.
@@ -253,6 +271,7 @@ func TestIntegritySimRestart(t *testing.T) {
 	recordRun(t, tr, g1, "run1")
 	s := tickSession(t, "back on the restarted gateway", g1)
 	waitCount(t, "ticks", 20, 5*time.Second, s)
+	s.Close() // before the drain, which may close the recorder first
 	if err := g1.shutdown(); err != nil {
 		t.Fatal(err)
 	}
