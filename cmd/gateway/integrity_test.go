@@ -135,6 +135,7 @@ func checkSessions(t *testing.T, tr *checktest.Truth, sessions ...*checktest.Ses
 // its last tick to a gateway and not to the truth.
 func checkSessionsUnknown(t *testing.T, tr *checktest.Truth, unknownOK bool, sessions ...*checktest.Session) map[*checktest.Session]checktest.Report {
 	t.Helper()
+	tr.Sync(t)
 	reports := map[*checktest.Session]checktest.Report{}
 	for _, s := range sessions {
 		r := s.Check(tr)
@@ -156,6 +157,7 @@ func checkSessionsUnknown(t *testing.T, tr *checktest.Truth, unknownOK bool, ses
 // than maxSilence after a publisher restart at restart.
 func checkSilence(t *testing.T, tr *checktest.Truth, restart time.Time, sessions ...*checktest.Session) {
 	t.Helper()
+	tr.Sync(t)
 	for _, s := range sessions {
 		if worst, desc := s.Lag(tr, restart, integritySyms); worst > maxSilence {
 			t.Errorf("silent after the publisher restart: %s", desc)
@@ -300,6 +302,15 @@ func TestIntegritySimRestart(t *testing.T) {
 	})
 	move(s, g2, "ticks")
 	waitCount(t, "ticks", 5, 3*time.Second, s)
+	s.Close()
+	poll.Until(t, 5*time.Second, func() error { // the truth has what s got
+		for _, sym := range integritySyms {
+			if rec.seq(sym) < s.Seq("ticks", sym) {
+				return fmt.Errorf("%s: the recorder at seq %d, the client at %d", sym, rec.seq(sym), s.Seq("ticks", sym))
+			}
+		}
+		return nil
+	})
 	r := checkSessions(t, tr, s)[s]
 	if r.Recovered != 0 || r.Snapshots != len(integritySyms) {
 		t.Errorf("%d recovered and %d snapshot answers after the restart, want 0 and %d", r.Recovered, r.Snapshots, len(integritySyms))

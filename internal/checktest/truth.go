@@ -44,6 +44,7 @@ type Truth struct {
 	byKey  map[key]Entry
 	runs   map[string][]*run // by symbol, in the order they started
 	counts map[string]int    // runs per symbol and epoch: sym + " " + epoch
+	syncs  []func() error    // Sync's waits, one per subscription
 }
 
 // NewTruth returns an empty Truth.
@@ -54,13 +55,17 @@ func NewTruth() *Truth {
 // Add records tk as published now.
 func (tr *Truth) Add(tk feed.Tick) { tr.AddAt(tk, time.Now()) }
 
-// AddAt records tk as published at at.
+// AddAt records tk as published at at. A tick it has already (symbol,
+// seq and ts alike: a JetStream redelivery, say) is not a new one.
 func (tr *Truth) AddAt(tk feed.Tick, at time.Time) {
 	if tk.Epoch == "" {
 		tk.Epoch = feed.DefaultEpoch
 	}
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
+	if _, ok := tr.byKey[key{tk.Symbol, tk.Seq, tk.TS}]; ok {
+		return
+	}
 	e := Entry{Tick: tk, Run: tr.runOfLocked(tk, at), At: at}
 	tr.bySym[tk.Symbol] = append(tr.bySym[tk.Symbol], e)
 	tr.byKey[key{tk.Symbol, tk.Seq, tk.TS}] = e
