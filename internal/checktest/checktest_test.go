@@ -221,3 +221,20 @@ func TestCheckBars(t *testing.T) {
 		}
 	}
 }
+
+func TestLag(t *testing.T) {
+	const run1, run2 = 1_000_000, 2_000_000
+	tr := NewTruth()
+	publish(tr, "a", run1, 1, 5, 0)
+	publish(tr, "b", run2, 1, 5, 100) // restarted at 50ms: seq 1 at 100ms
+	r := newRecorder(t)
+	r.ticks(10, 1, run1, 1, 5)
+	r.got(350, 1, `{"type":"notice","code":"reset","sym":"AAPL","epoch":"b"}`)
+	r.ticks(350, 1, run2, 1, 5)
+	if lag, desc := r.s.Lag(tr, at(50), []string{"AAPL"}); lag != 250*time.Millisecond {
+		t.Errorf("lag %v (%s), want 250ms: the new run's seq 1 at 100ms, got at 350ms", lag, desc)
+	}
+	if got := r.s.Check(tr); got.Faults() != 0 || got.Resets != 1 {
+		t.Errorf("%s", got)
+	}
+}
