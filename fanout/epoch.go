@@ -111,17 +111,23 @@ func (s *shard) logConflicts() {
 // reset starts sym on epoch ep: its last tick, forming bars and every
 // topic's history and last message start again, and each subscriber of
 // each of its topics gets a reset notice before the new run's first
-// message. The first epoch a symbol sees is no reset: nothing is sent.
-// The caller holds shard.mu.
+// message. On a symbol's first epoch there is nothing to reset, but
+// whoever subscribed before its first tick got no epoch in its
+// subscribed reply, and without one could only send a since that cannot
+// tell a restart: those get an epoch notice naming it instead. The
+// caller holds shard.mu.
 func (s *shard) reset(sym *symbol, ep string) {
-	was := sym.epochs.current
+	code := "reset"
+	if sym.epochs.current == "" {
+		code = "epoch"
+	}
 	sym.epochs.start(ep)
 	sym.last = feed.Tick{}
 	sym.bars = [numStreams]barBuilder{}
 	for _, tp := range sym.topics {
 		tp.reset()
-		if was != "" && tp.classes != nil {
-			s.notify(tp, tp.encodeReset(ep))
+		if tp.hasSubscribers() {
+			s.notify(tp, tp.encodeEpochNotice(code, ep))
 		}
 	}
 }
@@ -135,6 +141,16 @@ func (s *shard) gap(sym *symbol, from, to uint64) {
 	}
 }
 
+// hasSubscribers reports whether tp has a subscriber in any rate class.
+func (tp *topic) hasSubscribers() bool {
+	for k := range tp.classes {
+		if len(tp.classes[k].subs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // notify queues data, a notice about tp, to every subscriber of tp in
 // every rate class, ahead of any message of tp that follows it: a
 // conflating queue never merges a later tick into one queued before it.
@@ -146,11 +162,12 @@ func (s *shard) notify(tp *topic, data []byte) {
 	}
 }
 
-// encodeReset is the reset notice of tp for epoch ep, cut from the arena:
+// encodeEpochNotice is tp's notice code ("reset" or "epoch") for epoch
+// ep, cut from the arena:
 // {"type":"notice","code":"reset","sym":"AAPL","epoch":"<ep>"}, with
 // "stream" on a bar topic.
-func (tp *topic) encodeReset(ep string) []byte {
-	b := append(tp.buf(), `{"type":"notice","code":"reset"`...)
+func (tp *topic) encodeEpochNotice(code, ep string) []byte {
+	b := append(append(append(tp.buf(), `{"type":"notice","code":"`...), code...), '"')
 	if tp.stream.Bars() {
 		b = append(append(append(b, `,"stream":"`...), tp.stream.String()...), '"')
 	}

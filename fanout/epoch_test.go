@@ -302,3 +302,29 @@ func TestDelayLineKeepsEpochsApart(t *testing.T) {
 		t.Fatalf("delayed: %s, want %s", got, want)
 	}
 }
+
+// TestFirstEpochNamed: a client that subscribed before a symbol's first
+// tick was told no epoch in its reply; the first tick names it to it in an
+// epoch notice on every topic it holds, before the tick, and that is no
+// reset: a client that subscribed later, and was told the epoch, gets none.
+func TestFirstEpochNamed(t *testing.T) {
+	t.Parallel()
+	f := newEpochFixture(t, Config{History: 16}, "AAPL")
+	early := newTestClient(f.e)
+	f.subscribe(early, Policy{}, "AAPL")
+	f.run("AAPL", "a", 0, 1)
+	late := newTestClient(f.e)
+	f.subscribe(late, Policy{}, "AAPL")
+	f.run("AAPL", "a", 0, 2)
+	var got []string
+	msgs, _ := early.Next(nil, 1<<20)
+	for _, m := range msgs {
+		got = append(got, string(m.AppendTo(nil)))
+	}
+	if len(got) != 3 || got[0] != `{"type":"notice","code":"epoch","sym":"AAPL","epoch":"a"}` {
+		t.Fatalf("early subscriber got %v, want the epoch notice, then #1 and #2", got)
+	}
+	if got := wire(t, late); len(got) != 2 || got[1] != "#2" {
+		t.Fatalf("late subscriber got %v, want the snapshot #1 and #2, and no notice", got)
+	}
+}

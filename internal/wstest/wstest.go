@@ -43,6 +43,10 @@ type Msg struct {
 
 	Recovered []string `json:"recovered"` // nil when absent, [] when empty
 	Snapshot  []string `json:"snapshot"`
+	// Epochs: subscribed names each added symbol's epoch; a reset notice
+	// names the new one in Epoch.
+	Epochs map[string]string `json:"epochs"`
+	Epoch  string            `json:"epoch"`
 
 	// Streams: replies name their stream, list has every stream's symbols.
 	Stream  string              `json:"stream"`
@@ -186,21 +190,35 @@ func (c *Client) ReadWithin(timeout time.Duration) (Msg, error) {
 	}
 }
 
-// nextMsg is the one read path: the next message but a leading welcome.
+// nextMsg is the one read path: the next message but a leading welcome
+// and the epoch notices.
 func (c *Client) nextMsg(ctx context.Context) (Msg, error) {
-	m, err := c.nextRaw(ctx)
-	if err != nil || c.started {
-		return m, err
+	for {
+		m, err := c.nextRaw(ctx)
+		if err != nil {
+			return m, err
+		}
+		if !c.started {
+			c.started = true
+			if IsWelcome(m) {
+				c.Welcome = &m
+				if len(c.pending) == 0 {
+					c.Frames-- // the welcome's frame held nothing else
+				}
+				continue
+			}
+		}
+		if !c.firstEpoch(m) {
+			return m, nil
+		}
 	}
-	c.started = true
-	if !IsWelcome(m) {
-		return m, nil
-	}
-	c.Welcome = &m
-	if len(c.pending) == 0 {
-		c.Frames-- // the welcome's frame held nothing else
-	}
-	return c.nextRaw(ctx)
+}
+
+// firstEpoch reports whether m is an epoch notice: the one that names a
+// symbol's first epoch to a client that subscribed before its first tick.
+// A test of one run's ticks reads past it, as past the welcome.
+func (c *Client) firstEpoch(m Msg) bool {
+	return m.Type == "notice" && m.Code == "epoch"
 }
 
 // IsWelcome reports whether m is the gateway's welcome.
