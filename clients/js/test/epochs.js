@@ -67,13 +67,13 @@ export function playEpochs(proxy, { first = "k3x9f0a1b2c4", buckets = false } = 
     const shown = { ...m, seq: m.seq - (offset.get(m.sym) || 0) };
     const h = holes.get(m.sym);
     if (h && h.left > 0) {
-      h.from ??= shown.seq;
+      h.from ??= shown.seq - (shown.n || 1) + 1; // a conflated tick stands for n seqs
       h.left--;
       return out;
     }
     if (h) {
       holes.delete(m.sym);
-      if (h.notice) out.push({ type: "notice", code: "gap", sym: m.sym, from: h.from, to: shown.seq - 1 });
+      if (h.notice) out.push({ type: "notice", code: "gap", sym: m.sym, from: h.from, to: shown.seq - (shown.n || 1) });
     }
     out.push(shown);
     return out;

@@ -158,6 +158,7 @@ export async function startProxy(targetPort) {
       reject = refuse ? refuse(line) : false;
       upstream.write(b);
       client.on("data", (b) => {
+        if (!open) return upstream.write(b); // plain HTTP (keep-alive): not frames
         for (const f of up.push(b)) {
           const out = fromClient(f);
           if (out) upstream.write(out);

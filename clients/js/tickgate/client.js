@@ -104,7 +104,8 @@ export class Client {
 
   /**
    * lastSeq is the last seq delivered for sym on stream (default "ticks";
-   * on a bar stream, of a final bar), or undefined.
+   * on a bar stream, of a final bar; past an upstream gap, its `to`), or
+   * undefined (none yet, or a reset since).
    * @param {string} sym
    * @param {string} [stream]
    */

@@ -20,7 +20,7 @@ const $ = (id) => document.getElementById(id);
 
 const page = {
   known: new Set(), universe: [], prevClose: null, // Map sym -> previous close, or null: use first price seen
-  rows: new Map(), dirty: new Set(), watch: [], rate: 10, gaps: new Map(), // sym -> time of its last gap
+  rows: new Map(), dirty: new Set(), watch: [], rate: 10, gaps: new Map(), // sym -> {at, reason} of its last gap
   lat: [], msgs: 0, frame: 0, tg: null, sub: null, chart: null, // ChartPanel
 };
 
@@ -378,12 +378,13 @@ function wireClient() {
       row.spark.clear();
       row.flashRef = null;
     }
-    // One message for the symbols that gapped in the last few seconds: a
-    // restart gaps them all, one event at a time.
+    // One message for the symbols that gapped for the same cause in the
+    // last few seconds: a restart gaps them all, one event at a time.
     const now = Date.now();
-    for (const sym of g.symbols) page.gaps.set(sym, now);
-    for (const [sym, at] of page.gaps) if (at < now - 5000) page.gaps.delete(sym);
-    say(`Gap in ${[...page.gaps.keys()].join(", ")}: ${why}.`, "warn");
+    for (const sym of g.symbols) page.gaps.set(sym, { at: now, reason: g.reason });
+    for (const [sym, x] of page.gaps) if (x.at < now - 5000) page.gaps.delete(sym);
+    const same = [...page.gaps].filter(([, x]) => x.reason === g.reason).map(([sym]) => sym);
+    say(`Gap in ${same.join(", ")}: ${why}.`, "warn");
   });
 }
 
