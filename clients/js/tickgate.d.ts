@@ -39,13 +39,23 @@ export interface Bar {
   v: number;
   /** Trade count. */
   n: number;
-  /** Per (stream, symbol) count of final bars; a partial carries the seq it will have when final. */
+  /**
+   * The bucket number: t divided by the interval (bars.1s: t / 1e9, bars.1m: t / 60e9), so every
+   * gateway of a fleet gives a bar the same seq. Gateways before bucket seqs count final bars from 1.
+   * A partial carries the seq it will have when final.
+   */
   seq: number;
+  /**
+   * Seq of the final bar before this one: a bucket without trades has no bar, so the seqs of
+   * two bars in a row may jump; a bar whose prev is not the last one seen is a gap. Absent on the
+   * first bar of a run and from gateways before bucket seqs (there seq - span == last is contiguous).
+   */
+  prev?: number;
   /** A progress update of the forming bar (only with `partial: true`); it does not move seq. */
   partial?: boolean;
   /** Delayed tier. */
   delayed?: boolean;
-  /** Present when a final bar stands for span > 1 bar seqs (conflation); seq - span == last is contiguous. */
+  /** Present when a final bar stands for span > 1 final bars (conflation): not a gap, whatever its prev. */
   span?: number;
 }
 
@@ -79,6 +89,8 @@ export interface Reply {
   recovered?: string[];
   /** Symbols of `since` the gateway could not recover: a gap. */
   snapshot?: string[];
+  /** subscribed only: the epoch of each added symbol's seqs (a symbol with no tick yet is omitted). */
+  epochs?: Record<string, string>;
 }
 
 export interface Options {
@@ -108,21 +120,36 @@ export interface StateInfo {
   attempt?: number;
 }
 
-/** Symbols of one stream whose missed ticks or bars could not be recovered. */
+/** Symbols of one stream whose ticks or bars are not contiguous with what was delivered before. */
 export interface Gap {
   stream: Stream;
   symbols: string[];
   /**
-   * snapshot: the gateway answered the resubscribe with a snapshot;
-   * seq: a tick's seq jumped past the last one by more than its n (a final bar's, by more than its span);
-   * reset: the first tick after a resubscribe went below the last seq: the gateway's feed restarted its seqs.
+   * history: the resubscribe was answered with a snapshot: the gateway's history no longer reached
+   *   back to `since`, or had a hole after it;
+   * epoch: the same, because the feed restarted while disconnected (the reply's epoch is not the one `since` named);
+   * reset: the gateway's `reset` notice: the feed restarted its seqs under a new `epoch`; seqs start again;
+   *   (from a gateway before epochs: the first tick after a resubscribe went below the last seq);
+   * upstream: the gateway's `gap` notice: seqs `from`..`to` never reached it (the publisher dropped them);
+   * seq: a tick's seq jumped past the last one by more than its n; a final bar's prev is past the last bar seen.
    */
-  reason: "snapshot" | "seq" | "reset";
+  reason: "history" | "epoch" | "reset" | "upstream" | "seq";
+  /** reset: the new run's epoch. */
+  epoch?: string;
+  /** upstream: the first and last missing seq. */
+  from?: number;
+  to?: number;
+  /** seq, reset: the last seq delivered before. */
   last?: number;
+  /** seq: the seq that jumped (and the final bar's prev). */
   seq?: number;
+  prev?: number;
 }
 
-/** A notice from the gateway: "conflated", "live" (and "feed_down"/"feed_up" where the gateway sends them). */
+/**
+ * A notice from the gateway: "conflated", "live", "feed_down", "feed_up", "revoked". The per-symbol
+ * notices "reset" and "gap" are not emitted as notices: they come as the "gap" event.
+ */
 export interface Notice {
   type: "notice";
   code: string;
@@ -190,8 +217,13 @@ export class Client {
   off(name: string, fn: (...args: any[]) => void): void;
   /** The symbols this connection holds on stream (default "ticks"), as the gateway sees them. */
   list(stream?: Stream): Promise<string[]>;
-  /** The last seq delivered for sym on stream (default "ticks"; on a bar stream, of a final bar). */
+  /**
+   * The last seq delivered for sym on stream (default "ticks"; on a bar stream, of a final bar),
+   * or the `to` of an upstream gap right after it; undefined after a reset until the new run's first.
+   */
   lastSeq(sym: string, stream?: Stream): number | undefined;
+  /** The epoch of sym's seqs on stream (default "ticks"), as the gateway told it; undefined before epochs. */
+  epoch(sym: string, stream?: Stream): string | undefined;
   /** Ends the connection for good; waiting requests reject with code "closed". */
   close(): void;
 }
@@ -204,6 +236,9 @@ export function jwtExp(token?: string): number | undefined;
 
 /** Judges a tick's seq (standing for n feed ticks; a final bar's, standing for span bar seqs) against the last seq seen; a conflated jump covered by n is "next". */
 export function seqStep(last: number | undefined, seq: number, n?: number): "first" | "duplicate" | "behind" | "gap" | "next";
+
+/** Judges a final bar by its prev (the gateway's previous final bar): a gap iff prev > last; without prev, seqStep with span. */
+export function barStep(last: number | undefined, seq: number, prev?: number, span?: number): "first" | "duplicate" | "behind" | "gap" | "next";
 
 /** Full-jitter delay for reconnect attempt `attempt` (0-based), never below 20 ms. */
 export function backoffDelay(attempt: number, base: number, cap: number, random?: () => number): number;

@@ -6,9 +6,11 @@
 //
 // It owns what every dashboard otherwise writes by hand: splitting frames on
 // "\n", tracking the last seq per (stream, symbol) (a conflated jump is not
-// a gap), reconnecting with exponential backoff and full jitter,
-// resubscribing every live subscription with `since` so the gateway replays
-// what was missed, and a `gap` event when it could not. Streams are "ticks"
+// a gap) and the epoch of its seqs, reconnecting with exponential backoff
+// and full jitter, resubscribing every live subscription with `since`
+// ({seq, epoch}) so the gateway replays what was missed, and a `gap` event
+// with its reason when it could not, or when the feed restarted (a reset)
+// or lost ticks upstream. Streams are "ticks"
 // (the default) and the bar streams "bars.1s" and "bars.1m". The wire
 // protocol is docs/protocol.md.
 //
@@ -42,7 +44,10 @@
  * @property {number} c close
  * @property {number} v summed trade size
  * @property {number} n trade count
- * @property {number} seq per (stream, symbol) count of final bars; a partial has the seq it will have when final
+ * @property {number} seq the bucket number, t divided by the interval (bars.1s: t / 1e9); a gateway before
+ *   bucket seqs counts final bars from 1; a partial has the seq it will have when final
+ * @property {number} [prev] seq of the final bar before this one (buckets without trades have no bar);
+ *   absent on the first bar of a run and from gateways before bucket seqs
  * @property {boolean} [partial] a progress update of the forming bar
  * @property {boolean} [delayed] delayed tier
  * @property {number} [span] present when the final bar stands for span > 1 bar seqs (conflation)
@@ -70,6 +75,6 @@
 export { Client, connect } from "./tickgate/client.js";
 export { backoffDelay } from "./tickgate/connection.js";
 export { TickgateError } from "./tickgate/errors.js";
-export { seqStep } from "./tickgate/seq.js";
+export { barStep, seqStep } from "./tickgate/seq.js";
 export { Subscription } from "./tickgate/subscription.js";
 export { jwtExp } from "./tickgate/token.js";

@@ -4,7 +4,8 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { startGateway, waitFor } from "./gateway.js";
+import { playEpochs } from "./epochs.js";
+import { startGateway, startProxy, waitFor, withGateway } from "./gateway.js";
 import { launch, screenshot, skip } from "./chromium.js";
 
 /** lastOf reads a row's last price as the page shows it. */
@@ -98,5 +99,33 @@ test("the watchlist page: add a symbol, see it tick, say no to a bad one, recove
   await page.setViewportSize({ width: 390, height: 844 });
   await new Promise((r) => setTimeout(r, 1000));
   await page.screenshot({ path: screenshot("watchlist-390.png") });
+  assert.deepEqual(pageErrors, []);
+});
+
+test("the watchlist page names a gap's cause: a feed reset, an upstream gap", { skip, timeout: 60000 }, async (t) => {
+  const gw = await withGateway(t, { TICKGATE_FEED_SIM_RATE: "3000" });
+  // The page connects to the host it came from: serve it through the proxy that plays epochs.
+  const proxy = await startProxy(gw.port);
+  t.after(() => proxy.close());
+  const run = playEpochs(proxy);
+  const browser = await launch(t);
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  await page.goto(`http://127.0.0.1:${proxy.port}/`);
+  await seesTicks(page, "AAPL");
+  await seesTicks(page, "MSFT");
+  const msg = () => page.locator("#msg").textContent();
+
+  run.reset("AAPL", "q7m2c0d9e8f1");
+  await waitFor(async () => /Gap in AAPL: the feed restarted.*\(reset\)/.test(await msg()), 10000, async () => "no reset banner: " + await msg());
+  assert.equal(await page.locator('#rows [data-sym="AAPL"] .gap').textContent(), "reset");
+  assert.match(await page.locator('#rows [data-sym="AAPL"] .gap').getAttribute("title"), /restarted/);
+  await seesTicks(page, "AAPL"); // the new run is drawn, not dropped
+
+  run.hole("MSFT", 30);
+  await waitFor(async () => /MSFT.*: upstream gap: seqs \d+–\d+ never reached the gateway/.test(await msg()), 10000, async () => "no upstream banner: " + await msg());
+  assert.match(await page.locator('#rows [data-sym="MSFT"] .gap').getAttribute("title"), /upstream gap/);
+  await page.screenshot({ path: screenshot("watchlist-gaps-1280.png") });
   assert.deepEqual(pageErrors, []);
 });

@@ -70,7 +70,7 @@ test("sub.on gap: each subscription hears the gap of its own symbols", async (t)
   await waitFor(() => sa.gap.length && sm.gap.length, 10000, () => "no gap per subscription: " + JSON.stringify(gaps));
   assert.deepEqual(sa.gap[0].symbols, ["AAPL"]);
   assert.deepEqual(sm.gap[0].symbols, ["MSFT"]);
-  assert.equal(sa.gap[0].reason, "snapshot");
+  assert.equal(sa.gap[0].reason, "history");
   assert.equal(sa.gap[0].stream, "ticks");
   assert.deepEqual(gaps.flatMap((x) => x.symbols).sort(), ["AAPL", "MSFT"], "the client-level event names them all");
 });

@@ -8,6 +8,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { closeFrame, CONT, FrameReader, TEXT, textFrame } from "./frames.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 let binary;
@@ -82,34 +83,91 @@ export async function withGateway(t, env = {}, port = 0) {
  * text as a message ahead of the gateway's first, on every new WebSocket:
  * a gateway's welcome, told before the gateway itself tells it. hold(true)
  * keeps the network down: new connections are cut at once until hold(false).
+ *
+ * After the handshake it reads whole frames (frames.js), so a test can
+ * stand in for a gateway feature the binary does not have yet, on the real
+ * stream: sent records every message the client sent; up(fn) and down(fn)
+ * rewrite each message the client sends and each one the gateway sends (fn
+ * returns the message to pass, for down also an array of messages, null
+ * to drop it, or undefined to pass it as it came); inject(m) sends m to
+ * every open WebSocket between two of the gateway's frames.
  */
 export async function startProxy(targetPort) {
   const socks = new Set();
+  const live = new Set(); // open WebSockets: {client, frag, queue}
   const requests = [];
+  const sent = [];
   let refuse = null;
   let greeting = null;
   let held = false;
   let attempts = 0;
+  let upFn = null, downFn = null;
+
+  /** fromClient is what to send on for one client frame: rewritten by upFn when it is a message, null to drop it. */
+  const fromClient = (f) => {
+    if (f.op !== TEXT || !f.fin) return f.raw;
+    let m;
+    try { m = JSON.parse(f.payload.toString()); } catch { return f.raw; }
+    sent.push(m);
+    if (!upFn) return f.raw;
+    const r = upFn(m);
+    return r === null ? null : textFrame(JSON.stringify(r === undefined ? m : r), true);
+  };
+  /** rewrite applies downFn to each message of one gateway frame. */
+  const rewrite = (text) => {
+    const out = [];
+    for (const line of text.split("\n")) {
+      if (!line) continue;
+      const m = JSON.parse(line), r = downFn(m);
+      if (r === undefined) out.push(m);
+      else if (Array.isArray(r)) out.push(...r);
+      else if (r !== null) out.push(r);
+    }
+    return out.map((m) => JSON.stringify(m)).join("\n");
+  };
+  /** fromGateway writes the gateway's frames to the client, and what was injected between them. */
+  const fromGateway = (c, frames) => {
+    for (const f of frames) {
+      if (f.op === TEXT && f.fin && !c.frag && downFn) {
+        const text = rewrite(f.payload.toString());
+        if (text) c.client.write(textFrame(text));
+      } else c.client.write(f.raw);
+      if (f.op === TEXT || f.op === 2) c.frag = !f.fin;
+      else if (f.op === CONT && f.fin) c.frag = false;
+      if (!c.frag) for (const q of c.queue.splice(0)) c.client.write(q);
+    }
+  };
+
   const server = net.createServer((client) => {
     attempts++;
     if (held) return client.destroy();
     const upstream = net.connect(targetPort, "127.0.0.1");
+    const c = { client, frag: false, queue: [] };
     socks.add(client); socks.add(upstream);
-    const done = () => { client.destroy(); upstream.destroy(); socks.delete(client); socks.delete(upstream); };
+    const done = () => { client.destroy(); upstream.destroy(); socks.delete(client); socks.delete(upstream); live.delete(c); };
     client.on("error", done); upstream.on("error", done);
     client.on("close", done); upstream.on("close", done);
+    const up = new FrameReader(), down = new FrameReader();
     let head = "";
     let reject = false;
-    let greet = greeting;
+    let open = false, raw = false;
+    const greet = greeting;
     client.once("data", (b) => {
       const line = b.toString("latin1").split("\r\n")[0];
       requests.push(line);
       reject = refuse ? refuse(line) : false;
       upstream.write(b);
-      client.pipe(upstream);
+      client.on("data", (b) => {
+        if (!open) return upstream.write(b); // plain HTTP (keep-alive): not frames
+        for (const f of up.push(b)) {
+          const out = fromClient(f);
+          if (out) upstream.write(out);
+        }
+      });
     });
     upstream.on("data", (b) => {
-      if (!reject && !greet) return client.write(b);
+      if (open) return fromGateway(c, down.push(b));
+      if (raw) return client.write(b);
       head += b.toString("latin1");
       const end = head.indexOf("\r\n\r\n") + 4;
       if (end < 4) return;
@@ -119,9 +177,15 @@ export async function startProxy(targetPort) {
         upstream.destroy();
         return;
       }
-      if (head.startsWith("HTTP/1.1 101")) client.write(textFrame(greet));
-      client.write(head.slice(end), "latin1");
-      greet = null;
+      if (!head.startsWith("HTTP/1.1 101")) {
+        raw = true;
+        client.write(head.slice(end), "latin1");
+        return;
+      }
+      open = true;
+      live.add(c);
+      if (greet) client.write(textFrame(greet));
+      fromGateway(c, down.push(Buffer.from(head.slice(end), "latin1")));
     });
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
@@ -129,34 +193,22 @@ export async function startProxy(targetPort) {
     port: server.address().port,
     ws: `ws://127.0.0.1:${server.address().port}/ws`,
     requests,
+    sent,
     attempts: () => attempts,
-    drop() { for (const s of socks) s.destroy(); socks.clear(); },
+    drop() { for (const s of socks) s.destroy(); socks.clear(); live.clear(); },
     reject4003(fn) { refuse = fn; },
     greet(text) { greeting = text; },
     hold(on) { held = on; },
+    up(fn) { upFn = fn; },
+    down(fn) { downFn = fn; },
+    /** inject sends m (a message, or its JSON) to every open WebSocket and returns how many. */
+    inject(m) {
+      const f = textFrame(typeof m === "string" ? m : JSON.stringify(m));
+      for (const c of live) if (c.frag) c.queue.push(f); else c.client.write(f);
+      return live.size;
+    },
     close() { this.drop(); server.close(); },
   };
-}
-
-/** textFrame is an unmasked server-to-client WebSocket text frame. */
-function textFrame(text) {
-  const t = Buffer.from(text);
-  const ext = t.length < 126 ? 0 : 2;
-  const f = Buffer.alloc(2 + ext + t.length);
-  f[0] = 0x81;
-  if (ext) { f[1] = 126; f.writeUInt16BE(t.length, 2); } else f[1] = t.length;
-  t.copy(f, 2 + ext);
-  return f;
-}
-
-/** closeFrame is an unmasked server-to-client WebSocket close frame. */
-function closeFrame(code, reason) {
-  const r = Buffer.from(reason);
-  const f = Buffer.alloc(4 + r.length);
-  f[0] = 0x88; f[1] = 2 + r.length;
-  f.writeUInt16BE(code, 2);
-  r.copy(f, 4);
-  return f;
 }
 
 /** waitFor polls cond (sync or async) until it is truthy, or fails after timeoutMs. */
@@ -172,15 +224,33 @@ export async function waitFor(cond, timeoutMs, msg) {
 
 /**
  * firstBarBreak checks the seq rule over one (stream, symbol)'s final bars:
- * each continues the last, a conflated one (span) covering the jump. It
+ * each continues the last. A bar with prev (bucket seqs) continues it when
+ * prev is the last bar's seq; one without (a gateway before bucket seqs)
+ * when seq - 1 is; a conflated one (span) covers the jump either way. It
  * returns the first violation, or null.
  */
 export function firstBarBreak(bars) {
   for (let i = 1; i < bars.length; i++) {
     const prev = bars[i - 1].seq, b = bars[i];
-    if (b.seq - (b.span || 1) !== prev) return { i, prev, seq: b.seq, span: b.span };
+    const ok = b.prev !== undefined ? b.prev === prev || (b.span > 1 && b.seq > prev) : b.seq - (b.span || 1) === prev;
+    if (!ok) return { i, prev, seq: b.seq, span: b.span, barPrev: b.prev };
   }
   return null;
+}
+
+/** intervalOf is the bucket length of a bar stream in nanoseconds: bars.1s 1e9, bars.1m 60e9. */
+export function intervalOf(stream) {
+  const [, n, unit] = /^bars\.(\d+)([sm])$/.exec(stream);
+  return Number(n) * (unit === "m" ? 60e9 : 1e9);
+}
+
+/**
+ * firstBar says whether b is the first bar of its gateway's run: seq 1
+ * where bars are counted, or, with bucket seqs (seq = t / interval), a
+ * bar with no prev.
+ */
+export function firstBar(b) {
+  return b.seq === 1 || (b.seq === b.t / intervalOf(b.stream) && !b.prev);
 }
 
 /**

@@ -60,7 +60,7 @@ test("network drop with history off: the gateway answers snapshot and the client
   await waitFor(() => ticks.length >= 50, 20000, "no ticks");
   proxy.drop();
   await waitFor(() => seen.gaps.length > 0, 20000, "no gap event");
-  assert.equal(seen.gaps[0].reason, "snapshot", JSON.stringify(seen.gaps));
+  assert.equal(seen.gaps[0].reason, "history", JSON.stringify(seen.gaps));
   assert.deepEqual([...seen.gaps[0].symbols].sort(), ["AAPL", "MSFT"]);
 });
 

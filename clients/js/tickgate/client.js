@@ -57,8 +57,9 @@ export class Client {
 
   /**
    * on registers fn for an event: "state" (state, info), "gap" ({stream,
-   * symbols, reason}), "notice" ({code, msg}), "error" (TickgateError). It
-   * returns a function that removes fn.
+   * symbols, reason, ...}), "notice" ({code, msg}; the gateway's reset and
+   * gap notices come as "gap"), "error" (TickgateError). It returns a
+   * function that removes fn.
    * @param {string} name
    * @param {Function} fn
    * @returns {() => void}
@@ -103,11 +104,20 @@ export class Client {
 
   /**
    * lastSeq is the last seq delivered for sym on stream (default "ticks";
-   * on a bar stream, of a final bar), or undefined.
+   * on a bar stream, of a final bar; past an upstream gap, its `to`), or
+   * undefined (none yet, or a reset since).
    * @param {string} sym
    * @param {string} [stream]
    */
   lastSeq(sym, stream = TICKS) { return this.#seqs.last(topicOf(stream, sym)); }
+
+  /**
+   * epoch is the epoch of sym's seqs on stream (default "ticks"), as the
+   * gateway told it (subscribed reply, reset notice), or undefined.
+   * @param {string} sym
+   * @param {string} [stream]
+   */
+  epoch(sym, stream = TICKS) { return this.#seqs.epoch(topicOf(stream, sym)); }
 
   /** close ends the connection for good; waiting requests reject with code "closed". */
   close() {
@@ -145,7 +155,7 @@ export class Client {
       case "bar": return m.partial ? this.#partial(m) : this.#final(m.stream, m, m.span);
       case "subscribed": case "unsubscribed": case "list": case "authenticated": return this.#reply(m);
       case "error": return this.#error(m);
-      case "notice": return this.#events.emit("notice", m);
+      case "notice": return this.#notice(m);
       case "welcome": return this.#subs.welcome(m);
     }
   }
@@ -159,9 +169,13 @@ export class Client {
     const tp = topicOf(stream, m.sym);
     const want = this.#subs.held(tp);
     if (want === undefined) return;
-    const verdict = this.#seqs.judge(tp, m.seq, n);
+    const verdict = this.#seqs.judge(tp, m.seq, n, m.type === "bar" ? m.prev : undefined);
     if (verdict === "drop") return;
-    if (verdict !== "next") this.#gap({ stream, symbols: [m.sym], reason: verdict, last: this.#seqs.last(tp), seq: m.seq });
+    if (verdict !== "next") {
+      const g = { stream, symbols: [m.sym], reason: verdict, last: this.#seqs.last(tp), seq: m.seq };
+      if (m.prev !== undefined) g.prev = m.prev;
+      this.#gap(g);
+    }
     this.#seqs.advance(tp, m.seq);
     if (want.history > 0) this.#seqs.keep(tp, m, want.history);
     this.#subs.deliver(stream, m);
@@ -173,6 +187,24 @@ export class Client {
     if (this.#subs.holdsPartials(tp) && this.#seqs.partialDue(tp, b.seq)) this.#subs.deliver(b.stream, b);
   }
 
+  /**
+   * notice routes the gateway's notices: a reset (the feed's seqs began
+   * again under a new epoch) and an upstream gap (seqs that never reached
+   * the gateway) are gaps of one topic; the others are the "notice" event.
+   */
+  #notice(m) {
+    if (m.code !== "reset" && m.code !== "gap") return this.#events.emit("notice", m);
+    const stream = m.stream || TICKS;
+    const tp = topicOf(stream, m.sym);
+    if (this.#subs.held(tp) === undefined) return;
+    if (m.code === "gap") {
+      this.#seqs.upstream(tp, m.from, m.to);
+      return this.#gap({ stream, symbols: [m.sym], reason: "upstream", from: m.from, to: m.to });
+    }
+    const last = this.#seqs.reset(tp, m.epoch);
+    if (last !== undefined) this.#gap({ stream, symbols: [m.sym], reason: "reset", epoch: m.epoch, last });
+  }
+
   #gap(g) {
     this.#events.emit("gap", g);
     this.#subs.gap(g);
@@ -181,11 +213,15 @@ export class Client {
   #reply(m) {
     const req = this.#requests.take(m.id);
     if (!req) return;
+    if (m.type === "subscribed" && req.stream) this.#seqs.told(req.stream, m.epochs);
     if (req.kind === "subscribe" && req.since) {
-      // snapshot: the gateway no longer had the missed messages, a gap;
+      // snapshot: the gateway could not replay the missed messages, a gap
+      // ("epoch" if its run is not the one since named, else "history");
       // recovered: they follow; neither (a gateway without recovery): the seqs will tell.
-      const lost = this.#seqs.recovered(req.stream, req.since, m.snapshot);
-      if (lost.length) this.#gap({ stream: req.stream, symbols: lost, reason: "snapshot" });
+      const lost = this.#seqs.recovered(req.stream, req.since, m);
+      for (const reason of ["epoch", "history"]) {
+        if (lost[reason].length) this.#gap({ stream: req.stream, symbols: lost[reason], reason });
+      }
     }
     this.#subs.replied(req, m);
     req.resolve?.(m);

@@ -78,7 +78,7 @@ export class Subscriptions {
       if (kind === "rate") op.prevRate = prevRate;
       if (kind === "add") this.#replay(h, topics);
       if (kind === "remove") {
-        for (const tp of topics) if (this.#want(tp) === undefined && !this.#sync.has(tp)) this.#seqs.forget(tp);
+        for (const tp of topics) if (this.#want(tp) === undefined && !this.#sync.has(tp)) this.#seqs.unsubscribed(tp);
         if (!this.#conn.open) return resolve(settled(op));
       }
       this.#ops.add(op);

@@ -94,7 +94,8 @@ export class Sync {
   /**
    * send brings the connection in line with wants (topic -> policy): per
    * stream, one subscribe per policy (with `since` for topics already
-   * seen) and one unsubscribe. With history asked, topics that recover
+   * seen: {seq, epoch}, or the bare seq where no epoch was told) and one
+   * unsubscribe. With history asked, topics that recover
    * with `since` go apart from those that take the history, and those go
    * in requests within the budget, once the welcome has told it. Topics
    * with a solo key (their batch was rejected) go one request per key, so
@@ -131,8 +132,8 @@ export class Sync {
     const since = {};
     let withSince = false;
     topics.forEach((tp, i) => {
-      const seq = this.#seqs.last(tp);
-      if (seq !== undefined && !this.#sent.has(tp)) { since[syms[i]] = seq; withSince = true; }
+      const pos = this.#seqs.since(tp); // {seq, epoch}; a bare seq where no epoch was told
+      if (pos !== undefined && !this.#sent.has(tp)) { since[syms[i]] = pos; withSince = true; }
     });
     const prev = new Map(topics.map((tp) => [tp, this.#sent.get(tp)]));
     const change = topics.some((tp) => this.#sent.has(tp));

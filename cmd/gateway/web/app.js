@@ -7,7 +7,7 @@
 import { connect } from "/tickgate.js";
 import { Spark } from "./spark.js";
 import { ChartPanel, STREAMS } from "./chartpanel.js";
-import { fmtMs, fmtPx, signed } from "./format.js";
+import { fmtMs, fmtPx, gapCause, signed } from "./format.js";
 
 const DEFAULTS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM"];
 const LIST_KEY = "tickgate.watchlist";
@@ -20,7 +20,7 @@ const $ = (id) => document.getElementById(id);
 
 const page = {
   known: new Set(), universe: [], prevClose: null, // Map sym -> previous close, or null: use first price seen
-  rows: new Map(), dirty: new Set(), watch: [], rate: 10, gaps: new Map(), // sym -> time of its last gap
+  rows: new Map(), dirty: new Set(), watch: [], rate: 10, gaps: new Map(), // sym -> {at, reason} of its last gap
   lat: [], msgs: 0, frame: 0, tg: null, sub: null, chart: null, // ChartPanel
 };
 
@@ -367,23 +367,24 @@ function wireClient() {
   tg.on("error", (e) => say(e.message, "err"));
   tg.on("gap", (g) => {
     if (g.stream && g.stream !== "ticks") return; // the chart's subscription hears its own
+    const why = gapCause(g);
     for (const sym of g.symbols) {
       const row = page.rows.get(sym);
       if (!row) continue;
       row.gaps++;
       row.gap.hidden = false;
-      row.gap.textContent = "gap" + (row.gaps > 1 ? " ×" + row.gaps : "");
-      row.gap.title = "ticks missed while disconnected could not be recovered";
+      row.gap.textContent = (g.reason === "reset" ? "reset" : "gap") + (row.gaps > 1 ? " ×" + row.gaps : "");
+      row.gap.title = why;
       row.spark.clear();
       row.flashRef = null;
     }
-    // One message for the symbols that gapped in the last few seconds: a
-    // restart gaps them all, one event at a time.
+    // One message for the symbols that gapped for the same cause in the
+    // last few seconds: a restart gaps them all, one event at a time.
     const now = Date.now();
-    for (const sym of g.symbols) page.gaps.set(sym, now);
-    for (const [sym, at] of page.gaps) if (at < now - 5000) page.gaps.delete(sym);
-    const why = g.reason === "seq" ? `seq ${g.last} → ${g.seq}` : g.reason === "reset" ? "the feed restarted" : "the gateway no longer had them";
-    say(`Gap in ${[...page.gaps.keys()].join(", ")}: missed ticks could not be recovered (${why}).`, "warn");
+    for (const sym of g.symbols) page.gaps.set(sym, { at: now, reason: g.reason });
+    for (const [sym, x] of page.gaps) if (x.at < now - 5000) page.gaps.delete(sym);
+    const same = [...page.gaps].filter(([, x]) => x.reason === g.reason).map(([sym]) => sym);
+    say(`Gap in ${same.join(", ")}: ${why}.`, "warn");
   });
 }
 

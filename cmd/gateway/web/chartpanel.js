@@ -8,7 +8,7 @@
 // Chromium test reads.
 
 import { Candles } from "./chart.js";
-import { fmtPx } from "./format.js";
+import { fmtPx, gapCause } from "./format.js";
 
 export const HISTORY = 120;
 export const STREAMS = {
@@ -55,15 +55,17 @@ export class ChartPanel {
   }
 
   /**
-   * reload handles a gap of the charted subscription: bars were lost (a
-   * gateway that restarted, or one whose history no longer reached back).
-   * The chart asks for the history again, once the old subscription is gone,
-   * so the gateway sends it as for a new one.
+   * reload handles a gap g of the charted subscription: bars were lost (a
+   * feed that restarted, a gateway whose history no longer reached back, a
+   * bar that did not come). The chart asks for the history again, once the
+   * old subscription is gone, so the gateway sends it as for a new one; the
+   * note names the cause.
    */
-  #reload() {
+  #reload(g) {
     const closing = this.#sub.close();
     this.#sub = null;
-    this.#open(closing, "Bars missed while disconnected could not be recovered: history reloaded.");
+    const why = gapCause(g, "bars");
+    this.#open(closing, why[0].toUpperCase() + why.slice(1) + ": history reloaded.");
   }
 
   /** open subscribes to the current pair, after `before` (an unsubscribe) settles when given. */
@@ -84,7 +86,7 @@ export class ChartPanel {
       this.#schedule();
     });
     this.#sub = sub;
-    sub.on("gap", () => { if (this.#sub === sub) this.#reload(); });
+    sub.on("gap", (g) => { if (this.#sub === sub) this.#reload(g); });
     try {
       await sub.ready;
       if (gen === this.#gen) this.#note(why || `${stream}: last ${HISTORY} bars, the forming one updated each second (dashed). No trades, no bar.`);
