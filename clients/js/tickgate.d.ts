@@ -148,7 +148,7 @@ export interface Gap {
 
 /**
  * A notice from the gateway: "conflated", "live", "feed_down", "feed_up", "revoked". The per-symbol
- * notices "reset" and "gap" are not emitted as notices: they come as the "gap" event.
+ * notices "reset" and "gap" are not emitted as notices: they come as the "gap" event; an "epoch" notice only records the epoch.
  */
 export interface Notice {
   type: "notice";

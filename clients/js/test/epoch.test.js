@@ -244,3 +244,12 @@ test("reset notices: a topic with no seqs yet takes the epoch without a gap; a k
   assert.deepEqual(seen.gaps, []);
   assert.deepEqual(seen.notices, []);
 });
+
+test("epoch notice: names the epoch of a symbol subscribed before its first tick, no gap, no notice event; since then carries it", async (t) => {
+  const { proxy, tg, seen } = await setup(t);
+  await tg.subscribe(["AAPL"], { stream: "bars.1m" }, () => {}).ready; // no final 1-minute bar yet: no seq
+  assert.ok(proxy.inject({ type: "notice", code: "epoch", sym: "AAPL", stream: "bars.1m", epoch: E2 }) >= 1);
+  await waitFor(() => tg.epoch("AAPL", "bars.1m") === E2, 5000, "the epoch notice's epoch not taken");
+  assert.deepEqual(seen.gaps, []);
+  assert.deepEqual(seen.notices, [], "an epoch notice is no notice event");
+});

@@ -190,9 +190,12 @@ export class Client {
   /**
    * notice routes the gateway's notices: a reset (the feed's seqs began
    * again under a new epoch) and an upstream gap (seqs that never reached
-   * the gateway) are gaps of one topic; the others are the "notice" event.
+   * the gateway) are gaps of one topic; an epoch notice names the epoch a
+   * subscribed reply could not (the symbol had not ticked yet), as told()
+   * takes it from a reply, and is no gap; the others are the "notice" event.
    */
   #notice(m) {
+    if (m.code === "epoch") return this.#seqs.told(m.stream || TICKS, { [m.sym]: m.epoch });
     if (m.code !== "reset" && m.code !== "gap") return this.#events.emit("notice", m);
     const stream = m.stream || TICKS;
     const tp = topicOf(stream, m.sym);
