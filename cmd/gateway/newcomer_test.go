@@ -35,7 +35,7 @@ func TestOpenURL(t *testing.T) {
 }
 
 // wscatCommand matches the example client command in the docs.
-var wscatCommand = regexp.MustCompile(`npx wscat -c '[^']+'`)
+var wscatCommand = regexp.MustCompile(`npx --yes wscat -c '[^']+'`)
 
 // exampleClient returns the example client command the README gives, and
 // checks the other docs that show one give the same, and none another tool.
@@ -52,7 +52,7 @@ func exampleClient(t *testing.T) string {
 		}
 		got := wscatCommand.FindAllString(string(b), -1)
 		if len(got) == 0 {
-			t.Errorf("%s shows no `npx wscat -c '...'` command", path)
+			t.Errorf("%s shows no `npx --yes wscat -c '...'` command", path)
 		}
 		for _, c := range got {
 			if cmd == "" {
@@ -62,7 +62,7 @@ func exampleClient(t *testing.T) string {
 			}
 		}
 	}
-	if cmd != "npx wscat -c 'ws://localhost:8080/ws?symbols=AAPL'" {
+	if cmd != "npx --yes wscat -c 'ws://localhost:8080/ws?symbols=AAPL'" {
 		t.Fatalf("README example client is %q", cmd)
 	}
 	return cmd
@@ -89,7 +89,6 @@ func TestExampleClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // the first npx fetches wscat
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Env = append(os.Environ(), "npm_config_yes=true") // a person answers npx's install prompt
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) } // npx and node too
 	cmd.Stderr = os.Stderr

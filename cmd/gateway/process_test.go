@@ -77,7 +77,9 @@ func TestRunListenFails(t *testing.T) {
 }
 
 // TestSIGTERM builds the binary and checks the drain as an orchestrator
-// sees it: SIGTERM, clients closed with 1001, exit code 0.
+// sees it: SIGTERM, clients closed with 1001, exit code 0. SIGHUP drains
+// the same way: nothing reloads, and a hang-up never ends the gateway
+// without a close.
 func TestSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
@@ -87,7 +89,14 @@ func TestSIGTERM(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) { t.Parallel(); testDrainOnSignal(t, bin, sig) })
+	}
+}
 
+// testDrainOnSignal runs bin, connects a client and sends sig: the client
+// must be closed with 1001 and the gateway exit 0.
+func testDrainOnSignal(t *testing.T, bin string, sig syscall.Signal) {
 	const shutdownTimeout = 5 * time.Second
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
@@ -126,7 +135,7 @@ func TestSIGTERM(t *testing.T) {
 	closed := make(chan error, 1)
 	go func() { closed <- c.ReadUntilError(15 * time.Second) }()
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	timeout := time.After(shutdownTimeout)
@@ -136,7 +145,7 @@ func TestSIGTERM(t *testing.T) {
 			t.Errorf("client closed with %v, want status 1001 (going away)", err)
 		}
 	case <-timeout:
-		t.Fatal("client not closed within server.shutdown_timeout of SIGTERM")
+		t.Fatalf("client not closed within server.shutdown_timeout of %v", sig)
 	}
 	select {
 	case <-exited:
@@ -144,7 +153,7 @@ func TestSIGTERM(t *testing.T) {
 			t.Errorf("gateway exited with %v, want code 0; log:\n%s", waitErr, log.String())
 		}
 	case <-timeout:
-		t.Fatalf("gateway still running %s after SIGTERM; log:\n%s", shutdownTimeout, log.String())
+		t.Fatalf("gateway still running %s after %v; log:\n%s", shutdownTimeout, sig, log.String())
 	}
 	if code, _ := get(tg.url + "/healthz"); code == http.StatusOK {
 		t.Error("/healthz still answers after exit")

@@ -31,8 +31,8 @@ func runPublish(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 // runPublishing is runPublish; listening, if not nil, is told the
 // metrics address once it listens (tests listen on port 0).
-func runPublishing(ctx context.Context, cfg *Config, log *slog.Logger, listening func(addr string)) error {
-	log = log.With("subsystem", "publish")
+func runPublishing(ctx context.Context, cfg *Config, base *slog.Logger, listening func(addr string)) error {
+	log := base.With("subsystem", "publish") // Connect names its own subsystem on base
 	reg := prometheus.NewRegistry()
 	stopMetrics, err := servePublishMetrics(cfg.Publish.MetricsListen, reg, listening)
 	if err != nil {
@@ -50,7 +50,7 @@ func runPublishing(ctx context.Context, cfg *Config, log *slog.Logger, listening
 		AckWindow:      cfg.Publish.AckWindow,
 		Epoch:          epoch,
 		Metrics:        reg,
-	}, log)
+	}, base)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while waiting for NATS
@@ -64,7 +64,7 @@ func runPublishing(ctx context.Context, cfg *Config, log *slog.Logger, listening
 			return err
 		}
 	}
-	src, err := newRunSource(&cfg.Feed, cfg.Publish.Source, run, reg, log)
+	src, err := newRunSource(&cfg.Feed, cfg.Publish.Source, run, reg, base)
 	if err != nil {
 		return err
 	}
