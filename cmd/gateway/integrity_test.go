@@ -50,6 +50,22 @@ func watchTruth(t *testing.T, url string) *checktest.Truth {
 	return tr
 }
 
+// integrityFleet starts, on the NATS server at url, the truth, a publisher
+// with cfg (its stop returned) and n gateways with cfg, each ready.
+func integrityFleet(t *testing.T, url string, cfg map[string]string, n int) (*checktest.Truth, func(), []*testGateway) {
+	t.Helper()
+	tr := watchTruth(t, url)
+	stop := runPublisher(t, cfg)
+	gws := make([]*testGateway, n)
+	for i := range gws {
+		gws[i] = startGateway(t, cfg)
+	}
+	for _, g := range gws {
+		g.waitReady(t)
+	}
+	return tr, stop, gws
+}
+
 // tickSession is a session on tg subscribed to the integrity symbols'
 // ticks, once tg has had a tick of each (waitTicking).
 func tickSession(t *testing.T, name string, tg *testGateway) *checktest.Session {
@@ -184,12 +200,9 @@ func restartPublisher(t *testing.T, stop func(), cfg map[string]string) (func(),
 // "recovered" untruly.
 func TestIntegrityPublisherRestart(t *testing.T) {
 	ns := natstest.Run(t, natstest.Options(-1))
-	tr := watchTruth(t, ns.ClientURL())
 	cfg := integrityConfig(ns.ClientURL())
-	stop := runPublisher(t, cfg)
-	a, b := startGateway(t, cfg), startGateway(t, cfg)
-	a.waitReady(t)
-	b.waitReady(t)
+	tr, stop, gws := integrityFleet(t, ns.ClientURL(), cfg, 2)
+	a, b := gws[0], gws[1]
 	stay, left, moved := tickSession(t, "staying on A", a), tickSession(t, "left A before", a), tickSession(t, "moved A to B after", a)
 	waitCount(t, "ticks", 60, 5*time.Second, stay, left, moved)
 	left.Close()
@@ -209,11 +222,9 @@ func TestIntegrityPublisherRestart(t *testing.T) {
 // recovered.
 func TestIntegrityLateGateway(t *testing.T) {
 	ns := natstest.Run(t, natstest.Options(-1))
-	tr := watchTruth(t, ns.ClientURL())
 	cfg := integrityConfig(ns.ClientURL())
-	stop := runPublisher(t, cfg)
-	a := startGateway(t, cfg)
-	a.waitReady(t)
+	tr, stop, gws := integrityFleet(t, ns.ClientURL(), cfg, 1)
+	a := gws[0]
 	toL := tickSession(t, "A to L", a)
 	waitCount(t, "ticks", 60, 5*time.Second, toL)
 
@@ -325,12 +336,9 @@ func TestIntegritySimRestart(t *testing.T) {
 func TestIntegrityNATSOutage(t *testing.T) {
 	port := natstest.FreePort(t)
 	ns := natstest.Run(t, natstest.Options(port))
-	tr := watchTruth(t, ns.ClientURL())
 	cfg := integrityConfig(ns.ClientURL())
-	stop := runPublisher(t, cfg)
-	a, b := startGateway(t, cfg), startGateway(t, cfg)
-	a.waitReady(t)
-	b.waitReady(t)
+	tr, stop, gws := integrityFleet(t, ns.ClientURL(), cfg, 2)
+	a, b := gws[0], gws[1]
 	stay, left := tickSession(t, "staying on A", a), tickSession(t, "left A before the outage", a)
 	waitCount(t, "ticks", 20, 5*time.Second, stay, left)
 	left.Close()
@@ -357,11 +365,9 @@ func TestIntegrityNATSOutage(t *testing.T) {
 func TestIntegrityNATSBackPublisherDown(t *testing.T) {
 	port := natstest.FreePort(t)
 	ns := natstest.Run(t, natstest.Options(port))
-	tr := watchTruth(t, ns.ClientURL())
 	cfg := integrityConfig(ns.ClientURL())
-	stop := runPublisher(t, cfg)
-	a := startGateway(t, cfg)
-	a.waitReady(t)
+	tr, stop, gws := integrityFleet(t, ns.ClientURL(), cfg, 1)
+	a := gws[0]
 	s := tickSession(t, "on A", a)
 	waitCount(t, "ticks", 20, 5*time.Second, s)
 
@@ -422,11 +428,9 @@ func holds(d time.Duration, f func() error) error {
 // count the conflict, and its client see one consistent run, announced.
 func TestIntegrityTwoPublishers(t *testing.T) {
 	ns := natstest.Run(t, natstest.Options(-1))
-	tr := watchTruth(t, ns.ClientURL())
 	cfg := integrityConfig(ns.ClientURL())
-	runPublisher(t, cfg)
-	a := startGateway(t, cfg)
-	a.waitReady(t)
+	tr, _, gws := integrityFleet(t, ns.ClientURL(), cfg, 1)
+	a := gws[0]
 	s := tickSession(t, "on A", a)
 	waitCount(t, "ticks", 20, 5*time.Second, s)
 

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,7 +10,6 @@ import (
 	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/internal/natstest"
 	"github.com/tickgate/tickgate/internal/poll"
-	"github.com/tickgate/tickgate/internal/runtest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
 
@@ -39,17 +36,11 @@ func startPublisher(t *testing.T, urls ...string) {
 }
 
 // runPublisher runs "gateway publish" configured by overrides in-process
-// until the returned stop is called or the test ends. Its /metrics listens
-// on a free port unless overrides say otherwise.
+// until the returned stop is called or the test ends (startPublish).
 func runPublisher(t *testing.T, overrides map[string]string) (stop func()) {
 	t.Helper()
-	kv := map[string]string{"publish.metrics_listen": `"127.0.0.1:0"`}
-	for k, v := range overrides {
-		kv[k] = v
-	}
-	cfg := testConfig(t, kv)
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return runtest.Start(t, "runPublish", func(ctx context.Context) error { return runPublish(ctx, cfg, log) }).Stop
+	_, stop = startPublish(t, overrides)
+	return stop
 }
 
 // subscribed reads c's first message and fails unless it is the
