@@ -32,9 +32,13 @@ func ExampleServer() {
 	defer hs.Close()
 	defer srv.Drain(context.Background(), 0)
 
-	// Whether the shard takes this tick before or after the subscribe, the
-	// client gets the same bytes next: as its snapshot, or live.
+	// Once the shard has taken the tick, a subscriber gets it as its
+	// snapshot, and the reply names the epoch of its seq ("0": the tick
+	// names none).
 	engine.Publish(feed.Tick{Symbol: "AAPL", Seq: 7, Price: 189.31, Size: 100, Bid: 189.3, Ask: 189.32, TS: 1732470000123456789})
+	for deadline := time.Now().Add(5 * time.Second); fedTicks(reg) < 1 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 
 	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second) // an example must not hang
 	defer rcancel()
@@ -61,4 +65,15 @@ func ExampleServer() {
 	// Output:
 	// {"type":"subscribed","stream":"ticks","symbols":["AAPL"],"epochs":{"AAPL":"0"}}
 	// {"type":"tick","sym":"AAPL","seq":7,"px":189.31,"sz":100,"bid":189.3,"ask":189.32,"ts":1732470000123456789}
+}
+
+// fedTicks is tickgate_feed_ticks_total in reg: the ticks the shards took.
+func fedTicks(reg *prometheus.Registry) float64 {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "tickgate_feed_ticks_total" && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }
