@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -329,4 +330,80 @@ func parseBytes(s string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("want a size like 512MiB or 2GiB, got %q", s)
+}
+
+// knownKeys is every config key, as the embedded defaults name them.
+func knownKeys() []string {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(tickgate.DefaultConfig)); err != nil {
+		return nil
+	}
+	return v.AllKeys()
+}
+
+// unknownKeysError refuses the keys of a config file the gateway does not
+// know, naming for each the nearest known one: a misspelt key would
+// otherwise leave its setting at the default without a word.
+func unknownKeysError(path string, unknown []string) error {
+	known := knownKeys()
+	var errs []error
+	for _, k := range unknown {
+		errs = append(errs, fmt.Errorf("config: %s: unknown key %q (nearest known key: %q)", path, k, nearest(k, known)))
+	}
+	return errors.Join(errs...)
+}
+
+// envName is the TICKGATE_ variable that sets key.
+func envName(key string) string {
+	return "TICKGATE_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// unknownEnv returns, for each TICKGATE_ variable in environ that names no
+// config key, the variable and the nearest one that does.
+func unknownEnv(environ []string) (names, nearestNames []string) {
+	known := []string{hmacSecretEnv}
+	for _, k := range knownKeys() {
+		known = append(known, envName(k))
+	}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "TICKGATE_") && !slices.Contains(known, name) {
+			names = append(names, name)
+			nearestNames = append(nearestNames, nearest(name, known))
+		}
+	}
+	return names, nearestNames
+}
+
+// nearest is the candidate with the least edit distance to s.
+func nearest(s string, candidates []string) string {
+	best, bestD := "", -1
+	for _, c := range candidates {
+		if d := editDistance(s, c); bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

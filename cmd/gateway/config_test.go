@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/tickgate/tickgate"
+	"github.com/tickgate/tickgate/internal/logtest"
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -318,11 +319,6 @@ func TestLoadConfigBadEnv(t *testing.T) {
 	}
 }
 
-// envName is the variable that overrides key: TICKGATE_FEED_SIM_RATE for feed.sim.rate.
-func envName(key string) string {
-	return "TICKGATE_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-}
-
 func TestLoadConfigBadFileNamesEveryKey(t *testing.T) {
 	t.Parallel()
 	path := writeConfig(t, "log:\n  level: loud\nfanout:\n  queue_bytes: 10\n")
@@ -336,7 +332,7 @@ func TestLoadConfigBadFileNamesEveryKey(t *testing.T) {
 
 func TestRunCheckConfig(t *testing.T) {
 	t.Parallel()
-	good := writeConfig(t, "feed:\n  sim:\n    rate: 5000\nunheard_of: 1\n")
+	good := writeConfig(t, "feed:\n  sim:\n    rate: 5000\n") // unknown keys: TestRunRefusesUnknownKey
 	bad := writeConfig(t, "client:\n  ping_interval: abc\n")
 	// ctx is already done: -check-config must return before serving anything.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -346,8 +342,8 @@ func TestRunCheckConfig(t *testing.T) {
 	if err := run(ctx, []string{"-check-config", "--config", good}, &stderr); err != nil {
 		t.Errorf("run -check-config good: %v", err)
 	}
-	if out := stderr.String(); !strings.Contains(out, "config OK") || !strings.Contains(out, "unheard_of") {
-		t.Errorf("run -check-config good: stderr %q, want \"config OK\" and a warning naming unheard_of", out)
+	if out := stderr.String(); !strings.Contains(out, "config OK") {
+		t.Errorf("run -check-config good: stderr %q, want \"config OK\"", out)
 	}
 
 	stderr.Reset()
@@ -374,6 +370,52 @@ func TestParseBytes(t *testing.T) {
 	for _, bad := range []string{"lots", "-1GiB", "1.5GiB", "GiB"} {
 		if _, err := parseBytes(bad); err == nil {
 			t.Errorf("parseBytes(%q) accepted", bad)
+		}
+	}
+}
+
+// TestRunRefusesUnknownKey: a misspelt key fails -check-config (and the
+// start), naming the key and the nearest known one, instead of leaving its
+// setting at the default behind a warning.
+func TestRunRefusesUnknownKey(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, "lisen: \":9999\"\nfanout:\n  queue_byte: 100\n")
+	var log logtest.Buffer
+	err := run(context.Background(), []string{"-config", path, "-check-config"}, &log)
+	if err == nil {
+		t.Fatal("-check-config with unknown keys = nil, want an error")
+	}
+	for _, want := range []string{`"lisen"`, `"listen"`, `"fanout.queue_byte"`, `"fanout.queue_bytes"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if strings.Contains(log.String(), "config OK") {
+		t.Error("-check-config printed config OK for a file with unknown keys")
+	}
+}
+
+// TestUnknownEnvWarned: a TICKGATE_ variable that names no key is warned
+// about at start, with the nearest one that does.
+func TestUnknownEnvWarned(t *testing.T) {
+	t.Setenv("TICKGATE_LISEN", "127.0.0.1:9999")
+	var log logtest.Buffer
+	if err := run(context.Background(), []string{"-check-config"}, &log); err != nil {
+		t.Fatal(err)
+	}
+	if out := log.String(); !strings.Contains(out, "TICKGATE_LISEN") || !strings.Contains(out, "nearest=TICKGATE_LISTEN") {
+		t.Errorf("no warning naming TICKGATE_LISEN and TICKGATE_LISTEN in:\n%s", out)
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{{"", "", 0}, {"lisen", "listen", 1}, {"kitten", "sitting", 3}, {"abc", "", 3}} {
+		if got := editDistance(c.a, c.b); got != c.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
 		}
 	}
 }

@@ -60,9 +60,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(unknown) > 0 {
+		return unknownKeysError(*path, unknown)
+	}
 	log := newLogger(cfg.Log, stderr)
-	for _, k := range unknown {
-		log.Warn("unknown config key ignored", "key", k, "file", *path)
+	names, nearestNames := unknownEnv(os.Environ())
+	for i, name := range names {
+		log.Warn("unknown TICKGATE_ variable ignored", "name", name, "nearest", nearestNames[i])
 	}
 	if *check {
 		if _, err := newVerifier(cfg); err != nil {
