@@ -65,25 +65,6 @@ func epochOf(t *feed.Tick) string {
 	return t.Epoch
 }
 
-// maxEpochLen is the longest epoch accepted (docs/protocol.md).
-const maxEpochLen = 32
-
-// validEpoch reports whether ep is 1-32 bytes of [A-Za-z0-9_-], so it can
-// go into a notice or reply without escaping.
-func validEpoch(ep string) bool {
-	if len(ep) == 0 || len(ep) > maxEpochLen {
-		return false
-	}
-	for i := 0; i < len(ep); i++ {
-		switch c := ep[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // conflict is one epoch conflict to log once the shard lock is released.
 type conflict struct {
 	sym, epoch, current string

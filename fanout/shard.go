@@ -135,7 +135,7 @@ func (s *shard) deliver(batch []inTick, now int64) {
 		case sym.epochs.isRetired(ep):
 			s.conflictLocked(sym, ep, now)
 			continue
-		case !validEpoch(ep):
+		case !feed.ValidEpoch(ep): // it goes into notices and replies unescaped
 			invalid++
 			continue
 		}
