@@ -63,6 +63,18 @@ type heldLane struct {
 // lane.
 func (dl *delayLine) add(twin *symbol) { dl.lanes = append(dl.lanes, heldLane{twin: twin}) }
 
+// remove drops the lane at i, with the ticks it holds, and moves the last
+// lane into its place, as shard.unlist moves the last symbol.
+func (dl *delayLine) remove(i int) {
+	n := dl.lanes[i].len()
+	dl.ticks -= n
+	dl.bytes -= n * heldTickBytes
+	last := len(dl.lanes) - 1
+	dl.lanes[i] = dl.lanes[last]
+	dl.lanes[last] = heldLane{}
+	dl.lanes = dl.lanes[:last]
+}
+
 // next is when the first held tick is due, rounded up to the grain.
 func (dl *delayLine) next() int64 { return releaseAt(dl.nextRelease) }
 

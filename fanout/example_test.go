@@ -114,7 +114,7 @@ func writer(out chan<- []byte) func(*fanout.Client) {
 
 // run builds an engine for syms and runs it until stop is called.
 func run(cfg fanout.Config, syms ...string) (e *fanout.Engine, stop func()) {
-	e, err := fanout.New(cfg, syms, prometheus.NewRegistry())
+	e, err := fanout.New(cfg, feed.Listed(syms...), prometheus.NewRegistry())
 	if err != nil {
 		panic(err)
 	}

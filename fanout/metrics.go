@@ -8,7 +8,10 @@ import (
 // here, so the tick path only adds to counters it already holds.
 type metrics struct {
 	feedTicks         prometheus.Counter
-	unknownTicks      prometheus.Counter
+	droppedTicks      [numRefusals]prometheus.Counter // [listed] and delisting reasons are nil
+	droppedListings   [numRefusals]prometheus.Counter // [listed] is nil
+	listed            prometheus.Counter
+	retired           [numRetireReasons]prometheus.Counter
 	staleTicks        prometheus.Counter
 	epochConflicts    prometheus.Counter
 	invalidEpochs     prometheus.Counter
@@ -37,7 +40,6 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Name: "tickgate_feed_ticks_total",
 			Help: "Ticks received from the feed by the fan-out shards.",
 		}),
-		unknownTicks:   dropped.WithLabelValues("unknown_symbol"),
 		staleTicks:     dropped.WithLabelValues("stale_seq"),
 		epochConflicts: dropped.WithLabelValues("epoch_conflict"),
 		invalidEpochs:  dropped.WithLabelValues("invalid_epoch"),
@@ -66,6 +68,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(1, 4, 5), // 1 .. 256 = maxBatch
 		}),
 	}
+	universe := m.universeMetrics(e, dropped)
 	bars := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tickgate_bars_total",
 		Help: "Final bars published, by stream, realtime and delayed tier together.",
@@ -106,12 +109,47 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			return float64(n)
 		}),
 	}
-	for _, c := range append([]prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}, gauges...) {
+	cs := []prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}
+	for _, c := range append(append(cs, gauges...), universe...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// universeMetrics makes the series of the universe (universe.go,
+// retire.go): the ticks and listings it refused, the symbols listed,
+// listed so far and retired. It returns the collectors to register, less
+// dropped, which the caller registers.
+func (m *metrics) universeMetrics(e *Engine, dropped *prometheus.CounterVec) []prometheus.Collector {
+	droppedListings := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_feed_dropped_listings_total",
+		Help: "Listings and delistings from the feed that were not applied, by reason.",
+	}, []string{"reason"})
+	retired := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_universe_retired_total",
+		Help: "Symbols retired, by reason: delisted by the feed, or idle for universe.retire_after.",
+	}, []string{"reason"})
+	for r := refusedPattern; r < numRefusals; r++ {
+		m.droppedListings[r] = droppedListings.WithLabelValues(r.String())
+		if r <= refusedMax {
+			m.droppedTicks[r] = dropped.WithLabelValues(r.String())
+		}
+	}
+	for r := range retireReason(numRetireReasons) {
+		m.retired[r] = retired.WithLabelValues(r.String())
+	}
+	m.listed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tickgate_universe_listed_total",
+		Help: "Symbols listed: at start, then by the feed's listings and first ticks.",
+	})
+	return []prometheus.Collector{droppedListings, retired, m.listed,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_universe_symbols",
+			Help: "Symbols listed now (at most universe.max_symbols).",
+		}, func() float64 { return float64(e.u.live.Load()) }),
+	}
 }
 
 // batch publishes one shard batch's counts: ticks delivered (0 for a rate
@@ -159,5 +197,12 @@ func (m *metrics) sent(t *tally) {
 	for st := Bars1s; st < numStreams; st++ {
 		add(m.bars[st], t.bars[st])
 		add(m.lateTicks[st], t.lateTicks[st])
+	}
+	for r := refusedPattern; r <= refusedMax; r++ {
+		add(m.droppedTicks[r], t.refusedTicks[r])
+		add(m.droppedListings[r], t.refusedListings[r])
+	}
+	for r := range retireReason(numRetireReasons) {
+		add(m.retired[r], t.retired[r])
 	}
 }

@@ -13,10 +13,22 @@ import (
 // at most one batch for the shard lock.
 const maxBatch = 256
 
+// inTick is one message of the feed for a shard: a tick, or reference
+// data about the symbol (Engine.List), in feed order.
 type inTick struct {
 	sym  *symbol
-	tick feed.Tick
+	op   inOp
+	tick feed.Tick // for opTick
 }
+
+// inOp is what an inTick carries.
+type inOp uint8
+
+const (
+	opTick   inOp = iota // a tick
+	opList               // a listing: the symbol is listed (and not idle)
+	opDelist             // a delisting: retire the symbol
+)
 
 // shard owns a subset of the symbols: their topics (subscriber sets, last
 // messages, history, rate-class state), their forming bars, and the
@@ -25,10 +37,13 @@ type inTick struct {
 // subscriptions.
 type shard struct {
 	id      int
+	e       *Engine // its universe, for listings and retirements
 	in      chan inTick
 	metrics *metrics
 	log     *slog.Logger
-	syms    []*symbol // the shard's realtime symbols, fixed at New; symbol.idx indexes it
+	// syms is the shard's realtime symbols; symbol.idx indexes it. The
+	// shard goroutine adds (add) and removes (retire) them, under mu.
+	syms []*symbol
 
 	// Owned by the shard goroutine.
 	t     tally       // counts and writers to start for the current batch
@@ -43,7 +58,8 @@ type shard struct {
 	progress  progressList // progress updates of forming bars (progress.go)
 	delay     delayLine    // delayed-tier releases (delay.go)
 	clock     barClock     // bar closes on the feed clock (bars.go)
-	schedules [4]schedule
+	idle      idleSweep    // retirement of idle symbols (retire.go)
+	schedules [5]schedule
 }
 
 // schedule is one kind of work the shard does at a time of its own
@@ -58,29 +74,58 @@ type schedule interface {
 	run(s *shard, now int64)
 }
 
-func newShard(id int, cfg *Config, classes []rateClass) *shard {
+func newShard(id int, e *Engine, cfg *Config, classes []rateClass) *shard {
 	s := &shard{
 		id:    id,
+		e:     e,
 		log:   cfg.Logger,
 		in:    make(chan inTick, cfg.InboxTicks),
 		rates: newRateSlots(classes),
 		delay: delayLine{delay: int64(cfg.Delay), maxBytes: cfg.DelayMaxBytes},
 		clock: barClock{grace: int64(cfg.BarGrace)},
+		idle:  idleSweep{after: int64(cfg.RetireAfter)},
 		timer: time.NewTimer(time.Hour),
 	}
-	s.schedules = [...]schedule{&s.rates, &s.progress, &s.delay, &s.clock}
+	s.schedules = [...]schedule{&s.rates, &s.progress, &s.delay, &s.clock, &s.idle}
 	s.timer.Stop()
 	return s
 }
 
-// add makes sym, a realtime symbol, one of the shard's, with a delay-line
-// lane for its delayed twin, if any.
-func (s *shard) add(sym *symbol) {
+// add makes sym, a realtime symbol newly listed, one of the shard's at
+// now, with a delay-line lane for its delayed twin, if any. The caller
+// holds mu, or owns the shard before Run.
+func (s *shard) add(sym *symbol, now int64) {
 	sym.idx = len(s.syms)
+	sym.seen = now
 	s.syms = append(s.syms, sym)
 	if sym.delayed != nil {
 		s.delay.add(sym.delayed)
 	}
+	s.idle.added(now)
+}
+
+// take makes sym, the symbol a message came for, one of the shard's, and
+// returns the symbol the message is for: sym itself, newly added; or, if
+// sym was retired while the message was on its way, the symbol listed
+// under its name since, or listed now. It returns nil for a message to
+// drop: a delisting of a symbol retired already, or one the universe no
+// longer takes (counted). The caller holds mu.
+func (s *shard) take(sym *symbol, op inOp, now int64) *symbol {
+	if sym.retired.Load() {
+		if op == opDelist {
+			return nil
+		}
+		cur, why := s.e.listOne(sym.name)
+		if cur == nil {
+			s.t.refused(op, why)
+			return nil
+		}
+		if sym = cur; sym.idx >= 0 {
+			return sym
+		}
+	}
+	s.add(sym, now)
+	return sym
 }
 
 // run takes one tick with a blocking receive, then whatever else is ready
@@ -88,6 +133,10 @@ func (s *shard) add(sym *symbol) {
 // batches it runs the schedules that are due.
 func (s *shard) run(ctx context.Context) {
 	defer s.timer.Stop()
+	s.mu.Lock()
+	next := s.nextDueLocked() // what New scheduled: the first idle sweep
+	s.mu.Unlock()
+	s.arm(next)
 	batch := make([]inTick, 0, maxBatch)
 	for {
 		select {
@@ -122,10 +171,24 @@ func (s *shard) run(ctx context.Context) {
 // are kept in the tally and published once per batch. now is the batch's
 // time (Unix ns) on the schedules' grids.
 func (s *shard) deliver(batch []inTick, now int64) {
-	stale, invalid := 0, 0
+	stale, invalid, refs := 0, 0, 0
 	s.mu.Lock()
 	for i := range batch {
-		sym, t := batch[i].sym, &batch[i].tick
+		in := &batch[i]
+		sym, t := in.sym, &in.tick
+		if in.op != opTick {
+			refs++
+		}
+		if sym.idx < 0 { // its first message, or it was retired since Publish
+			if sym = s.take(sym, in.op, now); sym == nil {
+				continue
+			}
+		}
+		if in.op != opTick {
+			s.reference(sym, in.op, now)
+			continue
+		}
+		sym.seen = now
 		switch ep := epochOf(t); {
 		case ep == sym.epochs.current:
 			if t.Seq <= sym.last.Seq {
@@ -150,8 +213,19 @@ func (s *shard) deliver(batch []inTick, now int64) {
 	s.arm(next)
 	s.t.startWriters()
 	s.logConflicts()
-	s.metrics.batch(len(batch), stale, invalid, &s.t)
+	s.metrics.batch(len(batch)-refs, stale, invalid, &s.t)
 	s.t.reset()
+}
+
+// reference applies reference data to sym: a listing marks it seen, a
+// delisting retires it. The caller holds mu.
+func (s *shard) reference(sym *symbol, op inOp, now int64) {
+	switch op {
+	case opList:
+		sym.seen = now
+	case opDelist:
+		s.retire(sym, retiredDelisted)
+	}
 }
 
 // publish makes t, standing for n feed ticks, sym's newest tick: recorded

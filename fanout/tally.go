@@ -7,10 +7,13 @@ type tally struct {
 	rateConflated          int
 	delayConflated         int
 	recovered, fallbacks   int
-	conflicts              int             // ticks of a retired epoch dropped
-	conflictLog            []conflict      // conflicts to log after the lock; reused
-	bars, lateTicks        [numStreams]int // per bar stream
-	start                  []*Client       // reused across batches; grows only
+	conflicts              int                   // ticks of a retired epoch dropped
+	conflictLog            []conflict            // conflicts to log after the lock; reused
+	bars, lateTicks        [numStreams]int       // per bar stream
+	refusedTicks           [numRefusals]int      // ticks of a retired symbol the universe would not list again
+	refusedListings        [numRefusals]int      // listings likewise
+	retired                [numRetireReasons]int // symbols retired
+	start                  []*Client             // reused across batches; grows only
 }
 
 // send queues m, a message of sub's topic, to sub's client.
@@ -48,6 +51,15 @@ func (t *tally) reply(c *Client, m Message) {
 // barrier in a conflating queue, so no later tick of the topic merges into
 // one queued before it.
 func (t *tally) notice(c *Client, data []byte) { t.reply(c, Message{Data: data, key: &noticeKey}) }
+
+// refused counts a message of kind op that the universe refused, why.
+func (t *tally) refused(op inOp, why refusal) {
+	if op == opTick {
+		t.refusedTicks[why]++
+	} else {
+		t.refusedListings[why]++
+	}
+}
 
 func (t *tally) startWriters() {
 	for _, c := range t.start {

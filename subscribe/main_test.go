@@ -55,7 +55,7 @@ func newTestEnvLog(t *testing.T, cfg Config, fcfg fanout.Config, log *slog.Logge
 		symbols = testSymbols
 	}
 	reg := prometheus.NewRegistry()
-	engine, err := fanout.New(fcfg, symbols, reg)
+	engine, err := fanout.New(fcfg, feed.Listed(symbols...), reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	if verifier != nil { // only a token can make a client delayed
 		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, cfg.Entitlements.DelayMaxBytes
 	}
-	engine, err := fanout.New(fcfg, src.Symbols(), reg)
+	engine, err := fanout.New(fcfg, src.Listings(), reg)
 	if err != nil {
 		return nil, err
 	}
@@ -190,26 +190,22 @@ func (g *gateway) serveAdmin() (stop func(), err error) {
 }
 
 // symbolDetail is one entry of GET /symbols?detail=1. PrevClose is omitted
-// when the feed has none (NATS, replay): clients then measure change from
-// the first price they see.
+// when the feed gave none (a replay, a NATS feed without listings):
+// clients then measure change from the first price they see.
 type symbolDetail struct {
 	Sym       string   `json:"sym"`
 	PrevClose *float64 `json:"prev_close,omitempty"`
 }
 
-// symbolDetails lists every symbol with its previous close, if the source
-// knows it.
+// symbolDetails lists every symbol with its previous close, if the feed
+// gave one.
 func (g *gateway) symbolDetails() []symbolDetail {
-	pc, _ := g.source.(feed.PrevCloser)
-	syms := g.engine.Symbols()
-	out := make([]symbolDetail, len(syms))
-	for i, sym := range syms {
-		out[i].Sym = sym
-		if pc == nil {
-			continue
-		}
-		if px, ok := pc.PrevClose(sym); ok {
-			out[i].PrevClose = &px
+	infos := g.engine.Find("", 0, nil)
+	out := make([]symbolDetail, len(infos))
+	for i, info := range infos {
+		out[i].Sym = info.Name
+		if info.PrevClose > 0 {
+			out[i].PrevClose = &infos[i].PrevClose
 		}
 	}
 	return out

@@ -69,7 +69,7 @@ func runPublishing(ctx context.Context, cfg *Config, base *slog.Logger, listenin
 		return err
 	}
 	log.Info("publishing", "source", cfg.Publish.Source, "urls", cfg.Feed.NATS.URLs, "prefix", cfg.Feed.NATS.Prefix,
-		"stream", cfg.Feed.NATS.Stream, "symbols", len(src.Symbols()), "epoch", epoch, "resumed", len(run.Resume))
+		"stream", cfg.Feed.NATS.Stream, "symbols", len(src.Listings()), "epoch", epoch, "resumed", len(run.Resume))
 	return publishLoop(ctx, cfg, src, pub, log)
 }
 

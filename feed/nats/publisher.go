@@ -21,7 +21,8 @@ const maxSubjects = 4096
 
 // Publisher is a feed.Sink that publishes each tick, as
 // feed.Tick.AppendUpstreamJSON encodes it (with its epoch), on
-// Prefix.SYMBOL: the subjects a Source reads. Publish must be called from
+// Prefix.SYMBOL, and each listing or delisting, as feed.Listing.AppendJSON
+// encodes it, on Prefix._ref.SYMBOL: the subjects a Source reads. Publish must be called from
 // one goroutine, as feed.Sink promises; Heartbeat, Flush, Published,
 // Dropped, Errors and AckFailures may be called from any.
 //
@@ -41,6 +42,7 @@ type Publisher struct {
 	owned  bool   // Connect made nc; Close closes it
 	prefix string // with the trailing '.'
 	hb     string // Prefix._hb
+	ref    string // Prefix._ref.
 	epoch  string // heartbeats carry it; "" for none
 	stream string // Connect's Stream; "" for none
 	acks   *acker // nil: core NATS, no acks; set before the first Publish
@@ -85,6 +87,7 @@ func newPublisher(prefix string, log *slog.Logger) *Publisher {
 	return &Publisher{
 		prefix:   prefix + ".",
 		hb:       prefix + "." + HeartbeatToken,
+		ref:      prefix + "." + ListingToken + ".",
 		log:      log,
 		warn:     rate.Sometimes{Interval: time.Second},
 		buf:      make([]byte, 0, 256),
@@ -97,10 +100,25 @@ func newPublisher(prefix string, log *slog.Logger) *Publisher {
 // acks it first waits for room in the window.
 func (p *Publisher) Publish(t feed.Tick) {
 	p.buf = t.AppendUpstreamJSON(p.buf[:0])
+	p.send(p.subject(t.Symbol))
+}
+
+// List encodes l and publishes it on Prefix._ref.SYMBOL, as Publish does a
+// tick: counted with the ticks, dropped while disconnected, stored and
+// acknowledged with a stream. A stream keeps the last listings of each
+// symbol, so a gateway that starts later replays them.
+func (p *Publisher) List(l feed.Listing) {
+	p.buf = l.AppendJSON(p.buf[:0])
+	p.send(p.ref + l.Symbol)
+}
+
+// send publishes p.buf on subject, for an ack with a stream, and counts
+// the outcome.
+func (p *Publisher) send(subject string) {
 	var err error
 	if p.acks == nil {
-		err = p.nc.Publish(p.subject(t.Symbol), p.buf)
-	} else if err = p.nc.PublishRequest(p.subject(t.Symbol), p.acks.next(), p.buf); err != nil {
+		err = p.nc.Publish(subject, p.buf)
+	} else if err = p.nc.PublishRequest(subject, p.acks.next(), p.buf); err != nil {
 		p.acks.unsent()
 	}
 	switch {

@@ -17,6 +17,11 @@ import (
 // Prefix._hb. Symbols are upper case, so it names none.
 const HeartbeatToken = "_hb"
 
+// ListingToken is the subject token before the symbol of the publisher's
+// listings and delistings: Prefix._ref.SYM. Like HeartbeatToken it names
+// no symbol.
+const ListingToken = "_ref"
+
 // stallChecks is how many times per StallAfter Run looks for silence, so a
 // stall is reported between StallAfter and 1.25 StallAfter after the last
 // message.
@@ -185,34 +190,45 @@ func (r *runner) caughtUp() {
 	r.s.log.Info("caught up with the stream", "stream", r.s.stream, "replayed", r.js.delivered)
 }
 
-// handle decodes one message and publishes its tick, or counts and drops
-// it. Heartbeats only count as heard.
+// handle decodes one message and hands on its tick or listing, or counts
+// and drops it. Heartbeats only count as heard. Which symbols the gateway
+// carries is not judged here: the sink (the engine) lists, refuses and
+// counts.
 func (r *runner) handle(subject string, data []byte) {
 	s := r.s
 	if subject == s.heartbeat {
 		return
 	}
+	if sym, ok := strings.CutPrefix(subject, s.ref); ok {
+		l, err := decodeListing(sym, data)
+		if err != nil {
+			s.refuse(subject, err)
+			return
+		}
+		r.sink.List(l)
+		return
+	}
 	t, err := s.decode(subject, data)
 	if err != nil {
-		s.metrics.decodeErrors.Inc()
-		s.warn.Do(func() {
-			s.log.Warn("dropped bad tick (warnings limited to 1/s)", "subject", subject, "err", err)
-		})
+		s.refuse(subject, err)
 		return
 	}
 	r.sink.Publish(t)
 }
 
+// refuse counts and logs (at most once a second) a message dropped as
+// bad.
+func (s *Source) refuse(subject string, err error) {
+	s.metrics.decodeErrors.Inc()
+	s.warn.Do(func() {
+		s.log.Warn("dropped bad message (warnings limited to 1/s)", "subject", subject, "err", err)
+	})
+}
+
 // decode parses the tick in data, received on subject, and checks that it
-// is for the subject's symbol and that the symbol is in the universe.
+// is for the subject's symbol.
 func (s *Source) decode(subject string, data []byte) (feed.Tick, error) {
-	sym, ok := strings.CutPrefix(subject, s.prefix)
-	if ok {
-		sym, ok = s.known[sym]
-	}
-	if !ok {
-		return feed.Tick{}, fmt.Errorf("nats: %w: subject %q names no known symbol", feed.ErrBadTick, subject)
-	}
+	sym, _ := strings.CutPrefix(subject, s.prefix)
 	t, err := feed.DecodeJSON(data)
 	if err != nil {
 		return feed.Tick{}, fmt.Errorf("nats: %w", err)
@@ -220,8 +236,20 @@ func (s *Source) decode(subject string, data []byte) (feed.Tick, error) {
 	if t.Symbol != sym {
 		return feed.Tick{}, fmt.Errorf("nats: %w: symbol %q on subject %q", feed.ErrBadTick, t.Symbol, subject)
 	}
-	t.Symbol = sym // the long-lived copy: the engine keeps the last tick
 	return t, nil
+}
+
+// decodeListing parses the listing in data, received on Prefix._ref.sym,
+// and checks that it is sym's.
+func decodeListing(sym string, data []byte) (feed.Listing, error) {
+	l, err := feed.DecodeListing(data)
+	if err != nil {
+		return feed.Listing{}, fmt.Errorf("nats: %w", err)
+	}
+	if l.Symbol != sym {
+		return feed.Listing{}, fmt.Errorf("nats: %w: symbol %q on the listing subject of %q", feed.ErrBadListing, l.Symbol, sym)
+	}
+	return l, nil
 }
 
 // close stops the stream consumer, if any, closes nc and waits for its

@@ -39,8 +39,8 @@ func TestPlaybackSamples(t *testing.T) {
 					syms = append(syms, tk.Symbol)
 				}
 			}
-			if got := f.src.Symbols(); !slices.Equal(got, syms) {
-				t.Errorf("Symbols() = %v, want %v (order of first appearance)", got, syms)
+			if got := feed.Symbols(f.src.Listings()); !slices.Equal(got, syms) {
+				t.Errorf("Listings() = %v, want %v (order of first appearance)", got, syms)
 			}
 			if n := testutil.ToFloat64(f.src.metrics.decodeErrors); n != 0 {
 				t.Errorf("%v decode errors in a clean file", n)

@@ -32,6 +32,8 @@ type firstN struct {
 	stop  context.CancelFunc
 }
 
+func (f *firstN) List(feed.Listing) {}
+
 func (f *firstN) Publish(t feed.Tick) {
 	if len(f.ticks) == f.n {
 		return // Run may finish its current burst after stop

@@ -61,10 +61,7 @@ type Source struct {
 	running atomic.Bool // guards against a second Run racing on rng
 }
 
-var (
-	_ feed.Source     = (*Source)(nil)
-	_ feed.PrevCloser = (*Source)(nil)
-)
+var _ feed.Source = (*Source)(nil)
 
 // New checks cfg, fills in its defaults and returns a Source ready to Run.
 func New(cfg Config) (*Source, error) {
@@ -114,20 +111,6 @@ func zipfShares(n int, skew float64) []float64 {
 		shares[i] /= sum
 	}
 	return shares
-}
-
-// PrevClose returns sym's previous close, the reference its change is
-// measured from: the profile's price for a DefaultSymbols symbol, varied by
-// the seed up to 2%, else drawn from the seed. The day's first price gaps
-// from it as a real open does. ok is false for a symbol the source does not
-// emit. It is safe for concurrent use: it reads only what New set.
-func (s *Source) PrevClose(sym string) (px float64, ok bool) {
-	for i := range s.syms {
-		if s.syms[i].name == sym {
-			return s.syms[i].prevClose, true
-		}
-	}
-	return 0, false
 }
 
 // defaults returns cfg with its zero fields replaced by their defaults.
@@ -187,9 +170,18 @@ func (cfg Config) validateResume(emitted map[string]bool) error {
 	return nil
 }
 
-// Symbols returns a copy of the symbols the source emits, hottest first.
-func (s *Source) Symbols() []string {
-	return append([]string(nil), s.names...)
+// Listings lists the symbols the source emits, hottest first, each with
+// its previous close, the reference its change is measured from: the
+// profile's price for a DefaultSymbols symbol, varied by the seed up to
+// 2%, else drawn from the seed. The day's first price gaps from it as a
+// real open does. It is safe for concurrent use: it reads only what New
+// set.
+func (s *Source) Listings() []feed.Listing {
+	out := make([]feed.Listing, len(s.syms))
+	for i := range s.syms {
+		out[i] = feed.Listing{Symbol: s.syms[i].name, PrevClose: s.syms[i].prevClose}
+	}
+	return out
 }
 
 // Run emits ticks into sink at the configured rate until ctx is done, then

@@ -61,8 +61,8 @@ func TestDeterministic(t *testing.T) {
 func TestDefaultSymbols(t *testing.T) {
 	t.Parallel()
 	s := newSource(t, Config{})
-	if got := s.Symbols(); !slices.Equal(got, DefaultSymbols) {
-		t.Fatalf("Symbols() = %v, want DefaultSymbols", got)
+	if got := feed.Symbols(s.Listings()); !slices.Equal(got, DefaultSymbols) {
+		t.Fatalf("Listings() = %v, want DefaultSymbols", got)
 	}
 	seen := map[string]bool{}
 	for _, sym := range DefaultSymbols {
@@ -76,14 +76,14 @@ func TestDefaultSymbols(t *testing.T) {
 	}
 }
 
-func TestSymbolsIsCopy(t *testing.T) {
+func TestListingsIsCopy(t *testing.T) {
 	t.Parallel()
 	in := []string{"AAA", "BBB"}
 	s := newSource(t, Config{Symbols: in})
 	in[0] = "ZZZ"
-	s.Symbols()[1] = "YYY"
-	if got := s.Symbols(); !slices.Equal(got, []string{"AAA", "BBB"}) {
-		t.Fatalf("Symbols() = %v after caller mutation", got)
+	s.Listings()[1].Symbol = "YYY"
+	if got := feed.Symbols(s.Listings()); !slices.Equal(got, []string{"AAA", "BBB"}) {
+		t.Fatalf("Listings() = %v after caller mutation", got)
 	}
 }
 
@@ -195,6 +195,8 @@ type countSink struct {
 	n   int
 	bad error // first Validate error
 }
+
+func (c *countSink) List(feed.Listing) {}
 
 func (c *countSink) Publish(t feed.Tick) {
 	if err := t.Validate(); err != nil && c.bad == nil {
