@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,7 +45,12 @@ type Config struct {
 		Delay         time.Duration `mapstructure:"delay"`
 		DelayMaxBytes int           `mapstructure:"delay_max_bytes"`
 	} `mapstructure:"entitlements"`
-	Feed    FeedConfig `mapstructure:"feed"`
+	Feed     FeedConfig `mapstructure:"feed"`
+	Universe struct {
+		Pattern     string        `mapstructure:"pattern"`
+		MaxSymbols  int           `mapstructure:"max_symbols"`
+		RetireAfter time.Duration `mapstructure:"retire_after"`
+	} `mapstructure:"universe"`
 	Publish struct {
 		Source         string        `mapstructure:"source"`
 		Heartbeat      time.Duration `mapstructure:"heartbeat"`
@@ -218,6 +224,7 @@ func (c *Config) Validate() error {
 	check(oneOf(c.Feed.Replay.Timestamps, replay.TimestampsEmission, replay.TimestampsRecorded), "feed.replay.timestamps", "want emission or recorded, got %q", c.Feed.Replay.Timestamps)
 	check(c.Feed.Sim.Rate > 0 && c.Feed.Sim.Rate <= 1e7, "feed.sim.rate", "must be in (0, 10000000], got %g", c.Feed.Sim.Rate)
 	check(c.Feed.Sim.Skew > 1, "feed.sim.skew", "must be > 1, got %g", c.Feed.Sim.Skew)
+	errs = append(errs, c.validateUniverse()...)
 	check(c.Fanout.Shards >= 0 && c.Fanout.Shards <= 1024, "fanout.shards", "must be in [0, 1024], got %d", c.Fanout.Shards)
 	check(c.Fanout.QueueBytes >= 4096, "fanout.queue_bytes", "must be >= 4096, got %d", c.Fanout.QueueBytes)
 	check(c.Fanout.ConflateAt >= 0 && c.Fanout.ConflateAt <= c.Fanout.QueueBytes, "fanout.conflate_at", "must be in [0, fanout.queue_bytes (%d)], got %d", c.Fanout.QueueBytes, c.Fanout.ConflateAt)
@@ -245,6 +252,44 @@ func (c *Config) Validate() error {
 	check(c.Client.PongTimeout > 0, "client.pong_timeout", "must be > 0, got %s", c.Client.PongTimeout)
 	errs = append(errs, c.Auth.validate()...)
 	return errors.Join(errs...)
+}
+
+// validateUniverse checks the universe keys, and the symbols listed at
+// start against them; each error names its key.
+func (c *Config) validateUniverse() []error {
+	var errs []error
+	check := func(ok bool, key, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("config: %s: "+format, append([]any{key}, args...)...))
+		}
+	}
+	u := &c.Universe
+	pattern, err := c.symbolPattern()
+	check(err == nil, "universe.pattern", "%v", err)
+	check(u.MaxSymbols >= 1 && u.MaxSymbols <= 1_000_000, "universe.max_symbols", "must be in [1, 1000000], got %d", u.MaxSymbols)
+	check(u.RetireAfter == 0 || u.RetireAfter >= 100*time.Millisecond, "universe.retire_after", "must be 0s (never) or at least 100ms, got %s", u.RetireAfter)
+	key, listed := "feed.nats.symbols", c.Feed.NATS.Symbols
+	if c.Feed.Source == "sim" {
+		key, listed = "feed.sim.symbols", c.Feed.Sim.Symbols
+	}
+	check(len(listed) <= u.MaxSymbols, key, "lists %d symbols, more than universe.max_symbols (%d)", len(listed), u.MaxSymbols)
+	for _, sym := range listed {
+		check(pattern == nil || pattern.MatchString(sym), key, "%q does not match universe.pattern %q", sym, u.Pattern)
+	}
+	return errs
+}
+
+// symbolPattern compiles universe.pattern to match whole symbols; nil for
+// none.
+func (c *Config) symbolPattern() (*regexp.Regexp, error) {
+	if c.Universe.Pattern == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(`^(?:` + c.Universe.Pattern + `)$`)
+	if err != nil {
+		return nil, fmt.Errorf("want an RE2 regular expression, got %q: %v", c.Universe.Pattern, err)
+	}
+	return re, nil
 }
 
 // validate checks the auth keys; each error names its key. Whether the key

@@ -63,8 +63,11 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		BarGrace:    cfg.Bars.Grace,
 		BarHistory:  cfg.Bars.History,
 		Logger:      log.With("subsystem", "fanout"),
+		MaxSymbols:  cfg.Universe.MaxSymbols,
+		RetireAfter: cfg.Universe.RetireAfter,
 	}
-	if verifier != nil { // only a token can make a client delayed
+	fcfg.Pattern, _ = cfg.symbolPattern() // checked by Validate
+	if verifier != nil {                  // only a token can make a client delayed
 		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, cfg.Entitlements.DelayMaxBytes
 	}
 	engine, err := fanout.New(fcfg, src.Listings(), reg)

@@ -18,7 +18,9 @@ import (
 
 // runPublish is "gateway publish": it runs publish.source (the simulator or
 // a replay) into NATS, so that every gateway of a fleet reads one feed and
-// per-symbol seqs are assigned once, here, in a new epoch per run. With
+// per-symbol seqs are assigned once, here, in a new epoch per run. It
+// first lists the source's universe (<prefix>._ref.SYM, with each
+// symbol's previous close), so gateways know every symbol before it ticks. With
 // feed.nats.stream it first makes sure the stream exists, publishes for
 // acks, and carries each simulated symbol on from the stream's last tick
 // of it where there is one. It sends a heartbeat every publish.heartbeat,
@@ -117,7 +119,12 @@ func publishLoop(ctx context.Context, cfg *Config, src feed.Source, pub *feednat
 		pub.Heartbeat()
 	}
 	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, pub) }()
+	go func() {
+		for _, l := range src.Listings() { // gateways learn the universe, prev closes included
+			pub.List(l)
+		}
+		done <- src.Run(ctx, pub)
+	}()
 	for {
 		select {
 		case err := <-done:

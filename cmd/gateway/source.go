@@ -43,7 +43,7 @@ func newRunSource(cfg *FeedConfig, kind string, run seqRun, reg prometheus.Regis
 		src, err := feednats.New(feednats.Config{
 			URLs:          cfg.NATS.URLs,
 			Prefix:        cfg.NATS.Prefix,
-			Symbols:       natsSymbols(cfg),
+			Symbols:       cfg.NATS.Symbols,
 			ReconnectWait: cfg.NATS.ReconnectWait,
 			Stream:        cfg.NATS.Stream,
 			StallAfter:    cfg.NATS.StallAfter,
@@ -64,17 +64,4 @@ func newRunSource(cfg *FeedConfig, kind string, run seqRun, reg prometheus.Regis
 		return src, nil
 	}
 	return nil, fmt.Errorf("config: feed.source: unknown source %q", kind)
-}
-
-// natsSymbols is feed.nats.symbols, or else the simulator's list, so a
-// fleet and the "gateway publish" feeding it agree without extra config.
-func natsSymbols(cfg *FeedConfig) []string {
-	switch {
-	case len(cfg.NATS.Symbols) > 0:
-		return cfg.NATS.Symbols
-	case len(cfg.Sim.Symbols) > 0:
-		return cfg.Sim.Symbols
-	default:
-		return sim.DefaultSymbols
-	}
 }

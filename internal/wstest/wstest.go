@@ -47,6 +47,8 @@ type Msg struct {
 	// names the new one in Epoch.
 	Epochs map[string]string `json:"epochs"`
 	Epoch  string            `json:"epoch"`
+	// Reason: why a retired notice's symbol was retired.
+	Reason string `json:"reason"`
 
 	// Streams: replies name their stream, list has every stream's symbols.
 	Stream  string              `json:"stream"`
