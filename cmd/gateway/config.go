@@ -117,10 +117,12 @@ const hmacSecretEnv = "TICKGATE_AUTH_HMAC_SECRET"
 type FeedConfig struct {
 	Source string `mapstructure:"source"`
 	Sim    struct {
-		Rate    float64  `mapstructure:"rate"`
-		Seed    uint64   `mapstructure:"seed"`
-		Skew    float64  `mapstructure:"skew"`
-		Symbols []string `mapstructure:"symbols"`
+		Rate       float64       `mapstructure:"rate"`
+		Seed       uint64        `mapstructure:"seed"`
+		Skew       float64       `mapstructure:"skew"`
+		Symbols    []string      `mapstructure:"symbols"`
+		Universe   int           `mapstructure:"universe"`
+		ChurnEvery time.Duration `mapstructure:"churn_every"`
 	} `mapstructure:"sim"`
 	NATS struct {
 		URLs          []string      `mapstructure:"urls"`
@@ -224,6 +226,9 @@ func (c *Config) Validate() error {
 	check(oneOf(c.Feed.Replay.Timestamps, replay.TimestampsEmission, replay.TimestampsRecorded), "feed.replay.timestamps", "want emission or recorded, got %q", c.Feed.Replay.Timestamps)
 	check(c.Feed.Sim.Rate > 0 && c.Feed.Sim.Rate <= 1e7, "feed.sim.rate", "must be in (0, 10000000], got %g", c.Feed.Sim.Rate)
 	check(c.Feed.Sim.Skew > 1, "feed.sim.skew", "must be > 1, got %g", c.Feed.Sim.Skew)
+	check(c.Feed.Sim.Universe >= 0 && c.Feed.Sim.Universe <= 1_000_000, "feed.sim.universe", "must be in [0, 1000000], got %d", c.Feed.Sim.Universe)
+	check(c.Feed.Sim.Universe == 0 || len(c.Feed.Sim.Symbols) == 0, "feed.sim.universe", "set, and feed.sim.symbols too: use one")
+	check(c.Feed.Sim.ChurnEvery >= 0, "feed.sim.churn_every", "must be >= 0, got %s", c.Feed.Sim.ChurnEvery)
 	errs = append(errs, c.validateUniverse()...)
 	check(c.Fanout.Shards >= 0 && c.Fanout.Shards <= 1024, "fanout.shards", "must be in [0, 1024], got %d", c.Fanout.Shards)
 	check(c.Fanout.QueueBytes >= 4096, "fanout.queue_bytes", "must be >= 4096, got %d", c.Fanout.QueueBytes)
@@ -268,11 +273,14 @@ func (c *Config) validateUniverse() []error {
 	check(err == nil, "universe.pattern", "%v", err)
 	check(u.MaxSymbols >= 1 && u.MaxSymbols <= 1_000_000, "universe.max_symbols", "must be in [1, 1000000], got %d", u.MaxSymbols)
 	check(u.RetireAfter == 0 || u.RetireAfter >= 100*time.Millisecond, "universe.retire_after", "must be 0s (never) or at least 100ms, got %s", u.RetireAfter)
-	key, listed := "feed.nats.symbols", c.Feed.NATS.Symbols
+	key, listed, n := "feed.nats.symbols", c.Feed.NATS.Symbols, len(c.Feed.NATS.Symbols)
 	if c.Feed.Source == "sim" {
-		key, listed = "feed.sim.symbols", c.Feed.Sim.Symbols
+		key, listed, n = "feed.sim.symbols", c.Feed.Sim.Symbols, max(len(c.Feed.Sim.Symbols), c.Feed.Sim.Universe)
+		if c.Feed.Sim.Universe > 0 {
+			key = "feed.sim.universe"
+		}
 	}
-	check(len(listed) <= u.MaxSymbols, key, "lists %d symbols, more than universe.max_symbols (%d)", len(listed), u.MaxSymbols)
+	check(n <= u.MaxSymbols, key, "lists %d symbols, more than universe.max_symbols (%d)", n, u.MaxSymbols)
 	for _, sym := range listed {
 		check(pattern == nil || pattern.MatchString(sym), key, "%q does not match universe.pattern %q", sym, u.Pattern)
 	}

@@ -263,6 +263,9 @@ var badValues = []struct {
 	{"universe.retire_after", "-1s"},
 	{"universe.retire_after", "10ms"},
 	{"feed.sim.symbols", "AAPL,MSFT,NVDA"}, // with universe.max_symbols 2 (badWith)
+	{"feed.sim.universe", "-1"},
+	{"feed.sim.universe", "30000"}, // past universe.max_symbols
+	{"feed.sim.churn_every", "-1s"},
 	{"publish.heartbeat", "-1s"},
 	{"publish.stream_history", "0"},
 	{"publish.stream_replicas", "7"},

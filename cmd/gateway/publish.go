@@ -62,7 +62,7 @@ func runPublishing(ctx context.Context, cfg *Config, base *slog.Logger, listenin
 	defer pub.Close()
 	run := seqRun{Epoch: epoch}
 	if cfg.Publish.Source == "sim" && cfg.Feed.NATS.Stream != "" {
-		if run.Resume, err = resumeFrom(ctx, pub, simSymbols(&cfg.Feed), log); err != nil {
+		if run.Resume, err = resumeFrom(ctx, pub, sim.Symbols(simConfig(&cfg.Feed)), log); err != nil {
 			return err
 		}
 	}
@@ -95,15 +95,6 @@ func resumeFrom(ctx context.Context, pub *feednats.Publisher, symbols []string, 
 		return nil, nil
 	}
 	return pub.LastTicks(ctx, symbols)
-}
-
-// simSymbols is the simulator's symbol list: feed.sim.symbols, or else
-// sim.DefaultSymbols.
-func simSymbols(cfg *FeedConfig) []string {
-	if len(cfg.Sim.Symbols) > 0 {
-		return cfg.Sim.Symbols
-	}
-	return sim.DefaultSymbols
 }
 
 // publishLoop runs src into pub with heartbeats and progress logs until

@@ -19,6 +19,14 @@ func newSource(cfg *FeedConfig, kind string, reg prometheus.Registerer, log *slo
 	return newRunSource(cfg, kind, seqRun{}, reg, log)
 }
 
+// simConfig is the simulator's configuration from feed.sim.
+func simConfig(cfg *FeedConfig) sim.Config {
+	return sim.Config{
+		Rate: cfg.Sim.Rate, Seed: cfg.Sim.Seed, Skew: cfg.Sim.Skew,
+		Symbols: cfg.Sim.Symbols, Universe: cfg.Sim.Universe, ChurnEvery: cfg.Sim.ChurnEvery,
+	}
+}
+
 // seqRun is how a source that assigns seqs numbers them: in Epoch ("" for
 // a fresh one), the simulator's Resume symbols carrying on from their last
 // ticks. A nats source assigns none and ignores it.
@@ -31,10 +39,9 @@ type seqRun struct {
 func newRunSource(cfg *FeedConfig, kind string, run seqRun, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
 	switch kind {
 	case "sim":
-		src, err := sim.New(sim.Config{
-			Rate: cfg.Sim.Rate, Seed: cfg.Sim.Seed, Skew: cfg.Sim.Skew, Symbols: cfg.Sim.Symbols,
-			Epoch: run.Epoch, Resume: run.Resume,
-		})
+		sc := simConfig(cfg)
+		sc.Epoch, sc.Resume = run.Epoch, run.Resume
+		src, err := sim.New(sc)
 		if err != nil {
 			return nil, fmt.Errorf("config: feed.sim: %w", err)
 		}

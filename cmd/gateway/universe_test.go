@@ -303,3 +303,31 @@ func TestJetStreamUniverseLateGateway(t *testing.T) {
 		}
 	}
 }
+
+// TestSimChurnRetires runs the simulator with churn: a delisted symbol's
+// subscriber gets the retired notice, and the new listing takes its place
+// in /symbols, with a previous close.
+func TestSimChurnRetires(t *testing.T) {
+	t.Parallel()
+	tg := startGateway(t, map[string]string{"feed.sim.symbols": "[AAA, BBB, CCC, DDD]", "feed.sim.churn_every": "200ms"})
+	c := connect(t, tg, "?symbols=CCC,DDD")
+	subscribed(c, "CCC,DDD")
+	var m wstest.Msg
+	for m = c.Next(); m.Type == "tick"; m = c.Next() {
+	}
+	if m.Type != "notice" || m.Code != "retired" || m.Reason != "delisted" || (m.Sym != "CCC" && m.Sym != "DDD") {
+		t.Fatalf("got %s, want CCC or DDD retired as delisted", m.Raw)
+	}
+	poll.Until(t, 10*time.Second, func() error {
+		syms := getSymbols(t, tg)
+		if len(syms) != 4 || slices.Contains(syms, m.Sym) {
+			return fmt.Errorf("/symbols = %q, want 4 without %s", syms, m.Sym)
+		}
+		return nil
+	})
+	for _, d := range getDetail(t, tg) {
+		if pc, ok := d["prev_close"].(float64); !ok || pc <= 0 {
+			t.Fatalf("/symbols?detail=1 entry %v, want a previous close", d)
+		}
+	}
+}

@@ -31,8 +31,16 @@ type Config struct {
 	// depends on the rate). 0 is a valid seed.
 	Seed uint64
 	// Symbols lists the symbols to emit, hottest first. Nil or empty means
-	// DefaultSymbols.
+	// DefaultSymbols, or the universe of Universe.
 	Symbols []string
+	// Universe, above 0, emits that many symbols without listing them:
+	// DefaultSymbols, then made-up tickers drawn from the seed
+	// (universe.go). At most 1,000,000; not with Symbols.
+	Universe int
+	// ChurnEvery, above 0, delists one symbol of the quieter half every
+	// ChurnEvery and lists a new one in its place (universe.go); 0 never
+	// does.
+	ChurnEvery time.Duration
 	// Skew is the Zipf exponent s of how often each symbol ticks: symbol i
 	// ticks in proportion to (i+1)^-s. 0 means 1.1; otherwise it must be > 1.
 	Skew float64
@@ -54,11 +62,14 @@ type Config struct {
 type Source struct {
 	rate    float64
 	epoch   string
+	churnAt time.Duration // Config.ChurnEvery
 	rng     *rand.Rand
 	zipf    *rand.Zipf // nil with a single symbol: nothing to choose
-	names   []string
-	syms    []symbol
-	running atomic.Bool // guards against a second Run racing on rng
+	shares  []float64  // each Zipf rank's share of the ticks
+	syms    []symbol   // by Zipf rank; churn replaces one
+	taken   map[string]bool
+	initial []feed.Listing // what Listings returns, fixed at New
+	running atomic.Bool    // guards against a second Run racing on rng
 }
 
 var _ feed.Source = (*Source)(nil)
@@ -71,25 +82,30 @@ func New(cfg Config) (*Source, error) {
 	}
 	// The xor keeps the two PCG words distinct for every seed, including 0.
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	names := Symbols(cfg)
 	s := &Source{
-		rate:  cfg.Rate,
-		epoch: cfg.Epoch,
-		rng:   rng,
-		names: append([]string(nil), cfg.Symbols...),
-		syms:  make([]symbol, len(cfg.Symbols)),
+		rate:    cfg.Rate,
+		epoch:   cfg.Epoch,
+		churnAt: cfg.ChurnEvery,
+		rng:     rng,
+		shares:  zipfShares(len(names), cfg.Skew),
+		syms:    make([]symbol, len(names)),
+		taken:   make(map[string]bool, len(names)),
+		initial: make([]feed.Listing, len(names)),
 	}
-	shares := zipfShares(len(s.names), cfg.Skew)
-	for i, name := range s.names {
-		s.syms[i] = newSymbol(name, shares[i], cfg.Rate, rng)
+	for i, name := range names {
+		s.syms[i] = newSymbol(name, s.shares[i], cfg.Rate, rng)
+		s.syms[i].epoch = s.epoch
+		s.taken[name] = true
 	}
-	if n := len(s.names); n > 1 {
+	if n := len(names); n > 1 {
 		s.zipf = rand.NewZipf(rng, cfg.Skew, 1, uint64(n-1))
 	}
-	for i := range s.syms {
-		s.syms[i].epoch = s.epoch
-	}
 	for _, t := range cfg.Resume {
-		s.syms[slices.Index(s.names, t.Symbol)].resume(t)
+		s.syms[slices.Index(names, t.Symbol)].resume(t)
+	}
+	for i := range s.syms {
+		s.initial[i] = feed.Listing{Symbol: s.syms[i].name, PrevClose: s.syms[i].prevClose}
 	}
 	return s, nil
 }
@@ -118,9 +134,6 @@ func (cfg Config) defaults() Config {
 	if cfg.Rate == 0 {
 		cfg.Rate = defaultRate
 	}
-	if len(cfg.Symbols) == 0 {
-		cfg.Symbols = DefaultSymbols
-	}
 	if cfg.Skew == 0 {
 		cfg.Skew = defaultSkew
 	}
@@ -139,6 +152,16 @@ func (cfg Config) validate() error {
 	if !(cfg.Skew > 1) || math.IsInf(cfg.Skew, 1) {
 		return fmt.Errorf("sim: skew %v must be > 1 (Zipf exponent)", cfg.Skew)
 	}
+	switch {
+	case cfg.Universe < 0 || cfg.Universe > maxUniverse:
+		return fmt.Errorf("sim: universe %d out of range [0, %d]", cfg.Universe, maxUniverse)
+	case cfg.Universe > 0 && len(cfg.Symbols) > 0:
+		return fmt.Errorf("sim: a universe of %d and a list of %d symbols: give one", cfg.Universe, len(cfg.Symbols))
+	case cfg.ChurnEvery < 0:
+		return fmt.Errorf("sim: negative churn interval %v", cfg.ChurnEvery)
+	case cfg.ChurnEvery > 0 && (len(cfg.Symbols) == 1 || cfg.Universe == 1):
+		return fmt.Errorf("sim: churn needs at least 2 symbols")
+	}
 	seen := make(map[string]bool, len(cfg.Symbols))
 	for _, sym := range cfg.Symbols {
 		if !feed.ValidSymbol(sym) {
@@ -152,17 +175,17 @@ func (cfg Config) validate() error {
 	if !feed.ValidEpoch(cfg.Epoch) {
 		return fmt.Errorf("sim: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", cfg.Epoch)
 	}
-	return cfg.validateResume(seen)
+	return cfg.validateResume(Symbols(cfg))
 }
 
-// validateResume checks cfg.Resume against the symbols in emitted.
-func (cfg Config) validateResume(emitted map[string]bool) error {
+// validateResume checks cfg.Resume against the symbols the source emits.
+func (cfg Config) validateResume(emitted []string) error {
 	resumed := make(map[string]bool, len(cfg.Resume))
 	for _, t := range cfg.Resume {
 		if err := t.Validate(); err != nil {
 			return fmt.Errorf("sim: resume: %w", err)
 		}
-		if !emitted[t.Symbol] || resumed[t.Symbol] {
+		if !slices.Contains(emitted, t.Symbol) || resumed[t.Symbol] {
 			return fmt.Errorf("sim: resume: %s: not emitted, or resumed twice", t.Symbol)
 		}
 		resumed[t.Symbol] = true
@@ -170,19 +193,13 @@ func (cfg Config) validateResume(emitted map[string]bool) error {
 	return nil
 }
 
-// Listings lists the symbols the source emits, hottest first, each with
-// its previous close, the reference its change is measured from: the
-// profile's price for a DefaultSymbols symbol, varied by the seed up to
-// 2%, else drawn from the seed. The day's first price gaps from it as a
-// real open does. It is safe for concurrent use: it reads only what New
-// set.
-func (s *Source) Listings() []feed.Listing {
-	out := make([]feed.Listing, len(s.syms))
-	for i := range s.syms {
-		out[i] = feed.Listing{Symbol: s.syms[i].name, PrevClose: s.syms[i].prevClose}
-	}
-	return out
-}
+// Listings lists the symbols the source emits at start, hottest first,
+// each with its previous close, the reference its change is measured
+// from: the profile's price for a DefaultSymbols symbol, varied by the
+// seed up to 2%, else drawn from the seed. The day's first price gaps from
+// it as a real open does. Run lists (and delists) others as it churns. It
+// is safe for concurrent use: it reads only what New set.
+func (s *Source) Listings() []feed.Listing { return slices.Clone(s.initial) }
 
 // Run emits ticks into sink at the configured rate until ctx is done, then
 // returns nil. It may be called only once.
@@ -198,6 +215,12 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 	}
 	tk := time.NewTicker(s.interval())
 	defer tk.Stop()
+	var churn <-chan time.Time
+	if s.churnAt > 0 {
+		c := time.NewTicker(s.churnAt)
+		defer c.Stop()
+		churn = c.C
+	}
 	start := time.Now()
 	limit := max(1, uint64(s.rate*maxBurst.Seconds()))
 	var emitted uint64
@@ -205,6 +228,8 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-churn:
+			s.churn(sink)
 		case now := <-tk.C:
 			due := uint64(now.Sub(start).Seconds() * s.rate)
 			if due-emitted > limit {

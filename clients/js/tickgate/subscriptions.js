@@ -132,6 +132,26 @@ export class Subscriptions {
     }
   }
 
+  /**
+   * retired drops the topics of r's symbols: the gateway no longer carries
+   * them and dropped them itself, so no unsubscribe is sent and no
+   * reconnect asks for them again. Each holder that held one forgets it
+   * and hears "retired" with its own symbols only.
+   */
+  retired(r) {
+    for (const sym of r.symbols) {
+      const tp = topicOf(r.stream, sym);
+      this.#sync.dropped(tp);
+      this.#seqs.unsubscribed(tp);
+    }
+    for (const h of this.#holders) {
+      if (h.stream !== r.stream) continue;
+      const symbols = r.symbols.filter((s) => h.syms.delete(s));
+      if (symbols.length) h.events.emit("retired", { ...r, symbols });
+    }
+    this.settle();
+  }
+
   /** gap tells each holder of g's symbols, with its own symbols only. */
   gap(g) {
     for (const h of this.#holders) {

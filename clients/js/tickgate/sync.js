@@ -157,6 +157,9 @@ export class Sync {
     this.#requests.send(this.#conn, { kind: "unsubscribe", stream, symbols: syms, topics, prev }, body);
   }
 
+  /** dropped forgets topic tp, which the gateway dropped by itself (a retired symbol): nothing to send. */
+  dropped(tp) { this.#sent.delete(tp); }
+
   /** undo puts back what a rejected request changed: the gateway rejects a request whole. */
   undo(req) {
     for (const [tp, p] of req.prev) if (p === undefined) this.#sent.delete(tp); else this.#sent.set(tp, p);

@@ -174,13 +174,18 @@ async function addSymbols(syms) {
 }
 
 function removeSymbol(sym) {
+  forget(sym);
+  page.sub.remove([sym]).catch((err) => say(`Remove ${sym}: ${err.message}`, "err"));
+}
+
+/** forget takes sym off the watchlist and the chart. */
+function forget(sym) {
   dropRow(sym);
   save();
   if (page.chart.sym === sym) {
     const next = page.rows.keys().next().value;
     if (next) select(next); else page.chart.clear();
   }
-  page.sub.remove([sym]).catch((err) => say(`Remove ${sym}: ${err.message}`, "err"));
 }
 
 // ---- search with suggestions ----
@@ -365,6 +370,13 @@ function wireClient() {
   });
   tg.on("notice", (n) => setMode(n.code === "live" || n.code === "feed_up" ? "live" : n.code));
   tg.on("error", (e) => say(e.message, "err"));
+  // The gateway retired symbols (delisted, or idle): the client has dropped
+  // them already; the page takes them off the watchlist and says why.
+  tg.on("retired", (r) => {
+    if (r.stream !== "ticks") return; // the chart's subscription: its symbol leaves the watchlist too
+    for (const sym of r.symbols) forget(sym);
+    say(`Removed ${r.symbols.join(", ")}: ${r.reason === "idle" ? "no trades for a long time" : "delisted"}.`, "warn");
+  });
   tg.on("gap", (g) => {
     if (g.stream && g.stream !== "ticks") return; // the chart's subscription hears its own
     const why = gapCause(g);

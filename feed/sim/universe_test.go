@@ -1,0 +1,121 @@
+package sim
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickgate/tickgate/feed"
+)
+
+func TestUniverse(t *testing.T) {
+	t.Parallel()
+	const n = 10_000
+	syms := Symbols(Config{Universe: n, Seed: 3})
+	if len(syms) != n || !slices.Equal(syms[:len(DefaultSymbols)], DefaultSymbols) {
+		t.Fatalf("universe of %d: %d symbols, first %q; want DefaultSymbols first", n, len(syms), syms[:3])
+	}
+	seen := map[string]bool{}
+	for _, s := range syms {
+		if !feed.ValidSymbol(s) || seen[s] || len(s) > 5 {
+			t.Fatalf("universe: %q invalid, duplicate or longer than 5 letters", s)
+		}
+		seen[s] = true
+	}
+	if !slices.Equal(Symbols(Config{Universe: n, Seed: 3}), syms) {
+		t.Fatal("the same seed gave another universe")
+	}
+	if slices.Equal(Symbols(Config{Universe: n, Seed: 4}), syms) {
+		t.Fatal("seeds 3 and 4 gave the same universe")
+	}
+	if got := Symbols(Config{Universe: 10}); !slices.Equal(got, DefaultSymbols[:10]) {
+		t.Fatalf("universe of 10 = %q, want the first 10 of DefaultSymbols", got)
+	}
+
+	s := newSource(t, Config{Universe: n, Seed: 3})
+	var closes []float64
+	for _, l := range s.Listings()[len(DefaultSymbols):] {
+		if l.PrevClose < minClose || l.PrevClose > maxClose || l.PrevClose != dollars(cents(l.PrevClose)) {
+			t.Fatalf("%s: previous close %v, want whole cents in [%v, %v]", l.Symbol, l.PrevClose, minClose, maxClose)
+		}
+		closes = append(closes, l.PrevClose)
+	}
+	sort.Float64s(closes)
+	under5 := float64(sort.SearchFloat64s(closes, 5)) / float64(len(closes))
+	if median := closes[len(closes)/2]; median < 15 || median > 40 || under5 < 0.03 || under5 > 0.25 {
+		t.Fatalf("previous closes: median %v, %.0f%% under $5; want a market's: about $25, a tenth under $5", median, 100*under5)
+	}
+}
+
+// listingSink records what Run hands on: the listings, and every listing
+// and tick in order.
+type listingSink struct {
+	mu     sync.Mutex
+	events []feed.Listing
+	order  []any // feed.Listing or feed.Tick
+}
+
+func (l *listingSink) List(x feed.Listing) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, x)
+	l.order = append(l.order, x)
+}
+
+func (l *listingSink) Publish(t feed.Tick) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.order = append(l.order, t)
+}
+
+// TestChurn runs a four-symbol feed that churns every 20ms: each churn
+// delists a symbol of the quieter half and then lists a new one with a
+// previous close; no tick of a delisted symbol follows its delisting, and
+// a new symbol's ticks start at seq 1 in an epoch of their own.
+func TestChurn(t *testing.T) {
+	t.Parallel()
+	s := newSource(t, Config{Symbols: []string{"AAA", "BBB", "CCC", "DDD"}, Rate: 2000, ChurnEvery: 20 * time.Millisecond, Epoch: "run"})
+	sink := &listingSink{}
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	if err := s.Run(ctx, sink); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.events) < 4 {
+		t.Fatalf("%d listings in 400ms of churn every 20ms, want several", len(sink.events))
+	}
+	gone := map[string]bool{}
+	listed := map[string]bool{"AAA": true, "BBB": true, "CCC": true, "DDD": true}
+	last := map[string]uint64{}
+	for i, x := range sink.order {
+		switch x := x.(type) {
+		case feed.Listing:
+			if x.Delisted {
+				if !listed[x.Symbol] || x.Symbol == "AAA" || x.Symbol == "BBB" {
+					t.Fatalf("event %d delists %s: not listed, or of the hot half", i, x.Symbol)
+				}
+				listed[x.Symbol], gone[x.Symbol] = false, true
+				continue
+			}
+			if listed[x.Symbol] || gone[x.Symbol] || x.PrevClose <= 0 {
+				t.Fatalf("event %d lists %+v: listed already, listed before, or without a close", i, x)
+			}
+			listed[x.Symbol] = true
+		case feed.Tick:
+			if !listed[x.Symbol] {
+				t.Fatalf("event %d: a tick of %s, which is not listed", i, x.Symbol)
+			}
+			new := x.Symbol != "AAA" && x.Symbol != "BBB" && x.Symbol != "CCC" && x.Symbol != "DDD"
+			if x.Seq != last[x.Symbol]+1 || new == (x.Epoch == "run") {
+				t.Fatalf("event %d: %s seq %d epoch %s after seq %d", i, x.Symbol, x.Seq, x.Epoch, last[x.Symbol])
+			}
+			last[x.Symbol] = x.Seq
+		}
+	}
+	if got := feed.Symbols(s.Listings()); !slices.Equal(got, []string{"AAA", "BBB", "CCC", "DDD"}) {
+		t.Fatalf("Listings() = %q after churn, want the universe at start", got)
+	}
+}
