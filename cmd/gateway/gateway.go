@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"slices"
 	"sync"
 	"time"
 
@@ -140,29 +138,6 @@ func (g *gateway) handler() http.Handler {
 	return mux
 }
 
-// serveSymbols lists the symbols the gateway carries, with ?detail=1 each
-// one's previous close; with auth on, only those the request's token is
-// entitled to (a missing or bad token: 401).
-func (g *gateway) serveSymbols(w http.ResponseWriter, r *http.Request) {
-	grant, ok := g.clients.Authorize(w, r)
-	if !ok {
-		return
-	}
-	details := slices.DeleteFunc(g.symbolDetails(), func(d symbolDetail) bool {
-		return grant != nil && !grant.Allows(d.Sym)
-	})
-	w.Header().Set("Content-Type", "application/json")
-	if r.URL.Query().Get("detail") == "1" {
-		json.NewEncoder(w).Encode(details)
-		return
-	}
-	syms := make([]string, len(details))
-	for i, d := range details {
-		syms[i] = d.Sym
-	}
-	json.NewEncoder(w).Encode(syms)
-}
-
 // routeAdmin adds /metrics and, with pprof, the profiler to mux.
 func (g *gateway) routeAdmin(mux *http.ServeMux, pprofOn bool) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))
@@ -190,28 +165,6 @@ func (g *gateway) serveAdmin() (stop func(), err error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return func() { srv.Close() }, nil
-}
-
-// symbolDetail is one entry of GET /symbols?detail=1. PrevClose is omitted
-// when the feed gave none (a replay, a NATS feed without listings):
-// clients then measure change from the first price they see.
-type symbolDetail struct {
-	Sym       string   `json:"sym"`
-	PrevClose *float64 `json:"prev_close,omitempty"`
-}
-
-// symbolDetails lists every symbol with its previous close, if the feed
-// gave one.
-func (g *gateway) symbolDetails() []symbolDetail {
-	infos := g.engine.Find("", 0, nil)
-	out := make([]symbolDetail, len(infos))
-	for i, info := range infos {
-		out[i].Sym = info.Name
-		if info.PrevClose > 0 {
-			out[i].PrevClose = &infos[i].PrevClose
-		}
-	}
-	return out
 }
 
 // wait blocks until ctx is done, the feed fails or the HTTP server fails,
