@@ -212,7 +212,7 @@ func TestFleetUniverseIdle(t *testing.T) {
 // distinct symbols: each lists universe.max_symbols at most, the same
 // ones, counts every other tick as dropped for max_symbols, and a
 // bystander on the symbol listed before the flood gets every one of its
-// ticks. The million takes about 30 s without the race detector; under it
+// ticks. The million takes about a minute without the race detector; under it
 // (make test), or with -short, each tick costs ten times as much and the
 // flood is 100,000.
 func TestHostileUpstreamCapped(t *testing.T) {

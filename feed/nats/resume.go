@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -17,7 +18,9 @@ import (
 // carry their seqs on in the same epoch and a restart is no reset at all.
 // A symbol with no message, or whose last message is not a valid tick of
 // it, is left out: it starts again, in a new epoch. Without a stream it
-// returns nil. It makes one direct (or API) get per symbol, at start.
+// returns nil. It reads the stream once, through an ordered consumer that
+// delivers the last message of each subject, so a universe of 50,000
+// symbols costs one pass, not 50,000 requests.
 func (p *Publisher) LastTicks(ctx context.Context, symbols []string) ([]feed.Tick, error) {
 	if p.stream == "" {
 		return nil, nil
@@ -26,29 +29,59 @@ func (p *Publisher) LastTicks(ctx context.Context, symbols []string) ([]feed.Tic
 	if err != nil {
 		return nil, fmt.Errorf("nats: jetstream: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	ctx, cancel := context.WithTimeout(ctx, lastTicksTimeout)
 	defer cancel()
-	st, err := js.Stream(ctx, p.stream)
+	cons, err := js.OrderedConsumer(ctx, p.stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{p.prefix + ">"},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("nats: stream %s: %w", p.stream, err)
 	}
-	var last []feed.Tick
-	for _, sym := range symbols {
-		m, err := st.GetLastMsgForSubject(ctx, p.prefix+sym) // not p.subject: Publish owns its cache
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
+	index := make(map[string]int, len(symbols))
+	for i, sym := range symbols {
+		index[sym] = i
+	}
+	found := make([]*feed.Tick, len(symbols))
+	for pending := cons.CachedInfo().NumPending; pending > 0; {
+		batch, err := cons.Fetch(int(min(pending, 1024)), jetstream.FetchContext(ctx))
 		if err != nil {
-			return nil, fmt.Errorf("nats: stream %s: last tick of %s: %w", p.stream, sym, err)
+			return nil, fmt.Errorf("nats: stream %s: last ticks: %w", p.stream, err)
 		}
-		t, err := feed.DecodeJSON(m.Data)
-		if err != nil || t.Symbol != sym {
-			p.log.Warn("last message in the stream is not a tick of its symbol; it starts a new epoch", "symbol", sym, "err", err)
-			continue
+		for m := range batch.Messages() {
+			if md, err := m.Metadata(); err == nil {
+				pending = md.NumPending
+			}
+			sym := strings.TrimPrefix(m.Subject(), p.prefix)
+			if i, ok := index[sym]; ok {
+				found[i] = p.lastTick(sym, m.Data())
+			}
 		}
-		last = append(last, t)
+		if err := batch.Error(); err != nil {
+			return nil, fmt.Errorf("nats: stream %s: last ticks: %w", p.stream, err)
+		}
+	}
+	var last []feed.Tick
+	for _, t := range found {
+		if t != nil {
+			last = append(last, *t)
+		}
 	}
 	return last, nil
+}
+
+// lastTicksTimeout bounds LastTicks' pass over the stream.
+const lastTicksTimeout = 30 * time.Second
+
+// lastTick decodes data, the stream's last message of sym's subject, or
+// returns nil if it is not a tick of sym.
+func (p *Publisher) lastTick(sym string, data []byte) *feed.Tick {
+	t, err := feed.DecodeJSON(data)
+	if err != nil || t.Symbol != sym {
+		p.log.Warn("last message in the stream is not a tick of its symbol; it starts a new epoch", "symbol", sym, "err", err)
+		return nil
+	}
+	return &t
 }
 
 // OtherPublisher reports whether something else publishes on Prefix.>

@@ -6,6 +6,8 @@
 // and symbol list the ticks are the same on every run, apart from their
 // wall-clock TS and their Epoch, so tests and load runs can be repeated and
 // yet no receiver takes one run's seqs for another's. Config.Resume carries
-// symbols on from an earlier run's last ticks instead. PrevClose gives each
+// symbols on from an earlier run's last ticks instead. Listings gives each
 // symbol's previous close, the reference for the day's change.
+// Config.Universe generates a whole market, and Config.ChurnEvery delists
+// and lists symbols while Run runs (universe.go).
 package sim
