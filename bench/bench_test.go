@@ -135,3 +135,38 @@ func smoke(t *testing.T, bin, target string, clients int, extra ...string) {
 		t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 }
+
+// TestUniverseSmoke runs the universe workload on two small markets with
+// a handful of clients: every row has its startup, its window, its RSS
+// and the time to list 1,000 more symbols.
+func TestUniverseSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and spawns servers")
+	}
+	gateway := buildBinary(t, t.TempDir(), "gateway", "./cmd/gateway")
+	out := filepath.Join(t.TempDir(), "universe.json")
+	args := []string{"-workload", "universe", "-spawn", "-feed", "nats", "-gateway-bin", gateway, "-clients", "5",
+		"-universe-sizes", "100,2000", "-rate", "500", "-duration", "1s", "-warmup", "500ms", "-fill", "500ms", "-out", out}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res UniverseResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 2 || res.Rows[0].Symbols != 100 || res.Rows[1].Symbols != 2000 {
+		t.Fatalf("rows %+v, want 100 and 2000 symbols", res.Rows)
+	}
+	for _, r := range res.Rows {
+		if r.StartupS <= 0 || r.TicksPerSec <= 0 || r.DeliveriesPS <= 0 || r.CPUPerTickUS <= 0 || r.RSSFullMB <= 0 || r.AddMS <= 0 || r.Gaps != 0 {
+			t.Errorf("row %+v: a figure missing, or gaps\n%s", r, stdout.String())
+		}
+	}
+}

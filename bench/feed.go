@@ -57,9 +57,12 @@ func (f *harnessFeed) url() string {
 	return f.ns.ClientURL()
 }
 
-// run starts the simulated feed at rate ticks/s into the sink.
-func (f *harnessFeed) run(rate float64, stderr io.Writer) error {
-	src, err := sim.New(sim.Config{Rate: rate})
+// run starts the simulated feed at rate ticks/s into the sink: the
+// default symbols, or (universe > 0) a generated market of that many. It
+// lists them first, as gateway publish does (a gateway on NATS learns its
+// symbols from the feed; the other targets ignore listings).
+func (f *harnessFeed) run(rate float64, universe int, stderr io.Writer) error {
+	src, err := sim.New(sim.Config{Rate: rate, Universe: universe})
 	if err != nil {
 		return err
 	}
@@ -67,6 +70,9 @@ func (f *harnessFeed) run(rate float64, stderr io.Writer) error {
 	f.cancel, f.done = cancel, make(chan struct{})
 	go func() {
 		defer close(f.done)
+		for _, l := range src.Listings() {
+			f.sink.List(l)
+		}
 		if err := src.Run(ctx, f.sink); err != nil {
 			fmt.Fprintln(stderr, "harness feed:", err)
 		}
