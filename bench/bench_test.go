@@ -59,26 +59,33 @@ func TestSmoke(t *testing.T) {
 
 // churnSmoke runs a second of churn beside 10 steady readers.
 func churnSmoke(t *testing.T, gateway string) {
-	out := filepath.Join(t.TempDir(), "churn.json")
-	args := []string{"-workload", "churn", "-spawn", "-gateway-bin", gateway, "-clients", "10",
-		"-churn-rate", "20", "-duration", "1s", "-settle", "0s", "-warmup", "500ms", "-out", out}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	var res ChurnResult
+	stdout := runJSON(t, time.Minute, &res, "-workload", "churn", "-spawn", "-gateway-bin", gateway, "-clients", "10",
+		"-churn-rate", "20", "-duration", "1s", "-settle", "0s", "-warmup", "500ms")
+	if res.Opened == 0 || res.SteadyTicks == 0 || res.SteadyGaps != 0 || res.Server.FDs[0] == 0 {
+		t.Errorf("churn: %+v\n%s", res, stdout)
+	}
+}
+
+// runJSON runs the harness with args and -out, within timeout, decodes
+// the result it wrote into v and returns what it printed.
+func runJSON(t *testing.T, timeout time.Duration, v any, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "result.json")
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	if err := run(ctx, args, &stdout, &stderr); err != nil {
+	if err := run(ctx, append(args, "-out", out), &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
 	raw, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res ChurnResult
-	if err := json.Unmarshal(raw, &res); err != nil {
+	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatal(err)
 	}
-	if res.Opened == 0 || res.SteadyTicks == 0 || res.SteadyGaps != 0 || res.Server.FDs[0] == 0 {
-		t.Errorf("churn: %+v\n%s", res, stdout.String())
-	}
+	return stdout.String()
 }
 
 func buildBinary(t *testing.T, dir, name, pkg string) string {
@@ -144,29 +151,15 @@ func TestUniverseSmoke(t *testing.T) {
 		t.Skip("builds and spawns servers")
 	}
 	gateway := buildBinary(t, t.TempDir(), "gateway", "./cmd/gateway")
-	out := filepath.Join(t.TempDir(), "universe.json")
-	args := []string{"-workload", "universe", "-spawn", "-feed", "nats", "-gateway-bin", gateway, "-clients", "5",
-		"-universe-sizes", "100,2000", "-rate", "500", "-duration", "1s", "-warmup", "500ms", "-fill", "500ms", "-out", out}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	if err := run(ctx, args, &stdout, &stderr); err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
-	}
-	raw, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var res UniverseResult
-	if err := json.Unmarshal(raw, &res); err != nil {
-		t.Fatal(err)
-	}
+	stdout := runJSON(t, 2*time.Minute, &res, "-workload", "universe", "-spawn", "-feed", "nats", "-gateway-bin", gateway, "-clients", "5",
+		"-universe-sizes", "100,2000", "-rate", "500", "-duration", "1s", "-warmup", "500ms", "-fill", "500ms")
 	if len(res.Rows) != 2 || res.Rows[0].Symbols != 100 || res.Rows[1].Symbols != 2000 {
 		t.Fatalf("rows %+v, want 100 and 2000 symbols", res.Rows)
 	}
 	for _, r := range res.Rows {
 		if r.StartupS <= 0 || r.TicksPerSec <= 0 || r.DeliveriesPS <= 0 || r.CPUPerTickUS <= 0 || r.RSSFullMB <= 0 || r.AddMS <= 0 || r.Gaps != 0 {
-			t.Errorf("row %+v: a figure missing, or gaps\n%s", r, stdout.String())
+			t.Errorf("row %+v: a figure missing, or gaps\n%s", r, stdout)
 		}
 	}
 }
