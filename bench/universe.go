@@ -111,7 +111,6 @@ func universeRow(ctx context.Context, o *options, bins *binCache, n int, stderr 
 	if err := r.measure(ctx, &w); err != nil {
 		return row, err
 	}
-	row.addWindow(r.result(&w, nil), &w)
 	if err := sleepCtx(ctx, o.fill); err != nil {
 		return row, err
 	}
@@ -121,6 +120,8 @@ func universeRow(ctx context.Context, o *options, bins *binCache, n int, stderr 
 	if row.AddMS, row.AddCPUMS, err = r.addSymbols(ctx, n); err != nil {
 		return row, err
 	}
+	r.closeClients() // their counters are read once their readers are done
+	row.addWindow(r.result(&w, nil), &w)
 	return row, nil
 }
 
