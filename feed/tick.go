@@ -52,8 +52,12 @@ func NewEpoch() string {
 
 // ValidEpoch reports whether s is a well-formed epoch: 1 to 32 bytes of
 // A-Z, a-z, 0-9, '_' or '-', so it needs no escaping in JSON.
-func ValidEpoch(s string) bool {
-	if len(s) == 0 || len(s) > 32 {
+func ValidEpoch(s string) bool { return validToken(s, 32) }
+
+// validToken reports whether s is 1 to maxLen bytes of A-Z, a-z, 0-9, '_'
+// or '-': a code that goes into JSON unescaped.
+func validToken(s string, maxLen int) bool {
+	if len(s) == 0 || len(s) > maxLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -70,6 +74,17 @@ func ValidEpoch(s string) bool {
 // Sink receives ticks from a Source. Publish is called from one goroutine.
 type Sink interface {
 	Publish(Tick)
+}
+
+// DepthSink is a Sink that also takes order books and trading status.
+// A source that produces them hands them to a sink that is a DepthSink,
+// from the same goroutine as its ticks and in feed order with them; a
+// plain Sink gets the ticks alone. The sink must not keep a Book's level
+// slices beyond the call: they are the source's to reuse.
+type DepthSink interface {
+	Sink
+	PublishBook(Book)
+	PublishStatus(Status)
 }
 
 // Source produces ticks. Symbols lists every symbol the source may emit; it
@@ -115,12 +130,7 @@ func (t *Tick) AppendJSON(dst []byte) []byte {
 // must grow. t.Epoch must be valid (Validate checks it).
 func (t *Tick) AppendUpstreamJSON(dst []byte) []byte {
 	dst = t.AppendJSON(dst)
-	if t.Epoch == "" {
-		return dst
-	}
-	dst = append(dst[:len(dst)-1], `,"epoch":"`...)
-	dst = append(dst, t.Epoch...)
-	return append(dst, `"}`...)
+	return appendEpoch(dst[:len(dst)-1], t.Epoch)
 }
 
 // appendSymbol appends s as a JSON string. Valid symbols need no escaping;
