@@ -23,11 +23,13 @@ import (
 // reset from, is dropped instead, so no tick of the new run stands for
 // one of the old.
 
-// heldTick is a tick waiting in the delay line. n is how many feed ticks
-// it stands for (1 unless merged).
+// heldTick is a tick waiting in the delay line, or a book or status in a
+// tick's place (depth, delay_depth.go). n is how many feed messages it
+// stands for (1 unless merged).
 type heldTick struct {
-	tick feed.Tick
-	n    int64
+	tick  feed.Tick
+	n     int64
+	depth *heldDepth // nil for a tick
 }
 
 // heldTickBytes is what one held tick costs the line, for DelayMaxBytes.
@@ -49,7 +51,8 @@ type delayLine struct {
 	// tier, when no symbol has a twin.
 	lanes        []heldLane
 	ticks, bytes int
-	nextRelease  int64 // the earliest held tick's release time; 0 when empty
+	nextRelease  int64        // the earliest held tick's release time; 0 when empty
+	spare        []*heldDepth // released book and status payloads, for reuse
 }
 
 // heldLane is one delayed twin's part of the line, oldest first from head.
@@ -70,10 +73,16 @@ func (dl *delayLine) next() int64 { return releaseAt(dl.nextRelease) }
 // twin's lane, and reports how many held ticks it merged to stay under
 // the byte bound.
 func (dl *delayLine) hold(idx int, t *feed.Tick) (merged int) {
+	return dl.holdHeld(idx, heldTick{tick: *t, n: 1})
+}
+
+// holdHeld is hold for any held message.
+func (dl *delayLine) holdHeld(idx int, h heldTick) (merged int) {
 	l := &dl.lanes[idx]
-	l.held = append(l.held, heldTick{tick: *t, n: 1})
+	t := &h.tick
+	l.held = append(l.held, h)
 	dl.ticks++
-	dl.bytes += heldTickBytes
+	dl.bytes += h.heldBytes()
 	for dl.bytes > dl.maxBytes && dl.mergeBusiest() {
 		merged++
 	}
@@ -83,9 +92,9 @@ func (dl *delayLine) hold(idx int, t *feed.Tick) (merged int) {
 	return merged
 }
 
-// mergeBusiest merges the two oldest held ticks of the lane holding the
-// most (or drops the older, if they are of different epochs). It reports
-// false if no lane holds two.
+// mergeBusiest merges the two oldest held messages of one kind in the
+// lane holding the most (or drops the older, if they are of different
+// epochs). It reports false if no lane holds two of a kind.
 func (dl *delayLine) mergeBusiest() bool {
 	var busiest *heldLane
 	for i := range dl.lanes {
@@ -97,14 +106,21 @@ func (dl *delayLine) mergeBusiest() bool {
 	if busiest == nil {
 		return false
 	}
-	h := busiest.head
-	if epochOf(&busiest.held[h+1].tick) == epochOf(&busiest.held[h].tick) {
-		busiest.held[h+1].n += busiest.held[h].n
+	i, j, ok := busiest.pair()
+	if !ok {
+		return false
 	}
-	busiest.held[h] = heldTick{}
-	busiest.head++
+	a, b := &busiest.held[i], &busiest.held[j]
+	dl.bytes -= a.heldBytes() + b.heldBytes()
+	if epochOf(&b.tick) == epochOf(&a.tick) {
+		mergeHeld(a, b)
+	}
+	dl.bytes += b.heldBytes()
+	if a.depth != nil {
+		dl.recycle(a.depth)
+	}
+	busiest.removeAt(i)
 	dl.ticks--
-	dl.bytes -= heldTickBytes
 	return true
 }
 
@@ -127,11 +143,15 @@ func (dl *delayLine) run(s *shard, now int64) {
 				}
 				break
 			}
-			s.publish(l.twin, &h.tick, h.n, now)
+			dl.bytes -= h.heldBytes()
+			if h.depth != nil {
+				dl.releaseDepth(s, l.twin, h, now)
+			} else {
+				s.publish(l.twin, &h.tick, h.n, now)
+			}
 			*h = heldTick{}
 			l.head++
 			dl.ticks--
-			dl.bytes -= heldTickBytes
 		}
 		l.compact()
 	}

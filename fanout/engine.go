@@ -54,6 +54,14 @@ type Config struct {
 	// BarHistory is the number of final bars each bar topic keeps for
 	// history and recovery; 0 keeps none.
 	BarHistory int
+	// BookDepth is how many levels a side each symbol's book keeps and
+	// serves; a book message that would leave more is bad data, dropped.
+	// 0 means 10. Book updates share History with ticks for recovery.
+	BookDepth int
+	// StaleAfter is how long an open symbol may go without a tick while
+	// the feed is up before its status turns stale; 0 means 10 s, below
+	// 0 turns the check off.
+	StaleAfter time.Duration
 	// Logger logs what the feed does wrong (epoch conflicts, at most once
 	// a minute per symbol); nil discards.
 	Logger *slog.Logger
@@ -69,6 +77,7 @@ type Engine struct {
 	cfg     Config
 	metrics *metrics
 	stopped chan struct{} // closed when Run returns
+	health  feedHealth    // SetFeedUp
 
 	subscriptions atomic.Int64
 	degraded      atomic.Int64  // clients whose queue conflates
@@ -94,6 +103,12 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	}
 	if cfg.BarGrace <= 0 {
 		cfg.BarGrace = 250 * time.Millisecond
+	}
+	if cfg.BookDepth <= 0 {
+		cfg.BookDepth = 10
+	}
+	if cfg.StaleAfter == 0 {
+		cfg.StaleAfter = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -135,7 +150,7 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	}
 	e.metrics = m
 	for _, s := range e.shards {
-		s.metrics = m
+		s.metrics, s.stale.health = m, &e.health
 	}
 	return e, nil
 }
@@ -160,8 +175,9 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // Publish hands t to its symbol's shard. It implements feed.Sink and must be
-// called from one goroutine, so each symbol's ticks stay in feed order. A
-// tick for a symbol the engine does not carry is counted and dropped.
+// called from one goroutine, so each symbol's ticks (and books and status,
+// depth.go) stay in feed order. A tick for a symbol the engine does not
+// carry is counted and dropped.
 func (e *Engine) Publish(t feed.Tick) {
 	sym, ok := e.symbols[t.Symbol]
 	if !ok {

@@ -20,7 +20,11 @@ type metrics struct {
 	recovered         prometheus.Counter
 	fallbacks         prometheus.Counter
 	batchTicks        prometheus.Histogram
-	bars, lateTicks   [numStreams]prometheus.Counter // [Ticks] is nil
+	bars, lateTicks   [barStreams]prometheus.Counter // [Ticks] is nil
+
+	feedDepth    [numDepthKinds]prometheus.Counter                // books, statuses taken from the feed
+	unknownDepth [numDepthKinds]prometheus.Counter                // for a symbol the engine does not carry
+	droppedDepth [numDepthKinds][numDepthDrops]prometheus.Counter // by reason; [depthStatus] has no book reasons
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
@@ -74,10 +78,11 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		Name: "tickgate_bar_late_ticks_total",
 		Help: "Ticks that came after their bar was final (later bucket seen, or past bars.grace), not applied to it, by stream.",
 	}, []string{"stream"})
-	for _, st := range Streams()[1:] {
+	for st := Bars1s; st < barStreams; st++ {
 		m.bars[st] = bars.WithLabelValues(st.String())
 		m.lateTicks[st] = late.WithLabelValues(st.String())
 	}
+	depthCollectors := m.depthMetrics()
 	gauges := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_subscriptions",
@@ -106,7 +111,8 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			return float64(n)
 		}),
 	}
-	for _, c := range append([]prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}, gauges...) {
+	collectors := append([]prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}, gauges...)
+	for _, c := range append(collectors, depthCollectors...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -114,14 +120,17 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 	return m, nil
 }
 
-// batch publishes one shard batch's counts: ticks delivered (0 for a rate
-// class flush), stale ticks and ticks of an invalid epoch dropped, and
+// batch publishes one shard batch's counts: messages from the feed
+// delivered (0 for a rate class flush), ticks and depth apart, stale ticks and ticks of an invalid epoch dropped, and
 // what the enqueues did (epoch conflicts among them).
-func (m *metrics) batch(ticks, stale, invalid int, t *tally) {
-	if ticks > 0 {
-		m.feedTicks.Add(float64(ticks))
-		m.batchTicks.Observe(float64(ticks))
+func (m *metrics) batch(msgs, stale, invalid int, t *tally) {
+	if msgs > 0 {
+		m.batchTicks.Observe(float64(msgs))
 	}
+	if ticks := msgs - t.depth[depthBook] - t.depth[depthStatus]; ticks > 0 {
+		m.feedTicks.Add(float64(ticks))
+	}
+	m.depthBatch(t)
 	if stale > 0 {
 		m.staleTicks.Add(float64(stale))
 	}
@@ -156,8 +165,50 @@ func (m *metrics) sent(t *tally) {
 	add(m.conflatedRate, t.rateConflated)
 	add(m.conflatedDegraded, t.merged)
 	add(m.conflatedDelay, t.delayConflated)
-	for st := Bars1s; st < numStreams; st++ {
+	for st := Bars1s; st < barStreams; st++ {
 		add(m.bars[st], t.bars[st])
 		add(m.lateTicks[st], t.lateTicks[st])
+	}
+}
+
+// depthMetrics makes the series of books and statuses from the feed and
+// returns their collectors: taken, and dropped by reason (unknown_symbol
+// and the depthDrop reasons; a status has no book reasons).
+func (m *metrics) depthMetrics() []prometheus.Collector {
+	var out []prometheus.Collector
+	for k := range numDepthKinds {
+		name := depthKindNames[k]
+		taken := prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_feed_" + name + "_total",
+			Help: "Book messages (books) or status changes (statuses) received from the feed by the fan-out shards.",
+		})
+		dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tickgate_feed_dropped_" + name + "_total",
+			Help: "Book messages (books) or status changes (statuses) from the feed that were not fanned out, by reason: unknown_symbol, stale_seq, epoch_conflict, invalid_epoch, and for books no_snapshot, crossed and beyond_depth.",
+		}, []string{"reason"})
+		m.feedDepth[k] = taken
+		m.unknownDepth[k] = dropped.WithLabelValues("unknown_symbol")
+		for why := range numDepthDrops {
+			if k == depthStatus && why > dropInvalidEpoch {
+				continue
+			}
+			m.droppedDepth[k][why] = dropped.WithLabelValues(why.String())
+		}
+		out = append(out, taken, dropped)
+	}
+	return out
+}
+
+// depthBatch publishes a batch's counts of books and statuses.
+func (m *metrics) depthBatch(t *tally) {
+	for k := range numDepthKinds {
+		if t.depth[k] > 0 {
+			m.feedDepth[k].Add(float64(t.depth[k]))
+		}
+		for why, n := range t.depthDrops[k] {
+			if n > 0 {
+				m.droppedDepth[k][why].Add(float64(n))
+			}
+		}
 	}
 }

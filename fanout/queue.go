@@ -46,7 +46,7 @@ func (m *Message) countKey() string {
 	return countKeys[tickSub]
 }
 
-var countKeys = [...]string{tickSub: `,"n":`, barSub: `,"span":`, progressSub: "", noticeSub: ""}
+var countKeys = [...]string{tickSub: `,"n":`, barSub: `,"span":`, progressSub: "", bookSub: `,"n":`, statusSub: "", noticeSub: "", catchUpSub: `,"n":`}
 
 // wireLen is the length of m's wire form (AppendTo).
 func (m *Message) wireLen() int {
@@ -107,7 +107,7 @@ const (
 // push queues m, conflating if the queue is in that mode. It reports
 // entered when this push switched the queue to conflating.
 func (q *queue) push(m Message) (res pushResult, entered bool) {
-	if m.key == &noticeKey {
+	if m.key != nil && m.key.kind.barrier() {
 		return q.pushNotice(m), false
 	}
 	if q.conflating && m.key != nil && q.replace(m) {
@@ -143,11 +143,14 @@ func (q *queue) pushNotice(m Message) pushResult {
 }
 
 // append queues m. While conflating it records m's position in its merge
-// key for replace; a FIFO queue never replaces, so it leaves the key
-// untouched.
+// key for replace, and on a book starts the key's span with m's; a FIFO
+// queue never replaces, so it leaves the key untouched.
 func (q *queue) append(m Message) {
 	if q.conflating && m.key != nil {
 		m.key.queued = q.base + uint64(len(q.q))
+		if m.key.kind == bookSub {
+			m.key.startSpan()
+		}
 	}
 	q.q = append(q.q, m)
 	q.bytes += len(m.Data)
@@ -163,6 +166,9 @@ func (q *queue) replace(m Message) bool {
 	old := &q.q[pos-q.base]
 	if old.key != m.key {
 		return false
+	}
+	if m.key.kind == bookSub { // merged per price level, not replaced
+		m.Data = m.key.mergeSpan()
 	}
 	q.bytes += len(m.Data) - len(old.Data)
 	m.N = old.count() + m.count()

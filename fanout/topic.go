@@ -41,10 +41,13 @@ type topic struct {
 // a reader of one message never shares a word with the shard writing the
 // next. Blocks start small and double up to arenaChunk, so a quiet topic
 // pins little memory.
-func (tp *topic) buf() []byte {
+func (tp *topic) buf() []byte { return tp.bufFor(maxMsgBytes) }
+
+// bufFor is buf for a message of up to room bytes (a book's).
+func (tp *topic) bufFor(room int) []byte {
 	start := (len(tp.arena) + 7) &^ 7
-	if start+maxMsgBytes > cap(tp.arena) {
-		size := min(max(2*cap(tp.arena), minArenaChunk), arenaChunk)
+	if start+room > cap(tp.arena) {
+		size := max(min(max(2*cap(tp.arena), minArenaChunk), arenaChunk), room)
 		tp.arena = make([]byte, 0, size)
 		start = 0
 	}
@@ -109,6 +112,9 @@ func (tp *topic) recoverable(since uint64) bool {
 // than the topic's current one (a legacy position, Epoch "", is taken as
 // the current one).
 func (tp *topic) recoverableFrom(since Position) bool {
+	if tp.stream == Status { // a state, not a stream: always sent whole
+		return false
+	}
 	if since.Epoch != "" && since.Epoch != tp.sym.epochs.current {
 		return false
 	}
@@ -124,7 +130,7 @@ func (tp *topic) reset() {
 	tp.history.reset()
 	for k := range tp.classes {
 		cl := &tp.classes[k]
-		cl.pending, cl.pendingSeq, cl.count = Message{}, 0, 0
+		cl.clearHeld()
 		for _, r := range cl.subs {
 			r.key.sub.sent = 0
 		}
@@ -140,7 +146,6 @@ func (tp *topic) reset() {
 func (tp *topic) catchUp(t *tally, sub *subscription, since uint64, recover bool, history int) (recovered int) {
 	sub.sent = tp.lastSeq
 	switch {
-	case tp.lastSeq == 0:
 	case recover:
 		return tp.recover(t, sub, since)
 	case history > 0:
@@ -151,29 +156,43 @@ func (tp *topic) catchUp(t *tally, sub *subscription, since uint64, recover bool
 			}
 		}
 	default:
-		t.send(sub, Message{Data: tp.lastMsg.Data})
+		tp.sendSnapshot(t, sub)
 	}
 	return 0
 }
 
+// sendSnapshot queues tp's snapshot, if it has one, to sub: the last
+// message, or a book's state, encoded at the first ask after a change
+// and shared until the next.
+func (tp *topic) sendSnapshot(t *tally, sub *subscription) {
+	if tp.lastMsg.Data == nil && tp.stream == Book {
+		tp.lastMsg.Data = tp.encodeBook()
+	}
+	if tp.lastMsg.Data != nil {
+		t.queue(sub.c, sub.catchUpKey(), Message{Data: tp.lastMsg.Data})
+	}
+}
+
 // recover queues the messages after since from history: each of them for
-// a subscription that takes every message, or the latest standing for all
+// a subscription that takes every message or reads a book (an update
+// does not stand for the ones before it), or the latest standing for all
 // of them (N) for a rate-limited one. It returns how many it covered.
 func (tp *topic) recover(t *tally, sub *subscription, since uint64) int {
 	if since >= tp.lastSeq {
 		return 0
 	}
 	a, b := tp.history.after(since)
+	each := sub.class == 0 || tp.stream == Book
 	var n int64
 	for _, part := range [2][]ringEntry{a, b} {
 		for _, e := range part {
 			n += e.n
-			if sub.class == 0 {
-				t.send(sub, Message{Data: e.data, N: e.n})
+			if each {
+				t.queue(sub.c, sub.catchUpKey(), Message{Data: e.data, N: e.n})
 			}
 		}
 	}
-	if sub.class > 0 {
+	if !each {
 		t.send(sub, Message{Data: tp.lastMsg.Data, N: n})
 	}
 	return int(n)
@@ -207,7 +226,7 @@ func (tp *topic) unsubscribe(sub *subscription) {
 func (tp *topic) move(t *tally, sub *subscription, class int) {
 	old := &tp.classes[sub.class]
 	if sub.class > 0 && old.pending.Data != nil {
-		old.sendTo(t, sub, old.pending, old.pendingSeq, old.count)
+		old.sendTo(t, sub, old.held(tp), old.pendingSeq, old.count)
 	}
 	tp.unsubscribe(sub)
 	sub.class = class

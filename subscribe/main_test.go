@@ -41,6 +41,7 @@ type testEnv struct {
 	mu        sync.Mutex
 	seq       map[string]uint64
 	published int // ticks put to the engine (put)
+	books     int // books put to the engine (putBooks)
 }
 
 func newTestEnv(t *testing.T, cfg Config, fcfg fanout.Config, symbols ...string) *testEnv {

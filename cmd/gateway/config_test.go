@@ -56,6 +56,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Fanout.RatePhases = 8
 	want.Fanout.History = 1024
 	want.Bars.Grace, want.Bars.History = 250*time.Millisecond, 500
+	want.Book.Depth = 10
+	want.Status.StaleAfter = 10 * time.Second
 	want.Client.MaxSymbols = 500
 	want.Client.AllowWildcard = true
 	want.Client.ReadLimit = 4096
