@@ -161,19 +161,18 @@ func (s *shard) badBook(sym *symbol, why depthDrop, seq uint64) {
 // the rate classes hold goes first, so the notice follows every update
 // the book took. The caller holds shard.mu.
 func (s *shard) bookGap(sym *symbol, from, to uint64) {
-	sym.book.valid = false
 	tp := sym.topics[Book]
-	tp.lastMsg = Message{}
-	if tp.classes == nil {
-		return
-	}
 	for k := 1; tp.rated > 0 && k < len(tp.classes); k++ {
 		if cl := &tp.classes[k]; cl.pending.Data != nil {
 			cl.send(&s.t, cl.held(tp), cl.pendingSeq, cl.count)
 			cl.clearHeld()
 		}
 	}
-	s.notify(tp, tp.encodeGap(from, to))
+	sym.book.valid = false
+	tp.lastMsg = Message{}
+	if tp.classes != nil {
+		s.notify(tp, tp.encodeGap(from, to))
+	}
 }
 
 // encodeSpan is sp's wire form for tp's symbol, cut from the arena.

@@ -188,7 +188,7 @@ func (e *Engine) subscribeLocked(t *tally, c *Client, tp *topic, class int, p *P
 		c.subs[tp] = sub
 		since, asked := p.Since[tp.sym.name]
 		t.recovered += tp.catchUp(t, sub, since.Seq, recover[tp], p.History)
-		if asked && !recover[tp] {
+		if asked && !recover[tp] && tp.stream != Status { // a status always comes whole
 			t.fallbacks++
 		}
 		tp.subscribe(sub)

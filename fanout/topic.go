@@ -112,7 +112,10 @@ func (tp *topic) recoverable(since uint64) bool {
 // than the topic's current one (a legacy position, Epoch "", is taken as
 // the current one).
 func (tp *topic) recoverableFrom(since Position) bool {
-	if tp.stream == Status { // a state, not a stream: always sent whole
+	switch {
+	case tp.stream == Status: // a state, not a stream: always sent whole
+		return false
+	case tp.stream == Book && !tp.sym.book.valid: // lost since: the gap is the feed's next snapshot's to mend
 		return false
 	}
 	if since.Epoch != "" && since.Epoch != tp.sym.epochs.current {
