@@ -1,6 +1,10 @@
 package fanout
 
-import "github.com/tickgate/tickgate/feed"
+import (
+	"hash/crc32"
+
+	"github.com/tickgate/tickgate/feed"
+)
 
 // The book stream: each symbol (each tier) keeps its order book, the best
 // Config.BookDepth levels a side, built from the feed's book messages: a
@@ -35,7 +39,8 @@ type bookState struct {
 	// a lagging client's queue folds it into the span it holds (queue.go).
 	delta   bookSpan
 	sending *bookSpan
-	logged  uint8 // the bad-data reasons logged for the symbol, a bit each
+	logged  uint8  // the bad-data reasons logged for the symbol, a bit each
+	sum     []byte // the checksum's string, built here (feed.AppendChecksumString)
 }
 
 // reset forgets the book, for a new epoch.
@@ -72,7 +77,8 @@ func (bk *bookState) apply(b *feed.Book, depth int) depthDrop {
 	bk.bids, bk.next[0] = bids, bk.bids
 	bk.asks, bk.next[1] = asks, bk.asks
 	bk.valid, bk.ts = true, b.TS
-	bk.checksum = feed.Checksum(bk.bids, bk.asks)
+	bk.sum = feed.AppendChecksumString(bk.sum[:0], bk.bids, bk.asks)
+	bk.checksum = crc32.ChecksumIEEE(bk.sum) // feed.Checksum, without its pool
 	d.checksum = bk.checksum
 	return dropNone
 }

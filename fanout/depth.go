@@ -1,10 +1,6 @@
 package fanout
 
-import (
-	"sync"
-
-	"github.com/tickgate/tickgate/feed"
-)
+import "github.com/tickgate/tickgate/feed"
 
 // Books and trading status come from the feed beside its ticks
 // (feed.DepthSink), through the same shard inbox, so a symbol's ticks,
@@ -51,7 +47,7 @@ func (d depthDrop) String() string {
 
 // inDepth is a book or status on its way to its shard. PublishBook copies
 // the book's levels into it, as the sink may not keep the source's; the
-// shard puts it back in depthPool once published.
+// shard gives it back (depthFree) once published.
 type inDepth struct {
 	kind       depthKind
 	book       feed.Book // Bids and Asks are bids and asks
@@ -59,7 +55,31 @@ type inDepth struct {
 	bids, asks []feed.Level
 }
 
-var depthPool = sync.Pool{New: func() any { return new(inDepth) }}
+// depthFree is the engine's free list of inDepth: the feed takes from it,
+// the shards give back, so a warm engine allocates none. It is a bounded
+// channel rather than a sync.Pool, which may drop what it is given.
+type depthFree chan *inDepth
+
+// depthFreeCap bounds the free list: past it a given-back inDepth is
+// left to the garbage collector.
+const depthFreeCap = 1024
+
+func (f depthFree) get() *inDepth {
+	select {
+	case d := <-f:
+		return d
+	default:
+		return new(inDepth)
+	}
+}
+
+func (f depthFree) put(d *inDepth) {
+	d.book, d.status = feed.Book{}, feed.Status{} // drop the strings until reuse
+	select {
+	case f <- d:
+	default:
+	}
+}
 
 // PublishBook hands b to its symbol's shard, behind the symbol's ticks
 // before it. It implements feed.DepthSink: call it from the goroutine
@@ -71,7 +91,7 @@ func (e *Engine) PublishBook(b feed.Book) {
 		e.metrics.unknownDepth[depthBook].Inc()
 		return
 	}
-	d := depthPool.Get().(*inDepth)
+	d := e.free.get()
 	d.bids, d.asks = append(d.bids[:0], b.Bids...), append(d.asks[:0], b.Asks...)
 	d.kind, d.book = depthBook, b
 	d.book.Bids, d.book.Asks = d.bids, d.asks
@@ -86,7 +106,7 @@ func (e *Engine) PublishStatus(st feed.Status) {
 		e.metrics.unknownDepth[depthStatus].Inc()
 		return
 	}
-	d := depthPool.Get().(*inDepth)
+	d := e.free.get()
 	d.kind, d.status = depthStatus, st
 	e.send(sym, d)
 }
@@ -97,7 +117,7 @@ func (e *Engine) send(sym *symbol, d *inDepth) {
 	select {
 	case sym.shard.in <- inTick{sym: sym, depth: d}:
 	case <-e.stopped:
-		depthPool.Put(d)
+		e.free.put(d)
 	}
 }
 
@@ -136,8 +156,7 @@ func (s *shard) deliverDepth(sym *symbol, d *inDepth, now int64) {
 			s.t.delayConflated += s.delay.holdStatus(sym.idx, &d.status)
 		}
 	}
-	d.book, d.status = feed.Book{}, feed.Status{} // drop the strings until reuse
-	depthPool.Put(d)
+	s.free.put(d)
 }
 
 // epochOrDefault is ep, or feed.DefaultEpoch for a message that names none.

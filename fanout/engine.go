@@ -78,6 +78,7 @@ type Engine struct {
 	metrics *metrics
 	stopped chan struct{} // closed when Run returns
 	health  feedHealth    // SetFeedUp
+	free    depthFree     // books and statuses on their way, for reuse (depth.go)
 
 	subscriptions atomic.Int64
 	degraded      atomic.Int64  // clients whose queue conflates
@@ -125,6 +126,7 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 		classes: classes,
 		cfg:     cfg,
 		stopped: make(chan struct{}),
+		free:    make(depthFree, depthFreeCap),
 	}
 	for i := range cfg.Shards {
 		e.shards = append(e.shards, newShard(i, &cfg, phased(classes, cfg.RatePhases)))
@@ -150,7 +152,7 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	}
 	e.metrics = m
 	for _, s := range e.shards {
-		s.metrics, s.stale.health = m, &e.health
+		s.metrics, s.stale.health, s.free = m, &e.health, e.free
 	}
 	return e, nil
 }

@@ -33,6 +33,7 @@ type shard struct {
 	log     *slog.Logger
 	syms    []*symbol // the shard's realtime symbols, fixed at New; symbol.idx indexes it
 	depth   int       // Config.BookDepth
+	free    depthFree // the engine's, to give each inDepth back to
 
 	// Owned by the shard goroutine.
 	t     tally       // counts and writers to start for the current batch
