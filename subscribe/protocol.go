@@ -112,6 +112,7 @@ type notice struct {
 	Type    string   `json:"type"` // always "notice"
 	Code    string   `json:"code"`
 	Msg     string   `json:"msg,omitempty"`
+	Stream  string   `json:"stream,omitempty"`
 	Symbols []string `json:"symbols,omitempty"`
 }
 
