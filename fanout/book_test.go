@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tickgate/tickgate/feed"
-	"github.com/tickgate/tickgate/internal/booktest"
+	"github.com/tickgate/tickgate/internal/depthtest"
 	"github.com/tickgate/tickgate/internal/logtest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
@@ -22,7 +22,7 @@ type bookFixture struct {
 	t    *testing.T
 	e    *Engine
 	sym  *symbol
-	g    *booktest.Gen
+	g    *depthtest.Gen
 	tick uint64
 }
 
@@ -32,7 +32,7 @@ func newBookFixture(t *testing.T, cfg Config) *bookFixture {
 		cfg.Shards = 1
 	}
 	e, _ := newEngine(t, cfg, "AAPL", "MSFT")
-	return &bookFixture{t: t, e: e, sym: e.symbols["AAPL"], g: booktest.NewGen("AAPL", 10, 7)}
+	return &bookFixture{t: t, e: e, sym: e.symbols["AAPL"], g: depthtest.NewGen("AAPL", 10, 7)}
 }
 
 // put delivers b at time at.
@@ -63,7 +63,7 @@ func decodeWire(tb testing.TB, msgs []Message) []wstest.Msg {
 
 // applyAll applies msgs to a client's copy, failing on a bad seq or
 // checksum, and returns them decoded.
-func applyAll(tb testing.TB, b *booktest.Book, msgs []Message) []wstest.Msg {
+func applyAll(tb testing.TB, b *depthtest.Book, msgs []Message) []wstest.Msg {
 	tb.Helper()
 	ws := decodeWire(tb, msgs)
 	for _, m := range ws {
@@ -100,7 +100,7 @@ func TestBookRateClassMerge(t *testing.T) {
 	subscribeBook(t, f.e, b1, Policy{MaxRate: 2})
 	subscribeBook(t, f.e, b2, Policy{MaxRate: 2})
 	f.put(f.g.Snapshot(), 10*slot) // a quiet slot: at once
-	var copies [3]booktest.Book
+	var copies [3]depthtest.Book
 	for i, c := range []*testClient{every, b1, b2} {
 		if ws := applyAll(t, &copies[i], drainAll(c)); len(ws) != 1 || ws[0].Type != "book" {
 			t.Fatalf("client %d got %v at the leading edge, want the snapshot", i, ws)
@@ -113,8 +113,8 @@ func TestBookRateClassMerge(t *testing.T) {
 		switch i {
 		case 5, 9: // a bid at 1 (a side may hold 12 here): in at 5, out at 9
 			f.g.Seq++
-			b = feed.Book{Symbol: "AAPL", Seq: f.g.Seq, TS: booktest.BaseTS + int64(f.g.Seq), Bids: lv(1, map[int]int64{5: 100, 9: 0}[i])}
-			f.g.Bids = booktest.ApplySide(f.g.Bids, b.Bids, true)
+			b = feed.Book{Symbol: "AAPL", Seq: f.g.Seq, TS: depthtest.BaseTS + int64(f.g.Seq), Bids: lv(1, map[int]int64{5: 100, 9: 0}[i])}
+			f.g.Bids = depthtest.ApplySide(f.g.Bids, b.Bids, true)
 		default:
 			b = f.g.Update()
 		}
@@ -122,7 +122,7 @@ func TestBookRateClassMerge(t *testing.T) {
 	}
 	late := newTestClient(f.e)
 	subscribeBook(t, f.e, late, Policy{MaxRate: 2})
-	var lateCopy booktest.Book
+	var lateCopy depthtest.Book
 	if ws := applyAll(t, &lateCopy, drainAll(late)); len(ws) != 1 || ws[0].Type != "book" || ws[0].Seq != 21 {
 		t.Fatalf("late subscriber got %v, want the book at seq 21", ws)
 	}
@@ -173,13 +173,13 @@ func TestBookLaggingQueueMerge(t *testing.T) {
 		put(f.g.Update())
 	}
 	seqBefore := f.g.Seq
-	put(feed.Book{Symbol: "AAPL", Seq: f.g.Seq + 3, TS: booktest.BaseTS + int64(f.g.Seq) + 3}) // seqs skip: a gap, and this update has no book
+	put(feed.Book{Symbol: "AAPL", Seq: f.g.Seq + 3, TS: depthtest.BaseTS + int64(f.g.Seq) + 3}) // seqs skip: a gap, and this update has no book
 	f.g.Seq += 3
 	put(f.g.Snapshot()) // the book's next snapshot mends it
 	for range 100 {
 		put(f.g.Update())
 	}
-	var cp booktest.Book
+	var cp depthtest.Book
 	ws := applyAll(t, &cp, drainAll(c))
 	var conflated, gapAt, merged int
 	for i, m := range ws {
@@ -215,14 +215,14 @@ func TestBookBadData(t *testing.T) {
 	t.Parallel()
 	var logs logtest.Buffer
 	f := newBookFixture(t, Config{BookDepth: 3, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	f.g = booktest.NewGen("AAPL", 3, 9)
+	f.g = depthtest.NewGen("AAPL", 3, 9)
 	c, bystander := newTestClient(f.e), newTestClient(f.e)
 	subscribeBook(t, f.e, c, Policy{})
 	mustSubscribe(t, f.e, bystander, "MSFT")
 	lv := func(px float64, sz int64) []feed.Level { return []feed.Level{{Price: px, Size: sz}} }
 	at := int64(1e9)
 	put := func(b feed.Book) { at += 1e6; f.put(b, at); f.msftTick(at) }
-	var cp booktest.Book
+	var cp depthtest.Book
 	expect := func(what string, codes ...string) {
 		t.Helper()
 		ws := applyAll(t, &cp, drainAll(c))
@@ -293,13 +293,13 @@ func TestBookRecovery(t *testing.T) {
 	for range 30 {
 		put(f.g.Update())
 	}
-	var full, at25 booktest.Book
+	var full, at25 depthtest.Book
 	for _, m := range decodeWire(t, drainAll(first)) {
 		if err := full.Apply(m); err != nil {
 			t.Fatal(err)
 		}
 		if m.Seq == 25 {
-			at25 = booktest.Book{Bids: append([]feed.Level(nil), full.Bids...), Asks: append([]feed.Level(nil), full.Asks...), Seq: 25, Valid: true}
+			at25 = depthtest.Book{Bids: append([]feed.Level(nil), full.Bids...), Asks: append([]feed.Level(nil), full.Asks...), Seq: 25, Valid: true}
 		}
 	}
 	for _, rate := range []float64{0, 1} {
@@ -406,7 +406,7 @@ func TestBookDelayed(t *testing.T) {
 		f := newBookFixture(t, Config{Delay: time.Second, DelayMaxBytes: maxBytes})
 		c := newTestClient(f.e)
 		subscribeBook(t, f.e, c, Policy{Delayed: true})
-		at := booktest.BaseTS
+		at := depthtest.BaseTS
 		f.put(f.g.Snapshot(), at)
 		for range 200 {
 			f.put(f.g.Update(), at)
@@ -416,7 +416,7 @@ func TestBookDelayed(t *testing.T) {
 			t.Fatalf("max %d: the delayed subscriber holds %d messages before the delay", maxBytes, n)
 		}
 		f.sym.shard.flushDue(at + int64(time.Second) + int64(f.g.Seq) + 1e8)
-		var cp booktest.Book
+		var cp depthtest.Book
 		ws := applyAll(t, &cp, drainAll(c))
 		merged := 0
 		for _, m := range ws {

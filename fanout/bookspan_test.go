@@ -7,18 +7,18 @@ import (
 	"testing"
 
 	"github.com/tickgate/tickgate/feed"
-	"github.com/tickgate/tickgate/internal/booktest"
+	"github.com/tickgate/tickgate/internal/depthtest"
 )
 
 // applySpan applies sp to a client's copy, as a client applies the
 // message sp encodes to.
-func applySpan(c *booktest.Book, sp *bookSpan) {
+func applySpan(c *depthtest.Book, sp *bookSpan) {
 	if sp.snapshot {
 		c.Bids, c.Asks = slices.Clone(sp.bids.levels), slices.Clone(sp.asks.levels)
 		return
 	}
-	c.Bids = booktest.ApplySide(c.Bids, sp.bids.levels, true)
-	c.Asks = booktest.ApplySide(c.Asks, sp.asks.levels, false)
+	c.Bids = depthtest.ApplySide(c.Bids, sp.bids.levels, true)
+	c.Asks = depthtest.ApplySide(c.Asks, sp.asks.levels, false)
 }
 
 // TestBookSpanMergeProperty: random book sequences, with a fresh snapshot
@@ -32,9 +32,9 @@ func TestBookSpanMergeProperty(t *testing.T) {
 	for seed := range uint64(300) {
 		rng := rand.New(rand.NewPCG(seed, 1))
 		depth := 1 + rng.IntN(12)
-		g := booktest.NewGen("AAPL", depth, seed)
+		g := depthtest.NewGen("AAPL", depth, seed)
 		var bk bookState
-		var client booktest.Book
+		var client depthtest.Book
 		var span bookSpan
 		msgs := 0
 		for step := range 400 {

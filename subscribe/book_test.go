@@ -10,7 +10,7 @@ import (
 
 	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/feed"
-	"github.com/tickgate/tickgate/internal/booktest"
+	"github.com/tickgate/tickgate/internal/depthtest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
 
@@ -35,7 +35,7 @@ func (e *testEnv) putBooks(books ...feed.Book) {
 
 // bookReader applies every book message c receives for sym to a client's
 // copy, checking seqs and checksums, until the copy reaches seq.
-func readBook(tb testing.TB, c *wstest.Client, b *booktest.Book, sym string, seq uint64) {
+func readBook(tb testing.TB, c *wstest.Client, b *depthtest.Book, sym string, seq uint64) {
 	tb.Helper()
 	for b.Seq < seq || !b.Valid {
 		m := c.Next()
@@ -60,13 +60,13 @@ func TestBookOverSocket(t *testing.T) {
 	if r := expectReply(early, "subscribed", 1); r.Stream != "book" {
 		t.Fatalf("reply %s", r.Raw)
 	}
-	g := booktest.NewGen("AAPL", 10, 1)
+	g := depthtest.NewGen("AAPL", 10, 1)
 	books := []feed.Book{g.Snapshot()}
 	for range 50 {
 		books = append(books, g.Update())
 	}
 	e.putBooks(books...)
-	var a booktest.Book
+	var a depthtest.Book
 	readBook(t, early, &a, "AAPL", g.Seq)
 	if !a.Equal(g.Bids, g.Asks) || a.Applied != 51 {
 		t.Fatalf("early copy after %d messages: %v | %v, want %v | %v", a.Applied, a.Bids, a.Asks, g.Bids, g.Asks)
@@ -79,7 +79,7 @@ func TestBookOverSocket(t *testing.T) {
 	if snap.Type != "book" || snap.Seq != g.Seq {
 		t.Fatalf("late subscriber's first message %s, want the book at seq %d", snap.Raw, g.Seq)
 	}
-	var b booktest.Book
+	var b depthtest.Book
 	if err := b.Apply(snap); err != nil {
 		t.Fatal(err)
 	}
@@ -93,19 +93,19 @@ func TestBookOverSocket(t *testing.T) {
 }
 
 // bookCopies is one client's copies of the books it subscribes to,
-// applied message by message (booktest.Book checks seqs and checksums),
+// applied message by message (depthtest.Book checks seqs and checksums),
 // with the delivery notices it got and the merged updates it applied.
 type bookCopies struct {
-	books   map[string]*booktest.Book
+	books   map[string]*depthtest.Book
 	notices []string // conflated, live, ...
 	merged  int      // updates with n > 1
 	msgs    int
 }
 
 func newBookCopies(syms ...string) *bookCopies {
-	bc := &bookCopies{books: map[string]*booktest.Book{}}
+	bc := &bookCopies{books: map[string]*depthtest.Book{}}
 	for _, s := range syms {
-		bc.books[s] = new(booktest.Book)
+		bc.books[s] = new(depthtest.Book)
 	}
 	return bc
 }
@@ -158,7 +158,7 @@ func readBooks(c *wstest.Client, bc *bookCopies, want map[string]uint64) error {
 }
 
 // checkCopies fails unless every copy holds its Gen's book.
-func checkCopies(tb testing.TB, who string, bc *bookCopies, gens map[string]*booktest.Gen) {
+func checkCopies(tb testing.TB, who string, bc *bookCopies, gens map[string]*depthtest.Gen) {
 	tb.Helper()
 	for sym, g := range gens {
 		if b := bc.books[sym]; !b.Equal(g.Bids, g.Asks) || b.Seq != g.Seq {
@@ -180,7 +180,7 @@ func TestBookExactThroughMaxRate(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 3))
 			e := newTestEnv(t, Config{}, fanout.Config{})
 			syms := []string{"AAPL", "MSFT"}
-			gens := map[string]*booktest.Gen{"AAPL": booktest.NewGen("AAPL", 10, seed), "MSFT": booktest.NewGen("MSFT", 1+rng.IntN(10), seed+100)}
+			gens := map[string]*depthtest.Gen{"AAPL": depthtest.NewGen("AAPL", 10, seed), "MSFT": depthtest.NewGen("MSFT", 1+rng.IntN(10), seed+100)}
 			rates := []float64{0, 1, 4, []float64{2, 5, 10, 20}[rng.IntN(4)]}
 			clients := make([]*wstest.Client, len(rates))
 			copies := make([]*bookCopies, len(rates))
@@ -227,7 +227,7 @@ func TestBookSlowReaderExact(t *testing.T) {
 	t.Parallel()
 	syms := []string{"AAPL", "MSFT"}
 	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 1 << 20, ConflateAt: 16 << 10})
-	gens := map[string]*booktest.Gen{"AAPL": booktest.NewGen("AAPL", 10, 5), "MSFT": booktest.NewGen("MSFT", 10, 6)}
+	gens := map[string]*depthtest.Gen{"AAPL": depthtest.NewGen("AAPL", 10, 5), "MSFT": depthtest.NewGen("MSFT", 10, 6)}
 	sub := func(c *wstest.Client) {
 		c.Send(`{"op":"subscribe","id":1,"stream":"book","symbols":["AAPL","MSFT"]}`)
 	}
@@ -299,7 +299,7 @@ func TestBookSlowReaderExact(t *testing.T) {
 
 // runSource runs src into e's engine until the test ends: the books and
 // status reach the engine through feed.DepthSink, as from a real feed.
-func (e *testEnv) runSource(src *booktest.Source) func(m any) {
+func (e *testEnv) runSource(src *depthtest.Source) func(m any) {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -326,8 +326,8 @@ func (e *testEnv) runSource(src *booktest.Source) func(m any) {
 func TestBookRecoveryAndRestart(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{History: 64})
-	send := e.runSource(booktest.NewSource("AAPL"))
-	g := booktest.NewGen("AAPL", 10, 11)
+	send := e.runSource(depthtest.NewSource("AAPL"))
+	g := depthtest.NewGen("AAPL", 10, 11)
 	g.Epoch = "run1"
 	sendAll := func(books ...feed.Book) {
 		for _, b := range books {
@@ -369,7 +369,7 @@ func TestBookRecoveryAndRestart(t *testing.T) {
 	if awayCp.msgs != 20 {
 		t.Fatalf("recovered %d messages, want the 20 missed", awayCp.msgs)
 	}
-	checkCopies(t, "recovered", awayCp, map[string]*booktest.Gen{"AAPL": g})
+	checkCopies(t, "recovered", awayCp, map[string]*depthtest.Gen{"AAPL": g})
 	oldRun := g.Seq
 	back.Conn.CloseNow()
 	if err := readBooks(stay, stayCp, map[string]uint64{"AAPL": g.Seq}); err != nil {
@@ -390,7 +390,7 @@ func TestBookRecoveryAndRestart(t *testing.T) {
 	if err := readBooks(stay, stayCp, map[string]uint64{"AAPL": g.Seq}); err != nil {
 		t.Fatal(err)
 	}
-	checkCopies(t, "through the restart", stayCp, map[string]*booktest.Gen{"AAPL": g})
+	checkCopies(t, "through the restart", stayCp, map[string]*depthtest.Gen{"AAPL": g})
 	again := e.dial("")
 	again.Send(fmt.Sprintf(`{"op":"subscribe","id":3,"stream":"book","symbols":["AAPL"],"since":{"AAPL":{"seq":%d,"epoch":"run1"}}}`, oldRun))
 	if r := expectReply(again, "subscribed", 3); len(r.Snapshot) != 1 || r.Epochs["AAPL"] != "run2" {
@@ -400,7 +400,7 @@ func TestBookRecoveryAndRestart(t *testing.T) {
 	if err := readBooks(again, againCp, map[string]uint64{"AAPL": g.Seq}); err != nil {
 		t.Fatal(err)
 	}
-	checkCopies(t, "back after the restart", againCp, map[string]*booktest.Gen{"AAPL": g})
+	checkCopies(t, "back after the restart", againCp, map[string]*depthtest.Gen{"AAPL": g})
 }
 
 // TestBookBadDataOverSocket: bad books from the feed (an update before
@@ -411,8 +411,8 @@ func TestBookRecoveryAndRestart(t *testing.T) {
 func TestBookBadDataOverSocket(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{BookDepth: 4})
-	send := e.runSource(booktest.NewSource("AAPL", "MSFT"))
-	a, m := booktest.NewGen("AAPL", 4, 21), booktest.NewGen("MSFT", 4, 22)
+	send := e.runSource(depthtest.NewSource("AAPL", "MSFT"))
+	a, m := depthtest.NewGen("AAPL", 4, 21), depthtest.NewGen("MSFT", 4, 22)
 	c, by, byTicks := e.dial(""), e.dial(""), e.dial("?symbols=NVDA")
 	expectReply(byTicks, "subscribed", 0)
 	c.Send(`{"op":"subscribe","id":1,"stream":"book","symbols":["AAPL"]}`)
@@ -422,7 +422,7 @@ func TestBookBadDataOverSocket(t *testing.T) {
 	lv := func(px float64, sz int64) []feed.Level { return []feed.Level{{Price: px, Size: sz}} }
 	bad := func(b feed.Book) {
 		a.Seq++
-		b.Symbol, b.Seq, b.TS = "AAPL", a.Seq, booktest.BaseTS+int64(a.Seq)
+		b.Symbol, b.Seq, b.TS = "AAPL", a.Seq, depthtest.BaseTS+int64(a.Seq)
 		send(b)
 	}
 	bad(feed.Book{Bids: lv(50, 100)}) // no snapshot yet
@@ -452,14 +452,14 @@ func TestBookBadDataOverSocket(t *testing.T) {
 			t.Fatalf("a bad level reached the client: %s", msg.Raw)
 		}
 	}
-	checkCopies(t, "AAPL", cp, map[string]*booktest.Gen{"AAPL": a})
+	checkCopies(t, "AAPL", cp, map[string]*depthtest.Gen{"AAPL": a})
 	if fmt.Sprint(gaps) != "[3..3 5..5]" {
 		t.Fatalf("gap notices %v, want the crossing update (3) and the one past the depth (5)", gaps)
 	}
 	if err := readBooks(by, byCp, map[string]uint64{"MSFT": m.Seq}); err != nil {
 		t.Fatal(err)
 	}
-	checkCopies(t, "bystander", byCp, map[string]*booktest.Gen{"MSFT": m})
+	checkCopies(t, "bystander", byCp, map[string]*depthtest.Gen{"MSFT": m})
 	expectTicks(byTicks, "NVDA", 0, 20)
 	for reason, want := range map[string]float64{"no_snapshot": 1, "crossed": 1, "beyond_depth": 1} {
 		if got := gatheredLabel(t, e, "tickgate_feed_dropped_books_total", reason); got != want {
@@ -477,7 +477,7 @@ func TestStatusOverSocket(t *testing.T) {
 	t.Parallel()
 	const staleAfter = 300 * time.Millisecond
 	e := newTestEnv(t, Config{}, fanout.Config{StaleAfter: staleAfter})
-	send := e.runSource(booktest.NewSource("AAPL"))
+	send := e.runSource(depthtest.NewSource("AAPL"))
 	c := e.dial("")
 	c.Send(`{"op":"subscribe","id":1,"stream":"status","symbols":["AAPL"]}`)
 	expectReply(c, "subscribed", 1)

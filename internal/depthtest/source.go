@@ -1,4 +1,4 @@
-package booktest
+package depthtest
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func (s *Source) Send(ctx context.Context, m any) error {
 	switch m.(type) {
 	case feed.Tick, feed.Book, feed.Status:
 	default:
-		return errors.New("booktest: send a feed.Tick, feed.Book or feed.Status")
+		return errors.New("depthtest: send a feed.Tick, feed.Book or feed.Status")
 	}
 	select {
 	case s.in <- m:

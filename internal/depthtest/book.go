@@ -1,4 +1,4 @@
-package booktest
+package depthtest
 
 import (
 	"cmp"
