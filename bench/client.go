@@ -101,6 +101,7 @@ type client struct {
 	hc    *http.Client   // the handshake's client (its dialer picks the source address)
 	inWin []uint32       // ticks per slot in the window, when max_rate is asked
 	bars  int64          // the interval of the bar stream subscribed to; 0: ticks
+	book  bool           // subscribed to the book stream: its messages count as ticks do
 
 	conn    *websocket.Conn // set by dial; read by the run after the dial phase
 	buf     []byte
@@ -215,10 +216,14 @@ func (c *client) onFrame(frame []byte, sh *shared) {
 				continue
 			}
 		}
-		if t, ok := parseTick(line); ok && c.bars == 0 {
+		if t, ok := parseTick(line); ok && c.bars == 0 && !c.book {
 			c.onTick(t, now, hs)
 		} else if ok {
-			c.onUnexpected(hs) // a tick on a bar subscription
+			c.onUnexpected(hs) // a tick on a bar or book subscription
+		} else if t, ok := parseBook(line); ok && c.book {
+			c.onTick(t, now, hs)
+		} else if ok {
+			c.onUnexpected(hs)
 		} else if b, ok := parseBar(line); ok {
 			c.onBar(b, now, hs)
 		} else if bytes.HasPrefix(line, noticePrefix) {
