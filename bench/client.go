@@ -262,9 +262,10 @@ func (c *client) onTick(t tickFields, now int64, hs *histShard) {
 		c.n.conflated++
 	}
 	switch {
-	case last == 0:
+	case last == 0, t.base:
 		// The first tick sets the base. It is usually the snapshot, whose
-		// ts is old, so its latency is not recorded.
+		// ts is old, so its latency is not recorded; so does a book
+		// snapshot, whatever its seq.
 		return
 	case t.seq <= last:
 		c.n.repeats++

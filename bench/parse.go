@@ -55,6 +55,10 @@ type tickFields struct {
 	seq uint64
 	ts  int64
 	n   uint64 // feed ticks this one stands for: 1 unless conflated ("n":k)
+	// base says the message replaces the client's state whatever its seq:
+	// a book snapshot, which may follow a gap notice or come in place of
+	// a merged update (docs/protocol.md).
+	base bool
 
 	span uint64 // set for a bar only: its "span", which says whether it is conflated
 }
@@ -97,7 +101,9 @@ func parseBook(line []byte) (t tickFields, ok bool) {
 		return t, false
 	}
 	if r, ok := bytes.CutPrefix(rest, bookSnapshot); ok {
-		return parseSymSeqTS(r)
+		t, ok = parseSymSeqTS(r)
+		t.base = true
+		return t, ok
 	}
 	if r, ok := bytes.CutPrefix(rest, bookUpdateNext); ok {
 		return parseSymSeqTS(r)

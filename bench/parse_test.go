@@ -216,8 +216,9 @@ func TestBookMessages(t *testing.T) {
 	sh.phase.Store(phaseMeasure)
 	c := newClient(0, "", []string{"AAPL"}, false)
 	c.book = true
-	c.onFrame(frameOf(book("book", 12, ""), book("book_update", 13, ""), book("book_update", 16, `,"n":3`), book("book_update", 18, ""), tickJSON("AAPL", 19, 1)), sh)
-	if want := (counters{deliveries: 4, frames: 1, conflated: 1, gaps: 1, unexpected: 1}); c.n.deliveries != want.deliveries || c.n.conflated != want.conflated || c.n.gaps != want.gaps || c.n.unexpected != want.unexpected {
+	c.onFrame(frameOf(book("book", 12, ""), book("book_update", 13, ""), book("book_update", 16, `,"n":3`), book("book_update", 18, ""),
+		book("book", 30, ""), book("book_update", 31, ""), tickJSON("AAPL", 32, 1)), sh) // a snapshot is a new base, not a gap
+	if want := (counters{deliveries: 6, frames: 1, conflated: 1, gaps: 1, unexpected: 1}); c.n.deliveries != want.deliveries || c.n.conflated != want.conflated || c.n.gaps != want.gaps || c.n.unexpected != want.unexpected {
 		t.Errorf("book client counted %+v, want %+v", c.n, want)
 	}
 	ticks := newClient(1, "", []string{"AAPL"}, false)
