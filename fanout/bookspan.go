@@ -169,9 +169,16 @@ func (key *mergeKey) startSpan() {
 }
 
 // mergeSpan folds what key's book is sending into the span of key's
-// queued message and returns the merged update's wire form, cut from the
-// topic's arena. The caller holds Client.mu and the book's shard.mu.
-func (key *mergeKey) mergeSpan() []byte {
+// queued message, and bounds its size. The caller holds Client.mu and
+// the book's shard.mu.
+func (key *mergeKey) mergeSpan() {
 	key.span.add(key.sub.topic.sym.book.sending)
-	return key.sub.topic.encodeSpan(key.span)
+	key.spanBytes = maxBookJSON(key.span.levels())
+}
+
+// appendSpan appends the wire form of key's span to dst. The caller
+// holds Client.mu.
+func (key *mergeKey) appendSpan(dst []byte) []byte {
+	sym := key.sub.topic.sym
+	return key.span.appendJSON(dst, sym.name, sym.mark)
 }

@@ -56,9 +56,11 @@ type mergeKey struct {
 	kind   subKind       // how its messages' count is named on the wire (Message.AppendTo)
 	queued uint64        // Client.mu: queue position of its newest message
 	// span is, on a book, the merged update its queued message stands
-	// for while the queue conflates (queue.replace); made at the first
-	// merge. Client.mu protects it.
-	span *bookSpan
+	// for while the queue conflates (queue.replace), and spanBytes the
+	// bound of its wire form, which the queue counts until a drain
+	// encodes it; made at the first merge. Client.mu protects them.
+	span      *bookSpan
+	spanBytes int
 }
 
 // subKind tells what a subscription's messages are, for the name of their
