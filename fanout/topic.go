@@ -11,7 +11,8 @@ type topic struct {
 	sym    *symbol
 	stream Stream
 
-	// arena is written only by the shard goroutine. Messages are cut from
+	// arena is written only under shard.mu: by the shard goroutine, and by
+	// a subscribe that encodes a book's snapshot. Messages are cut from
 	// it and handed out as immutable slices; a block is never reused, the
 	// garbage collector frees it once no queue or ring holds a slice of
 	// it. It is the topic's own, so the history ring pins only this

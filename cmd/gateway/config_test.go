@@ -232,6 +232,9 @@ var badValues = []struct {
 	{"fanout.queue_bytes", "10"},
 	{"fanout.queue_bytes", "lots"},
 	{"fanout.conflate_at", "2000000"}, // past fanout.queue_bytes
+	{"book.depth", "0"},
+	{"book.depth", "101"},
+	{"status.stale_after", "-1s"},
 	{"fanout.conflate_at", "-1"},
 	{"fanout.rate_classes", "[]"},
 	{"fanout.rate_classes", "[1, 1]"},
