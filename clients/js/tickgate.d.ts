@@ -19,6 +19,8 @@ export interface Tick {
   ts: number;
   /** Present when the tick stands for n > 1 feed ticks (conflation); seq is the newest one's. */
   n?: number;
+  /** Made up, not traded: the simulator's history before its start (docs/protocol.md). Its ts is no delivery time. */
+  synthetic?: boolean;
 }
 
 /** A stream a subscription names; the gateway answers `unknown_stream` for others. */
@@ -57,6 +59,8 @@ export interface Bar {
   delayed?: boolean;
   /** Present when a final bar stands for span > 1 final bars (conflation): not a gap, whatever its prev. */
   span?: number;
+  /** Made of synthetic ticks: the simulator's history before its start. */
+  synthetic?: boolean;
 }
 
 /** Options of Client.subscribe. */

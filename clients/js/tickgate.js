@@ -30,6 +30,7 @@
  * @property {number} ask
  * @property {number} ts feed time, Unix nanoseconds (as a double: ~256 ns precision)
  * @property {number} [n] present when the tick stands for n > 1 feed ticks (conflation)
+ * @property {boolean} [synthetic] made up, not traded: the simulator's history before its start
  */
 
 /**
@@ -51,6 +52,7 @@
  * @property {boolean} [partial] a progress update of the forming bar
  * @property {boolean} [delayed] delayed tier
  * @property {number} [span] present when the final bar stands for span > 1 bar seqs (conflation)
+ * @property {boolean} [synthetic] made of synthetic ticks (the simulator's history before its start)
  */
 
 /**

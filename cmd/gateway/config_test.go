@@ -37,6 +37,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Feed.Sim.Rate = 1000
 	want.Feed.Sim.Seed = 1
 	want.Feed.Sim.Skew = 1.1
+	want.Feed.Sim.Backfill = 2 * time.Hour
 	want.Feed.NATS.URLs = []string{"nats://127.0.0.1:4222"}
 	want.Feed.NATS.Prefix = "ticks"
 	want.Feed.NATS.ReconnectWait = 250 * time.Millisecond

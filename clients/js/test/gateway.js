@@ -26,6 +26,9 @@ export function gatewayBinary() {
 /**
  * startGateway runs the gateway with env overrides (TICKGATE_* keys) on
  * 127.0.0.1:port (0 = any free port) and waits until /readyz answers 200.
+ * The simulator starts without its synthetic past (feed.sim.backfill 0s),
+ * so seqs and bars begin with the run, as these tests count them; a test
+ * of the backfill asks for one.
  * @returns {Promise<Gateway>}
  */
 export async function startGateway(env = {}, port = 0) {
@@ -34,6 +37,7 @@ export async function startGateway(env = {}, port = 0) {
       ...process.env,
       TICKGATE_LISTEN: `127.0.0.1:${port}`,
       TICKGATE_FEED_SIM_RATE: "2000",
+      TICKGATE_FEED_SIM_BACKFILL: "0s",
       TICKGATE_SERVER_DRAIN_WINDOW: "100ms",
       TICKGATE_SERVER_SHUTDOWN_TIMEOUT: "3s",
       TICKGATE_LOG_LEVEL: "info",
