@@ -5,11 +5,10 @@
 // a gateway with auth.mode jwt and real HS256 tokens.
 
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { test } from "node:test";
 import WebSocket from "ws";
 import { backoffDelay, connect, jwtClaims, jwtExp } from "../tickgate.js";
-import { startProxy, waitFor, withGateway } from "./gateway.js";
+import { hs256, startProxy, waitFor, withGateway } from "./gateway.js";
 
 function jwt(claims) {
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -108,13 +107,6 @@ test("close 4003 without onToken: the client stops rather than retrying a token 
   assert.equal(states[2].reason, "token rejected");
   assert.equal(proxy.requests.length, 1);
 });
-
-// hs256 signs claims with secret, as `gateway token` does.
-function hs256(secret, claims) {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
-  return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
-}
 
 test("against a gateway with auth: a JWT renewed before exp extends the open connection", async (t) => {
   const secret = "0123456789abcdef0123456789abcdef";
