@@ -29,6 +29,15 @@ func (s *sliceSink) all() []feed.Tick {
 	return append([]feed.Tick(nil), s.ticks...)
 }
 
+// manySymbols is n symbols: S0000, S0001, ...
+func manySymbols(n int) []string {
+	syms := make([]string, n)
+	for i := range syms {
+		syms[i] = fmt.Sprintf("S%04d", i)
+	}
+	return syms
+}
+
 func TestPlanBackfill(t *testing.T) {
 	t.Parallel()
 	const now = 1_700_000_045_300_000_000 // 45.3 s into a minute
@@ -123,11 +132,7 @@ func TestBackfill(t *testing.T) {
 // symbol still has four ticks in each minute of it.
 func TestBackfillManySymbols(t *testing.T) {
 	t.Parallel()
-	syms := make([]string, 5000)
-	for i := range syms {
-		syms[i] = fmt.Sprintf("S%04d", i)
-	}
-	s := newSource(t, Config{Symbols: syms, Backfill: 2 * time.Hour})
+	s := newSource(t, Config{Symbols: manySymbols(5000), Backfill: 2 * time.Hour})
 	sink := &sliceSink{}
 	s.backfill(nil, sink, 1_700_000_045_300_000_000)
 	ticks := sink.all()
@@ -188,11 +193,7 @@ func TestRunBackfills(t *testing.T) {
 // TestBackfillStops: a backfill cut short by its context ends Run at once.
 func TestBackfillStops(t *testing.T) {
 	t.Parallel()
-	syms := make([]string, 2000)
-	for i := range syms {
-		syms[i] = fmt.Sprintf("S%04d", i)
-	}
-	s := newSource(t, Config{Symbols: syms, Backfill: 2 * time.Hour})
+	s := newSource(t, Config{Symbols: manySymbols(2000), Backfill: 2 * time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	sink := &sliceSink{}

@@ -5,8 +5,8 @@
 // this tab only, gone when the tab closes, never localStorage. The page
 // sends it to the gateway as a header for /symbols and as the first
 // WebSocket message (the client's tokenIn "message"), never in a URL that
-// proxies log. The header chip shows the token's subject and expiry; the
-// panel says, in words, why the gateway refused one.
+// proxies log. The chip beside the search box shows the token's subject
+// and expiry; the panel says, in words, why the gateway refused one.
 
 import { jwtClaims } from "/tickgate.js";
 import { fmtAge } from "./format.js";
@@ -56,9 +56,6 @@ export class Auth {
     setInterval(() => this.#chip(), 1000);
   }
 
-  /** headers are the /symbols request's: the token as a bearer token. */
-  headers() { return this.token ? { Authorization: "Bearer " + this.token } : {}; }
-
   /**
    * authenticated takes the gateway's reply to the token: its expiry is
    * the one that counts; none (0) for a token that has one means the
@@ -104,7 +101,8 @@ export class Auth {
     $("tokenForm").hidden = true;
     const w = this.#waiting;
     this.#waiting = null;
-    w?.resolve(token);
+    if (w) w.resolve(token);
+    else location.reload(); // a change nobody asked for: start again with it
   }
 
   #show(text, kind = "") {
