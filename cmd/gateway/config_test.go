@@ -244,6 +244,8 @@ var badValues = []struct {
 	{"feed.sim.rate", "-1"},
 	{"feed.sim.rate", "2e7"},
 	{"feed.sim.skew", "1"},
+	{"feed.sim.backfill", "-1m"},
+	{"feed.sim.backfill", "25h"},
 	{"feed.source", "kafka"},
 	{"feed.replay.speed", "0"},
 	{"feed.replay.format", "parquet"},

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startGateway, waitFor, withGateway } from "./gateway.js";
+import { startGateway, startProxy, waitFor, withGateway } from "./gateway.js";
 import { launch, screenshot, skip } from "./chromium.js";
 
 /** link is what the header says about the connection. */
@@ -109,6 +109,24 @@ test("the page when the gateway goes away and comes back: countdown, retry now, 
   await waitFor(async () => (await row(page, "AAPL")).opacity === 1, 5000, "prices still dimmed");
   await page.screenshot({ path: screenshot("faults-back-1280.png") });
   await waitFor(async () => (await msg()) === "", 20000, async () => "the notice stayed: " + await msg());
+  assert.deepEqual(errors, []);
+});
+
+test("the page after a network drop its gateway's history cannot cover: the gap named as history too short", { skip, timeout: 60000 }, async (t) => {
+  const gw = await withGateway(t, { TICKGATE_FEED_SIM_RATE: "3000", TICKGATE_FANOUT_HISTORY: "0" });
+  const proxy = await startProxy(gw.port); // the page connects to the host it came from
+  t.after(() => proxy.close());
+  const browser = await launch(t);
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  const errors = watch(page);
+  await page.goto(`http://127.0.0.1:${proxy.port}/?symbols=AAPL,MSFT`);
+  await waitFor(async () => (await row(page, "MSFT")).px !== "—", 15000, "MSFT never priced");
+  proxy.drop();
+  const msg = () => page.locator("#msg").textContent();
+  await waitFor(async () => /^Gap in (AAPL, MSFT|MSFT, AAPL): history too short: the gateway no longer had the missed ticks/.test(await msg()), 15000,
+    async () => "no history notice: " + await msg());
+  assert.equal(await page.locator('#rows [data-sym="AAPL"] .gap').textContent(), "gap");
+  assert.equal((await link(page)).state, "open");
   assert.deepEqual(errors, []);
 });
 
