@@ -168,11 +168,20 @@ func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
 	}
 	whole := prev == sym.last.Seq // no tick of the run before t is missing here
 	tp := sym.topics[Ticks]
-	m := tp.record(tp.encodeTick(t), t.Seq, prev, n, t.TS)
-	m.TS += sym.lag // a delayed tick's delivery latency counts from its release
+	m := tp.record(tp.encodeTick(t), t.Seq, prev, n, liveTS(t, sym.lag))
 	sym.last = *t
 	s.send(tp, m, t.Seq, now)
 	s.aggregate(sym, t, n, whole, now)
+}
+
+// liveTS is the time t's delivery latency counts from: its TS, or for a
+// delayed tick (lag > 0) its release; 0, not counted, for a synthetic tick,
+// whose TS says when it would have happened.
+func liveTS(t *feed.Tick, lag int64) int64 {
+	if t.Synthetic {
+		return 0
+	}
+	return t.TS + lag
 }
 
 // send queues m, tp's newest message, numbered seq, to every subscriber

@@ -111,10 +111,11 @@ const hmacSecretEnv = "TICKGATE_AUTH_HMAC_SECRET"
 type FeedConfig struct {
 	Source string `mapstructure:"source"`
 	Sim    struct {
-		Rate    float64  `mapstructure:"rate"`
-		Seed    uint64   `mapstructure:"seed"`
-		Skew    float64  `mapstructure:"skew"`
-		Symbols []string `mapstructure:"symbols"`
+		Rate     float64       `mapstructure:"rate"`
+		Seed     uint64        `mapstructure:"seed"`
+		Skew     float64       `mapstructure:"skew"`
+		Symbols  []string      `mapstructure:"symbols"`
+		Backfill time.Duration `mapstructure:"backfill"`
 	} `mapstructure:"sim"`
 	NATS struct {
 		URLs          []string      `mapstructure:"urls"`
@@ -218,6 +219,7 @@ func (c *Config) Validate() error {
 	check(oneOf(c.Feed.Replay.Timestamps, replay.TimestampsEmission, replay.TimestampsRecorded), "feed.replay.timestamps", "want emission or recorded, got %q", c.Feed.Replay.Timestamps)
 	check(c.Feed.Sim.Rate > 0 && c.Feed.Sim.Rate <= 1e7, "feed.sim.rate", "must be in (0, 10000000], got %g", c.Feed.Sim.Rate)
 	check(c.Feed.Sim.Skew > 1, "feed.sim.skew", "must be > 1, got %g", c.Feed.Sim.Skew)
+	check(c.Feed.Sim.Backfill >= 0 && c.Feed.Sim.Backfill <= 24*time.Hour, "feed.sim.backfill", "must be in [0s, 24h], got %s", c.Feed.Sim.Backfill)
 	check(c.Fanout.Shards >= 0 && c.Fanout.Shards <= 1024, "fanout.shards", "must be in [0, 1024], got %d", c.Fanout.Shards)
 	check(c.Fanout.QueueBytes >= 4096, "fanout.queue_bytes", "must be >= 4096, got %d", c.Fanout.QueueBytes)
 	check(c.Fanout.ConflateAt >= 0 && c.Fanout.ConflateAt <= c.Fanout.QueueBytes, "fanout.conflate_at", "must be in [0, fanout.queue_bytes (%d)], got %d", c.Fanout.QueueBytes, c.Fanout.ConflateAt)

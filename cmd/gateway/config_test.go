@@ -37,6 +37,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Feed.Sim.Rate = 1000
 	want.Feed.Sim.Seed = 1
 	want.Feed.Sim.Skew = 1.1
+	want.Feed.Sim.Backfill = 2 * time.Hour
 	want.Feed.NATS.URLs = []string{"nats://127.0.0.1:4222"}
 	want.Feed.NATS.Prefix = "ticks"
 	want.Feed.NATS.ReconnectWait = 250 * time.Millisecond
@@ -243,6 +244,8 @@ var badValues = []struct {
 	{"feed.sim.rate", "-1"},
 	{"feed.sim.rate", "2e7"},
 	{"feed.sim.skew", "1"},
+	{"feed.sim.backfill", "-1m"},
+	{"feed.sim.backfill", "25h"},
 	{"feed.source", "kafka"},
 	{"feed.replay.speed", "0"},
 	{"feed.replay.format", "parquet"},
