@@ -54,8 +54,8 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	}
 	fcfg := fanout.Config{
 		Shards:      cfg.Fanout.Shards,
-		QueueBytes:  cfg.Fanout.QueueBytes,
-		ConflateAt:  cfg.Fanout.ConflateAt,
+		QueueBytes:  int(cfg.Fanout.QueueBytes),
+		ConflateAt:  int(cfg.Fanout.ConflateAt),
 		InboxTicks:  cfg.Fanout.InboxTicks,
 		RateClasses: cfg.Fanout.RateClasses,
 		RatePhases:  cfg.Fanout.RatePhases,
@@ -65,7 +65,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		Logger:      log.With("subsystem", "fanout"),
 	}
 	if verifier != nil { // only a token can make a client delayed
-		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, cfg.Entitlements.DelayMaxBytes
+		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, int(cfg.Entitlements.DelayMaxBytes)
 	}
 	engine, err := fanout.New(fcfg, src.Symbols(), reg)
 	if err != nil {
@@ -80,14 +80,14 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		OriginPatterns:      cfg.Server.OriginPatterns,
 		MaxSymbols:          cfg.Client.MaxSymbols,
 		ForbidWildcard:      !cfg.Client.AllowWildcard,
-		ReadLimit:           cfg.Client.ReadLimit,
+		ReadLimit:           int64(cfg.Client.ReadLimit),
 		MsgRate:             cfg.Client.MsgRate,
 		MsgBurst:            cfg.Client.MsgBurst,
 		FloodBurst:          cfg.Client.FloodBurst,
-		InboundBytes:        cfg.Client.InboundBytes,
+		InboundBytes:        float64(cfg.Client.InboundBytes),
 		InboundFrames:       cfg.Client.InboundFrames,
 		InboundWindow:       cfg.Client.InboundWindow,
-		MaxFrameBytes:       cfg.Client.MaxFrameBytes,
+		MaxFrameBytes:       int(cfg.Client.MaxFrameBytes),
 		WriteTimeout:        cfg.Client.WriteTimeout,
 		PingInterval:        cfg.Client.PingInterval,
 		PongTimeout:         cfg.Client.PongTimeout,
