@@ -218,7 +218,8 @@ func (g *gateway) symbolDetails() []symbolDetail {
 // wait blocks until ctx is done, the feed fails or the HTTP server fails,
 // and reports whether it took the HTTP server's error. A feed that ends
 // cleanly (a replay without loop) is not a failure: the gateway keeps
-// serving its clients the last ticks, but reports not ready.
+// serving its clients the last ticks, but reports not ready, and clients
+// were told feed_down (SetFeedRunning).
 func (g *gateway) wait(ctx context.Context, feedErr, httpErr <-chan error) (httpDone bool, err error) {
 	for {
 		select {
@@ -258,6 +259,7 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() {
 		g.clients.SetFeedRunning(true)
 		err := g.source.Run(runCtx, g.engine)
+		g.engine.Sync() // clients hear that the feed ended after its last ticks
 		g.clients.SetFeedRunning(false)
 		feedErr <- err
 	})
