@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type Config struct {
 		DrainWindow     time.Duration `mapstructure:"drain_window"`
 		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 		OriginPatterns  []string      `mapstructure:"origin_patterns"`
+		JSClientOrigins []string      `mapstructure:"js_client_origins"`
 		PProf           bool          `mapstructure:"pprof"`
 		AdminListen     string        `mapstructure:"admin_listen"`
 	} `mapstructure:"server"`
@@ -196,6 +198,10 @@ func (c *Config) Validate() error {
 	_, proxyErr := c.trustedProxies()
 	check(proxyErr == nil, "server.trusted_proxies", "%v", proxyErr)
 	check(c.Server.ClientIPHeader == "" || len(c.Server.TrustedProxies) > 0, "server.client_ip_header", "needs server.trusted_proxies, got %q with none (a header is believed only from a trusted proxy)", c.Server.ClientIPHeader)
+	for _, p := range c.Server.JSClientOrigins {
+		_, err := path.Match(p, "")
+		check(err == nil, "server.js_client_origins", "want path.Match patterns on host[:port] or \"*\", got %q", p)
+	}
 	check(c.Server.DrainWindow >= 0, "server.drain_window", "must be >= 0, got %s", c.Server.DrainWindow)
 	check(c.Server.ShutdownTimeout > c.Server.DrainWindow, "server.shutdown_timeout", "must exceed server.drain_window (%s), got %s", c.Server.DrainWindow, c.Server.ShutdownTimeout)
 	check(oneOf(c.Feed.Source, "sim", "nats", "replay"), "feed.source", "want sim, nats or replay, got %q", c.Feed.Source)

@@ -33,6 +33,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Server.DrainWindow = 5 * time.Second
 	want.Server.ShutdownTimeout = 15 * time.Second
 	want.Server.OriginPatterns = []string{"localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"}
+	want.Server.JSClientOrigins = []string{"*"}
 	want.Feed.Source = "sim"
 	want.Feed.Sim.Rate = 1000
 	want.Feed.Sim.Seed = 1
@@ -274,6 +275,7 @@ var badValues = []struct {
 	{"server.trusted_proxies", "[\"10.0.0.0/33\"]"},
 	{"server.client_ip_header", "X-Forwarded-For"}, // without trusted_proxies
 	{"server.drain_window", "-1s"},
+	{"server.js_client_origins", "\"example.com:[\""},
 	{"server.shutdown_timeout", "2s"}, // shorter than drain_window (5s)
 	{"auth.mode", "ldap"},
 	{"auth.mode", "jwt"}, // with no key source

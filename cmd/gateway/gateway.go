@@ -130,8 +130,9 @@ func (g *gateway) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.HandleFunc("GET /symbols", g.serveSymbols)
-	mux.Handle("GET /tickgate.js", jsclient.Handler())
-	mux.Handle("GET /tickgate/", jsclient.Handler())
+	client := jsclient.Handler(g.cfg.Server.JSClientOrigins)
+	mux.Handle("GET /tickgate.js", client)
+	mux.Handle("GET /tickgate/", client)
 	web, _ := fs.Sub(webFS, "web")
 	mux.Handle("GET /", http.FileServerFS(web))
 	return mux
