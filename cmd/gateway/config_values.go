@@ -50,7 +50,8 @@ const (
 )
 
 // parseSize reads a size: a non-negative whole number of bytes, as a YAML
-// integer or text, or text with a unit (KiB, MiB, GiB, TiB; B for bytes).
+// number (1048576, 1e9) or text, or text with a unit (KiB, MiB, GiB, TiB;
+// B for bytes).
 func parseSize(data any) (ByteSize, error) {
 	switch v := data.(type) {
 	case ByteSize:
@@ -67,6 +68,10 @@ func parseSize(data any) (ByteSize, error) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if rv.Uint() <= math.MaxInt64 {
 			return ByteSize(rv.Uint()), nil
+		}
+	case reflect.Float32, reflect.Float64: // YAML reads 1e9 as a float
+		if f := rv.Float(); f >= 0 && f < math.MaxInt64 && f == math.Trunc(f) {
+			return ByteSize(f), nil
 		}
 	}
 	return 0, fmt.Errorf("%s, got %v", wantSize, data)

@@ -14,14 +14,14 @@ func TestParseSize(t *testing.T) {
 		want ByteSize
 	}{
 		{"1024", 1024}, {"512MiB", 512 << 20}, {"2GiB", 2 << 30}, {"64 KiB", 64 << 10},
-		{"100B", 100}, {"1TiB", 1 << 40}, {"0", 0}, {1048576, 1 << 20}, {0, 0}, {uint64(7), 7},
+		{"100B", 100}, {"1TiB", 1 << 40}, {"0", 0}, {1048576, 1 << 20}, {0, 0}, {uint64(7), 7}, {1e9, 1e9},
 	}
 	for _, c := range good {
 		if got, err := parseSize(c.in); err != nil || got != c.want {
 			t.Errorf("parseSize(%#v) = %d, %v; want %d", c.in, got, err, c.want)
 		}
 	}
-	for _, bad := range []any{"", "lots", "-1GiB", "1.5GiB", "GiB", "1MB", "1 mib", "9999999TiB", -1, 1.5, true} {
+	for _, bad := range []any{"", "lots", "-1GiB", "1.5GiB", "GiB", "1MB", "1 mib", "9999999TiB", -1, 1.5, -1e3, 1e30, true} {
 		if got, err := parseSize(bad); err == nil {
 			t.Errorf("parseSize(%#v) = %d, want an error", bad, got)
 		}
