@@ -115,7 +115,7 @@ func extractCommands(t *testing.T, file string) []docCommand {
 // table and the docs in step.
 const (
 	runs   = "run"    // by the named test, in every go test run (skipped with -short or without its tool)
-	bench  = "bench"  // by TestDocCommandsBench with TICKGATE_DOC_BENCH=1: a load run or benchmark, seconds to minutes of a loaded machine
+	bench  = "bench"  // by TestDocCommandsBench with DOCS_BENCH=1: a load run or benchmark, seconds to minutes of a loaded machine
 	manual = "manual" // runs here but for 25-35 min: no test runs it
 	cannot = "cannot" // needs what this machine does not have
 	suite  = "suite"  // make test or a part of it: the suite itself
@@ -171,8 +171,9 @@ var docCommands = map[string]docClass{
 	"promtool test rules deploy/prometheus/rules_test.yml":                  {runs, "TestDocQuickCommands (needs promtool)"},
 
 	// docs/performance.md
-	"go run ./bench":               {names, "the harness; its runs are the entries below"},
-	"python3 bench/compare.py DIR": {runs, "TestDocQuickCommands, DIR the committed run the text names"},
+	"go run ./bench": {names, "the harness; its runs are the entries below"},
+	"DOCS_BENCH=1 go test -run TestDocCommandsBench ./cmd/gateway":                                                       {names, "the runner of the bench entries"},
+	"python3 bench/compare.py DIR":                                                                                       {runs, "TestDocQuickCommands, DIR the committed run the text names"},
 	"go run ./bench -spawn -target T F -duration 8s -workload idle":                                                      {names, "template: T the target, F -feed nats; compare.sh runs them"},
 	"go run ./bench -spawn -target T F -duration 8s -workload light":                                                     {names, "template: T the target, F -feed nats; compare.sh runs them"},
 	"go run ./bench -spawn -target T F -duration 8s -workload sweep -find-max -rate 15 -refine 2":                        {names, "template: T the target, F -feed nats; compare.sh runs them"},

@@ -526,10 +526,10 @@ func TestDocQuickCommands(t *testing.T) {
 // TestDocCommandsBench runs the docs' load runs and benchmarks, in the
 // order the docs give them (the pinned runs use the binaries the line
 // before builds), each to exit status 0. They take minutes of a loaded
-// machine, so only with TICKGATE_DOC_BENCH=1.
+// machine, so only with DOCS_BENCH=1.
 func TestDocCommandsBench(t *testing.T) {
-	if os.Getenv("TICKGATE_DOC_BENCH") != "1" {
-		t.Skip("set TICKGATE_DOC_BENCH=1 to run the docs' load runs and benchmarks (minutes)")
+	if os.Getenv("DOCS_BENCH") != "1" {
+		t.Skip("set DOCS_BENCH=1 to run the docs' load runs and benchmarks (minutes)")
 	}
 	sh := &docShell{t: t, dir: repoRoot, timeout: 15 * time.Minute}
 	done := map[string]bool{}
