@@ -127,7 +127,7 @@ func setRuntime(cfg *Config) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(cfg.Runtime.GOGC)
 	}
-	if limit, _ := parseBytes(cfg.Runtime.MemoryLimit); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+	if limit := int64(cfg.Runtime.MemoryLimit); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(limit)
 	}
 }
