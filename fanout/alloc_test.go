@@ -74,7 +74,7 @@ func TestDeliverZeroAlloc(t *testing.T) {
 		f.deliverNext()
 	}
 	f.drainAllButLast()
-	f.sym.topics[Ticks].arena = make([]byte, 0, arenaChunk)
+	f.sym.shard.arena.renew()
 	allocs := testing.AllocsPerRun(runs, f.deliverNext)
 	if allocs != 0 {
 		t.Fatalf("deliver of one tick to 1000 subscribers: %v allocs, want 0", allocs)
@@ -98,7 +98,7 @@ func TestEncodeArenaAmortized(t *testing.T) {
 	tk.Seq = 1_000_000_000 // ten digits throughout, so every tick is one size
 	size := (len(tk.AppendJSON(nil)) + 7) &^ 7
 	perChunk := (arenaChunk-maxMsgBytes)/size + 1 // encode keeps headroom for one tick
-	s.topics[Ticks].arena = make([]byte, 0, arenaChunk)
+	s.shard.arena.renew()
 	allocs := testing.AllocsPerRun(20, func() {
 		for range perChunk {
 			tk.Seq++
@@ -117,10 +117,10 @@ func TestEncodeOwnsItsBytes(t *testing.T) {
 	t.Parallel()
 	f := newFanoutFixture(t, 0)
 	s := f.sym
-	a := s.topics[Ticks].encodeTick(&f.batch[0].tick)
+	a, _ := s.topics[Ticks].encodeTick(&f.batch[0].tick)
 	want := string(a)
 	f.batch[0].tick.Seq++
-	b := s.topics[Ticks].encodeTick(&f.batch[0].tick)
+	b, _ := s.topics[Ticks].encodeTick(&f.batch[0].tick)
 	if cap(a) != len(a) || cap(b) != len(b) {
 		t.Fatalf("encoded slices have spare capacity: len %d cap %d, len %d cap %d", len(a), cap(a), len(b), cap(b))
 	}
@@ -160,9 +160,7 @@ func TestBarCloseZeroAlloc(t *testing.T) {
 		c.Drain(dst[:0], 1<<30)
 	}
 	clear(dst)
-	for _, tp := range sym.topics {
-		tp.arena = make([]byte, 0, arenaChunk)
-	}
+	sym.shard.arena.renew()
 	allocs := testing.AllocsPerRun(runs, next)
 	if allocs != 0 {
 		t.Fatalf("a bar to 1000 subscribers: %v allocs, want 0", allocs)

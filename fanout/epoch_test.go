@@ -290,7 +290,7 @@ func TestDelayedTwinResetsOnRelease(t *testing.T) {
 func TestDelayLineKeepsEpochsApart(t *testing.T) {
 	t.Parallel()
 	const delay = int64(time.Second)
-	f := newEpochFixture(t, Config{Delay: time.Duration(delay), DelayMaxBytes: 2 * heldTickBytes}, "AAPL")
+	f := newEpochFixture(t, Config{Delay: time.Duration(delay), DelayMaxBytes: int(2 * heldTickBytes)}, "AAPL")
 	late := newTestClient(f.e)
 	f.subscribe(late, Policy{Delayed: true}, "AAPL")
 	f.run("AAPL", "a", 0, 1)
