@@ -22,7 +22,15 @@ type fanoutFixture struct {
 
 func newFanoutFixture(tb testing.TB, subs int) *fanoutFixture {
 	tb.Helper()
-	e, _ := newEngine(tb, Config{Shards: 1, QueueBytes: 64 << 20}, "AAPL")
+	return newFanoutFixtureWith(tb, subs, Config{})
+}
+
+// newFanoutFixtureWith is newFanoutFixture with cfg, on one shard with
+// queues of 64 MiB.
+func newFanoutFixtureWith(tb testing.TB, subs int, cfg Config) *fanoutFixture {
+	tb.Helper()
+	cfg.Shards, cfg.QueueBytes = 1, 64<<20
+	e, _ := newEngine(tb, cfg, "AAPL")
 	f := &fanoutFixture{e: e, sym: e.symbols["AAPL"], drained: make([]Message, 0, 1024)}
 	for range subs {
 		c := newTestClient(e)
@@ -84,6 +92,28 @@ func TestDeliverZeroAlloc(t *testing.T) {
 		if n, _ := c.Len(); n != runs+2 || c.Cause() != nil {
 			t.Fatalf("client holds %d messages (cause %v), want %d", n, c.Cause(), runs+2)
 		}
+	}
+	f.drain()
+}
+
+// TestDeliverZeroAllocUnderBudget is TestDeliverZeroAlloc with a history
+// ring the memory budget holds at 16 records of the 1024 it wants: each
+// tick asks for room, is refused, and overwrites the oldest record, and
+// none of that allocates.
+func TestDeliverZeroAllocUnderBudget(t *testing.T) {
+	const runs = 50
+	f := newFanoutFixtureWith(t, 1000, Config{History: 1024, MemoryBudget: 16 * recordBytes})
+	for range 2 * (runs + 1) {
+		f.deliverNext()
+	}
+	f.drainAllButLast()
+	f.sym.shard.arena.renew()
+	allocs := testing.AllocsPerRun(runs, f.deliverNext)
+	if allocs != 0 {
+		t.Fatalf("deliver under the budget: %v allocs, want 0", allocs)
+	}
+	if tp := f.sym.topics[Ticks]; tp.kept.n != 16 || len(tp.kept.buf) != 16 {
+		t.Fatalf("the ring keeps %d of %d records, want 16 of 16", tp.kept.n, len(tp.kept.buf))
 	}
 	f.drain()
 }

@@ -132,9 +132,11 @@ func (b *budget) resize(tp *topic, c int) (dropped int) {
 	return dropped
 }
 
-// release lets go of everything tp keeps: its records and their bytes.
-// It is the one call that returns a topic's memory (a retired symbol's
-// topics). The caller holds shard.mu.
+// release lets go of everything tp keeps, its snapshot and history, and
+// gives their bytes back: the one call that returns a topic's memory (a
+// retired symbol's topics; its delay-line lane is delayLine.release). A
+// later message starts it again from one record. The caller holds
+// shard.mu.
 func (b *budget) release(tp *topic) { b.resize(tp, 0) }
 
 // touch records a change of tp's subscriptions: hasSubs tells whether it

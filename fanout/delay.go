@@ -106,7 +106,7 @@ func (dl *delayLine) grow(b *budget, tl *tally, l *heldLane) bool {
 	if c == 0 {
 		nc = 1
 	}
-	if nc <= c || c > 0 && !b.fits(tl, int64(nc-c)*heldTickBytes, always) {
+	if nc <= c || !b.fits(tl, int64(nc-c)*heldTickBytes, always) && c > 0 {
 		return false
 	}
 	dl.resize(b, l, nc)
@@ -119,6 +119,15 @@ func (dl *delayLine) resize(b *budget, l *heldLane, c int) {
 	l.held.resize(c)
 	dl.bytes += delta
 	b.add(keptDelay, delta)
+}
+
+// release drops the ticks the lane of the symbol whose idx is idx holds
+// and gives its slots' bytes back (a retired symbol). The caller holds
+// shard.mu.
+func (dl *delayLine) release(b *budget, idx int) {
+	l := &dl.lanes[idx]
+	dl.ticks -= l.held.n
+	dl.resize(b, l, 0)
 }
 
 // fold makes room in l, a full lane, for h: its oldest held tick folds

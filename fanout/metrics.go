@@ -21,6 +21,10 @@ type metrics struct {
 	fallbacks         prometheus.Counter
 	batchTicks        prometheus.Histogram
 	bars, lateTicks   [numStreams]prometheus.Counter // [Ticks] is nil
+	// evicted and evictedBytes count, by kind, the records the memory
+	// budget released and their bytes; [keptDelay] is nil (the line
+	// merges, counted in conflatedDelay).
+	evicted, evictedBytes [numKinds]prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
@@ -78,6 +82,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		m.bars[st] = bars.WithLabelValues(st.String())
 		m.lateTicks[st] = late.WithLabelValues(st.String())
 	}
+	memory := m.memory(e)
 	gauges := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_subscriptions",
@@ -106,12 +111,54 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			return float64(n)
 		}),
 	}
-	for _, c := range append([]prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}, gauges...) {
+	collectors := []prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}
+	collectors = append(append(collectors, gauges...), memory...)
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// memory makes the memory budget's series: the budget, the bytes kept by
+// kind, and what the budget released. It resolves m.evicted and
+// m.evictedBytes and returns the collectors to register.
+func (m *metrics) memory(e *Engine) []prometheus.Collector {
+	evicted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_memory_evicted_messages_total",
+		Help: "Kept messages (history records) the memory budget released to make room for a more recently subscribed topic or the delay line, by kind.",
+	}, []string{"kind"})
+	evictedBytes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_memory_evicted_bytes_total",
+		Help: "Bytes of history the memory budget released, by kind.",
+	}, []string{"kind"})
+	out := []prometheus.Collector{evicted, evictedBytes,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_memory_budget_bytes",
+			Help: "The memory budget (fanout.memory_budget): the most bytes of kept messages, snapshots, histories and the delay line together.",
+		}, func() float64 { return float64(e.cfg.MemoryBudget) }),
+	}
+	for k := range numKinds {
+		if k != keptDelay {
+			m.evicted[k] = evicted.WithLabelValues(k.String())
+			m.evictedBytes[k] = evictedBytes.WithLabelValues(k.String())
+		}
+		out = append(out, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "tickgate_memory_kept_bytes",
+			Help:        "Bytes of kept messages under the memory budget, by kind: ticks and bars (snapshots and histories), delay_line (the delayed tier's held ticks).",
+			ConstLabels: prometheus.Labels{"kind": k.String()},
+		}, func() float64 { return float64(e.kept(k)) }))
+	}
+	return out
+}
+
+// kept is the bytes of kind k the shards kept at their last batch.
+func (e *Engine) kept(k keptKind) (n int64) {
+	for _, s := range e.shards {
+		n += s.budget.kept[k].Load()
+	}
+	return n
 }
 
 // batch publishes one shard batch's counts: ticks delivered (0 for a rate
@@ -159,5 +206,9 @@ func (m *metrics) sent(t *tally) {
 	for st := Bars1s; st < numStreams; st++ {
 		add(m.bars[st], t.bars[st])
 		add(m.lateTicks[st], t.lateTicks[st])
+	}
+	for _, k := range [...]keptKind{keptTicks, keptBars} {
+		add(m.evicted[k], int(t.evicted[k]))
+		add(m.evictedBytes[k], int(t.evictedBytes[k]))
 	}
 }
