@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"container/heap"
+	"runtime"
 	"sync/atomic"
 )
 
@@ -41,8 +42,12 @@ type budget struct {
 	victims victims         // topics with history to release, least recent first
 	clock   uint64          // counts subscription changes, for recency
 
-	// kept is used, published once per batch for the metrics.
-	kept [numKinds]atomic.Int64
+	// kept is used, published once per batch for the metrics: written by
+	// the shard under shard.mu, read by anyone while keptSeq is even and
+	// unchanged around the read (a seqlock), so the kinds read together
+	// are of one batch.
+	kept    [numKinds]atomic.Int64
+	keptSeq atomic.Uint64
 }
 
 // keptKind is what kept bytes belong to: a label value of the memory
@@ -155,8 +160,24 @@ func (b *budget) touch(tp *topic, hasSubs bool) {
 // publish makes the kept bytes visible to the metrics; the shard calls it
 // once per batch.
 func (b *budget) publish() {
+	b.keptSeq.Add(1)
 	for k := range b.used {
 		b.kept[k].Store(b.used[k])
+	}
+	b.keptSeq.Add(1)
+}
+
+// published is what the shard kept at its last batch, by kind.
+func (b *budget) published() (kept [numKinds]int64) {
+	for {
+		seq := b.keptSeq.Load()
+		for k := range kept {
+			kept[k] = b.kept[k].Load()
+		}
+		if seq%2 == 0 && b.keptSeq.Load() == seq {
+			return kept
+		}
+		runtime.Gosched()
 	}
 }
 

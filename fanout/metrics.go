@@ -139,26 +139,39 @@ func (m *metrics) memory(e *Engine) []prometheus.Collector {
 			Help: "The memory budget (fanout.memory_budget): the most bytes of kept messages, snapshots, histories and the delay line together.",
 		}, func() float64 { return float64(e.cfg.MemoryBudget) }),
 	}
-	for k := range numKinds {
-		if k != keptDelay {
-			m.evicted[k] = evicted.WithLabelValues(k.String())
-			m.evictedBytes[k] = evictedBytes.WithLabelValues(k.String())
-		}
-		out = append(out, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name:        "tickgate_memory_kept_bytes",
-			Help:        "Bytes of kept messages under the memory budget, by kind: ticks and bars (snapshots and histories), delay_line (the delayed tier's held ticks).",
-			ConstLabels: prometheus.Labels{"kind": k.String()},
-		}, func() float64 { return float64(e.kept(k)) }))
+	for _, k := range [...]keptKind{keptTicks, keptBars} {
+		m.evicted[k] = evicted.WithLabelValues(k.String())
+		m.evictedBytes[k] = evictedBytes.WithLabelValues(k.String())
 	}
-	return out
+	return append(out, keptCollector{e})
 }
 
-// kept is the bytes of kind k the shards kept at their last batch.
-func (e *Engine) kept(k keptKind) (n int64) {
-	for _, s := range e.shards {
-		n += s.budget.kept[k].Load()
+// keptCollector reports tickgate_memory_kept_bytes, each shard's kinds
+// read together (budget.published), so the series of one scrape add up
+// to what the shards kept, never more than the budget.
+type keptCollector struct{ e *Engine }
+
+var keptDesc = prometheus.NewDesc("tickgate_memory_kept_bytes",
+	"Bytes of kept messages under the memory budget, by kind: ticks and bars (snapshots and histories), delay_line (the delayed tier's held ticks).",
+	[]string{"kind"}, nil)
+
+func (keptCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keptDesc }
+
+func (c keptCollector) Collect(ch chan<- prometheus.Metric) {
+	kept := c.e.kept()
+	for k, n := range kept {
+		ch <- prometheus.MustNewConstMetric(keptDesc, prometheus.GaugeValue, float64(n), keptKind(k).String())
 	}
-	return n
+}
+
+// kept is the bytes the shards kept at their last batch, by kind.
+func (e *Engine) kept() (total [numKinds]int64) {
+	for _, s := range e.shards {
+		for k, n := range s.budget.published() {
+			total[k] += n
+		}
+	}
+	return total
 }
 
 // batch publishes one shard batch's counts: ticks delivered (0 for a rate
