@@ -26,7 +26,7 @@ type liveRef struct {
 }
 
 const (
-	arenaChunk  = 32 << 10 // bytes per block: one allocation per ~240 ticks
+	arenaChunk  = 32 << 10 // bytes per block: one allocation per ~270 ticks
 	maxMsgBytes = 384      // headroom start keeps for one tick or bar, all marks included
 )
 

@@ -98,7 +98,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		}, func() float64 { n, _ := e.delayHeld(); return float64(n) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_delay_line_bytes",
-			Help: "Bytes the delay line holds (bounded by entitlements.delay_max_bytes).",
+			Help: "Bytes the delay line's slots take, held or free (bounded by entitlements.delay_max_bytes and within fanout.memory_budget).",
 		}, func() float64 { _, b := e.delayHeld(); return float64(b) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_shard_inbox_ticks",
