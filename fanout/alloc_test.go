@@ -78,13 +78,7 @@ func (f *fanoutFixture) drainAllButLast() {
 func TestDeliverZeroAlloc(t *testing.T) {
 	const runs = 50 // AllocsPerRun adds one warm-up run
 	f := newFanoutFixture(t, 1000)
-	for range 2 * (runs + 1) { // grow every queue past what the runs need
-		f.deliverNext()
-	}
-	f.drainAllButLast()
-	f.sym.shard.arena.renew()
-	allocs := testing.AllocsPerRun(runs, f.deliverNext)
-	if allocs != 0 {
+	if allocs := f.deliverAllocs(runs); allocs != 0 {
 		t.Fatalf("deliver of one tick to 1000 subscribers: %v allocs, want 0", allocs)
 	}
 	checkCounter(t, f.e.metrics.enqueued, float64(1000*(3*(runs+1))))
@@ -101,21 +95,26 @@ func TestDeliverZeroAlloc(t *testing.T) {
 // tick asks for room, is refused, and overwrites the oldest record, and
 // none of that allocates.
 func TestDeliverZeroAllocUnderBudget(t *testing.T) {
-	const runs = 50
 	f := newFanoutFixtureWith(t, 1000, Config{History: 1024, MemoryBudget: 16 * recordBytes})
-	for range 2 * (runs + 1) {
-		f.deliverNext()
-	}
-	f.drainAllButLast()
-	f.sym.shard.arena.renew()
-	allocs := testing.AllocsPerRun(runs, f.deliverNext)
-	if allocs != 0 {
+	if allocs := f.deliverAllocs(50); allocs != 0 {
 		t.Fatalf("deliver under the budget: %v allocs, want 0", allocs)
 	}
 	if tp := f.sym.topics[Ticks]; tp.kept.n != 16 || len(tp.kept.buf) != 16 {
 		t.Fatalf("the ring keeps %d of %d records, want 16 of 16", tp.kept.n, len(tp.kept.buf))
 	}
 	f.drain()
+}
+
+// deliverAllocs is the allocations of one deliverNext, averaged over runs
+// once every queue has grown past what the runs need and with a fresh
+// arena chunk, so no run straddles one.
+func (f *fanoutFixture) deliverAllocs(runs int) float64 {
+	for range 2 * (runs + 1) {
+		f.deliverNext()
+	}
+	f.drainAllButLast()
+	f.sym.shard.arena.renew()
+	return testing.AllocsPerRun(runs, f.deliverNext)
 }
 
 // TestEncodeArenaAmortized shows the arena chunk is the one allocation of

@@ -13,31 +13,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// budgetFixture is an engine that is not running, on one shard, fed
-// ticks one a millisecond of a clock the test owns.
+// budgetFixture is an epochFixture fed ticks one a millisecond of a
+// clock the test owns, the shard's accounting checked after each.
 type budgetFixture struct {
-	t    *testing.T
-	e    *Engine
-	reg  *prometheus.Registry
+	*epochFixture
 	seqs map[string]uint64
 	now  int64
 }
 
 func newBudgetFixture(t *testing.T, cfg Config, syms ...string) *budgetFixture {
 	t.Helper()
-	cfg.Shards = 1
-	e, reg := newEngine(t, cfg, syms...)
-	return &budgetFixture{t: t, e: e, reg: reg, seqs: map[string]uint64{}, now: baseTS}
+	return &budgetFixture{epochFixture: newEpochFixture(t, cfg, syms...), seqs: map[string]uint64{}, now: baseTS}
 }
 
 // tick delivers sym's next tick, a millisecond after the last one.
 func (f *budgetFixture) tick(sym string) {
 	f.seqs[sym]++
 	f.now += int64(time.Millisecond)
-	tk := testTick(sym, f.seqs[sym])
-	tk.TS = f.now
-	s := f.e.symbols[sym]
-	s.shard.deliver([]inTick{{sym: s, tick: tk}}, f.now)
+	f.epochFixture.tick(sym, "", f.seqs[sym], f.now)
 	checkBudget(f.t, f.e)
 }
 
@@ -54,15 +47,6 @@ func (f *budgetFixture) rounds(n int, syms ...string) {
 func (f *budgetFixture) held(sym string) (n, capacity int) {
 	tp := f.e.symbols[sym].topics[Ticks]
 	return tp.kept.n, len(tp.kept.buf)
-}
-
-func (f *budgetFixture) subscribe(c *testClient, p Policy, syms ...string) Result {
-	f.t.Helper()
-	res, err := f.e.Subscribe(c.Client, syms, p, nil)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return res
 }
 
 // checkBudget checks each shard's accounting against what it keeps: the
