@@ -16,7 +16,7 @@ import (
 //
 // The budget is split evenly over the shards, so a shard never looks at
 // another's: each keeps at most its share, under its own lock, and
-// publishes its totals to atomics once per batch for the metrics. Symbols
+// publishes its totals once per batch for the metrics. Symbols
 // hash evenly over shards, so equal shares fit equal demand.
 //
 // A ring starts with room for one record, its snapshot, and grows (by
@@ -31,8 +31,8 @@ import (
 // first, and only when none is left folds its own held ticks (delay.go).
 // A snapshot, or a lane's first held tick, is given room even past the
 // share once there is no history left to release: those are what a
-// symbol is, and the budget is exceeded only by them (checked at start:
-// Config.MemoryBudget).
+// symbol is, so a shard passes its share only by them, at most its
+// topics × recordBytes plus its lanes × heldTickBytes.
 type budget struct {
 	share int64 // the bytes this shard may keep
 
