@@ -116,7 +116,7 @@ func extractCommands(t *testing.T, file string) []docCommand {
 const (
 	runs   = "run"    // by the named test, in every go test run (skipped with -short or without its tool)
 	bench  = "bench"  // by TestDocCommandsBench with DOCS_BENCH=1: a load run or benchmark, seconds to minutes of a loaded machine
-	manual = "manual" // runs here but for 25-35 min: no test runs it
+	manual = "manual" // runs here but for 10-35 min: no test runs it
 	cannot = "cannot" // needs what this machine does not have
 	suite  = "suite"  // make test or a part of it: the suite itself
 	names  = "names"  // not a command line: a name in a sentence, or a template with placeholders whose runnable form is another entry
@@ -169,6 +169,8 @@ var docCommands = map[string]docClass{
 	"go test -run TestPublisherAcksAllocs -v ./feed/nats":                   {runs, "TestDocQuickCommands"},
 	"go test -run X -bench StreamReplay -benchtime 5x -count 5 ./feed/nats": {bench, "a benchmark"},
 	"promtool test rules deploy/prometheus/rules_test.yml":                  {runs, "TestDocQuickCommands (needs promtool)"},
+	"go run ./cmd/gateway --config sim10k.yaml":                             {manual, "the sizing rule's 600 s RSS run, with the harness line below beside it"},
+	"go run ./bench -url ws://127.0.0.1:8080/ws -hosts 127.0.0.1 -clients 100 -symbols 100 -pick uniform -workload custom -ramp 100 -warmup 1s -duration 600s": {manual, "600 s against the gateway above"},
 
 	// docs/performance.md
 	"go run ./bench": {names, "the harness; its runs are the entries below"},
