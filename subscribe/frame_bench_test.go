@@ -144,5 +144,6 @@ func benchSession(b *testing.B) *session {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &session{srv: srv, out: wsPair(b).out}
+	a := wsPair(b)
+	return &session{srv: srv, wire: &webSocket{conn: a.conn, out: a.out}, out: a.out}
 }

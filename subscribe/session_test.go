@@ -258,7 +258,7 @@ func TestOversizedFrameClosesWith1009(t *testing.T) {
 	e.publish("AAPL", 3)
 	expectTicks(by, "AAPL", 0, 3)
 	checkFor(t, 5*time.Second, func() error {
-		if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonTooBig]); got != 1 {
+		if got := testutil.ToFloat64(e.srv.metrics.disconnects[overWebSocket][ReasonTooBig]); got != 1 {
 			return fmt.Errorf("disconnects{reason=too_big} = %v", got)
 		}
 		return nil
