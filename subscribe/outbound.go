@@ -39,7 +39,7 @@ type frameWriter struct {
 	writeFn func(fd uintptr) bool
 
 	wmu       sync.Mutex // one frame at a time on the socket; protects the fields below
-	closeSent bool       // a close frame went out: no data frame may follow
+	closeSent bool       // a close frame (or event) went out: no data frame may follow
 	wp        []byte     // left to write
 	wn        int        // written by this write
 	werr      error
@@ -88,12 +88,21 @@ func (fw *frameWriter) Write(p []byte) (int, error) {
 // and payload go out in one write with no copy. buf's first maxHeader
 // bytes are the caller's room for the header; the caller keeps buf.
 func (fw *frameWriter) writeText(buf []byte) error {
+	return fw.writeData(buf[putHeader(buf):], false)
+}
+
+// writeData writes p whole, unless the connection's last frame went out
+// before: a WebSocket's close frame, an event stream's close event. last
+// says p is that frame. An event stream, which has no frame header,
+// writes its events and heartbeats here.
+func (fw *frameWriter) writeData(p []byte, last bool) error {
 	fw.wmu.Lock()
 	defer fw.wmu.Unlock()
 	if fw.closeSent {
 		return errCloseSent
 	}
-	_, err := fw.writeLocked(buf[putHeader(buf):])
+	fw.closeSent = last
+	_, err := fw.writeLocked(p)
 	return err
 }
 
