@@ -8,7 +8,6 @@ import (
 
 	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/feed"
-	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 // publishNow publishes the next tick of sym without waiting for the
@@ -66,9 +65,12 @@ func (s *seqTracker) add(m msg) error {
 	return nil
 }
 
+// msgReader is a client of either transport: wstest's or ssetest's.
+type msgReader interface{ Read() (msg, error) }
+
 // readUntil feeds c's messages to the tracker until every symbol in want
 // reached its seq.
-func readUntil(c *wstest.Client, tr *seqTracker, want map[string]uint64) error {
+func readUntil(c msgReader, tr *seqTracker, want map[string]uint64) error {
 	for {
 		done := true
 		for sym, seq := range want {
@@ -77,7 +79,7 @@ func readUntil(c *wstest.Client, tr *seqTracker, want map[string]uint64) error {
 		if done {
 			return nil
 		}
-		m, err := c.ReadWithin(10 * time.Second)
+		m, err := c.Read()
 		if err != nil {
 			return fmt.Errorf("stuck at %v, want %v: %w", tr.last, want, err)
 		}
