@@ -12,8 +12,10 @@ import (
 	"time"
 )
 
-// frameWriter is the write side of a hijacked connection (accept.go).
-// Two writers share the socket. coder/websocket writes the handshake
+// frameWriter is the write side of a hijacked connection (accept.go, and
+// an event stream's, sse.go, which has no WebSocket library above it and
+// writes through writeData alone). On a WebSocket two writers share the
+// socket. coder/websocket writes the handshake
 // response and every control frame (pongs, the session's pings, close
 // frames) through Write; the session writes its data frames through
 // writeText, which frames them in place and writes header and payload in
