@@ -26,6 +26,11 @@ import (
 // (admit.go) and its subscribe (eventRequest), answers 200 and runs it as
 // a session subscribed to it.
 func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet { // a HEAD would get a stream for a body
+		w.Header().Set("Allow", http.MethodGet)
+		http.Error(w, "tickgate: /sse takes GET", http.StatusMethodNotAllowed)
+		return
+	}
 	origin, ok := s.allowedOrigin(r)
 	if !ok {
 		http.Error(w, "tickgate: origin "+truncate(r.Header.Get("Origin"), 64)+" not allowed (server.origin_patterns)", http.StatusForbidden)

@@ -201,6 +201,11 @@ func TestSSERefusals(t *testing.T) {
 		t.Errorf("request with bytes behind it: %q, want 400 one-way", b)
 	}
 
+	// HEAD: no stream for a body.
+	if resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Head(e.sse + "?symbols=AAPL"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD: %v %v, want 405", resp, err)
+	}
+
 	// Origins: /ws's rule, and CORS for an allowed one.
 	r := ssetest.Refuse(t, e.sse+"?symbols=AAPL", ssetest.Options{Header: http.Header{"Origin": {"https://evil.example"}}})
 	if r.Status != http.StatusForbidden {
