@@ -202,8 +202,13 @@ func TestSSERefusals(t *testing.T) {
 	}
 
 	// HEAD: no stream for a body.
-	if resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Head(e.sse + "?symbols=AAPL"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("HEAD: %v %v, want 405", resp, err)
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Head(e.sse + "?symbols=AAPL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD: %s, want 405", resp.Status)
 	}
 
 	// Origins: /ws's rule, and CORS for an allowed one.
