@@ -87,24 +87,46 @@ type position struct {
 	run   string          // the epoch the symbol's next message belongs to; "" until told
 	at    fanout.Position // the last position written, if known
 	known bool
+	// text is at's ",<symbol>:<seq>", written when at changes, so an id
+	// copies each position rather than formatting it for every event. Its
+	// capacity holds any seq, so it never grows.
+	text []byte
 }
 
 // newPositions follows syms, the stream's subscribed symbols, from since,
 // the positions the client came back with.
 func newPositions(syms []string, since map[string]fanout.Position) positions {
 	p := positions{list: make([]position, len(syms)), index: make(map[string]int, len(syms))}
+	size := 0
+	for _, sym := range syms {
+		size += len(sym) + 2 + maxSeqDigits
+	}
+	texts := make([]byte, size) // one allocation for every position's text
 	for i, sym := range syms {
 		p.index[sym] = i
-		p.list[i].sym = sym
-		p.list[i].at, p.list[i].known = since[sym]
+		e := &p.list[i]
+		n := len(sym) + 2 + maxSeqDigits
+		e.sym, e.text, texts = sym, texts[:0:n], texts[n:]
+		if at, ok := since[sym]; ok {
+			e.set(at)
+		}
 	}
 	return p
+}
+
+// maxSeqDigits is the most digits a seq (a uint64) has.
+const maxSeqDigits = 20
+
+// set makes at e's position.
+func (e *position) set(at fanout.Position) {
+	e.at, e.known = at, true
+	e.text = strconv.AppendUint(append(append(append(e.text[:0], ','), e.sym...), ':'), at.Seq, 10)
 }
 
 // Wire forms positions reads (feed.Tick.AppendJSON, fanout's bars and
 // notices, encodeReply).
 var (
-	tickStart       = []byte(`{"type":"tick","sym":"`)
+	tickStart       = []byte(`{"type":"tick","sym":"`) // then the symbol, `",` and seqKey's field
 	barStart        = []byte(`{"type":"bar",`)
 	noticeStart     = []byte(`{"type":"notice","code":"`)
 	subscribedStart = []byte(`{"type":"subscribed",`)
@@ -125,7 +147,12 @@ func (p *positions) follow(batch []fanout.Message) {
 func (p *positions) follow1(m []byte) {
 	switch {
 	case bytes.HasPrefix(m, tickStart):
-		p.advance(field(m, symKey, '"'), field(m, seqKey, ','))
+		// Every delivery passes here: the fixed layout is read in place,
+		// without searching for each key as for the rarer messages.
+		sym := m[len(tickStart):]
+		if q := bytes.IndexByte(sym, '"'); q > 0 && bytes.HasPrefix(sym[q+1:], seqKey) {
+			p.advance(sym[:q], digits(sym[q+1+len(seqKey):]))
+		}
 	case bytes.HasPrefix(m, barStart):
 		if !bytes.Contains(m, partialMark) { // partial bars are no position
 			p.advance(field(m, symKey, '"'), field(m, seqKey, ','))
@@ -140,12 +167,29 @@ func (p *positions) follow1(m []byte) {
 			Epochs map[string]string `json:"epochs"`
 		}
 		json.Unmarshal(m, &r) // the session's own reply: it decodes
+		same := make(map[string]string)
 		for sym, ep := range r.Epochs {
 			if i, ok := p.index[sym]; ok {
+				if c, ok := same[ep]; ok {
+					ep = c
+				} else {
+					ep = p.canonical(ep)
+					same[ep] = ep
+				}
 				p.list[i].run = ep
 			}
 		}
 	}
+}
+
+// digits returns the digits b starts with.
+func digits(b []byte) []byte {
+	for i, c := range b {
+		if c < '0' || c > '9' {
+			return b[:i]
+		}
+	}
+	return b
 }
 
 // field returns the bytes after key in m up to end (or m's end).
@@ -173,7 +217,7 @@ func (p *positions) advance(sym, seq []byte) {
 		return
 	}
 	e := &p.list[i]
-	e.at, e.known = fanout.Position{Seq: n, Epoch: e.run}, true
+	e.set(fanout.Position{Seq: n, Epoch: e.run})
 }
 
 // parseSeq reads a seq's digits without the string ParseUint wants.
@@ -199,8 +243,22 @@ func (p *positions) restart(sym, epoch []byte) {
 		return
 	}
 	e := &p.list[i]
-	e.run = string(epoch)
-	e.at, e.known = fanout.Position{Epoch: e.run}, true
+	e.run = p.canonical(string(epoch))
+	e.set(fanout.Position{Epoch: e.run})
+}
+
+// canonical returns the string of an epoch some position already holds
+// that equals ep, or ep: one string per epoch, so that appendID, which
+// compares each position's epoch with the one before, compares pointers.
+func (p *positions) canonical(ep string) string {
+	for i := range p.list {
+		if e := &p.list[i]; e.run == ep {
+			return e.run
+		} else if e.at.Epoch == ep {
+			return e.at.Epoch
+		}
+	}
+	return ep
 }
 
 // appendID appends the id of the positions to dst: every known one in
@@ -220,8 +278,7 @@ func (p *positions) appendID(dst []byte) []byte {
 			dst = append(append(dst, '@'), e.at.Epoch...)
 			epoch = e.at.Epoch
 		}
-		dst = append(append(append(dst, ','), e.sym...), ':')
-		dst = strconv.AppendUint(dst, e.at.Seq, 10)
+		dst = append(dst, e.text...)
 		if len(dst)-start > maxEventIDBytes {
 			return dst[:mark]
 		}

@@ -135,9 +135,6 @@ func TestSSEBars(t *testing.T) {
 		tick(k)
 	}
 	c := e.dialSSE("?symbols=AAPL&stream=bars.1s&history=2&partial=true", ssetest.Options{})
-	for k := 5; k <= 7; k++ {
-		tick(k)
-	}
 	var last uint64 // the last final bar's seq
 	finals, partials := 0, 0
 	for last < seq(6) { // history 2..3, then 4..6 live
@@ -151,6 +148,10 @@ func TestSSEBars(t *testing.T) {
 		}
 		for _, m := range msgs {
 			switch {
+			case m.Type == "subscribed": // then the live bars
+				for k := 5; k <= 7; k++ {
+					tick(k)
+				}
 			case m.Type != "bar":
 			case m.Partial:
 				partials++

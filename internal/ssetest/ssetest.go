@@ -75,14 +75,12 @@ func Open(tb testing.TB, url string, o Options) (*Client, error) {
 	tb.Helper()
 	c := &Client{TB: tb}
 	d := &net.Dialer{Timeout: 5 * time.Second, Control: recvBuf(o.RecvBuf)}
-	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	tr := &http.Transport{DisableKeepAlives: true, ResponseHeaderTimeout: ReadTimeout, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := d.DialContext(ctx, network, addr)
 		c.conn = conn
 		return conn, err
 	}}
-	ctx, cancel := context.WithTimeout(context.Background(), ReadTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, url, nil)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
