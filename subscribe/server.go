@@ -241,7 +241,7 @@ func (s *Server) unregister(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
-	s.releaseConnSlot(sess.ip, sess.wire.kind())
+	s.releaseConnSlot(sess.ip, sess.kind)
 	s.wg.Done()
 }
 

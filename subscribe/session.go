@@ -24,6 +24,7 @@ type session struct {
 	srv     *Server
 	client  *fanout.Client
 	wire    transport     // how batches are framed, and the connection ends (transport.go)
+	kind    transportKind // wire's, for metrics
 	out     *frameWriter  // the connection's writes, one frame at a time
 	ip      netip.Addr    // the client's address (clientIP)
 	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited (WebSocket only)
@@ -47,8 +48,8 @@ type session struct {
 }
 
 func newSession(srv *Server, wire transport, out *frameWriter, ip netip.Addr) *session {
-	s := &session{srv: srv, wire: wire, out: out, ip: ip, closed: make(chan struct{})}
-	if wire.kind() == overWebSocket { // the one transport that reads messages
+	s := &session{srv: srv, wire: wire, kind: wire.kind(), out: out, ip: ip, closed: make(chan struct{})}
+	if s.kind == overWebSocket { // the one transport that reads messages
 		s.limiter = rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst)
 		s.flood = rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.FloodBurst)
 	}
@@ -80,7 +81,7 @@ func (s *session) serve(initial *request) {
 	s.releaseGrant()
 	<-s.closed
 	reason := reasonOf(s.client.Cause())
-	s.srv.metrics.disconnects[s.wire.kind()][reason].Inc()
+	s.srv.metrics.disconnects[s.kind][reason].Inc()
 	s.srv.closes.closed(reason, s.ip)
 }
 

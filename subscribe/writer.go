@@ -97,6 +97,6 @@ func (s *session) writeFrame(batch []fanout.Message) error {
 	if err != nil {
 		return err
 	}
-	s.srv.metrics.frameWritten(s.wire.kind(), batch, n, time.Now().UnixNano())
+	s.srv.metrics.frameWritten(s.kind, batch, n, time.Now().UnixNano())
 	return nil
 }
