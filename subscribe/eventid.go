@@ -79,18 +79,21 @@ func parseEventID(id string) (map[string]fanout.Position, error) {
 type positions struct {
 	list  []position     // subscription order: the order ids list them in
 	index map[string]int // symbol to list index
+	last  int            // the list index found last: a batch often holds one symbol's run
 }
 
 // position is one symbol's place in its stream.
 type position struct {
-	sym   string
-	run   string          // the epoch the symbol's next message belongs to; "" until told
-	at    fanout.Position // the last position written, if known
-	known bool
-	// text is at's ",<symbol>:<seq>", written when at changes, so an id
-	// copies each position rather than formatting it for every event. Its
-	// capacity holds any seq, so it never grows.
-	text []byte
+	sym string
+	run string          // the epoch the symbol's next message belongs to; "" until told
+	at  fanout.Position // the last position written, if known
+	// text is at's ",<symbol>:<seq>", written by the first id after at
+	// changed (stale says it must be), so an id copies each position
+	// rather than formatting every one, and a run of one symbol's ticks
+	// in a batch is formatted once. Its capacity holds any seq, so it
+	// never grows.
+	text         []byte
+	known, stale bool
 }
 
 // newPositions follows syms, the stream's subscribed symbols, from since,
@@ -119,8 +122,13 @@ const maxSeqDigits = 20
 
 // set makes at e's position.
 func (e *position) set(at fanout.Position) {
-	e.at, e.known = at, true
-	e.text = strconv.AppendUint(append(append(append(e.text[:0], ','), e.sym...), ':'), at.Seq, 10)
+	e.at, e.known, e.stale = at, true, true
+}
+
+// format writes e's text for its position.
+func (e *position) format() {
+	e.text = strconv.AppendUint(append(append(append(e.text[:0], ','), e.sym...), ':'), e.at.Seq, 10)
+	e.stale = false
 }
 
 // Wire forms positions reads (feed.Tick.AppendJSON, fanout's bars and
@@ -208,10 +216,14 @@ func field(m, key []byte, end byte) []byte {
 // advance records a message of sym with seq: its position in the epoch
 // the symbol was last told.
 func (p *positions) advance(sym, seq []byte) {
-	i, ok := p.index[string(sym)]
+	i, ok := p.last, true
+	if i >= len(p.list) || p.list[i].sym != string(sym) {
+		i, ok = p.index[string(sym)]
+	}
 	if !ok || p.list[i].run == "" {
 		return
 	}
+	p.last = i
 	n, ok := parseSeq(seq)
 	if !ok {
 		return
@@ -277,6 +289,9 @@ func (p *positions) appendID(dst []byte) []byte {
 			}
 			dst = append(append(dst, '@'), e.at.Epoch...)
 			epoch = e.at.Epoch
+		}
+		if e.stale {
+			e.format()
 		}
 		dst = append(dst, e.text...)
 		if len(dst)-start > maxEventIDBytes {
