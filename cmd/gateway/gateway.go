@@ -121,6 +121,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 func (g *gateway) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", g.clients)
+	mux.HandleFunc("GET /sse", g.clients.ServeSSE)
 	if g.cfg.Server.AdminListen == "" {
 		g.routeAdmin(mux, g.cfg.Server.PProf)
 	}
