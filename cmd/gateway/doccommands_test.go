@@ -189,14 +189,15 @@ var docCommands = map[string]docClass{
 	"go test -run '^$' -bench 'BenchmarkFanout' -benchtime 2000x ./fanout":                                               {bench, "a benchmark"},
 	"go test -run '^$' -bench 'BenchmarkPublishShards' ./fanout":                                                         {bench, "a benchmark"},
 	"go test -run '^$' -bench 'BenchmarkFrameWrite' -benchtime 200000x -cpu 1 ./subscribe/":                              {bench, "a benchmark"},
-	"go install github.com/centrifugal/centrifugo/v6@v6.9.1":                                                             {bench, "fetches and builds Centrifugo from the Go module proxy"},
-	"export PATH=$PATH:$(go env GOPATH)/bin":                                                                             {runs, "TestDocQuickCommands"},
-	`WORKLOADS=light TARGETS="tickgate floor" bash bench/compare.sh 8s 1`:                                                {bench, "about 2 min"},
-	"GATEWAY_BIN=/tmp/gw-before bash bench/compare.sh":                                                                   {manual, "about 35 min, and a build of another revision"},
-	"PIN=1 bash bench/compare.sh":                                                                                        {manual, "about 35 min"},
-	"python3 bench/compare.py bench/out/compare-RUN":                                                                     {names, "RUN is a placeholder; the DIR form runs"},
-	"go run ./bench -spawn -workload light -duration 8s -out /tmp/a.json":                                                {bench, "a load run"},
-	"go run ./bench -compare /tmp/a.json /tmp/b.json":                                                                    {bench, "after the run above, and the same into /tmp/b.json"},
+	"go test -c ./subscribe":                                              {bench, "builds the test binary BenchmarkBatchWrite's callgrind count runs"},
+	"go install github.com/centrifugal/centrifugo/v6@v6.9.1":              {bench, "fetches and builds Centrifugo from the Go module proxy"},
+	"export PATH=$PATH:$(go env GOPATH)/bin":                              {runs, "TestDocQuickCommands"},
+	`WORKLOADS=light TARGETS="tickgate floor" bash bench/compare.sh 8s 1`: {bench, "about 2 min"},
+	"GATEWAY_BIN=/tmp/gw-before bash bench/compare.sh":                    {manual, "about 35 min, and a build of another revision"},
+	"PIN=1 bash bench/compare.sh":                                         {manual, "about 35 min"},
+	"python3 bench/compare.py bench/out/compare-RUN":                      {names, "RUN is a placeholder; the DIR form runs"},
+	"go run ./bench -spawn -workload light -duration 8s -out /tmp/a.json": {bench, "a load run"},
+	"go run ./bench -compare /tmp/a.json /tmp/b.json":                     {bench, "after the run above, and the same into /tmp/b.json"},
 }
 
 // notYetInDocs are docCommands entries another change is to add to the
