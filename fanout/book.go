@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"hash/crc32"
+	"math"
 
 	"github.com/tickgate/tickgate/feed"
 )
@@ -41,12 +42,18 @@ type bookState struct {
 	sending *bookSpan
 	logged  uint8  // the bad-data reasons logged for the symbol, a bit each
 	sum     []byte // the checksum's string, built here (feed.AppendChecksumString)
+	// log keeps the bytes of the book topic's messages (booklog.go);
+	// snapRef is where the snapshot of the book at seq snapSeq was last
+	// encoded in the shard's arena, shared while it is still there.
+	log     bookLog
+	snapRef liveRef
+	snapSeq uint64
 }
 
 // reset forgets the book, for a new epoch.
 func (bk *bookState) reset() {
 	bk.bids, bk.asks = bk.bids[:0], bk.asks[:0]
-	bk.valid, bk.seen, bk.checksum = false, 0, 0
+	bk.valid, bk.seen, bk.checksum, bk.snapSeq = false, 0, 0, 0
 }
 
 // apply makes b, which follows on from the book, its next state, and
@@ -140,9 +147,10 @@ func (s *shard) publishBook(sym *symbol, b *feed.Book, n int64, now int64) bool 
 	tp := sym.topics[Book]
 	d := &bk.delta
 	d.n, d.from = n, prev
-	m := tp.record(tp.encodeSpan(d), b.Seq, prev, n, b.TS)
-	tp.lastMsg = Message{} // the book, not this update, is the snapshot: encoded when asked
-	m.TS += sym.lag
+	lg := &bk.log
+	data, ref := lg.cut(d.appendJSON(lg.start(s, tp, maxBookJSON(d.levels())), sym.name, sym.mark))
+	rec := record{seq: b.Seq, prev: prev, n: int32(min(n, math.MaxInt32)), ts: b.TS, live: ref}
+	m := tp.record(data, rec, b.TS+sym.lag)
 	bk.sending = d
 	s.send(tp, m, b.Seq, now)
 	return true
@@ -175,25 +183,37 @@ func (s *shard) bookGap(sym *symbol, from, to uint64) {
 		}
 	}
 	sym.book.valid = false
-	tp.lastMsg = Message{}
 	if tp.classes != nil {
 		s.notify(tp, tp.encodeGap(from, to))
 	}
 }
 
-// encodeSpan is sp's wire form for tp's symbol, cut from the arena.
+// encodeSpan is sp's wire form for tp's symbol, cut from the shard's
+// arena: a rate class's merged update, sent once and never kept.
 func (tp *topic) encodeSpan(sp *bookSpan) []byte {
-	return tp.cut(sp.appendJSON(tp.bufFor(maxBookJSON(sp.levels())), tp.sym.name, tp.sym.mark))
+	a := &tp.sym.shard.arena
+	data, _ := a.cut(sp.appendJSON(a.startFor(maxBookJSON(sp.levels())), tp.sym.name, tp.sym.mark))
+	return data
 }
 
-// encodeBook is the book's snapshot, cut from the arena; nil while the
-// book is not the feed's.
-func (tp *topic) encodeBook() []byte {
-	bk := &tp.sym.book
+// snapshot is the book as a snapshot message, encoded into the shard's
+// arena at the first ask after a change and shared while its bytes are
+// still there; nil while the book is not the feed's. tp is the book's
+// topic. The caller holds shard.mu.
+func (bk *bookState) snapshot(tp *topic) []byte {
 	if !bk.valid {
 		return nil
 	}
+	a := &tp.sym.shard.arena
+	if bk.snapSeq == tp.lastSeq {
+		if data, ok := a.resolve(bk.snapRef); ok {
+			return data
+		}
+	}
 	b := feed.Book{Symbol: tp.sym.name, Seq: tp.lastSeq, TS: bk.ts, Snapshot: true, Bids: bk.bids, Asks: bk.asks}
-	dst := b.AppendJSON(tp.bufFor(maxBookJSON(len(bk.bids)+len(bk.asks))), bk.checksum)
-	return tp.cut(append(append(dst[:len(dst)-1], tp.sym.mark...), '}'))
+	dst := b.AppendJSON(a.startFor(maxBookJSON(len(bk.bids)+len(bk.asks))), bk.checksum)
+	var data []byte
+	data, bk.snapRef = a.cut(append(append(dst[:len(dst)-1], tp.sym.mark...), '}'))
+	bk.snapSeq = tp.lastSeq
+	return data
 }

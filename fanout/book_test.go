@@ -375,12 +375,14 @@ func TestBookZeroAlloc(t *testing.T) {
 	for _, c := range clients {
 		c.Drain(nil, 1<<30)
 	}
-	// The one allocation of the path is an arena block, once per block's
-	// worth of encoded messages (the updates, and each slot's merged one).
-	// Give the topic one block large enough for the runs, so none
-	// straddles one. A lagging client's merged update takes no arena: it
-	// is encoded when its queue is drained.
-	f.sym.topics[Book].arena = make([]byte, 0, 1<<20)
+	// The one allocation of the path is a block: of the book's log, once
+	// per block's worth of updates, and of the shard's arena, for each
+	// slot's merged update. Give each one block large enough for the
+	// runs, so none straddles one. A lagging client's merged update takes
+	// neither: it is encoded when its queue is drained.
+	f.sym.shard.arena.renewFor(1 << 20)
+	lg := &f.sym.book.log
+	lg.cut(lg.start(f.sym.shard, f.sym.topics[Book], 1<<20))
 	allocs := testing.AllocsPerRun(runs, deliver)
 	if allocs != 0 {
 		t.Fatalf("a book update to 2000 subscribers and 10 lagging ones: %v allocs, want 0", allocs)
@@ -434,5 +436,59 @@ func TestBookDelayed(t *testing.T) {
 		if (merged > 0) != (maxBytes < 1<<20) {
 			t.Fatalf("max %d: %d merged updates of %d messages", maxBytes, merged, len(ws))
 		}
+	}
+}
+
+// TestBookHistoryUnderBudget: a book's history is kept under the memory
+// budget like a tick's: its records and the bytes of its log together
+// stay within the share (checkBudget after each message), the least
+// recently subscribed book's history goes first, and a since behind what
+// was released is answered with the book's snapshot; the log lets its
+// blocks go as its records leave.
+func TestBookHistoryUnderBudget(t *testing.T) {
+	t.Parallel()
+	e, _ := newEngine(t, Config{Shards: 1, History: 256, MemoryBudget: 64 << 10}, "AAPL", "MSFT")
+	gens := map[string]*depthtest.Gen{"AAPL": depthtest.NewGen("AAPL", 10, 1), "MSFT": depthtest.NewGen("MSFT", 10, 2)}
+	held := newTestClient(e)
+	if _, err := e.Subscribe(held.Client, []string{"MSFT"}, Policy{Stream: Book}, nil); err != nil {
+		t.Fatal(err)
+	}
+	at := int64(0)
+	put := func(b feed.Book) {
+		at++
+		e.symbols[b.Symbol].shard.deliver([]inTick{{sym: e.symbols[b.Symbol], depth: &inDepth{kind: depthBook, book: b}}}, at)
+		checkBudget(t, e)
+	}
+	for _, sym := range []string{"AAPL", "MSFT"} {
+		put(gens[sym].Snapshot())
+	}
+	for range 600 {
+		put(gens["AAPL"].Update())
+		put(gens["MSFT"].Update())
+	}
+	drainAll(held)
+	aapl, msft := e.symbols["AAPL"].topics[Book], e.symbols["MSFT"].topics[Book]
+	if msft.kept.n < 4*aapl.kept.n || msft.kept.n < 64 {
+		t.Fatalf("the held book keeps %d records, the other %d: want the other's history gone first", msft.kept.n, aapl.kept.n)
+	}
+	if lg := &e.symbols["AAPL"].book.log; lg.bytes > 2*maxBookBlock {
+		t.Fatalf("the other book's log holds %d bytes in %d blocks for %d records", lg.bytes, len(lg.blocks), aapl.kept.n)
+	}
+	if got := testutil.ToFloat64(e.metrics.evicted[keptBooks]); got == 0 {
+		t.Fatal("no book records evicted")
+	}
+	c := newTestClient(e)
+	res, err := e.Subscribe(c.Client, []string{"AAPL"}, Policy{Stream: Book, Since: map[string]Position{"AAPL": {gens["AAPL"].Seq - 100, feed.DefaultEpoch}}}, nil)
+	if err != nil || len(res.Snapshot) != 1 {
+		t.Fatalf("since behind the released history: %+v %v, want snapshot", res, err)
+	}
+	var cp depthtest.Book
+	if ws := applyAll(t, &cp, drainAll(c)); len(ws) != 1 || !cp.Equal(gens["AAPL"].Bids, gens["AAPL"].Asks) {
+		t.Fatalf("snapshot %v", ws)
+	}
+	since := gens["MSFT"].Seq - uint64(msft.kept.n-1)
+	res, err = e.Subscribe(newTestClient(e).Client, []string{"MSFT"}, Policy{Stream: Book, Since: map[string]Position{"MSFT": {since, feed.DefaultEpoch}}}, nil)
+	if err != nil || len(res.Recovered) != 1 {
+		t.Fatalf("since %d within the held book's history: %+v %v, want recovered", since, res, err)
 	}
 }

@@ -148,12 +148,12 @@ func (s *shard) deliverDepth(sym *symbol, d *inDepth, now int64) {
 		s.t.depthDrops[d.kind][why]++
 	case d.kind == depthBook:
 		if s.publishBook(sym, &d.book, 1, now) && sym.delayed != nil {
-			s.t.delayConflated += s.delay.holdBook(sym.idx, &d.book)
+			s.t.delayConflated += s.delay.holdBook(&s.budget, &s.t, sym.idx, &d.book, sym.epochs.current)
 		}
 	default:
 		s.publishStatus(sym, &d.status, now)
 		if sym.delayed != nil {
-			s.t.delayConflated += s.delay.holdStatus(sym.idx, &d.status)
+			s.t.delayConflated += s.delay.holdStatus(&s.budget, &s.t, sym.idx, &d.status, sym.epochs.current)
 		}
 	}
 	s.free.put(d)

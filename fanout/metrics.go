@@ -21,6 +21,10 @@ type metrics struct {
 	fallbacks         prometheus.Counter
 	batchTicks        prometheus.Histogram
 	bars, lateTicks   [barStreams]prometheus.Counter // [Ticks] is nil
+	// evicted and evictedBytes count, by kind, the records the memory
+	// budget released and their bytes; [keptDelay] is nil (the line
+	// merges, counted in conflatedDelay).
+	evicted, evictedBytes [numKinds]prometheus.Counter
 
 	feedDepth    [numDepthKinds]prometheus.Counter                // books, statuses taken from the feed
 	unknownDepth [numDepthKinds]prometheus.Counter                // for a symbol the engine does not carry
@@ -82,6 +86,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		m.bars[st] = bars.WithLabelValues(st.String())
 		m.lateTicks[st] = late.WithLabelValues(st.String())
 	}
+	memory := m.memory(e)
 	depthCollectors := m.depthMetrics()
 	gauges := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -98,7 +103,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		}, func() float64 { n, _ := e.delayHeld(); return float64(n) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_delay_line_bytes",
-			Help: "Bytes the delay line holds (bounded by entitlements.delay_max_bytes).",
+			Help: "Bytes the delay line's slots take, held or free (bounded by entitlements.delay_max_bytes and within fanout.memory_budget).",
 		}, func() float64 { _, b := e.delayHeld(); return float64(b) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_shard_inbox_ticks",
@@ -111,8 +116,9 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			return float64(n)
 		}),
 	}
-	collectors := append([]prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}, gauges...)
-	for _, c := range append(collectors, depthCollectors...) {
+	collectors := []prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}
+	collectors = append(append(append(collectors, gauges...), memory...), depthCollectors...)
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -120,8 +126,62 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 	return m, nil
 }
 
+// memory makes the memory budget's series: the budget, the bytes kept by
+// kind, and what the budget released. It resolves m.evicted and
+// m.evictedBytes and returns the collectors to register.
+func (m *metrics) memory(e *Engine) []prometheus.Collector {
+	evicted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_memory_evicted_messages_total",
+		Help: "Kept messages (history records) the memory budget released to make room for a more recently subscribed topic or the delay line, by kind.",
+	}, []string{"kind"})
+	evictedBytes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_memory_evicted_bytes_total",
+		Help: "Bytes of history the memory budget released, by kind.",
+	}, []string{"kind"})
+	out := []prometheus.Collector{evicted, evictedBytes,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_memory_budget_bytes",
+			Help: "The memory budget (fanout.memory_budget): the most bytes of kept messages, snapshots, histories and the delay line together.",
+		}, func() float64 { return float64(e.cfg.MemoryBudget) }),
+	}
+	for _, k := range [...]keptKind{keptTicks, keptBars, keptBooks} {
+		m.evicted[k] = evicted.WithLabelValues(k.String())
+		m.evictedBytes[k] = evictedBytes.WithLabelValues(k.String())
+	}
+	return append(out, keptCollector{e})
+}
+
+// keptCollector reports tickgate_memory_kept_bytes, each shard's kinds
+// read together (budget.published), so the series of one scrape add up
+// to what the shards kept, never more than the budget.
+type keptCollector struct{ e *Engine }
+
+var keptDesc = prometheus.NewDesc("tickgate_memory_kept_bytes",
+	"Bytes of kept messages under the memory budget, by kind: ticks and bars (snapshots and histories), delay_line (the delayed tier's held ticks).",
+	[]string{"kind"}, nil)
+
+func (keptCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keptDesc }
+
+func (c keptCollector) Collect(ch chan<- prometheus.Metric) {
+	kept := c.e.kept()
+	for k, n := range kept {
+		ch <- prometheus.MustNewConstMetric(keptDesc, prometheus.GaugeValue, float64(n), keptKind(k).String())
+	}
+}
+
+// kept is the bytes the shards kept at their last batch, by kind.
+func (e *Engine) kept() (total [numKinds]int64) {
+	for _, s := range e.shards {
+		for k, n := range s.budget.published() {
+			total[k] += n
+		}
+	}
+	return total
+}
+
 // batch publishes one shard batch's counts: messages from the feed
-// delivered (0 for a rate class flush), ticks and depth apart, stale ticks and ticks of an invalid epoch dropped, and
+// delivered (0 for a rate class flush), ticks and depth apart, stale
+// ticks and ticks of an invalid epoch dropped, and
 // what the enqueues did (epoch conflicts among them).
 func (m *metrics) batch(msgs, stale, invalid int, t *tally) {
 	if msgs > 0 {
@@ -168,6 +228,10 @@ func (m *metrics) sent(t *tally) {
 	for st := Bars1s; st < barStreams; st++ {
 		add(m.bars[st], t.bars[st])
 		add(m.lateTicks[st], t.lateTicks[st])
+	}
+	for _, k := range [...]keptKind{keptTicks, keptBars, keptBooks} {
+		add(m.evicted[k], int(t.evicted[k]))
+		add(m.evictedBytes[k], int(t.evictedBytes[k]))
 	}
 }
 

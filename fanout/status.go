@@ -96,16 +96,24 @@ func (s *shard) markStale(sym *symbol, now int64) {
 // and lat as the message's TS (0: not counted as delivery latency), as
 // the status topic's snapshot, and sends it to every subscriber.
 func (s *shard) sendStatus(sym *symbol, ts, lat int64) {
-	st := &sym.status
-	msg := feed.Status{Symbol: sym.name, Status: st.current(), Seq: st.feed.Seq, TS: ts}
+	tp, seq := sym.topics[Status], sym.status.feed.Seq
+	data, ref := tp.encodeStatus(ts)
+	m := tp.record(data, record{seq: seq, prev: seq, n: 1, ts: ts, live: ref}, lat)
+	s.send(tp, m, seq, 0)
+}
+
+// encodeStatus is the symbol's status now, with feed time ts on the wire,
+// cut from the shard's arena, and where it is there. The caller holds
+// shard.mu.
+func (tp *topic) encodeStatus(ts int64) ([]byte, liveRef) {
+	st := &tp.sym.status
+	msg := feed.Status{Symbol: tp.sym.name, Status: st.current(), Seq: st.feed.Seq, TS: ts}
 	if !st.stale {
 		msg.Reason = st.feed.Reason
 	}
-	tp := sym.topics[Status]
-	b := msg.AppendJSON(tp.buf())
-	data := tp.cut(append(append(b[:len(b)-1], sym.mark...), '}'))
-	m := tp.record(data, msg.Seq, msg.Seq, 1, lat)
-	s.send(tp, m, msg.Seq, 0)
+	a := &tp.sym.shard.arena
+	b := msg.AppendJSON(a.start())
+	return a.cut(append(append(b[:len(b)-1], tp.sym.mark...), '}'))
 }
 
 // feedHealth is what the engine knows of its feed's health (SetFeedUp):

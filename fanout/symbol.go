@@ -52,11 +52,7 @@ func (e *Engine) newSymbol(name string, sh *shard, delayed bool) *symbol {
 		case st == Status:
 			history = 0 // the current status is the whole state
 		}
-		sym.topics[st] = &topic{
-			sym:     sym,
-			stream:  st,
-			history: newRing(max(history, 0)),
-		}
+		sym.topics[st] = newTopic(sym, st, history)
 	}
 	return sym
 }

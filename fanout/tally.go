@@ -13,6 +13,7 @@ type tally struct {
 	depthDrops             [numDepthKinds][numDepthDrops]int // books and statuses dropped, by reason
 	badLog                 []badBook                         // bad books to log after the lock; reused
 	bars, lateTicks        [barStreams]int                   // per bar stream
+	evicted, evictedBytes  [numKinds]int64                   // records the memory budget released, and their bytes
 	start                  []*Client                         // reused across batches; grows only
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/internal/depthtest"
+	"github.com/tickgate/tickgate/internal/ssetest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
 
@@ -137,8 +140,9 @@ func (bc *bookCopies) add(m msg) error {
 	return b.Apply(m)
 }
 
-// readBooks reads c until each symbol's copy reaches the seq want names.
-func readBooks(c *wstest.Client, bc *bookCopies, want map[string]uint64) error {
+// readBooks reads c (either transport) until each symbol's copy reaches
+// the seq want names.
+func readBooks(c msgReader, bc *bookCopies, want map[string]uint64) error {
 	for {
 		done := true
 		for sym, seq := range want {
@@ -147,7 +151,7 @@ func readBooks(c *wstest.Client, bc *bookCopies, want map[string]uint64) error {
 		if done {
 			return nil
 		}
-		m, err := c.ReadWithin(10 * time.Second)
+		m, err := c.Read()
 		if err != nil {
 			return fmt.Errorf("stuck before %v: %w", want, err)
 		}
@@ -507,4 +511,43 @@ func TestStatusOverSocket(t *testing.T) {
 	}
 	e.publish("AAPL", 1)
 	expectStatus(c, "open/")
+}
+
+// TestBookOverSSE: the book stream over Server-Sent Events: every message
+// applies with its checksum, each event's id carries the book's position,
+// and a reconnect with Last-Event-ID gets exactly the updates missed.
+func TestBookOverSSE(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{History: 256})
+	g := depthtest.NewGen("AAPL", 10, 31)
+	c := e.dialSSE("?stream=book&symbols=AAPL", ssetest.Options{})
+	expectReply(c, "subscribed", 0)
+	e.putBooks(g.Snapshot())
+	for range 30 {
+		e.putBooks(g.Update())
+	}
+	cp := newBookCopies("AAPL")
+	if err := readBooks(c, cp, map[string]uint64{"AAPL": g.Seq}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	id, left := c.LastID, g.Seq
+	if since, err := parseEventID(id); err != nil || since["AAPL"].Seq != left {
+		t.Fatalf("last event id %q (%v), want AAPL at %d", id, err, left)
+	}
+	for range 20 {
+		e.putBooks(g.Update())
+	}
+	c2 := e.dialSSE("?stream=book&symbols=AAPL", ssetest.Options{Header: http.Header{"Last-Event-Id": {id}}})
+	if r := expectReply(c2, "subscribed", 0); !slices.Equal(r.Recovered, []string{"AAPL"}) {
+		t.Fatalf("reply %s, want AAPL recovered", r.Raw)
+	}
+	cp.msgs = 0
+	if err := readBooks(c2, cp, map[string]uint64{"AAPL": g.Seq}); err != nil {
+		t.Fatal(err)
+	}
+	if cp.msgs != 20 {
+		t.Fatalf("recovered %d messages, want the 20 missed", cp.msgs)
+	}
+	checkCopies(t, "over SSE", cp, map[string]*depthtest.Gen{"AAPL": g})
 }

@@ -60,6 +60,8 @@ type Msg struct {
 	Partial    bool    `json:"partial"`
 	Span       uint64  `json:"span"`
 	Delayed    bool    `json:"delayed"`
+	// Synthetic: a tick or bar of the simulator's made-up past.
+	Synthetic bool `json:"synthetic"`
 	// Books: the checksum and the levels; gap notices' range.
 	Checksum   uint32       `json:"checksum"`
 	Bids, Asks []feed.Level // "bids", "asks"
