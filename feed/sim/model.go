@@ -79,14 +79,21 @@ func (sym *symbol) resume(t feed.Tick) {
 // next generates the next tick, stamped ts. Run calls it for every tick;
 // tests call it directly to check the sequence without timing. It draws
 // from the RNG in a fixed order, which is what makes a seed reproducible.
-func (s *Source) next(ts int64) feed.Tick {
-	sym := &s.syms[s.pick()]
+func (s *Source) next(ts int64) (t feed.Tick) {
+	s.tick(&t, s.pick(), ts)
+	return t
+}
+
+// tick generates symbol i's next tick into t without a book: a trade
+// between a bid and an ask a few cents apart around its price.
+func (s *Source) tick(t *feed.Tick, i int, ts int64) {
+	sym := &s.syms[i]
 	sym.seq++
 	sym.px = step(sym.px, sym.drift, sym.vol, s.rng.NormFloat64())
 	px := cents(sym.px)
 	spread := 1 + s.rng.Int64N(5)
 	bid := max(px-spread/2, 1)
-	return feed.Tick{
+	*t = feed.Tick{
 		Symbol: sym.name,
 		Seq:    sym.seq,
 		Price:  dollars(px),

@@ -47,6 +47,33 @@ type Config struct {
 	// Seq+1, from its Price, in its Epoch ("" stays "", DefaultEpoch). At
 	// most one per symbol, each for a symbol the source emits.
 	Resume []feed.Tick
+
+	// Book gives each symbol an order book of Depth levels a side around
+	// its price (book.go): its trades happen at the touch, and a DepthSink
+	// gets its snapshots and updates. Without it a tick's bid and ask are
+	// a spread drawn around its price, and no book is sent.
+	Book bool
+	// Depth is the levels a side of each book (the gateway's book.depth).
+	// 0 means 10; at most 100.
+	Depth int
+	// Churn is the chance, 0 to 1, that a trade is followed by a book
+	// update of its symbol: its effect on the book, and 1-3 levels
+	// resized, pulled or added. Whatever Churn is, an update goes first
+	// when a trade's bid or ask is not what the receiver's book shows.
+	Churn float64
+	// HaltsPerHour is how often each symbol halts, on average, per hour of
+	// feed time (halt.go); 0 never. A halted symbol does not trade.
+	HaltsPerHour float64
+	// HaltDuration is the mean time a halt lasts; its reopening auction
+	// then lasts a fifth of that. 0 means 15s.
+	HaltDuration time.Duration
+	// ResumeBooks and ResumeStatus hold the last book and status message
+	// of an earlier run for symbols in Resume, whose book and status seqs
+	// then carry on from them (in the resumed tick's epoch, which theirs
+	// must be): the first book message is a snapshot at Seq+1, the first
+	// status at Seq+1. At most one of each per resumed symbol.
+	ResumeBooks  []feed.Book
+	ResumeStatus []feed.Status
 }
 
 // Source is the simulated feed. It is not safe for concurrent use; its state
@@ -59,6 +86,12 @@ type Source struct {
 	names   []string
 	syms    []symbol
 	running atomic.Bool // guards against a second Run racing on rng
+
+	books   []*book // by symbol; nil without Config.Book
+	halts   []halt  // by symbol
+	halting bool    // Config.HaltsPerHour > 0
+	depth   int     // levels a side
+	churn   float64
 }
 
 var (
@@ -94,6 +127,7 @@ func New(cfg Config) (*Source, error) {
 	for _, t := range cfg.Resume {
 		s.syms[slices.Index(s.names, t.Symbol)].resume(t)
 	}
+	s.newDepth(cfg, shares)
 	return s, nil
 }
 
@@ -144,7 +178,7 @@ func (cfg Config) defaults() Config {
 	if cfg.Epoch == "" {
 		cfg.Epoch = feed.NewEpoch()
 	}
-	return cfg
+	return cfg.depthDefaults()
 }
 
 // validate reports the first problem with a defaulted Config. The negated
@@ -169,6 +203,9 @@ func (cfg Config) validate() error {
 	if !feed.ValidEpoch(cfg.Epoch) {
 		return fmt.Errorf("sim: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", cfg.Epoch)
 	}
+	if err := cfg.validateDepth(); err != nil {
+		return err
+	}
 	return cfg.validateResume(seen)
 }
 
@@ -184,7 +221,7 @@ func (cfg Config) validateResume(emitted map[string]bool) error {
 		}
 		resumed[t.Symbol] = true
 	}
-	return nil
+	return cfg.validateResumeDepth()
 }
 
 // Symbols returns a copy of the symbols the source emits, hottest first.
@@ -204,6 +241,8 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("sim: Run called more than once")
 	}
+	out := newOutlet(sink, s.depth)
+	s.start(time.Now().UnixNano(), out)
 	tk := time.NewTicker(s.interval())
 	defer tk.Stop()
 	start := time.Now()
@@ -218,7 +257,7 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 			if due-emitted > limit {
 				emitted = due - limit
 			}
-			if !s.emit(ctx.Done(), sink, due-emitted) {
+			if !s.emit(ctx.Done(), out, due-emitted) {
 				return nil
 			}
 			emitted = due
@@ -237,9 +276,9 @@ func (s *Source) interval() time.Duration {
 	return min(max(d, time.Millisecond), time.Second)
 }
 
-// emit publishes n ticks, checking done every 1024 so a large burst at a
+// emit makes n turns, checking done every 1024 so a large burst at a
 // high rate still stops promptly. It reports false if done closed.
-func (s *Source) emit(done <-chan struct{}, sink feed.Sink, n uint64) bool {
+func (s *Source) emit(done <-chan struct{}, out *outlet, n uint64) bool {
 	for i := range n {
 		if i%1024 == 1023 {
 			select {
@@ -248,7 +287,7 @@ func (s *Source) emit(done <-chan struct{}, sink feed.Sink, n uint64) bool {
 			default:
 			}
 		}
-		sink.Publish(s.next(time.Now().UnixNano()))
+		s.step(time.Now().UnixNano(), out)
 	}
 	return true
 }
