@@ -66,7 +66,7 @@ func (e *reasonErr) Error() string { return e.text }
 
 // The errors Validate wraps, one per reason it can give.
 var (
-	errSymbol        = &reasonErr{ReasonSymbol, "symbol"}
+	errSymbol        = &reasonErr{ReasonSymbol, "bad symbol"}
 	errField         = &reasonErr{ReasonField, "bad field"}
 	errNegativeSize  = &reasonErr{ReasonNegativeSize, "negative size"}
 	errLevels        = &reasonErr{ReasonLevels, "bad levels"}
