@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -132,7 +133,8 @@ func checkPlayback(tb testing.TB, got, want []feed.Tick, start, end time.Time) {
 	}
 }
 
-// readNDJSON decodes every non-blank line of the NDJSON file at path.
+// readNDJSON decodes every non-blank tick line of the NDJSON file at
+// path; lines of another type (book, status) are left out.
 func readNDJSON(tb testing.TB, path string) []feed.Tick {
 	tb.Helper()
 	b, err := os.ReadFile(path)
@@ -141,7 +143,8 @@ func readNDJSON(tb testing.TB, path string) []feed.Tick {
 	}
 	var ticks []feed.Tick
 	for line := range strings.Lines(string(b)) {
-		if strings.TrimSpace(line) == "" {
+		var head struct{ Type string }
+		if strings.TrimSpace(line) == "" || json.Unmarshal([]byte(line), &head) == nil && head.Type != "" && head.Type != "tick" {
 			continue
 		}
 		t, err := feed.DecodeJSON([]byte(line))
@@ -193,6 +196,55 @@ func readCSV(tb testing.TB, path string) []feed.Tick {
 			tb.Fatalf("%s: %v", path, err)
 		}
 		ticks = append(ticks, t)
+	}
+}
+
+// refused returns the value of the decode-errors series of kind and
+// reason in reg.
+func refused(tb testing.TB, reg *prometheus.Registry, kind, reason string) float64 {
+	tb.Helper()
+	var v float64
+	found := false
+	eachRefused(tb, reg, func(labels map[string]string, n float64) {
+		if labels["kind"] == kind && labels["reason"] == reason {
+			v, found = n, true
+		}
+	})
+	if !found {
+		tb.Fatalf("no series %s{kind=%s,reason=%s}", feed.DecodeErrorsMetric, kind, reason)
+	}
+	return v
+}
+
+// refusedTotal returns the sum of the decode-errors series in reg.
+func refusedTotal(tb testing.TB, reg *prometheus.Registry) float64 {
+	tb.Helper()
+	var v float64
+	eachRefused(tb, reg, func(_ map[string]string, n float64) { v += n })
+	return v
+}
+
+// eachRefused calls f with the labels and value of each decode-errors
+// series of the replay source in reg.
+func eachRefused(tb testing.TB, reg *prometheus.Registry, f func(map[string]string, float64)) {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != feed.DecodeErrorsMetric {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["source"] == "replay" {
+				f(labels, m.GetCounter().GetValue())
+			}
+		}
 	}
 }
 
