@@ -123,10 +123,7 @@ func TestPublishCarriesBookSeqsOn(t *testing.T) {
 	cfg["feed.sim.symbols"] = `["AAPL"]`
 	_, stop := startPublish(t, cfg)
 	st := streamOf(t, ns.ClientURL(), "TICKS")
-	poll.Until(t, 10*time.Second, func() error {
-		_, err := st.GetLastMsgForSubject(context.Background(), "ticks.book.AAPL")
-		return err
-	})
+	waitSubject(t, st, "ticks.book.AAPL")
 	stop()
 	last := func(subject string) []byte {
 		m, err := st.GetLastMsgForSubject(context.Background(), subject)

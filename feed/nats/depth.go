@@ -37,67 +37,66 @@ func (p *Publisher) PublishStatus(st feed.Status) {
 // reports false. Without a DepthSink such messages are dropped undecoded:
 // the sink takes ticks alone.
 func (r *runner) handleDepth(subject string, data []byte) bool {
-	s := r.s
-	rest, _ := strings.CutPrefix(subject, s.prefix)
+	rest, _ := strings.CutPrefix(subject, r.s.prefix)
 	if sym, ok := strings.CutPrefix(rest, BookToken+"."); ok {
-		if r.depth == nil {
-			return true
-		}
-		if m, err := s.decodeBook(sym, data); err != nil {
-			s.refuse(sym, subject, feed.KindBook, err)
-		} else {
-			r.depth.PublishBook(m)
+		if r.depth != nil {
+			books.deliver(r.s, sym, subject, data, r.depth.PublishBook)
 		}
 		return true
 	}
 	if sym, ok := strings.CutPrefix(rest, StatusToken+"."); ok {
-		if r.depth == nil {
-			return true
-		}
-		if st, err := s.decodeStatus(sym, data); err != nil {
-			s.refuse(sym, subject, feed.KindStatus, err)
-		} else {
-			r.depth.PublishStatus(st)
+		if r.depth != nil {
+			statuses.deliver(r.s, sym, subject, data, r.depth.PublishStatus)
 		}
 		return true
 	}
 	return false
 }
 
-// decodeBook parses the book message in data, received for the subject's
-// symbol sym, and checks it (feed.Book.Validate) and that it is for sym,
-// a symbol of the universe.
-func (s *Source) decodeBook(sym string, data []byte) (feed.Book, error) {
-	name, ok := s.known[sym]
-	if !ok {
-		return feed.Book{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadBook, "%q is not a known symbol", sym))
-	}
-	m, err := feed.DecodeBook(data)
-	if err != nil {
-		return feed.Book{}, fmt.Errorf("nats: %w", err)
-	}
-	if m.Symbol != sym {
-		return feed.Book{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadBook, "symbol %q on the subject of %q", m.Symbol, sym))
-	}
-	m.Symbol = name // the long-lived copy
-	return m, nil
+// depthKind is how the source decodes one kind of message beside ticks.
+type depthKind[T any] struct {
+	kind   feed.Kind
+	bad    error                   // the feed error of the kind: ErrBadBook, ErrBadStatus
+	decode func([]byte) (T, error) // decodes and validates
+	symbol func(*T) *string        // the message's symbol
 }
 
-// decodeStatus is decodeBook for a status message.
-func (s *Source) decodeStatus(sym string, data []byte) (feed.Status, error) {
+var (
+	books = depthKind[feed.Book]{feed.KindBook, feed.ErrBadBook, feed.DecodeBook,
+		func(m *feed.Book) *string { return &m.Symbol }}
+	statuses = depthKind[feed.Status]{feed.KindStatus, feed.ErrBadStatus, feed.DecodeStatus,
+		func(st *feed.Status) *string { return &st.Symbol }}
+)
+
+// deliver decodes data, received on subject for the symbol sym, and hands
+// it to publish, or refuses it: a message that does not decode or
+// validate, or that is not for sym, a symbol of the universe.
+func (k depthKind[T]) deliver(s *Source, sym, subject string, data []byte, publish func(T)) {
+	m, err := k.decodeFor(s, sym, data)
+	if err != nil {
+		s.refuse(sym, subject, k.kind, err)
+		return
+	}
+	publish(m)
+}
+
+// decodeFor is deliver's decoding and checks.
+func (k depthKind[T]) decodeFor(s *Source, sym string, data []byte) (T, error) {
+	var none T
 	name, ok := s.known[sym]
 	if !ok {
-		return feed.Status{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadStatus, "%q is not a known symbol", sym))
+		return none, fmt.Errorf("nats: %w", feed.RefuseSymbol(k.bad, "%q is not a known symbol", sym))
 	}
-	st, err := feed.DecodeStatus(data)
+	m, err := k.decode(data)
 	if err != nil {
-		return feed.Status{}, fmt.Errorf("nats: %w", err)
+		return none, fmt.Errorf("nats: %w", err)
 	}
-	if st.Symbol != sym {
-		return feed.Status{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadStatus, "symbol %q on the subject of %q", st.Symbol, sym))
+	p := k.symbol(&m)
+	if *p != sym {
+		return none, fmt.Errorf("nats: %w", feed.RefuseSymbol(k.bad, "symbol %q on the subject of %q", *p, sym))
 	}
-	st.Symbol = name
-	return st, nil
+	*p = name // the long-lived copy
+	return m, nil
 }
 
 // refuse counts and logs a message of kind refused for err, received on

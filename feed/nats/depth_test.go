@@ -271,14 +271,7 @@ func TestPublisherDepthAllocs(t *testing.T) {
 	m := feed.Book{Symbol: "BRK.B", Seq: 9, TS: 1, Epoch: "run-1", Bids: []feed.Level{{Price: 470.01, Size: 300}, {Price: 470, Size: 0}}, Asks: []feed.Level{{Price: 470.05, Size: 100}}}
 	st := feed.Status{Symbol: "BRK.B", Seq: 2, TS: 1, Epoch: "run-1", Status: feed.StatusHalted, Reason: "LUDP"}
 	core := NewPublisher(connect(t, s.ClientURL()), "")
-	acked := NewPublisher(connect(t, s.ClientURL()), "nobody")
-	a, err := newAcker(acked.nc, 1<<20, acked.ackFailed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reply := "void.reply"
-	a.reply.Store(&reply)
-	acked.acks = a
+	acked := quietPublisher(t, s.ClientURL())
 	for name, p := range map[string]*Publisher{"core": core, "acks": acked} {
 		p.PublishBook(m) // warm the subject caches and the buffer
 		p.PublishStatus(st)

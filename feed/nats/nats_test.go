@@ -114,30 +114,11 @@ func TestBadPayloads(t *testing.T) {
 	}
 }
 
-// refused returns the value of the decode-errors series of kind and
+// refused returns the NATS source's decode-errors count of kind and
 // reason in reg.
 func refused(tb testing.TB, reg *prometheus.Registry, kind, reason string) float64 {
 	tb.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != feed.DecodeErrorsMetric {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["kind"] == kind && labels["reason"] == reason && labels["source"] == "nats" {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	tb.Fatalf("no series %s{kind=%s,reason=%s}", feed.DecodeErrorsMetric, kind, reason)
-	return 0
+	return ticktest.Refused(tb, reg, "nats", kind, reason)
 }
 
 // encode returns t's wire form.

@@ -198,18 +198,27 @@ func TestPublisherAcksAllocs(t *testing.T) {
 	t.Logf("with JetStream acks, the process allocates %.1f times per tick (nats-server storing and acking, nats.go receiving the ack)",
 		float64(after.Mallocs-before.Mallocs)/n)
 
-	quiet := NewPublisher(connect(t, s.ClientURL()), "nobody")
-	a, err := newAcker(quiet.nc, 1<<20, quiet.ackFailed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reply := "void.reply"
-	a.reply.Store(&reply)
-	quiet.acks = a
+	quiet := quietPublisher(t, s.ClientURL())
 	quiet.Publish(tk)
 	if n := testing.AllocsPerRun(1000, func() { quiet.Publish(tk) }); n >= 0.5 {
 		t.Errorf("Publish with acks allocates %v times per tick, want 0", n)
 	}
+}
+
+// quietPublisher returns a Publisher on url with acks that publishes on
+// nobody.> for replies on void.reply: nothing answers, so nothing comes
+// back for the process to receive, and its allocations are Publish's.
+func quietPublisher(tb testing.TB, url string) *Publisher {
+	tb.Helper()
+	p := NewPublisher(connect(tb, url), "nobody")
+	a, err := newAcker(p.nc, 1<<20, p.ackFailed)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reply := "void.reply"
+	a.reply.Store(&reply)
+	p.acks = a
+	return p
 }
 
 // TestLastMessages reads back each symbol's last tick, epoch included,

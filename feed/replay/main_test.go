@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/ticktest"
 )
 
 func TestMain(m *testing.M) {
@@ -199,53 +200,17 @@ func readCSV(tb testing.TB, path string) []feed.Tick {
 	}
 }
 
-// refused returns the value of the decode-errors series of kind and
+// refused returns the replay source's decode-errors count of kind and
 // reason in reg.
 func refused(tb testing.TB, reg *prometheus.Registry, kind, reason string) float64 {
 	tb.Helper()
-	var v float64
-	found := false
-	eachRefused(tb, reg, func(labels map[string]string, n float64) {
-		if labels["kind"] == kind && labels["reason"] == reason {
-			v, found = n, true
-		}
-	})
-	if !found {
-		tb.Fatalf("no series %s{kind=%s,reason=%s}", feed.DecodeErrorsMetric, kind, reason)
-	}
-	return v
+	return ticktest.Refused(tb, reg, "replay", kind, reason)
 }
 
-// refusedTotal returns the sum of the decode-errors series in reg.
+// refusedTotal returns the replay source's decode errors in reg.
 func refusedTotal(tb testing.TB, reg *prometheus.Registry) float64 {
 	tb.Helper()
-	var v float64
-	eachRefused(tb, reg, func(_ map[string]string, n float64) { v += n })
-	return v
-}
-
-// eachRefused calls f with the labels and value of each decode-errors
-// series of the replay source in reg.
-func eachRefused(tb testing.TB, reg *prometheus.Registry, f func(map[string]string, float64)) {
-	tb.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != feed.DecodeErrorsMetric {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["source"] == "replay" {
-				f(labels, m.GetCounter().GetValue())
-			}
-		}
-	}
+	return ticktest.RefusedTotal(tb, reg, "replay")
 }
 
 // discard is a logger that drops everything.
