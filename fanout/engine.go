@@ -69,6 +69,7 @@ type Engine struct {
 	cfg     Config
 	metrics *metrics
 	stopped chan struct{} // closed when Run returns
+	syncMu  sync.Mutex    // one Sync at a time: each shard holds at most one marker
 
 	subscriptions atomic.Int64
 	degraded      atomic.Int64  // clients whose queue conflates
@@ -175,6 +176,32 @@ func (e *Engine) Publish(t feed.Tick) {
 }
 
 var _ feed.Sink = (*Engine)(nil)
+
+// Sync returns once every tick Published before it has been delivered:
+// queued for the clients that take every tick, held by their rate
+// classes, put in the delay line. A caller that tells clients something
+// about the feed after it (the feed ended) is then heard after those
+// ticks. It waits behind the ticks in each shard's inbox, so call it from
+// the goroutine that Publishes, or once that stopped; it returns at once
+// when the engine has stopped.
+func (e *Engine) Sync() {
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+	for _, s := range e.shards {
+		select {
+		case s.in <- inTick{}:
+		case <-e.stopped:
+			return
+		}
+	}
+	for _, s := range e.shards {
+		select {
+		case <-s.synced:
+		case <-e.stopped:
+			return
+		}
+	}
+}
 
 // Symbols returns the symbols the engine carries, in configuration order.
 func (e *Engine) Symbols() []string { return append([]string(nil), e.names...) }

@@ -13,6 +13,8 @@ import (
 // at most one batch for the shard lock.
 const maxBatch = 256
 
+// inTick is one entry of a shard's inbox: a tick of sym, or, with sym
+// nil, Engine.Sync's marker.
 type inTick struct {
 	sym  *symbol
 	tick feed.Tick
@@ -26,6 +28,7 @@ type inTick struct {
 type shard struct {
 	id      int
 	in      chan inTick
+	synced  chan struct{} // cap 1: a Sync marker was reached (Engine.syncMu keeps one in flight)
 	metrics *metrics
 	log     *slog.Logger
 	syms    []*symbol // the shard's realtime symbols, fixed at New; symbol.idx indexes it
@@ -60,13 +63,14 @@ type schedule interface {
 
 func newShard(id int, cfg *Config, classes []rateClass) *shard {
 	s := &shard{
-		id:    id,
-		log:   cfg.Logger,
-		in:    make(chan inTick, cfg.InboxTicks),
-		rates: newRateSlots(classes),
-		delay: delayLine{delay: int64(cfg.Delay), maxBytes: cfg.DelayMaxBytes},
-		clock: barClock{grace: int64(cfg.BarGrace)},
-		timer: time.NewTimer(time.Hour),
+		id:     id,
+		log:    cfg.Logger,
+		in:     make(chan inTick, cfg.InboxTicks),
+		synced: make(chan struct{}, 1),
+		rates:  newRateSlots(classes),
+		delay:  delayLine{delay: int64(cfg.Delay), maxBytes: cfg.DelayMaxBytes},
+		clock:  barClock{grace: int64(cfg.BarGrace)},
+		timer:  time.NewTimer(time.Hour),
 	}
 	s.schedules = [...]schedule{&s.rates, &s.progress, &s.delay, &s.clock}
 	s.timer.Stop()
@@ -92,6 +96,10 @@ func (s *shard) run(ctx context.Context) {
 	for {
 		select {
 		case t := <-s.in:
+			if t.sym == nil { // a Sync marker with nothing before it
+				s.synced <- struct{}{}
+				continue
+			}
 			batch = append(batch[:0], t)
 		case <-s.timer.C:
 			s.due = 0
@@ -100,10 +108,15 @@ func (s *shard) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		synced := false
 	drain:
 		for len(batch) < maxBatch {
 			select {
 			case t := <-s.in:
+				if t.sym == nil { // a Sync marker: deliver what came before it, then say so
+					synced = true
+					break drain
+				}
 				batch = append(batch, t)
 			default:
 				break drain
@@ -111,6 +124,9 @@ func (s *shard) run(ctx context.Context) {
 		}
 		s.deliver(batch, time.Now().UnixNano())
 		clear(batch) // drop the symbol pointers and strings until reuse
+		if synced {
+			s.synced <- struct{}{}
+		}
 	}
 }
 
@@ -168,11 +184,20 @@ func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
 	}
 	whole := prev == sym.last.Seq // no tick of the run before t is missing here
 	tp := sym.topics[Ticks]
-	m := tp.record(tp.encodeTick(t), t.Seq, prev, n, t.TS)
-	m.TS += sym.lag // a delayed tick's delivery latency counts from its release
+	m := tp.record(tp.encodeTick(t), t.Seq, prev, n, liveTS(t, sym.lag))
 	sym.last = *t
 	s.send(tp, m, t.Seq, now)
 	s.aggregate(sym, t, n, whole, now)
+}
+
+// liveTS is the time t's delivery latency counts from: its TS, or for a
+// delayed tick (lag > 0) its release; 0, not counted, for a synthetic tick,
+// whose TS says when it would have happened.
+func liveTS(t *feed.Tick, lag int64) int64 {
+	if t.Synthetic {
+		return 0
+	}
+	return t.TS + lag
 }
 
 // send queues m, tp's newest message, numbered seq, to every subscriber

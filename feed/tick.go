@@ -16,6 +16,10 @@ import (
 // of numbering Seq belongs to: whoever assigns seqs gives them an epoch and
 // changes it whenever the numbering starts again, so a seq is only
 // comparable with seqs of the same epoch. An empty Epoch is DefaultEpoch.
+// Synthetic marks a tick that was made up rather than traded: the
+// simulator's backfill of the history before its start (feed/sim). It has
+// a seq of its run like any other; its TS is when it would have happened,
+// not when it was published.
 type Tick struct {
 	Symbol string  `json:"sym"`
 	Seq    uint64  `json:"seq"`
@@ -25,6 +29,8 @@ type Tick struct {
 	Ask    float64 `json:"ask"`
 	TS     int64   `json:"ts"`
 	Epoch  string  `json:"epoch,omitempty"`
+
+	Synthetic bool `json:"synthetic,omitempty"`
 }
 
 // DefaultEpoch is the epoch of ticks that carry none, as a program that
@@ -102,7 +108,8 @@ var ErrBadTick = errors.New("feed: bad tick")
 //
 //	{"type":"tick","sym":"AAPL","seq":42,"px":189.31,"sz":100,"bid":189.3,"ask":189.32,"ts":1732470000123456789}
 //
-// to dst and returns the extended slice. It allocates only when dst must grow.
+// with `,"synthetic":true` before the brace for a synthetic tick, to dst
+// and returns the extended slice. It allocates only when dst must grow.
 func (t *Tick) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"type":"tick","sym":`...)
 	dst = appendSymbol(dst, t.Symbol)
@@ -118,6 +125,9 @@ func (t *Tick) AppendJSON(dst []byte) []byte {
 	dst = strconv.AppendFloat(dst, t.Ask, 'f', -1, 64)
 	dst = append(dst, `,"ts":`...)
 	dst = strconv.AppendInt(dst, t.TS, 10)
+	if t.Synthetic {
+		dst = append(dst, `,"synthetic":true`...)
+	}
 	return append(dst, '}')
 }
 

@@ -109,7 +109,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, mayFollow boo
 	}
 	g, aerr := s.verify(tok)
 	if aerr != nil {
-		refuse(w, http.StatusUnauthorized, aerr.Reason, aerr.Error())
+		refuse(w, http.StatusUnauthorized, aerr.Reason, authRefusals[aerr.Reason])
 		return nil, false
 	}
 	return g, true
@@ -170,6 +170,19 @@ func (s *Server) initialSymbols(w http.ResponseWriter, r *http.Request, grant *G
 		return nil, false
 	}
 	return syms, true
+}
+
+// authRefusals is the "msg" of a 401 for each reason: fixed text, so a
+// refusal never echoes a byte of the token (or of the verifier's error
+// about it) back to the client. The cause stays in AuthError.Err.
+var authRefusals = map[string]string{
+	AuthMissing:        "no token: send one as Authorization: Bearer, ?token= or (on /ws) a first auth message",
+	AuthMalformed:      "the token is not a well-formed JWT",
+	AuthExpired:        "the token has expired: get a fresh one",
+	AuthNotYetValid:    "the token is not valid yet (nbf)",
+	AuthBadSignature:   "the token's signature does not verify with this gateway's keys",
+	AuthWrongAlgorithm: "the token's algorithm is not one this gateway accepts",
+	AuthBadClaims:      "the token's claims are not acceptable (sub, syms, tier, max_conns, iss or aud)",
 }
 
 // refuse answers an HTTP request with status and {"error":reason,"msg":msg}.

@@ -141,6 +141,7 @@ type Server struct {
 	subjects    map[string]int // connections per grant subject with MaxConns
 	feedDown    bool           // see SetFeedUp
 	feedRunning bool           // see SetFeedRunning
+	feedEnded   bool           // Run returned after running: see SetFeedRunning
 }
 
 // NewServer returns a Server that subscribes clients on engine and

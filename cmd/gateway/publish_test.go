@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/logtest"
 	"github.com/tickgate/tickgate/internal/natstest"
 	"github.com/tickgate/tickgate/internal/poll"
 	"github.com/tickgate/tickgate/internal/runtest"
@@ -196,6 +198,34 @@ func TestPublishSecondPublisherNewEpoch(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("no tick of a second epoch within 5s: the second publisher carried the first's epoch on")
+		}
+	}
+}
+
+// TestPublishLogsNameOneSubsystem: every line gateway publish logs, its
+// own and its NATS connection's (connected, created stream), names one
+// subsystem once.
+func TestPublishLogsNameOneSubsystem(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir()))
+	cfg := testConfig(t, map[string]string{
+		"publish.metrics_listen": `""`, "feed.nats.urls": yamlList(ns.ClientURL()), "feed.nats.stream": "TICKS",
+	})
+	var out logtest.Buffer
+	log := slog.New(slog.NewTextHandler(&out, nil))
+	task := runtest.Start(t, "runPublish", func(ctx context.Context) error { return runPublishing(ctx, cfg, log, nil) })
+	poll.Until(t, 10*time.Second, func() error {
+		for _, want := range []string{`msg=connected`, `msg="created stream"`, `msg=publishing`} {
+			if !strings.Contains(out.String(), want) {
+				return fmt.Errorf("no %s line yet:\n%s", want, out.String())
+			}
+		}
+		return nil
+	})
+	task.Stop()
+	for line := range strings.Lines(out.String()) {
+		if n := strings.Count(line, "subsystem="); n != 1 {
+			t.Errorf("%d subsystem fields in %q", n, line)
 		}
 	}
 }

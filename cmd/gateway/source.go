@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -12,21 +13,23 @@ import (
 	"github.com/tickgate/tickgate/feed/sim"
 )
 
-// newSource builds the source named kind from the feed config (and the
-// simulator's book depth, book.depth), numbering seqs (sim, replay) in a
-// fresh epoch. Errors name the config key at fault. Each adapter tags its
-// own log lines.
+// newSource builds the gateway's source named kind from the feed config
+// (and the simulator's book depth, book.depth), numbering seqs (sim,
+// replay) in a fresh epoch, the simulator's after its backfill. Errors name
+// the config key at fault. Each adapter tags its own log lines.
 func newSource(c *Config, kind string, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
-	return newRunSource(c, kind, seqRun{}, reg, log)
+	return newRunSource(c, kind, seqRun{Backfill: c.Feed.Sim.Backfill}, reg, log)
 }
 
 // seqRun is how a source that assigns seqs numbers them: in Epoch ("" for
 // a fresh one), the simulator's Resume symbols carrying their tick, book
-// and status seqs on from their last messages. A nats source assigns none
-// and ignores it.
+// and status seqs on from their last messages, or its first seqs a
+// Backfill of synthetic history (only the gateway's own simulator has
+// one). A nats source assigns none and ignores it.
 type seqRun struct {
-	Epoch  string
-	Resume feednats.Last
+	Epoch    string
+	Resume   feednats.Last
+	Backfill time.Duration
 }
 
 // newRunSource is newSource numbering seqs as run says.
@@ -39,6 +42,7 @@ func newRunSource(c *Config, kind string, run seqRun, reg prometheus.Registerer,
 			Book: cfg.Sim.Book, Depth: c.Book.Depth, Churn: cfg.Sim.BookChurn,
 			HaltsPerHour: cfg.Sim.HaltsPerHour, HaltDuration: cfg.Sim.HaltDuration,
 			Epoch: run.Epoch, Resume: run.Resume.Ticks, ResumeBooks: run.Resume.Books, ResumeStatus: run.Resume.Status,
+			Backfill: run.Backfill,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("config: feed.sim: %w", err)

@@ -88,8 +88,7 @@ func (s *Source) newDepth(cfg Config, shares []float64) {
 	}
 	s.books = make([]*book, len(s.syms))
 	for i := range s.books {
-		s.books[i] = newBook(cfg.Depth)
-		s.books[i].follow(s.syms[i].px, cfg.Depth, s.rng)
+		s.books[i] = newBook(cfg.Depth) // built by start, around the price Run starts from
 	}
 	for _, b := range cfg.ResumeBooks {
 		s.books[slices.Index(s.names, b.Symbol)].seq = b.Seq
@@ -117,10 +116,15 @@ func newOutlet(sink feed.Sink, depth int) *outlet {
 	return out
 }
 
-// start tells out's DepthSink, before any tick, each symbol's trading
+// start builds each symbol's book around its price (after any backfill)
+// and tells out's DepthSink, before any live tick, each symbol's trading
 // state and, with books, its book as a snapshot: what a receiver needs to
-// show them from the start of the run.
+// show them from the start of the run. It draws from the RNG whatever the
+// sink, so the ticks after it do not depend on the sink.
 func (s *Source) start(ts int64, out *outlet) {
+	for i, b := range s.books {
+		b.follow(s.syms[i].px, s.depth, s.rng)
+	}
 	if out.depth == nil {
 		return
 	}
@@ -143,9 +147,8 @@ func (s *Source) step(ts int64, out *outlet) {
 		return
 	}
 	if s.books == nil {
-		var t feed.Tick
-		s.tick(&t, i, ts)
-		out.sink.Publish(t)
+		sym := &s.syms[i]
+		out.sink.Publish(s.tick(sym, sym.drift, sym.vol, ts))
 		return
 	}
 	s.trade(i, ts, out)

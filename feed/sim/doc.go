@@ -11,6 +11,7 @@
 // every run, apart from their wall-clock TS and their Epoch, so tests and
 // load runs can be repeated and yet no receiver takes one run's seqs for
 // another's. Config.Resume carries symbols on from an earlier run's last
-// messages instead. PrevClose gives each symbol's previous close, the
-// reference for the day's change.
+// messages instead; Config.Backfill makes Run first publish a synthetic
+// past of ticks (backfill.go). PrevClose gives each symbol's previous
+// close, the reference for the day's change.
 package sim

@@ -47,6 +47,14 @@ type Config struct {
 	// Seq+1, from its Price, in its Epoch ("" stays "", DefaultEpoch). At
 	// most one per symbol, each for a symbol the source emits.
 	Resume []feed.Tick
+	// Backfill is how much made-up history Run publishes before its first
+	// live tick: synthetic ticks (feed.Tick.Synthetic) stamped over the
+	// Backfill before the whole minute Run starts in, so charts have bars
+	// at once (backfill.go). 0 means none; at most 24h; not with Resume,
+	// whose run has a past already. A symbol ticks every 5 s of it, or,
+	// past 200,000 ticks in all, less often (down to every 15 s) and then
+	// over a shorter window.
+	Backfill time.Duration
 
 	// Book gives each symbol an order book of Depth levels a side around
 	// its price (book.go): its trades happen at the touch, and a DepthSink
@@ -92,6 +100,8 @@ type Source struct {
 	halting bool    // Config.HaltsPerHour > 0
 	depth   int     // levels a side
 	churn   float64
+
+	backfillWindow time.Duration // Config.Backfill
 }
 
 var (
@@ -113,6 +123,8 @@ func New(cfg Config) (*Source, error) {
 		rng:   rng,
 		names: append([]string(nil), cfg.Symbols...),
 		syms:  make([]symbol, len(cfg.Symbols)),
+
+		backfillWindow: cfg.Backfill,
 	}
 	shares := zipfShares(len(s.names), cfg.Skew)
 	for i, name := range s.names {
@@ -203,6 +215,12 @@ func (cfg Config) validate() error {
 	if !feed.ValidEpoch(cfg.Epoch) {
 		return fmt.Errorf("sim: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", cfg.Epoch)
 	}
+	if cfg.Backfill < 0 || cfg.Backfill > maxBackfill {
+		return fmt.Errorf("sim: backfill %s out of range [0, %s]", cfg.Backfill, maxBackfill)
+	}
+	if cfg.Backfill > 0 && len(cfg.Resume) > 0 {
+		return errors.New("sim: backfill: a resumed run has a past already; set one or the other")
+	}
 	if err := cfg.validateDepth(); err != nil {
 		return err
 	}
@@ -230,7 +248,8 @@ func (s *Source) Symbols() []string {
 }
 
 // Run emits ticks into sink at the configured rate until ctx is done, then
-// returns nil. It may be called only once.
+// returns nil. It may be called only once. With Config.Backfill it first
+// publishes the synthetic history, as fast as sink takes it.
 //
 // Run does not sleep per tick: on each wake-up it emits every tick due since
 // start, so rates far above the timer resolution keep an exact average. After
@@ -240,6 +259,9 @@ func (s *Source) Symbols() []string {
 func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("sim: Run called more than once")
+	}
+	if s.backfillWindow > 0 && !s.backfill(ctx.Done(), sink, time.Now().UnixNano()) {
+		return nil
 	}
 	out := newOutlet(sink, s.depth)
 	s.start(time.Now().UnixNano(), out)
