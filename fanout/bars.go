@@ -141,9 +141,18 @@ func (s *shard) closeBar(sym *symbol, st Stream, now int64) {
 		return
 	}
 	tp := sym.topics[st]
-	data := tp.cut(b.bar.appendJSON(tp.buf(), st, sym.name, prev, false, sym.mark))
-	s.send(tp, tp.record(data, seq, prev, 1, 0), seq, now)
+	data, ref := tp.encodeBar(&b.bar, prev)
+	rec := barRecord(&b.bar, seq, prev)
+	rec.live = ref
+	s.send(tp, tp.record(data, rec, 0), seq, now)
 	s.t.bars[st]++
+}
+
+// encodeBar is b's wire form as tp's final bar following prev, cut from
+// the shard's arena, and where it is there.
+func (tp *topic) encodeBar(b *bar, prev uint64) ([]byte, liveRef) {
+	a := &tp.sym.shard.arena
+	return a.cut(b.appendJSON(a.start(), tp.stream, tp.sym.name, prev, false, tp.sym.mark))
 }
 
 // barClock is the shard's schedule of bar closes: the feed clock, and the

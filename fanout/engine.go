@@ -44,9 +44,14 @@ type Config struct {
 	// Delay is how long after its feed timestamp a delayed subscriber gets
 	// each tick (Policy.Delayed); 0 means no delayed tier.
 	Delay time.Duration
-	// DelayMaxBytes bounds the delay line (about 96 bytes a tick); past it
-	// the busiest symbol's oldest held ticks are merged. 0 means 256 MiB.
+	// DelayMaxBytes bounds the delay line (88 bytes a held tick's slot);
+	// a symbol whose lane would pass it merges its own oldest held ticks
+	// (delay.go). 0 means 256 MiB.
 	DelayMaxBytes int
+	// MemoryBudget bounds, in bytes, every message the engine keeps: the
+	// snapshots and histories of all topics and the delay line, split
+	// evenly over the shards (budget.go). 0 means 256 MiB.
+	MemoryBudget int64
 	// BarGrace is how long past its bucket's end, on the feed clock, a
 	// bar waits for late ticks before it is final (bars.go); 0 means
 	// 250ms.
@@ -92,6 +97,9 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	}
 	if cfg.DelayMaxBytes <= 0 {
 		cfg.DelayMaxBytes = 256 << 20
+	}
+	if cfg.MemoryBudget <= 0 {
+		cfg.MemoryBudget = 256 << 20
 	}
 	if cfg.BarGrace <= 0 {
 		cfg.BarGrace = 250 * time.Millisecond

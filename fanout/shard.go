@@ -39,6 +39,11 @@ type shard struct {
 	due   int64       // when timer fires (Unix ns); 0 when stopped
 
 	mu sync.Mutex // protects the schedules and the fields marked "shard.mu"
+	// arena holds the live bytes of every message the shard encodes
+	// (arena.go); budget is the shard's share of the memory budget and
+	// what it keeps (budget.go). shard.mu protects both.
+	arena  arena
+	budget budget
 	// The schedules the one timer serves. Each is a type of its own that
 	// says when it is next due; schedules lists them in the order a wake
 	// runs them.
@@ -68,7 +73,8 @@ func newShard(id int, cfg *Config, classes []rateClass) *shard {
 		in:     make(chan inTick, cfg.InboxTicks),
 		synced: make(chan struct{}, 1),
 		rates:  newRateSlots(classes),
-		delay:  delayLine{delay: int64(cfg.Delay), maxBytes: cfg.DelayMaxBytes},
+		delay:  delayLine{delay: int64(cfg.Delay), maxBytes: int64(cfg.DelayMaxBytes)},
+		budget: budget{share: cfg.MemoryBudget / int64(cfg.Shards)},
 		clock:  barClock{grace: int64(cfg.BarGrace)},
 		timer:  time.NewTimer(time.Hour),
 	}
@@ -158,10 +164,11 @@ func (s *shard) deliver(batch []inTick, now int64) {
 		s.clock.observe(t.TS, now)
 		s.publish(sym, t, 1, now)
 		if sym.delayed != nil {
-			s.t.delayConflated += s.delay.hold(sym.idx, t)
+			s.t.delayConflated += s.delay.hold(&s.budget, &s.t, sym.idx, t, sym.epochs.current)
 		}
 	}
 	next := s.nextDueLocked()
+	s.budget.publish()
 	s.mu.Unlock()
 	s.arm(next)
 	s.t.startWriters()
@@ -184,7 +191,10 @@ func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
 	}
 	whole := prev == sym.last.Seq // no tick of the run before t is missing here
 	tp := sym.topics[Ticks]
-	m := tp.record(tp.encodeTick(t), t.Seq, prev, n, liveTS(t, sym.lag))
+	data, ref := tp.encodeTick(t)
+	rec := tickRecord(t, prev, n)
+	rec.live = ref
+	m := tp.record(data, rec, liveTS(t, sym.lag))
 	sym.last = *t
 	s.send(tp, m, t.Seq, now)
 	s.aggregate(sym, t, n, whole, now)
@@ -222,6 +232,7 @@ func (s *shard) flushDue(now int64) {
 		sc.run(s, now)
 	}
 	next := s.nextDueLocked()
+	s.budget.publish()
 	s.mu.Unlock()
 	s.t.startWriters()
 	s.metrics.batch(0, 0, 0, &s.t)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/tickgate/tickgate/feed"
 )
 
 // TestSyntheticTicksAndBars follows a simulator's backfill into live
@@ -52,5 +54,24 @@ func TestSyntheticTicksAndBars(t *testing.T) {
 	want = "[bars.1m 960 o10.1 h11.2 l10.1 c11.2 v300 n3 #16 synthetic bars.1m 1080 o12 h12 l12 c12 v5 n1 #18]"
 	if got := fmt.Sprint(f.bars(m1)); got != want {
 		t.Errorf("1m bars %s\nwant      %s", got, want)
+	}
+}
+
+// A kept record keeps the synthetic mark, so a snapshot or catch-up
+// encoded again from it (topic.bytesOf) still says the price was made up,
+// and the mark costs a kept message nothing.
+func TestRecordKeepsSyntheticMark(t *testing.T) {
+	t.Parallel()
+	tk := feed.Tick{Symbol: "AAPL", Seq: 3, Price: 1, Bid: 1, Ask: 1, TS: 5, Synthetic: true}
+	rec := tickRecord(&tk, 2, 1)
+	if got := rec.tick("AAPL"); got != tk {
+		t.Fatalf("tick from record = %+v, want %+v", got, tk)
+	}
+	b := bar{t: 60, o: 1, h: 2, l: 1, c: 2, v: 10, n: 3, synthetic: true}
+	if got := barRecord(&b, 1, 0); !got.bar().synthetic {
+		t.Fatal("bar from record lost its synthetic mark")
+	}
+	if recordBytes != 96 {
+		t.Fatalf("a record is %d bytes, docs and config.yaml say 96", recordBytes)
 	}
 }

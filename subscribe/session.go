@@ -15,19 +15,20 @@ import (
 	"github.com/tickgate/tickgate/fanout"
 )
 
-// session is one WebSocket client. Its reader goroutine runs the read loop
-// and owns the client's subscriptions. Its writer runs only while the
-// client's queue has something to write: the enqueue that finds no writer
-// running starts one, and it ends when the queue is empty.
+// session is one client, over a WebSocket or an event stream (its
+// transport). Its reader goroutine runs the transport's read side and owns
+// the client's subscriptions. Its writer runs only while the client's
+// queue has something to write: the enqueue that finds no writer running
+// starts one, and it ends when the queue is empty.
 type session struct {
 	srv     *Server
 	client  *fanout.Client
-	conn    *websocket.Conn
-	in      *meteredReader // conn's reads, metered
-	out     *frameWriter   // conn's writes, one frame at a time
-	ip      netip.Addr     // the client's address (clientIP)
-	limiter *rate.Limiter  // MsgRate, MsgBurst: past it, rate_limited
-	flood   *rate.Limiter  // MsgRate, FloodBurst: past it, closed with 1008
+	wire    transport     // how batches are framed, and the connection ends (transport.go)
+	kind    transportKind // wire's, for metrics
+	out     *frameWriter  // the connection's writes, one frame at a time
+	ip      netip.Addr    // the client's address (clientIP)
+	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited (WebSocket only)
+	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008 (WebSocket only)
 	pinger  *time.Timer
 
 	// The grant (grant.go), owned by the reader: the grant (nil until a
@@ -46,16 +47,11 @@ type session struct {
 	nextReady *session // in its lane's ready list; protected by that lane's mu
 }
 
-func newSession(srv *Server, conn *websocket.Conn, hc *hijackedConn, ip netip.Addr) *session {
-	s := &session{
-		srv:     srv,
-		conn:    conn,
-		in:      &hc.in,
-		out:     &hc.out,
-		ip:      ip,
-		limiter: rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst),
-		flood:   rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.FloodBurst),
-		closed:  make(chan struct{}),
+func newSession(srv *Server, wire transport, out *frameWriter, ip netip.Addr) *session {
+	s := &session{srv: srv, wire: wire, kind: wire.kind(), out: out, ip: ip, closed: make(chan struct{})}
+	if s.kind == overWebSocket { // the one transport that reads messages
+		s.limiter = rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst)
+		s.flood = rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.FloodBurst)
 	}
 	lane := srv.lanes.pick()
 	s.client = srv.engine.NewClient(func(*fanout.Client) { lane.ready(s) })
@@ -64,20 +60,19 @@ func newSession(srv *Server, conn *websocket.Conn, hc *hijackedConn, ip netip.Ad
 }
 
 // serve runs the session until either side ends it, then tears it down.
-func (s *session) serve(initial []string) {
-	conn := s.conn
+// initial, if not nil, is the subscribe the request asked for.
+func (s *session) serve(initial *request) {
 	// Assign the timer before arming it: ping re-arms it through s.pinger.
-	s.pinger = time.AfterFunc(time.Hour, func() { s.ping(conn) })
+	s.pinger = time.AfterFunc(time.Hour, s.ping)
 	s.pinger.Reset(s.srv.cfg.PingInterval)
 
 	if s.srv.cfg.Verifier != nil && s.grant == nil {
 		s.firstAuth = time.AfterFunc(s.srv.cfg.FirstMessageTimeout, s.tokenMissing)
 	}
 	if initial != nil {
-		s.subscribe(request{Symbols: initial})
+		s.subscribe(*initial)
 	}
-	err := s.readLoop(conn)
-	s.client.Close(s.readReason(err)) // starts a writer, if none runs, to send the close
+	s.client.Close(s.wire.read(s)) // starts a writer, if none runs, to send the close
 	// Leave the engine now, not once the writer is done: with a peer that
 	// stopped reading, its last write can stall for WriteTimeout.
 	s.srv.engine.UnsubscribeAll(s.client)
@@ -86,23 +81,8 @@ func (s *session) serve(initial []string) {
 	s.releaseGrant()
 	<-s.closed
 	reason := reasonOf(s.client.Cause())
-	s.srv.metrics.disconnects[reason].Inc()
+	s.srv.metrics.disconnects[s.kind][reason].Inc()
 	s.srv.closes.closed(reason, s.ip)
-}
-
-// readReason maps the error that ended the read loop to a close reason.
-func (s *session) readReason(err error) CloseReason {
-	var r CloseReason
-	switch {
-	case errors.As(err, &r):
-		return r
-	case errors.Is(err, websocket.ErrMessageTooBig):
-		return ReasonTooBig
-	case s.in.protocolError():
-		return ReasonProtocolError
-	default:
-		return ReasonClientClosed
-	}
 }
 
 // readLoop handles client messages until the connection fails or a flood
@@ -300,17 +280,12 @@ func (s *session) reply(r any) bool {
 	return s.client.Enqueue(fanout.Message{Data: encodeReply(r)})
 }
 
-// ping sends a ping and re-arms itself; a missing pong closes the client.
-// It runs on a timer goroutine, so no goroutine waits between pings.
-func (s *session) ping(conn *websocket.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.PongTimeout)
-	defer cancel()
-	if err := conn.Ping(ctx); err != nil {
-		if s.out.stalled.Load() {
-			s.client.Close(ReasonWriteTimeout) // the ping's own write stalled
-		} else {
-			s.client.Close(ReasonPongTimeout)
-		}
+// ping keeps the connection alive (a ping and its pong, or a heartbeat)
+// and re-arms itself; a peer found gone closes the client. It runs on a
+// timer goroutine, so no goroutine waits between pings.
+func (s *session) ping() {
+	if r, ok := s.wire.keepAlive(); !ok {
+		s.client.Close(r)
 		return
 	}
 	select {
@@ -323,7 +298,7 @@ func (s *session) ping(conn *websocket.Conn) {
 // abort ends the session without a close handshake.
 func (s *session) abort() {
 	s.client.Close(ReasonShutdown)
-	s.conn.CloseNow()
+	s.wire.closeNow()
 }
 
 func nonNil(s []string) []string {

@@ -55,13 +55,14 @@ type Config struct {
 		MetricsListen  string        `mapstructure:"metrics_listen"`
 	} `mapstructure:"publish"`
 	Fanout struct {
-		Shards      int       `mapstructure:"shards"`
-		QueueBytes  ByteSize  `mapstructure:"queue_bytes"`
-		ConflateAt  ByteSize  `mapstructure:"conflate_at"`
-		InboxTicks  int       `mapstructure:"inbox_ticks"`
-		RateClasses []float64 `mapstructure:"rate_classes"`
-		RatePhases  int       `mapstructure:"rate_phases"`
-		History     int       `mapstructure:"history"`
+		Shards       int       `mapstructure:"shards"`
+		QueueBytes   ByteSize  `mapstructure:"queue_bytes"`
+		ConflateAt   ByteSize  `mapstructure:"conflate_at"`
+		InboxTicks   int       `mapstructure:"inbox_ticks"`
+		RateClasses  []float64 `mapstructure:"rate_classes"`
+		RatePhases   int       `mapstructure:"rate_phases"`
+		History      int       `mapstructure:"history"`
+		MemoryBudget ByteSize  `mapstructure:"memory_budget"`
 	} `mapstructure:"fanout"`
 	Bars struct {
 		Grace   time.Duration `mapstructure:"grace"`
@@ -247,6 +248,7 @@ func (c *Config) Validate() error {
 	check(c.Entitlements.Delay > 0, "entitlements.delay", "must be > 0, got %s", c.Entitlements.Delay)
 	check(c.Entitlements.DelayMaxBytes >= 1<<20, "entitlements.delay_max_bytes", "must be >= 1048576, got %d", c.Entitlements.DelayMaxBytes)
 	check(c.Fanout.History >= 0 && c.Fanout.History <= 1<<16, "fanout.history", "must be in [0, 65536], got %d", c.Fanout.History)
+	check(c.Fanout.MemoryBudget == 0 || c.Fanout.MemoryBudget >= minMemoryBudget, "fanout.memory_budget", "want 0 (the default) or at least 1MiB, got %d", c.Fanout.MemoryBudget)
 	check(c.Bars.Grace > 0 && c.Bars.Grace <= time.Minute, "bars.grace", "must be in (0, 1m], got %s", c.Bars.Grace)
 	check(c.Bars.History >= 0 && c.Bars.History <= 1<<16, "bars.history", "must be in [0, 65536], got %d", c.Bars.History)
 	check(c.Book.Depth >= 1 && c.Book.Depth <= maxBookDepth, "book.depth", "must be in [1, %d], got %d", maxBookDepth, c.Book.Depth)

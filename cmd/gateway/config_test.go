@@ -243,6 +243,8 @@ var badValues = []struct {
 	{"fanout.rate_phases", "0"},
 	{"fanout.rate_phases", "65"},
 	{"fanout.history", "-1"},
+	{"fanout.memory_budget", "lots"},
+	{"fanout.memory_budget", "64KiB"}, // under 1MiB
 	{"entitlements.delay", "0s"},
 	{"entitlements.delay_max_bytes", "1000"},
 	{"server.admin_listen", ":8080"}, // the same as listen

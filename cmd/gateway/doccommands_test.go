@@ -116,7 +116,7 @@ func extractCommands(t *testing.T, file string) []docCommand {
 const (
 	runs   = "run"    // by the named test, in every go test run (skipped with -short or without its tool)
 	bench  = "bench"  // by TestDocCommandsBench with DOCS_BENCH=1: a load run or benchmark, seconds to minutes of a loaded machine
-	manual = "manual" // runs here but for 25-35 min: no test runs it
+	manual = "manual" // runs here but for 10-35 min: no test runs it
 	cannot = "cannot" // needs what this machine does not have
 	suite  = "suite"  // make test or a part of it: the suite itself
 	names  = "names"  // not a command line: a name in a sentence, or a template with placeholders whose runnable form is another entry
@@ -132,7 +132,7 @@ var docCommands = map[string]docClass{
 	// README.md, docs/deploy.md, clients/js/README.md, docs/protocol.md
 	"go run ./cmd/gateway": {runs, "TestDocQuickStart, as written at the module root"},
 	"npx --yes wscat -c 'ws://localhost:8080/ws?symbols=AAPL'": {runs, "TestDocQuickStart"},
-	"curl -N 'http://localhost:8080/sse?symbols=AAPL'":         {runs, "TestDocQuickStart, once the README shows it (the SSE endpoint)"},
+	"curl -N 'http://localhost:8080/sse?symbols=AAPL'":         {runs, "TestExampleCurl, which reads it from the README and docs/protocol.md"},
 	"make test":                      {suite, "the whole suite"},
 	"make test-go":                   {suite, "its Go half"},
 	"make test-js":                   {suite, "its JS half"},
@@ -169,6 +169,8 @@ var docCommands = map[string]docClass{
 	"go test -run TestPublisherAcksAllocs -v ./feed/nats":                   {runs, "TestDocQuickCommands"},
 	"go test -run X -bench StreamReplay -benchtime 5x -count 5 ./feed/nats": {bench, "a benchmark"},
 	"promtool test rules deploy/prometheus/rules_test.yml":                  {runs, "TestDocQuickCommands (needs promtool)"},
+	"go run ./cmd/gateway --config sim10k.yaml":                             {manual, "the sizing rule's 600 s RSS run, with the harness line below beside it"},
+	"go run ./bench -url ws://127.0.0.1:8080/ws -hosts 127.0.0.1 -clients 100 -symbols 100 -pick uniform -workload custom -ramp 100 -warmup 1s -duration 600s": {manual, "600 s against the gateway above"},
 
 	// docs/performance.md
 	"go run ./bench": {names, "the harness; its runs are the entries below"},
@@ -187,19 +189,20 @@ var docCommands = map[string]docClass{
 	"go test -run '^$' -bench 'BenchmarkFanout' -benchtime 2000x ./fanout":                                               {bench, "a benchmark"},
 	"go test -run '^$' -bench 'BenchmarkPublishShards' ./fanout":                                                         {bench, "a benchmark"},
 	"go test -run '^$' -bench 'BenchmarkFrameWrite' -benchtime 200000x -cpu 1 ./subscribe/":                              {bench, "a benchmark"},
-	"go install github.com/centrifugal/centrifugo/v6@v6.9.1":                                                             {bench, "fetches and builds Centrifugo from the Go module proxy"},
-	"export PATH=$PATH:$(go env GOPATH)/bin":                                                                             {runs, "TestDocQuickCommands"},
-	`WORKLOADS=light TARGETS="tickgate floor" bash bench/compare.sh 8s 1`:                                                {bench, "about 2 min"},
-	"GATEWAY_BIN=/tmp/gw-before bash bench/compare.sh":                                                                   {manual, "about 35 min, and a build of another revision"},
-	"PIN=1 bash bench/compare.sh":                                                                                        {manual, "about 35 min"},
-	"python3 bench/compare.py bench/out/compare-RUN":                                                                     {names, "RUN is a placeholder; the DIR form runs"},
-	"go run ./bench -spawn -workload light -duration 8s -out /tmp/a.json":                                                {bench, "a load run"},
-	"go run ./bench -compare /tmp/a.json /tmp/b.json":                                                                    {bench, "after the run above, and the same into /tmp/b.json"},
+	"go test -c ./subscribe":                                              {bench, "builds the test binary BenchmarkBatchWrite's callgrind count runs"},
+	"go install github.com/centrifugal/centrifugo/v6@v6.9.1":              {bench, "fetches and builds Centrifugo from the Go module proxy"},
+	"export PATH=$PATH:$(go env GOPATH)/bin":                              {runs, "TestDocQuickCommands"},
+	`WORKLOADS=light TARGETS="tickgate floor" bash bench/compare.sh 8s 1`: {bench, "about 2 min"},
+	"GATEWAY_BIN=/tmp/gw-before bash bench/compare.sh":                    {manual, "about 35 min, and a build of another revision"},
+	"PIN=1 bash bench/compare.sh":                                         {manual, "about 35 min"},
+	"python3 bench/compare.py bench/out/compare-RUN":                      {names, "RUN is a placeholder; the DIR form runs"},
+	"go run ./bench -spawn -workload light -duration 8s -out /tmp/a.json": {bench, "a load run"},
+	"go run ./bench -compare /tmp/a.json /tmp/b.json":                     {bench, "after the run above, and the same into /tmp/b.json"},
 }
 
 // notYetInDocs are docCommands entries another change is to add to the
 // docs: absent, they are not an error.
-var notYetInDocs = map[string]bool{"curl -N 'http://localhost:8080/sse?symbols=AAPL'": true}
+var notYetInDocs = map[string]bool{}
 
 // historyDocs hold records of past runs, at the commits they name and
 // with placeholders (T, GW, <commit>): the commands behind old figures,

@@ -286,17 +286,6 @@ func TestDocQuickStart(t *testing.T) {
 		t.Errorf("go run ./cmd/gateway does not print %q:\n%s", want, log.String())
 	}
 
-	if cmd := "curl -N 'http://localhost:8080/sse?symbols=AAPL'"; showsCommand(t, cmd) {
-		needTool(t, "curl", "the README's SSE look at ticks is curl")
-		out := sh.start(onPort(cmd, port))
-		poll.Until(t, 30*time.Second, func() error {
-			if !strings.Contains(out.String(), `"type":"tick"`) {
-				return fmt.Errorf("%s printed no tick:\n%s", cmd, out.String())
-			}
-			return nil
-		})
-	}
-
 	w := sh.wscat(onPort(mustShow(t, "npx --yes wscat -c 'ws://localhost:8080/ws?symbols=AAPL'"), port))
 	w.welcome()
 	if m := w.next(); m.Type != "subscribed" || strings.Join(m.Symbols, ",") != "AAPL" {
@@ -311,16 +300,6 @@ func TestDocQuickStart(t *testing.T) {
 	if m := w.until(); m.Type != "subscribed" || m.ID == nil || *m.ID != 1 || strings.Join(m.Symbols, ",") != "AAPL,MSFT" {
 		t.Errorf("the README's subscribe got %s, want subscribed id 1 AAPL,MSFT", m.Raw)
 	}
-}
-
-// showsCommand reports whether a doc shows cmd.
-func showsCommand(t *testing.T, cmd string) bool {
-	for _, c := range allDocCommands(t) {
-		if docCommandKey(c) == cmd {
-			return true
-		}
-	}
-	return false
 }
 
 // TestDocAuthWalkthrough runs docs/auth.md from "Turning it on" through

@@ -52,17 +52,20 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	budget, budgetFrom := memoryBudget(cfg)
+	log.Info("memory budget", "bytes", budget, "from", budgetFrom)
 	fcfg := fanout.Config{
-		Shards:      cfg.Fanout.Shards,
-		QueueBytes:  int(cfg.Fanout.QueueBytes),
-		ConflateAt:  int(cfg.Fanout.ConflateAt),
-		InboxTicks:  cfg.Fanout.InboxTicks,
-		RateClasses: cfg.Fanout.RateClasses,
-		RatePhases:  cfg.Fanout.RatePhases,
-		History:     cfg.Fanout.History,
-		BarGrace:    cfg.Bars.Grace,
-		BarHistory:  cfg.Bars.History,
-		Logger:      log.With("subsystem", "fanout"),
+		Shards:       cfg.Fanout.Shards,
+		QueueBytes:   int(cfg.Fanout.QueueBytes),
+		ConflateAt:   int(cfg.Fanout.ConflateAt),
+		InboxTicks:   cfg.Fanout.InboxTicks,
+		RateClasses:  cfg.Fanout.RateClasses,
+		RatePhases:   cfg.Fanout.RatePhases,
+		History:      cfg.Fanout.History,
+		BarGrace:     cfg.Bars.Grace,
+		BarHistory:   cfg.Bars.History,
+		MemoryBudget: budget,
+		Logger:       log.With("subsystem", "fanout"),
 	}
 	if verifier != nil { // only a token can make a client delayed
 		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, int(cfg.Entitlements.DelayMaxBytes)
@@ -118,6 +121,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 func (g *gateway) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", g.clients)
+	mux.HandleFunc("GET /sse", g.clients.ServeSSE)
 	if g.cfg.Server.AdminListen == "" {
 		g.routeAdmin(mux, g.cfg.Server.PProf)
 	}

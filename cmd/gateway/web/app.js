@@ -395,7 +395,8 @@ function wireClient() {
   page.tg = tg;
   page.link.watch(tg);
   let lost = false;
-  tg.on("state", (s) => {
+  tg.on("state", (s, info = {}) => {
+    if (info.code === 4003 && /expired/.test(info.reason ?? "")) page.auth.expired();
     if (s === "reconnecting") lost = true;
     if (s === "open" && lost) { lost = false; say("Reconnected " + new Date().toLocaleTimeString() + "; resubscribed with recovery.", "ok"); }
   });

@@ -39,6 +39,7 @@ export class Auth {
   unchecked = false; // the gateway took the token without checking it (auth.mode none)
   #waiting = null; // {promise, resolve} while the panel waits for a token
   #check = null; // how the panel asks the gateway whether it takes a token
+  #gatewayExpired = false; // the gateway closed with "token expired" on this token
 
   constructor() {
     const url = new URL(location.href);
@@ -64,6 +65,16 @@ export class Auth {
   authenticated(m) {
     this.unchecked = !m.expires && this.expires > 0;
     if (m.expires) this.expires = m.expires;
+    this.#chip();
+  }
+
+  /**
+   * expired takes the gateway's word that the token has expired (a 4003
+   * "token expired"): the chip says so at once, whatever this page's
+   * clock made of exp a moment ago.
+   */
+  expired() {
+    this.#gatewayExpired = true;
     this.#chip();
   }
 
@@ -117,6 +128,7 @@ export class Auth {
     const c = jwtClaims(this.token);
     this.subject = typeof c?.sub === "string" ? c.sub : null;
     this.expires = typeof c?.exp === "number" ? c.exp : 0;
+    this.#gatewayExpired = false;
     this.#chip();
   }
 
@@ -124,12 +136,13 @@ export class Auth {
     const chip = $("tokenChip");
     chip.hidden = !this.token;
     if (!this.token) return;
-    const left = this.expires ? this.expires * 1000 - Date.now() : Infinity;
+    let left = this.expires ? this.expires * 1000 - Date.now() : Infinity;
+    if (this.#gatewayExpired) left = Math.min(left, 0);
     $("tokenSub").textContent = this.subject ?? "token";
     $("tokenExp").textContent = this.unchecked ? "not checked: this gateway has no auth"
       : !this.expires ? "no expiry known"
         : left > 0 ? `expires ${new Date(this.expires * 1000).toLocaleTimeString()} (in ${fmtAge(left)})`
-          : `expired ${fmtAge(-left)} ago`;
+          : left === 0 ? "expired" : `expired ${fmtAge(-left)} ago`;
     chip.dataset.expired = String(!this.unchecked && left <= 0);
     chip.dataset.sub = this.subject ?? "";
   }
