@@ -163,7 +163,7 @@ func (r *runner) spawn(ctx context.Context, bins *binCache) error {
 		r.feed = startCentrifugoFeed(r.server.port)
 	}
 	if r.feed != nil {
-		if err := r.feed.run(r.rate, r.stderr); err != nil {
+		if err := r.feed.run(r.rate, r.opt.stream == streamBook, r.stderr); err != nil {
 			return err
 		}
 	}

@@ -91,12 +91,11 @@ func TestDeliverZeroAlloc(t *testing.T) {
 }
 
 // TestDeliverZeroAllocUnderBudget is TestDeliverZeroAlloc with a history
-// ring the memory budget holds at 16 records of the 1024 it wants (the
-// 17th record of the budget is the symbol's status, open since its first
-// tick): each tick asks for room, is refused, and overwrites the oldest
-// record, and none of that allocates.
+// ring the memory budget holds at 16 records of the 1024 it wants: each
+// tick asks for room, is refused, and overwrites the oldest record, and
+// none of that allocates.
 func TestDeliverZeroAllocUnderBudget(t *testing.T) {
-	f := newFanoutFixtureWith(t, 1000, Config{History: 1024, MemoryBudget: 17 * recordBytes})
+	f := newFanoutFixtureWith(t, 1000, Config{History: 1024, MemoryBudget: 16 * recordBytes})
 	if allocs := f.deliverAllocs(50); allocs != 0 {
 		t.Fatalf("deliver under the budget: %v allocs, want 0", allocs)
 	}

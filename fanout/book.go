@@ -147,13 +147,38 @@ func (s *shard) publishBook(sym *symbol, b *feed.Book, n int64, now int64) bool 
 	tp := sym.topics[Book]
 	d := &bk.delta
 	d.n, d.from = n, prev
-	lg := &bk.log
-	data, ref := lg.cut(d.appendJSON(lg.start(s, tp, maxBookJSON(d.levels())), sym.name, sym.mark))
-	rec := record{seq: b.Seq, prev: prev, n: int32(min(n, math.MaxInt32)), ts: b.TS, live: ref}
-	m := tp.record(data, rec, b.TS+sym.lag)
+	rec := record{seq: b.Seq, prev: prev, n: int32(min(n, math.MaxInt32)), ts: b.TS}
+	data, ref, kept := s.encodeBookMsg(tp, d)
+	tp.note(rec)
+	if kept {
+		rec.live = ref
+		tp.kept.put(rec)
+		tp.keptChanged()
+	}
 	bk.sending = d
-	s.send(tp, m, b.Seq, now)
+	s.send(tp, Message{Data: data, TS: b.TS + sym.lag, N: int64(rec.n)}, b.Seq, now)
 	return true
+}
+
+// encodeBookMsg encodes d, the book message being published, once: into
+// the book's log when its topic keeps history (the budget permitting:
+// the ring grows, or a new block is made, as it fits), reporting where,
+// or else into the shard's arena, not kept. The caller holds shard.mu.
+func (s *shard) encodeBookMsg(tp *topic, d *bookSpan) (data []byte, ref liveRef, kept bool) {
+	sym, room := tp.sym, maxBookJSON(d.levels())
+	if tp.kept.full() {
+		s.budget.grow(&s.t, tp)
+	}
+	if len(tp.kept.buf) > 0 {
+		lg := &sym.book.log
+		if buf, ok := lg.start(s, tp, room); ok {
+			data, ref = lg.cut(d.appendJSON(buf, sym.name, sym.mark))
+			return data, ref, true
+		}
+	}
+	a := &s.arena
+	data, _ = a.cut(d.appendJSON(a.startFor(room), sym.name, sym.mark))
+	return data, liveRef{}, false
 }
 
 // badBook drops the book message seq, which the book cannot take for

@@ -339,7 +339,7 @@ func TestBookRecovery(t *testing.T) {
 // allocates nothing once warm (arena blocks aside: see below).
 func TestBookZeroAlloc(t *testing.T) {
 	const runs = 50
-	f := newBookFixture(t, Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20, RateClasses: []float64{1}, RatePhases: 1})
+	f := newBookFixture(t, Config{QueueBytes: 64 << 20, ConflateAt: 64 << 20, RateClasses: []float64{1}, RatePhases: 1, History: 64})
 	var clients []*testClient
 	for i := range 2000 {
 		c := newTestClient(f.e)
@@ -382,7 +382,8 @@ func TestBookZeroAlloc(t *testing.T) {
 	// neither: it is encoded when its queue is drained.
 	f.sym.shard.arena.renewFor(1 << 20)
 	lg := &f.sym.book.log
-	lg.cut(lg.start(f.sym.shard, f.sym.topics[Book], 1<<20))
+	buf, _ := lg.start(f.sym.shard, f.sym.topics[Book], 1<<20)
+	lg.cut(buf)
 	allocs := testing.AllocsPerRun(runs, deliver)
 	if allocs != 0 {
 		t.Fatalf("a book update to 2000 subscribers and 10 lagging ones: %v allocs, want 0", allocs)

@@ -16,22 +16,22 @@ type bookLog struct {
 }
 
 const (
-	minBookBlock = 1 << 10  // a quiet book pins little
+	minBookBlock = 512      // a quiet book pins little
 	maxBookBlock = 32 << 10 // blocks double up to this, as the book's traffic needs
 )
 
 // start returns the last block with room for a message of up to room
 // bytes, to append it to; cut then takes it out. A new block is counted
-// under the shard's budget as tp's: if it does not fit, even by
+// under the shard's budget as tp's; if it does not fit, even by
 // releasing the history of topics less recently subscribed than tp, tp's
-// own history goes (its blocks with it) and the block is the smallest,
-// given room regardless, as a snapshot is. The caller holds shard.mu.
-func (lg *bookLog) start(s *shard, tp *topic, room int) []byte {
+// own history goes (its records and blocks) and start reports false: the
+// message is not kept. The caller holds shard.mu.
+func (lg *bookLog) start(s *shard, tp *topic, room int) ([]byte, bool) {
 	if n := len(lg.blocks); n > 0 {
 		last := lg.blocks[n-1]
 		if begin := (len(last) + 7) &^ 7; begin+room <= cap(last) {
 			lg.mark = begin
-			return last[:begin]
+			return last[:begin], true
 		}
 	}
 	size := minBookBlock
@@ -40,17 +40,15 @@ func (lg *bookLog) start(s *shard, tp *topic, room int) []byte {
 	}
 	size = max(size, room)
 	if b := &s.budget; !b.fits(&s.t, int64(size), tp.recency) {
-		if len(tp.kept.buf) > 1 {
-			b.shrink(&s.t, tp, 1)
-		}
-		size = max(minBookBlock, room)
+		b.shrink(&s.t, tp, 0)
+		return nil, false
 	}
 	lg.base = max(lg.base, 1)
 	lg.blocks = append(lg.blocks, make([]byte, 0, size))
 	lg.bytes += int64(size)
 	s.budget.add(keptBooks, int64(size))
 	lg.mark = 0
-	return lg.blocks[len(lg.blocks)-1][:0]
+	return lg.blocks[len(lg.blocks)-1][:0], true
 }
 
 // cut takes the message appended to start's slice out of the last block,

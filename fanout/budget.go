@@ -60,15 +60,14 @@ type budget struct {
 type keptKind uint8
 
 const (
-	keptTicks  keptKind = iota // ticks topics' records
-	keptBars                   // bar topics' records
-	keptDelay                  // the delay line's held ticks, books and statuses
-	keptBooks                  // book topics' records and the bytes of their log (booklog.go)
-	keptStatus                 // status topics' records
+	keptTicks keptKind = iota // ticks topics' records
+	keptBars                  // bar topics' records
+	keptDelay                 // the delay line's held ticks, books and statuses
+	keptBooks                 // book topics' records and the bytes of their log (booklog.go)
 	numKinds
 )
 
-var kindNames = [numKinds]string{keptTicks: "ticks", keptBars: "bars", keptDelay: "delay_line", keptBooks: "books", keptStatus: "status"}
+var kindNames = [numKinds]string{keptTicks: "ticks", keptBars: "bars", keptDelay: "delay_line", keptBooks: "books"}
 
 func (k keptKind) String() string { return kindNames[k] }
 
@@ -90,7 +89,7 @@ func (b *budget) fits(t *tally, delta int64, rank uint64) bool {
 			return false
 		}
 		need := (b.total + delta - b.share + recordBytes - 1) / recordBytes
-		b.shrink(t, tp, max(len(tp.kept.buf)-int(need), 1))
+		b.shrink(t, tp, max(len(tp.kept.buf)-int(need), tp.floor()))
 	}
 	return true
 }
@@ -104,15 +103,16 @@ func (b *budget) add(k keptKind, delta int64) {
 
 // grow gives tp's full ring more room toward its history, if the budget
 // fits it; a ring with no room at all gets one record, its snapshot,
-// regardless. The caller holds shard.mu.
+// regardless (a book's snapshot is its state: its ring is history alone,
+// tp.floor). The caller holds shard.mu.
 func (b *budget) grow(t *tally, tp *topic) {
 	c := len(tp.kept.buf)
-	want := max(tp.history, 1)
+	want := max(tp.history, tp.floor())
 	if c >= want {
 		return
 	}
 	nc, rank := min(max(2*c, 8), want), tp.recency
-	if c == 0 {
+	if c == 0 && tp.floor() > 0 {
 		nc, rank = 1, always
 	}
 	delta := int64(nc-c) * recordBytes
@@ -136,10 +136,10 @@ func (b *budget) resize(tp *topic, c int) (dropped int) {
 	b.add(tp.kind(), int64(c-len(tp.kept.buf))*recordBytes)
 	dropped = tp.kept.resize(c)
 	tp.keptChanged()
-	switch {
-	case c > 1 && tp.victim < 0:
+	switch floor := tp.floor(); {
+	case c > floor && tp.victim < 0:
 		heap.Push(&b.victims, tp)
-	case c <= 1 && tp.victim >= 0:
+	case c <= floor && tp.victim >= 0:
 		heap.Remove(&b.victims, tp.victim)
 	}
 	return dropped

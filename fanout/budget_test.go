@@ -68,10 +68,10 @@ func checkBudget(tb testing.TB, e *Engine) {
 				for _, tp := range tier.topics {
 					c := len(tp.kept.buf)
 					used[tp.kind()] += int64(c) * recordBytes
-					if (c > 1) != (tp.victim >= 0) {
+					if (c > tp.floor()) != (tp.victim >= 0) {
 						tb.Fatalf("%s %s: capacity %d, victim index %d", tier.name, tp.stream, c, tp.victim)
 					}
-					if c > 1 {
+					if c > tp.floor() {
 						victims++
 					}
 				}
@@ -146,9 +146,8 @@ func TestBudgetEvictsLeastRecentlySubscribedFirst(t *testing.T) {
 tickgate_memory_kept_bytes{kind="bars"} 0
 tickgate_memory_kept_bytes{kind="books"} 0
 tickgate_memory_kept_bytes{kind="delay_line"} 0
-tickgate_memory_kept_bytes{kind="status"} %d
 tickgate_memory_kept_bytes{kind="ticks"} %d
-`, f.e.shards[0].budget.used[keptStatus], f.e.shards[0].budget.used[keptTicks])
+`, f.e.shards[0].budget.used[keptTicks])
 	if err := testutil.GatherAndCompare(f.reg, strings.NewReader(exp), "tickgate_memory_kept_bytes"); err != nil {
 		t.Fatal(err)
 	}
@@ -207,14 +206,13 @@ func TestBudgetSinceBehindEvicted(t *testing.T) {
 }
 
 // TestBudgetKeepsSnapshots: under a budget with room for little more than
-// one record per topic (a ticking symbol's ticks and its status, open
-// since its first tick), every symbol a client holds still has its
+// one record per topic, every symbol a client holds still has its
 // snapshot, byte for byte the last tick its subscribers got, also once
 // its live bytes have left the arena and are encoded again.
 func TestBudgetKeepsSnapshots(t *testing.T) {
 	t.Parallel()
 	syms := []string{"A", "B", "C", "D", "E", "F"}
-	f := newBudgetFixture(t, Config{History: 1024, MemoryBudget: 16 * recordBytes}, syms...)
+	f := newBudgetFixture(t, Config{History: 1024, MemoryBudget: 10 * recordBytes}, syms...)
 	live := newTestClient(f.e)
 	f.subscribe(live, Policy{}, syms...)
 	f.rounds(50, syms...)

@@ -27,10 +27,33 @@ type statusState struct {
 	ticked   bool        // the symbol has ticked this epoch
 	stale    bool        // the gateway's view: open, but no tick for StaleAfter
 	activeAt int64       // wall time (Unix ns) of the last tick or feed status: the stale check counts from it
+	// ts is the time on the wire of the status now; snapRef is where it
+	// was last encoded in the shard's arena, shared while still there
+	// and snapOK (no change since).
+	ts      int64
+	snapRef liveRef
+	snapOK  bool
 }
 
 // reset forgets the status, for a new epoch.
 func (st *statusState) reset() { *st = statusState{activeAt: st.activeAt} }
+
+// snapshot is the status now as a message, nil before the symbol has
+// one. tp is the status topic. The caller holds shard.mu.
+func (st *statusState) snapshot(tp *topic) []byte {
+	if st.current() == "" {
+		return nil
+	}
+	if st.snapOK {
+		if data, ok := tp.sym.shard.arena.resolve(st.snapRef); ok {
+			return data
+		}
+	}
+	var data []byte
+	data, st.snapRef = tp.encodeStatus(st.ts)
+	st.snapOK = true
+	return data
+}
 
 // current is the status a subscriber is told: "" for none yet.
 func (st *statusState) current() string {
@@ -92,14 +115,17 @@ func (s *shard) markStale(sym *symbol, now int64) {
 	s.sendStatus(sym, now, 0)
 }
 
-// sendStatus records sym's current status, with feed time ts on the wire
-// and lat as the message's TS (0: not counted as delivery latency), as
-// the status topic's snapshot, and sends it to every subscriber.
+// sendStatus sends sym's status now, with feed time ts on the wire and
+// lat as the message's TS (0: not counted as delivery latency), to every
+// subscriber. A status is state, not a kept message: a subscriber's
+// snapshot is made from it (statusState.snapshot).
 func (s *shard) sendStatus(sym *symbol, ts, lat int64) {
-	tp, seq := sym.topics[Status], sym.status.feed.Seq
-	data, ref := tp.encodeStatus(ts)
-	m := tp.record(data, record{seq: seq, prev: seq, n: 1, ts: ts, live: ref}, lat)
-	s.send(tp, m, seq, 0)
+	st, tp := &sym.status, sym.topics[Status]
+	var data []byte
+	data, st.snapRef = tp.encodeStatus(ts)
+	st.ts, st.snapOK = ts, true
+	tp.lastSeq = st.feed.Seq
+	s.send(tp, Message{Data: data, TS: lat}, tp.lastSeq, 0)
 }
 
 // encodeStatus is the symbol's status now, with feed time ts on the wire,

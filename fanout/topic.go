@@ -55,10 +55,19 @@ func (tp *topic) kind() keptKind {
 		return keptBars
 	case tp.stream == Book:
 		return keptBooks
-	case tp.stream == Status:
-		return keptStatus
 	}
 	return keptTicks
+}
+
+// floor is the records the budget leaves the topic whatever it needs:
+// one, its snapshot, on a stream whose snapshot is its newest message;
+// none on a book, whose snapshot is its state (bookState.snapshot), so
+// its records are history alone. A status keeps no records at all.
+func (tp *topic) floor() int {
+	if tp.stream == Book {
+		return 0
+	}
+	return 1
 }
 
 // encodeTick is t's wire form, cut from the shard's arena, with the
@@ -77,10 +86,7 @@ func (tp *topic) encodeTick(t *feed.Tick) ([]byte, liveRef) {
 // past the last message is a hole, which recovery will not cross. It
 // returns the live message, carrying ts. The caller holds shard.mu.
 func (tp *topic) record(data []byte, rec record, ts int64) Message {
-	if rec.prev > tp.lastSeq {
-		tp.holePrev = rec.prev
-	}
-	tp.lastSeq = rec.seq
+	tp.note(rec)
 	if tp.kept.full() {
 		s := tp.sym.shard
 		s.budget.grow(&s.t, tp)
@@ -88,6 +94,15 @@ func (tp *topic) record(data []byte, rec record, ts int64) Message {
 	tp.kept.put(rec)
 	tp.keptChanged()
 	return Message{Data: data, TS: ts, N: int64(rec.n)}
+}
+
+// note makes rec the topic's last message for its seq and its holes,
+// without keeping it (record keeps it too).
+func (tp *topic) note(rec record) {
+	if rec.prev > tp.lastSeq {
+		tp.holePrev = rec.prev
+	}
+	tp.lastSeq = rec.seq
 }
 
 // keptChanged lets go of what no kept record needs any more, after the
@@ -119,8 +134,6 @@ func (tp *topic) bytesOf(r *record) []byte {
 	case tp.stream.Bars():
 		b := r.bar()
 		data, r.live = tp.encodeBar(&b, r.prev)
-	case tp.stream == Status: // its one record is the status now
-		data, r.live = tp.encodeStatus(r.ts)
 	default:
 		t := r.tick(tp.sym.name)
 		data, r.live = tp.encodeTick(&t)
@@ -188,9 +201,11 @@ func (tp *topic) catchUp(t *tally, sub *subscription, since uint64, recover bool
 	sub.sent = tp.lastSeq
 	snap := tp.kept.newest()
 	switch {
-	case snap == nil:
 	case recover:
 		return tp.recover(t, sub, since)
+	case tp.stream == Book || tp.stream == Status: // the snapshot is the state
+		tp.sendSnapshot(t, sub)
+	case snap == nil:
 	case history > 0:
 		a, b := tp.kept.ordered()
 		a, b = last(a, b, history)
@@ -202,16 +217,20 @@ func (tp *topic) catchUp(t *tally, sub *subscription, since uint64, recover bool
 }
 
 // sendSnapshot queues tp's snapshot, if it has one, to sub: its newest
-// record's bytes, or a book's state (bookState.snapshot).
+// record's bytes, or a book's or status's state (bookState.snapshot,
+// statusState.snapshot).
 func (tp *topic) sendSnapshot(t *tally, sub *subscription) {
-	if tp.stream == Book {
-		if data := tp.sym.book.snapshot(tp); data != nil {
-			t.queue(sub.c, sub.catchUpKey(), Message{Data: data})
-		}
-		return
+	var data []byte
+	switch {
+	case tp.stream == Book:
+		data = tp.sym.book.snapshot(tp)
+	case tp.stream == Status:
+		data = tp.sym.status.snapshot(tp)
+	case tp.kept.newest() != nil:
+		data = tp.bytesOf(tp.kept.newest())
 	}
-	if snap := tp.kept.newest(); snap != nil {
-		t.send(sub, Message{Data: tp.bytesOf(snap)})
+	if data != nil {
+		t.queue(sub.c, sub.catchUpKey(), Message{Data: data})
 	}
 }
 

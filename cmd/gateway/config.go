@@ -119,11 +119,15 @@ const hmacSecretEnv = "TICKGATE_AUTH_HMAC_SECRET"
 type FeedConfig struct {
 	Source string `mapstructure:"source"`
 	Sim    struct {
-		Rate     float64       `mapstructure:"rate"`
-		Seed     uint64        `mapstructure:"seed"`
-		Skew     float64       `mapstructure:"skew"`
-		Symbols  []string      `mapstructure:"symbols"`
-		Backfill time.Duration `mapstructure:"backfill"`
+		Rate         float64       `mapstructure:"rate"`
+		Seed         uint64        `mapstructure:"seed"`
+		Skew         float64       `mapstructure:"skew"`
+		Symbols      []string      `mapstructure:"symbols"`
+		Backfill     time.Duration `mapstructure:"backfill"`
+		Book         bool          `mapstructure:"book"`
+		BookChurn    float64       `mapstructure:"book_churn"`
+		HaltsPerHour float64       `mapstructure:"halts_per_hour"`
+		HaltDuration time.Duration `mapstructure:"halt_duration"`
 	} `mapstructure:"sim"`
 	NATS struct {
 		URLs          []string      `mapstructure:"urls"`
@@ -234,6 +238,9 @@ func (c *Config) Validate() error {
 	check(c.Feed.Sim.Rate > 0 && c.Feed.Sim.Rate <= 1e7, "feed.sim.rate", "must be in (0, 10000000], got %g", c.Feed.Sim.Rate)
 	check(c.Feed.Sim.Skew > 1, "feed.sim.skew", "must be > 1, got %g", c.Feed.Sim.Skew)
 	check(c.Feed.Sim.Backfill >= 0 && c.Feed.Sim.Backfill <= 24*time.Hour, "feed.sim.backfill", "must be in [0s, 24h], got %s", c.Feed.Sim.Backfill)
+	check(c.Feed.Sim.BookChurn >= 0 && c.Feed.Sim.BookChurn <= 1, "feed.sim.book_churn", "must be in [0, 1], got %g", c.Feed.Sim.BookChurn)
+	check(c.Feed.Sim.HaltsPerHour >= 0 && c.Feed.Sim.HaltsPerHour <= 3600, "feed.sim.halts_per_hour", "must be in [0, 3600], got %g", c.Feed.Sim.HaltsPerHour)
+	check(c.Feed.Sim.HaltDuration > 0, "feed.sim.halt_duration", "must be > 0, got %s", c.Feed.Sim.HaltDuration)
 	check(c.Fanout.Shards >= 0 && c.Fanout.Shards <= 1024, "fanout.shards", "must be in [0, 1024], got %d", c.Fanout.Shards)
 	check(c.Fanout.QueueBytes >= 4096, "fanout.queue_bytes", "must be >= 4096, got %d", c.Fanout.QueueBytes)
 	check(c.Fanout.ConflateAt >= 0 && c.Fanout.ConflateAt <= c.Fanout.QueueBytes, "fanout.conflate_at", "must be in [0, fanout.queue_bytes (%d)], got %d", c.Fanout.QueueBytes, c.Fanout.ConflateAt)

@@ -39,6 +39,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Feed.Sim.Seed = 1
 	want.Feed.Sim.Skew = 1.1
 	want.Feed.Sim.Backfill = 2 * time.Hour
+	want.Feed.Sim.Book = true
+	want.Feed.Sim.BookChurn = 0.25
+	want.Feed.Sim.HaltDuration = 15 * time.Second
+	want.Book.Depth = 10
 	want.Feed.NATS.URLs = []string{"nats://127.0.0.1:4222"}
 	want.Feed.NATS.Prefix = "ticks"
 	want.Feed.NATS.ReconnectWait = 250 * time.Millisecond
@@ -254,6 +258,11 @@ var badValues = []struct {
 	{"feed.sim.skew", "1"},
 	{"feed.sim.backfill", "-1m"},
 	{"feed.sim.backfill", "25h"},
+	{"feed.sim.book_churn", "1.5"},
+	{"feed.sim.halts_per_hour", "-1"},
+	{"feed.sim.halt_duration", "0s"},
+	{"book.depth", "0"},
+	{"book.depth", "101"},
 	{"feed.source", "kafka"},
 	{"feed.replay.speed", "0"},
 	{"feed.replay.format", "parquet"},

@@ -44,7 +44,7 @@ type gateway struct {
 func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	src, err := newSource(&cfg.Feed, cfg.Feed.Source, reg, log)
+	src, err := newSource(cfg, cfg.Feed.Source, reg, log)
 	if err != nil {
 		return nil, err
 	}
