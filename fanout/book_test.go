@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/booktest"
 	"github.com/tickgate/tickgate/internal/depthtest"
 	"github.com/tickgate/tickgate/internal/logtest"
 	"github.com/tickgate/tickgate/internal/wstest"
@@ -114,7 +115,7 @@ func TestBookRateClassMerge(t *testing.T) {
 		case 5, 9: // a bid at 1 (a side may hold 12 here): in at 5, out at 9
 			f.g.Seq++
 			b = feed.Book{Symbol: "AAPL", Seq: f.g.Seq, TS: depthtest.BaseTS + int64(f.g.Seq), Bids: lv(1, map[int]int64{5: 100, 9: 0}[i])}
-			f.g.Bids = depthtest.ApplySide(f.g.Bids, b.Bids, true)
+			f.g.Bids, _ = booktest.ApplySide(f.g.Bids, b.Bids, true)
 		default:
 			b = f.g.Update()
 		}

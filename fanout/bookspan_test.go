@@ -7,18 +7,25 @@ import (
 	"testing"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/booktest"
 	"github.com/tickgate/tickgate/internal/depthtest"
 )
 
 // applySpan applies sp to a client's copy, as a client applies the
-// message sp encodes to.
-func applySpan(c *depthtest.Book, sp *bookSpan) {
+// message sp encodes to; it fails on a removal of a level the copy lacks.
+func applySpan(tb testing.TB, c *depthtest.Book, sp *bookSpan) {
+	tb.Helper()
 	if sp.snapshot {
 		c.Bids, c.Asks = slices.Clone(sp.bids.levels), slices.Clone(sp.asks.levels)
 		return
 	}
-	c.Bids = depthtest.ApplySide(c.Bids, sp.bids.levels, true)
-	c.Asks = depthtest.ApplySide(c.Asks, sp.asks.levels, false)
+	var err error
+	if c.Bids, err = booktest.ApplySide(c.Bids, sp.bids.levels, true); err == nil {
+		c.Asks, err = booktest.ApplySide(c.Asks, sp.asks.levels, false)
+	}
+	if err != nil {
+		tb.Fatalf("merged update seq %d: %v", sp.seq, err)
+	}
 }
 
 // TestBookSpanMergeProperty: random book sequences, with a fresh snapshot
@@ -58,7 +65,7 @@ func TestBookSpanMergeProperty(t *testing.T) {
 			if rng.IntN(5) > 0 && step < 399 { // keep merging
 				continue
 			}
-			applySpan(&client, &span)
+			applySpan(t, &client, &span)
 			switch {
 			case !client.Equal(g.Bids, g.Asks):
 				t.Fatalf("seed %d: after seq %d merged from %d messages, the copy is\n%v | %v\nwant\n%v | %v", seed, b.Seq, msgs, client.Bids, client.Asks, g.Bids, g.Asks)

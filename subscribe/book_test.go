@@ -28,12 +28,7 @@ func (e *testEnv) putBooks(books ...feed.Book) {
 	}
 	want := float64(e.books)
 	e.mu.Unlock()
-	checkFor(e.t, 5*time.Second, func() error {
-		if got := gathered(e.t, e.reg, "tickgate_feed_books_total"); got < want {
-			return fmt.Errorf("engine has taken %v books of %v", got, want)
-		}
-		return nil
-	})
+	e.waitTaken("tickgate_feed_books_total", want)
 }
 
 // bookReader applies every book message c receives for sym to a client's

@@ -1,11 +1,11 @@
 package depthtest
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/booktest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
 
@@ -14,7 +14,8 @@ import (
 // follows on from the last seq (seq less n) and changes the levels it
 // names, size 0 removing one; a gap or reset notice leaves it waiting for
 // the next snapshot. After each message it checks the checksum against
-// its own levels. Applied counts the messages applied.
+// its own levels, and that no update removes a level it lacks
+// (booktest.ApplySide). Applied counts the messages applied.
 type Book struct {
 	Bids, Asks []feed.Level
 	Seq        uint64
@@ -46,8 +47,13 @@ func (b *Book) Apply(m wstest.Msg) error {
 		case m.Seq-n != b.Seq:
 			return fmt.Errorf("%s seq %d n %d: does not follow on from %d", m.Sym, m.Seq, n, b.Seq)
 		}
-		b.Bids = ApplySide(b.Bids, m.Bids, true)
-		b.Asks = ApplySide(b.Asks, m.Asks, false)
+		var err error
+		if b.Bids, err = booktest.ApplySide(b.Bids, m.Bids, true); err == nil {
+			b.Asks, err = booktest.ApplySide(b.Asks, m.Asks, false)
+		}
+		if err != nil {
+			return fmt.Errorf("%s seq %d: %w", m.Sym, m.Seq, err)
+		}
 	default:
 		return fmt.Errorf("%s: not a book message: %s", m.Sym, m.Raw)
 	}
@@ -57,28 +63,6 @@ func (b *Book) Apply(m wstest.Msg) error {
 		return fmt.Errorf("%s seq %d: checksum %d, the copy's is %d (%s)", m.Sym, m.Seq, m.Checksum, sum, feed.AppendChecksumString(nil, b.Bids, b.Asks))
 	}
 	return nil
-}
-
-// ApplySide applies the changes ch to side (best first), as a client
-// does: size 0 removes the level, any other size sets or inserts it.
-func ApplySide(side, ch []feed.Level, bid bool) []feed.Level {
-	for _, c := range ch {
-		i, found := slices.BinarySearchFunc(side, c.Price, func(l feed.Level, px float64) int {
-			if bid {
-				return cmp.Compare(px, l.Price)
-			}
-			return cmp.Compare(l.Price, px)
-		})
-		switch {
-		case found && c.Size == 0:
-			side = slices.Delete(side, i, i+1)
-		case found:
-			side[i].Size = c.Size
-		case c.Size > 0:
-			side = slices.Insert(side, i, c)
-		}
-	}
-	return side
 }
 
 // Equal reports whether the copy holds exactly bids and asks.
