@@ -224,14 +224,17 @@ func (q *queue) drain(dst []Message, maxBytes int) (_ []Message, left bool) {
 	n, wire, taken := 0, 0, 0
 	for q.head < len(q.q) {
 		m := q.q[q.head]
-		size, mwire := m.size(), m.wireLen()
-		if m.Data == nil { // a merged book update: its bound, and its count
+		size, mwire := len(m.Data), 0
+		if size > 0 {
+			mwire = m.wireLen()
+		} else if m.key != nil { // a merged book update: its bound, and its count
+			size = m.key.spanBytes
 			mwire = size + len(countKeys[bookSub]) + 20
 		}
 		if taken > 0 && wire+taken+mwire > maxBytes {
 			break
 		}
-		if m.Data == nil {
+		if m.Data == nil && m.key != nil {
 			start := len(q.scratch)
 			q.scratch = m.key.appendSpan(q.scratch)
 			m.Data = q.scratch[start:len(q.scratch):len(q.scratch)]
