@@ -4,6 +4,6 @@
 // client's copy that applies every message of the book stream and checks
 // its seq and checksum as docs/protocol.md tells a client to, and Source
 // is a feed.Source whose Run hands a test's ticks, books and status to a
-// feed.DepthSink, as a real feed does. The tests of fanout, subscribe and
-// cmd/gateway use it; a Gen or Book belongs to one goroutine.
+// feed.DepthSink, as a real feed does. The tests of fanout and subscribe
+// use it; a Gen or Book belongs to one goroutine.
 package depthtest
