@@ -36,20 +36,22 @@ type Result struct {
 	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
 	FramesPerSec     float64 `json:"frames_per_sec"`
 	BytesPerSec      float64 `json:"bytes_per_sec"`
-	MessagesPerFrame float64 `json:"messages_per_frame"`
-	LatencyP50Ms     float64 `json:"latency_p50_ms"`
-	LatencyP99Ms     float64 `json:"latency_p99_ms"`
-	LatencyP999Ms    float64 `json:"latency_p999_ms"`
-	LatencyMaxMs     float64 `json:"latency_max_ms"`
-	Gaps             uint64  `json:"gaps"`
-	Repeats          uint64  `json:"repeats"`
-	Unexpected       uint64  `json:"unexpected"`
-	ConflatedTicks   uint64  `json:"conflated_ticks"` // delivered ticks with n > 1
-	Notices          uint64  `json:"notices"`
-	Partials         uint64  `json:"partials"`        // progress updates of forming bars (not deliveries)
-	ProtocolErrors   uint64  `json:"protocol_errors"` // error replies (a refused Centrifugo subscribe)
-	MaxRateAsked     float64 `json:"max_rate_asked"`
-	OverRate         uint64  `json:"over_rate"` // client symbols updated more than max_rate/s (+1) in the window
+	// BytesPerSecPerClient is BytesPerSec over the connections.
+	BytesPerSecPerClient float64 `json:"bytes_per_sec_per_client"`
+	MessagesPerFrame     float64 `json:"messages_per_frame"`
+	LatencyP50Ms         float64 `json:"latency_p50_ms"`
+	LatencyP99Ms         float64 `json:"latency_p99_ms"`
+	LatencyP999Ms        float64 `json:"latency_p999_ms"`
+	LatencyMaxMs         float64 `json:"latency_max_ms"`
+	Gaps                 uint64  `json:"gaps"`
+	Repeats              uint64  `json:"repeats"`
+	Unexpected           uint64  `json:"unexpected"`
+	ConflatedTicks       uint64  `json:"conflated_ticks"` // delivered ticks with n > 1
+	Notices              uint64  `json:"notices"`
+	Partials             uint64  `json:"partials"`        // progress updates of forming bars (not deliveries)
+	ProtocolErrors       uint64  `json:"protocol_errors"` // error replies (a refused Centrifugo subscribe)
+	MaxRateAsked         float64 `json:"max_rate_asked"`
+	OverRate             uint64  `json:"over_rate"` // client symbols updated more than max_rate/s (+1) in the window
 
 	Feed             string   `json:"feed"` // sim, nats, or centrifugo-http
 	Pinned           bool     `json:"pinned"`
@@ -150,6 +152,9 @@ func (res *Result) addClients(clients []*client, sh *shared, secs float64) {
 	res.DeliveriesPerSec = float64(n.deliveries) / secs
 	res.FramesPerSec = float64(n.frames) / secs
 	res.BytesPerSec = float64(n.bytes) / secs
+	if res.Connections > 0 {
+		res.BytesPerSecPerClient = res.BytesPerSec / float64(res.Connections)
+	}
 	if n.frames > 0 {
 		res.MessagesPerFrame = float64(n.deliveries) / float64(n.frames)
 	}
@@ -238,15 +243,15 @@ func (res *Result) printTable(out io.Writer) {
 	row("feed rate", "%.1f ticks/s  (expected fan-out %.1f; server saw %s ticks/s)", res.FeedRate, res.ExpectedFanout, fmtOpt(res.ServerFeedTicksPerSec, 1))
 	row("window", "%.1f s after %.1f s warm-up", res.DurationS, res.WarmupS)
 	row("deliveries/s", "%.0f  (server sent %s/s)", res.DeliveriesPerSec, fmtOpt(res.ServerMessagesPerSec, 0))
-	row("frames/s, bytes/s", "%.0f, %.1f MB/s  (%.2f msgs/frame)", res.FramesPerSec, res.BytesPerSec/1e6, res.MessagesPerFrame)
+	row("frames/s, bytes/s", "%.0f, %.1f MB/s  (%.2f msgs/frame, %.0f bytes/s per client)", res.FramesPerSec, res.BytesPerSec/1e6, res.MessagesPerFrame, res.BytesPerSecPerClient)
 	latency := "latency ms"
-	if res.Stream != streamTicks {
+	if res.Stream != streamTicks && res.Stream != streamBook {
 		latency = "bar latency ms"
 	}
 	row(latency, "p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyP999Ms, res.LatencyMaxMs)
 	row("server latency ms", "p50 %s  p99 %s", fmtOpt(res.ServerLatencyP50Ms, 2), fmtOpt(res.ServerLatencyP99Ms, 2))
 	row("gaps / repeats / unexpected", "%d / %d / %d  (conflated ticks %d, notices %d, protocol errors %d)", res.Gaps, res.Repeats, res.Unexpected, res.ConflatedTicks, res.Notices, res.ProtocolErrors)
-	if res.Stream != streamTicks {
+	if res.Stream != streamTicks && res.Stream != streamBook {
 		row("bars", "%s: latency is receive time - bar end (t + interval); gaps by final-bar seq and span (spans > 1: %d, partials %d)", res.Stream, res.ConflatedTicks, res.Partials)
 	}
 	if res.MaxRateAsked > 0 {

@@ -44,7 +44,7 @@ func TestFrameBehindHandshake(t *testing.T) {
 	} else if strings.HasPrefix(got, `{"type":"welcome"`) {
 		got = readTextFrame(t, br)
 	}
-	if got != `{"type":"list","id":7,"symbols":[],"streams":{"bars.1m":[],"bars.1s":[],"ticks":[]}}` {
+	if got != `{"type":"list","id":7,"symbols":[],"streams":{"bars.1m":[],"bars.1s":[],"book":[],"status":[],"ticks":[]}}` {
 		t.Fatalf("reply %s", got)
 	}
 }

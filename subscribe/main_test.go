@@ -42,6 +42,7 @@ type testEnv struct {
 	mu        sync.Mutex
 	seq       map[string]uint64
 	published int // ticks put to the engine (put)
+	books     int // books put to the engine (putBooks)
 }
 
 func newTestEnv(t *testing.T, cfg Config, fcfg fanout.Config, symbols ...string) *testEnv {
@@ -116,9 +117,16 @@ func (e *testEnv) taken() {
 	e.mu.Lock()
 	want := float64(e.published)
 	e.mu.Unlock()
+	e.waitTaken("tickgate_feed_ticks_total", want)
+}
+
+// waitTaken waits until the counter name, which the shards add each
+// batch to once delivered, reaches want.
+func (e *testEnv) waitTaken(name string, want float64) {
+	e.t.Helper()
 	checkFor(e.t, 5*time.Second, func() error {
-		if got := gathered(e.t, e.reg, "tickgate_feed_ticks_total"); got < want {
-			return fmt.Errorf("engine has taken %v ticks of %v", got, want)
+		if got := gathered(e.t, e.reg, name); got < want {
+			return fmt.Errorf("engine has taken %v of %v (%s)", got, want, name)
 		}
 		return nil
 	})

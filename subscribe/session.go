@@ -229,7 +229,7 @@ func (s *Server) resolve(sess *session, g *Grant, st fanout.Stream, syms []strin
 		}
 		syms = s.engine.Symbols()
 	}
-	syms, perr := s.entitled(g, syms, wildcard)
+	syms, perr := s.entitled(g, st, syms, wildcard)
 	if perr != nil {
 		return nil, perr
 	}

@@ -71,6 +71,9 @@ type Config struct {
 	Book struct {
 		Depth int `mapstructure:"depth"`
 	} `mapstructure:"book"`
+	Status struct {
+		StaleAfter time.Duration `mapstructure:"stale_after"`
+	} `mapstructure:"status"`
 	Client struct {
 		MaxSymbols    int           `mapstructure:"max_symbols"`
 		AllowWildcard bool          `mapstructure:"allow_wildcard"`
@@ -252,6 +255,7 @@ func (c *Config) Validate() error {
 	check(c.Bars.Grace > 0 && c.Bars.Grace <= time.Minute, "bars.grace", "must be in (0, 1m], got %s", c.Bars.Grace)
 	check(c.Bars.History >= 0 && c.Bars.History <= 1<<16, "bars.history", "must be in [0, 65536], got %d", c.Bars.History)
 	check(c.Book.Depth >= 1 && c.Book.Depth <= maxBookDepth, "book.depth", "must be in [1, %d], got %d", maxBookDepth, c.Book.Depth)
+	check(c.Status.StaleAfter >= 0, "status.stale_after", "must be >= 0 (0: off), got %s", c.Status.StaleAfter)
 	check(c.Client.MaxSymbols > 0, "client.max_symbols", "must be > 0, got %d", c.Client.MaxSymbols)
 	check(c.Client.ReadLimit >= 256, "client.read_limit", "must be >= 256, got %d", c.Client.ReadLimit)
 	check(c.Client.MsgRate > 0, "client.msg_rate", "must be > 0, got %g", c.Client.MsgRate)

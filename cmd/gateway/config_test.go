@@ -62,6 +62,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Fanout.RatePhases = 8
 	want.Fanout.History = 1024
 	want.Bars.Grace, want.Bars.History = 250*time.Millisecond, 500
+	want.Book.Depth = 10
+	want.Status.StaleAfter = 10 * time.Second
 	want.Client.MaxSymbols = 500
 	want.Client.AllowWildcard = true
 	want.Client.ReadLimit = 4096
@@ -236,6 +238,9 @@ var badValues = []struct {
 	{"fanout.queue_bytes", "10"},
 	{"fanout.queue_bytes", "lots"},
 	{"fanout.conflate_at", "2000000"}, // past fanout.queue_bytes
+	{"book.depth", "0"},
+	{"book.depth", "101"},
+	{"status.stale_after", "-1s"},
 	{"fanout.conflate_at", "-1"},
 	{"fanout.rate_classes", "[]"},
 	{"fanout.rate_classes", "[1, 1]"},

@@ -35,8 +35,8 @@ func (b *Book) Apply(m feed.Book, depth int) error {
 		b.bids, b.asks = []feed.Level{}, []feed.Level{}
 	}
 	var err error
-	if b.bids, err = apply(b.bids, m.Bids, true); err == nil {
-		b.asks, err = apply(b.asks, m.Asks, false)
+	if b.bids, err = ApplySide(b.bids, m.Bids, true); err == nil {
+		b.asks, err = ApplySide(b.asks, m.Asks, false)
 	}
 	switch {
 	case err != nil:
@@ -49,8 +49,12 @@ func (b *Book) Apply(m feed.Book, depth int) error {
 	return nil
 }
 
-// apply applies levels to side, best first (descending prices for bids).
-func apply(side, levels []feed.Level, bids bool) ([]feed.Level, error) {
+// ApplySide applies levels to side, best first (descending prices for
+// bids): size 0 removes a level, any other size sets or inserts it. A
+// removal of a level side lacks is an error: neither a feed (a promise
+// of the contract) nor the gateway (which sends the levels that changed)
+// sends one.
+func ApplySide(side, levels []feed.Level, bids bool) ([]feed.Level, error) {
 	for _, l := range levels {
 		i, found := slices.BinarySearchFunc(side, l.Price, func(x feed.Level, px float64) int {
 			if bids {
