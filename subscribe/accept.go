@@ -8,12 +8,15 @@ import (
 	"time"
 )
 
-// readBufferSize is the read buffer each connection keeps for life. Client
-// messages are small (ReadLimit, 4 KiB by default); bufio reads a larger
-// one in several calls. net/http hands a hijacked connection a 4 KiB
-// reader, which across tens of thousands of idle connections is the largest
-// thing a session holds after its write buffer.
-const readBufferSize = 512
+// readBufferSize is the read buffer each connection keeps for life: bufio's
+// smallest. coder/websocket reads frame headers through it, byte by byte,
+// and payloads straight into the message, past the buffer, whenever none
+// is buffered: so a client message costs two reads from the socket
+// instead of one, and only client messages do, which are few and small
+// (ReadLimit, 4 KiB by default). net/http hands a hijacked connection a
+// 4 KiB reader, which across tens of thousands of idle connections is
+// memory for nothing.
+const readBufferSize = 16
 
 // writeBufferSize is the write buffer coder/websocket keeps for the
 // connection's life: the largest frame it writes, a control frame of 2
