@@ -1,8 +1,8 @@
 package subscribe
 
 import (
-	"bytes"
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +13,7 @@ import (
 	"runtime"
 	rtmetrics "runtime/metrics"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,11 +27,11 @@ import (
 
 // BenchmarkIdleSession puts figures on what one idle subscribed session
 // holds in the gateway's process: b.N clients connect with ?symbols=, read
-// their welcome, subscribed reply and one tick, and stay connected; after
-// two collections it reports, per session, the live heap, the goroutine
-// stack bytes and the goroutines (docs/performance.md, "Memory per idle
-// connection"). Each session has also been through one ping, answered,
-// since a reader handles the pong on its own stack. The clients are raw blocking sockets driven by system
+// their welcome, subscribed reply and snapshot, then a live tick, and
+// answer one ping (a reader handles the pong on its own stack); after two
+// collections it reports, per session, the live heap, the goroutine stack
+// bytes and the goroutines (docs/performance.md, "Memory per idle
+// connection"). The clients are raw blocking sockets driven by system
 // calls, so they add no goroutine, no netpoll state and almost no heap to
 // what is measured. Run it with a fixed count:
 //
@@ -45,8 +46,6 @@ func BenchmarkIdleSession(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// One ping per session, due after every client has connected (the
-	// loop below waits for each) and before the second.
 	cfg := Config{MaxConnections: 1 << 20, PingInterval: idlePingInterval}
 	srv, err := NewServer(cfg, engine, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -68,37 +67,38 @@ func BenchmarkIdleSession(b *testing.B) {
 	}
 
 	before := memorySample()
-	fds := make([]int, 0, b.N)
+	clients := make([]*rawClient, 0, b.N)
 	defer func() {
-		for _, fd := range fds {
-			syscall.Close(fd)
+		for _, c := range clients {
+			syscall.Close(c.fd)
 		}
 	}()
-	buf := make([]byte, 4096)
 	for i := 0; b.Loop(); i++ {
-		fd, err := rawSubscribe(port, symbols[i%len(symbols)], buf)
+		c, err := rawSubscribe(port, symbols[i%len(symbols)])
 		if err != nil {
 			b.Fatal(err)
 		}
-		fds = append(fds, fd)
+		clients = append(clients, c)
+		if err := c.readUntil(`"seq":1`); err != nil {
+			b.Fatal(err)
+		}
 	}
-	b.StopTimer()
 	for _, sym := range symbols { // one live tick each, through the writer
 		engine.Publish(feed.Tick{Symbol: sym, Seq: 2, Price: 101, Size: 1, TS: time.Now().UnixNano()})
 	}
-	for _, fd := range fds {
-		if err := rawReadUntil(fd, buf, []byte(`"seq":2`)); err != nil {
+	for _, c := range clients {
+		if err := c.readUntil(`"seq":2`); err != nil {
 			b.Fatal(err)
 		}
-	}
-	for _, fd := range fds {
-		if err := rawPong(fd, buf); err != nil {
-			b.Fatal(err)
+		for !c.ponged {
+			if err := c.readUntil("\x00"); err != nil { // no text has it: up to the ping
+				b.Fatal(err)
+			}
 		}
 	}
 	poll.Until(b, 10*time.Second, func() error {
-		if n := srv.Connections(); n != len(fds) {
-			return fmt.Errorf("%d sessions of %d", n, len(fds))
+		if n := srv.Connections(); n != len(clients) {
+			return fmt.Errorf("%d sessions of %d", n, len(clients))
 		}
 		return nil
 	})
@@ -106,14 +106,16 @@ func BenchmarkIdleSession(b *testing.B) {
 	if *idleHeap != "" {
 		writeHeapProfile(b, *idleHeap)
 	}
-	n := float64(len(fds))
+	n := float64(len(clients))
 	b.ReportMetric(float64(after.heap-before.heap)/n, "heap-B/conn")
 	b.ReportMetric(float64(after.stacks-before.stacks)/n, "stack-B/conn")
 	b.ReportMetric(float64(after.goroutines-before.goroutines)/n, "goroutines/conn")
 }
 
-// idlePingInterval must be longer than connecting b.N clients takes.
-const idlePingInterval = 3 * time.Second
+// idlePingInterval is the sessions' ping interval in BenchmarkIdleSession:
+// the first ping comes while the clients connect or read, the second,
+// unless connecting b.N clients takes longer, after the figures are taken.
+const idlePingInterval = 2 * time.Second
 
 var idleHeap = flag.String("idleheap", "", "BenchmarkIdleSession: write the heap profile of the idle sessions to this file")
 
@@ -146,80 +148,96 @@ func memorySample() memory {
 	return memory{s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64()}
 }
 
-// rawSubscribe opens a blocking socket to the gateway on port, upgrades it
-// to a WebSocket subscribed to sym, and reads until the subscribed reply
-// and the snapshot. It returns the socket's descriptor.
-func rawSubscribe(port int, sym string, buf []byte) (int, error) {
+// rawClient is a WebSocket client on a blocking socket, read frame by
+// frame with system calls: no goroutine, no netpoll, no buffer of its own.
+type rawClient struct {
+	fd     int
+	ponged bool // it has answered a ping
+}
+
+// rawSubscribe opens a blocking socket to the gateway on port and upgrades
+// it to a WebSocket subscribed to sym, up to the end of the response
+// header.
+func rawSubscribe(port int, sym string) (*rawClient, error) {
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, err
+		return nil, err
 	}
+	c := &rawClient{fd: fd}
 	tv := syscall.Timeval{Sec: 10}
 	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
 		syscall.Close(fd)
-		return -1, err
+		return nil, err
 	}
 	if err := syscall.Connect(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		syscall.Close(fd)
-		return -1, err
+		return nil, err
 	}
 	req := "GET /ws?symbols=" + sym + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	if _, err := syscall.Write(fd, []byte(req)); err != nil {
 		syscall.Close(fd)
-		return -1, err
+		return nil, err
 	}
-	if err := rawReadUntil(fd, buf, []byte(`"seq":1`)); err != nil {
-		syscall.Close(fd)
-		return -1, err
+	// The response header, byte by byte: the frames behind it are read
+	// as frames.
+	var last [4]byte
+	for string(last[:]) != "\r\n\r\n" {
+		copy(last[:], last[1:])
+		if err := c.readFull(last[3:]); err != nil {
+			syscall.Close(fd)
+			return nil, fmt.Errorf("handshake: %w", err)
+		}
 	}
-	return fd, nil
+	return c, nil
 }
 
-// rawReadUntil reads fd until what it read contains want. It keeps the
-// last len(want) bytes of each read, so want may span two reads.
-func rawReadUntil(fd int, buf, want []byte) error {
-	have := 0
+// readUntil reads frames until a text frame that contains want, answering
+// every ping on the way with a pong of the same payload.
+func (c *rawClient) readUntil(want string) error {
+	var hdr [4]byte
 	for {
-		n, err := syscall.Read(fd, buf[have:])
-		if err != nil {
-			return fmt.Errorf("read: %w", err)
+		if err := c.readFull(hdr[:2]); err != nil {
+			return err
 		}
-		if n == 0 {
-			return io.ErrUnexpectedEOF
+		n := int(hdr[1] & 0x7f)
+		if n == 126 {
+			if err := c.readFull(hdr[2:4]); err != nil {
+				return err
+			}
+			n = int(binary.BigEndian.Uint16(hdr[2:]))
 		}
-		have += n
-		if bytes.Contains(buf[:have], want) {
-			return nil
+		if n > 1<<16 {
+			return fmt.Errorf("frame header % x: too long for this test", hdr[:2])
 		}
-		keep := min(have, len(want))
-		copy(buf, buf[have-keep:have])
-		have = keep
+		payload := make([]byte, n)
+		if err := c.readFull(payload); err != nil {
+			return err
+		}
+		switch hdr[0] {
+		case 0x89: // ping: the pong, masked with a zero key as a client must
+			pong := append([]byte{0x8a, 0x80 | byte(n), 0, 0, 0, 0}, payload...)
+			if _, err := syscall.Write(c.fd, pong); err != nil {
+				return err
+			}
+			c.ponged = true
+			if want == "\x00" {
+				return nil
+			}
+		case 0x81:
+			if strings.Contains(string(payload), want) {
+				return nil
+			}
+		default:
+			return fmt.Errorf("frame header % x", hdr[:2])
+		}
 	}
 }
 
-// rawPong reads the ping frame that is next on fd and answers it with a
-// pong of the same payload, masked with a zero key as a client must mask.
-func rawPong(fd int, buf []byte) error {
-	if err := rawReadFull(fd, buf[:2]); err != nil {
-		return err
-	}
-	if buf[0] != 0x89 || buf[1] > 125 {
-		return fmt.Errorf("want a ping frame, got header % x", buf[:2])
-	}
-	n := int(buf[1])
-	pong := append([]byte{0x8a, 0x80 | byte(n), 0, 0, 0, 0}, make([]byte, n)...)
-	if err := rawReadFull(fd, pong[6:]); err != nil {
-		return err
-	}
-	_, err := syscall.Write(fd, pong)
-	return err
-}
-
-// rawReadFull reads exactly len(p) bytes from fd.
-func rawReadFull(fd int, p []byte) error {
+// readFull reads exactly len(p) bytes from the socket.
+func (c *rawClient) readFull(p []byte) error {
 	for len(p) > 0 {
-		n, err := syscall.Read(fd, p)
+		n, err := syscall.Read(c.fd, p)
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
