@@ -16,7 +16,8 @@ import (
 )
 
 // session is one WebSocket client. Its reader goroutine runs the read loop
-// and owns the client's subscriptions. Its writer runs only while the
+// and owns the client's subscriptions; it handles each message on a
+// goroutine it waits for (offReader), which owns them meanwhile. Its writer runs only while the
 // client's queue has something to write: the enqueue that finds no writer
 // running starts one, and it ends when the queue is empty.
 type session struct {
@@ -64,7 +65,20 @@ func newSession(srv *Server, conn *websocket.Conn, hc *hijackedConn, ip netip.Ad
 }
 
 // serve runs the session until either side ends it, then tears it down.
+// It runs on the session's reader goroutine, whose stack is what every
+// idle connection keeps: a goroutine's stack only grows, and the
+// collector halves it only while under a quarter of it is in use, which a
+// read parked in coder/websocket never is below 8 KiB. So the reader only
+// reads, with frames kept small along the way (serve, readLoop,
+// meteredReader.Read), and everything deeper runs off it (offReader):
+// its stack then stays at the 4 KiB the read itself needs.
 func (s *session) serve(initial []string) {
+	s.start(initial)
+	s.end(s.readLoop(s.conn))
+}
+
+// start arms the session's timers and subscribes the ?symbols= list.
+func (s *session) start(initial []string) {
 	conn := s.conn
 	// Assign the timer before arming it: ping re-arms it through s.pinger.
 	s.pinger = time.AfterFunc(time.Hour, func() { s.ping(conn) })
@@ -74,9 +88,12 @@ func (s *session) serve(initial []string) {
 		s.firstAuth = time.AfterFunc(s.srv.cfg.FirstMessageTimeout, s.tokenMissing)
 	}
 	if initial != nil {
-		s.subscribe(request{Symbols: initial})
+		offReader(func() error { s.subscribe(request{Symbols: initial}); return nil })
 	}
-	err := s.readLoop(conn)
+}
+
+// end tears the session down once its read loop ended with err.
+func (s *session) end(err error) {
 	s.client.Close(s.readReason(err)) // starts a writer, if none runs, to send the close
 	// Leave the engine now, not once the writer is done: with a peer that
 	// stopped reading, its last write can stall for WriteTimeout.
@@ -123,23 +140,42 @@ func (s *session) readLoop(conn *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		if !s.flood.AllowN(now, 1) {
-			return ReasonFlood
+		if err := offReader(func() error { return s.message(typ, b) }); err != nil {
+			return err
 		}
-		if !s.limiter.AllowN(now, 1) {
-			s.replyError(nil, errorf(CodeRateLimited, "over %g messages/s; slow down", s.srv.cfg.MsgRate))
-			continue
-		}
-		if typ != websocket.MessageText {
-			s.replyError(nil, errorf(CodeInvalidRequest, "send JSON in text frames"))
-			continue
-		}
-		if !utf8.Valid(b) {
-			return ReasonInvalidUTF8 // RFC 6455 8.1: fail the connection
-		}
-		s.handle(b)
 	}
+}
+
+// message judges and answers one client message; an error ends the
+// session.
+func (s *session) message(typ websocket.MessageType, b []byte) error {
+	now := time.Now()
+	if !s.flood.AllowN(now, 1) {
+		return ReasonFlood
+	}
+	if !s.limiter.AllowN(now, 1) {
+		s.replyError(nil, errorf(CodeRateLimited, "over %g messages/s; slow down", s.srv.cfg.MsgRate))
+		return nil
+	}
+	if typ != websocket.MessageText {
+		s.replyError(nil, errorf(CodeInvalidRequest, "send JSON in text frames"))
+		return nil
+	}
+	if !utf8.Valid(b) {
+		return ReasonInvalidUTF8 // RFC 6455 8.1: fail the connection
+	}
+	s.handle(b)
+	return nil
+}
+
+// offReader runs f on a goroutine of its own and waits for it, so that
+// however deep f goes (JSON, the engine's subscribe: 8 KiB and more), the
+// reader's stack does not grow (serve). It costs a goroutine start per
+// client message; the reader still handles one message at a time.
+func offReader(f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	return <-done
 }
 
 // handle answers one client message.
