@@ -27,8 +27,8 @@ type session struct {
 	in      *meteredReader // conn's reads, metered
 	out     *frameWriter   // conn's writes, one frame at a time
 	ip      netip.Addr     // the client's address (clientIP)
-	limiter *rate.Limiter  // MsgRate, MsgBurst: past it, rate_limited
-	flood   *rate.Limiter  // MsgRate, FloodBurst: past it, closed with 1008
+	limiter *rate.Limiter  // MsgRate, MsgBurst: past it, rate_limited; nil until the first message
+	flood   *rate.Limiter  // MsgRate, FloodBurst: past it, closed with 1008; made with limiter
 	pinger  *time.Timer
 
 	// The grant (grant.go), owned by the reader: the grant (nil until a
@@ -49,14 +49,12 @@ type session struct {
 
 func newSession(srv *Server, conn *websocket.Conn, hc *hijackedConn, ip netip.Addr) *session {
 	s := &session{
-		srv:     srv,
-		conn:    conn,
-		in:      &hc.in,
-		out:     &hc.out,
-		ip:      ip,
-		limiter: rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst),
-		flood:   rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.FloodBurst),
-		closed:  make(chan struct{}),
+		srv:    srv,
+		conn:   conn,
+		in:     &hc.in,
+		out:    &hc.out,
+		ip:     ip,
+		closed: make(chan struct{}),
 	}
 	lane := srv.lanes.pick()
 	s.client = srv.engine.NewClient(func(*fanout.Client) { lane.ready(s) })
@@ -149,6 +147,14 @@ func (s *session) readLoop(conn *websocket.Conn) error {
 // message judges and answers one client message; an error ends the
 // session.
 func (s *session) message(typ websocket.MessageType, b []byte) error {
+	// The buckets are made at the first message, full, as they would be
+	// by now: a session that never sends one, as a ?symbols= dashboard
+	// need not, holds neither.
+	if s.limiter == nil {
+		cfg := &s.srv.cfg
+		s.limiter = rate.NewLimiter(rate.Limit(cfg.MsgRate), cfg.MsgBurst)
+		s.flood = rate.NewLimiter(rate.Limit(cfg.MsgRate), cfg.FloodBurst)
+	}
 	now := time.Now()
 	if !s.flood.AllowN(now, 1) {
 		return ReasonFlood
