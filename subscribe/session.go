@@ -41,8 +41,8 @@ type session struct {
 
 	// Owned by the running writer (at most one runs; fanout.Client
 	// orders them).
-	batch  []fanout.Message
-	closed chan struct{} // closed by the writer that sent the close
+	batch  *[]fanout.Message // from batchPool; nil while no writer runs
+	closed chan struct{}     // closed by the writer that sent the close
 
 	nextReady *session // in its lane's ready list; protected by that lane's mu
 }
