@@ -1,27 +1,22 @@
 package subscribe
 
 import (
-	"context"
 	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http/httptest"
+	"net/url"
 	"os"
 	"runtime"
 	rtmetrics "runtime/metrics"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tickgate/tickgate/fanout"
-	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/internal/poll"
 )
 
@@ -41,29 +36,10 @@ import (
 // also writes the heap profile at that moment, by allocation site.
 func BenchmarkIdleSession(b *testing.B) {
 	symbols := []string{"AAPL", "MSFT", "NVDA", "AMZN"}
-	reg := prometheus.NewRegistry()
-	engine, err := fanout.New(fanout.Config{}, symbols, reg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := Config{MaxConnections: 1 << 20, PingInterval: idlePingInterval}
-	srv, err := NewServer(cfg, engine, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { engine.Run(ctx); close(done) }()
-	hs := httptest.NewServer(srv)
-	defer func() {
-		srv.Drain(context.Background(), 0)
-		hs.Close()
-		cancel()
-		<-done
-	}()
-	port := hs.Listener.Addr().(*net.TCPAddr).Port
+	e := newTestEnv(b, Config{MaxConnections: 1 << 20, PingInterval: idlePingInterval}, fanout.Config{}, symbols...)
+	port := e.port()
 	for _, sym := range symbols { // every session's subscribe gets a snapshot
-		engine.Publish(feed.Tick{Symbol: sym, Seq: 1, Price: 100, Size: 1, TS: time.Now().UnixNano()})
+		e.publish(sym, 1)
 	}
 
 	before := memorySample()
@@ -84,7 +60,7 @@ func BenchmarkIdleSession(b *testing.B) {
 		}
 	}
 	for _, sym := range symbols { // one live tick each, through the writer
-		engine.Publish(feed.Tick{Symbol: sym, Seq: 2, Price: 101, Size: 1, TS: time.Now().UnixNano()})
+		e.publish(sym, 1)
 	}
 	for _, c := range clients {
 		if err := c.readUntil(`"seq":2`); err != nil {
@@ -97,7 +73,7 @@ func BenchmarkIdleSession(b *testing.B) {
 		}
 	}
 	poll.Until(b, 10*time.Second, func() error {
-		if n := srv.Connections(); n != len(clients) {
+		if n := e.srv.Connections(); n != len(clients) {
 			return fmt.Errorf("%d sessions of %d", n, len(clients))
 		}
 		return nil
@@ -110,6 +86,19 @@ func BenchmarkIdleSession(b *testing.B) {
 	b.ReportMetric(float64(after.heap-before.heap)/n, "heap-B/conn")
 	b.ReportMetric(float64(after.stacks-before.stacks)/n, "stack-B/conn")
 	b.ReportMetric(float64(after.goroutines-before.goroutines)/n, "goroutines/conn")
+}
+
+// port is the port e's server listens on.
+func (e *testEnv) port() int {
+	u, err := url.Parse(e.url)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p, err := strconv.Atoi(u.Port())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
 }
 
 // idlePingInterval is the sessions' ping interval in BenchmarkIdleSession:
