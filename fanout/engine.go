@@ -44,9 +44,14 @@ type Config struct {
 	// Delay is how long after its feed timestamp a delayed subscriber gets
 	// each tick (Policy.Delayed); 0 means no delayed tier.
 	Delay time.Duration
-	// DelayMaxBytes bounds the delay line (about 96 bytes a tick); past it
-	// the busiest symbol's oldest held ticks are merged. 0 means 256 MiB.
+	// DelayMaxBytes bounds the delay line (88 bytes a held tick's slot);
+	// a symbol whose lane would pass it merges its own oldest held ticks
+	// (delay.go). 0 means 256 MiB.
 	DelayMaxBytes int
+	// MemoryBudget bounds, in bytes, every message the engine keeps: the
+	// snapshots and histories of all topics and the delay line, split
+	// evenly over the shards (budget.go). 0 means 256 MiB.
+	MemoryBudget int64
 	// BarGrace is how long past its bucket's end, on the feed clock, a
 	// bar waits for late ticks before it is final (bars.go); 0 means
 	// 250ms.
@@ -69,6 +74,7 @@ type Engine struct {
 	cfg     Config
 	metrics *metrics
 	stopped chan struct{} // closed when Run returns
+	syncMu  sync.Mutex    // one Sync at a time: each shard holds at most one marker
 
 	subscriptions atomic.Int64
 	degraded      atomic.Int64  // clients whose queue conflates
@@ -91,6 +97,9 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	}
 	if cfg.DelayMaxBytes <= 0 {
 		cfg.DelayMaxBytes = 256 << 20
+	}
+	if cfg.MemoryBudget <= 0 {
+		cfg.MemoryBudget = 256 << 20
 	}
 	if cfg.BarGrace <= 0 {
 		cfg.BarGrace = 250 * time.Millisecond
@@ -175,6 +184,32 @@ func (e *Engine) Publish(t feed.Tick) {
 }
 
 var _ feed.Sink = (*Engine)(nil)
+
+// Sync returns once every tick Published before it has been delivered:
+// queued for the clients that take every tick, held by their rate
+// classes, put in the delay line. A caller that tells clients something
+// about the feed after it (the feed ended) is then heard after those
+// ticks. It waits behind the ticks in each shard's inbox, so call it from
+// the goroutine that Publishes, or once that stopped; it returns at once
+// when the engine has stopped.
+func (e *Engine) Sync() {
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+	for _, s := range e.shards {
+		select {
+		case s.in <- inTick{}:
+		case <-e.stopped:
+			return
+		}
+	}
+	for _, s := range e.shards {
+		select {
+		case <-s.synced:
+		case <-e.stopped:
+			return
+		}
+	}
+}
 
 // Symbols returns the symbols the engine carries, in configuration order.
 func (e *Engine) Symbols() []string { return append([]string(nil), e.names...) }

@@ -144,25 +144,29 @@ func (s *shard) notify(tp *topic, data []byte) {
 }
 
 // encodeEpochNotice is tp's notice code ("reset" or "epoch") for epoch
-// ep, cut from the arena:
+// ep, cut from the shard's arena:
 // {"type":"notice","code":"reset","sym":"AAPL","epoch":"<ep>"}, with
 // "stream" on a bar topic.
 func (tp *topic) encodeEpochNotice(code, ep string) []byte {
-	b := append(append(append(tp.buf(), `{"type":"notice","code":"`...), code...), '"')
+	a := &tp.sym.shard.arena
+	b := append(append(append(a.start(), `{"type":"notice","code":"`...), code...), '"')
 	if tp.stream.Bars() {
 		b = append(append(append(b, `,"stream":"`...), tp.stream.String()...), '"')
 	}
 	b = append(append(b, `,"sym":"`...), tp.sym.name...)
 	b = append(append(b, `","epoch":"`...), ep...) // a valid epoch needs no escaping
-	return tp.cut(append(b, `"}`...))
+	data, _ := a.cut(append(b, `"}`...))
+	return data
 }
 
 // encodeGap is tp's gap notice for the missing seqs from..to, cut from the
 // arena: {"type":"notice","code":"gap","sym":"AAPL","from":F,"to":T}.
 func (tp *topic) encodeGap(from, to uint64) []byte {
-	b := append(tp.buf(), `{"type":"notice","code":"gap","sym":"`...)
+	a := &tp.sym.shard.arena
+	b := append(a.start(), `{"type":"notice","code":"gap","sym":"`...)
 	b = append(append(b, tp.sym.name...), `","from":`...)
 	b = strconv.AppendUint(b, from, 10)
 	b = strconv.AppendUint(append(b, `,"to":`...), to, 10)
-	return tp.cut(append(b, '}'))
+	data, _ := a.cut(append(b, '}'))
+	return data
 }

@@ -21,6 +21,10 @@ type metrics struct {
 	fallbacks         prometheus.Counter
 	batchTicks        prometheus.Histogram
 	bars, lateTicks   [numStreams]prometheus.Counter // [Ticks] is nil
+	// evicted and evictedBytes count, by kind, the records the memory
+	// budget released and their bytes; [keptDelay] is nil (the line
+	// merges, counted in conflatedDelay).
+	evicted, evictedBytes [numKinds]prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
@@ -78,6 +82,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		m.bars[st] = bars.WithLabelValues(st.String())
 		m.lateTicks[st] = late.WithLabelValues(st.String())
 	}
+	memory := m.memory(e)
 	gauges := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_subscriptions",
@@ -93,7 +98,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		}, func() float64 { n, _ := e.delayHeld(); return float64(n) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_delay_line_bytes",
-			Help: "Bytes the delay line holds (bounded by entitlements.delay_max_bytes).",
+			Help: "Bytes the delay line's slots take, held or free (bounded by entitlements.delay_max_bytes and within fanout.memory_budget).",
 		}, func() float64 { _, b := e.delayHeld(); return float64(b) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_shard_inbox_ticks",
@@ -106,12 +111,67 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			return float64(n)
 		}),
 	}
-	for _, c := range append([]prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}, gauges...) {
+	collectors := []prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}
+	collectors = append(append(collectors, gauges...), memory...)
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// memory makes the memory budget's series: the budget, the bytes kept by
+// kind, and what the budget released. It resolves m.evicted and
+// m.evictedBytes and returns the collectors to register.
+func (m *metrics) memory(e *Engine) []prometheus.Collector {
+	evicted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_memory_evicted_messages_total",
+		Help: "Kept messages (history records) the memory budget released to make room for a more recently subscribed topic or the delay line, by kind.",
+	}, []string{"kind"})
+	evictedBytes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_memory_evicted_bytes_total",
+		Help: "Bytes of history the memory budget released, by kind.",
+	}, []string{"kind"})
+	out := []prometheus.Collector{evicted, evictedBytes,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_memory_budget_bytes",
+			Help: "The memory budget (fanout.memory_budget): the most bytes of kept messages, snapshots, histories and the delay line together.",
+		}, func() float64 { return float64(e.cfg.MemoryBudget) }),
+	}
+	for _, k := range [...]keptKind{keptTicks, keptBars} {
+		m.evicted[k] = evicted.WithLabelValues(k.String())
+		m.evictedBytes[k] = evictedBytes.WithLabelValues(k.String())
+	}
+	return append(out, keptCollector{e})
+}
+
+// keptCollector reports tickgate_memory_kept_bytes, each shard's kinds
+// read together (budget.published), so the series of one scrape add up
+// to what the shards kept, never more than the budget.
+type keptCollector struct{ e *Engine }
+
+var keptDesc = prometheus.NewDesc("tickgate_memory_kept_bytes",
+	"Bytes of kept messages under the memory budget, by kind: ticks and bars (snapshots and histories), delay_line (the delayed tier's held ticks).",
+	[]string{"kind"}, nil)
+
+func (keptCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keptDesc }
+
+func (c keptCollector) Collect(ch chan<- prometheus.Metric) {
+	kept := c.e.kept()
+	for k, n := range kept {
+		ch <- prometheus.MustNewConstMetric(keptDesc, prometheus.GaugeValue, float64(n), keptKind(k).String())
+	}
+}
+
+// kept is the bytes the shards kept at their last batch, by kind.
+func (e *Engine) kept() (total [numKinds]int64) {
+	for _, s := range e.shards {
+		for k, n := range s.budget.published() {
+			total[k] += n
+		}
+	}
+	return total
 }
 
 // batch publishes one shard batch's counts: ticks delivered (0 for a rate
@@ -159,5 +219,9 @@ func (m *metrics) sent(t *tally) {
 	for st := Bars1s; st < numStreams; st++ {
 		add(m.bars[st], t.bars[st])
 		add(m.lateTicks[st], t.lateTicks[st])
+	}
+	for _, k := range [...]keptKind{keptTicks, keptBars} {
+		add(m.evicted[k], int(t.evicted[k]))
+		add(m.evictedBytes[k], int(t.evictedBytes[k]))
 	}
 }

@@ -19,6 +19,10 @@ var metricNames = []string{
 	"tickgate_shard_batch_ticks",
 	"tickgate_subscriptions",
 	"tickgate_shard_inbox_ticks",
+	"tickgate_memory_budget_bytes",
+	"tickgate_memory_kept_bytes",
+	"tickgate_memory_evicted_messages_total",
+	"tickgate_memory_evicted_bytes_total",
 }
 
 func checkCounter(tb testing.TB, c prometheus.Collector, want float64) {
@@ -73,8 +77,13 @@ func TestMetricsRegisteredAndLint(t *testing.T) {
 	_, reg := newEngine(t, Config{}, "AAPL")
 	for _, name := range metricNames {
 		want := 1
-		if name == "tickgate_feed_dropped_ticks_total" {
+		switch name {
+		case "tickgate_feed_dropped_ticks_total":
 			want = 4 // every reason exists from the start, at zero
+		case "tickgate_memory_kept_bytes":
+			want = 3 // ticks, bars, delay_line
+		case "tickgate_memory_evicted_messages_total", "tickgate_memory_evicted_bytes_total":
+			want = 2 // ticks, bars
 		}
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {
 			t.Errorf("%s: %d series (err %v), want %d", name, n, err, want)

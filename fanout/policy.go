@@ -106,6 +106,11 @@ func (e *Engine) check(syms []string, p *Policy) error {
 	return nil
 }
 
+// Check reports whether the engine would serve p for syms, as Subscribe
+// judges it, without subscribing: for a caller that must refuse a bad
+// request before it answers at all (an event stream's HTTP status).
+func (e *Engine) Check(syms []string, p Policy) error { return e.check(syms, &p) }
+
 // HistoryMax is the most messages a subscription to st can ask for as
 // history (Policy.History).
 func (e *Engine) HistoryMax(st Stream) int {

@@ -13,6 +13,8 @@ import (
 // at most one batch for the shard lock.
 const maxBatch = 256
 
+// inTick is one entry of a shard's inbox: a tick of sym, or, with sym
+// nil, Engine.Sync's marker.
 type inTick struct {
 	sym  *symbol
 	tick feed.Tick
@@ -26,6 +28,7 @@ type inTick struct {
 type shard struct {
 	id      int
 	in      chan inTick
+	synced  chan struct{} // cap 1: a Sync marker was reached (Engine.syncMu keeps one in flight)
 	metrics *metrics
 	log     *slog.Logger
 	syms    []*symbol // the shard's realtime symbols, fixed at New; symbol.idx indexes it
@@ -36,6 +39,11 @@ type shard struct {
 	due   int64       // when timer fires (Unix ns); 0 when stopped
 
 	mu sync.Mutex // protects the schedules and the fields marked "shard.mu"
+	// arena holds the live bytes of every message the shard encodes
+	// (arena.go); budget is the shard's share of the memory budget and
+	// what it keeps (budget.go). shard.mu protects both.
+	arena  arena
+	budget budget
 	// The schedules the one timer serves. Each is a type of its own that
 	// says when it is next due; schedules lists them in the order a wake
 	// runs them.
@@ -60,13 +68,15 @@ type schedule interface {
 
 func newShard(id int, cfg *Config, classes []rateClass) *shard {
 	s := &shard{
-		id:    id,
-		log:   cfg.Logger,
-		in:    make(chan inTick, cfg.InboxTicks),
-		rates: newRateSlots(classes),
-		delay: delayLine{delay: int64(cfg.Delay), maxBytes: cfg.DelayMaxBytes},
-		clock: barClock{grace: int64(cfg.BarGrace)},
-		timer: time.NewTimer(time.Hour),
+		id:     id,
+		log:    cfg.Logger,
+		in:     make(chan inTick, cfg.InboxTicks),
+		synced: make(chan struct{}, 1),
+		rates:  newRateSlots(classes),
+		delay:  delayLine{delay: int64(cfg.Delay), maxBytes: int64(cfg.DelayMaxBytes)},
+		budget: budget{share: cfg.MemoryBudget / int64(cfg.Shards)},
+		clock:  barClock{grace: int64(cfg.BarGrace)},
+		timer:  time.NewTimer(time.Hour),
 	}
 	s.schedules = [...]schedule{&s.rates, &s.progress, &s.delay, &s.clock}
 	s.timer.Stop()
@@ -92,6 +102,10 @@ func (s *shard) run(ctx context.Context) {
 	for {
 		select {
 		case t := <-s.in:
+			if t.sym == nil { // a Sync marker with nothing before it
+				s.synced <- struct{}{}
+				continue
+			}
 			batch = append(batch[:0], t)
 		case <-s.timer.C:
 			s.due = 0
@@ -100,10 +114,15 @@ func (s *shard) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		synced := false
 	drain:
 		for len(batch) < maxBatch {
 			select {
 			case t := <-s.in:
+				if t.sym == nil { // a Sync marker: deliver what came before it, then say so
+					synced = true
+					break drain
+				}
 				batch = append(batch, t)
 			default:
 				break drain
@@ -111,6 +130,9 @@ func (s *shard) run(ctx context.Context) {
 		}
 		s.deliver(batch, time.Now().UnixNano())
 		clear(batch) // drop the symbol pointers and strings until reuse
+		if synced {
+			s.synced <- struct{}{}
+		}
 	}
 }
 
@@ -142,10 +164,11 @@ func (s *shard) deliver(batch []inTick, now int64) {
 		s.clock.observe(t.TS, now)
 		s.publish(sym, t, 1, now)
 		if sym.delayed != nil {
-			s.t.delayConflated += s.delay.hold(sym.idx, t)
+			s.t.delayConflated += s.delay.hold(&s.budget, &s.t, sym.idx, t, sym.epochs.current)
 		}
 	}
 	next := s.nextDueLocked()
+	s.budget.publish()
 	s.mu.Unlock()
 	s.arm(next)
 	s.t.startWriters()
@@ -168,11 +191,23 @@ func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
 	}
 	whole := prev == sym.last.Seq // no tick of the run before t is missing here
 	tp := sym.topics[Ticks]
-	m := tp.record(tp.encodeTick(t), t.Seq, prev, n, t.TS)
-	m.TS += sym.lag // a delayed tick's delivery latency counts from its release
+	data, ref := tp.encodeTick(t)
+	rec := tickRecord(t, prev, n)
+	rec.live = ref
+	m := tp.record(data, rec, liveTS(t, sym.lag))
 	sym.last = *t
 	s.send(tp, m, t.Seq, now)
 	s.aggregate(sym, t, n, whole, now)
+}
+
+// liveTS is the time t's delivery latency counts from: its TS, or for a
+// delayed tick (lag > 0) its release; 0, not counted, for a synthetic tick,
+// whose TS says when it would have happened.
+func liveTS(t *feed.Tick, lag int64) int64 {
+	if t.Synthetic {
+		return 0
+	}
+	return t.TS + lag
 }
 
 // send queues m, tp's newest message, numbered seq, to every subscriber
@@ -197,6 +232,7 @@ func (s *shard) flushDue(now int64) {
 		sc.run(s, now)
 	}
 	next := s.nextDueLocked()
+	s.budget.publish()
 	s.mu.Unlock()
 	s.t.startWriters()
 	s.metrics.batch(0, 0, 0, &s.t)

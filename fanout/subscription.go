@@ -161,6 +161,7 @@ func (e *Engine) subscribeLocked(t *tally, c *Client, tp *topic, class int, p *P
 			t.fallbacks++
 		}
 		tp.subscribe(sub)
+		tp.sym.shard.budget.touch(tp, true)
 	case sub.class != class:
 		tp.move(t, sub, class)
 	}
@@ -221,6 +222,9 @@ func (e *Engine) unsubscribe(sub *subscription) {
 	tp.unsubscribe(sub)
 	if sub.progressIdx >= 0 {
 		tp.progress.remove(sub)
+	}
+	if !tp.hasSubscribers() {
+		sh.budget.touch(tp, false)
 	}
 	sh.mu.Unlock()
 	delete(sub.c.subs, tp)

@@ -47,11 +47,7 @@ func (e *Engine) newSymbol(name string, sh *shard, delayed bool) *symbol {
 		if st.Bars() {
 			history = e.cfg.BarHistory
 		}
-		sym.topics[st] = &topic{
-			sym:     sym,
-			stream:  st,
-			history: newRing(max(history, 0)),
-		}
+		sym.topics[st] = newTopic(sym, st, history)
 	}
 	return sym
 }

@@ -10,6 +10,7 @@ type tally struct {
 	conflicts              int             // ticks of a retired epoch dropped
 	conflictLog            []conflict      // conflicts to log after the lock; reused
 	bars, lateTicks        [numStreams]int // per bar stream
+	evicted, evictedBytes  [numKinds]int64 // records the memory budget released, and their bytes
 	start                  []*Client       // reused across batches; grows only
 }
 

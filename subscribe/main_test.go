@@ -37,6 +37,7 @@ type testEnv struct {
 	srv    *Server
 	reg    *prometheus.Registry
 	url    string // ws://127.0.0.1:port/ws
+	sse    string // http://127.0.0.1:port/sse
 
 	mu        sync.Mutex
 	seq       map[string]uint64
@@ -66,7 +67,10 @@ func newTestEnvLog(t testing.TB, cfg Config, fcfg fanout.Config, log *slog.Logge
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { engine.Run(ctx); close(done) }()
-	hs := httptest.NewUnstartedServer(srv)
+	mux := http.NewServeMux()
+	mux.Handle("/", srv)
+	mux.HandleFunc("GET /sse", srv.ServeSSE)
+	hs := httptest.NewUnstartedServer(mux)
 	hs.Listener = smallSendBufListener{hs.Listener}
 	hs.Start()
 	t.Cleanup(func() {
@@ -79,7 +83,7 @@ func newTestEnvLog(t testing.TB, cfg Config, fcfg fanout.Config, log *slog.Logge
 		cancel()
 		<-done
 	})
-	return &testEnv{t: t, engine: engine, srv: srv, reg: reg, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", seq: map[string]uint64{}}
+	return &testEnv{t: t, engine: engine, srv: srv, reg: reg, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", sse: hs.URL + "/sse", seq: map[string]uint64{}}
 }
 
 // publish sends the next n ticks of sym and waits until the engine has

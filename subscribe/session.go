@@ -15,20 +15,21 @@ import (
 	"github.com/tickgate/tickgate/fanout"
 )
 
-// session is one WebSocket client. Its reader goroutine runs the read loop
-// and owns the client's subscriptions; it handles each message on a
-// goroutine it waits for (offReader), which owns them meanwhile. Its writer runs only while the
-// client's queue has something to write: the enqueue that finds no writer
-// running starts one, and it ends when the queue is empty.
+// session is one client, over a WebSocket or an event stream (its
+// transport). Its reader goroutine runs the transport's read side and owns
+// the client's subscriptions; it handles each message on a goroutine it
+// waits for (offReader), which owns them meanwhile. Its writer runs only
+// while the client's queue has something to write: the enqueue that finds
+// no writer running starts one, and it ends when the queue is empty.
 type session struct {
 	srv     *Server
 	client  *fanout.Client
-	conn    *websocket.Conn
-	in      *meteredReader // conn's reads, metered
-	out     *frameWriter   // conn's writes, one frame at a time
-	ip      netip.Addr     // the client's address (clientIP)
-	limiter *rate.Limiter  // MsgRate, MsgBurst: past it, rate_limited; nil until the first message
-	flood   *rate.Limiter  // MsgRate, FloodBurst: past it, closed with 1008; made with limiter
+	wire    transport     // how batches are framed, and the connection ends (transport.go)
+	kind    transportKind // wire's, for metrics
+	out     *frameWriter  // the connection's writes, one frame at a time
+	ip      netip.Addr    // the client's address (clientIP)
+	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited; nil until the first message
+	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008; made with limiter
 	pinger  *time.Timer
 
 	// The grant (grant.go), owned by the reader: the grant (nil until a
@@ -47,15 +48,8 @@ type session struct {
 	nextReady *session // in its lane's ready list; protected by that lane's mu
 }
 
-func newSession(srv *Server, conn *websocket.Conn, hc *hijackedConn, ip netip.Addr) *session {
-	s := &session{
-		srv:    srv,
-		conn:   conn,
-		in:     &hc.in,
-		out:    &hc.out,
-		ip:     ip,
-		closed: make(chan struct{}),
-	}
+func newSession(srv *Server, wire transport, out *frameWriter, ip netip.Addr) *session {
+	s := &session{srv: srv, wire: wire, kind: wire.kind(), out: out, ip: ip, closed: make(chan struct{})}
 	lane := srv.lanes.pick()
 	s.client = srv.engine.NewClient(func(*fanout.Client) { lane.ready(s) })
 	s.client.Enqueue(fanout.Message{Data: welcomeMessage(srv.engine)}) // before anything else
@@ -63,36 +57,36 @@ func newSession(srv *Server, conn *websocket.Conn, hc *hijackedConn, ip netip.Ad
 }
 
 // serve runs the session until either side ends it, then tears it down.
-// It runs on the session's reader goroutine, whose stack is what every
-// idle connection keeps: a goroutine's stack only grows, and the
-// collector halves it only while under a quarter of it is in use, which a
-// read parked in coder/websocket never is below 8 KiB. So the reader only
-// reads, with frames kept small along the way (serve, readLoop,
-// meteredReader.Read), and everything deeper runs off it (offReader):
-// its stack then stays at the 4 KiB the read itself needs.
-func (s *session) serve(initial []string) {
+// initial, if not nil, is the subscribe the request asked for. It runs on
+// the session's reader goroutine, whose stack is what every idle
+// connection keeps: a goroutine's stack only grows, and the collector
+// halves it only while under a quarter of it is in use, which a read
+// parked in coder/websocket never is below 8 KiB. So the reader only
+// reads, with frames kept small along the way (serve, webSocket.read,
+// readLoop, meteredReader.Read), and everything deeper runs off it
+// (offReader): its stack then stays at the 4 KiB the read itself needs.
+func (s *session) serve(initial *request) {
 	s.start(initial)
-	s.end(s.readLoop(s.conn))
+	s.end(s.wire.read(s))
 }
 
-// start arms the session's timers and subscribes the ?symbols= list.
-func (s *session) start(initial []string) {
-	conn := s.conn
+// start arms the session's timers and subscribes what the request asked.
+func (s *session) start(initial *request) {
 	// Assign the timer before arming it: ping re-arms it through s.pinger.
-	s.pinger = time.AfterFunc(time.Hour, func() { s.ping(conn) })
+	s.pinger = time.AfterFunc(time.Hour, s.ping)
 	s.pinger.Reset(s.srv.cfg.PingInterval)
 
 	if s.srv.cfg.Verifier != nil && s.grant == nil {
 		s.firstAuth = time.AfterFunc(s.srv.cfg.FirstMessageTimeout, s.tokenMissing)
 	}
 	if initial != nil {
-		offReader(func() error { s.subscribe(request{Symbols: initial}); return nil })
+		offReader(func() error { s.subscribe(*initial); return nil })
 	}
 }
 
-// end tears the session down once its read loop ended with err.
-func (s *session) end(err error) {
-	s.client.Close(s.readReason(err)) // starts a writer, if none runs, to send the close
+// end tears the session down once its read side ended for reason.
+func (s *session) end(read CloseReason) {
+	s.client.Close(read) // starts a writer, if none runs, to send the close
 	// Leave the engine now, not once the writer is done: with a peer that
 	// stopped reading, its last write can stall for WriteTimeout.
 	s.srv.engine.UnsubscribeAll(s.client)
@@ -101,23 +95,8 @@ func (s *session) end(err error) {
 	s.releaseGrant()
 	<-s.closed
 	reason := reasonOf(s.client.Cause())
-	s.srv.metrics.disconnects[reason].Inc()
+	s.srv.metrics.disconnects[s.kind][reason].Inc()
 	s.srv.closes.closed(reason, s.ip)
-}
-
-// readReason maps the error that ended the read loop to a close reason.
-func (s *session) readReason(err error) CloseReason {
-	var r CloseReason
-	switch {
-	case errors.As(err, &r):
-		return r
-	case errors.Is(err, websocket.ErrMessageTooBig):
-		return ReasonTooBig
-	case s.in.protocolError():
-		return ReasonProtocolError
-	default:
-		return ReasonClientClosed
-	}
 }
 
 // readLoop handles client messages until the connection fails or a flood
@@ -342,17 +321,12 @@ func (s *session) reply(r any) bool {
 	return s.client.Enqueue(fanout.Message{Data: encodeReply(r)})
 }
 
-// ping sends a ping and re-arms itself; a missing pong closes the client.
-// It runs on a timer goroutine, so no goroutine waits between pings.
-func (s *session) ping(conn *websocket.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.PongTimeout)
-	defer cancel()
-	if err := conn.Ping(ctx); err != nil {
-		if s.out.stalled.Load() {
-			s.client.Close(ReasonWriteTimeout) // the ping's own write stalled
-		} else {
-			s.client.Close(ReasonPongTimeout)
-		}
+// ping keeps the connection alive (a ping and its pong, or a heartbeat)
+// and re-arms itself; a peer found gone closes the client. It runs on a
+// timer goroutine, so no goroutine waits between pings.
+func (s *session) ping() {
+	if r, ok := s.wire.keepAlive(); !ok {
+		s.client.Close(r)
 		return
 	}
 	select {
@@ -365,7 +339,7 @@ func (s *session) ping(conn *websocket.Conn) {
 // abort ends the session without a close handshake.
 func (s *session) abort() {
 	s.client.Close(ReasonShutdown)
-	s.conn.CloseNow()
+	s.wire.closeNow()
 }
 
 func nonNil(s []string) []string {

@@ -22,7 +22,7 @@ func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
 	e.dialSlow("?symbols=AAPL") // never read from
 
 	timedOut := func() error {
-		if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonWriteTimeout]); got != 1 {
+		if got := testutil.ToFloat64(e.srv.metrics.disconnects[overWebSocket][ReasonWriteTimeout]); got != 1 {
 			return fmt.Errorf("disconnects{reason=write_timeout} = %v", got)
 		}
 		return nil
@@ -47,7 +47,7 @@ func TestWriteTimeoutClosesStalledPeer(t *testing.T) {
 		}
 		return nil
 	})
-	if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonSlowConsumer]); got != 0 {
+	if got := testutil.ToFloat64(e.srv.metrics.disconnects[overWebSocket][ReasonSlowConsumer]); got != 0 {
 		t.Errorf("disconnects{reason=slow_consumer} = %v, want 0: the queue had room", got)
 	}
 	fast.Conn.CloseNow() // ends the reader, which waits for step*maxSteps

@@ -33,10 +33,16 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Server.DrainWindow = 5 * time.Second
 	want.Server.ShutdownTimeout = 15 * time.Second
 	want.Server.OriginPatterns = []string{"localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"}
+	want.Server.JSClientOrigins = []string{"*"}
 	want.Feed.Source = "sim"
 	want.Feed.Sim.Rate = 1000
 	want.Feed.Sim.Seed = 1
 	want.Feed.Sim.Skew = 1.1
+	want.Feed.Sim.Backfill = 2 * time.Hour
+	want.Feed.Sim.Book = true
+	want.Feed.Sim.BookChurn = 0.25
+	want.Feed.Sim.HaltDuration = 15 * time.Second
+	want.Book.Depth = 10
 	want.Feed.NATS.URLs = []string{"nats://127.0.0.1:4222"}
 	want.Feed.NATS.Prefix = "ticks"
 	want.Feed.NATS.ReconnectWait = 250 * time.Millisecond
@@ -237,12 +243,21 @@ var badValues = []struct {
 	{"fanout.rate_phases", "0"},
 	{"fanout.rate_phases", "65"},
 	{"fanout.history", "-1"},
+	{"fanout.memory_budget", "lots"},
+	{"fanout.memory_budget", "64KiB"}, // under 1MiB
 	{"entitlements.delay", "0s"},
 	{"entitlements.delay_max_bytes", "1000"},
 	{"server.admin_listen", ":8080"}, // the same as listen
 	{"feed.sim.rate", "-1"},
 	{"feed.sim.rate", "2e7"},
 	{"feed.sim.skew", "1"},
+	{"feed.sim.backfill", "-1m"},
+	{"feed.sim.backfill", "25h"},
+	{"feed.sim.book_churn", "1.5"},
+	{"feed.sim.halts_per_hour", "-1"},
+	{"feed.sim.halt_duration", "0s"},
+	{"book.depth", "0"},
+	{"book.depth", "101"},
 	{"feed.source", "kafka"},
 	{"feed.replay.speed", "0"},
 	{"feed.replay.format", "parquet"},
@@ -274,6 +289,7 @@ var badValues = []struct {
 	{"server.trusted_proxies", "[\"10.0.0.0/33\"]"},
 	{"server.client_ip_header", "X-Forwarded-For"}, // without trusted_proxies
 	{"server.drain_window", "-1s"},
+	{"server.js_client_origins", "\"example.com:[\""},
 	{"server.shutdown_timeout", "2s"}, // shorter than drain_window (5s)
 	{"auth.mode", "ldap"},
 	{"auth.mode", "jwt"}, // with no key source
@@ -303,6 +319,7 @@ func TestLoadConfigBadFile(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), bad.key) {
 				t.Errorf("loadConfig with %s: %s = %v, want an error naming %s", bad.key, bad.raw, err, bad.key)
 			}
+			checkErrorLines(t, err)
 		})
 	}
 }
@@ -315,7 +332,22 @@ func TestLoadConfigBadEnv(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), bad.key) {
 				t.Errorf("loadConfig with %s=%s = %v, want an error naming %s", envName(bad.key), bad.raw, err, bad.key)
 			}
+			checkErrorLines(t, err)
 		})
+	}
+}
+
+// checkErrorLines fails t unless each line of err is one of ours
+// ("config: KEY: ..."), with nothing of the decoder's wording.
+func checkErrorLines(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		if !strings.HasPrefix(line, "config: ") || strings.Contains(line, "decoding") || strings.Contains(line, "error(s)") {
+			t.Errorf("error line %q is not one config: KEY: line", line)
+		}
 	}
 }
 
@@ -357,20 +389,6 @@ func TestRunCheckConfig(t *testing.T) {
 
 	if err := run(ctx, []string{"-no-such-flag"}, &stderr); err == nil {
 		t.Error("run with an unknown flag = nil, want an error")
-	}
-}
-
-func TestParseBytes(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]int64{"": 0, "1024": 1024, "512MiB": 512 << 20, "2GiB": 2 << 30, "64 KiB": 64 << 10, "100B": 100} {
-		if got, err := parseBytes(in); err != nil || got != want {
-			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"lots", "-1GiB", "1.5GiB", "GiB"} {
-		if _, err := parseBytes(bad); err == nil {
-			t.Errorf("parseBytes(%q) accepted", bad)
-		}
 	}
 }
 

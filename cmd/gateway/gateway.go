@@ -44,7 +44,7 @@ type gateway struct {
 func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	src, err := newSource(&cfg.Feed, cfg.Feed.Source, reg, log)
+	src, err := newSource(cfg, cfg.Feed.Source, reg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -52,20 +52,23 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	budget, budgetFrom := memoryBudget(cfg)
+	log.Info("memory budget", "bytes", budget, "from", budgetFrom)
 	fcfg := fanout.Config{
-		Shards:      cfg.Fanout.Shards,
-		QueueBytes:  cfg.Fanout.QueueBytes,
-		ConflateAt:  cfg.Fanout.ConflateAt,
-		InboxTicks:  cfg.Fanout.InboxTicks,
-		RateClasses: cfg.Fanout.RateClasses,
-		RatePhases:  cfg.Fanout.RatePhases,
-		History:     cfg.Fanout.History,
-		BarGrace:    cfg.Bars.Grace,
-		BarHistory:  cfg.Bars.History,
-		Logger:      log.With("subsystem", "fanout"),
+		Shards:       cfg.Fanout.Shards,
+		QueueBytes:   int(cfg.Fanout.QueueBytes),
+		ConflateAt:   int(cfg.Fanout.ConflateAt),
+		InboxTicks:   cfg.Fanout.InboxTicks,
+		RateClasses:  cfg.Fanout.RateClasses,
+		RatePhases:   cfg.Fanout.RatePhases,
+		History:      cfg.Fanout.History,
+		BarGrace:     cfg.Bars.Grace,
+		BarHistory:   cfg.Bars.History,
+		MemoryBudget: budget,
+		Logger:       log.With("subsystem", "fanout"),
 	}
 	if verifier != nil { // only a token can make a client delayed
-		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, cfg.Entitlements.DelayMaxBytes
+		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, int(cfg.Entitlements.DelayMaxBytes)
 	}
 	engine, err := fanout.New(fcfg, src.Symbols(), reg)
 	if err != nil {
@@ -80,14 +83,14 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		OriginPatterns:      cfg.Server.OriginPatterns,
 		MaxSymbols:          cfg.Client.MaxSymbols,
 		ForbidWildcard:      !cfg.Client.AllowWildcard,
-		ReadLimit:           cfg.Client.ReadLimit,
+		ReadLimit:           int64(cfg.Client.ReadLimit),
 		MsgRate:             cfg.Client.MsgRate,
 		MsgBurst:            cfg.Client.MsgBurst,
 		FloodBurst:          cfg.Client.FloodBurst,
-		InboundBytes:        cfg.Client.InboundBytes,
+		InboundBytes:        float64(cfg.Client.InboundBytes),
 		InboundFrames:       cfg.Client.InboundFrames,
 		InboundWindow:       cfg.Client.InboundWindow,
-		MaxFrameBytes:       cfg.Client.MaxFrameBytes,
+		MaxFrameBytes:       int(cfg.Client.MaxFrameBytes),
 		WriteTimeout:        cfg.Client.WriteTimeout,
 		PingInterval:        cfg.Client.PingInterval,
 		PongTimeout:         cfg.Client.PongTimeout,
@@ -118,6 +121,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 func (g *gateway) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", g.clients)
+	mux.HandleFunc("GET /sse", g.clients.ServeSSE)
 	if g.cfg.Server.AdminListen == "" {
 		g.routeAdmin(mux, g.cfg.Server.PProf)
 	}
@@ -130,8 +134,9 @@ func (g *gateway) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.HandleFunc("GET /symbols", g.serveSymbols)
-	mux.Handle("GET /tickgate.js", jsclient.Handler())
-	mux.Handle("GET /tickgate/", jsclient.Handler())
+	client := jsclient.Handler(g.cfg.Server.JSClientOrigins)
+	mux.Handle("GET /tickgate.js", client)
+	mux.Handle("GET /tickgate/", client)
 	web, _ := fs.Sub(webFS, "web")
 	mux.Handle("GET /", http.FileServerFS(web))
 	return mux
@@ -218,7 +223,8 @@ func (g *gateway) symbolDetails() []symbolDetail {
 // wait blocks until ctx is done, the feed fails or the HTTP server fails,
 // and reports whether it took the HTTP server's error. A feed that ends
 // cleanly (a replay without loop) is not a failure: the gateway keeps
-// serving its clients the last ticks, but reports not ready.
+// serving its clients the last ticks, but reports not ready, and clients
+// were told feed_down (SetFeedRunning).
 func (g *gateway) wait(ctx context.Context, feedErr, httpErr <-chan error) (httpDone bool, err error) {
 	for {
 		select {
@@ -258,6 +264,7 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() {
 		g.clients.SetFeedRunning(true)
 		err := g.source.Run(runCtx, g.engine)
+		g.engine.Sync() // clients hear that the feed ended after its last ticks
 		g.clients.SetFeedRunning(false)
 		feedErr <- err
 	})

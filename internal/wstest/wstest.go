@@ -58,6 +58,8 @@ type Msg struct {
 	Partial    bool    `json:"partial"`
 	Span       uint64  `json:"span"`
 	Delayed    bool    `json:"delayed"`
+	// Synthetic: a tick or bar of the simulator's made-up past.
+	Synthetic bool `json:"synthetic"`
 
 	Raw []byte `json:"-"`
 }
