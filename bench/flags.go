@@ -41,6 +41,7 @@ type options struct {
 	maxRate      float64 // max_rate asked in each subscribe; 0 = every tick
 	stream       string  // ticks, bars.1s or bars.1m
 	serverProf   string  // fetch the server's CPU profile of the window into this file
+	serverHeap   string  // fetch the server's heap profile at the window's end into this file
 	churnRate    float64 // churn: new short-lived connections per second
 	settle       time.Duration
 	gatewayBin   string
@@ -130,6 +131,7 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.Float64Var(&o.maxRate, "max-rate", 0, "max_rate asked in each client's subscribe op (0 = every tick, subscribe by ?symbols=)")
 	fs.StringVar(&o.stream, "stream", streamTicks, "stream each client subscribes to: ticks, bars.1s, bars.1m or book (by a subscribe op; tickgate only)")
 	fs.StringVar(&o.serverProf, "server-profile", "", "fetch the spawned server's CPU profile of the measured window (/debug/pprof) into this file (tickgate, baseline)")
+	fs.StringVar(&o.serverHeap, "server-heap", "", "fetch the spawned server's heap profile (/debug/pprof/heap, by allocation site) at the end of the measured window into this file (tickgate, baseline)")
 	fs.Float64Var(&o.churnRate, "churn-rate", 100, "churn: short-lived connections opened per second")
 	fs.DurationVar(&o.settle, "settle", 30*time.Second, "churn: time after the churn stops before the last server figures are taken")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "server binary to -spawn instead of building it")

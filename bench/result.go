@@ -74,8 +74,15 @@ type Result struct {
 	ConnectP50Ms        float64        `json:"connect_p50_ms"`
 	ConnectP99Ms        float64        `json:"connect_p99_ms"`
 
-	ServerRSSBytes          *float64 `json:"server_rss_bytes"`
-	ServerRSSPerConnBytes   *float64 `json:"server_rss_per_conn_bytes"`
+	ServerRSSBytes        *float64 `json:"server_rss_bytes"`
+	ServerRSSPerConnBytes *float64 `json:"server_rss_per_conn_bytes"`
+	// Where a connection's bytes go, for a Go server that exports its
+	// memstats: heap spans and goroutine stacks in use, and goroutines,
+	// each as the change from before connecting to the window's start, per
+	// connection.
+	ServerHeapPerConnBytes  *float64 `json:"server_heap_per_conn_bytes"`
+	ServerStackPerConnBytes *float64 `json:"server_stack_per_conn_bytes"`
+	ServerGoroutinesPerConn *float64 `json:"server_goroutines_per_conn"`
 	ServerCPUSeconds        *float64 `json:"server_cpu_seconds"`
 	ServerCPUUsPerDelivery  *float64 `json:"server_cpu_us_per_delivery"`
 	ServerMessagesPerSec    *float64 `json:"server_messages_per_sec"`
@@ -173,6 +180,12 @@ func (res *Result) addServer(w *window, conns int) {
 	if b.cpuOK() && s0.cpuOK() && conns > 0 {
 		res.ServerRSSPerConnBytes = ptr((s0.rss - b.rss) / float64(conns))
 	}
+	if b.ok && s0.ok && s0.heap > 0 && conns > 0 {
+		n := float64(conns)
+		res.ServerHeapPerConnBytes = ptr((s0.heap - b.heap) / n)
+		res.ServerStackPerConnBytes = ptr((s0.stacks - b.stacks) / n)
+		res.ServerGoroutinesPerConn = ptr((s0.goroutines - b.goroutines) / n)
+	}
 	if b.ok && f.ok {
 		res.SlowDropped = ptr(f.slow - b.slow)
 	}
@@ -259,6 +272,7 @@ func (res *Result) printTable(out io.Writer) {
 	}
 	row("disconnects", "%v  (slow clients %d, server dropped %s, slow drain %v)", res.Disconnects, res.SlowClients, fmtOpt(res.SlowDropped, 0), res.SlowDrain)
 	row("server RSS", "%s MB  (%s bytes/conn)", fmtOpt(scale(res.ServerRSSBytes, 1e-6), 1), fmtOpt(res.ServerRSSPerConnBytes, 0))
+	row("per conn", "heap %s B, stacks %s B, goroutines %s", fmtOpt(res.ServerHeapPerConnBytes, 0), fmtOpt(res.ServerStackPerConnBytes, 0), fmtOpt(res.ServerGoroutinesPerConn, 3))
 	row("CPU s (window)", "server %s  harness %.2f  (µs/delivery: server %s, harness %.3f)", fmtOpt(res.ServerCPUSeconds, 2), res.HarnessCPUSeconds, fmtOpt(res.ServerCPUUsPerDelivery, 3), res.HarnessCPUUsPerDelivery)
 	row("gateway CPU µs", "per frame %s, per delivery %s, CPU-s per s %s  (feed %s, pinned %v, harness fed %s ticks/s)", fmtOpt(res.GatewayCPUUsPerFrame, 2), fmtOpt(res.GatewayCPUUsPerDelivery, 3), fmtOpt(res.GatewayCPUPerSec, 3), res.Feed, res.Pinned, fmtOpt(res.HarnessFedPerSec, 1))
 	row("host", "%s, %d CPUs, GOMAXPROCS %d, %s", res.GoVersion, res.NProc, res.GOMAXPROCS, res.Timestamp)

@@ -376,6 +376,9 @@ func (r *runner) measure(ctx context.Context, w *window) error {
 		return err
 	}
 	w.end, _ = r.scrape(ctx)
+	if err := r.fetchServerHeap(ctx); err != nil {
+		fmt.Fprintln(r.stderr, "warning: server heap profile:", err)
+	}
 	return nil
 }
 

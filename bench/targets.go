@@ -75,7 +75,7 @@ func specFor(o *options, port int, rate float64, natsURL string) (*serverSpec, e
 	if natsURL != "" {
 		env = append(env, "TICKGATE_FEED_SOURCE=nats", "TICKGATE_FEED_NATS_URLS="+natsURL)
 	}
-	if o.serverProf != "" {
+	if o.serverProf != "" || o.serverHeap != "" {
 		env = append(env, "TICKGATE_SERVER_PPROF=true")
 	}
 	return &serverSpec{env: env, readyPath: "/readyz"}, nil

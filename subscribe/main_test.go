@@ -32,7 +32,7 @@ var testSymbols = []string{"AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSL
 // testEnv is a real engine and Server behind an httptest server on
 // loopback. Ticks are published by the test, so every seq is known.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	engine *fanout.Engine
 	srv    *Server
 	reg    *prometheus.Registry
@@ -45,13 +45,13 @@ type testEnv struct {
 	books     int // books put to the engine (putBooks)
 }
 
-func newTestEnv(t *testing.T, cfg Config, fcfg fanout.Config, symbols ...string) *testEnv {
+func newTestEnv(t testing.TB, cfg Config, fcfg fanout.Config, symbols ...string) *testEnv {
 	t.Helper()
 	return newTestEnvLog(t, cfg, fcfg, slog.New(slog.NewTextHandler(io.Discard, nil)), symbols...)
 }
 
 // newTestEnvLog is newTestEnv with the Server logging to log.
-func newTestEnvLog(t *testing.T, cfg Config, fcfg fanout.Config, log *slog.Logger, symbols ...string) *testEnv {
+func newTestEnvLog(t testing.TB, cfg Config, fcfg fanout.Config, log *slog.Logger, symbols ...string) *testEnv {
 	t.Helper()
 	if symbols == nil {
 		symbols = testSymbols

@@ -77,7 +77,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Client.WriteTimeout = 5 * time.Second
 	want.Client.PingInterval = 20 * time.Second
 	want.Client.PongTimeout = 10 * time.Second
-	want.Runtime.GOGC = 50
+	want.Runtime.GOGC = 25
 	want.Entitlements.Delay = 15 * time.Minute
 	want.Entitlements.DelayMaxBytes = 256 << 20
 	want.Auth = AuthConfig{
