@@ -120,12 +120,13 @@ var (
 
 // keyFor picks the keys a token may be verified with. The algorithm comes
 // from the configured set, never from the token alone: the token's alg
-// only selects among keys the configuration allows for it.
+// only selects among keys the configuration allows for it. Its errors
+// quote nothing of the token (alg, kid): they name configured things only.
 func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 	alg := t.Method.Alg()
 	f, ok := v.algs[alg]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", errAlgorithm, alg)
+		return nil, errAlgorithm
 	}
 	if f == familyHMAC {
 		return v.hmac, nil
@@ -133,7 +134,7 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 	if kid, _ := t.Header["kid"].(string); kid != "" {
 		if k, ok := v.byKid[kid]; ok {
 			if k.family != f || k.alg != "" && k.alg != alg {
-				return nil, fmt.Errorf("%w: kid %q is a %s key for %q, token says %s", errAlgorithm, kid, k.family, k.alg, alg)
+				return nil, fmt.Errorf("%w: the key the token's kid names is a %s key for %q", errAlgorithm, k.family, k.alg)
 			}
 			return k.key, nil
 		}

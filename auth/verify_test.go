@@ -3,7 +3,9 @@ package auth
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,6 +236,38 @@ func splitJWT(s string) [3]string {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// TestRefusalQuotesNoToken: where a token carries a value this package
+// reads (alg, kid, tier, syms, max_conns), the refusal's error names
+// what is wanted and quotes none of it, so neither a log line nor a
+// careless caller can echo a client's bytes.
+func TestRefusalQuotesNoToken(t *testing.T) {
+	t.Parallel()
+	const mark = "Zq9ECHO"
+	cases := []verifyCase{
+		{name: "alg", cfg: hmacConfig, token: literal(b64(`{"alg":"`+mark+`"}`) + "." + b64(`{"sub":"alice"}`) + ".c2ln"), reason: subscribe.AuthWrongAlgorithm},
+		{name: "alg not configured", cfg: hmacConfig, token: literal(b64(`{"alg":"HS384","kid":"`+mark+`"}`) + "." + b64(`{"sub":"alice"}`) + ".c2ln"), reason: subscribe.AuthWrongAlgorithm},
+		{name: "kid of another family", cfg: jwksConfig, token: signedBy(jwt.SigningMethodRS256, rsaPriv, "ec-1", alice().mapClaims()), reason: subscribe.AuthWrongAlgorithm},
+		{name: "tier", cfg: hmacConfig, token: hs256(mapWith(func(m jwt.MapClaims) { m["tier"] = mark })), reason: subscribe.AuthBadClaims},
+		{name: "syms", cfg: hmacConfig, token: hs256(mapWith(func(m jwt.MapClaims) { m["syms"] = []string{"[" + mark} })), reason: subscribe.AuthBadClaims},
+		{name: "max_conns", cfg: hmacConfig, token: hs256(mapWith(func(m jwt.MapClaims) { m["max_conns"] = mark })), reason: subscribe.AuthBadClaims},
+		{name: "max_conns number", cfg: hmacConfig, token: hs256(mapWith(func(m jwt.MapClaims) { m["max_conns"] = 987654321987 })), reason: subscribe.AuthBadClaims},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runVerifyCase(t, tc)
+			v, err := New(tc.cfg(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.Verify(tc.token(t))
+			if msg := fmt.Sprint(err); strings.Contains(msg, mark) || strings.Contains(msg, "987654321987") || strings.Contains(msg, "ec-1") {
+				t.Errorf("error %q quotes the token", msg)
+			}
+		})
+	}
+}
 
 // TestVerifyConcurrent shares one Verifier between goroutines, as the
 // gateway's HTTP handlers do; -race checks the claim in the doc comment.

@@ -57,12 +57,21 @@ func (f *harnessFeed) url() string {
 	return f.ns.ClientURL()
 }
 
+// harnessBookChurn is the harness feed's book churn with books on: the
+// gateway's own default (feed.sim.book_churn).
+const harnessBookChurn = 0.25
+
 // run starts the simulated feed at rate ticks/s into the sink: the
-// default symbols, or (universe > 0) a generated market of that many. It
-// lists them first, as gateway publish does (a gateway on NATS learns its
-// symbols from the feed; the other targets ignore listings).
-func (f *harnessFeed) run(rate float64, universe int, stderr io.Writer) error {
-	src, err := sim.New(sim.Config{Rate: rate, Universe: universe})
+// default symbols, or (universe > 0) a generated market of that many,
+// with each symbol's order book (sim.Config.Book) if books. It lists them
+// first, as gateway publish does (a gateway on NATS learns its symbols
+// from the feed; the other targets ignore listings).
+func (f *harnessFeed) run(rate float64, universe int, books bool, stderr io.Writer) error {
+	cfg := sim.Config{Rate: rate, Universe: universe}
+	if books {
+		cfg.Book, cfg.Churn = true, harnessBookChurn
+	}
+	src, err := sim.New(cfg)
 	if err != nil {
 		return err
 	}

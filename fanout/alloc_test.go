@@ -22,7 +22,15 @@ type fanoutFixture struct {
 
 func newFanoutFixture(tb testing.TB, subs int) *fanoutFixture {
 	tb.Helper()
-	e, _ := newEngine(tb, Config{Shards: 1, QueueBytes: 64 << 20}, "AAPL")
+	return newFanoutFixtureWith(tb, subs, Config{})
+}
+
+// newFanoutFixtureWith is newFanoutFixture with cfg, on one shard with
+// queues of 64 MiB.
+func newFanoutFixtureWith(tb testing.TB, subs int, cfg Config) *fanoutFixture {
+	tb.Helper()
+	cfg.Shards, cfg.QueueBytes = 1, 64<<20
+	e, _ := newEngine(tb, cfg, "AAPL")
 	f := &fanoutFixture{e: e, sym: e.lookup("AAPL"), drained: make([]Message, 0, 1024)}
 	for range subs {
 		c := newTestClient(e)
@@ -70,13 +78,7 @@ func (f *fanoutFixture) drainAllButLast() {
 func TestDeliverZeroAlloc(t *testing.T) {
 	const runs = 50 // AllocsPerRun adds one warm-up run
 	f := newFanoutFixture(t, 1000)
-	for range 2 * (runs + 1) { // grow every queue past what the runs need
-		f.deliverNext()
-	}
-	f.drainAllButLast()
-	f.sym.topics[Ticks].arena = make([]byte, 0, arenaChunk)
-	allocs := testing.AllocsPerRun(runs, f.deliverNext)
-	if allocs != 0 {
+	if allocs := f.deliverAllocs(runs); allocs != 0 {
 		t.Fatalf("deliver of one tick to 1000 subscribers: %v allocs, want 0", allocs)
 	}
 	checkCounter(t, f.e.metrics.enqueued, float64(1000*(3*(runs+1))))
@@ -86,6 +88,33 @@ func TestDeliverZeroAlloc(t *testing.T) {
 		}
 	}
 	f.drain()
+}
+
+// TestDeliverZeroAllocUnderBudget is TestDeliverZeroAlloc with a history
+// ring the memory budget holds at 16 records of the 1024 it wants: each
+// tick asks for room, is refused, and overwrites the oldest record, and
+// none of that allocates.
+func TestDeliverZeroAllocUnderBudget(t *testing.T) {
+	f := newFanoutFixtureWith(t, 1000, Config{History: 1024, MemoryBudget: 16 * recordBytes})
+	if allocs := f.deliverAllocs(50); allocs != 0 {
+		t.Fatalf("deliver under the budget: %v allocs, want 0", allocs)
+	}
+	if tp := f.sym.topics[Ticks]; tp.kept.n != 16 || len(tp.kept.buf) != 16 {
+		t.Fatalf("the ring keeps %d of %d records, want 16 of 16", tp.kept.n, len(tp.kept.buf))
+	}
+	f.drain()
+}
+
+// deliverAllocs is the allocations of one deliverNext, averaged over runs
+// once every queue has grown past what the runs need and with a fresh
+// arena chunk, so no run straddles one.
+func (f *fanoutFixture) deliverAllocs(runs int) float64 {
+	for range 2 * (runs + 1) {
+		f.deliverNext()
+	}
+	f.drainAllButLast()
+	f.sym.shard.arena.renew()
+	return testing.AllocsPerRun(runs, f.deliverNext)
 }
 
 // TestEncodeArenaAmortized shows the arena chunk is the one allocation of
@@ -98,7 +127,7 @@ func TestEncodeArenaAmortized(t *testing.T) {
 	tk.Seq = 1_000_000_000 // ten digits throughout, so every tick is one size
 	size := (len(tk.AppendJSON(nil)) + 7) &^ 7
 	perChunk := (arenaChunk-maxMsgBytes)/size + 1 // encode keeps headroom for one tick
-	s.topics[Ticks].arena = make([]byte, 0, arenaChunk)
+	s.shard.arena.renew()
 	allocs := testing.AllocsPerRun(20, func() {
 		for range perChunk {
 			tk.Seq++
@@ -117,10 +146,10 @@ func TestEncodeOwnsItsBytes(t *testing.T) {
 	t.Parallel()
 	f := newFanoutFixture(t, 0)
 	s := f.sym
-	a := s.topics[Ticks].encodeTick(&f.batch[0].tick)
+	a, _ := s.topics[Ticks].encodeTick(&f.batch[0].tick)
 	want := string(a)
 	f.batch[0].tick.Seq++
-	b := s.topics[Ticks].encodeTick(&f.batch[0].tick)
+	b, _ := s.topics[Ticks].encodeTick(&f.batch[0].tick)
 	if cap(a) != len(a) || cap(b) != len(b) {
 		t.Fatalf("encoded slices have spare capacity: len %d cap %d, len %d cap %d", len(a), cap(a), len(b), cap(b))
 	}
@@ -160,9 +189,7 @@ func TestBarCloseZeroAlloc(t *testing.T) {
 		c.Drain(dst[:0], 1<<30)
 	}
 	clear(dst)
-	for _, tp := range sym.topics {
-		tp.arena = make([]byte, 0, arenaChunk)
-	}
+	sym.shard.arena.renew()
 	allocs := testing.AllocsPerRun(runs, next)
 	if allocs != 0 {
 		t.Fatalf("a bar to 1000 subscribers: %v allocs, want 0", allocs)

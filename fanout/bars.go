@@ -31,10 +31,12 @@ import (
 
 // bar is one OHLCV aggregate: the bucket start t (Unix ns), the open,
 // high, low and close price, the summed trade size v and the trade count n.
+// synthetic says a tick of it was synthetic (feed.Tick.Synthetic).
 type bar struct {
 	t          int64
 	o, h, l, c float64
 	v, n       int64
+	synthetic  bool
 }
 
 // barBuilder is the bar forming for one (symbol, bar stream).
@@ -55,6 +57,7 @@ func (b *bar) add(t *feed.Tick, n int64) {
 	b.c = t.Price
 	b.v += t.Size
 	b.n += n
+	b.synthetic = b.synthetic || t.Synthetic
 }
 
 // seq is the bar's id within its epoch: its bucket number.
@@ -86,6 +89,9 @@ func (b *bar) appendJSON(dst []byte, st Stream, sym string, prev uint64, partial
 		dst = append(dst, `,"prev":`...)
 		dst = strconv.AppendUint(dst, prev, 10)
 	}
+	if b.synthetic {
+		dst = append(dst, `,"synthetic":true`...)
+	}
 	dst = append(dst, mark...)
 	return append(dst, '}')
 }
@@ -100,7 +106,7 @@ func appendPrice(dst []byte, key string, px float64) []byte {
 // t opens first in the epoch is not joined part-way. The caller holds
 // shard.mu.
 func (s *shard) aggregate(sym *symbol, t *feed.Tick, n int64, whole bool, now int64) {
-	for st := Bars1s; st < numStreams; st++ {
+	for st := Bars1s; st < barStreams; st++ {
 		b := &sym.bars[st]
 		iv := int64(st.Interval())
 		start := t.TS - t.TS%iv
@@ -114,7 +120,7 @@ func (s *shard) aggregate(sym *symbol, t *feed.Tick, n int64, whole bool, now in
 			if b.open {
 				s.closeBar(sym, st, now)
 			}
-			b.bar = bar{t: start, o: t.Price, h: t.Price, l: t.Price, c: t.Price, v: t.Size, n: n}
+			b.bar = bar{t: start, o: t.Price, h: t.Price, l: t.Price, c: t.Price, v: t.Size, n: n, synthetic: t.Synthetic}
 			b.open, b.partial, b.started = true, !b.started && !whole, true
 			b.due = start + iv + s.clock.grace + sym.lag
 			s.clock.closesAt(b.due)
@@ -135,9 +141,18 @@ func (s *shard) closeBar(sym *symbol, st Stream, now int64) {
 		return
 	}
 	tp := sym.topics[st]
-	data := tp.cut(b.bar.appendJSON(tp.buf(), st, sym.name, prev, false, sym.mark))
-	s.send(tp, tp.record(data, seq, prev, 1, 0), seq, now)
+	data, ref := tp.encodeBar(&b.bar, prev)
+	rec := barRecord(&b.bar, seq, prev)
+	rec.live = ref
+	s.send(tp, tp.record(data, rec, 0), seq, now)
 	s.t.bars[st]++
+}
+
+// encodeBar is b's wire form as tp's final bar following prev, cut from
+// the shard's arena, and where it is there.
+func (tp *topic) encodeBar(b *bar, prev uint64) ([]byte, liveRef) {
+	a := &tp.sym.shard.arena
+	return a.cut(b.appendJSON(a.start(), tp.stream, tp.sym.name, prev, false, tp.sym.mark))
 }
 
 // barClock is the shard's schedule of bar closes: the feed clock, and the
@@ -195,7 +210,7 @@ func (bc *barClock) run(s *shard, now int64) {
 			if tier == nil {
 				continue
 			}
-			for st := Bars1s; st < numStreams; st++ {
+			for st := Bars1s; st < barStreams; st++ {
 				b := &tier.bars[st]
 				switch {
 				case !b.open:

@@ -100,7 +100,7 @@ func TestDelayedTierReleasesAfterDelay(t *testing.T) {
 // the delayed stream stays contiguous with n.
 func TestDelayLineBound(t *testing.T) {
 	t.Parallel()
-	f := newDelayFixture(t, Config{DelayMaxBytes: 10 * heldTickBytes}, "AAPL", "MSFT")
+	f := newDelayFixture(t, Config{DelayMaxBytes: int(10 * heldTickBytes)}, "AAPL", "MSFT")
 	dl := newTestClient(f.e)
 	f.e.Subscribe(dl.Client, []string{"AAPL", "MSFT"}, Policy{Delayed: true}, nil)
 	t0 := int64(1000 * time.Second)

@@ -46,9 +46,14 @@ type Config struct {
 	// Delay is how long after its feed timestamp a delayed subscriber gets
 	// each tick (Policy.Delayed); 0 means no delayed tier.
 	Delay time.Duration
-	// DelayMaxBytes bounds the delay line (about 96 bytes a tick); past it
-	// the busiest symbol's oldest held ticks are merged. 0 means 256 MiB.
+	// DelayMaxBytes bounds the delay line (88 bytes a held tick's slot);
+	// a symbol whose lane would pass it merges its own oldest held ticks
+	// (delay.go). 0 means 256 MiB.
 	DelayMaxBytes int
+	// MemoryBudget bounds, in bytes, every message the engine keeps: the
+	// snapshots and histories of all topics and the delay line, split
+	// evenly over the shards (budget.go). 0 means 256 MiB.
+	MemoryBudget int64
 	// BarGrace is how long past its bucket's end, on the feed clock, a
 	// bar waits for late ticks before it is final (bars.go); 0 means
 	// 250ms.
@@ -56,6 +61,14 @@ type Config struct {
 	// BarHistory is the number of final bars each bar topic keeps for
 	// history and recovery; 0 keeps none.
 	BarHistory int
+	// BookDepth is how many levels a side each symbol's book keeps and
+	// serves; a book message that would leave more is bad data, dropped.
+	// 0 means 10. Book updates share History with ticks for recovery.
+	BookDepth int
+	// StaleAfter is how long an open symbol may go without a tick while
+	// the feed is up before its status turns stale; 0 means 10 s, below
+	// 0 turns the check off.
+	StaleAfter time.Duration
 	// Logger logs what the feed does wrong (epoch conflicts, at most once
 	// a minute per symbol); nil discards.
 	Logger *slog.Logger
@@ -81,6 +94,9 @@ type Engine struct {
 	cfg     Config
 	metrics *metrics
 	stopped chan struct{} // closed when Run returns
+	health  feedHealth    // SetFeedUp
+	free    depthFree     // books and statuses on their way, for reuse (depth.go)
+	syncMu  sync.Mutex    // one Sync at a time: each shard holds at most one marker
 
 	subscriptions atomic.Int64
 	degraded      atomic.Int64  // clients whose queue conflates
@@ -100,6 +116,7 @@ func New(cfg Config, universe []feed.Listing, reg prometheus.Registerer) (*Engin
 		classes: classes,
 		cfg:     cfg,
 		stopped: make(chan struct{}),
+		free:    make(depthFree, depthFreeCap),
 	}
 	for i := range cfg.Shards {
 		e.shards = append(e.shards, newShard(i, e, &cfg, phased(classes, cfg.RatePhases)))
@@ -113,7 +130,7 @@ func New(cfg Config, universe []feed.Listing, reg prometheus.Registerer) (*Engin
 	}
 	e.metrics = m
 	for _, s := range e.shards {
-		s.metrics = m
+		s.metrics, s.stale.health, s.free = m, &e.health, e.free
 	}
 	return e, nil
 }
@@ -135,8 +152,17 @@ func (cfg Config) defaults() Config {
 	if cfg.DelayMaxBytes <= 0 {
 		cfg.DelayMaxBytes = 256 << 20
 	}
+	if cfg.MemoryBudget <= 0 {
+		cfg.MemoryBudget = 256 << 20
+	}
 	if cfg.BarGrace <= 0 {
 		cfg.BarGrace = 250 * time.Millisecond
+	}
+	if cfg.BookDepth <= 0 {
+		cfg.BookDepth = 10
+	}
+	if cfg.StaleAfter == 0 {
+		cfg.StaleAfter = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -198,16 +224,14 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // Publish hands t to its symbol's shard. It implements feed.Sink and must be
-// called from one goroutine, so each symbol's ticks stay in feed order. A
-// tick of a symbol not listed lists it (universe.go), or is dropped and
-// counted if the universe refuses it. Looking up a listed symbol takes no
-// lock.
+// called from one goroutine, so each symbol's ticks (and books, status
+// and listings: depth.go, universe.go) stay in feed order. A tick of a
+// symbol not listed lists it (universe.go), or is dropped and counted if
+// the universe refuses it. Looking up a listed symbol takes no lock.
 func (e *Engine) Publish(t feed.Tick) {
 	sym := e.lookup(t.Symbol)
 	if sym == nil {
-		var why refusal
-		if sym, why = e.listOne(t.Symbol); sym == nil {
-			e.metrics.droppedTicks[why].Inc()
+		if sym = e.listFor(t.Symbol, fedTick); sym == nil {
 			return
 		}
 	}
@@ -218,11 +242,39 @@ func (e *Engine) Publish(t feed.Tick) {
 }
 
 // send hands in to its symbol's shard, waiting while the shard's inbox is
-// full, unless the engine has stopped.
-func (e *Engine) send(in inTick) {
+// full, and reports false if the engine stopped first.
+func (e *Engine) send(in inTick) bool {
 	select {
 	case in.sym.shard.in <- in:
+		return true
 	case <-e.stopped:
+		return false
+	}
+}
+
+// Sync returns once every tick Published before it has been delivered:
+// queued for the clients that take every tick, held by their rate
+// classes, put in the delay line. A caller that tells clients something
+// about the feed after it (the feed ended) is then heard after those
+// ticks. It waits behind the ticks in each shard's inbox, so call it from
+// the goroutine that Publishes, or once that stopped; it returns at once
+// when the engine has stopped.
+func (e *Engine) Sync() {
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+	for _, s := range e.shards {
+		select {
+		case s.in <- inTick{}:
+		case <-e.stopped:
+			return
+		}
+	}
+	for _, s := range e.shards {
+		select {
+		case <-s.synced:
+		case <-e.stopped:
+			return
+		}
 	}
 }
 

@@ -452,3 +452,44 @@ func TestPublishAfterStopDoesNotBlock(t *testing.T) {
 		t.Fatal("Publish blocked for 5s on a stopped engine whose inbox is full")
 	}
 }
+
+// TestSyncDeliversWhatCameBefore: once Sync returns, every tick published
+// before it is in the client's queue, on every shard, without waiting on
+// anything else; again for a second round, and at once on a stopped
+// engine.
+func TestSyncDeliversWhatCameBefore(t *testing.T) {
+	t.Parallel()
+	syms := []string{"AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG"}
+	e, _ := newEngine(t, Config{Shards: 3, QueueBytes: 1 << 22, ConflateAt: 1 << 22}, syms...)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { e.Run(ctx); close(stopped) }()
+	c := newTestClient(e)
+	mustSubscribe(t, e, c, syms...)
+	for round := range uint64(2) {
+		for seq := round*200 + 1; seq <= (round+1)*200; seq++ {
+			for _, sym := range syms {
+				e.Publish(testTick(sym, seq))
+			}
+		}
+		e.Sync()
+		got := map[string]uint64{}
+		for _, m := range decodeAll(t, drainAll(c)) {
+			got[m.Symbol] = m.Seq
+		}
+		for _, sym := range syms {
+			if got[sym] != (round+1)*200 {
+				t.Fatalf("round %d: after Sync %s reached seq %d in the queue, want %d", round, sym, got[sym], (round+1)*200)
+			}
+		}
+	}
+	cancel()
+	<-stopped
+	done := make(chan struct{})
+	go func() { e.Sync(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Sync on a stopped engine blocked for 5s")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tickgate/tickgate/feed"
@@ -18,6 +19,7 @@ import (
 type epochFixture struct {
 	t   *testing.T
 	e   *Engine
+	reg *prometheus.Registry
 	log *logtest.Buffer
 }
 
@@ -25,8 +27,8 @@ func newEpochFixture(t *testing.T, cfg Config, syms ...string) *epochFixture {
 	t.Helper()
 	buf := &logtest.Buffer{}
 	cfg.Shards, cfg.Logger = 1, slog.New(slog.NewTextHandler(buf, nil))
-	e, _ := newEngine(t, cfg, syms...)
-	return &epochFixture{t: t, e: e, log: buf}
+	e, reg := newEngine(t, cfg, syms...)
+	return &epochFixture{t: t, e: e, reg: reg, log: buf}
 }
 
 // tick delivers sym's tick seq of epoch ep at feed time ts (and wall time
@@ -290,7 +292,7 @@ func TestDelayedTwinResetsOnRelease(t *testing.T) {
 func TestDelayLineKeepsEpochsApart(t *testing.T) {
 	t.Parallel()
 	const delay = int64(time.Second)
-	f := newEpochFixture(t, Config{Delay: time.Duration(delay), DelayMaxBytes: 2 * heldTickBytes}, "AAPL")
+	f := newEpochFixture(t, Config{Delay: time.Duration(delay), DelayMaxBytes: int(2 * heldTickBytes)}, "AAPL")
 	late := newTestClient(f.e)
 	f.subscribe(late, Policy{Delayed: true}, "AAPL")
 	f.run("AAPL", "a", 0, 1)

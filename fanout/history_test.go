@@ -94,21 +94,42 @@ func TestHistoryOff(t *testing.T) {
 	}
 }
 
+// TestRingWraps fills a ring of 4 past its capacity, then resizes it
+// down and up: the newest records are what stay, oldest first.
 func TestRingWraps(t *testing.T) {
 	t.Parallel()
-	r := newRing(4)
-	if r.holdsAfter(0) {
+	var r ring[record]
+	r.resize(4)
+	seqs := func(a, b []record) string {
+		var got []uint64
+		for _, e := range append(append([]record(nil), a...), b...) {
+			got = append(got, e.seq)
+		}
+		return fmt.Sprint(got)
+	}
+	if r.newest() != nil || seqs(r.ordered()) != "[]" {
 		t.Fatal("an empty ring holds something")
 	}
 	for seq := uint64(1); seq <= 10; seq++ {
-		r.put(seq, seq-1, Message{Data: []byte{byte(seq)}})
+		r.put(record{seq: seq, prev: seq - 1})
 	}
-	a, b := r.after(7)
-	var got []uint64
-	for _, e := range append(a, b...) {
-		got = append(got, e.seq)
+	a, b := r.ordered()
+	if got := seqs(after(a, b, 7)); got != "[8 9 10]" {
+		t.Fatalf("after(7) = %s", got)
 	}
-	if fmt.Sprint(got) != "[8 9 10]" || !r.holdsAfter(6) || r.holdsAfter(5) {
-		t.Fatalf("after(7) = %v; holdsAfter(6) %v, (5) %v", got, r.holdsAfter(6), r.holdsAfter(5))
+	if got := seqs(last(a, b, 3)); got != "[8 9 10]" || r.oldest().seq != 7 || r.newest().seq != 10 {
+		t.Fatalf("last(3) = %s, oldest %d, newest %d", got, r.oldest().seq, r.newest().seq)
+	}
+	if dropped := r.resize(2); dropped != 2 || seqs(r.ordered()) != "[9 10]" {
+		t.Fatalf("resize(2) dropped %d, keeps %s", dropped, seqs(r.ordered()))
+	}
+	r.resize(3)
+	r.put(record{seq: 11})
+	r.put(record{seq: 12})
+	if got := seqs(r.ordered()); got != "[10 11 12]" || !r.full() {
+		t.Fatalf("after growing to 3: %s", got)
+	}
+	if dropped := r.resize(0); dropped != 3 || r.n != 0 {
+		t.Fatalf("resize(0) dropped %d, keeps %d", dropped, r.n)
 	}
 }

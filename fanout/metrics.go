@@ -7,9 +7,11 @@ import (
 // metrics are the engine's Prometheus series. Children are resolved once,
 // here, so the tick path only adds to counters it already holds.
 type metrics struct {
-	feedTicks         prometheus.Counter
-	droppedTicks      [numRefusals]prometheus.Counter // [listed] and delisting reasons are nil
-	droppedListings   [numRefusals]prometheus.Counter // [listed] is nil
+	feedTicks prometheus.Counter
+	// refused counts, by kind and refusal, the messages from the feed the
+	// universe refused; [k][listed] is nil, and so are the listing
+	// refusals of the other kinds (fedKind.lastRefusal).
+	refused           [numFedKinds][numRefusals]prometheus.Counter
 	listed            prometheus.Counter
 	retired           [numRetireReasons]prometheus.Counter
 	staleTicks        prometheus.Counter
@@ -23,7 +25,14 @@ type metrics struct {
 	recovered         prometheus.Counter
 	fallbacks         prometheus.Counter
 	batchTicks        prometheus.Histogram
-	bars, lateTicks   [numStreams]prometheus.Counter // [Ticks] is nil
+	bars, lateTicks   [barStreams]prometheus.Counter // [Ticks] is nil
+	// evicted and evictedBytes count, by kind, the records the memory
+	// budget released and their bytes; [keptDelay] is nil (the line
+	// merges, counted in conflatedDelay).
+	evicted, evictedBytes [numKinds]prometheus.Counter
+
+	feedDepth    [numDepthKinds]prometheus.Counter                // books, statuses taken from the feed
+	droppedDepth [numDepthKinds][numDepthDrops]prometheus.Counter // by reason; [depthStatus] has no book reasons
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
@@ -68,7 +77,6 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(1, 4, 5), // 1 .. 256 = maxBatch
 		}),
 	}
-	universe := m.universeMetrics(e, dropped)
 	bars := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tickgate_bars_total",
 		Help: "Final bars published, by stream, realtime and delayed tier together.",
@@ -77,10 +85,13 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		Name: "tickgate_bar_late_ticks_total",
 		Help: "Ticks that came after their bar was final (later bucket seen, or past bars.grace), not applied to it, by stream.",
 	}, []string{"stream"})
-	for _, st := range Streams()[1:] {
+	for st := Bars1s; st < barStreams; st++ {
 		m.bars[st] = bars.WithLabelValues(st.String())
 		m.lateTicks[st] = late.WithLabelValues(st.String())
 	}
+	memory := m.memory(e)
+	depthCollectors, depthDropped := m.depthMetrics()
+	universe := m.universeMetrics(e, [numFedKinds]*prometheus.CounterVec{fedTick: dropped, fedBook: depthDropped[depthBook], fedStatus: depthDropped[depthStatus]})
 	gauges := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_subscriptions",
@@ -96,7 +107,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		}, func() float64 { n, _ := e.delayHeld(); return float64(n) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_delay_line_bytes",
-			Help: "Bytes the delay line holds (bounded by entitlements.delay_max_bytes).",
+			Help: "Bytes the delay line's slots take, held or free (bounded by entitlements.delay_max_bytes and within fanout.memory_budget).",
 		}, func() float64 { _, b := e.delayHeld(); return float64(b) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_shard_inbox_ticks",
@@ -109,8 +120,9 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			return float64(n)
 		}),
 	}
-	cs := []prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}
-	for _, c := range append(append(cs, gauges...), universe...) {
+	collectors := []prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}
+	collectors = append(append(append(append(collectors, gauges...), memory...), depthCollectors...), universe...)
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -119,11 +131,13 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 }
 
 // universeMetrics makes the series of the universe (universe.go,
-// retire.go): the ticks and listings it refused, the symbols listed,
-// listed so far and retired. It returns the collectors to register, less
-// dropped, which the caller registers.
-func (m *metrics) universeMetrics(e *Engine, dropped *prometheus.CounterVec) []prometheus.Collector {
-	droppedListings := prometheus.NewCounterVec(prometheus.CounterOpts{
+// retire.go): the messages it refused, by kind (dropped, indexed by
+// fedKind, are the dropped counters of ticks, books and statuses, made by
+// the caller; the listings' is made here), the symbols listed, listed so
+// far and retired. It returns the collectors to register, less those the
+// caller made.
+func (m *metrics) universeMetrics(e *Engine, dropped [numFedKinds]*prometheus.CounterVec) []prometheus.Collector {
+	dropped[fedListing] = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tickgate_feed_dropped_listings_total",
 		Help: "Listings and delistings from the feed that were not applied, by reason.",
 	}, []string{"reason"})
@@ -131,10 +145,9 @@ func (m *metrics) universeMetrics(e *Engine, dropped *prometheus.CounterVec) []p
 		Name: "tickgate_universe_retired_total",
 		Help: "Symbols retired, by reason: delisted by the feed, or idle for universe.retire_after.",
 	}, []string{"reason"})
-	for r := refusedPattern; r < numRefusals; r++ {
-		m.droppedListings[r] = droppedListings.WithLabelValues(r.String())
-		if r <= refusedMax {
-			m.droppedTicks[r] = dropped.WithLabelValues(r.String())
+	for k := range fedKind(numFedKinds) {
+		for r := refusedPattern; r <= k.lastRefusal(); r++ {
+			m.refused[k][r] = dropped[k].WithLabelValues(r.String())
 		}
 	}
 	for r := range retireReason(numRetireReasons) {
@@ -142,9 +155,9 @@ func (m *metrics) universeMetrics(e *Engine, dropped *prometheus.CounterVec) []p
 	}
 	m.listed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tickgate_universe_listed_total",
-		Help: "Symbols listed: at start, then by the feed's listings and first ticks.",
+		Help: "Symbols listed: at start, then by the feed's listings and first messages.",
 	})
-	return []prometheus.Collector{droppedListings, retired, m.listed,
+	return []prometheus.Collector{dropped[fedListing], retired, m.listed,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_universe_symbols",
 			Help: "Symbols listed now (at most universe.max_symbols).",
@@ -152,14 +165,71 @@ func (m *metrics) universeMetrics(e *Engine, dropped *prometheus.CounterVec) []p
 	}
 }
 
-// batch publishes one shard batch's counts: ticks delivered (0 for a rate
-// class flush), stale ticks and ticks of an invalid epoch dropped, and
-// what the enqueues did (epoch conflicts among them).
-func (m *metrics) batch(ticks, stale, invalid int, t *tally) {
-	if ticks > 0 {
-		m.feedTicks.Add(float64(ticks))
-		m.batchTicks.Observe(float64(ticks))
+// memory makes the memory budget's series: the budget, the bytes kept by
+// kind, and what the budget released. It resolves m.evicted and
+// m.evictedBytes and returns the collectors to register.
+func (m *metrics) memory(e *Engine) []prometheus.Collector {
+	evicted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_memory_evicted_messages_total",
+		Help: "Kept messages (history records) the memory budget released to make room for a more recently subscribed topic or the delay line, by kind.",
+	}, []string{"kind"})
+	evictedBytes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_memory_evicted_bytes_total",
+		Help: "Bytes of history the memory budget released, by kind.",
+	}, []string{"kind"})
+	out := []prometheus.Collector{evicted, evictedBytes,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_memory_budget_bytes",
+			Help: "The memory budget (fanout.memory_budget): the most bytes of kept messages, snapshots, histories and the delay line together.",
+		}, func() float64 { return float64(e.cfg.MemoryBudget) }),
 	}
+	for _, k := range [...]keptKind{keptTicks, keptBars, keptBooks} {
+		m.evicted[k] = evicted.WithLabelValues(k.String())
+		m.evictedBytes[k] = evictedBytes.WithLabelValues(k.String())
+	}
+	return append(out, keptCollector{e})
+}
+
+// keptCollector reports tickgate_memory_kept_bytes, each shard's kinds
+// read together (budget.published), so the series of one scrape add up
+// to what the shards kept, never more than the budget.
+type keptCollector struct{ e *Engine }
+
+var keptDesc = prometheus.NewDesc("tickgate_memory_kept_bytes",
+	"Bytes of kept messages under the memory budget, by kind: ticks and bars (snapshots and histories), delay_line (the delayed tier's held ticks).",
+	[]string{"kind"}, nil)
+
+func (keptCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keptDesc }
+
+func (c keptCollector) Collect(ch chan<- prometheus.Metric) {
+	kept := c.e.kept()
+	for k, n := range kept {
+		ch <- prometheus.MustNewConstMetric(keptDesc, prometheus.GaugeValue, float64(n), keptKind(k).String())
+	}
+}
+
+// kept is the bytes the shards kept at their last batch, by kind.
+func (e *Engine) kept() (total [numKinds]int64) {
+	for _, s := range e.shards {
+		for k, n := range s.budget.published() {
+			total[k] += n
+		}
+	}
+	return total
+}
+
+// batch publishes one shard batch's counts: messages from the feed
+// delivered (0 for a rate class flush), ticks and depth apart, stale
+// ticks and ticks of an invalid epoch dropped, and
+// what the enqueues did (epoch conflicts among them).
+func (m *metrics) batch(msgs, stale, invalid int, t *tally) {
+	if msgs > 0 {
+		m.batchTicks.Observe(float64(msgs))
+	}
+	if ticks := msgs - t.depth[depthBook] - t.depth[depthStatus]; ticks > 0 {
+		m.feedTicks.Add(float64(ticks))
+	}
+	m.depthBatch(t)
 	if stale > 0 {
 		m.staleTicks.Add(float64(stale))
 	}
@@ -194,15 +264,61 @@ func (m *metrics) sent(t *tally) {
 	add(m.conflatedRate, t.rateConflated)
 	add(m.conflatedDegraded, t.merged)
 	add(m.conflatedDelay, t.delayConflated)
-	for st := Bars1s; st < numStreams; st++ {
+	for st := Bars1s; st < barStreams; st++ {
 		add(m.bars[st], t.bars[st])
 		add(m.lateTicks[st], t.lateTicks[st])
 	}
-	for r := refusedPattern; r <= refusedMax; r++ {
-		add(m.droppedTicks[r], t.refusedTicks[r])
-		add(m.droppedListings[r], t.refusedListings[r])
+	for _, k := range [...]keptKind{keptTicks, keptBars, keptBooks} {
+		add(m.evicted[k], int(t.evicted[k]))
+		add(m.evictedBytes[k], int(t.evictedBytes[k]))
+	}
+	for k := range fedKind(numFedKinds) {
+		for r := refusedPattern; r <= k.lastRefusal(); r++ {
+			add(m.refused[k][r], t.refused[k][r])
+		}
 	}
 	for r := range retireReason(numRetireReasons) {
 		add(m.retired[r], t.retired[r])
+	}
+}
+
+// depthMetrics makes the series of books and statuses from the feed and
+// returns their collectors: taken, and dropped by reason (the depthDrop
+// reasons, a status has no book reasons; the universe's refusals,
+// universeMetrics, on the same dropped counters, returned apart).
+func (m *metrics) depthMetrics() (out []prometheus.Collector, dropped [numDepthKinds]*prometheus.CounterVec) {
+	for k := range numDepthKinds {
+		name := depthKindNames[k]
+		taken := prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_feed_" + name + "_total",
+			Help: "Book messages (books) or status changes (statuses) received from the feed by the fan-out shards.",
+		})
+		dropped[k] = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tickgate_feed_dropped_" + name + "_total",
+			Help: "Book messages (books) or status changes (statuses) from the feed that were not fanned out, by reason: outside_pattern and max_symbols (the universe refused the symbol), stale_seq, epoch_conflict, invalid_epoch, and for books no_snapshot, crossed and beyond_depth.",
+		}, []string{"reason"})
+		m.feedDepth[k] = taken
+		for why := range numDepthDrops {
+			if k == depthStatus && why > dropInvalidEpoch {
+				continue
+			}
+			m.droppedDepth[k][why] = dropped[k].WithLabelValues(why.String())
+		}
+		out = append(out, taken, dropped[k])
+	}
+	return out, dropped
+}
+
+// depthBatch publishes a batch's counts of books and statuses.
+func (m *metrics) depthBatch(t *tally) {
+	for k := range numDepthKinds {
+		if t.depth[k] > 0 {
+			m.feedDepth[k].Add(float64(t.depth[k]))
+		}
+		for why, n := range t.depthDrops[k] {
+			if n > 0 {
+				m.droppedDepth[k][why].Add(float64(n))
+			}
+		}
 	}
 }

@@ -21,6 +21,10 @@ var metricNames = []string{
 	"tickgate_shard_batch_ticks",
 	"tickgate_subscriptions",
 	"tickgate_shard_inbox_ticks",
+	"tickgate_memory_budget_bytes",
+	"tickgate_memory_kept_bytes",
+	"tickgate_memory_evicted_messages_total",
+	"tickgate_memory_evicted_bytes_total",
 }
 
 func checkCounter(tb testing.TB, c prometheus.Collector, want float64) {
@@ -76,8 +80,13 @@ func TestMetricsRegisteredAndLint(t *testing.T) {
 	_, reg := newEngine(t, Config{}, "AAPL")
 	for _, name := range metricNames {
 		want := 1
-		if name == "tickgate_feed_dropped_ticks_total" {
+		switch name {
+		case "tickgate_feed_dropped_ticks_total":
 			want = 5 // every reason exists from the start, at zero
+		case "tickgate_memory_kept_bytes":
+			want = 4 // ticks, bars, delay_line, books
+		case "tickgate_memory_evicted_messages_total", "tickgate_memory_evicted_bytes_total":
+			want = 3 // ticks, bars, books
 		}
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {
 			t.Errorf("%s: %d series (err %v), want %d", name, n, err, want)

@@ -36,7 +36,8 @@ type Policy struct {
 	Stream Stream
 	// MaxRate caps updates per second per symbol; 0 (or less) means every
 	// tick. It is rounded down to one of Config.RateClasses (up to the
-	// lowest one).
+	// lowest one). A status subscription takes every change: check sets
+	// it to 0.
 	MaxRate float64
 	// Since maps a symbol to the last position the client saw. A symbol
 	// whose messages after it are all in the history ring, without a hole,
@@ -84,8 +85,13 @@ type Result struct {
 // check is the one place that decides whether the engine serves p for
 // names: it returns the symbols they name, or one of the errors above,
 // wrapped. It reads only the symbol table and config, so Subscribe calls
-// it before taking any lock or changing anything.
+// it before taking any lock or changing anything. A max_rate on a stream
+// it does not apply to (Stream.rated) it sets to 0, which the reply's rate
+// then shows.
 func (e *Engine) check(names []string, p *Policy) ([]*symbol, error) {
+	if !p.Stream.rated() {
+		p.MaxRate = 0
+	}
 	syms := make([]*symbol, len(names))
 	for i, name := range names {
 		if syms[i] = e.lookup(name); syms[i] == nil {
@@ -107,14 +113,30 @@ func (e *Engine) check(names []string, p *Policy) ([]*symbol, error) {
 	return syms, nil
 }
 
-// HistoryMax is the most messages a subscription to st can ask for as
-// history (Policy.History).
-func (e *Engine) HistoryMax(st Stream) int {
-	if st.Bars() {
-		return max(e.cfg.BarHistory, 0)
-	}
-	return max(e.cfg.History, 0)
+// Check reports whether the engine would serve p for syms, as Subscribe
+// judges it, without subscribing: for a caller that must refuse a bad
+// request before it answers at all (an event stream's HTTP status).
+func (e *Engine) Check(syms []string, p Policy) error {
+	_, err := e.check(syms, &p)
+	return err
 }
+
+// HistoryMax is the most messages a subscription to st can ask for as
+// history (Policy.History): none on a book, whose updates mean nothing
+// without the book they change (its ring serves since alone), or on a
+// status, which is one state.
+func (e *Engine) HistoryMax(st Stream) int {
+	switch {
+	case st.Bars():
+		return max(e.cfg.BarHistory, 0)
+	case st == Ticks:
+		return max(e.cfg.History, 0)
+	}
+	return 0
+}
+
+// BookDepth is how many levels a side the engine keeps of each book.
+func (e *Engine) BookDepth() int { return e.cfg.BookDepth }
 
 // HistoryBudget is the most history messages one subscribe may ask for in
 // all (Policy.History times the symbols it names, held ones included, as

@@ -237,7 +237,7 @@ func TestRateClassSharesBytes(t *testing.T) {
 	if len(a) != 0 {
 		t.Fatalf("queue not drained: %d left", len(a))
 	}
-	f.sym.topics[Ticks].arena = make([]byte, 0, arenaChunk)
+	f.sym.shard.arena.renew()
 	allocs := testing.AllocsPerRun(10, round)
 	if allocs != 0 {
 		t.Fatalf("a class round to 1000 subscribers: %v allocs, want 0", allocs)

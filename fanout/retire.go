@@ -10,11 +10,14 @@ import (
 // (Engine.List, in feed order with its ticks) or when it had neither tick
 // nor listing for Config.RetireAfter (idleSweep). Either way its shard
 // does it, in retire, the one place a symbol's state is let go: every
-// subscriber of each of its topics, in both tiers, gets one retired
-// notice and loses the subscription; each topic's last message, history
-// and arena are released, the forming bars dropped, and the twin's lane
-// of the delay line emptied (its held ticks are never released: a
-// delisted symbol is gone for the delayed tier too). The symbol stays in
+// subscriber of each of its topics (ticks, bars, book and status), in
+// both tiers, gets one retired notice and loses the subscription; what
+// each topic keeps goes back to the memory budget (budget.release), its
+// rate-class and progress state is dropped, and so are the forming bars,
+// the book and the trading status; the twin's lane of the delay line
+// gives its held messages back too (delayLine.release: they are never
+// released to the twin, a delisted symbol is gone for the delayed tier
+// too). The symbol stays in
 // the table, marked, until the next rebuild (universe.go), and lookups
 // pass over it.
 //
@@ -50,9 +53,14 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 		tier.retired.Store(true) // before the subscribers' clients are told to prune
 		for _, tp := range tier.topics {
 			removed += s.dropSubscribers(tp, why)
-			tp.release()
+			s.budget.release(tp)
+			tp.forget()
 		}
-		tier.last, tier.bars = feed.Tick{}, [numStreams]barBuilder{}
+		tier.last, tier.bars = feed.Tick{}, [barStreams]barBuilder{}
+		tier.book, tier.status = bookState{}, statusState{}
+	}
+	if sym.delayed != nil {
+		s.delay.release(&s.budget, sym.idx)
 	}
 	s.unlist(sym)
 	s.e.subscriptions.Add(-int64(removed))
@@ -62,7 +70,7 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 
 // dropSubscribers sends every subscriber of tp the retired notice and
 // tells each client to prune the subscription (Engine.prune). It returns
-// how many there were. The caller holds shard.mu and releases tp after.
+// how many there were. The caller holds shard.mu.
 func (s *shard) dropSubscribers(tp *topic, why retireReason) (n int) {
 	if !tp.hasSubscribers() {
 		return 0
@@ -78,22 +86,22 @@ func (s *shard) dropSubscribers(tp *topic, why retireReason) (n int) {
 	return n
 }
 
-// release lets go of what tp holds: its last message, history, arena,
-// held rate-class messages and subscriber lists. A rate slot or progress
-// list still naming tp finds nothing to send. The caller holds shard.mu.
-func (tp *topic) release() {
+// forget drops tp's subscriber lists, the messages its rate classes hold
+// and its progress list; budget.release has let go of what it keeps. A
+// rate slot or progress list of the shard still naming tp finds nothing
+// to send. The caller holds shard.mu.
+func (tp *topic) forget() {
 	tp.reset()
 	for k := range tp.classes {
 		tp.classes[k] = classState{}
 	}
 	tp.rated = 0
 	tp.progress = progressSubs{}
-	tp.history = newRing(0)
-	tp.arena, tp.mark = nil, 0
 }
 
-// unlist takes sym off the shard's list, and its twin's lane off the
-// delay line, moving the last of each into its place. The caller holds
+// unlist takes sym, its twin's lane emptied (delayLine.release), off the
+// shard's list and the lane off the delay line, moving the last of each
+// into its place: lanes are indexed as the list is. The caller holds
 // shard.mu.
 func (s *shard) unlist(sym *symbol) {
 	i, last := sym.idx, len(s.syms)-1
@@ -104,22 +112,26 @@ func (s *shard) unlist(sym *symbol) {
 	s.syms[last] = nil
 	s.syms = s.syms[:last]
 	if sym.delayed != nil {
-		s.delay.remove(i)
+		lanes := s.delay.lanes
+		lanes[i], lanes[last] = lanes[last], heldLane{}
+		s.delay.lanes = lanes[:last]
 	}
 	sym.idx = -1
 }
 
-// encodeRetired is tp's retired notice, cut from the arena:
+// encodeRetired is tp's retired notice, cut from the shard's arena:
 // {"type":"notice","code":"retired","sym":"AAPL","reason":"delisted"},
-// with "stream" on a bar topic.
+// with "stream" on a topic other than ticks.
 func (tp *topic) encodeRetired(why retireReason) []byte {
-	b := append(tp.buf(), `{"type":"notice","code":"retired"`...)
-	if tp.stream.Bars() {
+	a := &tp.sym.shard.arena
+	b := append(a.start(), `{"type":"notice","code":"retired"`...)
+	if tp.stream != Ticks {
 		b = append(append(append(b, `,"stream":"`...), tp.stream.String()...), '"')
 	}
 	b = append(append(b, `,"sym":"`...), tp.sym.name...)
 	b = append(append(b, `","reason":"`...), why.String()...)
-	return tp.cut(append(b, `"}`...))
+	data, _ := a.cut(append(b, `"}`...))
+	return data
 }
 
 // idleSweep is the shard's schedule of retirements for idleness: every

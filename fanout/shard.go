@@ -13,12 +13,14 @@ import (
 // at most one batch for the shard lock.
 const maxBatch = 256
 
-// inTick is one message of the feed for a shard: a tick, or reference
-// data about the symbol (Engine.List), in feed order.
+// inTick is one entry of a shard's inbox, in feed order: a tick of sym, a
+// book or status of sym (depth.go) in the tick's place, reference data
+// about sym (Engine.List), or, with sym nil, Engine.Sync's marker.
 type inTick struct {
-	sym  *symbol
-	op   inOp
-	tick feed.Tick // for opTick
+	sym   *symbol
+	op    inOp
+	tick  feed.Tick // for opTick
+	depth *inDepth  // for opDepth
 }
 
 // inOp is what an inTick carries.
@@ -26,9 +28,21 @@ type inOp uint8
 
 const (
 	opTick   inOp = iota // a tick
+	opDepth              // a book or status
 	opList               // a listing: the symbol is listed (and not idle)
 	opDelist             // a delisting: retire the symbol
 )
+
+// fed is the kind of the message in, as the universe counts refusals.
+func (in *inTick) fed() fedKind {
+	switch in.op {
+	case opDepth:
+		return in.depth.fed()
+	case opList:
+		return fedListing
+	}
+	return fedTick
+}
 
 // shard owns a subset of the symbols: their topics (subscriber sets, last
 // messages, history, rate-class state), their forming bars, and the
@@ -39,11 +53,14 @@ type shard struct {
 	id      int
 	e       *Engine // its universe, for listings and retirements
 	in      chan inTick
+	synced  chan struct{} // cap 1: a Sync marker was reached (Engine.syncMu keeps one in flight)
 	metrics *metrics
 	log     *slog.Logger
 	// syms is the shard's realtime symbols; symbol.idx indexes it. The
 	// shard goroutine adds (add) and removes (retire) them, under mu.
-	syms []*symbol
+	syms  []*symbol
+	depth int       // Config.BookDepth
+	free  depthFree // the engine's, to give each inDepth back to
 
 	// Owned by the shard goroutine.
 	t     tally       // counts and writers to start for the current batch
@@ -51,6 +68,11 @@ type shard struct {
 	due   int64       // when timer fires (Unix ns); 0 when stopped
 
 	mu sync.Mutex // protects the schedules and the fields marked "shard.mu"
+	// arena holds the live bytes of every message the shard encodes
+	// (arena.go); budget is the shard's share of the memory budget and
+	// what it keeps (budget.go). shard.mu protects both.
+	arena  arena
+	budget budget
 	// The schedules the one timer serves. Each is a type of its own that
 	// says when it is next due; schedules lists them in the order a wake
 	// runs them.
@@ -58,8 +80,9 @@ type shard struct {
 	progress  progressList // progress updates of forming bars (progress.go)
 	delay     delayLine    // delayed-tier releases (delay.go)
 	clock     barClock     // bar closes on the feed clock (bars.go)
+	stale     staleCheck   // stale statuses (stale.go)
 	idle      idleSweep    // retirement of idle symbols (retire.go)
-	schedules [5]schedule
+	schedules [6]schedule
 }
 
 // schedule is one kind of work the shard does at a time of its own
@@ -76,17 +99,21 @@ type schedule interface {
 
 func newShard(id int, e *Engine, cfg *Config, classes []rateClass) *shard {
 	s := &shard{
-		id:    id,
-		e:     e,
-		log:   cfg.Logger,
-		in:    make(chan inTick, cfg.InboxTicks),
-		rates: newRateSlots(classes),
-		delay: delayLine{delay: int64(cfg.Delay), maxBytes: cfg.DelayMaxBytes},
-		clock: barClock{grace: int64(cfg.BarGrace)},
-		idle:  idleSweep{after: int64(cfg.RetireAfter)},
-		timer: time.NewTimer(time.Hour),
+		id:     id,
+		e:      e,
+		log:    cfg.Logger,
+		in:     make(chan inTick, cfg.InboxTicks),
+		synced: make(chan struct{}, 1),
+		rates:  newRateSlots(classes),
+		delay:  delayLine{delay: int64(cfg.Delay), maxBytes: int64(cfg.DelayMaxBytes)},
+		budget: budget{share: cfg.MemoryBudget / int64(cfg.Shards)},
+		clock:  barClock{grace: int64(cfg.BarGrace)},
+		stale:  newStaleCheck(int64(cfg.StaleAfter)),
+		idle:   idleSweep{after: int64(cfg.RetireAfter)},
+		depth:  cfg.BookDepth,
+		timer:  time.NewTimer(time.Hour),
 	}
-	s.schedules = [...]schedule{&s.rates, &s.progress, &s.delay, &s.clock, &s.idle}
+	s.schedules = [...]schedule{&s.rates, &s.progress, &s.delay, &s.clock, &s.stale, &s.idle}
 	s.timer.Stop()
 	return s
 }
@@ -104,20 +131,24 @@ func (s *shard) add(sym *symbol, now int64) {
 	s.idle.added(now)
 }
 
-// take makes sym, the symbol a message came for, one of the shard's, and
-// returns the symbol the message is for: sym itself, newly added; or, if
-// sym was retired while the message was on its way, the symbol listed
-// under its name since, or listed now. It returns nil for a message to
-// drop: a delisting of a symbol retired already, or one the universe no
-// longer takes (counted). The caller holds mu.
-func (s *shard) take(sym *symbol, op inOp, now int64) *symbol {
+// take makes sym, the symbol in came for, one of the shard's, and
+// returns the symbol in is for: sym itself, newly added; or, if sym was
+// retired while in was on its way, the symbol listed under its name
+// since, or listed now. It returns nil for a message to drop: a delisting
+// of a symbol retired already, or one the universe no longer takes
+// (counted; a book or status goes back to the free list). The caller
+// holds mu.
+func (s *shard) take(sym *symbol, in *inTick, now int64) *symbol {
 	if sym.retired.Load() {
-		if op == opDelist {
+		if in.op == opDelist {
 			return nil
 		}
 		cur, why := s.e.listOne(sym.name)
 		if cur == nil {
-			s.t.refused(op, why)
+			s.t.refused[in.fed()][why]++
+			if in.depth != nil {
+				s.free.put(in.depth)
+			}
 			return nil
 		}
 		if sym = cur; sym.idx >= 0 {
@@ -141,6 +172,10 @@ func (s *shard) run(ctx context.Context) {
 	for {
 		select {
 		case t := <-s.in:
+			if t.sym == nil { // a Sync marker with nothing before it
+				s.synced <- struct{}{}
+				continue
+			}
 			batch = append(batch[:0], t)
 		case <-s.timer.C:
 			s.due = 0
@@ -149,10 +184,15 @@ func (s *shard) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		synced := false
 	drain:
 		for len(batch) < maxBatch {
 			select {
 			case t := <-s.in:
+				if t.sym == nil { // a Sync marker: deliver what came before it, then say so
+					synced = true
+					break drain
+				}
 				batch = append(batch, t)
 			default:
 				break drain
@@ -160,6 +200,9 @@ func (s *shard) run(ctx context.Context) {
 		}
 		s.deliver(batch, time.Now().UnixNano())
 		clear(batch) // drop the symbol pointers and strings until reuse
+		if synced {
+			s.synced <- struct{}{}
+		}
 	}
 }
 
@@ -171,24 +214,28 @@ func (s *shard) run(ctx context.Context) {
 // are kept in the tally and published once per batch. now is the batch's
 // time (Unix ns) on the schedules' grids.
 func (s *shard) deliver(batch []inTick, now int64) {
-	stale, invalid, refs := 0, 0, 0
+	stale, invalid, skipped := 0, 0, 0 // skipped: not a tick, book or status delivered
 	s.mu.Lock()
 	for i := range batch {
 		in := &batch[i]
-		sym, t := in.sym, &in.tick
-		if in.op != opTick {
-			refs++
-		}
-		if sym.idx < 0 { // its first message, or it was retired since Publish
-			if sym = s.take(sym, in.op, now); sym == nil {
+		sym := in.sym
+		if sym.idx < 0 { // its first message, or it was retired since it was sent
+			if sym = s.take(sym, in, now); sym == nil {
+				skipped++
 				continue
 			}
 		}
-		if in.op != opTick {
-			s.reference(sym, in.op, now)
+		sym.seen = now
+		switch in.op {
+		case opDepth:
+			s.deliverDepth(sym, in.depth, now)
+			continue
+		case opList, opDelist:
+			skipped++
+			s.reference(sym, in.op)
 			continue
 		}
-		sym.seen = now
+		t := &in.tick
 		switch ep := epochOf(t); {
 		case ep == sym.epochs.current:
 			if t.Seq <= sym.last.Seq {
@@ -205,25 +252,24 @@ func (s *shard) deliver(batch []inTick, now int64) {
 		s.clock.observe(t.TS, now)
 		s.publish(sym, t, 1, now)
 		if sym.delayed != nil {
-			s.t.delayConflated += s.delay.hold(sym.idx, t)
+			s.t.delayConflated += s.delay.hold(&s.budget, &s.t, sym.idx, t, sym.epochs.current)
 		}
 	}
 	next := s.nextDueLocked()
+	s.budget.publish()
 	s.mu.Unlock()
 	s.arm(next)
 	s.t.startWriters()
 	s.logConflicts()
-	s.metrics.batch(len(batch)-refs, stale, invalid, &s.t)
+	s.logBadBooks()
+	s.metrics.batch(len(batch)-skipped, stale, invalid, &s.t)
 	s.t.reset()
 }
 
-// reference applies reference data to sym: a listing marks it seen, a
-// delisting retires it. The caller holds mu.
-func (s *shard) reference(sym *symbol, op inOp, now int64) {
-	switch op {
-	case opList:
-		sym.seen = now
-	case opDelist:
+// reference applies reference data to sym: a listing has marked it seen
+// (deliver), a delisting retires it. The caller holds mu.
+func (s *shard) reference(sym *symbol, op inOp) {
+	if op == opDelist {
 		s.retire(sym, retiredDelisted)
 	}
 }
@@ -242,11 +288,24 @@ func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
 	}
 	whole := prev == sym.last.Seq // no tick of the run before t is missing here
 	tp := sym.topics[Ticks]
-	m := tp.record(tp.encodeTick(t), t.Seq, prev, n, t.TS)
-	m.TS += sym.lag // a delayed tick's delivery latency counts from its release
+	data, ref := tp.encodeTick(t)
+	rec := tickRecord(t, prev, n)
+	rec.live = ref
+	m := tp.record(data, rec, liveTS(t, sym.lag))
 	sym.last = *t
 	s.send(tp, m, t.Seq, now)
 	s.aggregate(sym, t, n, whole, now)
+	s.tickStatus(sym, t.TS, now)
+}
+
+// liveTS is the time t's delivery latency counts from: its TS, or for a
+// delayed tick (lag > 0) its release; 0, not counted, for a synthetic tick,
+// whose TS says when it would have happened.
+func liveTS(t *feed.Tick, lag int64) int64 {
+	if t.Synthetic {
+		return 0
+	}
+	return t.TS + lag
 }
 
 // send queues m, tp's newest message, numbered seq, to every subscriber
@@ -271,6 +330,7 @@ func (s *shard) flushDue(now int64) {
 		sc.run(s, now)
 	}
 	next := s.nextDueLocked()
+	s.budget.publish()
 	s.mu.Unlock()
 	s.t.startWriters()
 	s.metrics.batch(0, 0, 0, &s.t)

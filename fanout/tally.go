@@ -7,13 +7,16 @@ type tally struct {
 	rateConflated          int
 	delayConflated         int
 	recovered, fallbacks   int
-	conflicts              int                   // ticks of a retired epoch dropped
-	conflictLog            []conflict            // conflicts to log after the lock; reused
-	bars, lateTicks        [numStreams]int       // per bar stream
-	refusedTicks           [numRefusals]int      // ticks of a retired symbol the universe would not list again
-	refusedListings        [numRefusals]int      // listings likewise
-	retired                [numRetireReasons]int // symbols retired
-	start                  []*Client             // reused across batches; grows only
+	conflicts              int                               // ticks of a retired epoch dropped
+	conflictLog            []conflict                        // conflicts to log after the lock; reused
+	depth                  [numDepthKinds]int                // books and statuses taken from the feed
+	depthDrops             [numDepthKinds][numDepthDrops]int // books and statuses dropped, by reason
+	badLog                 []badBook                         // bad books to log after the lock; reused
+	bars, lateTicks        [barStreams]int                   // per bar stream
+	evicted, evictedBytes  [numKinds]int64                   // records the memory budget released, and their bytes
+	refused                [numFedKinds][numRefusals]int     // messages to a retired symbol the universe would not list again
+	retired                [numRetireReasons]int             // symbols retired
+	start                  []*Client                         // reused across batches; grows only
 }
 
 // send queues m, a message of sub's topic, to sub's client.
@@ -52,15 +55,6 @@ func (t *tally) reply(c *Client, m Message) {
 // one queued before it.
 func (t *tally) notice(c *Client, data []byte) { t.reply(c, Message{Data: data, key: &noticeKey}) }
 
-// refused counts a message of kind op that the universe refused, why.
-func (t *tally) refused(op inOp, why refusal) {
-	if op == opTick {
-		t.refusedTicks[why]++
-	} else {
-		t.refusedListings[why]++
-	}
-}
-
 func (t *tally) startWriters() {
 	for _, c := range t.start {
 		c.startWriter()
@@ -70,5 +64,6 @@ func (t *tally) startWriters() {
 func (t *tally) reset() {
 	clear(t.start)
 	clear(t.conflictLog)
-	*t = tally{start: t.start[:0], conflictLog: t.conflictLog[:0]}
+	clear(t.badLog)
+	*t = tally{start: t.start[:0], conflictLog: t.conflictLog[:0], badLog: t.badLog[:0]}
 }

@@ -4,28 +4,34 @@ import "github.com/tickgate/tickgate/feed"
 
 // topic is what the engine fans out: one stream of one symbol in one tier
 // (realtime or delayed). It holds the stream's subscriptions, one list per
-// rate class, its last message, which serves as the snapshot, and its
-// history ring. Every delivery mechanism (encode once, rate classes,
+// rate class, and what it keeps of its messages: its snapshot and
+// history, as records (ring.go). Every delivery mechanism (encode once, rate classes,
 // conflation, recovery, the delayed tier) works per topic.
 type topic struct {
 	sym    *symbol
 	stream Stream
-
-	// arena is written only by the shard goroutine. Messages are cut from
-	// it and handed out as immutable slices; a block is never reused, the
-	// garbage collector frees it once no queue or ring holds a slice of
-	// it. It is the topic's own, so the history ring pins only this
-	// topic's blocks, never a busy neighbour's.
-	arena []byte
-	mark  int // where the message being encoded starts in arena
+	// history is how many of the topic's newest records are history, for
+	// recovery (Config.History, or BarHistory on a bar stream); 0 keeps
+	// only the snapshot.
+	history int
 
 	// shard.mu
 	lastSeq uint64
-	lastMsg Message // the last message; its bytes serve as the snapshot
-	history ring
-	// holePrev is the newest hole in the history: the prev (ringEntry) of
+	// kept is what the topic keeps: its newest record is the snapshot,
+	// and with history > 0 all of them are the history. Its capacity
+	// grows toward history as the shard's memory budget allows, and is
+	// released oldest first when a more recently subscribed topic needs
+	// the room (budget.go).
+	kept ring[record]
+	// holePrev is the newest hole in the history: the prev (record) of
 	// the message that followed it. No since below it is recoverable.
 	holePrev uint64
+	// recency ranks the topic for the budget: when it last gained or lost
+	// a subscription, above every topic without subscribers while it has
+	// some (budget.touch). victim is its index in the shard's victims
+	// heap, -1 while its ring holds no history to release.
+	recency uint64
+	victim  int
 	// classes[0] is every message; [k] is the shard's rate class k-1 (a
 	// configured rate in one phase, rate.go). It is made at the first
 	// subscription, so a topic nobody takes costs none of it. rated counts
@@ -36,79 +42,132 @@ type topic struct {
 	progress progressSubs
 }
 
-// buf returns the arena, with room for one message, to append a message
-// to; cut then takes it out. Each message starts on an 8-byte boundary so
-// a reader of one message never shares a word with the shard writing the
-// next. Blocks start small and double up to arenaChunk, so a quiet topic
-// pins little memory.
-func (tp *topic) buf() []byte {
-	start := (len(tp.arena) + 7) &^ 7
-	if start+maxMsgBytes > cap(tp.arena) {
-		size := min(max(2*cap(tp.arena), minArenaChunk), arenaChunk)
-		tp.arena = make([]byte, 0, size)
-		start = 0
+// newTopic is sym's topic of stream st, keeping history records of
+// history.
+func newTopic(sym *symbol, st Stream, history int) *topic {
+	return &topic{sym: sym, stream: st, history: max(history, 0), victim: -1}
+}
+
+// kind is what the budget counts the topic's records as.
+func (tp *topic) kind() keptKind {
+	switch {
+	case tp.stream.Bars():
+		return keptBars
+	case tp.stream == Book:
+		return keptBooks
 	}
-	tp.mark = start
-	return tp.arena[:start]
+	return keptTicks
 }
 
-// cut takes the message appended to buf's slice out of the arena, capped
-// at its own length so no append through it can reach a neighbour.
-func (tp *topic) cut(b []byte) []byte {
-	tp.arena = b
-	return b[tp.mark:len(b):len(b)]
+// floor is the records the budget leaves the topic whatever it needs:
+// one, its snapshot, on a stream whose snapshot is its newest message;
+// none on a book, whose snapshot is its state (bookState.snapshot), so
+// its records are history alone. A status keeps no records at all.
+func (tp *topic) floor() int {
+	if tp.stream == Book {
+		return 0
+	}
+	return 1
 }
 
-const (
-	minArenaChunk = 2 << 10
-	arenaChunk    = 32 << 10 // the largest block, reached after a few blocks
-	maxMsgBytes   = 384      // headroom buf keeps for one tick or bar, all marks included
-)
-
-// encodeTick is t's wire form, cut from the arena, with the tier's mark
-// (symbol.mark).
-func (tp *topic) encodeTick(t *feed.Tick) []byte {
-	b := t.AppendJSON(tp.buf())
+// encodeTick is t's wire form, cut from the shard's arena, with the
+// tier's mark (symbol.mark), and where it is there.
+func (tp *topic) encodeTick(t *feed.Tick) ([]byte, liveRef) {
+	a := &tp.sym.shard.arena
+	b := t.AppendJSON(a.start())
 	b = append(append(b[:len(b)-1], tp.sym.mark...), '}')
-	return tp.cut(b)
+	return a.cut(b)
 }
 
-// record makes data, standing for n messages up to seq, the topic's last
-// message and puts it in the history ring. prev is the seq of the message
-// that must come right before it for the two to join without a hole: a
-// tick's seq less n, a bar's previous bar. A prev past the last message
-// is a hole, which recovery will not cross. The caller holds shard.mu.
-func (tp *topic) record(data []byte, seq, prev uint64, n int64, ts int64) Message {
-	m := Message{Data: data, TS: ts, N: n}
-	if prev > tp.lastSeq {
-		tp.holePrev = prev
+// record makes data, the wire form of rec, the topic's newest message:
+// its last seq, its snapshot, and the newest of its history. rec.prev is
+// the seq of the message that must come right before it for the two to
+// join without a hole: a tick's seq less n, a bar's previous bar. A prev
+// past the last message is a hole, which recovery will not cross. It
+// returns the live message, carrying ts. The caller holds shard.mu.
+func (tp *topic) record(data []byte, rec record, ts int64) Message {
+	tp.note(rec)
+	if tp.kept.full() {
+		s := tp.sym.shard
+		s.budget.grow(&s.t, tp)
 	}
-	tp.lastSeq = seq
-	tp.lastMsg = Message{Data: data}
-	tp.history.put(seq, prev, m)
-	return m
+	tp.kept.put(rec)
+	tp.keptChanged()
+	return Message{Data: data, TS: ts, N: int64(rec.n)}
+}
+
+// note makes rec the topic's last message for its seq and its holes,
+// without keeping it (record keeps it too).
+func (tp *topic) note(rec record) {
+	if rec.prev > tp.lastSeq {
+		tp.holePrev = rec.prev
+	}
+	tp.lastSeq = rec.seq
+}
+
+// keptChanged lets go of what no kept record needs any more, after the
+// ring dropped records: a book's log blocks older than its oldest record.
+// The caller holds shard.mu.
+func (tp *topic) keptChanged() {
+	switch lg := &tp.sym.book.log; {
+	case tp.stream != Book:
+	case len(tp.kept.buf) == 0: // let go of altogether
+		lg.release(&tp.sym.shard.budget)
+	default:
+		lg.trim(&tp.sym.shard.budget, tp.kept.oldest())
+	}
+}
+
+// bytesOf returns r's wire bytes: where its live bytes still are in the
+// shard's arena, or else encoded there again (and r now names those, so
+// the next catch-up shares them). The caller holds shard.mu.
+func (tp *topic) bytesOf(r *record) []byte {
+	if tp.stream == Book { // kept in the book's own log, never made again
+		b, _ := tp.sym.book.log.resolve(r.live)
+		return b
+	}
+	if b, ok := tp.sym.shard.arena.resolve(r.live); ok {
+		return b
+	}
+	var data []byte
+	switch {
+	case tp.stream.Bars():
+		b := r.bar()
+		data, r.live = tp.encodeBar(&b, r.prev)
+	default:
+		t := r.tick(tp.sym.name)
+		data, r.live = tp.encodeTick(&t)
+	}
+	return data
 }
 
 // recoverable reports whether a subscription whose client last saw seq
 // since can be brought up to date from history alone: since is the last
-// message, or the ring still reaches back to since and has no hole after
-// it. A since beyond the last is not: the seqs were reset (a restarted
-// feed) or this gateway lags the one the client came from, and a snapshot
-// says so.
+// message, or the history still reaches back to since (its oldest record
+// joins since or something older) and has no hole after it. A since
+// beyond the last is not: the seqs were reset (a restarted feed) or this
+// gateway lags the one the client came from, and a snapshot says so.
 func (tp *topic) recoverable(since uint64) bool {
 	switch {
 	case since == tp.lastSeq:
 		return true
-	case since > tp.lastSeq, since < tp.holePrev:
+	case since > tp.lastSeq, since < tp.holePrev, tp.history == 0:
 		return false
 	}
-	return tp.history.holdsAfter(since)
+	a, _ := tp.kept.ordered() // a is empty only when the ring is
+	return len(a) > 0 && a[0].prev <= since
 }
 
 // recoverableFrom is recoverable for a Position: never from another epoch
 // than the topic's current one (a legacy position, Epoch "", is taken as
 // the current one).
 func (tp *topic) recoverableFrom(since Position) bool {
+	switch {
+	case tp.stream == Status: // a state, not a stream: always sent whole
+		return false
+	case tp.stream == Book && !tp.sym.book.valid: // lost since: the gap is the feed's next snapshot's to mend
+		return false
+	}
 	if since.Epoch != "" && since.Epoch != tp.sym.epochs.current {
 		return false
 	}
@@ -120,11 +179,12 @@ func (tp *topic) recoverableFrom(since Position) bool {
 // subscription, so the new run's seqs, from wherever they start, all go
 // out. The caller holds shard.mu.
 func (tp *topic) reset() {
-	tp.lastSeq, tp.lastMsg, tp.holePrev = 0, Message{}, 0
-	tp.history.reset()
+	tp.lastSeq, tp.holePrev = 0, 0
+	tp.kept.reset()
+	tp.keptChanged()
 	for k := range tp.classes {
 		cl := &tp.classes[k]
-		cl.pending, cl.pendingSeq, cl.count = Message{}, 0, 0
+		cl.clearHeld()
 		for _, r := range cl.subs {
 			r.key.sub.sent = 0
 		}
@@ -139,42 +199,73 @@ func (tp *topic) reset() {
 // shard.mu.
 func (tp *topic) catchUp(t *tally, sub *subscription, since uint64, recover bool, history int) (recovered int) {
 	sub.sent = tp.lastSeq
+	snap := tp.kept.newest()
 	switch {
-	case tp.lastSeq == 0:
 	case recover:
 		return tp.recover(t, sub, since)
+	case tp.stream == Book || tp.stream == Status: // the snapshot is the state
+		tp.sendSnapshot(t, sub)
+	case snap == nil:
 	case history > 0:
-		a, b := tp.history.last(history)
-		for _, part := range [2][]ringEntry{a, b} {
-			for _, e := range part {
-				t.send(sub, Message{Data: e.data, N: e.n})
-			}
-		}
+		a, b := tp.kept.ordered()
+		a, b = last(a, b, history)
+		tp.sendAll(t, sub, a, b)
 	default:
-		t.send(sub, Message{Data: tp.lastMsg.Data})
+		tp.sendSnapshot(t, sub)
 	}
 	return 0
 }
 
+// sendSnapshot queues tp's snapshot, if it has one, to sub: its newest
+// record's bytes, or a book's or status's state (bookState.snapshot,
+// statusState.snapshot).
+func (tp *topic) sendSnapshot(t *tally, sub *subscription) {
+	var data []byte
+	switch {
+	case tp.stream == Book:
+		data = tp.sym.book.snapshot(tp)
+	case tp.stream == Status:
+		data = tp.sym.status.snapshot(tp)
+	case tp.kept.newest() != nil:
+		data = tp.bytesOf(tp.kept.newest())
+	}
+	if data != nil {
+		t.queue(sub.c, sub.catchUpKey(), Message{Data: data})
+	}
+}
+
+// sendAll queues the records of parts, in order, to sub (by its
+// catch-up key: its live key, or a book's barrier).
+func (tp *topic) sendAll(t *tally, sub *subscription, parts ...[]record) {
+	for _, part := range parts {
+		for i := range part {
+			t.queue(sub.c, sub.catchUpKey(), Message{Data: tp.bytesOf(&part[i]), N: int64(part[i].n)})
+		}
+	}
+}
+
 // recover queues the messages after since from history: each of them for
-// a subscription that takes every message, or the latest standing for all
+// a subscription that takes every message or reads a book (an update
+// does not stand for the ones before it), or the latest standing for all
 // of them (N) for a rate-limited one. It returns how many it covered.
 func (tp *topic) recover(t *tally, sub *subscription, since uint64) int {
 	if since >= tp.lastSeq {
 		return 0
 	}
-	a, b := tp.history.after(since)
+	a, b := tp.kept.ordered()
+	a, b = after(a, b, since)
+	each := sub.class == 0 || tp.stream == Book
+	if each {
+		tp.sendAll(t, sub, a, b)
+	}
 	var n int64
-	for _, part := range [2][]ringEntry{a, b} {
-		for _, e := range part {
-			n += e.n
-			if sub.class == 0 {
-				t.send(sub, Message{Data: e.data, N: e.n})
-			}
+	for _, part := range [2][]record{a, b} {
+		for i := range part {
+			n += int64(part[i].n)
 		}
 	}
-	if sub.class > 0 {
-		t.send(sub, Message{Data: tp.lastMsg.Data, N: n})
+	if !each {
+		t.send(sub, Message{Data: tp.bytesOf(tp.kept.newest()), N: n})
 	}
 	return int(n)
 }
@@ -207,90 +298,10 @@ func (tp *topic) unsubscribe(sub *subscription) {
 func (tp *topic) move(t *tally, sub *subscription, class int) {
 	old := &tp.classes[sub.class]
 	if sub.class > 0 && old.pending.Data != nil {
-		old.sendTo(t, sub, old.pending, old.pendingSeq, old.count)
+		old.sendTo(t, sub, old.held(tp), old.pendingSeq, old.count)
 	}
 	tp.unsubscribe(sub)
 	sub.class = class
 	sub.sent = tp.lastSeq
 	tp.subscribe(sub)
-}
-
-// ring is a topic's last messages, oldest first from next once full. Its
-// entries share the arena bytes the live messages were queued with. It
-// grows as messages come, so a quiet topic's ring costs little.
-type ring struct {
-	buf  []ringEntry // grows to size, then wraps
-	size int
-	next int // the entry the next put overwrites, once full
-}
-
-type ringEntry struct {
-	seq  uint64
-	prev uint64 // the seq it joins without a hole (topic.record)
-	data []byte
-	n    int64 // messages the entry stands for (delay-line merges)
-}
-
-func newRing(size int) ring { return ring{size: size} }
-
-// reset empties the ring, keeping its array for the new run.
-func (r *ring) reset() {
-	clear(r.buf)
-	r.buf, r.next = r.buf[:0], 0
-}
-
-func (r *ring) put(seq, prev uint64, m Message) {
-	switch {
-	case r.size == 0:
-	case len(r.buf) < r.size:
-		if len(r.buf) == cap(r.buf) {
-			r.buf = append(make([]ringEntry, 0, min(max(2*cap(r.buf), 16), r.size)), r.buf...)
-		}
-		r.buf = append(r.buf, ringEntry{seq, prev, m.Data, m.count()})
-	default:
-		r.buf[r.next] = ringEntry{seq, prev, m.Data, m.count()}
-		r.next = (r.next + 1) % len(r.buf)
-	}
-}
-
-// ordered returns the two halves of the ring, oldest entry first.
-func (r *ring) ordered() (a, b []ringEntry) {
-	return r.buf[r.next:], r.buf[:r.next]
-}
-
-// holdsAfter reports whether the ring reaches back to seq: its oldest
-// entry joins seq or something older. Holes after it are the topic's to
-// judge (topic.holePrev).
-func (r *ring) holdsAfter(seq uint64) bool {
-	a, _ := r.ordered() // a is empty only when the ring is
-	return len(a) > 0 && a[0].prev <= seq
-}
-
-// after returns the entries with a seq above seq, oldest first, as the two
-// halves of the ring.
-func (r *ring) after(seq uint64) (a, b []ringEntry) {
-	a, b = r.ordered()
-	for len(a) > 0 && a[0].seq <= seq {
-		a = a[1:]
-	}
-	if len(a) > 0 {
-		return a, b
-	}
-	for len(b) > 0 && b[0].seq <= seq {
-		b = b[1:]
-	}
-	return nil, b
-}
-
-// last returns the newest n entries (all, if the ring holds fewer), oldest
-// first, as the two halves of the ring.
-func (r *ring) last(n int) (a, b []ringEntry) {
-	a, b = r.ordered()
-	if skip := len(a) + len(b) - n; skip > 0 {
-		if skip >= len(a) {
-			return nil, b[skip-len(a):]
-		}
-		a = a[skip:]
-	}
-	return a, b
 }

@@ -52,6 +52,29 @@ var refusalNames = [numRefusals]string{"", "outside_pattern", "max_symbols", "un
 
 func (r refusal) String() string { return refusalNames[r] }
 
+// fedKind is the kind of a message from the feed the universe may refuse:
+// each has its dropped counter (tickgate_feed_dropped_ticks_total,
+// _books_total, _statuses_total, _listings_total), labelled by refusal.
+type fedKind uint8
+
+const (
+	fedTick fedKind = iota
+	fedBook
+	fedStatus
+	fedListing
+
+	numFedKinds = iota
+)
+
+// lastRefusal is the last refusal a message of kind k can get: a tick,
+// book or status only outside_pattern and max_symbols; a listing any.
+func (k fedKind) lastRefusal() refusal {
+	if k == fedListing {
+		return numRefusals - 1
+	}
+	return refusedMax
+}
+
 // table is one immutable version of the symbol table; only order's
 // backing array is shared with the next version, which may append to it
 // past this version's length.
@@ -129,6 +152,16 @@ func (e *Engine) listOne(name string) (*symbol, refusal) {
 	u.live.Add(1)
 	e.metrics.listed.Inc()
 	return sym, listed
+}
+
+// listFor is listOne for the feed's goroutine: the symbol a message of
+// kind k names, newly listed, or nil, the message counted as refused.
+func (e *Engine) listFor(name string, k fedKind) *symbol {
+	sym, why := e.listOne(name)
+	if sym == nil {
+		e.metrics.refused[k][why].Inc()
+	}
+	return sym
 }
 
 // newListing makes name's symbol (and its delayed twin), with the next
@@ -234,21 +267,19 @@ func (sym *symbol) info() SymbolInfo {
 // Like Publish it must be called from the feed's goroutine.
 func (e *Engine) List(l feed.Listing) {
 	if l.Validate() != nil {
-		e.metrics.droppedListings[refusedInvalid].Inc()
+		e.metrics.refused[fedListing][refusedInvalid].Inc()
 		return
 	}
 	sym := e.lookup(l.Symbol)
 	switch {
 	case l.Delisted && sym == nil:
-		e.metrics.droppedListings[refusedUnknown].Inc()
+		e.metrics.refused[fedListing][refusedUnknown].Inc()
 		return
 	case l.Delisted:
 		e.send(inTick{sym: sym, op: opDelist})
 		return
 	case sym == nil:
-		var why refusal
-		if sym, why = e.listOne(l.Symbol); sym == nil {
-			e.metrics.droppedListings[why].Inc()
+		if sym = e.listFor(l.Symbol, fedListing); sym == nil {
 			return
 		}
 	}

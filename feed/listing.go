@@ -2,6 +2,7 @@ package feed
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -40,7 +41,7 @@ func Symbols(ls []Listing) []string {
 }
 
 // ErrBadListing reports a listing payload that cannot be used.
-var ErrBadListing = fmt.Errorf("feed: bad listing")
+var ErrBadListing = errors.New("feed: bad listing")
 
 // AppendJSON appends the listing's upstream form to dst:
 //
@@ -89,9 +90,9 @@ func DecodeListing(b []byte) (Listing, error) {
 func (l *Listing) Validate() error {
 	switch {
 	case !ValidSymbol(l.Symbol):
-		return fmt.Errorf("%w: symbol %q", ErrBadListing, l.Symbol)
+		return refuse(ErrBadListing, errSymbol, "%q", l.Symbol)
 	case l.PrevClose < 0 || l.PrevClose > 1e12 || math.IsNaN(l.PrevClose):
-		return fmt.Errorf("%w: %s: prev_close must be positive and finite", ErrBadListing, l.Symbol)
+		return refuse(ErrBadListing, errField, "%s: prev_close must be positive and finite", l.Symbol)
 	}
 	return nil
 }

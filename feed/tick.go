@@ -16,6 +16,10 @@ import (
 // of numbering Seq belongs to: whoever assigns seqs gives them an epoch and
 // changes it whenever the numbering starts again, so a seq is only
 // comparable with seqs of the same epoch. An empty Epoch is DefaultEpoch.
+// Synthetic marks a tick that was made up rather than traded: the
+// simulator's backfill of the history before its start (feed/sim). It has
+// a seq of its run like any other; its TS is when it would have happened,
+// not when it was published.
 type Tick struct {
 	Symbol string  `json:"sym"`
 	Seq    uint64  `json:"seq"`
@@ -25,6 +29,8 @@ type Tick struct {
 	Ask    float64 `json:"ask"`
 	TS     int64   `json:"ts"`
 	Epoch  string  `json:"epoch,omitempty"`
+
+	Synthetic bool `json:"synthetic,omitempty"`
 }
 
 // DefaultEpoch is the epoch of ticks that carry none, as a program that
@@ -52,8 +58,12 @@ func NewEpoch() string {
 
 // ValidEpoch reports whether s is a well-formed epoch: 1 to 32 bytes of
 // A-Z, a-z, 0-9, '_' or '-', so it needs no escaping in JSON.
-func ValidEpoch(s string) bool {
-	if len(s) == 0 || len(s) > 32 {
+func ValidEpoch(s string) bool { return validToken(s, 32) }
+
+// validToken reports whether s is 1 to maxLen bytes of A-Z, a-z, 0-9, '_'
+// or '-': a code that goes into JSON unescaped.
+func validToken(s string, maxLen int) bool {
+	if len(s) == 0 || len(s) > maxLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -77,6 +87,18 @@ type Sink interface {
 	List(Listing)
 }
 
+// DepthSink is a Sink that also takes order books and trading status.
+// A source that produces them hands them to a sink that is a DepthSink,
+// from the same goroutine as its ticks and listings and in feed order with
+// them; a plain Sink gets the ticks and listings alone. The sink must not
+// keep a Book's level slices beyond the call: they are the source's to
+// reuse.
+type DepthSink interface {
+	Sink
+	PublishBook(Book)
+	PublishStatus(Status)
+}
+
 // Source produces ticks and listings. Listings is the universe the source
 // knows before Run, possibly empty, fixed at construction; while it runs
 // the source lists and delists symbols through Sink.List, and a tick of a
@@ -94,7 +116,8 @@ var ErrBadTick = errors.New("feed: bad tick")
 //
 //	{"type":"tick","sym":"AAPL","seq":42,"px":189.31,"sz":100,"bid":189.3,"ask":189.32,"ts":1732470000123456789}
 //
-// to dst and returns the extended slice. It allocates only when dst must grow.
+// with `,"synthetic":true` before the brace for a synthetic tick, to dst
+// and returns the extended slice. It allocates only when dst must grow.
 func (t *Tick) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"type":"tick","sym":`...)
 	dst = appendSymbol(dst, t.Symbol)
@@ -110,6 +133,9 @@ func (t *Tick) AppendJSON(dst []byte) []byte {
 	dst = strconv.AppendFloat(dst, t.Ask, 'f', -1, 64)
 	dst = append(dst, `,"ts":`...)
 	dst = strconv.AppendInt(dst, t.TS, 10)
+	if t.Synthetic {
+		dst = append(dst, `,"synthetic":true`...)
+	}
 	return append(dst, '}')
 }
 
@@ -122,12 +148,7 @@ func (t *Tick) AppendJSON(dst []byte) []byte {
 // must grow. t.Epoch must be valid (Validate checks it).
 func (t *Tick) AppendUpstreamJSON(dst []byte) []byte {
 	dst = t.AppendJSON(dst)
-	if t.Epoch == "" {
-		return dst
-	}
-	dst = append(dst[:len(dst)-1], `,"epoch":"`...)
-	dst = append(dst, t.Epoch...)
-	return append(dst, `"}`...)
+	return appendEpoch(dst[:len(dst)-1], t.Epoch)
 }
 
 // appendSymbol appends s as a JSON string. Valid symbols need no escaping;
@@ -178,21 +199,22 @@ func DecodeJSON(b []byte) (Tick, error) {
 	return w.Tick, w.Tick.Validate()
 }
 
-// Validate reports why t cannot be published, or nil.
+// Validate reports why t cannot be published, or nil. The error wraps
+// ErrBadTick and says its Reason (ReasonOf).
 func (t *Tick) Validate() error {
 	switch {
 	case !ValidSymbol(t.Symbol):
-		return fmt.Errorf("%w: symbol %q", ErrBadTick, t.Symbol)
+		return refuse(ErrBadTick, errSymbol, "%q", t.Symbol)
 	case t.Seq == 0:
-		return fmt.Errorf("%w: %s: seq must be >= 1", ErrBadTick, t.Symbol)
+		return refuse(ErrBadTick, errField, "%s: seq must be >= 1", t.Symbol)
 	case !(t.Price > 0) || !(t.Bid > 0) || !(t.Ask > 0) || t.Price > 1e12 || t.Bid > 1e12 || t.Ask > 1e12:
-		return fmt.Errorf("%w: %s: prices must be positive and finite", ErrBadTick, t.Symbol)
+		return refuse(ErrBadTick, errField, "%s: prices must be positive and finite", t.Symbol)
 	case t.Size < 0:
-		return fmt.Errorf("%w: %s: negative size", ErrBadTick, t.Symbol)
+		return refuse(ErrBadTick, errNegativeSize, "%s", t.Symbol)
 	case t.TS <= 0:
-		return fmt.Errorf("%w: %s: missing ts", ErrBadTick, t.Symbol)
+		return refuse(ErrBadTick, errField, "%s: missing ts", t.Symbol)
 	case t.Epoch != "" && !ValidEpoch(t.Epoch):
-		return fmt.Errorf("%w: %s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", ErrBadTick, t.Symbol, t.Epoch)
+		return refuse(ErrBadTick, errField, "%s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", t.Symbol, t.Epoch)
 	}
 	return nil
 }

@@ -20,6 +20,19 @@ func TestAppendJSONRoundTrip(t *testing.T) {
 	}
 }
 
+func TestSyntheticJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := Tick{Symbol: "AAPL", Seq: 7, Price: 189.31, Size: 100, Bid: 189.3, Ask: 189.32, TS: 1732470000000000000, Epoch: "k3x9f0a1b2c4", Synthetic: true}
+	want := `{"type":"tick","sym":"AAPL","seq":7,"px":189.31,"sz":100,"bid":189.3,"ask":189.32,"ts":1732470000000000000,"synthetic":true}`
+	if got := string(in.AppendJSON(nil)); got != want {
+		t.Fatalf("AppendJSON = %s\nwant          %s", got, want)
+	}
+	out, err := DecodeJSON(in.AppendUpstreamJSON(nil))
+	if err != nil || out != in {
+		t.Fatalf("upstream round trip = %+v, %v; want %+v", out, err, in)
+	}
+}
+
 func TestAppendJSONEscapesOddSymbols(t *testing.T) {
 	t.Parallel()
 	tk := Tick{Symbol: "a\"b\n", Seq: 1, Price: 1, Bid: 1, Ask: 1, TS: 1}
@@ -64,6 +77,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Add([]byte(`{"sym":"BRK.B","seq":1,"px":1e3,"bid":0.5,"ask":2,"ts":5}`))
 	f.Add([]byte(`{"type":"tick","sym":"AAPL","seq":1,"px":1,"sz":1,"bid":1,"ask":1,"ts":1,"epoch":"k3x9f0a1b2c4"}`))
 	f.Add([]byte(`{"sym":"X","seq":18446744073709551615,"px":1,"bid":1,"ask":1,"ts":9223372036854775807}`))
+	f.Add([]byte(`{"type":"tick","sym":"AAPL","seq":1,"px":1,"sz":1,"bid":1,"ask":1,"ts":1,"synthetic":true}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tk, err := DecodeJSON(b)
 		if err != nil {

@@ -358,7 +358,7 @@ func (e *testEnv) sessionOf(c *rawConn) *session {
 	e.srv.mu.Lock()
 	defer e.srv.mu.Unlock()
 	for sess := range e.srv.sessions {
-		if sess.in.conn.RemoteAddr().String() == c.LocalAddr().String() {
+		if sess.out.conn.RemoteAddr().String() == c.LocalAddr().String() {
 			return sess
 		}
 	}

@@ -11,79 +11,85 @@ import (
 	"github.com/tickgate/tickgate/fanout"
 )
 
-// Admission: what a /ws request must get before its upgrade, each step
-// named for what it takes, cheapest first so a refused client costs no
-// token check or symbol lookup: a connection slot (MaxConnections, not
-// draining, MaxConnectionsPerIP), a grant (the token, when Config.Verifier
-// is set), the ?symbols= list checked against the grant, and a subject
-// slot (the grant's MaxConns). With a Verifier every /ws connection needs
-// a token: in the Authorization header (Bearer), in ?token=, or as the
-// first message, {"op":"auth","token":..}, within
-// Config.FirstMessageTimeout (grant.go takes it from there).
+// Admission: what a /ws request must get before its upgrade, and a /sse
+// request before its stream, each step named for what it takes, cheapest
+// first so a refused client costs no token check or symbol lookup: a
+// connection slot (MaxConnections, not draining, MaxConnectionsPerIP), a
+// grant (the token, when Config.Verifier is set), the ?symbols= list
+// checked against the grant, and a subject slot (the grant's MaxConns).
+// With a Verifier every connection needs a token: in the Authorization
+// header (Bearer), in ?token=, or, on /ws only, as the first message,
+// {"op":"auth","token":..}, within Config.FirstMessageTimeout (grant.go
+// takes it from there).
 
 // admission is what admit took for one request: a connection slot for ip,
 // and, when grant is not nil, a subject slot for grant's subject.
 type admission struct {
+	kind    transportKind
 	ip      netip.Addr
 	grant   *Grant   // nil: no Verifier, or the token comes as the first message
 	initial []string // ?symbols=, resolved; subscribed on connect
 }
 
-// admit takes a connection slot, a grant and a subject slot for r, or
-// answers r itself with the refusal's status, gives back what it took and
-// reports false.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request) (a admission, ok bool) {
-	a.ip, ok = s.takeConnSlot(w, r)
+// admit takes a connection slot, a grant and a subject slot for r, a
+// request for transport k, or answers r itself with the refusal's status,
+// gives back what it took and reports false.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, k transportKind) (a admission, ok bool) {
+	a.kind = k
+	a.ip, ok = s.takeConnSlot(w, r, k)
 	if !ok {
 		return a, false
 	}
 	defer func() {
 		if !ok {
-			s.releaseConnSlot(a.ip)
+			s.releaseConnSlot(a.ip, k)
 		}
 	}()
-	if a.grant, ok = s.authorize(w, r, true); !ok {
+	if a.grant, ok = s.authorize(w, r, k == overWebSocket); !ok {
 		return a, false
 	}
 	if a.initial, ok = s.initialSymbols(w, r, a.grant); !ok {
 		return a, false
 	}
 	if !s.takeSubjectSlot(a.grant) {
-		s.metrics.rejected[rejectMaxConns].Inc()
+		s.metrics.rejected[k][rejectMaxConns].Inc()
 		refuse(w, http.StatusTooManyRequests, "too_many_connections", "this token's subject holds max_conns connections already")
 		return a, false
 	}
 	return a, true
 }
 
-// takeConnSlot takes a connection slot and one of the client address's,
-// or answers the request itself and reports false.
-func (s *Server) takeConnSlot(w http.ResponseWriter, r *http.Request) (netip.Addr, bool) {
+// takeConnSlot takes a connection slot, shared by every transport, and
+// one of the client address's, for a connection over k, or answers the
+// request itself and reports false.
+func (s *Server) takeConnSlot(w http.ResponseWriter, r *http.Request, k transportKind) (netip.Addr, bool) {
 	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
 		s.conns.Add(-1)
-		s.metrics.rejected[rejectMaxConnections].Inc()
+		s.metrics.rejected[k][rejectMaxConnections].Inc()
 		http.Error(w, "tickgate: connection limit reached", http.StatusServiceUnavailable)
 		return netip.Addr{}, false
 	}
 	if s.isDraining() {
 		s.conns.Add(-1)
-		s.metrics.rejected[rejectDraining].Inc()
+		s.metrics.rejected[k][rejectDraining].Inc()
 		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
 		return netip.Addr{}, false
 	}
 	ip := s.clientIP(r)
 	if !s.perIP.take(ip) {
 		s.conns.Add(-1)
-		s.metrics.rejected[rejectPerIP].Inc()
+		s.metrics.rejected[k][rejectPerIP].Inc()
 		http.Error(w, "tickgate: too many connections from "+ip.String(), http.StatusTooManyRequests)
 		return netip.Addr{}, false
 	}
+	s.open[k].Add(1)
 	return ip, true
 }
 
 // releaseConnSlot gives back the slots takeConnSlot took.
-func (s *Server) releaseConnSlot(ip netip.Addr) {
+func (s *Server) releaseConnSlot(ip netip.Addr, k transportKind) {
 	s.perIP.release(ip)
+	s.open[k].Add(-1)
 	s.conns.Add(-1)
 }
 
@@ -109,7 +115,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, mayFollow boo
 	}
 	g, aerr := s.verify(tok)
 	if aerr != nil {
-		refuse(w, http.StatusUnauthorized, aerr.Reason, aerr.Error())
+		refuse(w, http.StatusUnauthorized, aerr.Reason, authRefusals[aerr.Reason])
 		return nil, false
 	}
 	return g, true
@@ -170,6 +176,19 @@ func (s *Server) initialSymbols(w http.ResponseWriter, r *http.Request, grant *G
 		return nil, false
 	}
 	return syms, true
+}
+
+// authRefusals is the "msg" of a 401 for each reason: fixed text, so a
+// refusal never echoes a byte of the token (or of the verifier's error
+// about it) back to the client. The cause stays in AuthError.Err.
+var authRefusals = map[string]string{
+	AuthMissing:        "no token: send one as Authorization: Bearer, ?token= or (on /ws) a first auth message",
+	AuthMalformed:      "the token is not a well-formed JWT",
+	AuthExpired:        "the token has expired: get a fresh one",
+	AuthNotYetValid:    "the token is not valid yet (nbf)",
+	AuthBadSignature:   "the token's signature does not verify with this gateway's keys",
+	AuthWrongAlgorithm: "the token's algorithm is not one this gateway accepts",
+	AuthBadClaims:      "the token's claims are not acceptable (sub, syms, tier, max_conns, iss or aud)",
 }
 
 // refuse answers an HTTP request with status and {"error":reason,"msg":msg}.

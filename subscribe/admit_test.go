@@ -129,3 +129,17 @@ func TestClientIPFromTrustedProxy(t *testing.T) {
 		t.Fatalf("header from an untrusted peer was believed: HTTP %d, want 429", got)
 	}
 }
+
+// TestEveryAuthReasonHasAMessage: the 401's msg comes from a fixed table,
+// never from the refused token, so each reason needs its entry.
+func TestEveryAuthReasonHasAMessage(t *testing.T) {
+	t.Parallel()
+	for _, r := range AuthReasons {
+		if authRefusals[r] == "" {
+			t.Errorf("reason %s has no 401 message", r)
+		}
+	}
+	if len(authRefusals) != len(AuthReasons) {
+		t.Errorf("%d messages for %d reasons", len(authRefusals), len(AuthReasons))
+	}
+}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/feed"
-	"github.com/tickgate/tickgate/internal/wstest"
+	"github.com/tickgate/tickgate/internal/ssetest"
 )
 
 // publishNow publishes the next tick of sym without waiting for the
@@ -66,9 +66,12 @@ func (s *seqTracker) add(m msg) error {
 	return nil
 }
 
+// msgReader is a client of either transport: wstest's or ssetest's.
+type msgReader interface{ Read() (msg, error) }
+
 // readUntil feeds c's messages to the tracker until every symbol in want
 // reached its seq.
-func readUntil(c *wstest.Client, tr *seqTracker, want map[string]uint64) error {
+func readUntil(c msgReader, tr *seqTracker, want map[string]uint64) error {
 	for {
 		done := true
 		for sym, seq := range want {
@@ -77,7 +80,7 @@ func readUntil(c *wstest.Client, tr *seqTracker, want map[string]uint64) error {
 		if done {
 			return nil
 		}
-		m, err := c.ReadWithin(10 * time.Second)
+		m, err := c.Read()
 		if err != nil {
 			return fmt.Errorf("stuck at %v, want %v: %w", tr.last, want, err)
 		}
@@ -129,16 +132,51 @@ func TestMaxRateOverSocket(t *testing.T) {
 }
 
 // TestSlowReaderConflatedNotDropped makes a client on a slow link fall
-// behind: it must get "conflated", ticks with n that still add up, never
-// 4001, and "live" once it reads fast again, while a client beside it on
-// the same symbols sees every seq.
+// behind, over each transport: it must get "conflated", ticks with n that
+// still add up, never 4001, and "live" once it reads fast again, while a
+// client beside it on the same symbols sees every seq.
 func TestSlowReaderConflatedNotDropped(t *testing.T) {
 	t.Parallel()
-	syms := []string{"AAPL", "MSFT", "NVDA", "AMZN"}
-	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 512 << 10, ConflateAt: 16 << 10})
-	by := e.dialSubscribed("AAPL,MSFT,NVDA,AMZN")
-	slow := e.dialSlow("?symbols=AAPL,MSFT,NVDA,AMZN")
+	const syms = "?symbols=AAPL,MSFT,NVDA,AMZN"
+	newEnv := func(t *testing.T) *testEnv {
+		return newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 512 << 10, ConflateAt: 16 << 10})
+	}
+	t.Run("ws", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		by := e.dialSubscribed("AAPL,MSFT,NVDA,AMZN")
+		slow := e.dialSlow(syms)
+		reading := false
+		slowReaderConflated(t, e, by, slowReader{slow, func(d time.Duration) {
+			slow.FrameDelay.Store(int64(d))
+			if !reading {
+				slow.ReadAhead()
+				reading = true
+			}
+		}})
+	})
+	t.Run("sse", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		by := e.dialSSE(syms, ssetest.Options{})
+		expectReply(by, "subscribed", 0)
+		slow := e.dialSSE(syms, ssetest.Options{RecvBuf: 4096})
+		slowReaderConflated(t, e, by, slowReader{slow, func(d time.Duration) { slow.Delay.Store(int64(d)) }})
+	})
+}
 
+// slowReader is a client on a slow link: it reads nothing until the test
+// reads it, and then pauses after each frame or event for the delay
+// pause sets.
+type slowReader struct {
+	testClient
+	pause func(time.Duration)
+}
+
+// slowReaderConflated runs TestSlowReaderConflatedNotDropped with by, the
+// bystander, and slow, both subscribed to AAPL, MSFT, NVDA and AMZN on e.
+func slowReaderConflated(t *testing.T, e *testEnv, by testClient, slow slowReader) {
+	syms := []string{"AAPL", "MSFT", "NVDA", "AMZN"}
 	byTr, want := newSeqTracker(), map[string]uint64{}
 	round := func() {
 		t.Helper()
@@ -159,13 +197,12 @@ func TestSlowReaderConflatedNotDropped(t *testing.T) {
 		}
 		return nil
 	})
-	slow.FrameDelay.Store(int64(20 * time.Millisecond)) // then reads slowly
-	slow.ReadAhead()
-	expectReply(slow, "subscribed", 0)
+	slow.pause(20 * time.Millisecond) // then reads slowly
+	expectReply(slow.testClient, "subscribed", 0)
 	for range 10 {
 		round()
 	}
-	slow.FrameDelay.Store(0) // and fast again
+	slow.pause(0) // and fast again
 	tr := newSeqTracker()
 	if err := readUntil(slow, tr, want); err != nil {
 		t.Fatalf("slow client: %v", err)

@@ -183,7 +183,7 @@ func TestPingsBetweenDataFrames(t *testing.T) {
 		t.Fatalf("%d pings answered during the feed, then %v", pings, pingErr)
 	}
 	t.Logf("%d pings answered during %d ticks", pings, ticks)
-	if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonProtocolError]); got != 0 {
+	if got := testutil.ToFloat64(e.srv.metrics.disconnects[overWebSocket][ReasonProtocolError]); got != 0 {
 		t.Fatalf("disconnects{reason=protocol_error} = %v", got)
 	}
 }

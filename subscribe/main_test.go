@@ -32,24 +32,26 @@ var testSymbols = []string{"AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSL
 // testEnv is a real engine and Server behind an httptest server on
 // loopback. Ticks are published by the test, so every seq is known.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	engine *fanout.Engine
 	srv    *Server
 	reg    *prometheus.Registry
 	url    string // ws://127.0.0.1:port/ws
+	sse    string // http://127.0.0.1:port/sse
 
 	mu        sync.Mutex
 	seq       map[string]uint64
 	published int // ticks put to the engine (put)
+	books     int // books put to the engine (putBooks)
 }
 
-func newTestEnv(t *testing.T, cfg Config, fcfg fanout.Config, symbols ...string) *testEnv {
+func newTestEnv(t testing.TB, cfg Config, fcfg fanout.Config, symbols ...string) *testEnv {
 	t.Helper()
 	return newTestEnvLog(t, cfg, fcfg, slog.New(slog.NewTextHandler(io.Discard, nil)), symbols...)
 }
 
 // newTestEnvLog is newTestEnv with the Server logging to log.
-func newTestEnvLog(t *testing.T, cfg Config, fcfg fanout.Config, log *slog.Logger, symbols ...string) *testEnv {
+func newTestEnvLog(t testing.TB, cfg Config, fcfg fanout.Config, log *slog.Logger, symbols ...string) *testEnv {
 	t.Helper()
 	if symbols == nil {
 		symbols = testSymbols
@@ -66,7 +68,10 @@ func newTestEnvLog(t *testing.T, cfg Config, fcfg fanout.Config, log *slog.Logge
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { engine.Run(ctx); close(done) }()
-	hs := httptest.NewUnstartedServer(srv)
+	mux := http.NewServeMux()
+	mux.Handle("/", srv)
+	mux.HandleFunc("GET /sse", srv.ServeSSE)
+	hs := httptest.NewUnstartedServer(mux)
 	hs.Listener = smallSendBufListener{hs.Listener}
 	hs.Start()
 	t.Cleanup(func() {
@@ -79,7 +84,7 @@ func newTestEnvLog(t *testing.T, cfg Config, fcfg fanout.Config, log *slog.Logge
 		cancel()
 		<-done
 	})
-	return &testEnv{t: t, engine: engine, srv: srv, reg: reg, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", seq: map[string]uint64{}}
+	return &testEnv{t: t, engine: engine, srv: srv, reg: reg, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", sse: hs.URL + "/sse", seq: map[string]uint64{}}
 }
 
 // publish sends the next n ticks of sym and waits until the engine has
@@ -112,9 +117,16 @@ func (e *testEnv) taken() {
 	e.mu.Lock()
 	want := float64(e.published)
 	e.mu.Unlock()
+	e.waitTaken("tickgate_feed_ticks_total", want)
+}
+
+// waitTaken waits until the counter name, which the shards add each
+// batch to once delivered, reaches want.
+func (e *testEnv) waitTaken(name string, want float64) {
+	e.t.Helper()
 	checkFor(e.t, 5*time.Second, func() error {
-		if got := gathered(e.t, e.reg, "tickgate_feed_ticks_total"); got < want {
-			return fmt.Errorf("engine has taken %v ticks of %v", got, want)
+		if got := gathered(e.t, e.reg, name); got < want {
+			return fmt.Errorf("engine has taken %v of %v (%s)", got, want, name)
 		}
 		return nil
 	})

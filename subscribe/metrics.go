@@ -30,40 +30,46 @@ const (
 
 var rejectNames = [numRejects]string{"max_connections", "per_ip", "draining", "max_conns"}
 
+// metrics are the server's series. Those counted per connection, and the
+// frames and bytes whose unit differs by transport (a WebSocket frame's
+// payload, an event), carry a transport label ("ws", "sse"); their
+// children are indexed by transportKind.
 type metrics struct {
 	messages     prometheus.Counter
-	frames       prometheus.Counter
-	bytes        prometheus.Counter
+	frames       [numTransports]prometheus.Counter
+	bytes        [numTransports]prometheus.Counter
 	frameMsgs    prometheus.Histogram
 	latency      prometheus.Histogram
-	rejected     [numRejects]prometheus.Counter
+	rejected     [numTransports][numRejects]prometheus.Counter
 	errors       map[string]prometheus.Counter
-	disconnects  [numReasons]prometheus.Counter
+	disconnects  [numTransports][numReasons]prometheus.Counter
 	authFailures map[string]prometheus.Counter
 	delayedConns prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error) {
+// newMetrics builds the server's metrics and registers them with reg;
+// conns are the open connections of each transport.
+func newMetrics(reg prometheus.Registerer, conns *[numTransports]atomic.Int64) (*metrics, error) {
 	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tickgate_client_errors_total",
 		Help: "Error replies sent to clients, by error code.",
 	}, []string{"code"})
 	disc := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tickgate_disconnects_total",
-		Help: "Sessions ended, by reason.",
-	}, []string{"reason"})
+		Help: "Sessions ended, by reason and transport.",
+	}, []string{"reason", "transport"})
+	frames := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_frames_sent_total",
+		Help: "WebSocket frames (transport ws) and events (sse) written to clients.",
+	}, []string{"transport"})
+	bytes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_bytes_sent_total",
+		Help: "Bytes written to clients: WebSocket frame payloads (transport ws), whole events (sse).",
+	}, []string{"transport"})
 	m := &metrics{
 		messages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickgate_messages_sent_total",
 			Help: "Live ticks written to client sockets (snapshots and replies not counted).",
-		}),
-		frames: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tickgate_frames_sent_total",
-			Help: "WebSocket frames written to clients.",
-		}),
-		bytes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tickgate_bytes_sent_total",
-			Help: "WebSocket payload bytes written to clients.",
 		}),
 		frameMsgs: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tickgate_frame_messages",
@@ -97,19 +103,26 @@ func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error
 	}
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tickgate_connections_rejected_total",
-		Help: "Upgrades refused before the handshake, by reason: max_connections and draining (503), per_ip (429).",
-	}, []string{"reason"})
-	for r := range numRejects {
-		m.rejected[r] = rejected.WithLabelValues(rejectNames[r])
+		Help: "Connections refused before the upgrade or the stream, by reason: max_connections and draining (503), per_ip and max_conns (429); and transport.",
+	}, []string{"reason", "transport"})
+	collectors := []prometheus.Collector{m.messages, frames, bytes, m.frameMsgs, m.latency, rejected, errs, disc, auth, m.delayedConns}
+	for k := range numTransports {
+		tr := k.String()
+		m.frames[k], m.bytes[k] = frames.WithLabelValues(tr), bytes.WithLabelValues(tr)
+		for r := range numRejects {
+			m.rejected[k][r] = rejected.WithLabelValues(rejectNames[r], tr)
+		}
+		for r := range numReasons {
+			m.disconnects[k][r] = disc.WithLabelValues(r.String(), tr)
+		}
+		open := &conns[k]
+		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "tickgate_connections",
+			Help:        "Open connections, by transport: WebSocket (ws) and event stream (sse).",
+			ConstLabels: prometheus.Labels{"transport": tr},
+		}, func() float64 { return float64(open.Load()) }))
 	}
-	for r := range numReasons {
-		m.disconnects[r] = disc.WithLabelValues(r.String())
-	}
-	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "tickgate_connections",
-		Help: "Open WebSocket connections.",
-	}, func() float64 { return float64(conns.Load()) })
-	for _, c := range []prometheus.Collector{m.messages, m.frames, m.bytes, m.frameMsgs, m.latency, rejected, errs, disc, gauge, auth, m.delayedConns} {
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -117,9 +130,10 @@ func newMetrics(reg prometheus.Registerer, conns *atomic.Int64) (*metrics, error
 	return m, nil
 }
 
-// frameWritten records one frame: its size, and the delivery latency of
-// each live tick in it (replies and snapshots carry no timestamp).
-func (m *metrics) frameWritten(batch []fanout.Message, n int, now int64) {
+// frameWritten records one frame (or event) of transport k: its size, and
+// the delivery latency of each live tick in it (replies and snapshots
+// carry no timestamp).
+func (m *metrics) frameWritten(k transportKind, batch []fanout.Message, n int, now int64) {
 	ticks := 0
 	for _, msg := range batch {
 		if msg.TS > 0 {
@@ -128,7 +142,7 @@ func (m *metrics) frameWritten(batch []fanout.Message, n int, now int64) {
 		}
 	}
 	m.messages.Add(float64(ticks))
-	m.frames.Inc()
-	m.bytes.Add(float64(n))
+	m.frames[k].Inc()
+	m.bytes[k].Add(float64(n))
 	m.frameMsgs.Observe(float64(len(batch)))
 }

@@ -2,6 +2,7 @@ package subscribe
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/tickgate/tickgate/fanout"
@@ -53,6 +54,43 @@ func TestFeedNotices(t *testing.T) {
 	// Up: a new client gets no notice.
 	d := e.dial("?symbols=AAPL")
 	expect(d, "subscribed", "")
+}
+
+// TestFeedEndedNotice: a feed that stops running after it ran (a replay
+// at the end of its file) is a feed_down that says so, to every session
+// and to each new one first; it is said once, even if the feed was down
+// already, and a feed that runs again is feed_up.
+func TestFeedEndedNotice(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, Config{}, fanout.Config{})
+	a := e.dial("?symbols=AAPL")
+	expect(a, "subscribed", "")
+	e.srv.SetFeedRunning(true)
+	e.publish("AAPL", 1)
+	expect(a, "tick", "")
+
+	e.srv.SetFeedRunning(false)
+	if m := expect(a, "notice", "feed_down"); !strings.Contains(string(m.Raw), "ended") {
+		t.Errorf("feed_down %s does not say the feed ended", m.Raw)
+	}
+	b := e.dial("?symbols=AAPL")
+	if m := expect(b, "notice", "feed_down"); !strings.Contains(string(m.Raw), "ended") {
+		t.Errorf("a new client's feed_down %s does not say the feed ended", m.Raw)
+	}
+	expect(b, "subscribed", "")
+	expect(b, "tick", "") // the last tick still stands as the snapshot
+
+	e.srv.SetFeedUp(false) // down as well: nothing new to tell
+	e.srv.SetFeedUp(true)  // up, but still ended: nothing either
+	e.srv.SetFeedRunning(true)
+	expect(a, "notice", "feed_up")
+	expect(b, "notice", "feed_up")
+
+	// Never run: no notice, whatever the order of the first calls.
+	e2 := newTestEnv(t, Config{}, fanout.Config{})
+	e2.srv.SetFeedRunning(false)
+	c := e2.dial("?symbols=AAPL")
+	expect(c, "subscribed", "")
 }
 
 // TestReady follows Ready through what it rests on: not before the feed

@@ -12,23 +12,27 @@ import (
 	"time"
 )
 
-// frameWriter is the write side of a hijacked connection (accept.go).
-// Two writers share the socket. coder/websocket writes the handshake
-// response and every control frame (pongs, the session's pings, close
-// frames) through Write; the session writes its data frames through
-// writeText, which frames them in place and writes header and payload in
-// one system call, where coder/websocket's conn.Write would lock two
-// channel mutexes, copy both into its 4 KiB buffer and, past 4 KiB, write
-// twice (docs/performance-history.md, "Data frames written in one go").
+// frameWriter is the write side of a hijacked connection: a WebSocket's
+// (accept.go), or an event stream's (sse.go), which has no library above
+// it and writes through writeData alone. On a WebSocket two writers share
+// the socket. coder/websocket writes every control frame (pongs, the
+// session's pings, close frames) through Write; net/http wrote the
+// handshake response before the hijack. The session writes its data
+// frames through writeText, which frames them in place and writes header
+// and payload in one system call, where coder/websocket's conn.Write would
+// lock two channel mutexes, copy both into its buffer and write in pieces
+// of the buffer's size (docs/performance-history.md, "Data frames written
+// in one go").
 //
 // wmu keeps the two from interleaving bytes: it is held for the whole of
 // each Write and each writeText, across the system call and, if the
 // socket would block, for up to WriteTimeout, the way coder/websocket
 // holds its own frame lock. Write calls are whole frames only because
 // coder/websocket writes nothing but control frames here: at most 2
-// header bytes and 125 payload bytes put into its empty 4 KiB buffer and
-// flushed, at the frame's end, in one Write (write.go writeFrame). A data
-// frame sent through conn.Write could be flushed in pieces, so none is.
+// header bytes and 125 payload bytes put into its empty buffer, which
+// holds that much (writeBufferSize, accept.go), and flushed, at the
+// frame's end, in one Write (write.go writeFrame). A data frame sent
+// through conn.Write would be flushed in pieces, so none is.
 type frameWriter struct {
 	conn    net.Conn
 	stalled atomic.Bool                // a write waited past timeout
@@ -39,7 +43,7 @@ type frameWriter struct {
 	writeFn func(fd uintptr) bool
 
 	wmu       sync.Mutex // one frame at a time on the socket; protects the fields below
-	closeSent bool       // a close frame went out: no data frame may follow
+	closeSent bool       // a close frame (or event) went out: no data frame may follow
 	wp        []byte     // left to write
 	wn        int        // written by this write
 	werr      error
@@ -87,6 +91,8 @@ func (fw *frameWriter) Write(p []byte) (int, error) {
 // filling in its header in the bytes just before the payload, so header
 // and payload go out in one write with no copy. buf's first maxHeader
 // bytes are the caller's room for the header; the caller keeps buf.
+// It keeps a body of its own rather than call writeData: the call cost
+// each WebSocket frame ~25 instructions (callgrind, BenchmarkFrameWrite).
 func (fw *frameWriter) writeText(buf []byte) error {
 	fw.wmu.Lock()
 	defer fw.wmu.Unlock()
@@ -94,6 +100,21 @@ func (fw *frameWriter) writeText(buf []byte) error {
 		return errCloseSent
 	}
 	_, err := fw.writeLocked(buf[putHeader(buf):])
+	return err
+}
+
+// writeData writes p whole, unless the connection's last frame went out
+// before: a WebSocket's close frame, an event stream's close event. last
+// says p is that frame. An event stream, which has no frame header,
+// writes its head, events and heartbeats here.
+func (fw *frameWriter) writeData(p []byte, last bool) error {
+	fw.wmu.Lock()
+	defer fw.wmu.Unlock()
+	if fw.closeSent {
+		return errCloseSent
+	}
+	fw.closeSent = last
+	_, err := fw.writeLocked(p)
 	return err
 }
 

@@ -16,11 +16,15 @@ func (s *Server) Ready() bool {
 }
 
 // SetFeedRunning records whether the feed's Run is running. A feed that
-// ended cleanly (a replay without loop) leaves the server serving the last
-// ticks, not ready, and tells clients nothing: no feed_down, since nothing
-// upstream failed.
+// stops running after it ran (a replay without loop at the end of its
+// file) leaves the server serving the last ticks, not ready, and tells
+// clients so: feed_down, whose msg says the feed ended, to every session
+// and to each new one, with no feed_up to follow unless it runs again.
 func (s *Server) SetFeedRunning(running bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	wasDown := s.feedToldDownLocked()
+	s.feedEnded = s.feedRunning && !running || s.feedEnded && !running
 	s.feedRunning = running
+	s.tellFeedLocked(wasDown)
 }

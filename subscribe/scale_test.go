@@ -204,23 +204,29 @@ func TestPongTimeout(t *testing.T) {
 	expectReply(live, "list", 1)
 }
 
+// gatheredLabel sums the counters of name whose first label (reason, code)
+// is reason, over their other labels (transport); -1 if there are none.
 func gatheredLabel(t *testing.T, e *testEnv, name, reason string) float64 {
 	t.Helper()
 	mfs, err := e.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	sum, found := 0.0, false
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
 			if m.GetLabel()[0].GetValue() == reason {
-				return m.GetCounter().GetValue()
+				sum, found = sum+m.GetCounter().GetValue(), true
 			}
 		}
 	}
-	return -1
+	if !found {
+		return -1
+	}
+	return sum
 }
 
 func FuzzDecodeRequest(f *testing.F) {

@@ -131,9 +131,10 @@ type Server struct {
 	closes  closeLog // warns of closes the client caused
 	perIP   ipSlots
 
-	conns atomic.Int64
-	wg    sync.WaitGroup // one per running session
-	lanes *writeLanes    // run the sessions' writers
+	conns atomic.Int64                // connection slots taken, every transport
+	open  [numTransports]atomic.Int64 // of them, per transport (tickgate_connections)
+	wg    sync.WaitGroup              // one per running session
+	lanes *writeLanes                 // run the sessions' writers
 
 	mu          sync.Mutex // protects the fields below
 	sessions    map[*session]struct{}
@@ -141,6 +142,7 @@ type Server struct {
 	subjects    map[string]int // connections per grant subject with MaxConns
 	feedDown    bool           // see SetFeedUp
 	feedRunning bool           // see SetFeedRunning
+	feedEnded   bool           // Run returned after running: see SetFeedRunning
 }
 
 // NewServer returns a Server that subscribes clients on engine and
@@ -158,7 +160,7 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 		lanes:    newWriteLanes(runtime.GOMAXPROCS(0)),
 	}
 	s.closes.log = s.log
-	m, err := newMetrics(reg, &s.conns)
+	m, err := newMetrics(reg, &s.open)
 	if err != nil {
 		return nil, err
 	}
@@ -169,35 +171,51 @@ func NewServer(cfg Config, engine *fanout.Engine, reg prometheus.Registerer, log
 // ServeHTTP upgrades /ws requests that admit lets through (admit.go), and
 // runs each as a session subscribed to its ?symbols=.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.admit(w, r)
+	a, ok := s.admit(w, r, overWebSocket)
 	if !ok {
 		return
 	}
 	h := &hijacker{ResponseWriter: w, limits: meterLimits{s.cfg.InboundBytes, s.cfg.InboundFrames, s.cfg.InboundWindow}, writeTimeout: s.cfg.WriteTimeout}
 	conn, err := websocket.Accept(h, r, &s.accept)
 	if err != nil {
-		s.releaseConnSlot(a.ip) // Accept has answered the request
-		s.releaseSubjectSlot(a.grant)
+		s.release(a) // Accept has answered the request
 		return
 	}
 	conn.SetReadLimit(s.cfg.ReadLimit)
-	sess := newSession(s, conn, h.conn, a.ip)
+	ws := &webSocket{conn: conn, in: &h.conn.in, out: &h.conn.out, pongTimeout: s.cfg.PongTimeout}
+	var initial *request
+	if a.initial != nil {
+		initial = &request{Symbols: a.initial}
+	}
+	s.start(newSession(s, ws, &h.conn.out, a.ip), a, initial)
+}
+
+// start runs sess, admitted as a, on a goroutine of its own, subscribed
+// to initial (nil: nothing yet), unless the server is draining: then it
+// is closed with 1001 at once.
+func (s *Server) start(sess *session, a admission, initial *request) {
 	if a.grant != nil {
 		sess.setGrant(a.grant)
 	}
 	if !s.register(sess) {
-		s.releaseConnSlot(a.ip)
+		s.releaseConnSlot(a.ip, a.kind)
 		sess.releaseGrant()
-		conn.Close(ReasonShutdown.Code(), ReasonShutdown.closeText())
+		sess.wire.close(ReasonShutdown)
 		return
 	}
-	// The session runs on a goroutine of its own, and this handler returns:
-	// net/http then lets go of its connection goroutine, request and
-	// response, which an idle WebSocket would otherwise keep for life.
+	// The handler that called start returns: net/http then lets go of its
+	// connection goroutine, request and response, which an idle
+	// connection would otherwise keep for life.
 	go func() {
 		defer s.unregister(sess)
-		sess.serve(a.initial)
+		sess.serve(initial)
 	}()
+}
+
+// release gives back what admit took, for a request refused after it.
+func (s *Server) release(a admission) {
+	s.releaseConnSlot(a.ip, a.kind)
+	s.releaseSubjectSlot(a.grant)
 }
 
 func (s *Server) isDraining() bool {
@@ -224,11 +242,11 @@ func (s *Server) unregister(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
-	s.releaseConnSlot(sess.ip)
+	s.releaseConnSlot(sess.ip, sess.kind)
 	s.wg.Done()
 }
 
-// Connections reports the open WebSocket sessions.
+// Connections reports the open sessions, WebSocket and event stream.
 func (s *Server) Connections() int { return int(s.conns.Load()) }
 
 // Drain refuses new sessions and turns Ready off, then closes the open ones with 1001, spread

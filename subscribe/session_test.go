@@ -15,27 +15,44 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/internal/ssetest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
 
+// testClient is a client of either transport, as the helpers below read
+// it: a WebSocket (wstest) or an event stream (ssetest).
+type testClient interface {
+	Read() (msg, error) // within 10 s
+	Next() msg
+}
+
+// tbOf is the test c fails.
+func tbOf(c testClient) testing.TB {
+	if s, ok := c.(*ssetest.Client); ok {
+		return s.TB
+	}
+	return c.(*wstest.Client).TB
+}
+
 // expectTicks reads n ticks of sym and checks their seqs run on from after.
-func expectTicks(c *wstest.Client, sym string, after uint64, n int) {
-	c.TB.Helper()
+func expectTicks(c testClient, sym string, after uint64, n int) {
+	tb := tbOf(c)
+	tb.Helper()
 	if err := readTicks(c, sym, after, n); err != nil {
-		c.TB.Fatal(err)
+		tb.Fatal(err)
 	}
 }
 
 // readTicks is expectTicks for goroutines other than the test's.
-func readTicks(c *wstest.Client, sym string, after uint64, n int) error {
+func readTicks(c testClient, sym string, after uint64, n int) error {
 	return readTicksProgress(c, sym, after, n, new(atomic.Uint64))
 }
 
 // readTicksProgress is readTicks that stores each seq read in progress.
-func readTicksProgress(c *wstest.Client, sym string, after uint64, n int, progress *atomic.Uint64) error {
+func readTicksProgress(c testClient, sym string, after uint64, n int, progress *atomic.Uint64) error {
 	want := after + 1
 	for want <= after+uint64(n) {
-		m, err := c.ReadWithin(10 * time.Second)
+		m, err := c.Read()
 		if err != nil {
 			return fmt.Errorf("no %s tick seq %d: %w", sym, want, err)
 		}
@@ -78,15 +95,16 @@ func (r *tickReader) wait() error {
 
 // expectReply reads a reply of type typ with the given id; id 0 means the
 // reply carries none (a ?symbols= subscription).
-func expectReply(c *wstest.Client, typ string, id int64) msg {
-	c.TB.Helper()
+func expectReply(c testClient, typ string, id int64) msg {
+	tb := tbOf(c)
+	tb.Helper()
 	m := c.Next()
 	gotID := int64(0)
 	if m.ID != nil {
 		gotID = *m.ID
 	}
 	if m.Type != typ || gotID != id || (id == 0) != (m.ID == nil) {
-		c.TB.Fatalf("got %+v, want %s reply with id %d", m, typ, id)
+		tb.Fatalf("got %+v, want %s reply with id %d", m, typ, id)
 	}
 	return m
 }
@@ -258,7 +276,7 @@ func TestOversizedFrameClosesWith1009(t *testing.T) {
 	e.publish("AAPL", 3)
 	expectTicks(by, "AAPL", 0, 3)
 	checkFor(t, 5*time.Second, func() error {
-		if got := testutil.ToFloat64(e.srv.metrics.disconnects[ReasonTooBig]); got != 1 {
+		if got := testutil.ToFloat64(e.srv.metrics.disconnects[overWebSocket][ReasonTooBig]); got != 1 {
 			return fmt.Errorf("disconnects{reason=too_big} = %v", got)
 		}
 		return nil

@@ -19,6 +19,8 @@ export interface Tick {
   ts: number;
   /** Present when the tick stands for n > 1 feed ticks (conflation); seq is the newest one's. */
   n?: number;
+  /** Made up, not traded: the simulator's history before its start (docs/protocol.md). Its ts is no delivery time. */
+  synthetic?: boolean;
 }
 
 /** A stream a subscription names; the gateway answers `unknown_stream` for others. */
@@ -57,6 +59,8 @@ export interface Bar {
   delayed?: boolean;
   /** Present when a final bar stands for span > 1 final bars (conflation): not a gap, whatever its prev. */
   span?: number;
+  /** Made of synthetic ticks: the simulator's history before its start. */
+  synthetic?: boolean;
 }
 
 /** Options of Client.subscribe. */
@@ -96,19 +100,28 @@ export interface Reply {
 export interface Options {
   /** WebSocket constructor; default globalThis.WebSocket (browsers, Node 22+). Pass `ws`'s on Node 20. */
   WebSocket?: new (url: string) => WebSocket;
-  /** Sent as the `token` query parameter on every connect. */
+  /** Presented on every connect, where tokenIn says. */
   token?: string;
+  /**
+   * Where the token goes: "query" (default), the `token` query parameter of the WebSocket URL;
+   * "message", an `auth` message sent first on every connect, which no proxy or access log records
+   * (its reply is the "authenticated" event; a refusal closes with 4003 and the reason).
+   */
+  tokenIn?: "query" | "message";
   /**
    * Asked for a new token after a close with 4003, and before the `exp`
    * of a JWT token (an open connection gets the new one as an `auth`
    * message; the next connect carries it too).
    */
   onToken?: () => string | Promise<string>;
-  /** Reconnect delays in ms: full jitter under min(cap, base·2^attempt). Defaults 500 and 30000. */
+  /** Reconnect delays in ms: full jitter under min(cap, base·2^attempt). Defaults 500 and 5000. */
   backoff?: { base?: number; cap?: number };
 }
 
-/** Extra detail of a "state" event. For "reconnecting": why and how long until the next attempt. */
+/**
+ * Extra detail of a "state" event. For "reconnecting": why and how long until the next attempt;
+ * for "closed" after a 4003 without onToken: that close's code and reason ("token expired", ...).
+ */
 export interface StateInfo {
   code?: number;
   reason?: string;
@@ -167,6 +180,16 @@ export interface Notice {
   type: "notice";
   code: string;
   msg?: string;
+}
+
+/** The gateway's reply to a token sent as a message (tokenIn "message", or a renewal). */
+export interface Authenticated {
+  type: "authenticated";
+  id?: number;
+  /** "realtime" or "delayed". */
+  tier: string;
+  /** When the token expires, Unix seconds; 0 for never (and from a gateway without auth). */
+  expires: number;
 }
 
 /** An error reply from the gateway, or the client giving up on a request ("closed", "unauthorized", ...). */
@@ -229,8 +252,14 @@ export class Client {
   on(name: "gap", fn: (gap: Gap) => void): () => void;
   on(name: "retired", fn: (retired: Retired) => void): () => void;
   on(name: "notice", fn: (notice: Notice) => void): () => void;
+  on(name: "authenticated", fn: (reply: Authenticated) => void): () => void;
   on(name: "error", fn: (err: TickgateError) => void): () => void;
   off(name: string, fn: (...args: any[]) => void): void;
+  /**
+   * Skips the wait before the next reconnect: while reconnecting, dials at once. Returns whether
+   * it did (false while open, closed, or while a dial is under way).
+   */
+  retry(): boolean;
   /** The symbols this connection holds on stream (default "ticks"), as the gateway sees them. */
   list(stream?: Stream): Promise<string[]>;
   /**
@@ -246,6 +275,9 @@ export class Client {
 
 /** Opens a client; it connects at once and reconnects until close(). */
 export function connect(url: string, options?: Options): Client;
+
+/** The claims of a JWT, decoded but not verified, or undefined if token is not one. */
+export function jwtClaims(token?: string): Record<string, unknown> | undefined;
 
 /** The `exp` claim (Unix seconds) of a JWT, or undefined. */
 export function jwtExp(token?: string): number | undefined;

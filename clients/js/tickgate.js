@@ -30,6 +30,7 @@
  * @property {number} ask
  * @property {number} ts feed time, Unix nanoseconds (as a double: ~256 ns precision)
  * @property {number} [n] present when the tick stands for n > 1 feed ticks (conflation)
+ * @property {boolean} [synthetic] made up, not traded: the simulator's history before its start
  */
 
 /**
@@ -51,6 +52,7 @@
  * @property {boolean} [partial] a progress update of the forming bar
  * @property {boolean} [delayed] delayed tier
  * @property {number} [span] present when the final bar stands for span > 1 bar seqs (conflation)
+ * @property {boolean} [synthetic] made of synthetic ticks (the simulator's history before its start)
  */
 
 /**
@@ -65,11 +67,14 @@
 /**
  * @typedef {object} Options
  * @property {typeof WebSocket} [WebSocket] constructor to use; default globalThis.WebSocket
- * @property {string} [token] sent as the `token` query parameter on every connect
+ * @property {string} [token] presented on every connect, as tokenIn says
+ * @property {"query"|"message"} [tokenIn] where the token goes: "query" (default), the `token`
+ *   query parameter of the WebSocket URL; "message", an `auth` message sent first on every
+ *   connect, which no proxy or access log records
  * @property {() => Promise<string>|string} [onToken] asked for a new token on close 4003
  *   and shortly before the `exp` of a JWT token, which an open connection then sends as
  *   an `auth` message
- * @property {{base?: number, cap?: number}} [backoff] reconnect delays in ms (default 500, 30000)
+ * @property {{base?: number, cap?: number}} [backoff] reconnect delays in ms (default 500, 5000)
  */
 
 export { Client, connect } from "./tickgate/client.js";
@@ -77,4 +82,4 @@ export { backoffDelay } from "./tickgate/connection.js";
 export { TickgateError } from "./tickgate/errors.js";
 export { barStep, seqStep } from "./tickgate/seq.js";
 export { Subscription } from "./tickgate/subscription.js";
-export { jwtExp } from "./tickgate/token.js";
+export { jwtClaims, jwtExp } from "./tickgate/token.js";

@@ -7,9 +7,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,8 +26,8 @@ import (
 type Config struct {
 	Listen  string `mapstructure:"listen"`
 	Runtime struct {
-		GOGC        int    `mapstructure:"gogc"`
-		MemoryLimit string `mapstructure:"memory_limit"`
+		GOGC        int      `mapstructure:"gogc"`
+		MemoryLimit ByteSize `mapstructure:"memory_limit"`
 	} `mapstructure:"runtime"`
 	Log    LogConfig `mapstructure:"log"`
 	Server struct {
@@ -38,12 +38,13 @@ type Config struct {
 		DrainWindow     time.Duration `mapstructure:"drain_window"`
 		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 		OriginPatterns  []string      `mapstructure:"origin_patterns"`
+		JSClientOrigins []string      `mapstructure:"js_client_origins"`
 		PProf           bool          `mapstructure:"pprof"`
 		AdminListen     string        `mapstructure:"admin_listen"`
 	} `mapstructure:"server"`
 	Entitlements struct {
 		Delay         time.Duration `mapstructure:"delay"`
-		DelayMaxBytes int           `mapstructure:"delay_max_bytes"`
+		DelayMaxBytes ByteSize      `mapstructure:"delay_max_bytes"`
 	} `mapstructure:"entitlements"`
 	Feed     FeedConfig `mapstructure:"feed"`
 	Universe struct {
@@ -60,29 +61,36 @@ type Config struct {
 		MetricsListen  string        `mapstructure:"metrics_listen"`
 	} `mapstructure:"publish"`
 	Fanout struct {
-		Shards      int       `mapstructure:"shards"`
-		QueueBytes  int       `mapstructure:"queue_bytes"`
-		ConflateAt  int       `mapstructure:"conflate_at"`
-		InboxTicks  int       `mapstructure:"inbox_ticks"`
-		RateClasses []float64 `mapstructure:"rate_classes"`
-		RatePhases  int       `mapstructure:"rate_phases"`
-		History     int       `mapstructure:"history"`
+		Shards       int       `mapstructure:"shards"`
+		QueueBytes   ByteSize  `mapstructure:"queue_bytes"`
+		ConflateAt   ByteSize  `mapstructure:"conflate_at"`
+		InboxTicks   int       `mapstructure:"inbox_ticks"`
+		RateClasses  []float64 `mapstructure:"rate_classes"`
+		RatePhases   int       `mapstructure:"rate_phases"`
+		History      int       `mapstructure:"history"`
+		MemoryBudget ByteSize  `mapstructure:"memory_budget"`
 	} `mapstructure:"fanout"`
 	Bars struct {
 		Grace   time.Duration `mapstructure:"grace"`
 		History int           `mapstructure:"history"`
 	} `mapstructure:"bars"`
+	Book struct {
+		Depth int `mapstructure:"depth"`
+	} `mapstructure:"book"`
+	Status struct {
+		StaleAfter time.Duration `mapstructure:"stale_after"`
+	} `mapstructure:"status"`
 	Client struct {
 		MaxSymbols    int           `mapstructure:"max_symbols"`
 		AllowWildcard bool          `mapstructure:"allow_wildcard"`
-		ReadLimit     int64         `mapstructure:"read_limit"`
+		ReadLimit     ByteSize      `mapstructure:"read_limit"`
 		MsgRate       float64       `mapstructure:"msg_rate"`
 		MsgBurst      int           `mapstructure:"msg_burst"`
 		FloodBurst    int           `mapstructure:"flood_burst"`
-		InboundBytes  float64       `mapstructure:"inbound_bytes"`
+		InboundBytes  ByteSize      `mapstructure:"inbound_bytes"`
 		InboundFrames float64       `mapstructure:"inbound_frames"`
 		InboundWindow time.Duration `mapstructure:"inbound_window"`
-		MaxFrameBytes int           `mapstructure:"max_frame_bytes"`
+		MaxFrameBytes ByteSize      `mapstructure:"max_frame_bytes"`
 		WriteTimeout  time.Duration `mapstructure:"write_timeout"`
 		PingInterval  time.Duration `mapstructure:"ping_interval"`
 		PongTimeout   time.Duration `mapstructure:"pong_timeout"`
@@ -117,12 +125,17 @@ const hmacSecretEnv = "TICKGATE_AUTH_HMAC_SECRET"
 type FeedConfig struct {
 	Source string `mapstructure:"source"`
 	Sim    struct {
-		Rate       float64       `mapstructure:"rate"`
-		Seed       uint64        `mapstructure:"seed"`
-		Skew       float64       `mapstructure:"skew"`
-		Symbols    []string      `mapstructure:"symbols"`
-		Universe   int           `mapstructure:"universe"`
-		ChurnEvery time.Duration `mapstructure:"churn_every"`
+		Rate         float64       `mapstructure:"rate"`
+		Seed         uint64        `mapstructure:"seed"`
+		Skew         float64       `mapstructure:"skew"`
+		Symbols      []string      `mapstructure:"symbols"`
+		Universe     int           `mapstructure:"universe"`
+		ChurnEvery   time.Duration `mapstructure:"churn_every"`
+		Backfill     time.Duration `mapstructure:"backfill"`
+		Book         bool          `mapstructure:"book"`
+		BookChurn    float64       `mapstructure:"book_churn"`
+		HaltsPerHour float64       `mapstructure:"halts_per_hour"`
+		HaltDuration time.Duration `mapstructure:"halt_duration"`
 	} `mapstructure:"sim"`
 	NATS struct {
 		URLs          []string      `mapstructure:"urls"`
@@ -165,6 +178,10 @@ func loadConfig(path string) (*Config, []string, error) {
 	if path != "" {
 		v.SetConfigFile(path)
 		if err := v.MergeInConfig(); err != nil {
+			var perr viper.ConfigParseError // its text leads with "While parsing config"
+			if errors.As(err, &perr) {
+				err = perr.Unwrap()
+			}
 			return nil, nil, fmt.Errorf("config: %s: %w", path, err)
 		}
 		for _, k := range v.AllKeys() {
@@ -177,8 +194,8 @@ func loadConfig(path string) (*Config, []string, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	var cfg Config
-	if err := v.Unmarshal(&cfg); err != nil {
-		return nil, unknown, fmt.Errorf("config: %w", err)
+	if err := v.Unmarshal(&cfg, viper.DecodeHook(decodeHook)); err != nil {
+		return nil, unknown, decodeErrors(err)
 	}
 	cfg.Auth.HMACSecret = os.Getenv(hmacSecretEnv)
 	return &cfg, unknown, cfg.Validate()
@@ -194,15 +211,17 @@ func (c *Config) Validate() error {
 	}
 	check(c.Listen != "", "listen", "must not be empty")
 	check(c.Runtime.GOGC > 0, "runtime.gogc", "must be > 0, got %d", c.Runtime.GOGC)
-	_, memErr := parseBytes(c.Runtime.MemoryLimit)
-	check(memErr == nil, "runtime.memory_limit", "%v", memErr)
 	check(oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level", "want debug, info, warn or error, got %q", c.Log.Level)
 	check(oneOf(c.Log.Format, "text", "json"), "log.format", "want text or json, got %q", c.Log.Format)
 	check(c.Server.MaxConnections > 0, "server.max_connections", "must be > 0, got %d", c.Server.MaxConnections)
 	check(c.Server.MaxConnsPerIP >= 0, "server.max_connections_per_ip", "must be >= 0 (0: no limit), got %d", c.Server.MaxConnsPerIP)
 	_, proxyErr := c.trustedProxies()
 	check(proxyErr == nil, "server.trusted_proxies", "%v", proxyErr)
-	check(c.Server.ClientIPHeader == "" || len(c.Server.TrustedProxies) > 0, "server.client_ip_header", "needs server.trusted_proxies: a header is believed only from a trusted proxy")
+	check(c.Server.ClientIPHeader == "" || len(c.Server.TrustedProxies) > 0, "server.client_ip_header", "needs server.trusted_proxies, got %q with none (a header is believed only from a trusted proxy)", c.Server.ClientIPHeader)
+	for _, p := range c.Server.JSClientOrigins {
+		_, err := path.Match(p, "")
+		check(err == nil, "server.js_client_origins", "want path.Match patterns on host[:port] or \"*\", got %q", p)
+	}
 	check(c.Server.DrainWindow >= 0, "server.drain_window", "must be >= 0, got %s", c.Server.DrainWindow)
 	check(c.Server.ShutdownTimeout > c.Server.DrainWindow, "server.shutdown_timeout", "must exceed server.drain_window (%s), got %s", c.Server.DrainWindow, c.Server.ShutdownTimeout)
 	check(oneOf(c.Feed.Source, "sim", "nats", "replay"), "feed.source", "want sim, nats or replay, got %q", c.Feed.Source)
@@ -229,6 +248,10 @@ func (c *Config) Validate() error {
 	check(c.Feed.Sim.Universe >= 0 && c.Feed.Sim.Universe <= 1_000_000, "feed.sim.universe", "must be in [0, 1000000], got %d", c.Feed.Sim.Universe)
 	check(c.Feed.Sim.Universe == 0 || len(c.Feed.Sim.Symbols) == 0, "feed.sim.universe", "set, and feed.sim.symbols too: use one")
 	check(c.Feed.Sim.ChurnEvery >= 0, "feed.sim.churn_every", "must be >= 0, got %s", c.Feed.Sim.ChurnEvery)
+	check(c.Feed.Sim.Backfill >= 0 && c.Feed.Sim.Backfill <= 24*time.Hour, "feed.sim.backfill", "must be in [0s, 24h], got %s", c.Feed.Sim.Backfill)
+	check(c.Feed.Sim.BookChurn >= 0 && c.Feed.Sim.BookChurn <= 1, "feed.sim.book_churn", "must be in [0, 1], got %g", c.Feed.Sim.BookChurn)
+	check(c.Feed.Sim.HaltsPerHour >= 0 && c.Feed.Sim.HaltsPerHour <= 3600, "feed.sim.halts_per_hour", "must be in [0, 3600], got %g", c.Feed.Sim.HaltsPerHour)
+	check(c.Feed.Sim.HaltDuration > 0, "feed.sim.halt_duration", "must be > 0, got %s", c.Feed.Sim.HaltDuration)
 	errs = append(errs, c.validateUniverse()...)
 	check(c.Fanout.Shards >= 0 && c.Fanout.Shards <= 1024, "fanout.shards", "must be in [0, 1024], got %d", c.Fanout.Shards)
 	check(c.Fanout.QueueBytes >= 4096, "fanout.queue_bytes", "must be >= 4096, got %d", c.Fanout.QueueBytes)
@@ -236,22 +259,25 @@ func (c *Config) Validate() error {
 	check(c.Fanout.InboxTicks > 0, "fanout.inbox_ticks", "must be > 0, got %d", c.Fanout.InboxTicks)
 	check(validRateClasses(c.Fanout.RateClasses), "fanout.rate_classes", "want a non-empty list of distinct rates in (0, 1000], got %v", c.Fanout.RateClasses)
 	check(c.Fanout.RatePhases >= 1 && c.Fanout.RatePhases <= 64, "fanout.rate_phases", "must be in [1, 64], got %d", c.Fanout.RatePhases)
-	check(c.Server.AdminListen != c.Listen, "server.admin_listen", "must differ from listen (%q)", c.Listen)
+	check(c.Server.AdminListen != c.Listen, "server.admin_listen", "must differ from listen, got %q for both", c.Listen)
 	check(c.Entitlements.Delay > 0, "entitlements.delay", "must be > 0, got %s", c.Entitlements.Delay)
 	check(c.Entitlements.DelayMaxBytes >= 1<<20, "entitlements.delay_max_bytes", "must be >= 1048576, got %d", c.Entitlements.DelayMaxBytes)
 	check(c.Fanout.History >= 0 && c.Fanout.History <= 1<<16, "fanout.history", "must be in [0, 65536], got %d", c.Fanout.History)
+	check(c.Fanout.MemoryBudget == 0 || c.Fanout.MemoryBudget >= minMemoryBudget, "fanout.memory_budget", "want 0 (the default) or at least 1MiB, got %d", c.Fanout.MemoryBudget)
 	check(c.Bars.Grace > 0 && c.Bars.Grace <= time.Minute, "bars.grace", "must be in (0, 1m], got %s", c.Bars.Grace)
 	check(c.Bars.History >= 0 && c.Bars.History <= 1<<16, "bars.history", "must be in [0, 65536], got %d", c.Bars.History)
+	check(c.Book.Depth >= 1 && c.Book.Depth <= maxBookDepth, "book.depth", "must be in [1, %d], got %d", maxBookDepth, c.Book.Depth)
+	check(c.Status.StaleAfter >= 0, "status.stale_after", "must be >= 0 (0: off), got %s", c.Status.StaleAfter)
 	check(c.Client.MaxSymbols > 0, "client.max_symbols", "must be > 0, got %d", c.Client.MaxSymbols)
 	check(c.Client.ReadLimit >= 256, "client.read_limit", "must be >= 256, got %d", c.Client.ReadLimit)
 	check(c.Client.MsgRate > 0, "client.msg_rate", "must be > 0, got %g", c.Client.MsgRate)
 	check(c.Client.MsgBurst > 0, "client.msg_burst", "must be > 0, got %d", c.Client.MsgBurst)
 	check(c.Client.FloodBurst >= c.Client.MsgBurst, "client.flood_burst", "must be >= client.msg_burst (%d), got %d", c.Client.MsgBurst, c.Client.FloodBurst)
-	check(c.Client.InboundBytes >= float64(c.Client.ReadLimit), "client.inbound_bytes", "must be >= client.read_limit (%d), got %g", c.Client.ReadLimit, c.Client.InboundBytes)
+	check(c.Client.InboundBytes >= c.Client.ReadLimit, "client.inbound_bytes", "must be >= client.read_limit (%d), got %d", c.Client.ReadLimit, c.Client.InboundBytes)
 	check(c.Client.InboundFrames > 0, "client.inbound_frames", "must be > 0, got %g", c.Client.InboundFrames)
 	check(c.Client.InboundWindow >= time.Second, "client.inbound_window", "must be >= 1s, got %s", c.Client.InboundWindow)
 	check(c.Client.MaxFrameBytes >= 1024, "client.max_frame_bytes", "must be >= 1024, got %d", c.Client.MaxFrameBytes)
-	check(c.Client.MaxFrameBytes <= c.Fanout.QueueBytes, "client.max_frame_bytes", "must not exceed fanout.queue_bytes (%d)", c.Fanout.QueueBytes)
+	check(c.Client.MaxFrameBytes <= c.Fanout.QueueBytes, "client.max_frame_bytes", "must not exceed fanout.queue_bytes (%d), got %d", c.Fanout.QueueBytes, c.Client.MaxFrameBytes)
 	check(c.Client.WriteTimeout > 0, "client.write_timeout", "must be > 0, got %s", c.Client.WriteTimeout)
 	check(c.Client.PingInterval > 0, "client.ping_interval", "must be > 0, got %s", c.Client.PingInterval)
 	check(c.Client.PongTimeout > 0, "client.pong_timeout", "must be > 0, got %s", c.Client.PongTimeout)
@@ -300,6 +326,10 @@ func (c *Config) symbolPattern() (*regexp.Regexp, error) {
 	return re, nil
 }
 
+// maxBookDepth bounds book.depth: past it a book message outgrows what a
+// client should take as one update.
+const maxBookDepth = 100
+
 // validate checks the auth keys; each error names its key. Whether the key
 // files hold usable keys is checked by newVerifier, at start-up and by
 // -check-config.
@@ -317,7 +347,7 @@ func (a *AuthConfig) validate() []error {
 		check(!none, "auth.algorithms", "%q is never accepted: an unsigned token proves nothing", alg)
 		check(none || auth.KnownAlgorithm(alg), "auth.algorithms", "unknown algorithm %q (want HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512 or EdDSA)", alg)
 	}
-	check(a.HMACSecretFile == "" || a.HMACSecret == "", "auth.hmac_secret_file", "set, and %s too: use one", hmacSecretEnv)
+	check(a.HMACSecretFile == "" || a.HMACSecret == "", "auth.hmac_secret_file", "want it or %s, not both, got %q and the variable", hmacSecretEnv, a.HMACSecretFile)
 	hasKey := a.HMACSecretFile != "" || a.HMACSecret != "" || len(a.PublicKeys) > 0 || a.JWKSFile != ""
 	check(a.Mode != "jwt" || hasKey, "auth.mode", "jwt needs a key: set auth.hmac_secret_file (or %s), auth.public_keys or auth.jwks_file", hmacSecretEnv)
 	check(a.Leeway >= 0, "auth.leeway", "must be >= 0, got %s", a.Leeway)
@@ -362,27 +392,6 @@ func oneOf(s string, opts ...string) bool {
 		}
 	}
 	return false
-}
-
-// parseBytes reads a size such as 512MiB, 2GiB or 1073741824; "" is 0.
-func parseBytes(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"B", 1}, {"", 1}}
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
-			if err != nil || n < 0 {
-				return 0, fmt.Errorf("want a size like 512MiB or 2GiB, got %q", s)
-			}
-			return n * u.mult, nil
-		}
-	}
-	return 0, fmt.Errorf("want a size like 512MiB or 2GiB, got %q", s)
 }
 
 // knownKeys is every config key, as the embedded defaults name them.

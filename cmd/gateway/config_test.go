@@ -34,10 +34,16 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Server.DrainWindow = 5 * time.Second
 	want.Server.ShutdownTimeout = 15 * time.Second
 	want.Server.OriginPatterns = []string{"localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*"}
+	want.Server.JSClientOrigins = []string{"*"}
 	want.Feed.Source = "sim"
 	want.Feed.Sim.Rate = 1000
 	want.Feed.Sim.Seed = 1
 	want.Feed.Sim.Skew = 1.1
+	want.Feed.Sim.Backfill = 2 * time.Hour
+	want.Feed.Sim.Book = true
+	want.Feed.Sim.BookChurn = 0.25
+	want.Feed.Sim.HaltDuration = 15 * time.Second
+	want.Book.Depth = 10
 	want.Feed.NATS.URLs = []string{"nats://127.0.0.1:4222"}
 	want.Feed.NATS.Prefix = "ticks"
 	want.Feed.NATS.ReconnectWait = 250 * time.Millisecond
@@ -58,6 +64,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Fanout.RatePhases = 8
 	want.Fanout.History = 1024
 	want.Bars.Grace, want.Bars.History = 250*time.Millisecond, 500
+	want.Book.Depth = 10
+	want.Status.StaleAfter = 10 * time.Second
 	want.Client.MaxSymbols = 500
 	want.Client.AllowWildcard = true
 	want.Client.ReadLimit = 4096
@@ -71,7 +79,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Client.WriteTimeout = 5 * time.Second
 	want.Client.PingInterval = 20 * time.Second
 	want.Client.PongTimeout = 10 * time.Second
-	want.Runtime.GOGC = 50
+	want.Runtime.GOGC = 25
 	want.Entitlements.Delay = 15 * time.Minute
 	want.Entitlements.DelayMaxBytes = 256 << 20
 	want.Auth = AuthConfig{
@@ -236,6 +244,9 @@ var badValues = []struct {
 	{"fanout.queue_bytes", "10"},
 	{"fanout.queue_bytes", "lots"},
 	{"fanout.conflate_at", "2000000"}, // past fanout.queue_bytes
+	{"book.depth", "0"},
+	{"book.depth", "101"},
+	{"status.stale_after", "-1s"},
 	{"fanout.conflate_at", "-1"},
 	{"fanout.rate_classes", "[]"},
 	{"fanout.rate_classes", "[1, 1]"},
@@ -243,12 +254,21 @@ var badValues = []struct {
 	{"fanout.rate_phases", "0"},
 	{"fanout.rate_phases", "65"},
 	{"fanout.history", "-1"},
+	{"fanout.memory_budget", "lots"},
+	{"fanout.memory_budget", "64KiB"}, // under 1MiB
 	{"entitlements.delay", "0s"},
 	{"entitlements.delay_max_bytes", "1000"},
 	{"server.admin_listen", ":8080"}, // the same as listen
 	{"feed.sim.rate", "-1"},
 	{"feed.sim.rate", "2e7"},
 	{"feed.sim.skew", "1"},
+	{"feed.sim.backfill", "-1m"},
+	{"feed.sim.backfill", "25h"},
+	{"feed.sim.book_churn", "1.5"},
+	{"feed.sim.halts_per_hour", "-1"},
+	{"feed.sim.halt_duration", "0s"},
+	{"book.depth", "0"},
+	{"book.depth", "101"},
 	{"feed.source", "kafka"},
 	{"feed.replay.speed", "0"},
 	{"feed.replay.format", "parquet"},
@@ -289,6 +309,7 @@ var badValues = []struct {
 	{"server.trusted_proxies", "[\"10.0.0.0/33\"]"},
 	{"server.client_ip_header", "X-Forwarded-For"}, // without trusted_proxies
 	{"server.drain_window", "-1s"},
+	{"server.js_client_origins", "\"example.com:[\""},
 	{"server.shutdown_timeout", "2s"}, // shorter than drain_window (5s)
 	{"auth.mode", "ldap"},
 	{"auth.mode", "jwt"}, // with no key source
@@ -346,6 +367,7 @@ func TestLoadConfigBadFile(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), bad.key) {
 				t.Errorf("loadConfig with %s: %s = %v, want an error naming %s", bad.key, bad.raw, err, bad.key)
 			}
+			checkErrorLines(t, err)
 		})
 	}
 }
@@ -361,7 +383,22 @@ func TestLoadConfigBadEnv(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), bad.key) {
 				t.Errorf("loadConfig with %s=%s = %v, want an error naming %s", envName(bad.key), bad.raw, err, bad.key)
 			}
+			checkErrorLines(t, err)
 		})
+	}
+}
+
+// checkErrorLines fails t unless each line of err is one of ours
+// ("config: KEY: ..."), with nothing of the decoder's wording.
+func checkErrorLines(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		if !strings.HasPrefix(line, "config: ") || strings.Contains(line, "decoding") || strings.Contains(line, "error(s)") {
+			t.Errorf("error line %q is not one config: KEY: line", line)
+		}
 	}
 }
 
@@ -403,20 +440,6 @@ func TestRunCheckConfig(t *testing.T) {
 
 	if err := run(ctx, []string{"-no-such-flag"}, &stderr); err == nil {
 		t.Error("run with an unknown flag = nil, want an error")
-	}
-}
-
-func TestParseBytes(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]int64{"": 0, "1024": 1024, "512MiB": 512 << 20, "2GiB": 2 << 30, "64 KiB": 64 << 10, "100B": 100} {
-		if got, err := parseBytes(in); err != nil || got != want {
-			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"lots", "-1GiB", "1.5GiB", "GiB"} {
-		if _, err := parseBytes(bad); err == nil {
-			t.Errorf("parseBytes(%q) accepted", bad)
-		}
 	}
 }
 

@@ -42,7 +42,7 @@ type gateway struct {
 func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	src, err := newSource(&cfg.Feed, cfg.Feed.Source, reg, log)
+	src, err := newSource(cfg, cfg.Feed.Source, reg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -50,23 +50,31 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	budget, budgetFrom := memoryBudget(cfg)
+	log.Info("memory budget", "bytes", budget, "from", budgetFrom)
 	fcfg := fanout.Config{
-		Shards:      cfg.Fanout.Shards,
-		QueueBytes:  cfg.Fanout.QueueBytes,
-		ConflateAt:  cfg.Fanout.ConflateAt,
-		InboxTicks:  cfg.Fanout.InboxTicks,
-		RateClasses: cfg.Fanout.RateClasses,
-		RatePhases:  cfg.Fanout.RatePhases,
-		History:     cfg.Fanout.History,
-		BarGrace:    cfg.Bars.Grace,
-		BarHistory:  cfg.Bars.History,
-		Logger:      log.With("subsystem", "fanout"),
-		MaxSymbols:  cfg.Universe.MaxSymbols,
-		RetireAfter: cfg.Universe.RetireAfter,
+		Shards:       cfg.Fanout.Shards,
+		QueueBytes:   int(cfg.Fanout.QueueBytes),
+		ConflateAt:   int(cfg.Fanout.ConflateAt),
+		InboxTicks:   cfg.Fanout.InboxTicks,
+		RateClasses:  cfg.Fanout.RateClasses,
+		RatePhases:   cfg.Fanout.RatePhases,
+		History:      cfg.Fanout.History,
+		BarGrace:     cfg.Bars.Grace,
+		BarHistory:   cfg.Bars.History,
+		BookDepth:    cfg.Book.Depth,
+		StaleAfter:   cfg.Status.StaleAfter,
+		MemoryBudget: budget,
+		Logger:       log.With("subsystem", "fanout"),
+		MaxSymbols:   cfg.Universe.MaxSymbols,
+		RetireAfter:  cfg.Universe.RetireAfter,
+	}
+	if fcfg.StaleAfter == 0 {
+		fcfg.StaleAfter = -1 // status.stale_after 0: no stale check
 	}
 	fcfg.Pattern, _ = cfg.symbolPattern() // checked by Validate
 	if verifier != nil {                  // only a token can make a client delayed
-		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, cfg.Entitlements.DelayMaxBytes
+		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, int(cfg.Entitlements.DelayMaxBytes)
 	}
 	engine, err := fanout.New(fcfg, src.Listings(), reg)
 	if err != nil {
@@ -81,14 +89,14 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		OriginPatterns:      cfg.Server.OriginPatterns,
 		MaxSymbols:          cfg.Client.MaxSymbols,
 		ForbidWildcard:      !cfg.Client.AllowWildcard,
-		ReadLimit:           cfg.Client.ReadLimit,
+		ReadLimit:           int64(cfg.Client.ReadLimit),
 		MsgRate:             cfg.Client.MsgRate,
 		MsgBurst:            cfg.Client.MsgBurst,
 		FloodBurst:          cfg.Client.FloodBurst,
-		InboundBytes:        cfg.Client.InboundBytes,
+		InboundBytes:        float64(cfg.Client.InboundBytes),
 		InboundFrames:       cfg.Client.InboundFrames,
 		InboundWindow:       cfg.Client.InboundWindow,
-		MaxFrameBytes:       cfg.Client.MaxFrameBytes,
+		MaxFrameBytes:       int(cfg.Client.MaxFrameBytes),
 		WriteTimeout:        cfg.Client.WriteTimeout,
 		PingInterval:        cfg.Client.PingInterval,
 		PongTimeout:         cfg.Client.PongTimeout,
@@ -101,6 +109,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	}
 	if _, ok := src.(feed.Watcher); ok {
 		clients.SetFeedUp(false) // until its first look says otherwise
+		engine.SetFeedUp(false)
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tickgate_ready",
@@ -114,11 +123,19 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	return &gateway{cfg: cfg, log: log, reg: reg, source: src, engine: engine, clients: clients}, nil
 }
 
+// setFeedUp tells the clients (feed_down, feed_up) and the engine (no
+// stale status while the feed is down) what feed.Follow saw.
+func (g *gateway) setFeedUp(up bool) {
+	g.clients.SetFeedUp(up)
+	g.engine.SetFeedUp(up)
+}
+
 // handler routes the HTTP endpoints of the main port. /metrics and the
 // profiler are here only without server.admin_listen.
 func (g *gateway) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", g.clients)
+	mux.HandleFunc("GET /sse", g.clients.ServeSSE)
 	if g.cfg.Server.AdminListen == "" {
 		g.routeAdmin(mux, g.cfg.Server.PProf)
 	}
@@ -131,8 +148,9 @@ func (g *gateway) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.HandleFunc("GET /symbols", g.serveSymbols)
-	mux.Handle("GET /tickgate.js", jsclient.Handler())
-	mux.Handle("GET /tickgate/", jsclient.Handler())
+	client := jsclient.Handler(g.cfg.Server.JSClientOrigins)
+	mux.Handle("GET /tickgate.js", client)
+	mux.Handle("GET /tickgate/", client)
 	web, _ := fs.Sub(webFS, "web")
 	mux.Handle("GET /", http.FileServerFS(web))
 	return mux
@@ -170,7 +188,8 @@ func (g *gateway) serveAdmin() (stop func(), err error) {
 // wait blocks until ctx is done, the feed fails or the HTTP server fails,
 // and reports whether it took the HTTP server's error. A feed that ends
 // cleanly (a replay without loop) is not a failure: the gateway keeps
-// serving its clients the last ticks, but reports not ready.
+// serving its clients the last ticks, but reports not ready, and clients
+// were told feed_down (SetFeedRunning).
 func (g *gateway) wait(ctx context.Context, feedErr, httpErr <-chan error) (httpDone bool, err error) {
 	for {
 		select {
@@ -204,12 +223,13 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { g.engine.Run(runCtx) })
 	if w, ok := g.source.(feed.Watcher); ok {
-		wg.Go(func() { feed.Follow(runCtx, w, g.clients.SetFeedUp, g.log) })
+		wg.Go(func() { feed.Follow(runCtx, w, g.setFeedUp, g.log) })
 	}
 	feedErr := make(chan error, 1)
 	wg.Go(func() {
 		g.clients.SetFeedRunning(true)
 		err := g.source.Run(runCtx, g.engine)
+		g.engine.Sync() // clients hear that the feed ended after its last ticks
 		g.clients.SetFeedRunning(false)
 		feedErr <- err
 	})

@@ -21,11 +21,14 @@ import (
 )
 
 // testBase is the configuration every test gateway starts from: fast
-// timings so shutdown tests take a fraction of a second.
+// timings so shutdown tests take a fraction of a second, and a simulator
+// without its synthetic past, so a run's ticks start at its start (the
+// backfill's tests ask for one).
 var testBase = map[string]string{
 	"server.drain_window":     "200ms",
 	"server.shutdown_timeout": "5s",
 	"feed.sim.rate":           "2000",
+	"feed.sim.backfill":       "0s",
 }
 
 // transport never keeps idle connections, so no persistConn goroutine

@@ -91,6 +91,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info("tickgate listening", "addr", ln.Addr().String(), "symbols", len(gw.engine.Symbols()), "url", url)
 	if cfg.Log.Format != "json" { // a person is reading: say where to look
 		fmt.Fprintf(stderr, "open %s\n", url)
+		if cfg.Auth.Mode == "jwt" {
+			fmt.Fprintf(stderr, "  auth.mode jwt: the page asks for a token; \"gateway token --sub you --syms '*'\" mints one (or open %s?token=...)\n", url)
+		}
 	}
 	return gw.serve(ctx, ln)
 }
@@ -124,7 +127,7 @@ func setRuntime(cfg *Config) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(cfg.Runtime.GOGC)
 	}
-	if limit, _ := parseBytes(cfg.Runtime.MemoryLimit); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+	if limit := int64(cfg.Runtime.MemoryLimit); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(limit)
 	}
 }

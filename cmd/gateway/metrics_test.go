@@ -15,13 +15,16 @@ import (
 )
 
 // metricValue returns a counter's or gauge's value, or a histogram's
-// sample count, for the series name{labels...} (label name, value pairs).
+// sample count, for the series name{labels...} (label name, value pairs),
+// summed over the labels not named: tickgate_connections is the open
+// connections of every transport, ws and sse.
 func metricValue(t *testing.T, g prometheus.Gatherer, name string, labels ...string) (float64, bool) {
 	t.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatalf("gather: %v", err)
 	}
+	sum, found := 0.0, false
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -30,19 +33,20 @@ func metricValue(t *testing.T, g prometheus.Gatherer, name string, labels ...str
 			if !hasLabels(m, labels) {
 				continue
 			}
+			found = true
 			switch {
 			case m.Counter != nil:
-				return m.Counter.GetValue(), true
+				sum += m.Counter.GetValue()
 			case m.Gauge != nil:
-				return m.Gauge.GetValue(), true
+				sum += m.Gauge.GetValue()
 			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount()), true
+				sum += float64(m.Histogram.GetSampleCount())
 			case m.Untyped != nil:
-				return m.Untyped.GetValue(), true
+				sum += m.Untyped.GetValue()
 			}
 		}
 	}
-	return 0, false
+	return sum, found
 }
 
 func hasLabels(m *dto.Metric, pairs []string) bool {
@@ -100,7 +104,7 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 	_, body := get(tg.url + "/metrics")
-	for _, name := range append(positive, "tickgate_connections 1", "tickgate_subscriptions 2", "go_goroutines", "process_resident_memory_bytes") {
+	for _, name := range append(positive, `tickgate_connections{transport="ws"} 1`, `tickgate_connections{transport="sse"} 0`, "tickgate_subscriptions 2", "go_goroutines", "process_resident_memory_bytes") {
 		if !strings.Contains(body, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}

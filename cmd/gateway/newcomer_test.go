@@ -1,18 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"net"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
-
-	"github.com/tickgate/tickgate/internal/wstest"
 )
 
 func TestOpenURL(t *testing.T) {
@@ -68,64 +61,9 @@ func exampleClient(t *testing.T) string {
 	return cmd
 }
 
-// TestExampleClient runs the docs' example client command as written, but
-// for the port: a gateway here listens on a free one. It needs npx (Node.js
-// with npm), which fetches wscat from the npm registry on first use, and is
-// skipped where there is none.
+// TestExampleClient: the docs that show a client command show the same
+// one, the README's (TestDocQuickStart runs it).
 func TestExampleClient(t *testing.T) {
-	command := exampleClient(t)
-	if testing.Short() {
-		t.Skip("runs npx")
-	}
-	if _, err := exec.LookPath("npx"); err != nil {
-		t.Skip("no npx on PATH (Node.js with npm): cannot run the example client")
-	}
 	t.Parallel()
-	tg := startGateway(t, nil)
-	tg.waitReady(t)
-	_, port, _ := net.SplitHostPort(strings.TrimPrefix(tg.url, "http://"))
-	command = strings.Replace(command, "localhost:8080", "localhost:"+port, 1)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // the first npx fetches wscat
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) } // npx and node too
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe() // held open: wscat quits when its input ends
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	sc := bufio.NewScanner(stdout)
-	for len(lines) < 3 && sc.Scan() {
-		if m, err := wstest.Decode([]byte(sc.Text())); err == nil && len(lines) == 0 && wstest.IsWelcome(m) {
-			continue // the welcome comes first; the test is about what follows
-		}
-		lines = append(lines, sc.Text())
-	}
-	stdin.Close()
-	for sc.Scan() { // let wscat exit on its own, pipes drained
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("%s: %v", command, err)
-	}
-	if len(lines) < 3 {
-		t.Fatalf("%s printed %q, want the subscribed reply and ticks", command, lines)
-	}
-	if m, err := wstest.Decode([]byte(lines[0])); err != nil || m.Type != "subscribed" || strings.Join(m.Symbols, ",") != "AAPL" {
-		t.Errorf("first line %q, want the subscribed reply for AAPL", lines[0])
-	}
-	for _, l := range lines[1:] {
-		if m, err := wstest.Decode([]byte(l)); err != nil || m.Type != "tick" || m.Sym != "AAPL" {
-			t.Errorf("line %q, want an AAPL tick", l)
-		}
-	}
+	exampleClient(t)
 }

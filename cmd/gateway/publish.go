@@ -22,8 +22,8 @@ import (
 // first lists the source's universe (<prefix>._ref.SYM, with each
 // symbol's previous close), so gateways know every symbol before it ticks. With
 // feed.nats.stream it first makes sure the stream exists, publishes for
-// acks, and carries each simulated symbol on from the stream's last tick
-// of it where there is one. It sends a heartbeat every publish.heartbeat,
+// acks, and carries each simulated symbol on from the stream's last tick,
+// book and status message of it where there are some. It sends a heartbeat every publish.heartbeat,
 // drops (and counts) the ticks it cannot send while NATS is unreachable,
 // and serves /metrics on publish.metrics_listen. It returns when ctx is
 // done or a non-looping replay ends.
@@ -62,16 +62,16 @@ func runPublishing(ctx context.Context, cfg *Config, base *slog.Logger, listenin
 	defer pub.Close()
 	run := seqRun{Epoch: epoch}
 	if cfg.Publish.Source == "sim" && cfg.Feed.NATS.Stream != "" {
-		if run.Resume, err = resumeFrom(ctx, pub, sim.Symbols(simConfig(&cfg.Feed)), log); err != nil {
+		if run.Resume, err = resumeFrom(ctx, pub, sim.Symbols(simConfig(cfg)), log); err != nil {
 			return err
 		}
 	}
-	src, err := newRunSource(&cfg.Feed, cfg.Publish.Source, run, reg, base)
+	src, err := newRunSource(cfg, cfg.Publish.Source, run, reg, base)
 	if err != nil {
 		return err
 	}
 	log.Info("publishing", "source", cfg.Publish.Source, "urls", cfg.Feed.NATS.URLs, "prefix", cfg.Feed.NATS.Prefix,
-		"stream", cfg.Feed.NATS.Stream, "symbols", len(src.Listings()), "epoch", epoch, "resumed", len(run.Resume))
+		"stream", cfg.Feed.NATS.Stream, "symbols", len(src.Listings()), "epoch", epoch, "resumed", len(run.Resume.Ticks))
 	return publishLoop(ctx, cfg, src, pub, log)
 }
 
@@ -81,20 +81,20 @@ func runPublishing(ctx context.Context, cfg *Config, base *slog.Logger, listenin
 // simulator at any but the lowest rates.
 const otherPublisherWait = 250 * time.Millisecond
 
-// resumeFrom returns the stream's last tick of each of symbols, for the
-// simulator to carry on from, unless another publisher is running: then
-// none, so that this run's ticks are all of its new epoch and gateways
-// see the conflict (tickgate_feed_dropped_ticks_total{reason="epoch_conflict"}).
-func resumeFrom(ctx context.Context, pub *feednats.Publisher, symbols []string, log *slog.Logger) ([]feed.Tick, error) {
+// resumeFrom returns the stream's last messages of each of symbols, for
+// the simulator to carry on from, unless another publisher is running:
+// then none, so that this run's messages are all of its new epoch and
+// gateways see the conflict (tickgate_feed_dropped_ticks_total{reason="epoch_conflict"}).
+func resumeFrom(ctx context.Context, pub *feednats.Publisher, symbols []string, log *slog.Logger) (feednats.Last, error) {
 	other, err := pub.OtherPublisher(otherPublisherWait)
 	if err != nil {
-		return nil, err
+		return feednats.Last{}, err
 	}
 	if other {
 		log.Error("another publisher is publishing on this prefix; not carrying seqs on from the stream, so gateways see two epochs and alarm. Stop one of them.")
-		return nil, nil
+		return feednats.Last{}, nil
 	}
-	return pub.LastTicks(ctx, symbols)
+	return pub.LastMessages(ctx, symbols)
 }
 
 // publishLoop runs src into pub with heartbeats and progress logs until

@@ -6,12 +6,15 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/logtest"
 	"github.com/tickgate/tickgate/internal/natstest"
 	"github.com/tickgate/tickgate/internal/poll"
 	"github.com/tickgate/tickgate/internal/runtest"
@@ -122,12 +125,7 @@ func TestPublishCarriesSeqsOn(t *testing.T) {
 	cfg["feed.sim.symbols"] = `["AAPL"]`
 	_, stop := startPublish(t, cfg)
 	st := streamOf(t, ns.ClientURL(), "TICKS")
-	poll.Until(t, 10*time.Second, func() error {
-		if _, err := st.GetLastMsgForSubject(context.Background(), "ticks.AAPL"); err != nil {
-			return err
-		}
-		return nil
-	})
+	waitSubject(t, st, "ticks.AAPL")
 	stop()
 	m, err := st.GetLastMsgForSubject(context.Background(), "ticks.AAPL")
 	if err != nil {
@@ -147,6 +145,15 @@ func TestPublishCarriesSeqsOn(t *testing.T) {
 	if got := newcomer(); got.Seq != 1 || got.Epoch == last.Epoch || !feed.ValidEpoch(got.Epoch) {
 		t.Fatalf("first ZZZ tick: seq %d epoch %q, want 1 in a new epoch", got.Seq, got.Epoch)
 	}
+}
+
+// waitSubject waits until st holds a message on subject.
+func waitSubject(t *testing.T, st jetstream.Stream, subject string) {
+	t.Helper()
+	poll.Until(t, 10*time.Second, func() error {
+		_, err := st.GetLastMsgForSubject(context.Background(), subject)
+		return err
+	})
 }
 
 // TestPublishNewEpochPerRun restarts gateway publish on core NATS with the
@@ -191,6 +198,34 @@ func TestPublishSecondPublisherNewEpoch(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("no tick of a second epoch within 5s: the second publisher carried the first's epoch on")
+		}
+	}
+}
+
+// TestPublishLogsNameOneSubsystem: every line gateway publish logs, its
+// own and its NATS connection's (connected, created stream), names one
+// subsystem once.
+func TestPublishLogsNameOneSubsystem(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir()))
+	cfg := testConfig(t, map[string]string{
+		"publish.metrics_listen": `""`, "feed.nats.urls": yamlList(ns.ClientURL()), "feed.nats.stream": "TICKS",
+	})
+	var out logtest.Buffer
+	log := slog.New(slog.NewTextHandler(&out, nil))
+	task := runtest.Start(t, "runPublish", func(ctx context.Context) error { return runPublishing(ctx, cfg, log, nil) })
+	poll.Until(t, 10*time.Second, func() error {
+		for _, want := range []string{`msg=connected`, `msg="created stream"`, `msg=publishing`} {
+			if !strings.Contains(out.String(), want) {
+				return fmt.Errorf("no %s line yet:\n%s", want, out.String())
+			}
+		}
+		return nil
+	})
+	task.Stop()
+	for line := range strings.Lines(out.String()) {
+		if n := strings.Count(line, "subsystem="); n != 1 {
+			t.Errorf("%d subsystem fields in %q", n, line)
 		}
 	}
 }

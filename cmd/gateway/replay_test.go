@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,8 +73,8 @@ func (r recording) check(t *testing.T, m wstest.Msg) {
 }
 
 // TestGatewayReplay serves a recording to the end: a client sees every
-// tick from its first on, and once the file ends the gateway keeps
-// serving the last ticks but reports not ready.
+// tick from its first on, then a feed_down saying the feed ended, and
+// the gateway keeps serving the last ticks but reports not ready.
 func TestGatewayReplay(t *testing.T) {
 	t.Parallel()
 	rec := readRecording(t, sampleReplay)
@@ -94,6 +95,9 @@ func TestGatewayReplay(t *testing.T) {
 
 	// The client sees each symbol's ticks, from its first, through the last.
 	rec.readThrough(t, c, func(m wstest.Msg) { rec.check(t, m) })
+	if m := c.Next(); m.Type != "notice" || m.Code != "feed_down" || !strings.Contains(string(m.Raw), "ended") {
+		t.Fatalf("after the last tick: %s, want a feed_down notice saying the feed ended", m.Raw)
+	}
 
 	poll.Until(t, 5*time.Second, func() error {
 		if code, _ := get(tg.url + "/readyz"); code != http.StatusServiceUnavailable {
@@ -104,8 +108,12 @@ func TestGatewayReplay(t *testing.T) {
 	if v, _ := metricValue(t, tg.gw.reg, "tickgate_feed_replay_loops_total"); v != 1 {
 		t.Errorf("tickgate_feed_replay_loops_total = %g, want 1", v)
 	}
-	// Still serving: a new client gets the last tick as its snapshot.
+	// Still serving: a new client hears the feed ended, then gets the last
+	// tick as its snapshot.
 	c2 := connect(t, tg, "?symbols=AAPL")
+	if m := c2.Next(); m.Type != "notice" || m.Code != "feed_down" {
+		t.Fatalf("a client of an ended replay got %s first, want feed_down", m.Raw)
+	}
 	subscribed(c2, "AAPL")
 	m := c2.Next()
 	if m.Type != "tick" || m.Sym != "AAPL" || m.Seq != rec.last["AAPL"] {

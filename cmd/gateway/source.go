@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -12,35 +13,45 @@ import (
 	"github.com/tickgate/tickgate/feed/sim"
 )
 
-// newSource builds the source named kind from the feed config, numbering
-// seqs (sim, replay) in a fresh epoch. Errors name the config key at
-// fault. Each adapter tags its own log lines.
-func newSource(cfg *FeedConfig, kind string, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
-	return newRunSource(cfg, kind, seqRun{}, reg, log)
+// newSource builds the gateway's source named kind from the feed config
+// (and the simulator's book depth, book.depth), numbering seqs (sim,
+// replay) in a fresh epoch, the simulator's after its backfill. Errors name
+// the config key at fault. Each adapter tags its own log lines.
+func newSource(c *Config, kind string, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
+	return newRunSource(c, kind, seqRun{Backfill: c.Feed.Sim.Backfill}, reg, log)
 }
 
-// simConfig is the simulator's configuration from feed.sim.
-func simConfig(cfg *FeedConfig) sim.Config {
+// simConfig is the simulator's configuration from feed.sim and book.depth,
+// without a run's epoch, resumption or backfill (seqRun).
+func simConfig(c *Config) sim.Config {
+	cfg := &c.Feed.Sim
 	return sim.Config{
-		Rate: cfg.Sim.Rate, Seed: cfg.Sim.Seed, Skew: cfg.Sim.Skew,
-		Symbols: cfg.Sim.Symbols, Universe: cfg.Sim.Universe, ChurnEvery: cfg.Sim.ChurnEvery,
+		Rate: cfg.Rate, Seed: cfg.Seed, Skew: cfg.Skew,
+		Symbols: cfg.Symbols, Universe: cfg.Universe, ChurnEvery: cfg.ChurnEvery,
+		Book: cfg.Book, Depth: c.Book.Depth, Churn: cfg.BookChurn,
+		HaltsPerHour: cfg.HaltsPerHour, HaltDuration: cfg.HaltDuration,
 	}
 }
 
 // seqRun is how a source that assigns seqs numbers them: in Epoch ("" for
-// a fresh one), the simulator's Resume symbols carrying on from their last
-// ticks. A nats source assigns none and ignores it.
+// a fresh one), the simulator's Resume symbols carrying their tick, book
+// and status seqs on from their last messages, or its first seqs a
+// Backfill of synthetic history (only the gateway's own simulator has
+// one). A nats source assigns none and ignores it.
 type seqRun struct {
-	Epoch  string
-	Resume []feed.Tick
+	Epoch    string
+	Resume   feednats.Last
+	Backfill time.Duration
 }
 
 // newRunSource is newSource numbering seqs as run says.
-func newRunSource(cfg *FeedConfig, kind string, run seqRun, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
+func newRunSource(c *Config, kind string, run seqRun, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
+	cfg := &c.Feed
 	switch kind {
 	case "sim":
-		sc := simConfig(cfg)
-		sc.Epoch, sc.Resume = run.Epoch, run.Resume
+		sc := simConfig(c)
+		sc.Epoch, sc.Backfill = run.Epoch, run.Backfill
+		sc.Resume, sc.ResumeBooks, sc.ResumeStatus = run.Resume.Ticks, run.Resume.Books, run.Resume.Status
 		src, err := sim.New(sc)
 		if err != nil {
 			return nil, fmt.Errorf("config: feed.sim: %w", err)

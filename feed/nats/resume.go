@@ -13,24 +13,59 @@ import (
 	"github.com/tickgate/tickgate/feed"
 )
 
-// LastTicks returns the last tick the stream holds of each of symbols
-// that has one, in the order of symbols, so that a restarted publisher can
-// carry their seqs on in the same epoch and a restart is no reset at all.
-// A symbol with no message, or whose last message is not a valid tick of
-// it, is left out: it starts again, in a new epoch. Without a stream it
-// returns nil. It reads the stream once, through an ordered consumer that
-// delivers the last message of each subject, so a universe of 50,000
-// symbols costs one pass, not 50,000 requests.
-func (p *Publisher) LastTicks(ctx context.Context, symbols []string) ([]feed.Tick, error) {
+// Last is what an earlier run left in the stream for the symbols that can
+// carry on from it (LastMessages): each one's last tick and, of the same
+// epoch, its last book and status message where it has one.
+type Last struct {
+	Ticks  []feed.Tick
+	Books  []feed.Book
+	Status []feed.Status
+}
+
+// LastMessages returns the last tick the stream holds of each of symbols
+// that has one, in the order of symbols, and that symbol's last book and
+// status message, so that a restarted publisher can carry their seqs on in
+// the same epoch and a restart is no reset at all. A symbol is left out,
+// to start again in a new epoch, if it has no tick, if its last message of
+// any kind is not a valid one of it, or if its last book or status message
+// is of another epoch than its last tick (a later run that sent those and
+// no tick: a gateway has moved on to that run's epoch). Without a stream
+// it returns an empty Last. It reads the stream once, through an ordered
+// consumer that delivers the last message of each subject, so a universe
+// of 50,000 symbols costs one pass, not 150,000 requests.
+func (p *Publisher) LastMessages(ctx context.Context, symbols []string) (Last, error) {
+	var last Last
 	if p.stream == "" {
-		return nil, nil
+		return last, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, lastMessagesTimeout)
+	defer cancel()
+	raw, err := p.lastPerSubject(ctx, symbols)
+	if err != nil {
+		return Last{}, err
+	}
+	for i, sym := range symbols {
+		if raw[i][0] == nil {
+			continue // never ticked: nothing to carry on
+		}
+		if err := last.add(sym, raw[i]); err != nil {
+			p.log.Warn("not carrying a symbol on from the stream; it starts a new epoch", "symbol", sym, "err", err)
+		}
+	}
+	return last, nil
+}
+
+// lastMessagesTimeout bounds LastMessages' pass over the stream.
+const lastMessagesTimeout = 30 * time.Second
+
+// lastPerSubject reads the stream's last message of every subject under
+// Prefix and returns, for each of symbols, its last tick, book and status
+// message (nil for none). It fails only if it cannot read the stream.
+func (p *Publisher) lastPerSubject(ctx context.Context, symbols []string) ([][3][]byte, error) {
 	js, err := jetstream.New(p.nc)
 	if err != nil {
 		return nil, fmt.Errorf("nats: jetstream: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, lastTicksTimeout)
-	defer cancel()
 	cons, err := js.OrderedConsumer(ctx, p.stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{p.prefix + ">"},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
@@ -42,46 +77,84 @@ func (p *Publisher) LastTicks(ctx context.Context, symbols []string) ([]feed.Tic
 	for i, sym := range symbols {
 		index[sym] = i
 	}
-	found := make([]*feed.Tick, len(symbols))
+	raw := make([][3][]byte, len(symbols))
 	for pending := cons.CachedInfo().NumPending; pending > 0; {
 		batch, err := cons.Fetch(int(min(pending, 1024)), jetstream.FetchContext(ctx))
 		if err != nil {
-			return nil, fmt.Errorf("nats: stream %s: last ticks: %w", p.stream, err)
+			return nil, fmt.Errorf("nats: stream %s: last messages: %w", p.stream, err)
 		}
 		for m := range batch.Messages() {
 			if md, err := m.Metadata(); err == nil {
 				pending = md.NumPending
 			}
-			sym := strings.TrimPrefix(m.Subject(), p.prefix)
-			if i, ok := index[sym]; ok {
-				found[i] = p.lastTick(sym, m.Data())
+			kind, sym := p.kindOf(m.Subject())
+			if i, ok := index[sym]; ok && kind >= 0 {
+				raw[i][kind] = m.Data()
 			}
 		}
 		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("nats: stream %s: last ticks: %w", p.stream, err)
+			return nil, fmt.Errorf("nats: stream %s: last messages: %w", p.stream, err)
 		}
 	}
-	var last []feed.Tick
-	for _, t := range found {
-		if t != nil {
-			last = append(last, *t)
-		}
-	}
-	return last, nil
+	return raw, nil
 }
 
-// lastTicksTimeout bounds LastTicks' pass over the stream.
-const lastTicksTimeout = 30 * time.Second
+// kindOf tells which of a symbol's messages subject carries (0 a tick, 1
+// a book message, 2 a status, as Last.add reads them) and for which
+// symbol; -1 for a heartbeat or a listing.
+func (p *Publisher) kindOf(subject string) (kind int, sym string) {
+	rest := strings.TrimPrefix(subject, p.prefix)
+	switch {
+	case rest == HeartbeatToken || strings.HasPrefix(rest, ListingToken+"."):
+		return -1, ""
+	case strings.HasPrefix(rest, BookToken+"."):
+		return 1, rest[len(BookToken)+1:]
+	case strings.HasPrefix(rest, StatusToken+"."):
+		return 2, rest[len(StatusToken)+1:]
+	}
+	return 0, rest
+}
 
-// lastTick decodes data, the stream's last message of sym's subject, or
-// returns nil if it is not a tick of sym.
-func (p *Publisher) lastTick(sym string, data []byte) *feed.Tick {
-	t, err := feed.DecodeJSON(data)
-	if err != nil || t.Symbol != sym {
-		p.log.Warn("last message in the stream is not a tick of its symbol; it starts a new epoch", "symbol", sym, "err", err)
+// add decodes sym's last tick, book and status message (nil for none) and
+// adds them to l, or reports why sym cannot carry on from them.
+func (l *Last) add(sym string, raw [3][]byte) error {
+	tick, err := feed.DecodeJSON(raw[0])
+	check := func(what string, err error, gotSym, gotEpoch string) error {
+		switch {
+		case err != nil:
+			return fmt.Errorf("last %s: %w", what, err)
+		case gotSym != sym:
+			return fmt.Errorf("last %s is of %s", what, gotSym)
+		case gotEpoch != tick.Epoch:
+			return fmt.Errorf("last %s is of epoch %q, the last tick of %q", what, gotEpoch, tick.Epoch)
+		}
 		return nil
 	}
-	return &t
+	if err := check("tick", err, tick.Symbol, tick.Epoch); err != nil {
+		return err
+	}
+	var book feed.Book
+	if raw[1] != nil {
+		book, err = feed.DecodeBook(raw[1])
+		if err := check("book message", err, book.Symbol, book.Epoch); err != nil {
+			return err
+		}
+	}
+	var status feed.Status
+	if raw[2] != nil {
+		status, err = feed.DecodeStatus(raw[2])
+		if err := check("status", err, status.Symbol, status.Epoch); err != nil {
+			return err
+		}
+	}
+	l.Ticks = append(l.Ticks, tick)
+	if raw[1] != nil {
+		l.Books = append(l.Books, book)
+	}
+	if raw[2] != nil {
+		l.Status = append(l.Status, status)
+	}
+	return nil
 }
 
 // OtherPublisher reports whether something else publishes on Prefix.>

@@ -46,6 +46,7 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 		return err
 	}
 	r := &runner{s: s, nc: nc, sink: sink}
+	r.depth, _ = sink.(feed.DepthSink)
 	defer s.close(r, closed)
 	if s.stream == "" {
 		r.msgs = make(chan *natsgo.Msg, s.pending)
@@ -63,11 +64,12 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 
 // runner is Run's state, owned by Run's goroutine.
 type runner struct {
-	s    *Source
-	nc   *natsgo.Conn
-	sink feed.Sink
-	msgs chan *natsgo.Msg // core NATS; nil with a stream
-	js   *streamReader    // nil without a stream
+	s     *Source
+	nc    *natsgo.Conn
+	sink  feed.Sink
+	depth feed.DepthSink   // sink, if it takes books and status; else they are dropped
+	msgs  chan *natsgo.Msg // core NATS; nil with a stream
+	js    *streamReader    // nil without a stream
 
 	heard   uint64 // messages received, ticks and heartbeats alike
 	checked uint64 // heard at the last stall check
@@ -190,8 +192,9 @@ func (r *runner) caughtUp() {
 	r.s.log.Info("caught up with the stream", "stream", r.s.stream, "replayed", r.js.delivered)
 }
 
-// handle decodes one message and hands on its tick or listing, or counts
-// and drops it. Heartbeats only count as heard. Which symbols the gateway
+// handle decodes one message and hands on its tick, book, status or
+// listing, or refuses it (counted, and logged once per symbol, kind and
+// reason). Heartbeats only count as heard. Which symbols the gateway
 // carries is not judged here: the sink (the engine) lists, refuses and
 // counts.
 func (r *runner) handle(subject string, data []byte) {
@@ -202,27 +205,21 @@ func (r *runner) handle(subject string, data []byte) {
 	if sym, ok := strings.CutPrefix(subject, s.ref); ok {
 		l, err := decodeListing(sym, data)
 		if err != nil {
-			s.refuse(subject, err)
+			s.refuse(sym, subject, feed.KindListing, err)
 			return
 		}
 		r.sink.List(l)
 		return
 	}
+	if r.handleDepth(subject, data) {
+		return
+	}
 	t, err := s.decode(subject, data)
 	if err != nil {
-		s.refuse(subject, err)
+		s.refuse(strings.TrimPrefix(subject, s.prefix), subject, feed.KindTick, err)
 		return
 	}
 	r.sink.Publish(t)
-}
-
-// refuse counts and logs (at most once a second) a message dropped as
-// bad.
-func (s *Source) refuse(subject string, err error) {
-	s.metrics.decodeErrors.Inc()
-	s.warn.Do(func() {
-		s.log.Warn("dropped bad message (warnings limited to 1/s)", "subject", subject, "err", err)
-	})
 }
 
 // decode parses the tick in data, received on subject, and checks that it
@@ -234,7 +231,7 @@ func (s *Source) decode(subject string, data []byte) (feed.Tick, error) {
 		return feed.Tick{}, fmt.Errorf("nats: %w", err)
 	}
 	if t.Symbol != sym {
-		return feed.Tick{}, fmt.Errorf("nats: %w: symbol %q on subject %q", feed.ErrBadTick, t.Symbol, subject)
+		return feed.Tick{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadTick, "symbol %q on subject %q", t.Symbol, subject))
 	}
 	return t, nil
 }
@@ -247,7 +244,7 @@ func decodeListing(sym string, data []byte) (feed.Listing, error) {
 		return feed.Listing{}, fmt.Errorf("nats: %w", err)
 	}
 	if l.Symbol != sym {
-		return feed.Listing{}, fmt.Errorf("nats: %w: symbol %q on the listing subject of %q", feed.ErrBadListing, l.Symbol, sym)
+		return feed.Listing{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadListing, "symbol %q on the listing subject of %q", l.Symbol, sym))
 	}
 	return l, nil
 }

@@ -42,6 +42,7 @@ type symbol struct {
 	px        float64 // unrounded model price
 	prevClose float64 // in whole cents
 	sigma     float64 // annualised volatility
+	rate      float64 // its live ticks per second
 	drift     float64 // (mu - sigma²/2)·dt of one tick
 	vol       float64 // sigma·√dt of one tick
 }
@@ -55,14 +56,13 @@ func newSymbol(name string, share, rate float64, rng *rand.Rand) symbol {
 	} else {
 		p = profile{prevClose: drawClose(rng), sigma: minSigma + (maxSigma-minSigma)*rng.Float64()}
 	}
-	dt := 1 / (rate * share * tradingYear)
 	sym := symbol{
 		name:      name,
 		prevClose: dollars(cents(p.prevClose)),
 		sigma:     p.sigma,
-		drift:     (mu - p.sigma*p.sigma/2) * dt,
-		vol:       p.sigma * math.Sqrt(dt),
+		rate:      rate * share,
 	}
+	sym.drift, sym.vol = sym.walk(1 / (rate * share * tradingYear))
 	gap := p.sigma * math.Sqrt(openGap*tradingDay) * rng.NormFloat64()
 	sym.px = step(sym.prevClose, 0, gap, 1)
 	return sym
@@ -74,13 +74,25 @@ func (sym *symbol) resume(t feed.Tick) {
 	sym.epoch, sym.seq, sym.px = t.Epoch, t.Seq, t.Price
 }
 
+// walk is the drift and volatility of a step of the symbol's walk that
+// spans dt trading years.
+func (sym *symbol) walk(dt float64) (drift, vol float64) {
+	return (mu - sym.sigma*sym.sigma/2) * dt, sym.sigma * math.Sqrt(dt)
+}
+
 // next generates the next tick, stamped ts. Run calls it for every tick;
 // tests call it directly to check the sequence without timing. It draws
 // from the RNG in a fixed order, which is what makes a seed reproducible.
 func (s *Source) next(ts int64) feed.Tick {
 	sym := &s.syms[s.pick()]
+	return s.tick(sym, sym.drift, sym.vol, ts)
+}
+
+// tick makes sym's next tick, stamped ts, its price one step of the walk
+// with the given drift and volatility on from the last.
+func (s *Source) tick(sym *symbol, drift, vol float64, ts int64) feed.Tick {
 	sym.seq++
-	sym.px = step(sym.px, sym.drift, sym.vol, s.rng.NormFloat64())
+	sym.px = step(sym.px, drift, vol, s.rng.NormFloat64())
 	px := cents(sym.px)
 	spread := 1 + s.rng.Int64N(5)
 	bid := max(px-spread/2, 1)

@@ -55,6 +55,41 @@ type Config struct {
 	// Seq+1, from its Price, in its Epoch ("" stays "", DefaultEpoch). At
 	// most one per symbol, each for a symbol the source emits.
 	Resume []feed.Tick
+	// Backfill is how much made-up history Run publishes before its first
+	// live tick: synthetic ticks (feed.Tick.Synthetic) stamped over the
+	// Backfill before the whole minute Run starts in, so charts have bars
+	// at once (backfill.go). 0 means none; at most 24h; not with Resume,
+	// whose run has a past already. A symbol ticks every 5 s of it, or,
+	// past 200,000 ticks in all, less often (down to every 15 s) and then
+	// over a shorter window.
+	Backfill time.Duration
+
+	// Book gives each symbol an order book of Depth levels a side around
+	// its price (book.go): its trades happen at the touch, and a DepthSink
+	// gets its snapshots and updates. Without it a tick's bid and ask are
+	// a spread drawn around its price, and no book is sent.
+	Book bool
+	// Depth is the levels a side of each book (the gateway's book.depth).
+	// 0 means 10; at most 100.
+	Depth int
+	// Churn is the chance, 0 to 1, that a trade is followed by a book
+	// update of its symbol: its effect on the book, and 1-3 levels
+	// resized, pulled or added. Whatever Churn is, an update goes first
+	// when a trade's bid or ask is not what the receiver's book shows.
+	Churn float64
+	// HaltsPerHour is how often each symbol halts, on average, per hour of
+	// feed time (halt.go); 0 never. A halted symbol does not trade.
+	HaltsPerHour float64
+	// HaltDuration is the mean time a halt lasts; its reopening auction
+	// then lasts a fifth of that. 0 means 15s.
+	HaltDuration time.Duration
+	// ResumeBooks and ResumeStatus hold the last book and status message
+	// of an earlier run for symbols in Resume, whose book and status seqs
+	// then carry on from them (in the resumed tick's epoch, which theirs
+	// must be): the first book message is a snapshot at Seq+1, the first
+	// status at Seq+1. At most one of each per resumed symbol.
+	ResumeBooks  []feed.Book
+	ResumeStatus []feed.Status
 }
 
 // Source is the simulated feed. It is not safe for concurrent use; its state
@@ -66,10 +101,18 @@ type Source struct {
 	rng     *rand.Rand
 	zipf    *rand.Zipf // nil with a single symbol: nothing to choose
 	shares  []float64  // each Zipf rank's share of the ticks
-	syms    []symbol   // by Zipf rank; churn replaces one
+	syms    []symbol   // by Zipf rank; relist replaces one
 	taken   map[string]bool
 	initial []feed.Listing // what Listings returns, fixed at New
 	running atomic.Bool    // guards against a second Run racing on rng
+
+	books   []*book // by symbol, as syms; nil without Config.Book
+	halts   []halt  // by symbol, as syms
+	halting bool    // Config.HaltsPerHour > 0
+	depth   int     // levels a side
+	churn   float64
+
+	backfillWindow time.Duration // Config.Backfill
 }
 
 var _ feed.Source = (*Source)(nil)
@@ -92,6 +135,8 @@ func New(cfg Config) (*Source, error) {
 		syms:    make([]symbol, len(names)),
 		taken:   make(map[string]bool, len(names)),
 		initial: make([]feed.Listing, len(names)),
+
+		backfillWindow: cfg.Backfill,
 	}
 	for i, name := range names {
 		s.syms[i] = newSymbol(name, s.shares[i], cfg.Rate, rng)
@@ -107,6 +152,7 @@ func New(cfg Config) (*Source, error) {
 	for i := range s.syms {
 		s.initial[i] = feed.Listing{Symbol: s.syms[i].name, PrevClose: s.syms[i].prevClose}
 	}
+	s.newDepth(cfg, names)
 	return s, nil
 }
 
@@ -140,7 +186,7 @@ func (cfg Config) defaults() Config {
 	if cfg.Epoch == "" {
 		cfg.Epoch = feed.NewEpoch()
 	}
-	return cfg
+	return cfg.depthDefaults()
 }
 
 // validate reports the first problem with a defaulted Config. The negated
@@ -175,6 +221,15 @@ func (cfg Config) validate() error {
 	if !feed.ValidEpoch(cfg.Epoch) {
 		return fmt.Errorf("sim: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", cfg.Epoch)
 	}
+	if cfg.Backfill < 0 || cfg.Backfill > maxBackfill {
+		return fmt.Errorf("sim: backfill %s out of range [0, %s]", cfg.Backfill, maxBackfill)
+	}
+	if cfg.Backfill > 0 && len(cfg.Resume) > 0 {
+		return errors.New("sim: backfill: a resumed run has a past already; set one or the other")
+	}
+	if err := cfg.validateDepth(); err != nil {
+		return err
+	}
 	return cfg.validateResume(Symbols(cfg))
 }
 
@@ -190,7 +245,7 @@ func (cfg Config) validateResume(emitted []string) error {
 		}
 		resumed[t.Symbol] = true
 	}
-	return nil
+	return cfg.validateResumeDepth()
 }
 
 // Listings lists the symbols the source emits at start, hottest first,
@@ -202,7 +257,8 @@ func (cfg Config) validateResume(emitted []string) error {
 func (s *Source) Listings() []feed.Listing { return slices.Clone(s.initial) }
 
 // Run emits ticks into sink at the configured rate until ctx is done, then
-// returns nil. It may be called only once.
+// returns nil. It may be called only once. With Config.Backfill it first
+// publishes the synthetic history, as fast as sink takes it.
 //
 // Run does not sleep per tick: on each wake-up it emits every tick due since
 // start, so rates far above the timer resolution keep an exact average. After
@@ -213,6 +269,11 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("sim: Run called more than once")
 	}
+	if s.backfillWindow > 0 && !s.backfill(ctx.Done(), sink, time.Now().UnixNano()) {
+		return nil
+	}
+	out := newOutlet(sink, s.depth)
+	s.start(time.Now().UnixNano(), out)
 	tk := time.NewTicker(s.interval())
 	defer tk.Stop()
 	var churn <-chan time.Time
@@ -229,13 +290,13 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 		case <-ctx.Done():
 			return nil
 		case <-churn:
-			s.churn(sink)
+			s.relist(out)
 		case now := <-tk.C:
 			due := uint64(now.Sub(start).Seconds() * s.rate)
 			if due-emitted > limit {
 				emitted = due - limit
 			}
-			if !s.emit(ctx.Done(), sink, due-emitted) {
+			if !s.emit(ctx.Done(), out, due-emitted) {
 				return nil
 			}
 			emitted = due
@@ -254,9 +315,9 @@ func (s *Source) interval() time.Duration {
 	return min(max(d, time.Millisecond), time.Second)
 }
 
-// emit publishes n ticks, checking done every 1024 so a large burst at a
+// emit makes n turns, checking done every 1024 so a large burst at a
 // high rate still stops promptly. It reports false if done closed.
-func (s *Source) emit(done <-chan struct{}, sink feed.Sink, n uint64) bool {
+func (s *Source) emit(done <-chan struct{}, out *outlet, n uint64) bool {
 	for i := range n {
 		if i%1024 == 1023 {
 			select {
@@ -265,7 +326,7 @@ func (s *Source) emit(done <-chan struct{}, sink feed.Sink, n uint64) bool {
 			default:
 			}
 		}
-		sink.Publish(s.next(time.Now().UnixNano()))
+		s.step(time.Now().UnixNano(), out)
 	}
 	return true
 }

@@ -186,6 +186,9 @@ func TestNewRejects(t *testing.T) {
 		{Config{Symbols: []string{"AAPL"}, Resume: []feed.Tick{{Symbol: "MSFT", Seq: 1, Price: 1, Bid: 1, Ask: 1, TS: 1}}}, "resume: MSFT"},
 		{Config{Symbols: []string{"AAPL"}, Resume: []feed.Tick{{Symbol: "AAPL", Seq: 1, Price: 1, Bid: 1, Ask: 1, TS: 1}, {Symbol: "AAPL", Seq: 2, Price: 1, Bid: 1, Ask: 1, TS: 1}}}, "resumed twice"},
 		{Config{Symbols: []string{"AAPL"}, Resume: []feed.Tick{{Symbol: "AAPL"}}}, "resume: feed: bad tick"},
+		{Config{Backfill: -time.Minute}, "backfill -1m0s out of range"},
+		{Config{Backfill: 25 * time.Hour}, "backfill 25h0m0s out of range"},
+		{Config{Symbols: []string{"AAPL"}, Backfill: time.Hour, Resume: []feed.Tick{{Symbol: "AAPL", Seq: 1, Price: 1, Bid: 1, Ask: 1, TS: 1}}}, "backfill: a resumed run"},
 	} {
 		_, err := New(tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "sim: ") {

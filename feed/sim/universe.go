@@ -3,6 +3,7 @@ package sim
 import (
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/tickgate/tickgate/feed"
 )
@@ -18,8 +19,9 @@ import (
 //
 // Churn: with Config.ChurnEvery, each period the simulator delists one
 // symbol of the quieter half and lists a new ticker in its Zipf rank, with
-// its own previous close, a fresh epoch and seqs from 1: the listings and
-// delistings of a trading day, for tests and demos.
+// its own previous close, book and trading state, a fresh epoch and seqs
+// from 1: the listings and delistings of a trading day, for tests and
+// demos.
 
 // maxUniverse bounds Config.Universe.
 const maxUniverse = 1_000_000
@@ -88,18 +90,31 @@ func drawClose(rng *rand.Rand) float64 {
 	return min(max(medianClose*math.Exp(closeSpread*rng.NormFloat64()), minClose), maxClose)
 }
 
-// churn delists one symbol of the quieter half and lists a new ticker in
+// relist delists one symbol of the quieter half and lists a new ticker in
 // its place (its Zipf rank, so its share of ticks), with a previous close
-// and volatility of its own, a fresh epoch and seqs from 1. A delisted
-// ticker is never listed again by this run.
-func (s *Source) churn(sink feed.Sink) {
+// and volatility of its own, a fresh epoch and seqs from 1, an open
+// trading state and, with books, a book of its own: its status and book
+// snapshot go to out's DepthSink right after its listing, as start sends
+// every symbol's. A delisted ticker is never listed again by this run.
+func (s *Source) relist(out *outlet) {
 	lo := len(s.syms) / 2
 	i := lo + s.rng.IntN(len(s.syms)-lo)
 	old := s.syms[i].name
 	name := newNames(s.rng, 1, s.taken)[0]
 	sym := newSymbol(name, s.shares[i], s.rate, s.rng)
 	sym.epoch = feed.NewEpoch()
-	sink.List(feed.Listing{Symbol: old, Delisted: true})
+	out.sink.List(feed.Listing{Symbol: old, Delisted: true})
 	s.syms[i] = sym
-	sink.List(feed.Listing{Symbol: name, PrevClose: sym.prevClose})
+	h := s.halts[i] // the same rank: the same chances per turn
+	s.halts[i] = halt{state: feed.StatusOpen, pHalt: h.pHalt, pAuction: h.pAuction, pOpen: h.pOpen}
+	if s.books != nil {
+		s.books[i] = newBook(s.depth)
+		s.books[i].follow(sym.px, s.depth, s.rng)
+	}
+	out.sink.List(feed.Listing{Symbol: name, PrevClose: sym.prevClose})
+	ts := time.Now().UnixNano()
+	s.sendStatus(i, ts, out)
+	if s.books != nil && out.depth != nil {
+		s.sendBook(i, ts, out)
+	}
 }

@@ -19,6 +19,8 @@ type Bar struct {
 	Partial bool    `json:"partial"`
 	Delayed bool    `json:"delayed"`
 	Span    int64   `json:"span"`
+
+	Synthetic bool `json:"synthetic"`
 }
 
 // String is the bar in one line for tests to compare: stream, bucket start
@@ -33,6 +35,9 @@ func (b Bar) String() string {
 	}
 	if b.Span > 0 {
 		s += fmt.Sprintf(" span%d", b.Span)
+	}
+	if b.Synthetic {
+		s += " synthetic"
 	}
 	return s
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tickgate/tickgate/feed"
 )
 
 // ReadTimeout bounds each read of a frame; past it the read fails and
@@ -47,8 +49,6 @@ type Msg struct {
 	// names the new one in Epoch.
 	Epochs map[string]string `json:"epochs"`
 	Epoch  string            `json:"epoch"`
-	// Reason: why a retired notice's symbol was retired.
-	Reason string `json:"reason"`
 
 	// Streams: replies name their stream, list has every stream's symbols.
 	Stream  string              `json:"stream"`
@@ -60,6 +60,17 @@ type Msg struct {
 	Partial    bool    `json:"partial"`
 	Span       uint64  `json:"span"`
 	Delayed    bool    `json:"delayed"`
+	// Synthetic: a tick or bar of the simulator's made-up past.
+	Synthetic bool `json:"synthetic"`
+	// Books: the checksum and the levels; gap notices' range.
+	Checksum   uint32       `json:"checksum"`
+	Bids, Asks []feed.Level // "bids", "asks"
+	From       uint64       `json:"from"`
+	To         uint64       `json:"to"`
+	// Status: the state and its reason; a retired notice's reason for
+	// retiring its symbol.
+	Status string `json:"status"`
+	Reason string `json:"reason"`
 
 	Raw []byte `json:"-"`
 }

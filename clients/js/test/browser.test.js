@@ -88,8 +88,8 @@ test("the watchlist page: add a symbol, see it tick, say no to a bad one, recove
   // Restart the gateway on the same port: the page reconnects, resubscribes and shows the gap.
   await gw.stop("SIGTERM");
   await waitFor(async () => (await page.locator("#conn").getAttribute("data-state")) === "reconnecting", 10000, "page did not notice the restart");
-  // No history on the restarted gateway: its new seqs could otherwise pass
-  // the page's and pass for a recovery (docs/protocol.md, no feed epoch).
+  // The restarted gateway's simulator is a new run (a new epoch): the
+  // page's resubscribe is answered with snapshots, a gap per symbol.
   gw = await startGateway({ TICKGATE_FEED_SIM_RATE: "3000", TICKGATE_FANOUT_HISTORY: "0" }, port);
   await waitFor(async () => (await page.locator("#conn").getAttribute("data-state")) === "open", 20000, "page did not reconnect");
   await seesTicks(page, "AAPL");

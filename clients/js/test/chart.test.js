@@ -12,6 +12,7 @@ import { launch, screenshot, skip } from "./chromium.js";
 const chart = (page) => page.locator("#chart").evaluate((el) => ({
   sym: el.dataset.sym, stream: el.dataset.stream, candles: Number(el.dataset.candles),
   final: Number(el.dataset.final), forming: Number(el.dataset.forming), lastSeq: el.dataset.lastSeq,
+  synthetic: Number(el.dataset.synthetic), slots: Number(el.dataset.slots),
 }));
 
 /**
@@ -42,12 +43,15 @@ test("the chart: bars.1m with a forming bar, bars.1s with history, a symbol swit
   await page.goto(gw.http + "/?symbols=AAPL,MSFT,NVDA");
   await waitFor(async () => (await page.locator("#conn").getAttribute("data-state")) === "open", 15000, "page never connected");
 
-  // Default: the first symbol on bars.1m. A fresh gateway has no final
-  // minute yet, so what shows is the forming bar from partial updates.
+  // Default: the first symbol on bars.1m. A fresh gateway without the
+  // simulator's past has no final minute yet, so what shows is the forming
+  // bar from partial updates, on an axis sized to it, not to two hours.
   await waitFor(async () => (await chart(page)).forming === 1, 15000, async () => "no forming 1m bar: " + JSON.stringify(await chart(page)));
   let c = await chart(page);
   assert.equal(c.sym, "AAPL");
   assert.equal(c.stream, "bars.1m");
+  assert.ok(c.slots <= 12, `${c.slots} minutes of axis for one bar`);
+  assert.equal(c.synthetic, 0);
   assert.equal(await page.locator('#rows [data-sym="AAPL"]').getAttribute("aria-selected"), "true");
   assert.match(await page.locator("#chartOhlc").textContent(), /O\s*\d+\.\d\d.*C\s*\d+\.\d\d/);
   assert.match(await page.locator("#chartOhlc").textContent(), /forming/);
@@ -98,5 +102,30 @@ test("the chart: bars.1m with a forming bar, bars.1s with history, a symbol swit
   await page.click('#span button[data-stream="bars.1m"]');
   await waitFor(async () => (await chart(page)).stream === "bars.1m" && (await chart(page)).candles >= 1, 10000, "no 1m bar at 390 px");
   await page.screenshot({ path: screenshot("chart-1m-390.png") });
+  assert.deepEqual(pageErrors, []);
+});
+
+test("the chart on a fresh simulated gateway: a 1m chart full at once, its made-up past marked", { skip, timeout: 60000 }, async (t) => {
+  const gw = await withGateway(t, { TICKGATE_FEED_SIM_RATE: "3000", TICKGATE_FEED_SIM_BACKFILL: "2h" });
+  const browser = await launch(t);
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text()); });
+  await page.goto(gw.http + "/?symbols=AAPL,MSFT");
+  // 120 minutes of synthetic bars, up to the minute the gateway started in.
+  await waitFor(async () => (await chart(page)).synthetic >= 110, 15000, async () => "no synthetic past drawn: " + JSON.stringify(await chart(page)));
+  const c = await chart(page);
+  assert.equal(c.stream, "bars.1m");
+  assert.ok(c.final >= 110, JSON.stringify(c));
+  assert.ok(c.slots <= c.candles + 2, `an axis of ${c.slots} minutes for ${c.candles} bars`);
+  assert.match(await page.locator("#chartNote").textContent(), /Bars before \d\d:\d\d \(shaded\) are synthetic/);
+  const ink = await inked(page);
+  assert.ok(ink.up + ink.down > 2000, "candles drawn on the canvas: " + JSON.stringify(ink));
+  // Hovering a bar of the past says what it is.
+  const box = await page.locator("#chartCanvas").boundingBox();
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+  await waitFor(async () => /synthetic/.test(await page.locator("#chartOhlc").textContent()), 5000, "the hovered bar is not called synthetic");
+  await page.screenshot({ path: screenshot("chart-1m-backfill-1280.png") });
   assert.deepEqual(pageErrors, []);
 });

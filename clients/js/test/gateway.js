@@ -3,6 +3,7 @@
 // talks WebSocket to the gateway built from this repository.
 
 import { execFileSync, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -26,6 +27,9 @@ export function gatewayBinary() {
 /**
  * startGateway runs the gateway with env overrides (TICKGATE_* keys) on
  * 127.0.0.1:port (0 = any free port) and waits until /readyz answers 200.
+ * The simulator starts without its synthetic past (feed.sim.backfill 0s),
+ * so seqs and bars begin with the run, as these tests count them; a test
+ * of the backfill asks for one.
  * @returns {Promise<Gateway>}
  */
 export async function startGateway(env = {}, port = 0) {
@@ -34,6 +38,7 @@ export async function startGateway(env = {}, port = 0) {
       ...process.env,
       TICKGATE_LISTEN: `127.0.0.1:${port}`,
       TICKGATE_FEED_SIM_RATE: "2000",
+      TICKGATE_FEED_SIM_BACKFILL: "0s",
       TICKGATE_SERVER_DRAIN_WINDOW: "100ms",
       TICKGATE_SERVER_SHUTDOWN_TIMEOUT: "3s",
       TICKGATE_LOG_LEVEL: "info",
@@ -264,4 +269,16 @@ export function firstBreak(ticks) {
     if (t.seq - (t.n || 1) !== prev) return { i, prev, seq: t.seq, n: t.n };
   }
   return null;
+}
+
+/** hs256 signs claims with secret into a JWT, as `gateway token` does; tests use it for tokens the command will not make (expired, forged). */
+export function hs256(secret, claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
+  return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
+}
+
+/** mintToken runs `gateway token` with args against a gateway whose HMAC secret is secret, and returns the token it prints. */
+export function mintToken(secret, args) {
+  return execFileSync(gatewayBinary(), ["token", ...args], { env: { ...process.env, TICKGATE_AUTH_HMAC_SECRET: secret } }).toString().trim();
 }

@@ -142,3 +142,50 @@ test("a restart that drops a symbol: the resubscribe is narrowed, the rest stay 
   const cut = ticks.length;
   await waitFor(() => ticks.slice(cut).some((x) => x.sym === "AAPL"), 20000, "no AAPL ticks after the restart");
 });
+
+test("default backoff: at most 5 s between attempts, and live at the first attempt after the gateway is back", async (t) => {
+  let gw = await startGateway();
+  const port = gw.port;
+  t.after(() => gw.stop("SIGKILL"));
+  const tg = connect(gw.ws, { WebSocket }); // the defaults, as the page uses them
+  t.after(() => tg.close());
+  const states = [];
+  tg.on("state", (s, info) => states.push({ s, ...info }));
+  await tg.subscribe(["AAPL"], () => {}).ready;
+  await gw.stop("SIGKILL");
+  // Refused connects fail at once, so the ladder climbs to its cap within
+  // seconds; the cap is what bounds the wait once the gateway is back.
+  await waitFor(() => states.some((x) => x.ceiling === 5000), 30000, () => "the ladder never reached its cap: " + JSON.stringify(states));
+  const waits = states.filter((x) => x.s === "reconnecting");
+  for (const w of waits) assert.ok(w.ceiling <= 5000 && w.delay <= w.ceiling, JSON.stringify(w));
+  gw = await startGateway({}, port);
+  const back = states.length;
+  await waitFor(() => tg.state === "open", 15000, "not open again");
+  // Every dial made once the gateway listens succeeds: at most the one
+  // already refused while it was starting is told after it.
+  const failedAfter = states.slice(back).filter((x) => x.s === "reconnecting");
+  assert.ok(failedAfter.length <= 1, "attempts failed after the gateway was back: " + JSON.stringify(failedAfter));
+});
+
+test("retry() dials at once instead of waiting out the backoff", async (t) => {
+  const gw = await withGateway(t);
+  const proxy = await startProxy(gw.port);
+  t.after(() => proxy.close());
+  const random = Math.random;
+  Math.random = () => 0.99; // every wait is 99 % of its ceiling: 59.4 s
+  t.after(() => { Math.random = random; });
+  const tg = connect(proxy.ws, { WebSocket, backoff: { base: 60000, cap: 60000 } });
+  t.after(() => tg.close());
+  const states = [];
+  tg.on("state", (s, info) => states.push({ s, ...info }));
+  await waitFor(() => tg.state === "open", 10000, "never opened");
+  assert.equal(tg.retry(), false, "nothing to retry while open");
+  proxy.drop();
+  await waitFor(() => tg.state === "reconnecting", 5000, "drop not noticed");
+  assert.ok(states.at(-1).delay > 59000, "a long wait ahead: " + JSON.stringify(states.at(-1)));
+  assert.equal(tg.retry(), true);
+  assert.equal(tg.retry(), false, "the dial is under way: nothing left to retry");
+  await waitFor(() => tg.state === "open", 10000, "retry() did not reconnect");
+  assert.equal(proxy.requests.length, 2);
+  assert.deepEqual(states.map((x) => x.s), ["connecting", "open", "reconnecting", "open"]);
+});

@@ -32,7 +32,7 @@ export class Client {
   #events = new Emitter();
   #requests = new Requests();
   #seqs = new Seqs();
-  #token; #conn; #subs;
+  #token; #conn; #subs; #tokenInMessage;
   #lists = []; // list() calls waiting for a connection
   #closed = false;
 
@@ -41,13 +41,14 @@ export class Client {
     if (key !== viaConnect) throw new TypeError("tickgate: make a client with connect(url, options)");
     const report = (err) => this.#events.emit("error", err);
     this.#token = new Token(options.token, options.onToken, report);
+    this.#tokenInMessage = options.tokenIn === "message";
     this.#conn = new Connection(url, options, this.#token, {
       state: (state, info) => this.#events.emit("state", state, info),
       open: () => this.#opened(),
       message: (m) => this.#message(m),
       lost: () => this.#lost(),
       error: report,
-      fail: (err) => { report(err); this.close(); },
+      fail: (err, info) => { report(err); this.#shut(info); },
     });
     this.#subs = new Subscriptions(this.#conn, this.#requests, this.#seqs);
   }
@@ -60,8 +61,9 @@ export class Client {
    * symbols, reason, ...}), "retired" ({stream, symbols, reason}: the
    * gateway dropped them, delisted or idle; no subscription holds them any
    * more), "notice" ({code, msg}; the gateway's reset, gap and retired
-   * notices come as "gap" and "retired"), "error" (TickgateError). It
-   * returns a function that removes fn.
+   * notices come as "gap" and "retired"), "authenticated" (the gateway's
+   * reply to a token sent as a message: {tier, expires}), "error"
+   * (TickgateError). It returns a function that removes fn.
    * @param {string} name
    * @param {Function} fn
    * @returns {() => void}
@@ -121,8 +123,19 @@ export class Client {
    */
   epoch(sym, stream = TICKS) { return this.#seqs.epoch(topicOf(stream, sym)); }
 
+  /**
+   * retry skips the wait before the next reconnect: while the client is
+   * reconnecting it dials at once. It reports whether it did (false while
+   * open, closed, or a dial is already under way).
+   * @returns {boolean}
+   */
+  retry() { return this.#conn.retry(); }
+
   /** close ends the connection for good; waiting requests reject with code "closed". */
-  close() {
+  close() { this.#shut({}); }
+
+  /** shut closes the client, telling info (the close that ended it) with the "closed" state. */
+  #shut(info) {
     if (this.#closed) return;
     this.#closed = true;
     this.#token.stop();
@@ -130,10 +143,13 @@ export class Client {
     for (const req of this.#requests.reset()) req.reject?.(err); // list(); subscribe requests answer through their operations
     for (const req of this.#lists.splice(0)) req.reject(err);
     this.#subs.shut(err);
-    this.#conn.close();
+    this.#conn.close(info);
   }
 
   #opened() {
+    // The token as the first message: before any subscribe, which the
+    // gateway would otherwise take for a missing token.
+    if (this.#tokenInMessage && this.#token.value) this.#requests.send(this.#conn, { kind: "auth" }, { token: this.#token.value });
     this.#token.schedule((token) => {
       if (this.#closed) return false;
       if (this.#conn.open) this.#requests.send(this.#conn, { kind: "auth" }, { token });
@@ -222,6 +238,7 @@ export class Client {
   }
 
   #reply(m) {
+    if (m.type === "authenticated") this.#events.emit("authenticated", m);
     const req = this.#requests.take(m.id);
     if (!req) return;
     if (m.type === "subscribed" && req.stream) this.#seqs.told(req.stream, m.epochs);

@@ -16,6 +16,13 @@ const STABLE_MS = 10000;
 const SETTLED_MS = 1000;
 /** No reconnect is ever scheduled sooner than this. */
 const MIN_DELAY_MS = 20;
+/**
+ * The default backoff: base and cap in ms. A refused connect fails at once,
+ * so the doubling ceiling reaches the cap within a few seconds of any
+ * outage, and the cap is then the longest a client stays away from a
+ * gateway that is back: it is kept short.
+ */
+const BASE_MS = 500, CAP_MS = 5000;
 
 /**
  * backoffDelay is the wait before reconnect attempt number `attempt` (0 is
@@ -38,13 +45,15 @@ export function backoffDelay(attempt, base, cap, random = Math.random) {
  * @property {(m: object) => void} message one decoded message
  * @property {() => void} lost the socket closed; what it held is gone
  * @property {(err: TickgateError) => void} error something to report; the connection goes on
- * @property {(err: TickgateError) => void} fail the connection cannot go on (4003 and no onToken)
+ * @property {(err: TickgateError, info: {code: number, reason: string}) => void} fail the connection
+ *   cannot go on (4003 and no onToken); info is the close that ended it
  */
 
 /** Connection is the WebSocket of one client, redialled until close(). */
 export class Connection {
-  #url; #WS; #token; #base; #cap; #hooks;
+  #url; #WS; #token; #tokenInQuery; #base; #cap; #hooks;
   #ws = null;
+  #next = null; // the reconnect the timer will run, until it runs
   #state = "connecting";
   #attempt = 0;
   #openedAt = 0;
@@ -53,7 +62,7 @@ export class Connection {
 
   /**
    * @param {string} url
-   * @param {{WebSocket?: Function, backoff?: {base?: number, cap?: number}}} options
+   * @param {{WebSocket?: Function, tokenIn?: string, backoff?: {base?: number, cap?: number}}} options
    * @param {import("./token.js").Token} token
    * @param {Hooks} hooks
    */
@@ -64,8 +73,12 @@ export class Connection {
       throw new TypeError("tickgate: no WebSocket: pass options.WebSocket (e.g. from the ws package) on Node < 22");
     }
     this.#token = token;
-    this.#base = options.backoff?.base ?? 500;
-    this.#cap = options.backoff?.cap ?? 30000;
+    if (options.tokenIn !== undefined && options.tokenIn !== "query" && options.tokenIn !== "message") {
+      throw new RangeError(`tickgate: tokenIn must be "query" or "message", not ${JSON.stringify(options.tokenIn)}`);
+    }
+    this.#tokenInQuery = options.tokenIn !== "message";
+    this.#base = options.backoff?.base ?? BASE_MS;
+    this.#cap = options.backoff?.cap ?? CAP_MS;
     this.#hooks = hooks;
     queueMicrotask(() => this.#dial());
   }
@@ -82,10 +95,26 @@ export class Connection {
   /** send writes one message; call it only while open. */
   send(msg) { this.#ws.send(JSON.stringify(msg)); }
 
-  /** close ends the connection for good, with 1000, and stops redialling. */
-  close() {
+  /**
+   * retry runs the planned reconnect now instead of when its wait ends, and
+   * reports whether there was one to run (not while a dial is under way).
+   * The wait after it, should it fail too, is the next on the ladder.
+   */
+  retry() {
+    if (this.#closed || !this.#next) return false;
+    clearTimeout(this.#timer);
+    this.#reconnect();
+    return true;
+  }
+
+  /**
+   * close ends the connection for good, with 1000, and stops redialling;
+   * info is told with the "closed" state (the close that ended it, if any).
+   */
+  close(info = {}) {
     if (this.#closed) return;
     this.#closed = true;
+    this.#next = null;
     clearTimeout(this.#timer);
     const ws = this.#ws;
     this.#ws = null;
@@ -93,7 +122,7 @@ export class Connection {
       detach(ws);
       ws.close(1000);
     }
-    this.#setState("closed", {});
+    this.#setState("closed", info);
   }
 
   async #dial() {
@@ -103,7 +132,7 @@ export class Connection {
     if (this.#closed) return;
     let url = this.#url;
     const token = this.#token.value;
-    if (token) url += (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+    if (token && this.#tokenInQuery) url += (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
     let ws;
     try {
       ws = new this.#WS(url);
@@ -145,6 +174,13 @@ export class Connection {
     this.#openedAt = 0;
     this.#hooks.lost();
     if (this.#closed) return;
+    if (code === UNAUTHORIZED && !this.#token.renewable) {
+      // Refused, and nobody to ask for another token: the client stops
+      // rather than announce a retry that would be refused again.
+      const why = reason ? ` (${reason})` : "";
+      this.#hooks.fail(new TickgateError("unauthorized", `closed with 4003${why} and no onToken to renew the token`), { code, reason });
+      return;
+    }
     if (openFor >= STABLE_MS) this.#attempt = 0;
     // A drain (1001) of a connection that had settled means "go elsewhere
     // now"; anything else, or a 1001 right after connecting, backs off.
@@ -153,16 +189,20 @@ export class Connection {
       : Math.min(this.#cap, this.#base * 2 ** Math.min(this.#attempt, 30));
     const delay = backoffDelay(0, ceiling, ceiling);
     const attempt = this.#attempt++;
-    this.#setState("reconnecting", { code, reason, delay, ceiling, attempt });
-    if (code === UNAUTHORIZED && !this.#token.renewable) {
-      this.#hooks.fail(new TickgateError("unauthorized", "closed with 4003 and no onToken to renew the token"));
-      return;
-    }
     const renew = code === UNAUTHORIZED;
-    this.#timer = setTimeout(async () => {
+    this.#next = async () => {
       if (renew) await this.#token.refresh();
       this.#dial();
-    }, delay);
+    };
+    this.#timer = setTimeout(() => this.#reconnect(), delay);
+    this.#setState("reconnecting", { code, reason, delay, ceiling, attempt });
+  }
+
+  /** reconnect runs the planned reconnect, once. */
+  #reconnect() {
+    const next = this.#next;
+    this.#next = null;
+    next?.();
   }
 
   #setState(state, info) {

@@ -9,21 +9,34 @@ import { TickgateError } from "./errors.js";
 const RENEW_EARLY_MS = 30000;
 
 /**
+ * jwtClaims returns the claims of a JWT, decoded but not verified (only the
+ * gateway can), or undefined if token is not a JWT whose payload is a JSON
+ * object.
+ * @param {string} [token]
+ * @returns {Record<string, unknown>|undefined}
+ */
+export function jwtClaims(token) {
+  const part = typeof token === "string" ? token.split(".")[1] : undefined;
+  if (!part) return undefined;
+  try {
+    const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
+    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
+    return claims !== null && typeof claims === "object" && !Array.isArray(claims) ? claims : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * jwtExp returns the `exp` claim (Unix seconds) of a JWT, or undefined if
  * token is not a JWT with a numeric exp.
  * @param {string} [token]
  * @returns {number|undefined}
  */
 export function jwtExp(token) {
-  const part = typeof token === "string" ? token.split(".")[1] : undefined;
-  if (!part) return undefined;
-  try {
-    const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
-    const exp = JSON.parse(atob(b64 + "===".slice((b64.length + 3) % 4))).exp;
-    return typeof exp === "number" ? exp : undefined;
-  } catch {
-    return undefined;
-  }
+  const exp = jwtClaims(token)?.exp;
+  return typeof exp === "number" ? exp : undefined;
 }
 
 /** Token is a client's current token and the timer that renews it before exp. */

@@ -1,13 +1,19 @@
 // app.js: the watchlist page at /, built on the @tickgate/client module the
 // gateway serves at /tickgate.js. The client owns the connection,
-// reconnects, recovery and gaps; this file owns the watchlist and its
+// reconnects, recovery and gaps; auth.js the token, status.js what the
+// header says about the link; this file owns the watchlist and its
 // rendering: ticks are stored as they come and drawn once per animation
 // frame, so a busy symbol costs one DOM update per frame, not per tick.
+// While the page cannot vouch for its prices (no connection, the feed
+// down, the token refused) the watchlist is dimmed and each price shows
+// its age.
 
 import { connect } from "/tickgate.js";
 import { Spark } from "./spark.js";
 import { ChartPanel, STREAMS } from "./chartpanel.js";
-import { fmtMs, fmtPx, gapCause, signed } from "./format.js";
+import { Auth, refusal } from "./auth.js";
+import { FeedClock, Link } from "./status.js";
+import { fmtAge, fmtPx, gapCause, gapLabel, signed } from "./format.js";
 
 const DEFAULTS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM"];
 const LIST_KEY = "tickgate.watchlist";
@@ -15,6 +21,8 @@ const RATE_KEY = "tickgate.maxRate";
 const CHART_KEY = "tickgate.chart"; // {sym, stream}
 const FLASH_EVERY_MS = 700; // a busy row flashes at most this often, so each flash fades out fully
 const STALE_MS = 5000;
+const SAY_MS = { ok: 6000, warn: 12000, err: 20000, "": 8000 }; // how long a message stays
+const BADGE_MS = 60000; // how long a row keeps its gap badge
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,15 +30,24 @@ const SUGGEST = 8; // suggestions the search asks /symbols for
 const page = {
   prevClose: new Map(), servesPrev: false, // sym -> previous close; whether the gateway serves them (else: first price seen)
   rows: new Map(), dirty: new Set(), watch: [], rate: 10, gaps: new Map(), // sym -> {at, reason} of its last gap
-  lat: [], msgs: 0, frame: 0, tg: null, sub: null, chart: null, // ChartPanel
+  msgs: 0, frame: 0, tg: null, sub: null, chart: null, // ChartPanel
+  auth: null, link: null, clock: new FeedClock(), sayTimer: 0,
 };
 
 // ---- messages ----
 
+/**
+ * say shows one message on the line above the chart: a line of its own
+ * height, whatever the text (the whole of it is the title), so a message
+ * never moves the chart; it goes away by itself.
+ */
 function say(text, kind = "") {
   const m = $("msg");
   m.textContent = text;
+  m.title = text;
   m.className = "msg " + kind;
+  clearTimeout(page.sayTimer);
+  if (text) page.sayTimer = setTimeout(() => say(""), SAY_MS[kind] ?? SAY_MS[""]);
 }
 
 // ---- rows ----
@@ -68,7 +85,7 @@ function rowFor(sym) {
   x.onclick = () => removeSymbol(sym);
   cells.x.append(x);
   el.onclick = (e) => { if (!e.target.closest(".c-x")) select(sym); };
-  row = { sym, el, cells, canvas, gap, tick: null, first: null, spark: new Spark(), gaps: 0, flashAt: 0, flashRef: null };
+  row = { sym, el, cells, canvas, gap, tick: null, first: null, spark: new Spark(), gaps: 0, gapAt: 0, flashAt: 0, flashRef: null };
   page.rows.set(sym, row);
   $("rows").append(el);
   $("empty").hidden = true;
@@ -108,6 +125,8 @@ function render() {
     c.ask.textContent = fmtPx(t.ask);
     c.sz.textContent = t.sz.toLocaleString("en-US");
     c.quote.textContent = `${fmtPx(t.bid)} × ${fmtPx(t.ask)}`;
+    row.el.classList.toggle("synthetic", !!t.synthetic);
+    row.el.title = t.synthetic ? "last price synthetic: the simulator's made-up past, not a trade" : "";
     flash(row, t.px, now);
   }
   page.dirty.clear();
@@ -129,7 +148,7 @@ function flash(row, px, now) {
 function onTick(t) {
   const now = Date.now();
   page.msgs++;
-  page.lat.push(now, now - t.ts / 1e6);
+  page.clock.observe(t, now);
   const row = page.rows.get(t.sym);
   if (!row) return;
   row.tick = t;
@@ -193,16 +212,14 @@ function forget(sym) {
 // ---- search with suggestions ----
 
 /**
- * symbols asks GET /symbols (docs/protocol.md) with query and detail=1:
- * [{sym, prev_close?}], [] if the gateway cannot say. The gateway's search
- * is by prefix; a market of 10,000 symbols is never downloaded whole.
+ * symbols asks GET /symbols (docs/protocol.md) with query and detail=1,
+ * with the page's token: [{sym, prev_close?}], [] if the gateway cannot
+ * say. The gateway's search is by prefix; a market of 10,000 symbols is
+ * never downloaded whole.
  */
 async function symbols(query, signal) {
-  try {
-    const r = await fetch("/symbols?detail=1&" + new URLSearchParams(query), { signal });
-    const d = r.ok ? await r.json() : [];
-    return Array.isArray(d) ? d.filter((x) => typeof x?.sym === "string") : [];
-  } catch { return []; } // aborted, or the gateway is away: no suggestions
+  const d = (await fetchSymbols(page.auth.token, { ...query, detail: 1 }, signal)).list;
+  return Array.isArray(d) ? d.filter((x) => typeof x?.sym === "string") : [];
 }
 
 /** remember keeps the previous closes of details d; the gateway serves them if any has one. */
@@ -249,7 +266,7 @@ function wireSearch() {
     const typed = q.value.trim().toUpperCase();
     if (!typed || /[\s,;]/.test(typed)) { items = []; show(); return; }
     const ask = asking = new AbortController();
-    // One more than shown, to leave out what the watchlist holds already.
+    // More than shown, to leave out what the watchlist holds already.
     const found = (await symbols({ q: typed, limit: SUGGEST + page.rows.size }, ask.signal)).filter((x) => !page.rows.has(x.sym));
     if (ask !== asking) return; // a later keystroke asked again
     remember(found);
@@ -303,23 +320,6 @@ function wireChart(list) {
 
 // ---- the bar ----
 
-function setConn(state, info) {
-  const el = $("conn");
-  el.dataset.state = state;
-  let text = state;
-  if (state === "reconnecting" && info?.delay != null) {
-    text = `reconnecting in ${fmtMs(info.delay)}` + (info.code && info.code !== 1006 ? ` (closed ${info.code})` : "");
-  }
-  $("connText").textContent = text;
-}
-
-function setMode(code) {
-  const m = $("mode");
-  const [text, cls] = { conflated: ["conflated", "conflated"], feed_down: ["feed down", "down"] }[code] || ["live", "live"];
-  m.textContent = text;
-  m.className = "pill " + cls;
-}
-
 function wireRate() {
   const seg = $("rate");
   const mark = () => {
@@ -340,39 +340,78 @@ function wireRate() {
   mark();
 }
 
+/** tickStats writes the latency and each price's age, on the feed's clock (status.js). */
 function tickStats() {
   const now = Date.now();
-  const lat = page.lat;
-  let i = 0;
-  while (i < lat.length && lat[i] < now - 1000) i += 2;
-  lat.splice(0, Math.max(i, lat.length - 8000)); // the last second, at most 4000 samples
-  const v = [];
-  for (let k = 1; k < lat.length; k += 2) v.push(lat[k]);
-  v.sort((a, b) => a - b);
-  $("lat").textContent = v.length ? fmtMs(v[v.length >> 1]) : "—";
+  page.clock.show(now, page.link.live);
   for (const row of page.rows.values()) {
     if (!row.tick) continue;
-    const age = now - row.tick.ts / 1e6;
-    row.cells.age.textContent = fmtMs(age);
+    const age = page.clock.age(row.tick.ts, now);
+    row.cells.age.textContent = fmtAge(age);
     row.cells.age.classList.toggle("stale", age > STALE_MS);
+    if (row.gapAt && now - row.gapAt > BADGE_MS) { row.gap.hidden = true; row.gapAt = 0; row.gaps = 0; }
   }
 }
 
 // ---- start ----
 
 /**
+ * fetchSymbols asks /symbols?query with token, if any: {list} when
+ * answered, {refused} with the gateway's reason on a 401, or {} when the
+ * gateway could not be asked (or signal aborted the question).
+ */
+async function fetchSymbols(token, query = {}, signal = undefined) {
+  try {
+    const r = await fetch("/symbols?" + new URLSearchParams(query), { signal, headers: token ? { Authorization: "Bearer " + token } : {} });
+    if (r.status === 401) return { refused: (await r.json().catch(() => ({}))).error || "missing" };
+    return r.ok ? { list: await r.json() } : {};
+  } catch { return {}; }
+}
+
+/** checkToken says whether the gateway takes token, as the token field asks before using it. */
+async function checkToken(token) {
+  const r = await fetchSymbols(token, { limit: 1 });
+  return r.refused ? { ok: false, reason: r.refused } : { ok: true };
+}
+
+/** tokenRefused asks the gateway one symbol, to learn whether it wants a (better) token: the refusal reason, or null. */
+async function tokenRefused() {
+  return (await fetchSymbols(page.auth.token, { limit: 1 })).refused ?? null;
+}
+
+/** askToken waits for a token the gateway takes, saying why one is wanted. */
+function askToken(reason) {
+  page.link.refuse(reason);
+  const why = reason === "missing" ? "This gateway (auth.mode jwt) needs a token to show prices."
+    : `Token refused: ${refusal(reason)}. Paste another one.`;
+  return page.auth.ask(why, checkToken);
+}
+
+/**
+ * renewToken is the client's onToken: after a 4003 (the link says why) and
+ * shortly before the token's exp, it asks for a fresh one and waits for it.
+ * A gateway that does not check tokens (its authenticated reply names no
+ * expiry) keeps the one it has.
+ */
+function renewToken() {
+  if (page.auth.unchecked) return page.auth.token;
+  if (page.link.state === "refused") return page.auth.ask(`Token refused: ${page.link.why}. Paste a fresh one to go on.`, checkToken);
+  return page.auth.ask("The token is about to expire: paste a fresh one to stay connected.", checkToken);
+}
+
+/**
  * initialList is the watchlist to start with: ?symbols=, else the one kept,
  * else the defaults, less what the gateway does not carry (asked by name:
  * the page never downloads the whole universe); with none of those carried,
  * the gateway's first symbols. It also learns their previous closes, and
- * whether the gateway serves them.
+ * whether the gateway serves them, and says which basis the change is on.
  */
 async function initialList() {
   const q = new URLSearchParams(location.search).get("symbols");
   let list = q ? parseSymbols(q) : null;
   if (!list) try { list = JSON.parse(localStorage.getItem(LIST_KEY)); } catch { list = null; }
   const asked = Array.isArray(list) ? list : DEFAULTS;
-  const d = await symbols({ symbols: asked.join(",") });
+  const d = asked.length ? await symbols({ symbols: asked.join(",") }) : [];
   const known = new Set(d.map((x) => x.sym));
   remember(d);
   if (!Array.isArray(list)) {
@@ -382,11 +421,12 @@ async function initialList() {
       remember(first);
       list = first.map((x) => x.sym);
     }
-  } else if (d.length || list.length === 0) { // an empty answer: the gateway could not say; keep the list
+  } else if (d.length) { // an empty answer: the gateway could not say; keep the list
     const gone = list.filter((s) => !known.has(s));
     if (gone.length) say(`Not carried by this gateway, left out: ${gone.join(", ")}`, "warn");
     list = list.filter((s) => known.has(s));
   }
+  // Said only once the gateway answered: a page it refused has no basis to state.
   $("basis").textContent = page.servesPrev
     ? "Change is against each symbol's previous close."
     : "Change is against the first price this page saw: this gateway serves no previous close.";
@@ -396,49 +436,70 @@ async function initialList() {
 
 function wireClient() {
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
-  const tg = connect(url);
+  const token = page.auth.token || undefined;
+  const tg = connect(url, { token, tokenIn: "message", onToken: token ? renewToken : undefined });
   page.tg = tg;
+  page.link.watch(tg);
   let lost = false;
-  tg.on("state", (s, info) => {
-    setConn(s, info);
-    if (s === "open") setMode("live");
+  tg.on("state", (s, info = {}) => {
+    if (info.code === 4003 && /expired/.test(info.reason ?? "")) page.auth.expired();
     if (s === "reconnecting") lost = true;
     if (s === "open" && lost) { lost = false; say("Reconnected " + new Date().toLocaleTimeString() + "; resubscribed with recovery.", "ok"); }
   });
-  tg.on("notice", (n) => setMode(n.code === "live" || n.code === "feed_up" ? "live" : n.code));
+  tg.on("authenticated", (m) => page.auth.authenticated(m));
   tg.on("error", (e) => say(e.message, "err"));
-  // The gateway retired symbols (delisted, or idle): the client has dropped
-  // them already; the page takes them off the watchlist and says why.
-  tg.on("retired", (r) => {
-    if (r.stream !== "ticks") return; // the chart's subscription: its symbol leaves the watchlist too
-    for (const sym of r.symbols) forget(sym);
-    say(`Removed ${r.symbols.join(", ")}: ${r.reason === "idle" ? "no trades for a long time" : "delisted"}.`, "warn");
-  });
-  tg.on("gap", (g) => {
-    if (g.stream && g.stream !== "ticks") return; // the chart's subscription hears its own
-    const why = gapCause(g);
-    for (const sym of g.symbols) {
-      const row = page.rows.get(sym);
-      if (!row) continue;
-      row.gaps++;
-      row.gap.hidden = false;
-      row.gap.textContent = (g.reason === "reset" ? "reset" : "gap") + (row.gaps > 1 ? " ×" + row.gaps : "");
-      row.gap.title = why;
-      row.spark.clear();
-      row.flashRef = null;
-    }
-    // One message for the symbols that gapped for the same cause in the
-    // last few seconds: a restart gaps them all, one event at a time.
-    const now = Date.now();
-    for (const sym of g.symbols) page.gaps.set(sym, { at: now, reason: g.reason });
-    for (const [sym, x] of page.gaps) if (x.at < now - 5000) page.gaps.delete(sym);
-    const same = [...page.gaps].filter(([, x]) => x.reason === g.reason).map(([sym]) => sym);
-    say(`Gap in ${same.join(", ")}: ${why}.`, "warn");
-  });
+  tg.on("gap", onGap);
+  tg.on("retired", onRetired);
+}
+
+/**
+ * onRetired takes the symbols the gateway retired (delisted, or idle) off
+ * the watchlist and says why: the client has dropped them already. The
+ * chart's own subscription hears its stream's notice; the watchlist's
+ * (ticks) speaks for the page.
+ */
+function onRetired(r) {
+  if (r.stream !== "ticks") return;
+  for (const sym of r.symbols) forget(sym);
+  say(`Removed ${r.symbols.join(", ")}: ${r.reason === "idle" ? "no trades for a long time" : "delisted"}.`, "warn");
+}
+
+/**
+ * onGap marks the rows of a ticks gap and says its cause once for the
+ * symbols that gapped for the same cause in the last few seconds (a
+ * restart gaps them all, one event at a time); the chart's subscription
+ * hears its own.
+ */
+function onGap(g) {
+  if (g.stream && g.stream !== "ticks") return;
+  const why = gapCause(g), now = Date.now();
+  for (const sym of g.symbols) {
+    const row = page.rows.get(sym);
+    if (!row) continue;
+    row.gaps++;
+    row.gapAt = now;
+    row.gap.hidden = false;
+    row.gap.textContent = gapLabel(g) + (row.gaps > 1 ? " ×" + row.gaps : "");
+    row.gap.title = why;
+    row.spark.clear();
+    row.flashRef = null;
+  }
+  for (const sym of g.symbols) page.gaps.set(sym, { at: now, reason: g.reason });
+  for (const [sym, x] of page.gaps) if (x.at < now - 5000) page.gaps.delete(sym);
+  const same = [...page.gaps].filter(([, x]) => x.reason === g.reason).map(([sym]) => sym);
+  const named = same.length > 4 ? same.slice(0, 3).join(", ") + ` and ${same.length - 3} more` : same.join(", ");
+  say(`Gap in ${named}: ${why}.`, "warn");
 }
 
 async function start() {
-  $("hint").textContent = `npx wscat -c 'ws://${location.host}/ws?symbols=AAPL'`;
+  $("hint").textContent = `npx --yes wscat -c 'ws://${location.host}/ws?symbols=AAPL'`;
+  page.auth = new Auth();
+  page.link = new Link((live) => $("list").classList.toggle("stale", !live));
+  for (let refused = await tokenRefused(); refused; refused = await tokenRefused()) {
+    document.body.dataset.waiting = "token"; // nothing to show until the gateway takes the page's token
+    await askToken(refused);
+  }
+  delete document.body.dataset.waiting;
   const stored = Number(localStorage.getItem(RATE_KEY));
   page.rate = [0, 10, 4, 1].includes(stored) && localStorage.getItem(RATE_KEY) !== null ? stored : 10;
   wireClient();

@@ -3,7 +3,10 @@
 // bucket start t: a partial update replaces the forming bar with that t, a
 // final bar fixes it. The x axis is time, one slot per interval, so an
 // interval with no trades (the gateway sends no bar for it) is an empty slot,
-// not a squeezed-out one.
+// not a squeezed-out one. The axis spans the bars held (at least
+// MIN_SLOTS intervals), not a fixed window: a young chart is not a sliver at
+// the right of an empty one. Synthetic bars (the simulator's made-up past)
+// are drawn over a shaded band labelled as such.
 
 import { DOWN, fit, UP } from "./canvas.js";
 import { fmtPx } from "./format.js";
@@ -11,7 +14,7 @@ import { fmtPx } from "./format.js";
 const AXIS_W = 62; // px on the right for price labels
 const TIME_H = 20; // px at the bottom for time labels
 const MIN_SLOT = 5; // px per candle at least: a narrow screen shows fewer, not thinner, candles
-const MIN_SLOTS = 30; // a young chart (few bars yet) spans at least this many intervals
+const MIN_SLOTS = 12; // a young chart (few bars yet) spans at least this many intervals
 
 /** Candles holds the bars of one (stream, symbol) and draws them. */
 export class Candles {
@@ -85,10 +88,10 @@ export class Candles {
   /**
    * draw paints the chart on canvas at its CSS size, with a crosshair at
    * hoverX (CSS px) when given, and returns what it drew: {candles, final,
-   * forming}.
+   * forming, synthetic, slots}.
    */
   draw(canvas, fmtTime, hoverX = null) {
-    const drawn = { candles: 0, final: 0, forming: 0 };
+    const drawn = { candles: 0, final: 0, forming: 0, synthetic: 0, slots: 0 };
     const box = fit(canvas);
     if (!box) return drawn;
     const g = canvas.getContext("2d");
@@ -102,6 +105,7 @@ export class Candles {
     if (!items.length) return drawn;
     const slotW = plotW / slots;
     this.layout = { from, slots, slotW };
+    drawn.slots = slots;
     const priceH = (h - TIME_H) * 0.76, volTop = priceH + 8, volH = h - TIME_H - volTop;
     let lo = Infinity, hi = -Infinity, vmax = 0;
     for (const { bar } of items) { lo = Math.min(lo, bar.l); hi = Math.max(hi, bar.h); vmax = Math.max(vmax, bar.v); }
@@ -110,9 +114,10 @@ export class Candles {
     lo -= pad; hi += pad;
     const y = (p) => 6 + (1 - (p - lo) / (hi - lo)) * (priceH - 12);
     const x = (slot) => slot * slotW + slotW / 2;
+    drawSynthetic(g, items, { slotW, h: h - TIME_H });
     drawGrid(g, { plotW, priceH, lo, hi, y, tagY: y(items[items.length - 1].bar.c) });
     drawTimes(g, { from, slots, slotW, plotW, interval: this.interval, h, fmtTime });
-    const bodyW = Math.max(1, Math.min(14, slotW * 0.7));
+    const bodyW = Math.max(1, Math.min(18, slotW * 0.7));
     for (const { slot, bar } of items) {
       const up = bar.c >= bar.o, rgb = up ? UP : DOWN, cx = Math.round(x(slot)) + 0.5;
       const a = bar.partial ? 0.55 : 1;
@@ -133,6 +138,7 @@ export class Candles {
       }
       drawn.candles++;
       if (bar.partial) drawn.forming++; else drawn.final++;
+      if (bar.synthetic) drawn.synthetic++;
     }
     drawLast(g, items[items.length - 1].bar, { plotW, y });
     if (hoverX !== null && hoverX < plotW) {
@@ -142,6 +148,26 @@ export class Candles {
     }
     return drawn;
   }
+}
+
+/** drawSynthetic shades the slots of synthetic bars, each run of them labelled "synthetic". */
+function drawSynthetic(g, items, { slotW, h }) {
+  let start = -1;
+  const flush = (end) => {
+    g.fillStyle = "rgba(139, 150, 165, .08)";
+    g.fillRect(start * slotW, 0, (end - start) * slotW, h);
+    g.fillStyle = "#8b96a5";
+    g.font = "600 10px system-ui, sans-serif";
+    g.textBaseline = "top";
+    if ((end - start) * slotW > 110) g.fillText("SYNTHETIC: SIMULATED PAST", start * slotW + 6, 6);
+    start = -1;
+  };
+  for (let i = 0; i < items.length; i++) {
+    const { slot, bar } = items[i];
+    if (bar.synthetic && start < 0) start = slot;
+    if (!bar.synthetic && start >= 0) flush(slot);
+  }
+  if (start >= 0) flush(items[items.length - 1].slot + 1);
 }
 
 /** drawGrid paints horizontal price lines with their labels on the right, but for one under the last-price tag at tagY. */

@@ -4,8 +4,8 @@
 // forming bar moves. The client (tickgate.js) keeps the bars' seq and
 // recovers them after a reconnect; on a gap it could not repair, the panel
 // asks the gateway for the history again. The panel's element carries what it
-// drew as data- attributes (data-candles, data-final, data-forming), which the
-// Chromium test reads.
+// drew as data- attributes (data-candles, data-final, data-forming,
+// data-synthetic, data-slots), which the Chromium tests read.
 
 import { Candles } from "./chart.js";
 import { fmtPx, gapCause } from "./format.js";
@@ -19,6 +19,7 @@ export const STREAMS = {
 /** ChartPanel draws the bars of one (stream, symbol) in the #chart section. */
 export class ChartPanel {
   #tg; #el; #canvas; #sub = null; #gen = 0; #frame = 0; #hover = null;
+  #about = false; // the note describes the chart, and is redrawn with it
   sym = null;
   stream = "bars.1m";
   candles = null;
@@ -45,6 +46,7 @@ export class ChartPanel {
 
   /** clear stops charting (the selected symbol left the watchlist). */
   clear() {
+    this.#about = false;
     this.#sub?.close();
     this.#sub = null;
     this.sym = null;
@@ -77,6 +79,7 @@ export class ChartPanel {
     this.#el.dataset.stream = stream;
     this.#mark(stream);
     this.#schedule();
+    this.#about = false;
     this.#note("Loading " + stream + " of " + sym + "…");
     if (before) await before.catch(() => {});
     if (gen !== this.#gen) return;
@@ -89,10 +92,21 @@ export class ChartPanel {
     sub.on("gap", (g) => { if (this.#sub === sub) this.#reload(g); });
     try {
       await sub.ready;
-      if (gen === this.#gen) this.#note(why || `${stream}: last ${HISTORY} bars, the forming one updated each second (dashed). No trades, no bar.`);
+      if (gen !== this.#gen) return;
+      this.#about = !why;
+      this.#note(why || this.#describe());
     } catch (err) {
       if (gen === this.#gen) this.#note(`No ${stream} for ${sym}: ${err.message}`, "err");
     }
+  }
+
+  /** describe says what the chart shows, the synthetic past included. */
+  #describe() {
+    const { stream } = this;
+    const synthetic = [...(this.candles?.bars.values() ?? [])].filter((b) => b.synthetic);
+    const until = synthetic.length ? Math.max(...synthetic.map((b) => b.t / 1e6)) + STREAMS[stream].interval : 0;
+    return `${stream}: up to the last ${HISTORY} bars, the forming one updated each second (dashed). No trades, no bar.` +
+      (until ? ` Bars before ${STREAMS[stream].fmt(new Date(until))} (shaded) are synthetic: the simulator's made-up past, not trades.` : "");
   }
 
   #mark(stream) {
@@ -101,7 +115,7 @@ export class ChartPanel {
 
   #note(text, kind = "") {
     const n = this.#el.querySelector(".chart-note");
-    n.textContent = text;
+    if (n.textContent !== text) n.textContent = text;
     n.className = "chart-note " + kind;
   }
 
@@ -111,14 +125,17 @@ export class ChartPanel {
 
   #render() {
     const { fmt } = STREAMS[this.stream];
-    let drawn = { candles: 0, final: 0, forming: 0 };
+    let drawn = { candles: 0, final: 0, forming: 0, synthetic: 0, slots: 0 };
     if (this.candles) drawn = this.candles.draw(this.#canvas, (t) => fmt(new Date(t)), this.#hover);
     else this.#canvas.getContext("2d").clearRect(0, 0, this.#canvas.width, this.#canvas.height);
     this.#el.dataset.candles = String(drawn.candles);
     this.#el.dataset.final = String(drawn.final);
     this.#el.dataset.forming = String(drawn.forming);
+    this.#el.dataset.synthetic = String(drawn.synthetic);
+    this.#el.dataset.slots = String(drawn.slots);
     this.#el.dataset.lastSeq = String(this.sym ? this.#tg.lastSeq(this.sym, this.stream) ?? "" : "");
     this.#header();
+    if (this.#about) this.#note(this.#describe());
   }
 
   /** header shows the hovered bar's OHLCV, or the newest bar's. */
@@ -140,5 +157,6 @@ export class ChartPanel {
       return s;
     }));
     if (bar.partial) out.lastChild.after(Object.assign(document.createElement("small"), { textContent: "forming" }));
+    if (bar.synthetic) out.lastChild.after(Object.assign(document.createElement("small"), { textContent: "synthetic" }));
   }
 }
