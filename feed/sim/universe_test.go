@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/booktest"
 )
 
 func TestUniverse(t *testing.T) {
@@ -117,5 +118,66 @@ func TestChurn(t *testing.T) {
 	}
 	if got := feed.Symbols(s.Listings()); !slices.Equal(got, []string{"AAA", "BBB", "CCC", "DDD"}) {
 		t.Fatalf("Listings() = %q after churn, want the universe at start", got)
+	}
+}
+
+// afterListing is a booktest.Receiver that also notes, for each symbol
+// listed while it runs, the kinds of its first two messages after the
+// listing.
+type afterListing struct {
+	*booktest.Receiver
+	first map[string][]string
+}
+
+func (a *afterListing) note(sym, kind string) {
+	if got, ok := a.first[sym]; ok && len(got) < 2 {
+		a.first[sym] = append(got, kind)
+	}
+}
+
+func (a *afterListing) List(l feed.Listing) {
+	if !l.Delisted {
+		a.first[l.Symbol] = []string{}
+	}
+	a.Receiver.List(l)
+}
+
+func (a *afterListing) Publish(t feed.Tick) { a.note(t.Symbol, "tick"); a.Receiver.Publish(t) }
+
+func (a *afterListing) PublishStatus(st feed.Status) {
+	a.note(st.Symbol, "status "+st.Status)
+	a.Receiver.PublishStatus(st)
+}
+
+func (a *afterListing) PublishBook(b feed.Book) {
+	a.note(b.Symbol, map[bool]string{true: "snapshot", false: "update"}[b.Snapshot])
+	a.Receiver.PublishBook(b)
+}
+
+// TestChurnWithBooks churns a feed with books and halts into a receiver
+// that checks what a gateway relies on (booktest.Receiver): a delisted
+// symbol's book and status are forgotten, and each symbol listed in its
+// place starts its own, its status (open) and book snapshot right after
+// its listing, before its first trade, as every symbol's at the start.
+func TestChurnWithBooks(t *testing.T) {
+	t.Parallel()
+	s := newSource(t, Config{Symbols: []string{"AAA", "BBB", "CCC", "DDD"}, Rate: 2000, ChurnEvery: 20 * time.Millisecond,
+		Book: true, Churn: 0.5, HaltsPerHour: 3600, HaltDuration: 50 * time.Millisecond})
+	r := &afterListing{Receiver: booktest.NewReceiver(10), first: map[string][]string{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	if err := s.Run(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if r.N.Delistings < 4 || r.N.Listings != r.N.Delistings {
+		t.Fatalf("%d listings, %d delistings in 400ms of churn every 20ms: want several, paired", r.N.Listings, r.N.Delistings)
+	}
+	for sym, kinds := range r.first {
+		if !slices.Equal(kinds, []string{"status open", "snapshot"}) {
+			t.Errorf("%s, listed by churn: its first messages %q, want its open status, then its book's snapshot", sym, kinds)
+		}
 	}
 }
