@@ -130,7 +130,7 @@ type FeedConfig struct {
 		Skew         float64       `mapstructure:"skew"`
 		Symbols      []string      `mapstructure:"symbols"`
 		Universe     int           `mapstructure:"universe"`
-		ChurnEvery   time.Duration `mapstructure:"churn_every"`
+		RelistEvery  time.Duration `mapstructure:"relist_every"`
 		Backfill     time.Duration `mapstructure:"backfill"`
 		Book         bool          `mapstructure:"book"`
 		BookChurn    float64       `mapstructure:"book_churn"`
@@ -247,7 +247,7 @@ func (c *Config) Validate() error {
 	check(c.Feed.Sim.Skew > 1, "feed.sim.skew", "must be > 1, got %g", c.Feed.Sim.Skew)
 	check(c.Feed.Sim.Universe >= 0 && c.Feed.Sim.Universe <= 1_000_000, "feed.sim.universe", "must be in [0, 1000000], got %d", c.Feed.Sim.Universe)
 	check(c.Feed.Sim.Universe == 0 || len(c.Feed.Sim.Symbols) == 0, "feed.sim.universe", "set, and feed.sim.symbols too: use one")
-	check(c.Feed.Sim.ChurnEvery >= 0, "feed.sim.churn_every", "must be >= 0, got %s", c.Feed.Sim.ChurnEvery)
+	check(c.Feed.Sim.RelistEvery >= 0, "feed.sim.relist_every", "must be >= 0, got %s", c.Feed.Sim.RelistEvery)
 	check(c.Feed.Sim.Backfill >= 0 && c.Feed.Sim.Backfill <= 24*time.Hour, "feed.sim.backfill", "must be in [0s, 24h], got %s", c.Feed.Sim.Backfill)
 	check(c.Feed.Sim.BookChurn >= 0 && c.Feed.Sim.BookChurn <= 1, "feed.sim.book_churn", "must be in [0, 1], got %g", c.Feed.Sim.BookChurn)
 	check(c.Feed.Sim.HaltsPerHour >= 0 && c.Feed.Sim.HaltsPerHour <= 3600, "feed.sim.halts_per_hour", "must be in [0, 3600], got %g", c.Feed.Sim.HaltsPerHour)

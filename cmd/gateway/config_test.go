@@ -285,7 +285,7 @@ var badValues = []struct {
 	{"feed.sim.symbols", "AAPL,MSFT,NVDA"}, // with universe.max_symbols 2 (badWith)
 	{"feed.sim.universe", "-1"},
 	{"feed.sim.universe", "30000"}, // past universe.max_symbols
-	{"feed.sim.churn_every", "-1s"},
+	{"feed.sim.relist_every", "-1s"},
 	{"publish.heartbeat", "-1s"},
 	{"publish.stream_history", "0"},
 	{"publish.stream_replicas", "7"},

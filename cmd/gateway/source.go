@@ -27,7 +27,7 @@ func simConfig(c *Config) sim.Config {
 	cfg := &c.Feed.Sim
 	return sim.Config{
 		Rate: cfg.Rate, Seed: cfg.Seed, Skew: cfg.Skew,
-		Symbols: cfg.Symbols, Universe: cfg.Universe, ChurnEvery: cfg.ChurnEvery,
+		Symbols: cfg.Symbols, Universe: cfg.Universe, RelistEvery: cfg.RelistEvery,
 		Book: cfg.Book, Depth: c.Book.Depth, Churn: cfg.BookChurn,
 		HaltsPerHour: cfg.HaltsPerHour, HaltDuration: cfg.HaltDuration,
 	}

@@ -309,7 +309,7 @@ func TestJetStreamUniverseLateGateway(t *testing.T) {
 // in /symbols, with a previous close.
 func TestSimChurnRetires(t *testing.T) {
 	t.Parallel()
-	tg := startGateway(t, map[string]string{"feed.sim.symbols": "[AAA, BBB, CCC, DDD]", "feed.sim.churn_every": "200ms"})
+	tg := startGateway(t, map[string]string{"feed.sim.symbols": "[AAA, BBB, CCC, DDD]", "feed.sim.relist_every": "200ms"})
 	c := connect(t, tg, "?symbols=CCC,DDD")
 	subscribed(c, "CCC,DDD")
 	var m wstest.Msg

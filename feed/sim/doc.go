@@ -14,6 +14,6 @@
 // messages instead; Config.Backfill makes Run first publish a synthetic
 // past of ticks (backfill.go). Listings gives each symbol's previous
 // close, the reference for the day's change. Config.Universe generates a
-// whole market, and Config.ChurnEvery delists and lists symbols while Run
+// whole market, and Config.RelistEvery delists and lists symbols while Run
 // runs (universe.go).
 package sim

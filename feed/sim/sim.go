@@ -37,10 +37,10 @@ type Config struct {
 	// DefaultSymbols, then made-up tickers drawn from the seed
 	// (universe.go). At most 1,000,000; not with Symbols.
 	Universe int
-	// ChurnEvery, above 0, delists one symbol of the quieter half every
-	// ChurnEvery and lists a new one in its place (universe.go); 0 never
+	// RelistEvery, above 0, delists one symbol of the quieter half every
+	// RelistEvery and lists a new one in its place (universe.go); 0 never
 	// does.
-	ChurnEvery time.Duration
+	RelistEvery time.Duration
 	// Skew is the Zipf exponent s of how often each symbol ticks: symbol i
 	// ticks in proportion to (i+1)^-s. 0 means 1.1; otherwise it must be > 1.
 	Skew float64
@@ -95,16 +95,16 @@ type Config struct {
 // Source is the simulated feed. It is not safe for concurrent use; its state
 // belongs to the goroutine running Run.
 type Source struct {
-	rate    float64
-	epoch   string
-	churnAt time.Duration // Config.ChurnEvery
-	rng     *rand.Rand
-	zipf    *rand.Zipf // nil with a single symbol: nothing to choose
-	shares  []float64  // each Zipf rank's share of the ticks
-	syms    []symbol   // by Zipf rank; relist replaces one
-	taken   map[string]bool
-	initial []feed.Listing // what Listings returns, fixed at New
-	running atomic.Bool    // guards against a second Run racing on rng
+	rate     float64
+	epoch    string
+	relistAt time.Duration // Config.RelistEvery
+	rng      *rand.Rand
+	zipf     *rand.Zipf // nil with a single symbol: nothing to choose
+	shares   []float64  // each Zipf rank's share of the ticks
+	syms     []symbol   // by Zipf rank; relist replaces one
+	taken    map[string]bool
+	initial  []feed.Listing // what Listings returns, fixed at New
+	running  atomic.Bool    // guards against a second Run racing on rng
 
 	books   []*book // by symbol, as syms; nil without Config.Book
 	halts   []halt  // by symbol, as syms
@@ -127,14 +127,14 @@ func New(cfg Config) (*Source, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	names := Symbols(cfg)
 	s := &Source{
-		rate:    cfg.Rate,
-		epoch:   cfg.Epoch,
-		churnAt: cfg.ChurnEvery,
-		rng:     rng,
-		shares:  zipfShares(len(names), cfg.Skew),
-		syms:    make([]symbol, len(names)),
-		taken:   make(map[string]bool, len(names)),
-		initial: make([]feed.Listing, len(names)),
+		rate:     cfg.Rate,
+		epoch:    cfg.Epoch,
+		relistAt: cfg.RelistEvery,
+		rng:      rng,
+		shares:   zipfShares(len(names), cfg.Skew),
+		syms:     make([]symbol, len(names)),
+		taken:    make(map[string]bool, len(names)),
+		initial:  make([]feed.Listing, len(names)),
 
 		backfillWindow: cfg.Backfill,
 	}
@@ -203,10 +203,10 @@ func (cfg Config) validate() error {
 		return fmt.Errorf("sim: universe %d out of range [0, %d]", cfg.Universe, maxUniverse)
 	case cfg.Universe > 0 && len(cfg.Symbols) > 0:
 		return fmt.Errorf("sim: a universe of %d and a list of %d symbols: give one", cfg.Universe, len(cfg.Symbols))
-	case cfg.ChurnEvery < 0:
-		return fmt.Errorf("sim: negative churn interval %v", cfg.ChurnEvery)
-	case cfg.ChurnEvery > 0 && (len(cfg.Symbols) == 1 || cfg.Universe == 1):
-		return fmt.Errorf("sim: churn needs at least 2 symbols")
+	case cfg.RelistEvery < 0:
+		return fmt.Errorf("sim: negative relist interval %v", cfg.RelistEvery)
+	case cfg.RelistEvery > 0 && (len(cfg.Symbols) == 1 || cfg.Universe == 1):
+		return fmt.Errorf("sim: relisting needs at least 2 symbols")
 	}
 	seen := make(map[string]bool, len(cfg.Symbols))
 	for _, sym := range cfg.Symbols {
@@ -252,8 +252,9 @@ func (cfg Config) validateResume(emitted []string) error {
 // each with its previous close, the reference its change is measured
 // from: the profile's price for a DefaultSymbols symbol, varied by the
 // seed up to 2%, else drawn from the seed. The day's first price gaps from
-// it as a real open does. Run lists (and delists) others as it churns. It
-// is safe for concurrent use: it reads only what New set.
+// it as a real open does. Run lists and delists others as it relists
+// (Config.RelistEvery). It is safe for concurrent use: it reads only what
+// New set.
 func (s *Source) Listings() []feed.Listing { return slices.Clone(s.initial) }
 
 // Run emits ticks into sink at the configured rate until ctx is done, then
@@ -276,11 +277,11 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 	s.start(time.Now().UnixNano(), out)
 	tk := time.NewTicker(s.interval())
 	defer tk.Stop()
-	var churn <-chan time.Time
-	if s.churnAt > 0 {
-		c := time.NewTicker(s.churnAt)
+	var relist <-chan time.Time
+	if s.relistAt > 0 {
+		c := time.NewTicker(s.relistAt)
 		defer c.Stop()
-		churn = c.C
+		relist = c.C
 	}
 	start := time.Now()
 	limit := max(1, uint64(s.rate*maxBurst.Seconds()))
@@ -289,7 +290,7 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-churn:
+		case <-relist:
 			s.relist(out)
 		case now := <-tk.C:
 			due := uint64(now.Sub(start).Seconds() * s.rate)

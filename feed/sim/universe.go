@@ -17,7 +17,7 @@ import (
 // market's are; they tick by Zipf rank like the rest, so a 10,000-symbol
 // universe has a hot head and a long quiet tail.
 //
-// Churn: with Config.ChurnEvery, each period the simulator delists one
+// Relisting: with Config.RelistEvery, each period the simulator delists one
 // symbol of the quieter half and lists a new ticker in its Zipf rank, with
 // its own previous close, book and trading state, a fresh epoch and seqs
 // from 1: the listings and delistings of a trading day, for tests and

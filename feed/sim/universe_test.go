@@ -72,13 +72,13 @@ func (l *listingSink) Publish(t feed.Tick) {
 	l.order = append(l.order, t)
 }
 
-// TestChurn runs a four-symbol feed that churns every 20ms: each churn
+// TestRelist runs a four-symbol feed that relists every 20ms: each time it
 // delists a symbol of the quieter half and then lists a new one with a
 // previous close; no tick of a delisted symbol follows its delisting, and
 // a new symbol's ticks start at seq 1 in an epoch of their own.
-func TestChurn(t *testing.T) {
+func TestRelist(t *testing.T) {
 	t.Parallel()
-	s := newSource(t, Config{Symbols: []string{"AAA", "BBB", "CCC", "DDD"}, Rate: 2000, ChurnEvery: 20 * time.Millisecond, Epoch: "run"})
+	s := newSource(t, Config{Symbols: []string{"AAA", "BBB", "CCC", "DDD"}, Rate: 2000, RelistEvery: 20 * time.Millisecond, Epoch: "run"})
 	sink := &listingSink{}
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
@@ -86,7 +86,7 @@ func TestChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(sink.events) < 4 {
-		t.Fatalf("%d listings in 400ms of churn every 20ms, want several", len(sink.events))
+		t.Fatalf("%d listings in 400ms of relisting every 20ms, want several", len(sink.events))
 	}
 	gone := map[string]bool{}
 	listed := map[string]bool{"AAA": true, "BBB": true, "CCC": true, "DDD": true}
@@ -117,7 +117,7 @@ func TestChurn(t *testing.T) {
 		}
 	}
 	if got := feed.Symbols(s.Listings()); !slices.Equal(got, []string{"AAA", "BBB", "CCC", "DDD"}) {
-		t.Fatalf("Listings() = %q after churn, want the universe at start", got)
+		t.Fatalf("Listings() = %q after relisting, want the universe at start", got)
 	}
 }
 
@@ -154,14 +154,14 @@ func (a *afterListing) PublishBook(b feed.Book) {
 	a.Receiver.PublishBook(b)
 }
 
-// TestChurnWithBooks churns a feed with books and halts into a receiver
+// TestRelistWithBooks relists a feed with books and halts into a receiver
 // that checks what a gateway relies on (booktest.Receiver): a delisted
 // symbol's book and status are forgotten, and each symbol listed in its
 // place starts its own, its status (open) and book snapshot right after
 // its listing, before its first trade, as every symbol's at the start.
-func TestChurnWithBooks(t *testing.T) {
+func TestRelistWithBooks(t *testing.T) {
 	t.Parallel()
-	s := newSource(t, Config{Symbols: []string{"AAA", "BBB", "CCC", "DDD"}, Rate: 2000, ChurnEvery: 20 * time.Millisecond,
+	s := newSource(t, Config{Symbols: []string{"AAA", "BBB", "CCC", "DDD"}, Rate: 2000, RelistEvery: 20 * time.Millisecond,
 		Book: true, Churn: 0.5, HaltsPerHour: 3600, HaltDuration: 50 * time.Millisecond})
 	r := &afterListing{Receiver: booktest.NewReceiver(10), first: map[string][]string{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
@@ -173,11 +173,11 @@ func TestChurnWithBooks(t *testing.T) {
 		t.Fatal(r.Err)
 	}
 	if r.N.Delistings < 4 || r.N.Listings != r.N.Delistings {
-		t.Fatalf("%d listings, %d delistings in 400ms of churn every 20ms: want several, paired", r.N.Listings, r.N.Delistings)
+		t.Fatalf("%d listings, %d delistings in 400ms of relisting every 20ms: want several, paired", r.N.Listings, r.N.Delistings)
 	}
 	for sym, kinds := range r.first {
 		if !slices.Equal(kinds, []string{"status open", "snapshot"}) {
-			t.Errorf("%s, listed by churn: its first messages %q, want its open status, then its book's snapshot", sym, kinds)
+			t.Errorf("%s, listed while running: its first messages %q, want its open status, then its book's snapshot", sym, kinds)
 		}
 	}
 }

@@ -1,5 +1,5 @@
 // Retired symbols: the gateway's simulator delists symbols as it runs
-// (feed.sim.churn_every); the client drops them, tells it as the
+// (feed.sim.relist_every); the client drops them, tells it as the
 // "retired" event on the client and the subscription, and does not ask for
 // them again after a reconnect. Against the real gateway binary.
 
@@ -11,7 +11,7 @@ import { startProxy, waitFor, withGateway } from "./gateway.js";
 
 test("retired: a delisted symbol leaves the subscription, and the reconnect does not ask for it", async (t) => {
   // The quieter half of four, CCC and DDD, is what churn delists.
-  const gw = await withGateway(t, { TICKGATE_FEED_SIM_SYMBOLS: "AAA,BBB,CCC,DDD", TICKGATE_FEED_SIM_CHURN_EVERY: "300ms" });
+  const gw = await withGateway(t, { TICKGATE_FEED_SIM_SYMBOLS: "AAA,BBB,CCC,DDD", TICKGATE_FEED_SIM_RELIST_EVERY: "300ms" });
   const proxy = await startProxy(gw.port);
   t.after(() => proxy.close());
   const tg = connect(proxy.ws, { WebSocket, backoff: { base: 50, cap: 500 } });

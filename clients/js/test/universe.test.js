@@ -62,7 +62,7 @@ test("a symbol the gateway retires leaves the watchlist, and the page says why",
   // 3s, listing a new one in its place. The page watches the two of that
   // half listed when it loads: at most one goes before it subscribes, and
   // the one it holds goes soon after.
-  const gw = await withGateway(t, { TICKGATE_FEED_SIM_SYMBOLS: "AAA,BBB,CCC,DDD", TICKGATE_FEED_SIM_CHURN_EVERY: "3s" });
+  const gw = await withGateway(t, { TICKGATE_FEED_SIM_SYMBOLS: "AAA,BBB,CCC,DDD", TICKGATE_FEED_SIM_RELIST_EVERY: "3s" });
   const quiet = (await (await fetch(gw.http + "/symbols")).json()).slice(2);
   const { page, errors } = await openPage(t, gw, "?symbols=" + ["AAA", ...quiet].join(","));
   const msg = () => page.locator("#msg").textContent();
