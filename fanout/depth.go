@@ -17,7 +17,12 @@ const (
 	numDepthKinds
 )
 
-var depthKindNames = [numDepthKinds]string{"books", "statuses"}
+// depthMetricNames are the names of each kind's counters, taken and
+// dropped, spelt out so that a search for a metric finds them.
+var depthMetricNames = [numDepthKinds][2]string{
+	{"tickgate_feed_books_total", "tickgate_feed_dropped_books_total"},
+	{"tickgate_feed_statuses_total", "tickgate_feed_dropped_statuses_total"},
+}
 
 // depthDrop is why the engine dropped a book or status from the feed: the
 // reason label of tickgate_feed_dropped_books_total and

@@ -288,13 +288,13 @@ func (m *metrics) sent(t *tally) {
 // universeMetrics, on the same dropped counters, returned apart).
 func (m *metrics) depthMetrics() (out []prometheus.Collector, dropped [numDepthKinds]*prometheus.CounterVec) {
 	for k := range numDepthKinds {
-		name := depthKindNames[k]
+		names := depthMetricNames[k]
 		taken := prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tickgate_feed_" + name + "_total",
+			Name: names[0],
 			Help: "Book messages (books) or status changes (statuses) received from the feed by the fan-out shards.",
 		})
 		dropped[k] = prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tickgate_feed_dropped_" + name + "_total",
+			Name: names[1],
 			Help: "Book messages (books) or status changes (statuses) from the feed that were not fanned out, by reason: outside_pattern and max_symbols (the universe refused the symbol), stale_seq, epoch_conflict, invalid_epoch, and for books no_snapshot, crossed and beyond_depth.",
 		}, []string{"reason"})
 		m.feedDepth[k] = taken
