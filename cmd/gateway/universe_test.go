@@ -210,11 +210,12 @@ func TestFleetUniverseIdle(t *testing.T) {
 
 // TestHostileUpstreamCapped floods two gateways with ticks of a million
 // distinct symbols: each lists universe.max_symbols at most, the same
-// ones, counts every other tick as dropped for max_symbols, and a
-// bystander on the symbol listed before the flood gets every one of its
-// ticks. The million takes about a minute without the race detector; under it
-// (make test), or with -short, each tick costs ten times as much and the
-// flood is 100,000.
+// ones, counts every other tick as dropped for max_symbols, keeps what it
+// keeps within fanout.memory_budget, and a bystander on the symbol listed
+// before the flood gets every one of its ticks. The million takes about
+// 12 s on this box without the race detector; under it (make test), or
+// with -short, each tick costs ten times as much and the flood is
+// 100,000 (about 13 s).
 func TestHostileUpstreamCapped(t *testing.T) {
 	t.Parallel()
 	const maxSymbols, chunk = 1000, 5000
@@ -226,6 +227,7 @@ func TestHostileUpstreamCapped(t *testing.T) {
 	cfg := universeGateway(ns.ClientURL())
 	cfg["feed.nats.symbols"] = `["LEGIT"]`
 	cfg["universe.max_symbols"] = fmt.Sprint(maxSymbols)
+	cfg["fanout.memory_budget"] = "1MiB"
 	gws := startFleet(t, 2, cfg)
 	var bystanders []*wstest.Client
 	for _, tg := range gws {
@@ -269,6 +271,9 @@ func TestHostileUpstreamCapped(t *testing.T) {
 		}
 		if n := metric(t, tg, "tickgate_feed_nats_dropped_total"); n != 0 {
 			t.Errorf("gateway %d: NATS dropped %v messages; the test paces the flood to avoid it", i, n)
+		}
+		if kept, budget := metric(t, tg, "tickgate_memory_kept_bytes"), metric(t, tg, "tickgate_memory_budget_bytes"); kept == 0 || kept > budget {
+			t.Errorf("gateway %d keeps %v bytes for its %d symbols, want some, within its budget of %v", i, kept, maxSymbols, budget)
 		}
 		seqs := seqCheck{}
 		for seqs["LEGIT"] < legit {
