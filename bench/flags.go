@@ -54,13 +54,18 @@ type options struct {
 	compareFiles []string
 	cpuProfile   string
 	// universe: the symbol counts -workload universe runs one after
-	// another; universe is the one of the current run (0: the feed's
-	// default list), fill the phase after the window before RSS is read
-	// again.
-	universeSizes []int
-	universe      int
-	fill          time.Duration
-	sizesFlag     *string // -universe-sizes as given
+	// another, and the client counts it runs each with; universe is the
+	// one of the current run (0: the feed's default list), fill the phase
+	// after the window before RSS is read again.
+	universeSizes   []int
+	universeClients []int
+	universe        int
+	fill            time.Duration
+	sizesFlag       *string // -universe-sizes as given
+	clientsFlag     *string // -universe-clients as given
+	// memoryBudget is the spawned gateway's fanout.memory_budget; "" for
+	// its default.
+	memoryBudget string
 }
 
 // workload is one named scenario. rate 0 means "computed" (light);
@@ -155,12 +160,14 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile to this file")
 	sizes := fs.String("universe-sizes", "100,1000,10000,50000", "universe: the symbol counts to run, one fresh server each")
 	fs.DurationVar(&o.fill, "fill", 60*time.Second, "universe: feed time after the measured window before RSS is read again, as histories fill")
+	clients := fs.String("universe-clients", "100,200", "universe: the client counts each size runs with, one fresh server each; the first also reads RSS after -fill and times listings; two or more give per-tick and per-delivery cost apart")
+	fs.StringVar(&o.memoryBudget, "memory-budget", "", "the spawned gateway's fanout.memory_budget, a size such as 64MiB (\"\": its default)")
 	fs.BoolVar(&o.compare, "compare", false, "compare two result files: -compare a.json b.json prints b/a of every numeric field")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./bench [flags]   |   go run ./bench -compare a.json b.json")
 		fs.PrintDefaults()
 	}
-	o.sizesFlag = sizes
+	o.sizesFlag, o.clientsFlag = sizes, clients
 	return fs, hosts
 }
 
@@ -188,6 +195,13 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 			return nil, fmt.Errorf("-universe-sizes: %q is not a symbol count in [1, 1000000]", s)
 		}
 		o.universeSizes = append(o.universeSizes, n)
+	}
+	for _, s := range splitList(*o.clientsFlag) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-universe-clients: %q is not a client count", s)
+		}
+		o.universeClients = append(o.universeClients, n)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -265,6 +279,8 @@ func (o *options) validate() error {
 	check(o.workload != "universe" || (o.spawn && o.feed == "nats" && o.target == "tickgate" && !o.findMax && o.stream == streamTicks && o.maxRate == 0),
 		"-workload universe needs -spawn -feed nats, tickgate, ticks: the harness lists the market into NATS and adds to it while running")
 	check(o.workload != "universe" || len(o.universeSizes) > 0, "-universe-sizes: name at least one symbol count")
+	check(o.workload != "universe" || len(o.universeClients) > 0, "-universe-clients: name at least one client count")
+	check(o.memoryBudget == "" || o.target == "tickgate", "-memory-budget: tickgate only")
 	check(o.fill >= 0, "-fill must be >= 0")
 	check(len(o.hosts) > 0, "-hosts must name at least one address")
 	for _, h := range o.hosts {

@@ -81,6 +81,9 @@ func specFor(o *options, port int, rate float64, natsURL string) (*serverSpec, e
 			env = append(env, "TICKGATE_FEED_SIM_UNIVERSE="+strconv.Itoa(o.universe))
 		}
 	}
+	if o.memoryBudget != "" {
+		env = append(env, "TICKGATE_FANOUT_MEMORY_BUDGET="+o.memoryBudget)
+	}
 	if o.serverProf != "" || o.serverHeap != "" {
 		env = append(env, "TICKGATE_SERVER_PPROF=true")
 	}

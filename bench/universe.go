@@ -23,18 +23,34 @@ const addedSymbols = 1000
 const gatewayHistory = 1024
 
 // UniverseResult is what -workload universe reports: one row per market
-// size, each from a fresh server, with the same clients and feed rate.
+// size and client count, each from a fresh server, with the same feed
+// rate; and per size, the gateway's CPU split into a cost per tick and a
+// cost per delivery (Splits), fitted over its client counts.
 type UniverseResult struct {
-	Workload         string        `json:"workload"`
-	Clients          int           `json:"clients"`
-	SymbolsPerClient int           `json:"symbols_per_client"`
-	Pick             string        `json:"pick"`
-	FeedRate         float64       `json:"feed_rate"`
-	DurationS        float64       `json:"duration_s"`
-	WarmupS          float64       `json:"warmup_s"`
-	FillS            float64       `json:"fill_s"`
-	Rows             []UniverseRow `json:"rows"`
-	Timestamp        string        `json:"timestamp"`
+	Workload         string          `json:"workload"`
+	Clients          []int           `json:"clients"`
+	SymbolsPerClient int             `json:"symbols_per_client"`
+	Pick             string          `json:"pick"`
+	FeedRate         float64         `json:"feed_rate"`
+	MemoryBudget     string          `json:"memory_budget"` // as given to the gateway; "" for its default
+	DurationS        float64         `json:"duration_s"`
+	WarmupS          float64         `json:"warmup_s"`
+	FillS            float64         `json:"fill_s"`
+	Rows             []UniverseRow   `json:"rows"`
+	Splits           []UniverseSplit `json:"splits,omitempty"`
+	Timestamp        string          `json:"timestamp"`
+}
+
+// UniverseSplit is one market size's gateway CPU as a cost per feed tick
+// and one per delivery: CPU/s = a × ticks/s + b × deliveries/s, fitted by
+// least squares over its rows (one per client count). The clients spread
+// over more symbols get fewer deliveries per tick, so CPU per delivery
+// alone mixes the two; this tells them apart.
+type UniverseSplit struct {
+	Symbols       int     `json:"symbols"`
+	Rows          int     `json:"rows"`
+	CPUPerTickUS  float64 `json:"cpu_us_per_tick"`     // a
+	CPUPerDelivUS float64 `json:"cpu_us_per_delivery"` // b
 }
 
 // UniverseRow is one market size's figures. RSSFull is read -fill after
@@ -42,6 +58,7 @@ type UniverseResult struct {
 // gatewayHistory ticks by the feed's Zipf shares.
 type UniverseRow struct {
 	Symbols       int     `json:"symbols"`
+	Clients       int     `json:"clients"`
 	StartupS      float64 `json:"startup_s"`       // the gateway with its own simulated market: start to ready
 	StartupRSSMB  float64 `json:"startup_rss_mb"`  // and its RSS then
 	LearnS        float64 `json:"learn_s"`         // on NATS: the listings of the market to the gateway listing them all
@@ -55,6 +72,8 @@ type UniverseRow struct {
 	Gaps          uint64  `json:"gaps"`
 	RSSWarmMB     float64 `json:"rss_warm_mb"` // at the end of the window
 	RSSFullMB     float64 `json:"rss_full_mb"` // -fill later
+	KeptMB        float64 `json:"kept_mb"`     // then: bytes kept under the memory budget
+	BudgetMB      float64 `json:"budget_mb"`   // the gateway's fanout.memory_budget
 	FedS          float64 `json:"fed_s"`       // feed time at that read
 	RingsFull     int     `json:"rings_full"`  // symbols whose ring would be full by then
 	AddMS         float64 `json:"add_1000_ms"` // addedSymbols listings to the gateway listing them all
@@ -62,36 +81,47 @@ type UniverseRow struct {
 	OtherCPUS     float64 `json:"other_cpu_s"` // CPU of other processes in the window
 }
 
-// runUniverse runs the universe workload for each of -universe-sizes.
+// runUniverse runs the universe workload for each of -universe-sizes and
+// -universe-clients, and splits each size's CPU per tick and delivery.
 func runUniverse(ctx context.Context, o *options, bins *binCache, stderr io.Writer) (*UniverseResult, error) {
 	res := &UniverseResult{
-		Workload: o.workload, Clients: o.clients, SymbolsPerClient: o.symbols, Pick: o.pick, FeedRate: o.rate,
-		DurationS: o.duration.Seconds(), WarmupS: o.warmup.Seconds(), FillS: o.fill.Seconds(),
+		Workload: o.workload, Clients: o.universeClients, SymbolsPerClient: o.symbols, Pick: o.pick, FeedRate: o.rate,
+		MemoryBudget: o.memoryBudget, DurationS: o.duration.Seconds(), WarmupS: o.warmup.Seconds(), FillS: o.fill.Seconds(),
 		Timestamp: time.Now().UTC().Format(time.RFC3339),
 	}
 	for _, n := range o.universeSizes {
-		fmt.Fprintf(stderr, "universe: %d symbols\n", n)
-		row, err := universeRow(ctx, o, bins, n, stderr)
-		if err != nil {
-			return nil, fmt.Errorf("universe of %d: %w", n, err)
+		var rows []UniverseRow
+		for i, clients := range o.universeClients {
+			fmt.Fprintf(stderr, "universe: %d symbols, %d clients\n", n, clients)
+			row, err := universeRow(ctx, o, bins, n, clients, i == 0, stderr)
+			if err != nil {
+				return nil, fmt.Errorf("universe of %d, %d clients: %w", n, clients, err)
+			}
+			rows = append(rows, row)
 		}
-		res.Rows = append(res.Rows, row)
+		res.Rows = append(res.Rows, rows...)
+		if split, ok := splitCPU(rows); ok {
+			res.Splits = append(res.Splits, split)
+		}
 	}
 	return res, nil
 }
 
-// universeRow measures one market size: the startup of a gateway with its
-// own simulated market, then a gateway fed the same market over NATS with
-// the clients on it: the window, RSS after -fill, and the time to list
-// addedSymbols more.
-func universeRow(ctx context.Context, o *options, bins *binCache, n int, stderr io.Writer) (UniverseRow, error) {
-	row := UniverseRow{Symbols: n}
+// universeRow measures one market size with clients: with full, the
+// startup of a gateway with its own simulated market first; then a
+// gateway fed the same market over NATS with the clients on it: the
+// window, and with full RSS and what it keeps after -fill, and the time
+// to list addedSymbols more.
+func universeRow(ctx context.Context, o *options, bins *binCache, n, clients int, full bool, stderr io.Writer) (UniverseRow, error) {
+	row := UniverseRow{Symbols: n, Clients: clients}
 	var err error
-	if row.StartupS, row.StartupRSSMB, err = simStartup(ctx, o, bins, n, stderr); err != nil {
-		return row, err
+	if full {
+		if row.StartupS, row.StartupRSSMB, err = simStartup(ctx, o, bins, n, stderr); err != nil {
+			return row, err
+		}
 	}
 	ro := *o
-	ro.universe = n
+	ro.universe, ro.clients = n, clients
 	r := newRunner(&ro, stderr)
 	defer r.mc.CloseIdleConnections()
 	defer r.stopServer()
@@ -111,18 +141,46 @@ func universeRow(ctx context.Context, o *options, bins *binCache, n int, stderr 
 	if err := r.measure(ctx, &w); err != nil {
 		return row, err
 	}
-	if err := sleepCtx(ctx, o.fill); err != nil {
-		return row, err
-	}
-	full, _ := r.scrape(ctx)
-	row.RSSFullMB, row.FedS = full.rss/1e6, time.Since(fedFrom).Seconds()
-	row.RingsFull = ringsFull(n, o.rate*row.FedS)
-	if row.AddMS, row.AddCPUMS, err = r.addSymbols(ctx, n); err != nil {
-		return row, err
+	if full {
+		if err := row.fill(ctx, r, o, fedFrom); err != nil {
+			return row, err
+		}
 	}
 	r.closeClients() // their counters are read once their readers are done
 	row.addWindow(r.result(&w, nil), &w)
 	return row, nil
+}
+
+// fill lets the feed run -fill more, then reads RSS and what the gateway
+// keeps, and times the listing of addedSymbols more.
+func (row *UniverseRow) fill(ctx context.Context, r *runner, o *options, fedFrom time.Time) error {
+	if err := sleepCtx(ctx, o.fill); err != nil {
+		return err
+	}
+	st, _ := r.scrape(ctx)
+	row.RSSFullMB, row.FedS = st.rss/1e6, time.Since(fedFrom).Seconds()
+	row.KeptMB, row.BudgetMB = st.kept/1e6, st.budget/1e6
+	row.RingsFull = ringsFull(row.Symbols, o.rate*row.FedS)
+	var err error
+	row.AddMS, row.AddCPUMS, err = r.addSymbols(ctx, row.Symbols)
+	return err
+}
+
+// splitCPU fits CPU/s = a × ticks/s + b × deliveries/s over rows (one
+// market size) by least squares; ok is false with fewer than two rows or
+// deliveries that do not vary.
+func splitCPU(rows []UniverseRow) (UniverseSplit, bool) {
+	var tt, td, dd, tc, dc float64
+	for _, r := range rows {
+		t, d, c := r.TicksPerSec, r.DeliveriesPS, r.CPUPerSec
+		tt, td, dd, tc, dc = tt+t*t, td+t*d, dd+d*d, tc+t*c, dc+d*c
+	}
+	det := tt*dd - td*td
+	if len(rows) < 2 || det <= 1e-9*tt*dd {
+		return UniverseSplit{}, false
+	}
+	a, b := (tc*dd-dc*td)/det, (dc*tt-tc*td)/det
+	return UniverseSplit{Symbols: rows[0].Symbols, Rows: len(rows), CPUPerTickUS: a * 1e6, CPUPerDelivUS: b * 1e6}, true
 }
 
 // addWindow takes the measured window's figures.
@@ -215,16 +273,31 @@ func ringsFull(n int, ticks float64) int {
 	return full
 }
 
-// printTable prints one line per market size.
+// printTable prints one line per market size and client count, then each
+// size's split of CPU per tick and per delivery.
 func (res *UniverseResult) printTable(out io.Writer) {
-	fmt.Fprintf(out, "universe: %d clients × %d %s-picked symbols, feed %.0f ticks/s, window %.0fs after %.0fs warm-up, RSS again %.0fs later\n",
-		res.Clients, res.SymbolsPerClient, res.Pick, res.FeedRate, res.DurationS, res.WarmupS, res.FillS)
+	budget := res.MemoryBudget
+	if budget == "" {
+		budget = "default"
+	}
+	fmt.Fprintf(out, "universe: %v clients × %d %s-picked symbols, feed %.0f ticks/s, memory budget %s, window %.0fs after %.0fs warm-up, RSS again %.0fs later\n",
+		res.Clients, res.SymbolsPerClient, res.Pick, res.FeedRate, budget, res.DurationS, res.WarmupS, res.FillS)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "symbols\tstartup s\tRSS at start MB\tlearn s\tfan-out\tticks/s\tdeliveries/s\tµs/tick\tµs/delivery\tCPU/s\tp99 ms\tgaps\tRSS warm MB\tRSS later MB\tfed s\trings full\tadd 1,000 ms\tadd CPU ms\tother CPU-s\t")
+	fmt.Fprintln(tw, "symbols\tclients\tstartup s\tRSS at start MB\tlearn s\tfan-out\tticks/s\tdeliveries/s\tµs/tick\tµs/delivery\tCPU/s\tp99 ms\tgaps\tRSS warm MB\tRSS later MB\tkept MB\tbudget MB\tfed s\trings full\tadd 1,000 ms\tadd CPU ms\tother CPU-s\t")
 	for _, r := range res.Rows {
-		fmt.Fprintf(tw, "%d\t%.2f\t%.1f\t%.2f\t%.1f\t%.0f\t%.0f\t%.2f\t%.3f\t%.3f\t%.1f\t%d\t%.1f\t%.1f\t%.0f\t%d\t%.0f\t%.0f\t%.1f\t\n",
-			r.Symbols, r.StartupS, r.StartupRSSMB, r.LearnS, r.ExpectedFan, r.TicksPerSec, r.DeliveriesPS, r.CPUPerTickUS, r.CPUPerDelivUS,
-			r.CPUPerSec, r.P99MS, r.Gaps, r.RSSWarmMB, r.RSSFullMB, r.FedS, r.RingsFull, r.AddMS, r.AddCPUMS, r.OtherCPUS)
+		fmt.Fprintf(tw, "%d\t%d\t%.2f\t%.1f\t%.2f\t%.1f\t%.0f\t%.0f\t%.2f\t%.3f\t%.3f\t%.1f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%.0f\t%.0f\t%.1f\t\n",
+			r.Symbols, r.Clients, r.StartupS, r.StartupRSSMB, r.LearnS, r.ExpectedFan, r.TicksPerSec, r.DeliveriesPS, r.CPUPerTickUS, r.CPUPerDelivUS,
+			r.CPUPerSec, r.P99MS, r.Gaps, r.RSSWarmMB, r.RSSFullMB, r.KeptMB, r.BudgetMB, r.FedS, r.RingsFull, r.AddMS, r.AddCPUMS, r.OtherCPUS)
+	}
+	tw.Flush()
+	if len(res.Splits) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "gateway CPU/s = a × ticks/s + b × deliveries/s, fitted per size over its client counts:")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "symbols\trows\ta µs/tick\tb µs/delivery\t")
+	for _, sp := range res.Splits {
+		fmt.Fprintf(tw, "%d\t%d\t%.2f\t%.3f\t\n", sp.Symbols, sp.Rows, sp.CPUPerTickUS, sp.CPUPerDelivUS)
 	}
 	tw.Flush()
 }
