@@ -65,8 +65,10 @@ type UniverseRow struct {
 	ExpectedFan   float64 `json:"expected_fanout"` // subscribers a tick reaches, by the picks
 	TicksPerSec   float64 `json:"ticks_per_sec"`   // the gateway's feed ticks in the window
 	DeliveriesPS  float64 `json:"deliveries_per_sec"`
+	FramesPS      float64 `json:"frames_per_sec"`      // frames the clients read: the writes the gateway made
 	CPUPerTickUS  float64 `json:"cpu_us_per_tick"`     // gateway CPU in the window ÷ its feed ticks
 	CPUPerDelivUS float64 `json:"cpu_us_per_delivery"` // ÷ the deliveries the clients counted
+	CPUPerFrameUS float64 `json:"cpu_us_per_frame"`    // ÷ the frames they read
 	CPUPerSec     float64 `json:"cpu_per_sec"`
 	P99MS         float64 `json:"latency_p99_ms"`
 	Gaps          uint64  `json:"gaps"`
@@ -185,7 +187,7 @@ func splitCPU(rows []UniverseRow) (UniverseSplit, bool) {
 
 // addWindow takes the measured window's figures.
 func (row *UniverseRow) addWindow(res *Result, w *window) {
-	row.DeliveriesPS, row.P99MS, row.Gaps = res.DeliveriesPerSec, res.LatencyP99Ms, res.Gaps
+	row.DeliveriesPS, row.FramesPS, row.P99MS, row.Gaps = res.DeliveriesPerSec, res.FramesPerSec, res.LatencyP99Ms, res.Gaps
 	row.RSSWarmMB = w.end.rss / 1e6
 	cpu := w.end.cpu - w.start.cpu
 	ticks := w.end.ticks - w.start.ticks
@@ -195,6 +197,9 @@ func (row *UniverseRow) addWindow(res *Result, w *window) {
 	}
 	if res.GatewayCPUUsPerDelivery != nil {
 		row.CPUPerDelivUS = *res.GatewayCPUUsPerDelivery
+	}
+	if res.GatewayCPUUsPerFrame != nil {
+		row.CPUPerFrameUS = *res.GatewayCPUUsPerFrame
 	}
 	if res.OtherCPUSeconds != nil {
 		row.OtherCPUS = *res.OtherCPUSeconds
@@ -283,10 +288,10 @@ func (res *UniverseResult) printTable(out io.Writer) {
 	fmt.Fprintf(out, "universe: %v clients × %d %s-picked symbols, feed %.0f ticks/s, memory budget %s, window %.0fs after %.0fs warm-up, RSS again %.0fs later\n",
 		res.Clients, res.SymbolsPerClient, res.Pick, res.FeedRate, budget, res.DurationS, res.WarmupS, res.FillS)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "symbols\tclients\tstartup s\tRSS at start MB\tlearn s\tfan-out\tticks/s\tdeliveries/s\tµs/tick\tµs/delivery\tCPU/s\tp99 ms\tgaps\tRSS warm MB\tRSS later MB\tkept MB\tbudget MB\tfed s\trings full\tadd 1,000 ms\tadd CPU ms\tother CPU-s\t")
+	fmt.Fprintln(tw, "symbols\tclients\tstartup s\tRSS at start MB\tlearn s\tfan-out\tticks/s\tdeliveries/s\tframes/s\tµs/tick\tµs/delivery\tµs/frame\tCPU/s\tp99 ms\tgaps\tRSS warm MB\tRSS later MB\tkept MB\tbudget MB\tfed s\trings full\tadd 1,000 ms\tadd CPU ms\tother CPU-s\t")
 	for _, r := range res.Rows {
-		fmt.Fprintf(tw, "%d\t%d\t%.2f\t%.1f\t%.2f\t%.1f\t%.0f\t%.0f\t%.2f\t%.3f\t%.3f\t%.1f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%.0f\t%.0f\t%.1f\t\n",
-			r.Symbols, r.Clients, r.StartupS, r.StartupRSSMB, r.LearnS, r.ExpectedFan, r.TicksPerSec, r.DeliveriesPS, r.CPUPerTickUS, r.CPUPerDelivUS,
+		fmt.Fprintf(tw, "%d\t%d\t%.2f\t%.1f\t%.2f\t%.1f\t%.0f\t%.0f\t%.0f\t%.2f\t%.3f\t%.2f\t%.3f\t%.1f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%.0f\t%.0f\t%.1f\t\n",
+			r.Symbols, r.Clients, r.StartupS, r.StartupRSSMB, r.LearnS, r.ExpectedFan, r.TicksPerSec, r.DeliveriesPS, r.FramesPS, r.CPUPerTickUS, r.CPUPerDelivUS, r.CPUPerFrameUS,
 			r.CPUPerSec, r.P99MS, r.Gaps, r.RSSWarmMB, r.RSSFullMB, r.KeptMB, r.BudgetMB, r.FedS, r.RingsFull, r.AddMS, r.AddCPUMS, r.OtherCPUS)
 	}
 	tw.Flush()
