@@ -4,10 +4,13 @@
 // equal seq for seq; a network drop recovered with since; a gateway
 // restart (a new run: a gap, then the new run's snapshot); a copy the test
 // corrupts (the client finds it at the next message and resyncs); trading
-// status kept per symbol, halts included.
+// status kept per symbol, halts included; the README's example, as written.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { bookChecksum, connect } from "../tickgate.js";
 import { firstBreak, startGateway, startProxy, waitFor, withGateway } from "./gateway.js";
@@ -242,4 +245,21 @@ test("status: each symbol's status first, every change after, kept per symbol; h
   await sub.close();
   assert.equal(tg.status("NVDA"), undefined, "a status no one holds is forgotten");
   assert.deepEqual([seen.gaps, seen.errors], [[], []]);
+});
+
+test("the README's book example runs as written: AAPL's status, then its book, each line proved", { timeout: 60000 }, async (t) => {
+  const gw = await withGateway(t);
+  const dir = fileURLToPath(new URL("..", import.meta.url));
+  const readme = readFileSync(dir + "README.md", "utf8");
+  const code = /```js\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("## Books and status")))?.[1];
+  assert.ok(code?.includes("ws://localhost:8080/ws"), "no example under 'Books and status' in README.md");
+  // Run from clients/js, as the README says: "./tickgate.js" and "ws" resolve there.
+  const proc = spawn(process.execPath, ["--input-type=module", "-e", code.replace("ws://localhost:8080/ws", gw.ws)], { cwd: dir });
+  t.after(() => proc.kill());
+  let out = "", err = "";
+  proc.stdout.on("data", (b) => { out += b; });
+  proc.stderr.on("data", (b) => { err += b; });
+  const lines = () => out.split("\n").filter((l) => /^AAPL book seq \d+( \(\d+ merged\))?: \d+ @ [\d.]+ \| \d+ @ [\d.]+, checksum \d+ proved$/.test(l));
+  await waitFor(() => lines().length >= 4 && /^AAPL is (open|halted|auction|closed|stale)/m.test(out), 20000, () => `the example printed:\n${out}\n${err}`);
+  assert.equal(err, "", "no resync, no error");
 });
