@@ -129,7 +129,10 @@ func TestPublishCarriesBookSeqsOn(t *testing.T) {
 	cfg["feed.sim.symbols"] = `["AAPL"]`
 	_, stop := startPublish(t, cfg)
 	st := streamOf(t, ns.ClientURL(), "TICKS")
+	// A symbol carries on only from a tick of its own (one that has sent a
+	// book and no tick yet starts afresh), so stop once both are in.
 	waitSubject(t, st, "ticks.book.AAPL")
+	waitSubject(t, st, "ticks.AAPL")
 	stop()
 	last := func(subject string) []byte {
 		m, err := st.GetLastMsgForSubject(context.Background(), subject)

@@ -15,11 +15,15 @@ import (
 // price and every ask above it. The trade hits the bid or lifts the ask,
 // for at most the size resting there; a level it empties is gone. Churn
 // resizes, pulls and adds levels away from trades. Sides are refilled at
-// their far end, one or two cents apart, to depth levels. Sizes are round
+// their far end, one or two cents apart, to depth levels; a side whose
+// levels stand more than maxLevelGap cents apart is cut there first, so
+// the levels an old quote left behind as the price moved away are pulled
+// rather than kept as a ladder with a hole in it. Sizes are round
 // lots, larger away from the touch, drawn as a real book's are: many
 // small orders, a few large ones (a log-normal).
 const (
 	maxQuoteGap  = 2   // cents from the price to the best level before the quote follows
+	maxLevelGap  = 5   // cents between two levels of a side, past which follow pulls the rest
 	minQuoteAt   = 3   // cents: the lowest price the quote centres on, so a bid of 1 cent fits below
 	meanLots     = 8   // median resting size at the touch, in 100-share lots
 	lotSpread    = 0.8 // sigma of the log of a resting size
@@ -80,7 +84,19 @@ func (b *book) follow(px float64, depth int, rng *rand.Rand) {
 		bid := int64(math.Ceil(c)) - 1 - rng.Int64N(2)
 		b.bids = insertLevel(b.bids, 0, level{bid, restingSize(0, rng)}, depth)
 	}
+	b.asks, b.bids = cutAtGap(b.asks), cutAtGap(b.bids)
 	b.refill(depth, rng)
+}
+
+// cutAtGap drops side's levels from the first that stands more than
+// maxLevelGap cents from the one before it.
+func cutAtGap(side []level) []level {
+	for i := 1; i < len(side); i++ {
+		if d := side[i].px - side[i-1].px; d > maxLevelGap || d < -maxLevelGap {
+			return side[:i]
+		}
+	}
+	return side
 }
 
 // trade hits the best bid (buy false) or lifts the best ask for at most

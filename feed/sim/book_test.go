@@ -60,6 +60,11 @@ func TestBookConsistent(t *testing.T) {
 				if r.Err != nil {
 					t.Fatalf("turn %d: %v", i, r.Err)
 				}
+				for k, b := range s.books {
+					if err := compact(b, c.depth); err != nil {
+						t.Fatalf("turn %d: %s: %v", i, s.names[k], err)
+					}
+				}
 			}
 			if r.N.Ticks == 0 || r.N.Books < len(s.syms) || r.N.Halts == 0 {
 				t.Fatalf("%+v: want ticks, books and halts", r.N)
@@ -334,4 +339,20 @@ func TestRunDepthSinkStops(t *testing.T) {
 	if r.N.Ticks == 0 || r.N.Books == 0 {
 		t.Fatalf("%+v: want ticks and books", r.N)
 	}
+}
+
+// compact reports a side of b that spreads further from its touch than a
+// ladder of depth levels at most maxLevelGap apart (and what the churn
+// since the last trade may have pulled out of it) can: the sim once let
+// the levels an old quote left behind stay, dollars from the price.
+func compact(b *book, depth int) error {
+	limit := int64(depth*maxLevelGap + churnActions*2)
+	for _, side := range [2][]level{b.bids, b.asks} {
+		if n := len(side); n > 1 {
+			if span := max(side[n-1].px-side[0].px, side[0].px-side[n-1].px); span > limit {
+				return fmt.Errorf("levels span %d cents (%v), want at most %d", span, side, limit)
+			}
+		}
+	}
+	return nil
 }
