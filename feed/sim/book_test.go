@@ -62,7 +62,7 @@ func TestBookConsistent(t *testing.T) {
 				}
 				for k, b := range s.books {
 					if err := compact(b, c.depth); err != nil {
-						t.Fatalf("turn %d: %s: %v", i, s.names[k], err)
+						t.Fatalf("turn %d: %s: %v", i, s.syms[k].name, err)
 					}
 				}
 			}
