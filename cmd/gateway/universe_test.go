@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	feednats "github.com/tickgate/tickgate/feed/nats"
 	"github.com/tickgate/tickgate/internal/natstest"
 	"github.com/tickgate/tickgate/internal/poll"
+	"github.com/tickgate/tickgate/internal/ssetest"
 	"github.com/tickgate/tickgate/internal/ticktest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
@@ -334,5 +336,41 @@ func TestSimChurnRetires(t *testing.T) {
 		if pc, ok := d["prev_close"].(float64); !ok || pc <= 0 {
 			t.Fatalf("/symbols?detail=1 entry %v, want a previous close", d)
 		}
+	}
+}
+
+// TestSSERetired follows a delisting on an event stream: the retired notice
+// comes as an event, the stream goes on with the other symbol, and a
+// reconnect that still names the retired one is refused as an unknown
+// symbol (docs/protocol.md, "The symbol universe").
+func TestSSERetired(t *testing.T) {
+	t.Parallel()
+	tg := startGateway(t, map[string]string{"feed.sim.symbols": "[AAA, BBB, CCC, DDD]", "feed.sim.relist_every": "200ms"})
+	tg.waitReady(t)
+	c := ssetest.Dial(t, tg.url+"/sse?symbols=CCC,DDD", ssetest.Options{})
+	if m := c.Next(); m.Type != "subscribed" {
+		t.Fatalf("first message %s, want subscribed", m.Raw)
+	}
+	var m wstest.Msg
+	for m = c.Next(); m.Type == "tick"; m = c.Next() {
+	}
+	if m.Type != "notice" || m.Code != "retired" || m.Reason != "delisted" || (m.Sym != "CCC" && m.Sym != "DDD") {
+		t.Fatalf("got %s, want CCC or DDD retired as delisted", m.Raw)
+	}
+	other := map[string]string{"CCC": "DDD", "DDD": "CCC"}[m.Sym]
+	for {
+		n := c.Next()
+		if n.Type == "tick" && n.Sym == other {
+			break
+		}
+		if n.Type == "tick" && n.Sym == m.Sym {
+			t.Fatalf("got %s after %s was retired", n.Raw, m.Sym)
+		}
+		if n.Type == "notice" && n.Code == "retired" && n.Sym == other {
+			break // the other one was delisted too, in its turn: the stream still carried it
+		}
+	}
+	if code, body := get(tg.url + "/sse?symbols=CCC,DDD"); code != 400 || !strings.Contains(body, "unknown_symbol") {
+		t.Fatalf("a reconnect naming %s: %d %s, want 400 unknown_symbol", m.Sym, code, body)
 	}
 }
