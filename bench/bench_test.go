@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,26 +66,33 @@ func TestSmoke(t *testing.T) {
 
 // churnSmoke runs a second of churn beside 10 steady readers.
 func churnSmoke(t *testing.T, gateway string) {
-	out := filepath.Join(t.TempDir(), "churn.json")
-	args := []string{"-workload", "churn", "-spawn", "-gateway-bin", gateway, "-clients", "10",
-		"-churn-rate", "20", "-duration", "1s", "-settle", "0s", "-warmup", "500ms", "-out", out}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	var res ChurnResult
+	stdout := runJSON(t, time.Minute, &res, "-workload", "churn", "-spawn", "-gateway-bin", gateway, "-clients", "10",
+		"-churn-rate", "20", "-duration", "1s", "-settle", "0s", "-warmup", "500ms")
+	if res.Opened == 0 || res.SteadyTicks == 0 || res.SteadyGaps != 0 || res.Server.FDs[0] == 0 {
+		t.Errorf("churn: %+v\n%s", res, stdout)
+	}
+}
+
+// runJSON runs the harness with args and -out, within timeout, decodes
+// the result it wrote into v and returns what it printed.
+func runJSON(t *testing.T, timeout time.Duration, v any, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "result.json")
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	if err := run(ctx, args, &stdout, &stderr); err != nil {
+	if err := run(ctx, append(args, "-out", out), &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
 	raw, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res ChurnResult
-	if err := json.Unmarshal(raw, &res); err != nil {
+	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatal(err)
 	}
-	if res.Opened == 0 || res.SteadyTicks == 0 || res.SteadyGaps != 0 || res.Server.FDs[0] == 0 {
-		t.Errorf("churn: %+v\n%s", res, stdout.String())
-	}
+	return stdout.String()
 }
 
 func buildBinary(t *testing.T, dir, name, pkg string) string {
@@ -139,5 +147,57 @@ func smoke(t *testing.T, bin, target string, clients int, extra ...string) {
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
+
+// TestUniverseSmoke runs the universe workload on two small markets with
+// two handfuls of clients under a memory budget: every row has its
+// window; the first of each size its startup, its RSS and what it keeps
+// (within the budget), and the time to list 1,000 more symbols; and each
+// size has its CPU split per tick and per delivery.
+func TestUniverseSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and spawns servers")
+	}
+	gateway := buildBinary(t, t.TempDir(), "gateway", "./cmd/gateway")
+	var res UniverseResult
+	stdout := runJSON(t, 3*time.Minute, &res, "-workload", "universe", "-spawn", "-feed", "nats", "-gateway-bin", gateway, "-universe-clients", "5,10",
+		"-universe-sizes", "100,2000", "-rate", "500", "-duration", "1s", "-warmup", "500ms", "-fill", "500ms", "-memory-budget", "2MiB")
+	if len(res.Rows) != 4 || res.Rows[0].Symbols != 100 || res.Rows[3].Symbols != 2000 || res.Rows[1].Clients != 10 {
+		t.Fatalf("rows %+v, want 100 and 2000 symbols with 5 and 10 clients", res.Rows)
+	}
+	for i, r := range res.Rows {
+		if r.TicksPerSec <= 0 || r.DeliveriesPS <= 0 || r.CPUPerTickUS <= 0 || r.Gaps != 0 {
+			t.Errorf("row %+v: a figure missing, or gaps\n%s", r, stdout)
+		}
+		full := i%2 == 0
+		if got := r.StartupS > 0 && r.RSSFullMB > 0 && r.AddMS > 0 && r.KeptMB > 0; got != full {
+			t.Errorf("row %+v: startup, RSS, kept and listing figures %v, want %v\n%s", r, got, full, stdout)
+		}
+		if full && (r.BudgetMB != 2.097152 || r.KeptMB > r.BudgetMB) {
+			t.Errorf("row %+v: kept %v MB of a %v MB budget, want within 2MiB", r, r.KeptMB, r.BudgetMB)
+		}
+	}
+	if len(res.Splits) != 2 || res.Splits[0].Rows != 2 {
+		t.Fatalf("splits %+v, want one per size, of 2 rows each", res.Splits)
+	}
+}
+
+// TestSplitCPU: rows made by CPU/s = a × ticks/s + b × deliveries/s give
+// a and b back; one row, or deliveries that do not vary, give none.
+func TestSplitCPU(t *testing.T) {
+	const a, b = 40e-6, 1.5e-6 // s per tick, per delivery
+	row := func(ticks, deliveries float64) UniverseRow {
+		return UniverseRow{Symbols: 100, TicksPerSec: ticks, DeliveriesPS: deliveries, CPUPerSec: a*ticks + b*deliveries}
+	}
+	sp, ok := splitCPU([]UniverseRow{row(5010, 100_000), row(4990, 210_000), row(5000, 150_000)})
+	if !ok || math.Abs(sp.CPUPerTickUS-40) > 1e-6 || math.Abs(sp.CPUPerDelivUS-1.5) > 1e-6 || sp.Rows != 3 {
+		t.Fatalf("split %+v, %v; want 40 µs a tick, 1.5 a delivery", sp, ok)
+	}
+	if _, ok := splitCPU([]UniverseRow{row(5000, 100_000)}); ok {
+		t.Fatal("a split of one row")
+	}
+	if _, ok := splitCPU([]UniverseRow{row(5000, 100_000), row(10_000, 200_000)}); ok {
+		t.Fatal("a split of rows whose deliveries follow their ticks")
 	}
 }

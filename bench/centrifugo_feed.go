@@ -50,6 +50,9 @@ func startCentrifugoFeed(port int) *harnessFeed {
 // Publish hands t to the sender, waiting while the inbox is full.
 func (s *centrifugoSink) Publish(t feed.Tick) { s.inbox <- t }
 
+// List does nothing: Centrifugo channels need no listing.
+func (s *centrifugoSink) List(feed.Listing) {}
+
 // Close stops the sender after it has sent what is queued.
 func (s *centrifugoSink) Close() error {
 	close(s.inbox)

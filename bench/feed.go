@@ -61,10 +61,13 @@ func (f *harnessFeed) url() string {
 // gateway's own default (feed.sim.book_churn).
 const harnessBookChurn = 0.25
 
-// run starts the simulated feed at rate ticks/s into the sink, with each
-// symbol's order book (sim.Config.Book) if books.
-func (f *harnessFeed) run(rate float64, books bool, stderr io.Writer) error {
-	cfg := sim.Config{Rate: rate}
+// run starts the simulated feed at rate ticks/s into the sink: the
+// default symbols, or (universe > 0) a generated market of that many,
+// with each symbol's order book (sim.Config.Book) if books. It lists them
+// first, as gateway publish does (a gateway on NATS learns its symbols
+// from the feed; the other targets ignore listings).
+func (f *harnessFeed) run(rate float64, universe int, books bool, stderr io.Writer) error {
+	cfg := sim.Config{Rate: rate, Universe: universe}
 	if books {
 		cfg.Book, cfg.Churn = true, harnessBookChurn
 	}
@@ -76,6 +79,9 @@ func (f *harnessFeed) run(rate float64, books bool, stderr io.Writer) error {
 	f.cancel, f.done = cancel, make(chan struct{})
 	go func() {
 		defer close(f.done)
+		for _, l := range src.Listings() {
+			f.sink.List(l)
+		}
 		if err := src.Run(ctx, f.sink); err != nil {
 			fmt.Fprintln(stderr, "harness feed:", err)
 		}

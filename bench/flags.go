@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -52,6 +53,19 @@ type options struct {
 	compare      bool
 	compareFiles []string
 	cpuProfile   string
+	// universe: the symbol counts -workload universe runs one after
+	// another, and the client counts it runs each with; universe is the
+	// one of the current run (0: the feed's default list), fill the phase
+	// after the window before RSS is read again.
+	universeSizes   []int
+	universeClients []int
+	universe        int
+	fill            time.Duration
+	sizesFlag       *string // -universe-sizes as given
+	clientsFlag     *string // -universe-clients as given
+	// memoryBudget is the spawned gateway's fanout.memory_budget; "" for
+	// its default.
+	memoryBudget string
 }
 
 // workload is one named scenario. rate 0 means "computed" (light);
@@ -92,13 +106,17 @@ var workloads = map[string]workload{
 	// 1,000 ticks/s feed, each trading several times a second, so every
 	// client gets 10 final 1s bars a second, in a burst after each second.
 	"bars": {clients: 10000, symbols: 10, pick: pickFixed, rate: 1000, stream: streamBars1s},
+	// universe (issue 19): the same 100 clients on 10 Zipf-picked symbols
+	// each and the same 5,000 ticks/s feed, over markets of -universe-sizes
+	// symbols in turn (bench/universe.go).
+	"universe": {clients: 100, symbols: 10, pick: pickZipf, rate: 5000},
 	// book (issue 20): the dashboard's clients on the book stream instead:
 	// the 20 hottest symbols' books (book.depth 10), 4 updates/s each.
 	"book": {clients: 10000, symbols: 20, pick: pickFixed, rate: 2000, maxRate: 4, stream: streamBook},
 }
 
 // workloadNames is the -workload help and error text.
-const workloadNames = "fanout, hot, idle, slow, light, sweep, dashboard, churn, bars, book or custom"
+const workloadNames = "fanout, hot, idle, slow, light, sweep, dashboard, churn, bars, book, universe or custom"
 
 // targets maps each -target to its wire protocol.
 var targets = map[string]string{
@@ -140,11 +158,16 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.BoolVar(&o.findMax, "find-max", false, "step the feed rate up (fresh server per step) to the highest rate with no gaps, no drops and p99 <= 50 ms; needs -spawn")
 	fs.IntVar(&o.refine, "refine", 3, "-find-max: bisections between the last passing and the first failing rate")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile to this file")
+	sizes := fs.String("universe-sizes", "100,1000,10000,50000", "universe: the symbol counts to run, one fresh server each")
+	fs.DurationVar(&o.fill, "fill", 60*time.Second, "universe: feed time after the measured window before RSS is read again, as histories fill")
+	clients := fs.String("universe-clients", "100,200", "universe: the client counts each size runs with, one fresh server each; the first also reads RSS after -fill and times listings; two or more give per-tick and per-delivery cost apart")
+	fs.StringVar(&o.memoryBudget, "memory-budget", "", "the spawned gateway's fanout.memory_budget, a size such as 64MiB (\"\": its default)")
 	fs.BoolVar(&o.compare, "compare", false, "compare two result files: -compare a.json b.json prints b/a of every numeric field")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./bench [flags]   |   go run ./bench -compare a.json b.json")
 		fs.PrintDefaults()
 	}
+	o.sizesFlag, o.clientsFlag = sizes, clients
 	return fs, hosts
 }
 
@@ -166,6 +189,20 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	o.hosts = splitList(*hosts)
+	for _, s := range splitList(*o.sizesFlag) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return nil, fmt.Errorf("-universe-sizes: %q is not a symbol count in [1, 1000000]", s)
+		}
+		o.universeSizes = append(o.universeSizes, n)
+	}
+	for _, s := range splitList(*o.clientsFlag) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-universe-clients: %q is not a client count", s)
+		}
+		o.universeClients = append(o.universeClients, n)
+	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if err := o.applyWorkload(set); err != nil {
@@ -239,6 +276,12 @@ func (o *options) validate() error {
 	check(o.settle >= 0, "-settle must be >= 0")
 	check(o.workload != "churn" || (!o.findMax && o.target != "centrifugo" && o.maxRate == 0), "-workload churn: not with -find-max, -max-rate or -target centrifugo")
 	check(!o.findMax || o.spawn, "-find-max needs -spawn: each step starts a fresh server")
+	check(o.workload != "universe" || (o.spawn && o.feed == "nats" && o.target == "tickgate" && !o.findMax && o.stream == streamTicks && o.maxRate == 0),
+		"-workload universe needs -spawn -feed nats, tickgate, ticks: the harness lists the market into NATS and adds to it while running")
+	check(o.workload != "universe" || len(o.universeSizes) > 0, "-universe-sizes: name at least one symbol count")
+	check(o.workload != "universe" || len(o.universeClients) > 0, "-universe-clients: name at least one client count")
+	check(o.memoryBudget == "" || o.target == "tickgate", "-memory-budget: tickgate only")
+	check(o.fill >= 0, "-fill must be >= 0")
 	check(len(o.hosts) > 0, "-hosts must name at least one address")
 	for _, h := range o.hosts {
 		check(isLoopback(h), "-hosts: %q is not a loopback IP; the harness only targets 127.0.0.x", h)

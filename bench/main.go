@@ -101,6 +101,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		res.printTable(stdout)
 		return writeJSON(opt.out, res)
 	}
+	if opt.workload == "universe" {
+		res, err := runUniverse(ctx, opt, bins, stderr)
+		if err != nil {
+			return err
+		}
+		res.printTable(stdout)
+		return writeJSON(opt.out, res)
+	}
 	if opt.findMax {
 		res, err := findMax(ctx, opt, bins, stdout, stderr)
 		if err != nil {

@@ -35,9 +35,6 @@ func fetchSymbols(ctx context.Context, hc *http.Client, url string) ([]string, e
 	if err := json.NewDecoder(resp.Body).Decode(&syms); err != nil {
 		return nil, fmt.Errorf("symbols: decode: %w", err)
 	}
-	if len(syms) == 0 {
-		return nil, fmt.Errorf("symbols: %s lists none", url)
-	}
 	return syms, nil
 }
 

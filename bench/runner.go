@@ -44,6 +44,7 @@ type runner struct {
 
 	symbols []string
 	clients []*client
+	learned time.Duration // a universe's listings to the server listing them all
 
 	dialWG, readWG sync.WaitGroup
 	connected      atomic.Int64
@@ -117,9 +118,11 @@ func (r *runner) prepare(ctx context.Context, bins *binCache) error {
 		r.base.Path = "/connection/websocket"
 	}
 	if r.opt.spawn {
-		r.symbols = slices.Clone(sim.DefaultSymbols)
+		r.symbols = sim.Symbols(sim.Config{Universe: r.opt.universe})
 	} else if r.symbols, err = fetchSymbols(ctx, r.mc, r.httpURL("/symbols")); err != nil {
 		return err
+	} else if len(r.symbols) == 0 {
+		return fmt.Errorf("symbols: %s lists none", r.httpURL("/symbols"))
 	}
 	picks := pickSymbols(r.opt.pick, r.opt.clients, r.opt.symbols, len(r.symbols), r.opt.seed)
 	r.fanout = expectedFanout(picks, len(r.symbols))
@@ -163,21 +166,37 @@ func (r *runner) spawn(ctx context.Context, bins *binCache) error {
 		r.feed = startCentrifugoFeed(r.server.port)
 	}
 	if r.feed != nil {
-		if err := r.feed.run(r.rate, r.opt.stream == streamBook, r.stderr); err != nil {
+		if err := r.feed.run(r.rate, r.opt.universe, r.opt.stream == streamBook, r.stderr); err != nil {
 			return err
 		}
 	}
 	if r.opt.target == "centrifugo" {
 		return nil // no /symbols: its channels are whatever the harness names
 	}
-	got, err := fetchSymbols(ctx, r.mc, r.httpURL("/symbols"))
-	if err != nil {
-		return err
+	return r.checkSymbols(ctx)
+}
+
+// checkSymbols checks the spawned server lists the symbols planned. On
+// NATS the server learns them from the listings the harness's feed sends
+// first, so it waits for them and notes how long they took (learned).
+func (r *runner) checkSymbols(ctx context.Context) error {
+	start := time.Now()
+	for {
+		got, err := fetchSymbols(ctx, r.mc, r.httpURL("/symbols"))
+		if err != nil {
+			return err
+		}
+		switch {
+		case slices.Equal(got, r.symbols):
+			r.learned = time.Since(start)
+			return nil
+		case r.feed == nil || time.Since(start) > readyTimeout:
+			return fmt.Errorf("spawned server lists %d symbols, not the %d of the feed planned (TICKGATE_FEED_SIM_SYMBOLS set?)", len(got), len(r.symbols))
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
 	}
-	if !slices.Equal(got, r.symbols) {
-		return fmt.Errorf("spawned server lists %d symbols, not sim.DefaultSymbols (TICKGATE_FEED_SIM_SYMBOLS set?)", len(got))
-	}
-	return nil
 }
 
 // httpURL is path on the target's host over http.

@@ -22,8 +22,11 @@ const (
 	mLatency   = "tickgate_delivery_latency_seconds"
 	mGoroutine = "go_goroutines"
 	mFDs       = "process_open_fds"
+	mUniverse  = "tickgate_universe_symbols"
 	mHeapInuse = "go_memstats_heap_inuse_bytes"
 	mStacks    = "go_memstats_stack_inuse_bytes"
+	mKept      = "tickgate_memory_kept_bytes"
+	mBudget    = "tickgate_memory_budget_bytes"
 )
 
 // serverStats is one scrape of the figures the harness reports. ok is
@@ -34,7 +37,9 @@ type serverStats struct {
 	at                          time.Time
 	rss, cpu, slow, sent, ticks float64
 	goroutines, fds             float64        // goroutines is 0 unless the server exports go_goroutines
+	universe                    float64        // symbols listed (tickgate_universe_symbols)
 	heap, stacks                float64        // Go heap spans and goroutine stacks in use; 0 unless exported
+	kept, budget                float64        // bytes kept under the memory budget, and the budget; 0 unless exported
 	hasTicks                    bool           // the server exports mFeedTicks (the baseline does not)
 	hasSent                     bool           // the server exports mSent (tickgate and the baseline)
 	latency                     *dto.Histogram // nil if the server has none
@@ -70,7 +75,9 @@ func scrape(ctx context.Context, hc *http.Client, url string) (serverStats, erro
 	st.sent, st.hasSent = sumValues(mfs[mSent]), mfs[mSent] != nil
 	st.goroutines = sumValues(mfs[mGoroutine])
 	st.fds = sumValues(mfs[mFDs])
+	st.universe = sumValues(mfs[mUniverse])
 	st.heap, st.stacks = sumValues(mfs[mHeapInuse]), sumValues(mfs[mStacks])
+	st.kept, st.budget = sumValues(mfs[mKept]), sumValues(mfs[mBudget])
 	st.ticks, st.hasTicks = sumValues(mfs[mFeedTicks]), mfs[mFeedTicks] != nil
 	if mf := mfs[mLatency]; mf != nil && len(mf.GetMetric()) > 0 {
 		st.latency = mf.GetMetric()[0].GetHistogram()

@@ -75,6 +75,15 @@ func specFor(o *options, port int, rate float64, natsURL string) (*serverSpec, e
 	if natsURL != "" {
 		env = append(env, "TICKGATE_FEED_SOURCE=nats", "TICKGATE_FEED_NATS_URLS="+natsURL)
 	}
+	if o.universe > 0 { // room for the market and the symbols added while running
+		env = append(env, "TICKGATE_UNIVERSE_MAX_SYMBOLS="+strconv.Itoa(o.universe+2*addedSymbols))
+		if natsURL == "" {
+			env = append(env, "TICKGATE_FEED_SIM_UNIVERSE="+strconv.Itoa(o.universe))
+		}
+	}
+	if o.memoryBudget != "" {
+		env = append(env, "TICKGATE_FANOUT_MEMORY_BUDGET="+o.memoryBudget)
+	}
 	if o.serverProf != "" || o.serverHeap != "" {
 		env = append(env, "TICKGATE_SERVER_PPROF=true")
 	}

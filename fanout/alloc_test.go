@@ -31,7 +31,7 @@ func newFanoutFixtureWith(tb testing.TB, subs int, cfg Config) *fanoutFixture {
 	tb.Helper()
 	cfg.Shards, cfg.QueueBytes = 1, 64<<20
 	e, _ := newEngine(tb, cfg, "AAPL")
-	f := &fanoutFixture{e: e, sym: e.symbols["AAPL"], drained: make([]Message, 0, 1024)}
+	f := &fanoutFixture{e: e, sym: e.lookup("AAPL"), drained: make([]Message, 0, 1024)}
 	for range subs {
 		c := newTestClient(e)
 		mustSubscribe(tb, e, c, "AAPL")
@@ -165,7 +165,7 @@ func TestEncodeOwnsItsBytes(t *testing.T) {
 func TestBarCloseZeroAlloc(t *testing.T) {
 	const runs = 50
 	e, _ := newEngine(t, Config{Shards: 1, QueueBytes: 64 << 20, BarHistory: 50}, "AAPL")
-	sym := e.symbols["AAPL"]
+	sym := e.lookup("AAPL")
 	var clients []*testClient
 	for range 1000 {
 		c := newTestClient(e)

@@ -39,7 +39,7 @@ func (f *barFixture) tick(sym string, ts int64, px float64, sz int64, now int64)
 	f.seqs[sym]++
 	tk := testTick(sym, f.seqs[sym])
 	tk.TS, tk.Price, tk.Size = ts, px, sz
-	s := f.e.symbols[sym]
+	s := f.e.lookup(sym)
 	s.shard.deliver([]inTick{{sym: s, tick: tk}}, now)
 }
 

@@ -44,7 +44,7 @@ func BenchmarkBookFanout(b *testing.B) {
 				d.kind, d.book = depthBook, updates[next%len(updates)]
 				d.book.Epoch = benchRuns[next/len(updates)%len(benchRuns)] // each pass of the seqs a run of its own
 				next++
-				batch[0] = inTick{sym: f.sym, depth: d}
+				batch[0] = inTick{sym: f.sym, op: opDepth, depth: d}
 				f.sym.shard.deliver(batch, 0)
 			}
 			var dst []Message
@@ -102,7 +102,7 @@ func BenchmarkBookLagging(b *testing.B) {
 						d.kind, d.book = depthBook, updates[next%len(updates)]
 						d.book.Epoch = benchRuns[next/len(updates)%len(benchRuns)]
 						next++
-						batch[0] = inTick{sym: f.sym, depth: d}
+						batch[0] = inTick{sym: f.sym, op: opDepth, depth: d}
 						f.sym.shard.deliver(batch, 0)
 					}
 					dst = c.Drain(dst[:0], 1<<30)

@@ -33,19 +33,19 @@ func newBookFixture(t *testing.T, cfg Config) *bookFixture {
 		cfg.Shards = 1
 	}
 	e, _ := newEngine(t, cfg, "AAPL", "MSFT")
-	return &bookFixture{t: t, e: e, sym: e.symbols["AAPL"], g: depthtest.NewGen("AAPL", 10, 7)}
+	return &bookFixture{t: t, e: e, sym: e.lookup("AAPL"), g: depthtest.NewGen("AAPL", 10, 7)}
 }
 
 // put delivers b at time at.
 func (f *bookFixture) put(b feed.Book, at int64) {
 	d := &inDepth{kind: depthBook, book: b}
-	f.sym.shard.deliver([]inTick{{sym: f.e.symbols[b.Symbol], depth: d}}, at)
+	f.sym.shard.deliver([]inTick{{sym: f.e.lookup(b.Symbol), op: opDepth, depth: d}}, at)
 }
 
 // ticks delivers the next tick of MSFT, a bystander, at time at.
 func (f *bookFixture) msftTick(at int64) {
 	f.tick++
-	f.sym.shard.deliver([]inTick{{sym: f.e.symbols["MSFT"], tick: testTick("MSFT", f.tick)}}, at)
+	f.sym.shard.deliver([]inTick{{sym: f.e.lookup("MSFT"), tick: testTick("MSFT", f.tick)}}, at)
 }
 
 // wire decodes each message as the client gets it, its count spliced in.
@@ -365,7 +365,7 @@ func TestBookZeroAlloc(t *testing.T) {
 			d := f.e.free.get()
 			d.kind, d.book = depthBook, updates[next]
 			next++
-			batch[0] = inTick{sym: f.sym, depth: d}
+			batch[0] = inTick{sym: f.sym, op: opDepth, depth: d}
 			f.sym.shard.deliver(batch, slot*1e9+int64(i)*1e6)
 		}
 		f.sym.shard.flushDue((slot + 1) * 1e9)
@@ -458,7 +458,7 @@ func TestBookHistoryUnderBudget(t *testing.T) {
 	at := int64(0)
 	put := func(b feed.Book) {
 		at++
-		e.symbols[b.Symbol].shard.deliver([]inTick{{sym: e.symbols[b.Symbol], depth: &inDepth{kind: depthBook, book: b}}}, at)
+		e.lookup(b.Symbol).shard.deliver([]inTick{{sym: e.lookup(b.Symbol), op: opDepth, depth: &inDepth{kind: depthBook, book: b}}}, at)
 		checkBudget(t, e)
 	}
 	for _, sym := range []string{"AAPL", "MSFT"} {
@@ -469,11 +469,11 @@ func TestBookHistoryUnderBudget(t *testing.T) {
 		put(gens["MSFT"].Update())
 	}
 	drainAll(held)
-	aapl, msft := e.symbols["AAPL"].topics[Book], e.symbols["MSFT"].topics[Book]
+	aapl, msft := e.lookup("AAPL").topics[Book], e.lookup("MSFT").topics[Book]
 	if msft.kept.n < 4*aapl.kept.n || msft.kept.n < 64 {
 		t.Fatalf("the held book keeps %d records, the other %d: want the other's history gone first", msft.kept.n, aapl.kept.n)
 	}
-	if lg := &e.symbols["AAPL"].book.log; lg.bytes > 2*maxBookBlock {
+	if lg := &e.lookup("AAPL").book.log; lg.bytes > 2*maxBookBlock {
 		t.Fatalf("the other book's log holds %d bytes in %d blocks for %d records", lg.bytes, len(lg.blocks), aapl.kept.n)
 	}
 	if got := testutil.ToFloat64(e.metrics.evicted[keptBooks]); got == 0 {

@@ -45,7 +45,7 @@ func (f *budgetFixture) rounds(n int, syms ...string) {
 
 // held is how many records sym's ticks topic keeps, and its capacity.
 func (f *budgetFixture) held(sym string) (n, capacity int) {
-	tp := f.e.symbols[sym].topics[Ticks]
+	tp := f.e.lookup(sym).topics[Ticks]
 	return tp.kept.n, len(tp.kept.buf)
 }
 
@@ -300,7 +300,7 @@ func TestBudgetNeverExceeded(t *testing.T) {
 			f.now += int64(7 * time.Millisecond) // bars close every ~143 ticks
 			tk := testTick(sym, f.seqs[sym])
 			tk.TS = f.now
-			batch[i] = inTick{sym: f.e.symbols[sym], tick: tk}
+			batch[i] = inTick{sym: f.e.lookup(sym), tick: tk}
 		}
 		f.e.shards[0].deliver(batch, f.now)
 		checkBudget(t, f.e)
@@ -435,7 +435,7 @@ func TestBudgetRelease(t *testing.T) {
 	t.Parallel()
 	f := newBudgetFixture(t, Config{History: 64, Delay: time.Second}, "A", "B")
 	f.rounds(40, "A", "B")
-	s, sym := f.e.shards[0], f.e.symbols["A"]
+	s, sym := f.e.shards[0], f.e.lookup("A")
 	s.mu.Lock()
 	before := s.budget.total
 	kept := int64(len(sym.topics[Ticks].kept.buf))*recordBytes + int64(len(s.delay.lanes[sym.idx].held.buf))*heldTickBytes

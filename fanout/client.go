@@ -3,6 +3,7 @@ package fanout
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrSlowConsumer is the close cause of a client whose queue overflowed.
@@ -40,6 +41,10 @@ type Client struct {
 	// phase is the phase of every rate class this client subscribes in
 	// (rate.go), fixed at NewClient.
 	phase int
+	// stale counts the subscriptions in subs that a shard dropped when it
+	// retired their symbol (retire.go) and that Engine.prune has yet to
+	// take out of subs.
+	stale atomic.Int64
 }
 
 // Enqueue queues m (a reply or notice) for the writer. It reports false if

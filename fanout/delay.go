@@ -129,11 +129,18 @@ func (dl *delayLine) resize(b *budget, l *heldLane, c int) {
 	b.add(keptDelay, delta)
 }
 
-// release drops the ticks the lane of the symbol whose idx is idx holds
-// and gives its slots' bytes back (a retired symbol). The caller holds
-// shard.mu.
+// release drops the messages the lane of the symbol whose idx is idx
+// holds and gives back their bytes, the slots' and the held books' and
+// statuses' payloads: the one call that returns a lane's memory (a
+// retired symbol's, retire.go). The caller holds shard.mu.
 func (dl *delayLine) release(b *budget, idx int) {
 	l := &dl.lanes[idx]
+	for i := range l.held.n {
+		if h := l.held.at(i); h.depth != nil {
+			dl.recycle(b, h.depth)
+			h.depth = nil
+		}
+	}
 	dl.ticks -= l.held.n
 	dl.resize(b, l, 0)
 }

@@ -29,7 +29,7 @@ func (f *delayFixture) tick(sym string, at int64) {
 	f.seqs[sym]++
 	tk := testTick(sym, f.seqs[sym])
 	tk.TS = at
-	s := f.e.symbols[sym]
+	s := f.e.lookup(sym)
 	s.shard.deliver([]inTick{{sym: s, tick: tk}}, at)
 }
 

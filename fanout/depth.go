@@ -17,7 +17,12 @@ const (
 	numDepthKinds
 )
 
-var depthKindNames = [numDepthKinds]string{"books", "statuses"}
+// depthMetricNames are the names of each kind's counters, taken and
+// dropped, spelt out so that a search for a metric finds them.
+var depthMetricNames = [numDepthKinds][2]string{
+	{"tickgate_feed_books_total", "tickgate_feed_dropped_books_total"},
+	{"tickgate_feed_statuses_total", "tickgate_feed_dropped_statuses_total"},
+}
 
 // depthDrop is why the engine dropped a book or status from the feed: the
 // reason label of tickgate_feed_dropped_books_total and
@@ -83,42 +88,54 @@ func (f depthFree) put(d *inDepth) {
 
 // PublishBook hands b to its symbol's shard, behind the symbol's ticks
 // before it. It implements feed.DepthSink: call it from the goroutine
-// that calls Publish. It keeps nothing of b's level slices. A book for a
-// symbol the engine does not carry is counted and dropped.
+// that calls Publish. It keeps nothing of b's level slices. A book of a
+// symbol not listed lists it, as a tick does, or is dropped and counted
+// if the universe refuses it.
 func (e *Engine) PublishBook(b feed.Book) {
-	sym, ok := e.symbols[b.Symbol]
-	if !ok {
-		e.metrics.unknownDepth[depthBook].Inc()
-		return
+	sym := e.lookup(b.Symbol)
+	if sym == nil {
+		if sym = e.listFor(b.Symbol, fedBook); sym == nil {
+			return
+		}
 	}
 	d := e.free.get()
 	d.bids, d.asks = append(d.bids[:0], b.Bids...), append(d.asks[:0], b.Asks...)
 	d.kind, d.book = depthBook, b
 	d.book.Bids, d.book.Asks = d.bids, d.asks
-	e.send(sym, d)
+	e.sendDepth(sym, d)
 }
 
 // PublishStatus hands st to its symbol's shard, behind the symbol's ticks
 // before it. It implements feed.DepthSink, as PublishBook.
 func (e *Engine) PublishStatus(st feed.Status) {
-	sym, ok := e.symbols[st.Symbol]
-	if !ok {
-		e.metrics.unknownDepth[depthStatus].Inc()
-		return
+	sym := e.lookup(st.Symbol)
+	if sym == nil {
+		if sym = e.listFor(st.Symbol, fedStatus); sym == nil {
+			return
+		}
 	}
 	d := e.free.get()
 	d.kind, d.status = depthStatus, st
-	e.send(sym, d)
+	e.sendDepth(sym, d)
 }
 
 var _ feed.DepthSink = (*Engine)(nil)
 
-func (e *Engine) send(sym *symbol, d *inDepth) {
-	select {
-	case sym.shard.in <- inTick{sym: sym, depth: d}:
-	case <-e.stopped:
+// sendDepth hands d to sym's shard, or back to the free list if the engine
+// stopped.
+func (e *Engine) sendDepth(sym *symbol, d *inDepth) {
+	if !e.send(inTick{sym: sym, op: opDepth, depth: d}) {
 		e.free.put(d)
 	}
+}
+
+// fed is the kind of a message from the feed, as the universe counts the
+// ones it refuses: each kind has its dropped counter.
+func (d *inDepth) fed() fedKind {
+	if d.kind == depthBook {
+		return fedBook
+	}
+	return fedStatus
 }
 
 // deliverDepth publishes d, a book or status from the feed, on sym, unless

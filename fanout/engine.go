@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
+	"regexp"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -70,13 +72,23 @@ type Config struct {
 	// Logger logs what the feed does wrong (epoch conflicts, at most once
 	// a minute per symbol); nil discards.
 	Logger *slog.Logger
+	// Pattern, if not nil, must match (MatchString: anchor it to match
+	// the whole symbol) every symbol the engine lists (universe.go); a
+	// tick or listing of another is dropped and counted. nil takes every
+	// valid symbol (feed.ValidSymbol).
+	Pattern *regexp.Regexp
+	// MaxSymbols bounds the symbols listed at once; past it a new symbol's
+	// ticks and listings are dropped and counted. 0 means 20,000.
+	MaxSymbols int
+	// RetireAfter retires a symbol that had no tick or listing for this
+	// long (retire.go); 0 never does.
+	RetireAfter time.Duration
 }
 
-// Engine fans ticks out to subscribed clients. Its symbol table is fixed at
-// New and never written after, so Publish reads it without a lock.
+// Engine fans ticks out to subscribed clients. Its symbol table changes
+// while it runs (universe.go), but Publish reads it without a lock.
 type Engine struct {
-	symbols map[string]*symbol
-	names   []string
+	u       universe
 	shards  []*shard
 	classes []rateClass
 	cfg     Config
@@ -91,8 +103,40 @@ type Engine struct {
 	clients       atomic.Uint64 // made by NewClient, for round-robin phases
 }
 
-// New builds an engine for symbols and registers its metrics with reg.
-func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, error) {
+// New builds an engine that carries universe, the symbols the feed lists
+// before it runs (it may list more later), and registers its metrics with
+// reg.
+func New(cfg Config, universe []feed.Listing, reg prometheus.Registerer) (*Engine, error) {
+	cfg = cfg.defaults()
+	classes, err := newRateClasses(cfg.RateClasses)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		classes: classes,
+		cfg:     cfg,
+		stopped: make(chan struct{}),
+		free:    make(depthFree, depthFreeCap),
+	}
+	for i := range cfg.Shards {
+		e.shards = append(e.shards, newShard(i, e, &cfg, phased(classes, cfg.RatePhases)))
+	}
+	if err := e.listUniverse(universe); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(reg, e)
+	if err != nil {
+		return nil, err
+	}
+	e.metrics = m
+	for _, s := range e.shards {
+		s.metrics, s.stale.health, s.free = m, &e.health, e.free
+	}
+	return e, nil
+}
+
+// defaults returns cfg with its zero fields replaced by their defaults.
+func (cfg Config) defaults() Config {
 	if cfg.Shards <= 0 {
 		cfg.Shards = runtime.GOMAXPROCS(0)
 	}
@@ -126,44 +170,38 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	if cfg.RatePhases <= 0 {
 		cfg.RatePhases = defaultRatePhases
 	}
-	classes, err := newRateClasses(cfg.RateClasses)
-	if err != nil {
-		return nil, err
+	if cfg.MaxSymbols <= 0 {
+		cfg.MaxSymbols = defaultMaxSymbols
 	}
-	e := &Engine{
-		symbols: make(map[string]*symbol, len(symbols)),
-		classes: classes,
-		cfg:     cfg,
-		stopped: make(chan struct{}),
-		free:    make(depthFree, depthFreeCap),
+	return cfg
+}
+
+// listUniverse lists the symbols of universe in one table, each on its
+// shard's list at once. It refuses an invalid or duplicate symbol, one
+// outside Config.Pattern, and more than Config.MaxSymbols.
+func (e *Engine) listUniverse(universe []feed.Listing) error {
+	if len(universe) > e.cfg.MaxSymbols {
+		return fmt.Errorf("fanout: %d symbols listed at start, more than the %d allowed", len(universe), e.cfg.MaxSymbols)
 	}
-	for i := range cfg.Shards {
-		e.shards = append(e.shards, newShard(i, &cfg, phased(classes, cfg.RatePhases)))
-	}
-	for _, name := range symbols {
-		if !feed.ValidSymbol(name) {
-			return nil, fmt.Errorf("fanout: invalid symbol %q", name)
+	t := &table{base: make(map[string]*symbol, len(universe)), order: make([]*symbol, 0, len(universe))}
+	for _, l := range universe {
+		switch {
+		case l.Validate() != nil || l.Delisted:
+			return fmt.Errorf("fanout: invalid listing of %q", l.Symbol)
+		case t.base[l.Symbol] != nil:
+			return fmt.Errorf("fanout: duplicate symbol %q", l.Symbol)
+		case e.cfg.Pattern != nil && !e.cfg.Pattern.MatchString(l.Symbol):
+			return fmt.Errorf("fanout: symbol %q does not match the pattern %s", l.Symbol, e.cfg.Pattern)
 		}
-		if _, dup := e.symbols[name]; dup {
-			return nil, fmt.Errorf("fanout: duplicate symbol %q", name)
-		}
-		sym := e.newSymbol(name, e.shards[shardOf(name, cfg.Shards)], false)
-		if cfg.Delay > 0 {
-			sym.delayed = e.newSymbol(name, sym.shard, true)
-		}
-		sym.shard.add(sym)
-		e.symbols[name] = sym
-		e.names = append(e.names, name)
+		sym := e.newListing(l.Symbol)
+		sym.prevClose.Store(math.Float64bits(l.PrevClose))
+		sym.shard.add(sym, time.Now().UnixNano())
+		t.base[l.Symbol] = sym
+		t.order = append(t.order, sym)
 	}
-	m, err := newMetrics(reg, e)
-	if err != nil {
-		return nil, err
-	}
-	e.metrics = m
-	for _, s := range e.shards {
-		s.metrics, s.stale.health, s.free = m, &e.health, e.free
-	}
-	return e, nil
+	e.u.tab.Store(t)
+	e.u.live.Store(int64(len(t.order)))
+	return nil
 }
 
 // shardOf maps a symbol to its shard by FNV-1a hash.
@@ -186,22 +224,33 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // Publish hands t to its symbol's shard. It implements feed.Sink and must be
-// called from one goroutine, so each symbol's ticks (and books and status,
-// depth.go) stay in feed order. A tick for a symbol the engine does not
-// carry is counted and dropped.
+// called from one goroutine, so each symbol's ticks (and books, status
+// and listings: depth.go, universe.go) stay in feed order. A tick of a
+// symbol not listed lists it (universe.go), or is dropped and counted if
+// the universe refuses it. Looking up a listed symbol takes no lock.
 func (e *Engine) Publish(t feed.Tick) {
-	sym, ok := e.symbols[t.Symbol]
-	if !ok {
-		e.metrics.unknownTicks.Inc()
-		return
+	sym := e.lookup(t.Symbol)
+	if sym == nil {
+		if sym = e.listFor(t.Symbol, fedTick); sym == nil {
+			return
+		}
 	}
-	select {
+	select { // send, written out: the tick path copies the tick once
 	case sym.shard.in <- inTick{sym: sym, tick: t}:
 	case <-e.stopped:
 	}
 }
 
-var _ feed.Sink = (*Engine)(nil)
+// send hands in to its symbol's shard, waiting while the shard's inbox is
+// full, and reports false if the engine stopped first.
+func (e *Engine) send(in inTick) bool {
+	select {
+	case in.sym.shard.in <- in:
+		return true
+	case <-e.stopped:
+		return false
+	}
+}
 
 // Sync returns once every tick Published before it has been delivered:
 // queued for the clients that take every tick, held by their rate
@@ -227,15 +276,6 @@ func (e *Engine) Sync() {
 			return
 		}
 	}
-}
-
-// Symbols returns the symbols the engine carries, in configuration order.
-func (e *Engine) Symbols() []string { return append([]string(nil), e.names...) }
-
-// Known reports whether the engine carries sym.
-func (e *Engine) Known(sym string) bool {
-	_, ok := e.symbols[sym]
-	return ok
 }
 
 // NewClient returns an open client whose queue holds Config.QueueBytes.

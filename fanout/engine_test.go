@@ -6,18 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickgate/tickgate/feed"
 )
 
 func TestNewRejectsBadSymbols(t *testing.T) {
 	t.Parallel()
 	for _, syms := range [][]string{{"AAPL", "aapl"}, {"AAPL", "*"}, {"AAPL", ""}, {"AAPL", "MSFT", "AAPL"}} {
-		if _, err := New(Config{}, syms, prometheus.NewRegistry()); err == nil {
+		if _, err := New(Config{}, feed.Listed(syms...), prometheus.NewRegistry()); err == nil {
 			t.Errorf("New(%q) = nil error", syms)
 		}
 	}
@@ -331,23 +334,26 @@ func TestResubscribeNoSecondSnapshot(t *testing.T) {
 	checkStream(t, msgs, "AAPL", 2)
 }
 
-func TestStaleAndUnknownTicksDropped(t *testing.T) {
+func TestStaleAndRefusedTicksDropped(t *testing.T) {
 	t.Parallel()
-	e, reg := startEngine(t, Config{}, "AAPL")
+	e, reg := startEngine(t, Config{Pattern: regexp.MustCompile(`^[A-M]`)}, "AAPL")
 	c := newTestClient(e)
 	mustSubscribe(t, e, c, "AAPL")
 	for _, seq := range []uint64{1, 2, 3, 2, 3, 4} {
 		e.Publish(testTick("AAPL", seq))
 	}
 	e.Publish(testTick("ZZZZ", 1))
-	waitDelivered(t, e, 6) // the unknown tick never reaches a shard
+	waitDelivered(t, e, 6) // the refused tick never reaches a shard
 	if first := checkStream(t, drainAll(c), "AAPL", 4); first != 1 {
 		t.Fatalf("first seq %d, want 1", first)
 	}
 	if last, _ := e.Last("AAPL"); last.Seq != 4 {
 		t.Fatalf("Last seq %d, want 4", last.Seq)
 	}
-	checkDropped(t, reg, 2, 1)
+	checkDropped(t, reg, 2, 0, 1)
+	if e.Known("ZZZZ") {
+		t.Fatal("ZZZZ, outside the pattern, was listed")
+	}
 }
 
 func TestSlowConsumerClosedOthersUnharmed(t *testing.T) {

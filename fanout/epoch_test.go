@@ -36,7 +36,7 @@ func newEpochFixture(t *testing.T, cfg Config, syms ...string) *epochFixture {
 func (f *epochFixture) tick(sym, ep string, seq uint64, ts int64) {
 	tk := testTick(sym, seq)
 	tk.Epoch, tk.TS = ep, ts
-	s := f.e.symbols[sym]
+	s := f.e.lookup(sym)
 	s.shard.deliver([]inTick{{sym: s, tick: tk}}, ts)
 }
 

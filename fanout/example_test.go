@@ -114,7 +114,7 @@ func writer(out chan<- []byte) func(*fanout.Client) {
 
 // run builds an engine for syms and runs it until stop is called.
 func run(cfg fanout.Config, syms ...string) (e *fanout.Engine, stop func()) {
-	e, err := fanout.New(cfg, syms, prometheus.NewRegistry())
+	e, err := fanout.New(cfg, feed.Listed(syms...), prometheus.NewRegistry())
 	if err != nil {
 		panic(err)
 	}
@@ -122,4 +122,37 @@ func run(cfg fanout.Config, syms ...string) (e *fanout.Engine, stop func()) {
 	stopped := make(chan struct{})
 	go func() { e.Run(ctx); close(stopped) }()
 	return e, func() { cancel(); <-stopped }
+}
+
+// ExampleEngine_List lists and delists symbols while the engine runs: a
+// listing (or a first tick) adds a symbol, with its previous close; a
+// delisting retires it, and its subscribers get the retired notice.
+func ExampleEngine_List() {
+	e, stop := run(fanout.Config{})
+	defer stop()
+	e.List(feed.Listing{Symbol: "IPO", PrevClose: 18.25})
+	e.Publish(feed.Tick{Symbol: "NEWCO", Seq: 1, Price: 9.5, Size: 100, Bid: 9.49, Ask: 9.51, TS: 1732470000123456789})
+	fmt.Println(e.Symbols())
+	for _, info := range e.Find("IP", 10, nil) {
+		fmt.Println(info.Name, info.PrevClose)
+	}
+
+	out := make(chan []byte, 16)
+	c := e.NewClient(writer(out))
+	if _, err := e.Subscribe(c, []string{"IPO"}, fanout.Policy{}, nil); err != nil {
+		panic(err)
+	}
+	e.List(feed.Listing{Symbol: "IPO", Delisted: true})
+	select {
+	case m := <-out:
+		fmt.Println(string(m))
+	case <-time.After(10 * time.Second):
+		panic("timed out")
+	}
+	fmt.Println(e.Symbols(), e.Known("IPO"))
+	// Output:
+	// [IPO NEWCO]
+	// IPO 18.25
+	// {"type":"notice","code":"retired","sym":"IPO","reason":"delisted"}
+	// [NEWCO] false
 }

@@ -67,8 +67,8 @@ func subscribe(e *Engine, c *testClient, syms []string) ([]string, error) {
 // Last returns the latest tick of sym, if it has one: for tests that
 // wait until the engine has taken a tick.
 func (e *Engine) Last(sym string) (feed.Tick, bool) {
-	s, ok := e.symbols[sym]
-	if !ok {
+	s := e.lookup(sym)
+	if s == nil {
 		return feed.Tick{}, false
 	}
 	s.shard.mu.Lock()

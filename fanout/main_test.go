@@ -36,7 +36,7 @@ var checkFor = poll.Until
 func newEngine(tb testing.TB, cfg Config, syms ...string) (*Engine, *prometheus.Registry) {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
-	e, err := New(cfg, syms, reg)
+	e, err := New(cfg, feed.Listed(syms...), reg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -7,8 +7,13 @@ import (
 // metrics are the engine's Prometheus series. Children are resolved once,
 // here, so the tick path only adds to counters it already holds.
 type metrics struct {
-	feedTicks         prometheus.Counter
-	unknownTicks      prometheus.Counter
+	feedTicks prometheus.Counter
+	// refused counts, by kind and refusal, the messages from the feed the
+	// universe refused; [k][listed] is nil, and so are the listing
+	// refusals of the other kinds (fedKind.lastRefusal).
+	refused           [numFedKinds][numRefusals]prometheus.Counter
+	listed            prometheus.Counter
+	retired           [numRetireReasons]prometheus.Counter
 	staleTicks        prometheus.Counter
 	epochConflicts    prometheus.Counter
 	invalidEpochs     prometheus.Counter
@@ -27,7 +32,6 @@ type metrics struct {
 	evicted, evictedBytes [numKinds]prometheus.Counter
 
 	feedDepth    [numDepthKinds]prometheus.Counter                // books, statuses taken from the feed
-	unknownDepth [numDepthKinds]prometheus.Counter                // for a symbol the engine does not carry
 	droppedDepth [numDepthKinds][numDepthDrops]prometheus.Counter // by reason; [depthStatus] has no book reasons
 }
 
@@ -45,7 +49,6 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Name: "tickgate_feed_ticks_total",
 			Help: "Ticks received from the feed by the fan-out shards.",
 		}),
-		unknownTicks:   dropped.WithLabelValues("unknown_symbol"),
 		staleTicks:     dropped.WithLabelValues("stale_seq"),
 		epochConflicts: dropped.WithLabelValues("epoch_conflict"),
 		invalidEpochs:  dropped.WithLabelValues("invalid_epoch"),
@@ -87,7 +90,8 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		m.lateTicks[st] = late.WithLabelValues(st.String())
 	}
 	memory := m.memory(e)
-	depthCollectors := m.depthMetrics()
+	depthCollectors, depthDropped := m.depthMetrics()
+	universe := m.universeMetrics(e, [numFedKinds]*prometheus.CounterVec{fedTick: dropped, fedBook: depthDropped[depthBook], fedStatus: depthDropped[depthStatus]})
 	gauges := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_subscriptions",
@@ -117,13 +121,48 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		}),
 	}
 	collectors := []prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}
-	collectors = append(append(append(collectors, gauges...), memory...), depthCollectors...)
+	collectors = append(append(append(append(collectors, gauges...), memory...), depthCollectors...), universe...)
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// universeMetrics makes the series of the universe (universe.go,
+// retire.go): the messages it refused, by kind (dropped, indexed by
+// fedKind, are the dropped counters of ticks, books and statuses, made by
+// the caller; the listings' is made here), the symbols listed, listed so
+// far and retired. It returns the collectors to register, less those the
+// caller made.
+func (m *metrics) universeMetrics(e *Engine, dropped [numFedKinds]*prometheus.CounterVec) []prometheus.Collector {
+	dropped[fedListing] = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_feed_dropped_listings_total",
+		Help: "Listings and delistings from the feed that were not applied, by reason.",
+	}, []string{"reason"})
+	retired := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tickgate_universe_retired_total",
+		Help: "Symbols retired, by reason: delisted by the feed, or idle for universe.retire_after.",
+	}, []string{"reason"})
+	for k := range fedKind(numFedKinds) {
+		for r := refusedPattern; r <= k.lastRefusal(); r++ {
+			m.refused[k][r] = dropped[k].WithLabelValues(r.String())
+		}
+	}
+	for r := range retireReason(numRetireReasons) {
+		m.retired[r] = retired.WithLabelValues(r.String())
+	}
+	m.listed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tickgate_universe_listed_total",
+		Help: "Symbols listed: at start, then by the feed's listings and first messages.",
+	})
+	return []prometheus.Collector{dropped[fedListing], retired, m.listed,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickgate_universe_symbols",
+			Help: "Symbols listed now (at most universe.max_symbols).",
+		}, func() float64 { return float64(e.u.live.Load()) }),
+	}
 }
 
 // memory makes the memory budget's series: the budget, the bytes kept by
@@ -233,34 +272,41 @@ func (m *metrics) sent(t *tally) {
 		add(m.evicted[k], int(t.evicted[k]))
 		add(m.evictedBytes[k], int(t.evictedBytes[k]))
 	}
+	for k := range fedKind(numFedKinds) {
+		for r := refusedPattern; r <= k.lastRefusal(); r++ {
+			add(m.refused[k][r], t.refused[k][r])
+		}
+	}
+	for r := range retireReason(numRetireReasons) {
+		add(m.retired[r], t.retired[r])
+	}
 }
 
 // depthMetrics makes the series of books and statuses from the feed and
-// returns their collectors: taken, and dropped by reason (unknown_symbol
-// and the depthDrop reasons; a status has no book reasons).
-func (m *metrics) depthMetrics() []prometheus.Collector {
-	var out []prometheus.Collector
+// returns their collectors: taken, and dropped by reason (the depthDrop
+// reasons, a status has no book reasons; the universe's refusals,
+// universeMetrics, on the same dropped counters, returned apart).
+func (m *metrics) depthMetrics() (out []prometheus.Collector, dropped [numDepthKinds]*prometheus.CounterVec) {
 	for k := range numDepthKinds {
-		name := depthKindNames[k]
+		names := depthMetricNames[k]
 		taken := prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tickgate_feed_" + name + "_total",
+			Name: names[0],
 			Help: "Book messages (books) or status changes (statuses) received from the feed by the fan-out shards.",
 		})
-		dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tickgate_feed_dropped_" + name + "_total",
-			Help: "Book messages (books) or status changes (statuses) from the feed that were not fanned out, by reason: unknown_symbol, stale_seq, epoch_conflict, invalid_epoch, and for books no_snapshot, crossed and beyond_depth.",
+		dropped[k] = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: names[1],
+			Help: "Book messages (books) or status changes (statuses) from the feed that were not fanned out, by reason: outside_pattern and max_symbols (the universe refused the symbol), stale_seq, epoch_conflict, invalid_epoch, and for books no_snapshot, crossed and beyond_depth.",
 		}, []string{"reason"})
 		m.feedDepth[k] = taken
-		m.unknownDepth[k] = dropped.WithLabelValues("unknown_symbol")
 		for why := range numDepthDrops {
 			if k == depthStatus && why > dropInvalidEpoch {
 				continue
 			}
-			m.droppedDepth[k][why] = dropped.WithLabelValues(why.String())
+			m.droppedDepth[k][why] = dropped[k].WithLabelValues(why.String())
 		}
-		out = append(out, taken, dropped)
+		out = append(out, taken, dropped[k])
 	}
-	return out
+	return out, dropped
 }
 
 // depthBatch publishes a batch's counts of books and statuses.

@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/tickgate/tickgate/feed"
 )
 
 // metricNames are every series family the engine registers.
@@ -57,16 +59,17 @@ func gather(tb testing.TB, reg prometheus.Gatherer, name string) *dto.MetricFami
 	return nil
 }
 
-func checkDropped(tb testing.TB, reg prometheus.Gatherer, stale, unknown int) {
+func checkDropped(tb testing.TB, reg prometheus.Gatherer, stale, overMax, outside int) {
 	tb.Helper()
 	exp := fmt.Sprintf(`
 # HELP tickgate_feed_dropped_ticks_total Ticks from the feed that were not fanned out, by reason.
 # TYPE tickgate_feed_dropped_ticks_total counter
 tickgate_feed_dropped_ticks_total{reason="epoch_conflict"} 0
 tickgate_feed_dropped_ticks_total{reason="invalid_epoch"} 0
+tickgate_feed_dropped_ticks_total{reason="max_symbols"} %d
+tickgate_feed_dropped_ticks_total{reason="outside_pattern"} %d
 tickgate_feed_dropped_ticks_total{reason="stale_seq"} %d
-tickgate_feed_dropped_ticks_total{reason="unknown_symbol"} %d
-`, stale, unknown)
+`, overMax, outside, stale)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(exp), "tickgate_feed_dropped_ticks_total"); err != nil {
 		tb.Fatal(err)
 	}
@@ -79,7 +82,7 @@ func TestMetricsRegisteredAndLint(t *testing.T) {
 		want := 1
 		switch name {
 		case "tickgate_feed_dropped_ticks_total":
-			want = 4 // every reason exists from the start, at zero
+			want = 5 // every reason exists from the start, at zero
 		case "tickgate_memory_kept_bytes":
 			want = 4 // ticks, bars, delay_line, books
 		case "tickgate_memory_evicted_messages_total", "tickgate_memory_evicted_bytes_total":
@@ -100,7 +103,7 @@ func TestMetricsRegisteredAndLint(t *testing.T) {
 
 func TestMetricsMove(t *testing.T) {
 	t.Parallel()
-	e, reg := startEngine(t, Config{Shards: 1}, "AAPL", "MSFT")
+	e, reg := startEngine(t, Config{Shards: 1, MaxSymbols: 2}, "AAPL", "MSFT")
 	a, b := newTestClient(e), newTestClient(e)
 	mustSubscribe(t, e, a, "AAPL", "MSFT")
 	mustSubscribe(t, e, b, "AAPL")
@@ -110,13 +113,13 @@ func TestMetricsMove(t *testing.T) {
 	}
 	e.Publish(testTick("MSFT", 1))
 	e.Publish(testTick("AAPL", 4)) // stale
-	e.Publish(testTick("GOOG", 1)) // unknown
+	e.Publish(testTick("GOOG", 1)) // past MaxSymbols
 	waitDelivered(t, e, 6)
 
 	checkCounter(t, e.metrics.feedTicks, 6)
 	checkCounter(t, e.metrics.enqueued, 4*2+1)
 	checkCounter(t, e.metrics.slowConsumers, 0)
-	checkDropped(t, reg, 1, 1)
+	checkDropped(t, reg, 1, 1, 0)
 	if n := testutil.CollectAndCount(e.metrics.batchTicks); n != 1 {
 		t.Fatalf("batch histogram: %d series, want 1", n)
 	}
@@ -130,13 +133,13 @@ func TestMetricsMove(t *testing.T) {
 func TestNewRegistersOnItsRegistry(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	if _, err := New(Config{}, []string{"AAPL"}, reg); err != nil {
+	if _, err := New(Config{}, feed.Listed("AAPL"), reg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{}, []string{"AAPL"}, reg); err == nil {
+	if _, err := New(Config{}, feed.Listed("AAPL"), reg); err == nil {
 		t.Fatal("a second engine on the same registry registered its metrics twice")
 	}
-	if _, err := New(Config{}, []string{"AAPL"}, prometheus.NewRegistry()); err != nil {
+	if _, err := New(Config{}, feed.Listed("AAPL"), prometheus.NewRegistry()); err != nil {
 		t.Fatalf("engine on a fresh registry: %v", err)
 	}
 }

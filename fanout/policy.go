@@ -83,38 +83,43 @@ type Result struct {
 }
 
 // check is the one place that decides whether the engine serves p for
-// syms: it returns one of the errors above, wrapped, or nil. It reads only
-// the fixed symbol table and config, so Subscribe calls it before taking
-// any lock or changing anything. A max_rate on a stream it does not apply
-// to (Stream.rated) it sets to 0, which the reply's rate then shows.
-func (e *Engine) check(syms []string, p *Policy) error {
+// names: it returns the symbols they name, or one of the errors above,
+// wrapped. It reads only the symbol table and config, so Subscribe calls
+// it before taking any lock or changing anything. A max_rate on a stream
+// it does not apply to (Stream.rated) it sets to 0, which the reply's rate
+// then shows.
+func (e *Engine) check(names []string, p *Policy) ([]*symbol, error) {
 	if !p.Stream.rated() {
 		p.MaxRate = 0
 	}
-	for _, name := range syms {
-		if !e.Known(name) {
-			return fmt.Errorf("%w: %q", ErrUnknownSymbol, name)
+	syms := make([]*symbol, len(names))
+	for i, name := range names {
+		if syms[i] = e.lookup(name); syms[i] == nil {
+			return nil, fmt.Errorf("%w: %q", ErrUnknownSymbol, name)
 		}
 	}
 	switch {
 	case int(p.Stream) >= numStreams:
-		return fmt.Errorf("%w: %d", ErrUnknownStream, p.Stream)
+		return nil, fmt.Errorf("%w: %d", ErrUnknownStream, p.Stream)
 	case p.Delayed && e.cfg.Delay <= 0:
-		return ErrNoDelayedTier
+		return nil, ErrNoDelayedTier
 	case p.Partial && !p.Stream.Bars():
-		return fmt.Errorf("%w: \"partial\" on %s", ErrNoProgress, p.Stream)
+		return nil, fmt.Errorf("%w: \"partial\" on %s", ErrNoProgress, p.Stream)
 	case p.History < 0 || p.History > e.HistoryMax(p.Stream):
-		return fmt.Errorf("%w: \"history\" %d, and %s keeps %d", ErrHistoryTooLong, p.History, p.Stream, e.HistoryMax(p.Stream))
-	case p.History*len(syms) > e.HistoryBudget():
-		return fmt.Errorf("%w: \"history\" %d for %d symbols is more than the %d messages one subscribe may ask for; split it", ErrHistoryBudget, p.History, len(syms), e.HistoryBudget())
+		return nil, fmt.Errorf("%w: \"history\" %d, and %s keeps %d", ErrHistoryTooLong, p.History, p.Stream, e.HistoryMax(p.Stream))
+	case p.History*len(names) > e.HistoryBudget():
+		return nil, fmt.Errorf("%w: \"history\" %d for %d symbols is more than the %d messages one subscribe may ask for; split it", ErrHistoryBudget, p.History, len(names), e.HistoryBudget())
 	}
-	return nil
+	return syms, nil
 }
 
 // Check reports whether the engine would serve p for syms, as Subscribe
 // judges it, without subscribing: for a caller that must refuse a bad
 // request before it answers at all (an event stream's HTTP status).
-func (e *Engine) Check(syms []string, p Policy) error { return e.check(syms, &p) }
+func (e *Engine) Check(syms []string, p Policy) error {
+	_, err := e.check(syms, &p)
+	return err
+}
 
 // HistoryMax is the most messages a subscription to st can ask for as
 // history (Policy.History): none on a book, whose updates mean nothing

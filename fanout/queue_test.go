@@ -41,7 +41,7 @@ func newDegradeFixture(t *testing.T, syms ...string) *degradeFixture {
 
 func (f *degradeFixture) tick(sym string) {
 	f.seqs[sym]++
-	s := f.e.symbols[sym]
+	s := f.e.lookup(sym)
 	s.shard.deliver([]inTick{{sym: s, tick: testTick(sym, f.seqs[sym])}}, 0)
 }
 
@@ -138,7 +138,7 @@ func TestConflationOffAtQueueBytes(t *testing.T) {
 	e, _ := newEngine(t, Config{Shards: 1, QueueBytes: 4096, ConflateAt: 4096}, "AAPL")
 	c := newTestClient(e)
 	subscribe(e, c, []string{"AAPL"})
-	s := e.symbols["AAPL"]
+	s := e.lookup("AAPL")
 	for seq := uint64(1); c.Cause() == nil; seq++ {
 		s.shard.deliver([]inTick{{sym: s, tick: testTick("AAPL", seq)}}, 0)
 		if seq > 100 {

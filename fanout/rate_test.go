@@ -43,7 +43,7 @@ type rateFixture struct {
 
 func newRateFixture(t *testing.T, rate float64) *rateFixture {
 	e, _ := newEngine(t, Config{Shards: 1, RateClasses: []float64{rate}}, "AAPL")
-	return &rateFixture{t: t, e: e, sym: e.symbols["AAPL"], slot: int64(float64(time.Second) / rate)}
+	return &rateFixture{t: t, e: e, sym: e.lookup("AAPL"), slot: int64(float64(time.Second) / rate)}
 }
 
 // tick delivers the next tick at time at (ns).
@@ -148,7 +148,7 @@ func TestRatePhasesSpreadClients(t *testing.T) {
 	t.Parallel()
 	const phases, n = 5, 10
 	e, _ := newEngine(t, Config{Shards: 1, RateClasses: []float64{4}, RatePhases: phases}, "AAPL")
-	f := &rateFixture{t: t, e: e, sym: e.symbols["AAPL"], slot: int64(time.Second) / 4}
+	f := &rateFixture{t: t, e: e, sym: e.lookup("AAPL"), slot: int64(time.Second) / 4}
 	var clients []*testClient
 	for range n {
 		c := newTestClient(e)
@@ -260,7 +260,7 @@ func TestRateClassSharesBytes(t *testing.T) {
 func TestRateChangeLeavesNoGap(t *testing.T) {
 	t.Parallel()
 	e, _ := newEngine(t, Config{Shards: 1, RateClasses: []float64{1, 2}}, "AAPL")
-	sym := e.symbols["AAPL"]
+	sym := e.lookup("AAPL")
 	c := newTestClient(e)
 	res, _ := e.Subscribe(c.Client, []string{"AAPL"}, Policy{MaxRate: 1}, nil)
 	if res.Rate != 1 {
@@ -291,7 +291,7 @@ func TestRateChangeLeavesNoGap(t *testing.T) {
 func TestNewSubscriberNotRepeatedByHeldTick(t *testing.T) {
 	t.Parallel()
 	e, _ := newEngine(t, Config{Shards: 1, RateClasses: []float64{1}}, "AAPL")
-	sym := e.symbols["AAPL"]
+	sym := e.lookup("AAPL")
 	a, b := newTestClient(e), newTestClient(e)
 	e.Subscribe(a.Client, []string{"AAPL"}, Policy{MaxRate: 1}, nil)
 	now := int64(100 * time.Second)

@@ -13,13 +13,35 @@ import (
 // at most one batch for the shard lock.
 const maxBatch = 256
 
-// inTick is one entry of a shard's inbox: a tick of sym, a book or status
-// of sym (depth.go) in the tick's place, or, with sym nil, Engine.Sync's
-// marker.
+// inTick is one entry of a shard's inbox, in feed order: a tick of sym, a
+// book or status of sym (depth.go) in the tick's place, reference data
+// about sym (Engine.List), or, with sym nil, Engine.Sync's marker.
 type inTick struct {
 	sym   *symbol
-	tick  feed.Tick
-	depth *inDepth // nil for a tick
+	op    inOp
+	tick  feed.Tick // for opTick
+	depth *inDepth  // for opDepth
+}
+
+// inOp is what an inTick carries.
+type inOp uint8
+
+const (
+	opTick   inOp = iota // a tick
+	opDepth              // a book or status
+	opList               // a listing: the symbol is listed (and not idle)
+	opDelist             // a delisting: retire the symbol
+)
+
+// fed is the kind of the message in, as the universe counts refusals.
+func (in *inTick) fed() fedKind {
+	switch in.op {
+	case opDepth:
+		return in.depth.fed()
+	case opList:
+		return fedListing
+	}
+	return fedTick
 }
 
 // shard owns a subset of the symbols: their topics (subscriber sets, last
@@ -29,13 +51,16 @@ type inTick struct {
 // subscriptions.
 type shard struct {
 	id      int
+	e       *Engine // its universe, for listings and retirements
 	in      chan inTick
 	synced  chan struct{} // cap 1: a Sync marker was reached (Engine.syncMu keeps one in flight)
 	metrics *metrics
 	log     *slog.Logger
-	syms    []*symbol // the shard's realtime symbols, fixed at New; symbol.idx indexes it
-	depth   int       // Config.BookDepth
-	free    depthFree // the engine's, to give each inDepth back to
+	// syms is the shard's realtime symbols; symbol.idx indexes it. The
+	// shard goroutine adds (add) and removes (retire) them, under mu.
+	syms  []*symbol
+	depth int       // Config.BookDepth
+	free  depthFree // the engine's, to give each inDepth back to
 
 	// Owned by the shard goroutine.
 	t     tally       // counts and writers to start for the current batch
@@ -56,7 +81,8 @@ type shard struct {
 	delay     delayLine    // delayed-tier releases (delay.go)
 	clock     barClock     // bar closes on the feed clock (bars.go)
 	stale     staleCheck   // stale statuses (stale.go)
-	schedules [5]schedule
+	idle      idleSweep    // retirement of idle symbols (retire.go)
+	schedules [6]schedule
 }
 
 // schedule is one kind of work the shard does at a time of its own
@@ -71,9 +97,10 @@ type schedule interface {
 	run(s *shard, now int64)
 }
 
-func newShard(id int, cfg *Config, classes []rateClass) *shard {
+func newShard(id int, e *Engine, cfg *Config, classes []rateClass) *shard {
 	s := &shard{
 		id:     id,
+		e:      e,
 		log:    cfg.Logger,
 		in:     make(chan inTick, cfg.InboxTicks),
 		synced: make(chan struct{}, 1),
@@ -82,22 +109,54 @@ func newShard(id int, cfg *Config, classes []rateClass) *shard {
 		budget: budget{share: cfg.MemoryBudget / int64(cfg.Shards)},
 		clock:  barClock{grace: int64(cfg.BarGrace)},
 		stale:  newStaleCheck(int64(cfg.StaleAfter)),
+		idle:   idleSweep{after: int64(cfg.RetireAfter)},
 		depth:  cfg.BookDepth,
 		timer:  time.NewTimer(time.Hour),
 	}
-	s.schedules = [...]schedule{&s.rates, &s.progress, &s.delay, &s.clock, &s.stale}
+	s.schedules = [...]schedule{&s.rates, &s.progress, &s.delay, &s.clock, &s.stale, &s.idle}
 	s.timer.Stop()
 	return s
 }
 
-// add makes sym, a realtime symbol, one of the shard's, with a delay-line
-// lane for its delayed twin, if any.
-func (s *shard) add(sym *symbol) {
+// add makes sym, a realtime symbol newly listed, one of the shard's at
+// now, with a delay-line lane for its delayed twin, if any. The caller
+// holds mu, or owns the shard before Run.
+func (s *shard) add(sym *symbol, now int64) {
 	sym.idx = len(s.syms)
+	sym.seen = now
 	s.syms = append(s.syms, sym)
 	if sym.delayed != nil {
 		s.delay.add(sym.delayed)
 	}
+	s.idle.added(now)
+}
+
+// take makes sym, the symbol in came for, one of the shard's, and
+// returns the symbol in is for: sym itself, newly added; or, if sym was
+// retired while in was on its way, the symbol listed under its name
+// since, or listed now. It returns nil for a message to drop: a delisting
+// of a symbol retired already, or one the universe no longer takes
+// (counted; a book or status goes back to the free list). The caller
+// holds mu.
+func (s *shard) take(sym *symbol, in *inTick, now int64) *symbol {
+	if sym.retired.Load() {
+		if in.op == opDelist {
+			return nil
+		}
+		cur, why := s.e.listOne(sym.name)
+		if cur == nil {
+			s.t.refused[in.fed()][why]++
+			if in.depth != nil {
+				s.free.put(in.depth)
+			}
+			return nil
+		}
+		if sym = cur; sym.idx >= 0 {
+			return sym
+		}
+	}
+	s.add(sym, now)
+	return sym
 }
 
 // run takes one tick with a blocking receive, then whatever else is ready
@@ -105,6 +164,10 @@ func (s *shard) add(sym *symbol) {
 // batches it runs the schedules that are due.
 func (s *shard) run(ctx context.Context) {
 	defer s.timer.Stop()
+	s.mu.Lock()
+	next := s.nextDueLocked() // what New scheduled: the first idle sweep
+	s.mu.Unlock()
+	s.arm(next)
 	batch := make([]inTick, 0, maxBatch)
 	for {
 		select {
@@ -151,14 +214,28 @@ func (s *shard) run(ctx context.Context) {
 // are kept in the tally and published once per batch. now is the batch's
 // time (Unix ns) on the schedules' grids.
 func (s *shard) deliver(batch []inTick, now int64) {
-	stale, invalid := 0, 0
+	stale, invalid, skipped := 0, 0, 0 // skipped: not a tick, book or status delivered
 	s.mu.Lock()
 	for i := range batch {
-		sym, t := batch[i].sym, &batch[i].tick
-		if d := batch[i].depth; d != nil {
-			s.deliverDepth(sym, d, now)
+		in := &batch[i]
+		sym := in.sym
+		if sym.idx < 0 { // its first message, or it was retired since it was sent
+			if sym = s.take(sym, in, now); sym == nil {
+				skipped++
+				continue
+			}
+		}
+		sym.seen = now
+		switch in.op {
+		case opDepth:
+			s.deliverDepth(sym, in.depth, now)
+			continue
+		case opList, opDelist:
+			skipped++
+			s.reference(sym, in.op)
 			continue
 		}
+		t := &in.tick
 		switch ep := epochOf(t); {
 		case ep == sym.epochs.current:
 			if t.Seq <= sym.last.Seq {
@@ -185,8 +262,16 @@ func (s *shard) deliver(batch []inTick, now int64) {
 	s.t.startWriters()
 	s.logConflicts()
 	s.logBadBooks()
-	s.metrics.batch(len(batch), stale, invalid, &s.t)
+	s.metrics.batch(len(batch)-skipped, stale, invalid, &s.t)
 	s.t.reset()
+}
+
+// reference applies reference data to sym: a listing has marked it seen
+// (deliver), a delisting retires it. The caller holds mu.
+func (s *shard) reference(sym *symbol, op inOp) {
+	if op == opDelist {
+		s.retire(sym, retiredDelisted)
+	}
 }
 
 // publish makes t, standing for n feed ticks, sym's newest tick: recorded

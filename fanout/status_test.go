@@ -50,12 +50,12 @@ func subscribeStatus(tb testing.TB, e *Engine, c *testClient, maxRate float64) R
 func TestStatusStream(t *testing.T) {
 	t.Parallel()
 	e, _ := newEngine(t, Config{Shards: 1}, "AAPL")
-	sym := e.symbols["AAPL"]
+	sym := e.lookup("AAPL")
 	c := newTestClient(e)
 	subscribeStatus(t, e, c, 0)
 	put := func(in inTick) { sym.shard.deliver([]inTick{in}, 1) }
 	status := func(st, reason string, seq uint64, ep string) inTick {
-		return inTick{sym: sym, depth: &inDepth{kind: depthStatus, status: feed.Status{Symbol: "AAPL", Status: st, Reason: reason, Seq: seq, TS: 5, Epoch: ep}}}
+		return inTick{sym: sym, op: opDepth, depth: &inDepth{kind: depthStatus, status: feed.Status{Symbol: "AAPL", Status: st, Reason: reason, Seq: seq, TS: 5, Epoch: ep}}}
 	}
 	put(inTick{sym: sym, tick: testTick("AAPL", 1)})
 	put(inTick{sym: sym, tick: testTick("AAPL", 2)})

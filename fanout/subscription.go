@@ -1,6 +1,10 @@
 package fanout
 
-import "slices"
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
 
 // subscription is one client's subscription to one topic: the client and
 // its policy (rate class, progress updates). The topic's shard owns it.
@@ -130,48 +134,57 @@ func (l *subList) removeAt(i int) (moved *subscription) {
 // continue its seq with nothing lost or repeated. A symbol already held on
 // the stream moves to the new rate class and takes or drops progress
 // updates, with no snapshot. If check refuses the request (an unknown
-// symbol, a policy the engine cannot serve), nothing changes.
-// Subscribe, Unsubscribe and SymbolsOf of one client must be called from
-// one goroutine.
-func (e *Engine) Subscribe(c *Client, syms []string, p Policy, reply func(Result) []byte) (Result, error) {
-	if err := e.check(syms, &p); err != nil {
+// symbol, a policy the engine cannot serve), or a symbol is retired
+// before the locks are taken, nothing changes.
+// Subscribe, Unsubscribe, SymbolsOf and SubscriptionsOf of one client
+// must be called from one goroutine.
+func (e *Engine) Subscribe(c *Client, names []string, p Policy, reply func(Result) []byte) (Result, error) {
+	e.prune(c)
+	syms, err := e.check(names, &p)
+	if err != nil {
 		return Result{}, err
 	}
 	class := phasedClass(classOf(e.classes, p.MaxRate), e.cfg.RatePhases, c.phase)
 	res := Result{Rate: e.RateOf(p.MaxRate)}
-	unlock := e.lockShards(syms)
+	unlock := lockShards(syms)
+	for _, sym := range syms {
+		if sym.retired.Load() { // since check: the feed delisted it meanwhile
+			unlock()
+			return Result{}, fmt.Errorf("%w: %q", ErrUnknownSymbol, sym.name)
+		}
+	}
 	recover := make(map[*topic]bool, len(p.Since))
-	for _, name := range syms {
-		tp := e.topic(name, p.Stream, p.Delayed)
+	for _, sym := range syms {
+		tp := sym.topicOf(p.Stream, p.Delayed)
 		if _, held := c.subs[tp]; held {
 			continue
 		}
 		if _, dup := recover[tp]; dup {
 			continue
 		}
-		res.Added = append(res.Added, name)
+		res.Added = append(res.Added, sym.name)
 		if ep := tp.sym.epochs.current; ep != "" {
 			if res.Epochs == nil {
 				res.Epochs = make(map[string]string)
 			}
-			res.Epochs[name] = ep
+			res.Epochs[sym.name] = ep
 		}
-		since, ok := p.Since[name]
+		since, ok := p.Since[sym.name]
 		recover[tp] = ok && tp.recoverableFrom(since)
 		switch {
 		case !ok:
 		case recover[tp]:
-			res.Recovered = append(res.Recovered, name)
+			res.Recovered = append(res.Recovered, sym.name)
 		default:
-			res.Snapshot = append(res.Snapshot, name)
+			res.Snapshot = append(res.Snapshot, sym.name)
 		}
 	}
 	var t tally
 	if reply != nil {
 		t.reply(c, Message{Data: reply(res)})
 	}
-	for _, name := range syms {
-		e.subscribeLocked(&t, c, e.topic(name, p.Stream, p.Delayed), class, &p, recover)
+	for _, sym := range syms {
+		e.subscribeLocked(&t, c, sym.topicOf(p.Stream, p.Delayed), class, &p, recover)
 	}
 	unlock()
 	t.startWriters()
@@ -208,11 +221,11 @@ func (e *Engine) subscribeLocked(t *tally, c *Client, tp *topic, class int, p *P
 
 // lockShards locks the shards of syms in shard order and returns the
 // function that unlocks them.
-func (e *Engine) lockShards(syms []string) (unlock func()) {
-	locked := make([]*shard, 0, len(e.shards))
-	for _, name := range syms {
-		if sh := e.symbols[name].shard; !slices.Contains(locked, sh) {
-			locked = append(locked, sh)
+func lockShards(syms []*symbol) (unlock func()) {
+	var locked []*shard
+	for _, sym := range syms {
+		if !slices.Contains(locked, sym.shard) {
+			locked = append(locked, sym.shard)
 		}
 	}
 	slices.SortFunc(locked, func(a, b *shard) int { return a.id - b.id })
@@ -229,6 +242,7 @@ func (e *Engine) lockShards(syms []string) (unlock func()) {
 // Unsubscribe removes c from each of syms it is subscribed to on stream st
 // and returns those symbols. Messages already queued stay queued.
 func (e *Engine) Unsubscribe(c *Client, st Stream, syms []string) []string {
+	e.prune(c)
 	var removed []string
 	for _, name := range syms {
 		sub := e.subscriptionOf(c, st, name)
@@ -252,38 +266,51 @@ func (e *Engine) unsubscribe(sub *subscription) {
 	tp := sub.topic
 	sh := tp.sym.shard
 	sh.mu.Lock()
-	tp.unsubscribe(sub)
-	if sub.progressIdx >= 0 {
-		tp.progress.remove(sub)
-	}
-	if !tp.hasSubscribers() {
-		sh.budget.touch(tp, false)
+	gone := tp.sym.retired.Load() // its shard dropped it, counted it and released the topic, then
+	if !gone {
+		tp.unsubscribe(sub)
+		if sub.progressIdx >= 0 {
+			tp.progress.remove(sub)
+		}
+		if !tp.hasSubscribers() {
+			sh.budget.touch(tp, false)
+		}
 	}
 	sh.mu.Unlock()
 	delete(sub.c.subs, tp)
-	e.subscriptions.Add(-1)
+	if !gone {
+		e.subscriptions.Add(-1)
+	}
 }
 
-// SymbolsOf returns the symbols c is subscribed to on stream st, in engine
-// order.
+// SymbolsOf returns the symbols c is subscribed to on stream st, in
+// listing order.
 func (e *Engine) SymbolsOf(c *Client, st Stream) []string {
-	out := make([]string, 0, len(c.subs))
-	for _, name := range e.names {
-		if e.subscriptionOf(c, st, name) != nil {
-			out = append(out, name)
+	e.prune(c)
+	held := make([]*symbol, 0, len(c.subs))
+	for tp := range c.subs {
+		if tp.stream == st {
+			held = append(held, tp.sym)
 		}
+	}
+	slices.SortFunc(held, func(a, b *symbol) int { return cmp.Compare(a.id, b.id) })
+	out := make([]string, len(held))
+	for i, sym := range held {
+		out[i] = sym.name
 	}
 	return out
 }
 
 // SubscriptionsOf reports the number of (stream, symbol) subscriptions c
 // holds.
-func (e *Engine) SubscriptionsOf(c *Client) int { return len(c.subs) }
+func (e *Engine) SubscriptionsOf(c *Client) int {
+	e.prune(c)
+	return len(c.subs)
+}
 
-// topic returns the topic a subscription to name on stream st reads: the
+// topicOf returns the topic a subscription to sym on stream st reads: the
 // realtime symbol's, or its delayed twin's.
-func (e *Engine) topic(name string, st Stream, delayed bool) *topic {
-	sym := e.symbols[name]
+func (sym *symbol) topicOf(st Stream, delayed bool) *topic {
 	if delayed {
 		sym = sym.delayed
 	}
@@ -293,7 +320,7 @@ func (e *Engine) topic(name string, st Stream, delayed bool) *topic {
 // subscriptionOf returns c's subscription to name on stream st in either
 // tier, or nil.
 func (e *Engine) subscriptionOf(c *Client, st Stream, name string) *subscription {
-	sym := e.symbols[name]
+	sym := e.lookup(name)
 	if sym == nil || int(st) >= numStreams {
 		return nil
 	}

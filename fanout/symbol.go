@@ -1,6 +1,10 @@
 package fanout
 
-import "github.com/tickgate/tickgate/feed"
+import (
+	"sync/atomic"
+
+	"github.com/tickgate/tickgate/feed"
+)
 
 // symbol is one symbol in one tier inside its shard: the topics it feeds,
 // one per stream, the bars forming for them, and its last tick. The
@@ -11,7 +15,15 @@ import "github.com/tickgate/tickgate/feed"
 type symbol struct {
 	name  string
 	shard *shard
-	idx   int // a realtime symbol's position in shard.syms; its twin's is unused
+	// retired is set, under shard.mu, when the symbol is retired
+	// (retire.go); it is read without the lock by table lookups and by
+	// the sessions pruning their subscriptions. A symbol listed again
+	// later is a new symbol.
+	retired atomic.Bool
+	id      uint64 // listing order (universe.go); its twin has the same
+	// prevClose is the float64 bits of the previous close its last
+	// listing gave; 0 for none.
+	prevClose atomic.Uint64
 
 	// delayed is the symbol's delayed twin, nil without a delayed tier and
 	// on the twin itself.
@@ -29,6 +41,11 @@ type symbol struct {
 	topics [numStreams]*topic
 
 	// shard.mu
+	// idx is a realtime symbol's position in shard.syms, -1 until the
+	// shard takes its first message (shard.add) and once retired; its
+	// twin's is unused.
+	idx    int
+	seen   int64  // when its last tick or listing came (Unix ns), for RetireAfter
 	epochs epochs // the run its seqs belong to (epoch.go)
 	last   feed.Tick
 	bars   [barStreams]barBuilder // [Ticks] is unused
@@ -40,7 +57,7 @@ type symbol struct {
 const delayedMark = `,"delayed":true`
 
 func (e *Engine) newSymbol(name string, sh *shard, delayed bool) *symbol {
-	sym := &symbol{name: name, shard: sh}
+	sym := &symbol{name: name, shard: sh, idx: -1}
 	if delayed {
 		sym.lag, sym.mark = int64(e.cfg.Delay), delayedMark
 	}

@@ -26,7 +26,7 @@ func TestSyntheticTicksAndBars(t *testing.T) {
 		f.seqs["AAPL"]++
 		tk := testTick("AAPL", f.seqs["AAPL"])
 		tk.TS, tk.Price, tk.Size, tk.Synthetic = sec(b.ts), b.px, 100, true
-		s := f.e.symbols["AAPL"]
+		s := f.e.lookup("AAPL")
 		s.shard.deliver([]inTick{{sym: s, tick: tk}}, now)
 	}
 	f.tick("AAPL", sec(1090.3), 12, 5, sec(1090.3))

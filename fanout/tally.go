@@ -14,6 +14,8 @@ type tally struct {
 	badLog                 []badBook                         // bad books to log after the lock; reused
 	bars, lateTicks        [barStreams]int                   // per bar stream
 	evicted, evictedBytes  [numKinds]int64                   // records the memory budget released, and their bytes
+	refused                [numFedKinds][numRefusals]int     // messages to a retired symbol the universe would not list again
+	retired                [numRetireReasons]int             // symbols retired
 	start                  []*Client                         // reused across batches; grows only
 }
 

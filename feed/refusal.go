@@ -17,10 +17,11 @@ const (
 	KindTick Kind = iota
 	KindBook
 	KindStatus
+	KindListing
 	numKinds
 )
 
-var kindNames = [numKinds]string{"tick", "book", "status"}
+var kindNames = [numKinds]string{"tick", "book", "status", "listing"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -34,10 +35,10 @@ type Reason uint8
 const (
 	// ReasonMalformed: not JSON, or not the shape or "type" of the kind.
 	ReasonMalformed Reason = iota
-	// ReasonSymbol: a bad symbol, one outside the source's universe, or
-	// not the one its NATS subject names.
+	// ReasonSymbol: a bad symbol, or not the one its NATS subject names.
 	ReasonSymbol
-	// ReasonField: a bad seq, ts, epoch, price or status reason code.
+	// ReasonField: a bad seq, ts, epoch, price (or previous close) or
+	// status reason code.
 	ReasonField
 	// ReasonNegativeSize: a tick or book level with a negative size.
 	ReasonNegativeSize
@@ -74,8 +75,8 @@ var (
 	errUnknownStatus = &reasonErr{ReasonUnknownStatus, "unknown status"}
 )
 
-// refuse builds a Validate error: sentinel (ErrBadTick, ErrBadBook or
-// ErrBadStatus), then r, then the detail.
+// refuse builds a Validate error: sentinel (ErrBadTick, ErrBadBook,
+// ErrBadStatus or ErrBadListing), then r, then the detail.
 func refuse(sentinel error, r *reasonErr, format string, args ...any) error {
 	return fmt.Errorf("%w: %w: "+format, append([]any{sentinel, r}, args...)...)
 }
@@ -90,9 +91,9 @@ func ReasonOf(err error) Reason {
 	return ReasonMalformed
 }
 
-// RefuseSymbol returns an error of sentinel (ErrBadTick, ErrBadBook or
-// ErrBadStatus) and ReasonSymbol: for a source's own symbol checks, such
-// as a symbol outside its universe.
+// RefuseSymbol returns an error of sentinel (ErrBadTick, ErrBadBook,
+// ErrBadStatus or ErrBadListing) and ReasonSymbol: for a source's own
+// symbol checks, such as a payload's symbol that is not its subject's.
 func RefuseSymbol(sentinel error, format string, args ...any) error {
 	return refuse(sentinel, errSymbol, format, args...)
 }

@@ -89,8 +89,8 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%s{kind=%s,reason=%s} = %v, want %v", feed.DecodeErrorsMetric, c.kind, c.reason, got, c.want)
 		}
 	}
-	if n := testutil.CollectAndCount(reg, feed.DecodeErrorsMetric); n != 3*7 {
-		t.Errorf("%d series, want every kind (3) and reason (7) at 0 from the start", n)
+	if n := testutil.CollectAndCount(reg, feed.DecodeErrorsMetric); n != 4*7 {
+		t.Errorf("%d series, want every kind (4) and reason (7) at 0 from the start", n)
 	}
 	if _, err := feed.NewRefusals(reg, "test", slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("a second registration of one source succeeded")

@@ -77,27 +77,35 @@ func validToken(s string, maxLen int) bool {
 	return true
 }
 
-// Sink receives ticks from a Source. Publish is called from one goroutine.
+// Sink receives ticks and listings from a Source, from one goroutine, in
+// feed order: a listing takes effect between the ticks it came between.
 type Sink interface {
+	// Publish hands on one tick. A tick of a symbol not listed lists it.
 	Publish(Tick)
+	// List hands on reference data: a symbol listed (or its previous
+	// close updated), or delisted.
+	List(Listing)
 }
 
 // DepthSink is a Sink that also takes order books and trading status.
 // A source that produces them hands them to a sink that is a DepthSink,
-// from the same goroutine as its ticks and in feed order with them; a
-// plain Sink gets the ticks alone. The sink must not keep a Book's level
-// slices beyond the call: they are the source's to reuse.
+// from the same goroutine as its ticks and listings and in feed order with
+// them; a plain Sink gets the ticks and listings alone. The sink must not
+// keep a Book's level slices beyond the call: they are the source's to
+// reuse.
 type DepthSink interface {
 	Sink
 	PublishBook(Book)
 	PublishStatus(Status)
 }
 
-// Source produces ticks. Symbols lists every symbol the source may emit; it
-// must not change after construction. Run emits ticks into sink until ctx is
-// done or the source fails, and returns nil on a clean stop.
+// Source produces ticks and listings. Listings is the universe the source
+// knows before Run, possibly empty, fixed at construction; while it runs
+// the source lists and delists symbols through Sink.List, and a tick of a
+// symbol it never listed lists it. Run emits into sink until ctx is done
+// or the source fails, and returns nil on a clean stop.
 type Source interface {
-	Symbols() []string
+	Listings() []Listing
 	Run(ctx context.Context, sink Sink) error
 }
 

@@ -21,7 +21,7 @@ import (
 // engine, and a client subscribes with ?symbols= and reads its snapshot.
 func ExampleServer() {
 	reg := prometheus.NewRegistry()
-	engine, _ := fanout.New(fanout.Config{}, []string{"AAPL", "MSFT"}, reg)
+	engine, _ := fanout.New(fanout.Config{}, feed.Listed("AAPL", "MSFT"), reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() { engine.Run(ctx); close(stopped) }()

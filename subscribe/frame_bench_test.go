@@ -166,7 +166,7 @@ func benchBatch(n int) []fanout.Message {
 func benchServer(tb testing.TB) *Server {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
-	engine, err := fanout.New(fanout.Config{}, testSymbols, reg)
+	engine, err := fanout.New(fanout.Config{}, feed.Listed(testSymbols...), reg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func newTestEnvLog(t testing.TB, cfg Config, fcfg fanout.Config, log *slog.Logge
 		symbols = testSymbols
 	}
 	reg := prometheus.NewRegistry()
-	engine, err := fanout.New(fcfg, symbols, reg)
+	engine, err := fanout.New(fcfg, feed.Listed(symbols...), reg)
 	if err != nil {
 		t.Fatal(err)
 	}

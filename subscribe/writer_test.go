@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/feed"
 )
 
 // TestWriteTimeoutClosesStalledPeer has one client stop reading while its
@@ -94,7 +95,7 @@ func TestStalledSocketLeavesLane(t *testing.T) {
 // session holds none, and a writer's run must allocate nothing once the
 // pool holds a buffer.
 func TestWriterBatchFromPool(t *testing.T) {
-	engine, err := fanout.New(fanout.Config{}, []string{"AAPL"}, prometheus.NewRegistry())
+	engine, err := fanout.New(fanout.Config{}, feed.Listed("AAPL"), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,6 +82,9 @@ func newHub(symbols []string, reg prometheus.Registerer) *hub {
 // Publish is the feed's sink: it blocks while the hub is behind.
 func (h *hub) Publish(t feed.Tick) { call(h, h.ticks, t) }
 
+// List does nothing: the hub carries the symbols it was started with.
+func (h *hub) List(feed.Listing) {}
+
 // run is the hub loop. When ctx ends it closes every client's channel, so
 // the writers end their connections.
 func (h *hub) run(ctx context.Context) {

@@ -39,6 +39,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/feed/sim"
 )
 
@@ -66,7 +67,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h := newHub(src.Symbols(), reg)
+	h := newHub(feed.Symbols(src.Listings()), reg)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -86,7 +87,7 @@ func serve(ctx context.Context, ln net.Listener, src *sim.Source, h *hub, reg *p
 		_ = src.Run(ctx, h)
 		ready.Store(false)
 	}()
-	symbols, _ := json.Marshal(src.Symbols())
+	symbols, _ := json.Marshal(feed.Symbols(src.Listings()))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", h.serveWS)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -35,6 +35,7 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 
+	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/feed/sim"
 )
 
@@ -62,7 +63,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg := newRegistry(src.Symbols())
+	reg := newRegistry(feed.Symbols(src.Listings()))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("floor: listen: %w", err)

@@ -57,6 +57,9 @@ func (r *registry) add(s *sub, symbols []string) {
 	}
 }
 
+// List does nothing: the floor carries the symbols it was started with.
+func (r *registry) List(feed.Listing) {}
+
 // Publish frames the tick once and writes it to every subscriber.
 func (r *registry) Publish(t feed.Tick) {
 	r.frame = t.AppendJSON(r.frame[:0])

@@ -240,8 +240,21 @@ export interface Gap {
 }
 
 /**
+ * Symbols of one stream the gateway stopped carrying, and dropped from this client: the feed
+ * delisted them ("delisted") or they were silent for the gateway's universe.retire_after ("idle").
+ * No subscription holds them any more and no reconnect asks for them; one listed again later is
+ * a new symbol, to subscribe to afresh.
+ */
+export interface Retired {
+  stream: Stream;
+  symbols: string[];
+  reason: "delisted" | "idle";
+}
+
+/**
  * A notice from the gateway: "conflated", "live", "feed_down", "feed_up", "revoked". The per-symbol
- * notices "reset" and "gap" are not emitted as notices: they come as the "gap" event; an "epoch" notice only records the epoch.
+ * notices "reset" and "gap" are not emitted as notices: they come as the "gap" event, and "retired"
+ * as the "retired" event; an "epoch" notice only records the epoch.
  */
 export interface Notice {
   type: "notice";
@@ -296,6 +309,8 @@ export class Subscription {
   on(name: "subscribed", fn: (reply: Reply) => void): () => void;
   /** A gap of this subscription's symbols (`symbols` lists only those), as the client's "gap" event. */
   on(name: "gap", fn: (gap: Gap) => void): () => void;
+  /** Symbols of this subscription the gateway retired (`symbols` lists only those); they are no longer held. */
+  on(name: "retired", fn: (retired: Retired) => void): () => void;
   /** A book of this subscription whose copy went wrong: the client asked for a fresh snapshot. */
   on(name: "resync", fn: (r: Resync) => void): () => void;
   /**
@@ -320,6 +335,7 @@ export class Client {
   subscribe(symbols: string[], opts: SubscribeOptions, onData: (m: Tick | Bar | BookMessage | Status, book?: Book) => void): Subscription;
   on(name: "state", fn: (state: State, info: StateInfo) => void): () => void;
   on(name: "gap", fn: (gap: Gap) => void): () => void;
+  on(name: "retired", fn: (retired: Retired) => void): () => void;
   /** A book copy went wrong (a checksum that differs, an update that does not follow): the client asked for a fresh snapshot. */
   on(name: "resync", fn: (r: Resync) => void): () => void;
   /** Each status message of a symbol a "status" subscription holds. */

@@ -129,6 +129,8 @@ type firstSink struct {
 	cancel context.CancelFunc
 }
 
+func (s *firstSink) List(feed.Listing) {}
+
 func (s *firstSink) Publish(t feed.Tick) {
 	s.once.Do(func() { s.got <- t; s.cancel() })
 }

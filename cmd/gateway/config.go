@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -45,7 +46,12 @@ type Config struct {
 		Delay         time.Duration `mapstructure:"delay"`
 		DelayMaxBytes ByteSize      `mapstructure:"delay_max_bytes"`
 	} `mapstructure:"entitlements"`
-	Feed    FeedConfig `mapstructure:"feed"`
+	Feed     FeedConfig `mapstructure:"feed"`
+	Universe struct {
+		Pattern     string        `mapstructure:"pattern"`
+		MaxSymbols  int           `mapstructure:"max_symbols"`
+		RetireAfter time.Duration `mapstructure:"retire_after"`
+	} `mapstructure:"universe"`
 	Publish struct {
 		Source         string        `mapstructure:"source"`
 		Heartbeat      time.Duration `mapstructure:"heartbeat"`
@@ -123,6 +129,8 @@ type FeedConfig struct {
 		Seed         uint64        `mapstructure:"seed"`
 		Skew         float64       `mapstructure:"skew"`
 		Symbols      []string      `mapstructure:"symbols"`
+		Universe     int           `mapstructure:"universe"`
+		RelistEvery  time.Duration `mapstructure:"relist_every"`
 		Backfill     time.Duration `mapstructure:"backfill"`
 		Book         bool          `mapstructure:"book"`
 		BookChurn    float64       `mapstructure:"book_churn"`
@@ -237,10 +245,14 @@ func (c *Config) Validate() error {
 	check(oneOf(c.Feed.Replay.Timestamps, replay.TimestampsEmission, replay.TimestampsRecorded), "feed.replay.timestamps", "want emission or recorded, got %q", c.Feed.Replay.Timestamps)
 	check(c.Feed.Sim.Rate > 0 && c.Feed.Sim.Rate <= 1e7, "feed.sim.rate", "must be in (0, 10000000], got %g", c.Feed.Sim.Rate)
 	check(c.Feed.Sim.Skew > 1, "feed.sim.skew", "must be > 1, got %g", c.Feed.Sim.Skew)
+	check(c.Feed.Sim.Universe >= 0 && c.Feed.Sim.Universe <= 1_000_000, "feed.sim.universe", "must be in [0, 1000000], got %d", c.Feed.Sim.Universe)
+	check(c.Feed.Sim.Universe == 0 || len(c.Feed.Sim.Symbols) == 0, "feed.sim.universe", "set, and feed.sim.symbols too: use one")
+	check(c.Feed.Sim.RelistEvery >= 0, "feed.sim.relist_every", "must be >= 0, got %s", c.Feed.Sim.RelistEvery)
 	check(c.Feed.Sim.Backfill >= 0 && c.Feed.Sim.Backfill <= 24*time.Hour, "feed.sim.backfill", "must be in [0s, 24h], got %s", c.Feed.Sim.Backfill)
 	check(c.Feed.Sim.BookChurn >= 0 && c.Feed.Sim.BookChurn <= 1, "feed.sim.book_churn", "must be in [0, 1], got %g", c.Feed.Sim.BookChurn)
 	check(c.Feed.Sim.HaltsPerHour >= 0 && c.Feed.Sim.HaltsPerHour <= 3600, "feed.sim.halts_per_hour", "must be in [0, 3600], got %g", c.Feed.Sim.HaltsPerHour)
 	check(c.Feed.Sim.HaltDuration > 0, "feed.sim.halt_duration", "must be > 0, got %s", c.Feed.Sim.HaltDuration)
+	errs = append(errs, c.validateUniverse()...)
 	check(c.Fanout.Shards >= 0 && c.Fanout.Shards <= 1024, "fanout.shards", "must be in [0, 1024], got %d", c.Fanout.Shards)
 	check(c.Fanout.QueueBytes >= 4096, "fanout.queue_bytes", "must be >= 4096, got %d", c.Fanout.QueueBytes)
 	check(c.Fanout.ConflateAt >= 0 && c.Fanout.ConflateAt <= c.Fanout.QueueBytes, "fanout.conflate_at", "must be in [0, fanout.queue_bytes (%d)], got %d", c.Fanout.QueueBytes, c.Fanout.ConflateAt)
@@ -271,6 +283,47 @@ func (c *Config) Validate() error {
 	check(c.Client.PongTimeout > 0, "client.pong_timeout", "must be > 0, got %s", c.Client.PongTimeout)
 	errs = append(errs, c.Auth.validate()...)
 	return errors.Join(errs...)
+}
+
+// validateUniverse checks the universe keys, and the symbols listed at
+// start against them; each error names its key.
+func (c *Config) validateUniverse() []error {
+	var errs []error
+	check := func(ok bool, key, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("config: %s: "+format, append([]any{key}, args...)...))
+		}
+	}
+	u := &c.Universe
+	pattern, err := c.symbolPattern()
+	check(err == nil, "universe.pattern", "%v", err)
+	check(u.MaxSymbols >= 1 && u.MaxSymbols <= 1_000_000, "universe.max_symbols", "must be in [1, 1000000], got %d", u.MaxSymbols)
+	check(u.RetireAfter == 0 || u.RetireAfter >= 100*time.Millisecond, "universe.retire_after", "must be 0s (never) or at least 100ms, got %s", u.RetireAfter)
+	key, listed, n := "feed.nats.symbols", c.Feed.NATS.Symbols, len(c.Feed.NATS.Symbols)
+	if c.Feed.Source == "sim" {
+		key, listed, n = "feed.sim.symbols", c.Feed.Sim.Symbols, max(len(c.Feed.Sim.Symbols), c.Feed.Sim.Universe)
+		if c.Feed.Sim.Universe > 0 {
+			key = "feed.sim.universe"
+		}
+	}
+	check(n <= u.MaxSymbols, key, "lists %d symbols, more than universe.max_symbols (%d)", n, u.MaxSymbols)
+	for _, sym := range listed {
+		check(pattern == nil || pattern.MatchString(sym), key, "%q does not match universe.pattern %q", sym, u.Pattern)
+	}
+	return errs
+}
+
+// symbolPattern compiles universe.pattern to match whole symbols; nil for
+// none.
+func (c *Config) symbolPattern() (*regexp.Regexp, error) {
+	if c.Universe.Pattern == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(`^(?:` + c.Universe.Pattern + `)$`)
+	if err != nil {
+		return nil, fmt.Errorf("want an RE2 regular expression, got %q: %v", c.Universe.Pattern, err)
+	}
+	return re, nil
 }
 
 // maxBookDepth bounds book.depth: past it a book message outgrows what a

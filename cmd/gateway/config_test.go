@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -55,6 +56,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Publish.StreamReplicas = 1
 	want.Publish.AckWindow = 1024
 	want.Publish.MetricsListen = ":9091"
+	want.Universe.MaxSymbols = 20000
 	want.Fanout.Shards = 0
 	want.Fanout.QueueBytes = 1 << 20
 	want.Fanout.InboxTicks = 4096
@@ -203,6 +205,7 @@ func TestLoadConfigEnv(t *testing.T) {
 	t.Setenv("TICKGATE_SERVER_DRAIN_WINDOW", "200ms")
 	t.Setenv("TICKGATE_CLIENT_ALLOW_WILDCARD", "false")
 	t.Setenv("TICKGATE_FEED_SIM_SYMBOLS", "AAPL,MSFT")
+	t.Setenv("TICKGATE_UNIVERSE_MAX_SYMBOLS", "50000")
 	cfg, unknown, err := loadConfig(path)
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
@@ -227,6 +230,9 @@ func TestLoadConfigEnv(t *testing.T) {
 	}
 	if !slices.Equal(cfg.Feed.Sim.Symbols, []string{"AAPL", "MSFT"}) {
 		t.Errorf("feed.sim.symbols = %q, want TICKGATE_FEED_SIM_SYMBOLS split on commas", cfg.Feed.Sim.Symbols)
+	}
+	if cfg.Universe.MaxSymbols != 50000 {
+		t.Errorf("universe.max_symbols = %d, want TICKGATE_UNIVERSE_MAX_SYMBOLS", cfg.Universe.MaxSymbols)
 	}
 }
 
@@ -271,6 +277,15 @@ var badValues = []struct {
 	{"feed.nats.stream", "tick stream"},
 	{"feed.nats.stall_after", "-1s"},
 	{"feed.nats.stall_after", "1s"}, // under twice publish.heartbeat (1s)
+	{"universe.pattern", "[A-Z"},
+	{"universe.max_symbols", "0"},
+	{"universe.max_symbols", "2000000"},
+	{"universe.retire_after", "-1s"},
+	{"universe.retire_after", "10ms"},
+	{"feed.sim.symbols", "AAPL,MSFT,NVDA"}, // with universe.max_symbols 2 (badWith)
+	{"feed.sim.universe", "-1"},
+	{"feed.sim.universe", "30000"}, // past universe.max_symbols
+	{"feed.sim.relist_every", "-1s"},
 	{"publish.heartbeat", "-1s"},
 	{"publish.stream_history", "0"},
 	{"publish.stream_replicas", "7"},
@@ -306,6 +321,27 @@ var badValues = []struct {
 	{"auth.first_message_timeout", "0s"},
 }
 
+// TestUniversePattern checks universe.pattern matches whole symbols, and
+// that the symbols listed at start must match it.
+func TestUniversePattern(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, yamlOf(map[string]string{"universe.pattern": `"[A-Z]{1,4}"`, "feed.sim.symbols": "[AAPL, MSFT]"}))
+	cfg, _, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, _ := cfg.symbolPattern()
+	for sym, want := range map[string]bool{"AAPL": true, "A": true, "GOOGL": false, "BRK.B": false, "1AAPL": false} {
+		if re.MatchString(sym) != want {
+			t.Errorf("pattern %s matches %s: %v, want %v", re, sym, !want, want)
+		}
+	}
+	path = writeConfig(t, yamlOf(map[string]string{"universe.pattern": `"[A-Z]{1,4}"`, "feed.sim.symbols": "[AAPL, GOOGL]"}))
+	if _, _, err := loadConfig(path); err == nil || !strings.Contains(err.Error(), `feed.sim.symbols: "GOOGL" does not match`) {
+		t.Fatalf("a simulated symbol outside the pattern: %v", err)
+	}
+}
+
 func TestReplayNeedsPath(t *testing.T) {
 	t.Parallel()
 	path := writeConfig(t, yamlOf(map[string]string{"feed.source": "replay"}))
@@ -314,12 +350,19 @@ func TestReplayNeedsPath(t *testing.T) {
 	}
 }
 
+// badWith are the other keys a bad value is bad beside.
+var badWith = map[string]map[string]string{
+	"feed.sim.symbols": {"universe.max_symbols": "2"},
+}
+
 func TestLoadConfigBadFile(t *testing.T) {
 	t.Parallel()
 	for _, bad := range badValues {
 		t.Run(bad.key+"="+bad.raw, func(t *testing.T) {
 			t.Parallel()
-			path := writeConfig(t, yamlOf(map[string]string{bad.key: bad.raw}))
+			kv := map[string]string{bad.key: bad.raw}
+			maps.Copy(kv, badWith[bad.key])
+			path := writeConfig(t, yamlOf(kv))
 			_, _, err := loadConfig(path)
 			if err == nil || !strings.Contains(err.Error(), bad.key) {
 				t.Errorf("loadConfig with %s: %s = %v, want an error naming %s", bad.key, bad.raw, err, bad.key)
@@ -333,6 +376,9 @@ func TestLoadConfigBadEnv(t *testing.T) {
 	for _, bad := range badValues {
 		t.Run(bad.key+"="+bad.raw, func(t *testing.T) {
 			t.Setenv(envName(bad.key), bad.raw)
+			for k, v := range badWith[bad.key] {
+				t.Setenv(envName(k), v)
+			}
 			_, _, err := loadConfig("")
 			if err == nil || !strings.Contains(err.Error(), bad.key) {
 				t.Errorf("loadConfig with %s=%s = %v, want an error naming %s", envName(bad.key), bad.raw, err, bad.key)

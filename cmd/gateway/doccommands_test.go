@@ -212,6 +212,10 @@ var docCommands = map[string]docClass{
 	"python3 bench/compare.py bench/out/compare-RUN":                      {names, "RUN is a placeholder; the DIR form runs"},
 	"go run ./bench -spawn -workload light -duration 8s -out /tmp/a.json": {bench, "a load run"},
 	"go run ./bench -compare /tmp/a.json /tmp/b.json":                     {bench, "after the run above, and the same into /tmp/b.json"},
+	"go run ./bench -spawn -feed nats -workload universe -duration 10s -warmup 5s -fill 60s -out bench/out/universe-1.json": {bench, "four gateways in turn, about 6 min"},
+	"CGO_ENABLED=0 go test -c -o /tmp/fanout.test ./fanout":                                                                 {bench, "builds the test binary the callgrind counts of a listed symbol's lookup run"},
+	"go test -run '^$' -bench 'BenchmarkListing' -benchtime 5x -count 5 ./fanout":                                           {bench, "a benchmark"},
+	"go test -run '^$' -bench BenchmarkSymbols -benchtime 20x ./cmd/gateway":                                                {bench, "a benchmark"},
 }
 
 // notYetInDocs are docCommands entries another change is to add to the

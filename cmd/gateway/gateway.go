@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"slices"
 	"sync"
 	"time"
 
@@ -68,14 +66,17 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		StaleAfter:   cfg.Status.StaleAfter,
 		MemoryBudget: budget,
 		Logger:       log.With("subsystem", "fanout"),
+		MaxSymbols:   cfg.Universe.MaxSymbols,
+		RetireAfter:  cfg.Universe.RetireAfter,
 	}
 	if fcfg.StaleAfter == 0 {
 		fcfg.StaleAfter = -1 // status.stale_after 0: no stale check
 	}
-	if verifier != nil { // only a token can make a client delayed
+	fcfg.Pattern, _ = cfg.symbolPattern() // checked by Validate
+	if verifier != nil {                  // only a token can make a client delayed
 		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, int(cfg.Entitlements.DelayMaxBytes)
 	}
-	engine, err := fanout.New(fcfg, src.Symbols(), reg)
+	engine, err := fanout.New(fcfg, src.Listings(), reg)
 	if err != nil {
 		return nil, err
 	}
@@ -155,29 +156,6 @@ func (g *gateway) handler() http.Handler {
 	return mux
 }
 
-// serveSymbols lists the symbols the gateway carries, with ?detail=1 each
-// one's previous close; with auth on, only those the request's token is
-// entitled to (a missing or bad token: 401).
-func (g *gateway) serveSymbols(w http.ResponseWriter, r *http.Request) {
-	grant, ok := g.clients.Authorize(w, r)
-	if !ok {
-		return
-	}
-	details := slices.DeleteFunc(g.symbolDetails(), func(d symbolDetail) bool {
-		return grant != nil && !grant.Allows(d.Sym)
-	})
-	w.Header().Set("Content-Type", "application/json")
-	if r.URL.Query().Get("detail") == "1" {
-		json.NewEncoder(w).Encode(details)
-		return
-	}
-	syms := make([]string, len(details))
-	for i, d := range details {
-		syms[i] = d.Sym
-	}
-	json.NewEncoder(w).Encode(syms)
-}
-
 // routeAdmin adds /metrics and, with pprof, the profiler to mux.
 func (g *gateway) routeAdmin(mux *http.ServeMux, pprofOn bool) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))
@@ -205,32 +183,6 @@ func (g *gateway) serveAdmin() (stop func(), err error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return func() { srv.Close() }, nil
-}
-
-// symbolDetail is one entry of GET /symbols?detail=1. PrevClose is omitted
-// when the feed has none (NATS, replay): clients then measure change from
-// the first price they see.
-type symbolDetail struct {
-	Sym       string   `json:"sym"`
-	PrevClose *float64 `json:"prev_close,omitempty"`
-}
-
-// symbolDetails lists every symbol with its previous close, if the source
-// knows it.
-func (g *gateway) symbolDetails() []symbolDetail {
-	pc, _ := g.source.(feed.PrevCloser)
-	syms := g.engine.Symbols()
-	out := make([]symbolDetail, len(syms))
-	for i, sym := range syms {
-		out[i].Sym = sym
-		if pc == nil {
-			continue
-		}
-		if px, ok := pc.PrevClose(sym); ok {
-			out[i].PrevClose = &px
-		}
-	}
-	return out
 }
 
 // wait blocks until ctx is done, the feed fails or the HTTP server fails,

@@ -50,7 +50,7 @@ type testGateway struct {
 
 // testConfig loads testBase with overrides (dotted keys, raw YAML values)
 // through loadConfig, as the gateway would read a --config file.
-func testConfig(t *testing.T, overrides map[string]string) *Config {
+func testConfig(t testing.TB, overrides map[string]string) *Config {
 	t.Helper()
 	kv := make(map[string]string, len(testBase)+len(overrides))
 	for k, v := range testBase {

@@ -36,6 +36,7 @@ const maxSilence = time.Second
 func integrityConfig(urls ...string) map[string]string {
 	cfg := natsGateway(urls...)
 	cfg["feed.sim.symbols"] = yamlList(integritySyms...)
+	cfg["feed.nats.symbols"] = yamlList(integritySyms...)
 	cfg["feed.sim.rate"] = "150"
 	cfg["publish.heartbeat"] = "100ms"
 	cfg["feed.nats.stall_after"] = "1s"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/feed/sim"
 	"github.com/tickgate/tickgate/internal/natstest"
 	"github.com/tickgate/tickgate/internal/poll"
 	"github.com/tickgate/tickgate/internal/wstest"
@@ -19,12 +20,16 @@ func yamlList(urls ...string) string {
 }
 
 // natsGateway is the configuration of a gateway reading NATS at urls,
-// reconnecting quickly so that tests stay short.
+// reconnecting quickly so that tests stay short. It lists the simulator's
+// symbols from the start (feed.nats.symbols), so that clients may
+// subscribe before the feed flows, as the tests of outages do; a gateway
+// that learns its universe from the feed is universeGateway.
 func natsGateway(urls ...string) map[string]string {
 	return map[string]string{
 		"feed.source":              "nats",
 		"feed.nats.urls":           yamlList(urls...),
 		"feed.nats.reconnect_wait": "20ms",
+		"feed.nats.symbols":        yamlList(sim.DefaultSymbols...),
 	}
 }
 

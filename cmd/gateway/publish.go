@@ -18,7 +18,9 @@ import (
 
 // runPublish is "gateway publish": it runs publish.source (the simulator or
 // a replay) into NATS, so that every gateway of a fleet reads one feed and
-// per-symbol seqs are assigned once, here, in a new epoch per run. With
+// per-symbol seqs are assigned once, here, in a new epoch per run. It
+// first lists the source's universe (<prefix>._ref.SYM, with each
+// symbol's previous close), so gateways know every symbol before it ticks. With
 // feed.nats.stream it first makes sure the stream exists, publishes for
 // acks, and carries each simulated symbol on from the stream's last tick,
 // book and status message of it where there are some. It sends a heartbeat every publish.heartbeat,
@@ -60,7 +62,7 @@ func runPublishing(ctx context.Context, cfg *Config, base *slog.Logger, listenin
 	defer pub.Close()
 	run := seqRun{Epoch: epoch}
 	if cfg.Publish.Source == "sim" && cfg.Feed.NATS.Stream != "" {
-		if run.Resume, err = resumeFrom(ctx, pub, simSymbols(&cfg.Feed), log); err != nil {
+		if run.Resume, err = resumeFrom(ctx, pub, sim.Symbols(simConfig(cfg)), log); err != nil {
 			return err
 		}
 	}
@@ -69,7 +71,7 @@ func runPublishing(ctx context.Context, cfg *Config, base *slog.Logger, listenin
 		return err
 	}
 	log.Info("publishing", "source", cfg.Publish.Source, "urls", cfg.Feed.NATS.URLs, "prefix", cfg.Feed.NATS.Prefix,
-		"stream", cfg.Feed.NATS.Stream, "symbols", len(src.Symbols()), "epoch", epoch, "resumed", len(run.Resume.Ticks))
+		"stream", cfg.Feed.NATS.Stream, "symbols", len(src.Listings()), "epoch", epoch, "resumed", len(run.Resume.Ticks))
 	return publishLoop(ctx, cfg, src, pub, log)
 }
 
@@ -95,15 +97,6 @@ func resumeFrom(ctx context.Context, pub *feednats.Publisher, symbols []string, 
 	return pub.LastMessages(ctx, symbols)
 }
 
-// simSymbols is the simulator's symbol list: feed.sim.symbols, or else
-// sim.DefaultSymbols.
-func simSymbols(cfg *FeedConfig) []string {
-	if len(cfg.Sim.Symbols) > 0 {
-		return cfg.Sim.Symbols
-	}
-	return sim.DefaultSymbols
-}
-
 // publishLoop runs src into pub with heartbeats and progress logs until
 // src stops, then flushes.
 func publishLoop(ctx context.Context, cfg *Config, src feed.Source, pub *feednats.Publisher, log *slog.Logger) error {
@@ -117,7 +110,12 @@ func publishLoop(ctx context.Context, cfg *Config, src feed.Source, pub *feednat
 		pub.Heartbeat()
 	}
 	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, pub) }()
+	go func() {
+		for _, l := range src.Listings() { // gateways learn the universe, prev closes included
+			pub.List(l)
+		}
+		done <- src.Run(ctx, pub)
+	}()
 	for {
 		select {
 		case err := <-done:

@@ -26,6 +26,12 @@ type lockedReceiver struct {
 	r  *booktest.Receiver
 }
 
+func (l *lockedReceiver) List(ls feed.Listing) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.r.List(ls)
+}
+
 func (l *lockedReceiver) Publish(t feed.Tick) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -21,6 +21,18 @@ func newSource(c *Config, kind string, reg prometheus.Registerer, log *slog.Logg
 	return newRunSource(c, kind, seqRun{Backfill: c.Feed.Sim.Backfill}, reg, log)
 }
 
+// simConfig is the simulator's configuration from feed.sim and book.depth,
+// without a run's epoch, resumption or backfill (seqRun).
+func simConfig(c *Config) sim.Config {
+	cfg := &c.Feed.Sim
+	return sim.Config{
+		Rate: cfg.Rate, Seed: cfg.Seed, Skew: cfg.Skew,
+		Symbols: cfg.Symbols, Universe: cfg.Universe, RelistEvery: cfg.RelistEvery,
+		Book: cfg.Book, Depth: c.Book.Depth, Churn: cfg.BookChurn,
+		HaltsPerHour: cfg.HaltsPerHour, HaltDuration: cfg.HaltDuration,
+	}
+}
+
 // seqRun is how a source that assigns seqs numbers them: in Epoch ("" for
 // a fresh one), the simulator's Resume symbols carrying their tick, book
 // and status seqs on from their last messages, or its first seqs a
@@ -37,13 +49,10 @@ func newRunSource(c *Config, kind string, run seqRun, reg prometheus.Registerer,
 	cfg := &c.Feed
 	switch kind {
 	case "sim":
-		src, err := sim.New(sim.Config{
-			Rate: cfg.Sim.Rate, Seed: cfg.Sim.Seed, Skew: cfg.Sim.Skew, Symbols: cfg.Sim.Symbols,
-			Book: cfg.Sim.Book, Depth: c.Book.Depth, Churn: cfg.Sim.BookChurn,
-			HaltsPerHour: cfg.Sim.HaltsPerHour, HaltDuration: cfg.Sim.HaltDuration,
-			Epoch: run.Epoch, Resume: run.Resume.Ticks, ResumeBooks: run.Resume.Books, ResumeStatus: run.Resume.Status,
-			Backfill: run.Backfill,
-		})
+		sc := simConfig(c)
+		sc.Epoch, sc.Backfill = run.Epoch, run.Backfill
+		sc.Resume, sc.ResumeBooks, sc.ResumeStatus = run.Resume.Ticks, run.Resume.Books, run.Resume.Status
+		src, err := sim.New(sc)
 		if err != nil {
 			return nil, fmt.Errorf("config: feed.sim: %w", err)
 		}
@@ -52,7 +61,7 @@ func newRunSource(c *Config, kind string, run seqRun, reg prometheus.Registerer,
 		src, err := feednats.New(feednats.Config{
 			URLs:          cfg.NATS.URLs,
 			Prefix:        cfg.NATS.Prefix,
-			Symbols:       natsSymbols(cfg),
+			Symbols:       cfg.NATS.Symbols,
 			ReconnectWait: cfg.NATS.ReconnectWait,
 			Stream:        cfg.NATS.Stream,
 			StallAfter:    cfg.NATS.StallAfter,
@@ -73,17 +82,4 @@ func newRunSource(c *Config, kind string, run seqRun, reg prometheus.Registerer,
 		return src, nil
 	}
 	return nil, fmt.Errorf("config: feed.source: unknown source %q", kind)
-}
-
-// natsSymbols is feed.nats.symbols, or else the simulator's list, so a
-// fleet and the "gateway publish" feeding it agree without extra config.
-func natsSymbols(cfg *FeedConfig) []string {
-	switch {
-	case len(cfg.NATS.Symbols) > 0:
-		return cfg.NATS.Symbols
-	case len(cfg.Sim.Symbols) > 0:
-		return cfg.Sim.Symbols
-	default:
-		return sim.DefaultSymbols
-	}
 }

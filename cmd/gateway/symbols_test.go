@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,65 @@ func TestSymbolsDetailWithoutCloses(t *testing.T) {
 		if _, has := d["prev_close"]; has || d["sym"] == "" {
 			t.Errorf("detail[%d] = %v, want only sym", i, d)
 		}
+	}
+}
+
+// getJSON fetches url and decodes its JSON body into v, failing unless
+// the status is want.
+func getJSON(t *testing.T, url string, want int, v any) {
+	t.Helper()
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s = %d, want %d", url, resp.StatusCode, want)
+	}
+	if v != nil {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+	}
+}
+
+// TestSymbolsSearch checks /symbols on a simulated market of 10,000
+// symbols: a prefix in any case, a limit, the exact lookup of the names
+// asked (in their order, each once, those carried), and a 400 for a bad
+// parameter.
+func TestSymbolsSearch(t *testing.T) {
+	t.Parallel()
+	tg := startGateway(t, map[string]string{"feed.sim.universe": "10000"})
+	var all []string
+	getJSON(t, tg.url+"/symbols", http.StatusOK, &all)
+	if len(all) != 10000 || all[0] != "AAPL" {
+		t.Fatalf("/symbols: %d symbols, first %q; want 10,000 from AAPL", len(all), all[0])
+	}
+	var want []string
+	for _, s := range all {
+		if strings.HasPrefix(s, "AA") && len(want) < 5 {
+			want = append(want, s)
+		}
+	}
+	for _, q := range []string{"AA", "aa"} {
+		var got []string
+		getJSON(t, tg.url+"/symbols?limit=5&q="+q, http.StatusOK, &got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("/symbols?q=%s&limit=5 = %q, want the first 5 starting AA in listing order, %q", q, got, want)
+		}
+	}
+	var first []string
+	getJSON(t, tg.url+"/symbols?limit=3", http.StatusOK, &first)
+	if !slices.Equal(first, all[:3]) {
+		t.Fatalf("/symbols?limit=3 = %q, want %q", first, all[:3])
+	}
+	var detail []map[string]any
+	getJSON(t, tg.url+"/symbols?detail=1&symbols=MSFT,NOPE,AAPL,MSFT", http.StatusOK, &detail)
+	if len(detail) != 2 || detail[0]["sym"] != "MSFT" || detail[1]["sym"] != "AAPL" || detail[0]["prev_close"] == nil {
+		t.Fatalf("/symbols?detail=1&symbols=MSFT,NOPE,AAPL,MSFT = %v, want MSFT then AAPL, with closes", detail)
+	}
+	many := strings.Repeat("AAPL,", maxSymbolsParam+1)
+	for _, bad := range []string{"limit=0", "limit=x", "limit=-3", "q=A&symbols=AAPL", "symbols=" + many} {
+		getJSON(t, tg.url+"/symbols?"+bad, http.StatusBadRequest, nil)
 	}
 }

@@ -70,7 +70,8 @@ var (
 
 // deliver decodes data, received on subject for the symbol sym, and hands
 // it to publish, or refuses it: a message that does not decode or
-// validate, or that is not for sym, a symbol of the universe.
+// validate, or that is not for sym. Whether the gateway carries sym is the
+// sink's to judge, as for a tick.
 func (k depthKind[T]) deliver(s *Source, sym, subject string, data []byte, publish func(T)) {
 	m, err := k.decodeFor(s, sym, data)
 	if err != nil {
@@ -83,10 +84,6 @@ func (k depthKind[T]) deliver(s *Source, sym, subject string, data []byte, publi
 // decodeFor is deliver's decoding and checks.
 func (k depthKind[T]) decodeFor(s *Source, sym string, data []byte) (T, error) {
 	var none T
-	name, ok := s.known[sym]
-	if !ok {
-		return none, fmt.Errorf("nats: %w", feed.RefuseSymbol(k.bad, "%q is not a known symbol", sym))
-	}
 	m, err := k.decode(data)
 	if err != nil {
 		return none, fmt.Errorf("nats: %w", err)
@@ -95,15 +92,15 @@ func (k depthKind[T]) decodeFor(s *Source, sym string, data []byte) (T, error) {
 	if *p != sym {
 		return none, fmt.Errorf("nats: %w", feed.RefuseSymbol(k.bad, "symbol %q on the subject of %q", *p, sym))
 	}
-	*p = name // the long-lived copy
 	return m, nil
 }
 
 // refuse counts and logs a message of kind refused for err, received on
 // subject for the symbol sym names there. The log remembers refusals per
-// symbol, so one outside the universe is remembered as "".
+// symbol (feed.Refusals bounds how many), so a subject that names no valid
+// symbol is remembered as "".
 func (s *Source) refuse(sym, subject string, kind feed.Kind, err error) {
-	if _, ok := s.known[sym]; !ok {
+	if !feed.ValidSymbol(sym) {
 		sym = ""
 	}
 	s.refusals.Refuse(sym, kind, err, "subject", subject)

@@ -22,6 +22,8 @@ type printN struct {
 	stop context.CancelFunc
 }
 
+func (p *printN) List(feed.Listing) {}
+
 func (p *printN) Publish(t feed.Tick) {
 	fmt.Println(t.Symbol, t.Seq, t.Price)
 	if p.n--; p.n == 0 {

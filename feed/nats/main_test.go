@@ -53,17 +53,31 @@ func subscribeSync(tb testing.TB, url, subject string) *natsgo.Subscription {
 	return sub
 }
 
-// collector is a feed.Sink that keeps every tick; the test reads it while
-// Run writes, hence the lock.
+// collector is a feed.Sink that keeps every tick and listing; the test
+// reads it while Run writes, hence the lock.
 type collector struct {
-	mu    sync.Mutex
-	ticks []feed.Tick
+	mu       sync.Mutex
+	ticks    []feed.Tick
+	listings []feed.Listing
 }
 
 func (c *collector) Publish(t feed.Tick) {
 	c.mu.Lock()
 	c.ticks = append(c.ticks, t)
 	c.mu.Unlock()
+}
+
+func (c *collector) List(l feed.Listing) {
+	c.mu.Lock()
+	c.listings = append(c.listings, l)
+	c.mu.Unlock()
+}
+
+// gotListings returns a copy of the listings so far.
+func (c *collector) gotListings() []feed.Listing {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.listings)
 }
 
 // got returns a copy of the ticks so far.

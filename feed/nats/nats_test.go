@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -74,43 +75,58 @@ func TestBadPayloads(t *testing.T) {
 	f.waitReady(t)
 
 	nc := connect(t, s.ClientURL())
-	good := []feed.Tick{ticktest.Tick("AAPL", 1), ticktest.Tick("BRK.B", 1), ticktest.Tick("AAPL", 2)}
+	good := []feed.Tick{ticktest.Tick("AAPL", 1), ticktest.Tick("TSLA", 1), ticktest.Tick("BRK.B", 1), ticktest.Tick("AAPL", 2)}
 	seq0 := ticktest.Tick("AAPL", 1)
 	seq0.Seq = 0
 	bad := []struct{ subject, data string }{
 		{"md.us.AAPL", "not json"},
 		{"md.us.AAPL", string(encode(ticktest.Tick("BRK.B", 2)))}, // symbol differs from subject
-		{"md.us.TSLA", string(encode(ticktest.Tick("TSLA", 1)))},  // not in Symbols
 		{"md.us.AAPL", string(encode(seq0))},
 		{"md.us.BRK", string(encode(ticktest.Tick("BRK.B", 3)))}, // half of a dotted symbol
 		{"md.us.AAPL", `{"type":"quote","sym":"AAPL"}`},
+		{"md.us._ref.AAPL", `{"type":"listing","sym":"MSFT"}`}, // symbol differs from subject
+		{"md.us._ref.AAPL", `{"type":"split","sym":"AAPL"}`},
+		{"md.us._ref.AAPL", `{"type":"listing","sym":"AAPL","prev_close":-1}`},
+		{"md.us._ref", `{"type":"listing","sym":"AAPL"}`},
 	}
 	publish(t, nc, "md.us.AAPL", encode(good[0]))
 	for _, b := range bad {
 		publish(t, nc, b.subject, []byte(b.data))
 	}
-	publish(t, nc, "md.us.BRK.B", encode(good[1]))
-	publish(t, nc, "md.us.AAPL", encode(good[2]))
+	publish(t, nc, "md.us.TSLA", encode(good[1]))
+	publish(t, nc, "md.us._ref.NEW", []byte(`{"type":"listing","sym":"NEW","prev_close":12.5}`))
+	publish(t, nc, "md.us.BRK.B", encode(good[2]))
+	publish(t, nc, "md.us._ref.TSLA", []byte(`{"type":"delisting","sym":"TSLA"}`))
+	publish(t, nc, "md.us.AAPL", encode(good[3]))
 	if err := nc.FlushTimeout(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 
 	ticktest.Equal(t, sink.waitTicks(t, len(good)), good)
+	wantListings := []feed.Listing{{Symbol: "NEW", PrevClose: 12.5}, {Symbol: "TSLA", Delisted: true}}
+	if got := sink.gotListings(); !slices.Equal(got, wantListings) {
+		t.Errorf("listings %+v, want %+v", got, wantListings)
+	}
 	for _, c := range []struct {
-		reason string
-		want   float64
-	}{{"malformed", 2}, {"symbol", 3}, {"field", 1}} {
-		if got := refused(t, f.reg, "tick", c.reason); got != c.want {
-			t.Errorf("%s{kind=tick,reason=%s} = %v, want %v", feed.DecodeErrorsMetric, c.reason, got, c.want)
+		kind, reason string
+		want         float64
+	}{
+		{"tick", "malformed", 3}, {"tick", "symbol", 2}, {"tick", "field", 1},
+		{"listing", "malformed", 1}, {"listing", "symbol", 1}, {"listing", "field", 1},
+	} {
+		if got := refused(t, f.reg, c.kind, c.reason); got != c.want {
+			t.Errorf("%s{kind=%s,reason=%s} = %v, want %v", feed.DecodeErrorsMetric, c.kind, c.reason, got, c.want)
 		}
 	}
 	if n := metric(t, f.reg, feed.DecodeErrorsMetric); n != float64(len(bad)) {
 		t.Errorf("%v refused in all, want %d", n, len(bad))
 	}
-	// Logged once per symbol, kind and reason: AAPL malformed, AAPL
-	// symbol, AAPL field, and "" (outside the universe) symbol.
-	if n := strings.Count(f.log.String(), "dropped bad feed message"); n != 4 {
-		t.Errorf("logged %d refusals for %d bad ticks, want 4:\n%s", n, len(bad), f.log)
+	// Logged once per symbol, kind and reason: ticks of AAPL malformed,
+	// symbol and field, of BRK symbol, of "" (the subject md.us._ref names
+	// no valid symbol) malformed; listings of AAPL symbol, malformed and
+	// field.
+	if n := strings.Count(f.log.String(), "dropped bad feed message"); n != 8 {
+		t.Errorf("logged %d refusals for %d bad messages, want 8:\n%s", n, len(bad), f.log)
 	}
 }
 
@@ -302,7 +318,6 @@ func TestSlowConsumerDrops(t *testing.T) {
 func TestNewErrors(t *testing.T) {
 	t.Parallel()
 	for _, cfg := range []Config{
-		{},
 		{Symbols: []string{"AAPL", "AAPL"}},
 		{Symbols: []string{"aapl"}},
 		{Symbols: []string{"BRK..B"}},
@@ -350,7 +365,7 @@ func TestDecode(t *testing.T) {
 		{"md.us.B", ticktest.Tick("BRK.B", 7), false},
 		{"md.usAAPL", ticktest.Tick("AAPL", 1), false},
 		{"md.AAPL", ticktest.Tick("AAPL", 1), false},
-		{"md.us.MSFT", ticktest.Tick("MSFT", 1), false},
+		{"md.us.MSFT", ticktest.Tick("MSFT", 1), true}, // not listed yet: the engine's to judge
 		{"md.us.AAPL", ticktest.Tick("BRK.B", 1), false},
 	} {
 		got, err := f.src.decode(c.subject, encode(c.tick))

@@ -21,9 +21,11 @@ const maxSubjects = 4096
 
 // Publisher is a feed.DepthSink that publishes each tick, as
 // feed.Tick.AppendUpstreamJSON encodes it (with its epoch), on
-// Prefix.SYMBOL, and each book and status message in its upstream form on
-// Prefix.book.SYMBOL and Prefix.status.SYMBOL (depth.go): the subjects a
-// Source reads. Publish, PublishBook and PublishStatus must be called from
+// Prefix.SYMBOL, each book and status message in its upstream form on
+// Prefix.book.SYMBOL and Prefix.status.SYMBOL (depth.go), and each listing
+// or delisting, as feed.Listing.AppendJSON encodes it, on
+// Prefix._ref.SYMBOL: the subjects a Source reads. Publish, List,
+// PublishBook and PublishStatus must be called from
 // one goroutine, as feed.Sink promises; Heartbeat, Flush, Published,
 // Dropped, Errors and AckFailures may be called from any. Its counts are
 // of messages, whatever their kind.
@@ -59,6 +61,7 @@ type Publisher struct {
 	ticks    subjects // Prefix.SYM
 	books    subjects // Prefix.book.SYM
 	statuses subjects // Prefix.status.SYM
+	listings subjects // Prefix._ref.SYM
 
 	published atomic.Uint64
 	dropped   atomic.Uint64 // messages not sent for want of a connection
@@ -96,6 +99,7 @@ func newPublisher(prefix string, log *slog.Logger) *Publisher {
 		ticks:    newSubjects(prefix + "."),
 		books:    newSubjects(prefix + "." + BookToken + "."),
 		statuses: newSubjects(prefix + "." + StatusToken + "."),
+		listings: newSubjects(prefix + "." + ListingToken + "."),
 	}
 }
 
@@ -105,6 +109,15 @@ func newPublisher(prefix string, log *slog.Logger) *Publisher {
 func (p *Publisher) Publish(t feed.Tick) {
 	p.buf = t.AppendUpstreamJSON(p.buf[:0])
 	p.send(p.ticks.of(t.Symbol))
+}
+
+// List encodes l and publishes it on Prefix._ref.SYMBOL, as Publish does a
+// tick: counted with the ticks, dropped while disconnected, stored and
+// acknowledged with a stream. A stream keeps the last listings of each
+// symbol, so a gateway that starts later replays them.
+func (p *Publisher) List(l feed.Listing) {
+	p.buf = l.AppendJSON(p.buf[:0])
+	p.send(p.listings.of(l.Symbol))
 }
 
 // send publishes p.buf on subject, counting the outcome.

@@ -17,6 +17,11 @@ import (
 // Prefix._hb. Symbols are upper case, so it names none.
 const HeartbeatToken = "_hb"
 
+// ListingToken is the subject token before the symbol of the publisher's
+// listings and delistings: Prefix._ref.SYM. Like HeartbeatToken it names
+// no symbol.
+const ListingToken = "_ref"
+
 // stallChecks is how many times per StallAfter Run looks for silence, so a
 // stall is reported between StallAfter and 1.25 StallAfter after the last
 // message.
@@ -187,12 +192,23 @@ func (r *runner) caughtUp() {
 	r.s.log.Info("caught up with the stream", "stream", r.s.stream, "replayed", r.js.delivered)
 }
 
-// handle decodes one message and hands it on, or refuses it (counted, and
-// logged once per symbol, kind and reason). Heartbeats only count as
-// heard.
+// handle decodes one message and hands on its tick, book, status or
+// listing, or refuses it (counted, and logged once per symbol, kind and
+// reason). Heartbeats only count as heard. Which symbols the gateway
+// carries is not judged here: the sink (the engine) lists, refuses and
+// counts.
 func (r *runner) handle(subject string, data []byte) {
 	s := r.s
 	if subject == s.heartbeat {
+		return
+	}
+	if sym, ok := strings.CutPrefix(subject, s.ref); ok {
+		l, err := decodeListing(sym, data)
+		if err != nil {
+			s.refuse(sym, subject, feed.KindListing, err)
+			return
+		}
+		r.sink.List(l)
 		return
 	}
 	if r.handleDepth(subject, data) {
@@ -207,15 +223,9 @@ func (r *runner) handle(subject string, data []byte) {
 }
 
 // decode parses the tick in data, received on subject, and checks that it
-// is for the subject's symbol and that the symbol is in the universe.
+// is for the subject's symbol.
 func (s *Source) decode(subject string, data []byte) (feed.Tick, error) {
-	sym, ok := strings.CutPrefix(subject, s.prefix)
-	if ok {
-		sym, ok = s.known[sym]
-	}
-	if !ok {
-		return feed.Tick{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadTick, "subject %q names no known symbol", subject))
-	}
+	sym, _ := strings.CutPrefix(subject, s.prefix)
 	t, err := feed.DecodeJSON(data)
 	if err != nil {
 		return feed.Tick{}, fmt.Errorf("nats: %w", err)
@@ -223,8 +233,20 @@ func (s *Source) decode(subject string, data []byte) (feed.Tick, error) {
 	if t.Symbol != sym {
 		return feed.Tick{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadTick, "symbol %q on subject %q", t.Symbol, subject))
 	}
-	t.Symbol = sym // the long-lived copy: the engine keeps the last tick
 	return t, nil
+}
+
+// decodeListing parses the listing in data, received on Prefix._ref.sym,
+// and checks that it is sym's.
+func decodeListing(sym string, data []byte) (feed.Listing, error) {
+	l, err := feed.DecodeListing(data)
+	if err != nil {
+		return feed.Listing{}, fmt.Errorf("nats: %w", err)
+	}
+	if l.Symbol != sym {
+		return feed.Listing{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadListing, "symbol %q on the listing subject of %q", l.Symbol, sym))
+	}
+	return l, nil
 }
 
 // close stops the stream consumer, if any, closes nc and waits for its

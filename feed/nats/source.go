@@ -1,7 +1,6 @@
 package nats
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -38,8 +37,10 @@ type Config struct {
 	// Prefix is the subject prefix: a tick for SYM arrives on Prefix.SYM.
 	// "" means "ticks". It must not contain wildcards, spaces or empty tokens.
 	Prefix string
-	// Symbols is the symbol universe, required. A message for any other
-	// symbol is counted as a decode error and dropped.
+	// Symbols are listed before any message names them (Listings); nil
+	// lists none. Every other symbol is listed by its first tick or
+	// listing (Prefix._ref.SYM); what the gateway accepts is the engine's
+	// to judge.
 	Symbols []string
 	// ReconnectWait is the first delay before reconnecting once every known
 	// server has failed; it doubles per round, with jitter, up to 5s. 0 means
@@ -102,9 +103,6 @@ func (cfg Config) validate() error {
 	if cfg.StallAfter < 0 {
 		return fmt.Errorf("nats: negative stall limit %v", cfg.StallAfter)
 	}
-	if len(cfg.Symbols) == 0 {
-		return errors.New("nats: no symbols")
-	}
 	seen := make(map[string]bool, len(cfg.Symbols))
 	for _, sym := range cfg.Symbols {
 		if !feed.ValidSymbol(sym) || !validSubject(sym) {
@@ -144,30 +142,31 @@ func ValidStreamName(s string) bool {
 	return s != ""
 }
 
-// Source is a feed.Source reading ticks, and book and status messages,
-// from NATS. Symbols, Ready and Health are safe for concurrent use; Run may
-// be called once.
+// Source is a feed.Source reading ticks, listings, and book and status
+// messages from NATS. Listings, Ready and Health are safe for concurrent
+// use; Run may be called once.
 //
 // Subjects: a tick for SYM is published on Prefix.SYM, its book messages on
-// Prefix.book.SYM and its status on Prefix.status.SYM (depth.go). A symbol
-// may contain '.', as BRK.B does, which makes it two NATS tokens
-// (ticks.BRK.B), so Source subscribes once to Prefix.> and takes the
-// symbol to be everything after "Prefix." (or "Prefix.book." ...), rather
-// than one token. The payload's own symbol must match it. Prefix._hb
-// carries the publisher's heartbeats; "_hb", "book" and "status" are never
-// symbols, which are upper case. One subscription keeps a symbol's
-// messages of every kind in the order they were published.
+// Prefix.book.SYM and its status on Prefix.status.SYM (depth.go), its
+// listings and delistings (feed.Listing's upstream form) on
+// Prefix._ref.SYM. A symbol may contain '.', as BRK.B does, which makes it
+// two NATS tokens (ticks.BRK.B), so Source subscribes once to Prefix.> and
+// takes the symbol to be everything after "Prefix." (or "Prefix.book."
+// ...), rather than one token. The payload's own symbol must match it.
+// Prefix._hb carries the publisher's heartbeats; "_hb", "_ref", "book" and
+// "status" are never symbols, which are upper case. One subscription keeps
+// a symbol's messages of every kind in the order they were published.
 type Source struct {
 	url        string // comma-separated, as nats.Connect takes it
 	prefix     string // with the trailing '.'
 	heartbeat  string // Prefix._hb
+	ref        string // Prefix._ref. : listings
 	stream     string // "" for core NATS
 	stallAfter time.Duration
 	wait       time.Duration
 	name       string
-	names      []string
-	known      map[string]string // symbol → its entry in names, to intern
-	pending    int               // subscription channel capacity; tests lower it
+	names      []string // listed at the start
+	pending    int      // subscription channel capacity; tests lower it
 	log        *slog.Logger
 	metrics    *metrics
 	refusals   *feed.Refusals // Run's goroutine only
@@ -199,20 +198,17 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Source, erro
 		url:        strings.Join(cfg.URLs, ","),
 		prefix:     cfg.Prefix + ".",
 		heartbeat:  cfg.Prefix + "." + HeartbeatToken,
+		ref:        cfg.Prefix + "." + ListingToken + ".",
 		stream:     cfg.Stream,
 		stallAfter: cfg.StallAfter,
 		wait:       cfg.ReconnectWait,
 		name:       cfg.Name,
 		names:      append([]string(nil), cfg.Symbols...),
-		known:      make(map[string]string, len(cfg.Symbols)),
 		pending:    pendingMsgs,
 		log:        log.With("subsystem", "feed", "source", "nats"),
 		connWarn:   rate.Sometimes{Interval: time.Second},
 		kick:       make(chan struct{}, 1),
 		link:       newLink(),
-	}
-	for _, sym := range s.names {
-		s.known[sym] = sym
 	}
 	m, err := newMetrics(reg, s.dropped, s.link.isStalled)
 	if err != nil {
@@ -225,10 +221,9 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Source, erro
 	return s, nil
 }
 
-// Symbols returns a copy of the configured symbol universe.
-func (s *Source) Symbols() []string {
-	return append([]string(nil), s.names...)
-}
+// Listings lists Config.Symbols, with no previous close: the rest come
+// from the feed.
+func (s *Source) Listings() []feed.Listing { return feed.Listed(s.names...) }
 
 // Ready reports whether Health is feed.Up: a server has confirmed the
 // subscription (with a stream: Run has replayed what the stream held when

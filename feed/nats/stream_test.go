@@ -116,6 +116,8 @@ type readyRecorder struct {
 	ready int // 1 + index of the first tick that arrived while ready; 0 if none
 }
 
+func (r *readyRecorder) List(feed.Listing) {}
+
 func (r *readyRecorder) Publish(t feed.Tick) {
 	r.mu.Lock()
 	if r.ready == 0 && r.src.Ready() {

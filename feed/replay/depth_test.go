@@ -217,5 +217,6 @@ type arrivals struct {
 
 func (a *arrivals) note()                     { a.at = append(a.at, time.Since(a.start)) }
 func (a *arrivals) Publish(feed.Tick)         { a.note() }
+func (a *arrivals) List(feed.Listing)         {}
 func (a *arrivals) PublishBook(feed.Book)     { a.note() }
 func (a *arrivals) PublishStatus(feed.Status) { a.note() }

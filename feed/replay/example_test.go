@@ -18,6 +18,8 @@ type printN struct {
 	stop context.CancelFunc
 }
 
+func (p *printN) List(feed.Listing) {}
+
 func (p *printN) Publish(t feed.Tick) {
 	if p.n == 0 {
 		return
@@ -35,7 +37,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(len(src.Symbols()), "symbols")
+	fmt.Println(len(src.Listings()), "symbols")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := src.Run(ctx, &printN{n: 3, stop: cancel}); err != nil {

@@ -92,6 +92,8 @@ type collector struct {
 	stop   context.CancelFunc // nil: never cancel
 }
 
+func (c *collector) List(feed.Listing) {}
+
 func (c *collector) Publish(t feed.Tick) {
 	if c.stop != nil && len(c.ticks) == c.n {
 		return // Run may emit a few more before it sees the cancel

@@ -96,9 +96,9 @@ func (cfg Config) validate() error {
 }
 
 // Source is a feed.Source replaying a file. New reads the whole file into
-// memory (up to 10M messages), so Symbols is known up front and Loop costs
-// no reread. Symbols may be called from any goroutine; Run may be called
-// once.
+// memory (up to 10M messages), so its symbols are known up front
+// (Listings) and Loop costs no reread. Listings may be called from any
+// goroutine; Run may be called once.
 //
 // Books and status: an NDJSON file may hold book and status lines among
 // its ticks (depth.go). A sink that is a feed.DepthSink gets them in file
@@ -200,10 +200,9 @@ func period(recs []record) time.Duration {
 // Epoch returns the epoch every tick of Run carries.
 func (s *Source) Epoch() string { return s.epoch }
 
-// Symbols returns a copy of the file's symbols in order of first appearance.
-func (s *Source) Symbols() []string {
-	return append([]string(nil), s.file.names...)
-}
+// Listings lists the file's symbols in order of first appearance, with
+// no previous close (a recording carries none).
+func (s *Source) Listings() []feed.Listing { return feed.Listed(s.file.names...) }
 
 // Run plays the file into sink until it ends (without Loop) or ctx is done,
 // then returns nil. It may be called only once.

@@ -40,8 +40,8 @@ func TestPlaybackSamples(t *testing.T) {
 					syms = append(syms, tk.Symbol)
 				}
 			}
-			if got := f.src.Symbols(); !slices.Equal(got, syms) {
-				t.Errorf("Symbols() = %v, want %v (order of first appearance)", got, syms)
+			if got := feed.Symbols(f.src.Listings()); !slices.Equal(got, syms) {
+				t.Errorf("Listings() = %v, want %v (order of first appearance)", got, syms)
 			}
 			if n := refusedTotal(t, f.reg); n != 0 {
 				t.Errorf("%v refused lines in a clean file", n)

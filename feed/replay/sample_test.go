@@ -33,6 +33,8 @@ type firstN struct {
 	stop  context.CancelFunc
 }
 
+func (f *firstN) List(feed.Listing) {}
+
 func (f *firstN) Publish(t feed.Tick) {
 	if len(f.ticks) == f.n {
 		return // Run may finish its current burst after stop
@@ -108,6 +110,8 @@ type recorder struct {
 }
 
 func (r *recorder) done() bool { return r.reopened && r.after >= r.n && len(r.closed) == 0 }
+
+func (r *recorder) List(feed.Listing) {}
 
 func (r *recorder) Publish(t feed.Tick) {
 	if r.done() {

@@ -17,6 +17,8 @@ type sliceSink struct {
 	ticks []feed.Tick
 }
 
+func (s *sliceSink) List(feed.Listing) {}
+
 func (s *sliceSink) Publish(t feed.Tick) {
 	s.mu.Lock()
 	s.ticks = append(s.ticks, t)

@@ -16,7 +16,7 @@ import (
 func newReceiver(src *Source, depth int) *booktest.Receiver {
 	r := booktest.NewReceiver(depth)
 	r.OnBook = func(m feed.Book, b *booktest.Book) error {
-		i := slices.Index(src.names, m.Symbol)
+		i := slices.IndexFunc(src.syms, func(sym symbol) bool { return sym.name == m.Symbol })
 		if m.Epoch != src.syms[i].epoch {
 			return fmt.Errorf("book %s seq %d: epoch %q, not its ticks'", m.Symbol, m.Seq, m.Epoch)
 		}
@@ -62,7 +62,7 @@ func TestBookConsistent(t *testing.T) {
 				}
 				for k, b := range s.books {
 					if err := compact(b, c.depth); err != nil {
-						t.Fatalf("turn %d: %s: %v", i, s.names[k], err)
+						t.Fatalf("turn %d: %s: %v", i, s.syms[k].name, err)
 					}
 				}
 			}
@@ -105,6 +105,7 @@ func TestBookSameTicksAnySink(t *testing.T) {
 type tickList struct{ ticks []feed.Tick }
 
 func (l *tickList) Publish(t feed.Tick) { l.ticks = append(l.ticks, t) }
+func (l *tickList) List(feed.Listing)   {}
 
 // TestBookSnapshotRule checks a snapshot comes first, then after
 // snapshotEvery messages, and after snapshotAge of feed time.
@@ -139,6 +140,7 @@ func TestBookSnapshotRule(t *testing.T) {
 type bookLog struct{ onBook func(feed.Book) }
 
 func (l *bookLog) Publish(feed.Tick)         {}
+func (l *bookLog) List(feed.Listing)         {}
 func (l *bookLog) PublishBook(m feed.Book)   { l.onBook(m) }
 func (l *bookLog) PublishStatus(feed.Status) {}
 
@@ -189,6 +191,7 @@ type statusOnly struct {
 }
 
 func (s *statusOnly) Publish(t feed.Tick)   { s.r.Publish(t) }
+func (s *statusOnly) List(l feed.Listing)   { s.r.List(l) }
 func (s *statusOnly) PublishBook(feed.Book) {}
 func (s *statusOnly) PublishStatus(st feed.Status) {
 	s.r.PublishStatus(st)
@@ -221,6 +224,7 @@ func TestRunStartsWithStatusAndSnapshots(t *testing.T) {
 type runLog struct{ kinds []string }
 
 func (l *runLog) Publish(t feed.Tick) { l.kinds = append(l.kinds, "tick "+t.Symbol) }
+func (l *runLog) List(feed.Listing)   {}
 func (l *runLog) PublishBook(m feed.Book) {
 	kind := "update"
 	if m.Snapshot {
@@ -272,6 +276,7 @@ func TestDepthConfigRejects(t *testing.T) {
 type discardDepth struct{}
 
 func (discardDepth) Publish(feed.Tick)         {}
+func (discardDepth) List(feed.Listing)         {}
 func (discardDepth) PublishBook(feed.Book)     {}
 func (discardDepth) PublishStatus(feed.Status) {}
 
@@ -279,6 +284,7 @@ func (discardDepth) PublishStatus(feed.Status) {}
 type discardTicks struct{}
 
 func (discardTicks) Publish(feed.Tick) {}
+func (discardTicks) List(feed.Listing) {}
 
 func TestStepAllocs(t *testing.T) {
 	for _, cfg := range []Config{{}, {Book: true, Churn: 0.5, HaltsPerHour: 100, HaltDuration: time.Second}} {

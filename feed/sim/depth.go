@@ -72,16 +72,17 @@ func (cfg Config) validateResumeDepth() error {
 }
 
 // newDepth sets up the books and trading states of a Source New is making
-// from the defaulted cfg, each symbol with its share of the turns. Its
-// draws follow the symbols', in a fixed order.
-func (s *Source) newDepth(cfg Config, shares []float64) {
+// from the defaulted cfg, each of names (the symbols, in the order of
+// s.syms) with its share of the turns. Its draws follow the symbols', in a
+// fixed order.
+func (s *Source) newDepth(cfg Config, names []string) {
 	s.depth, s.churn, s.halting = cfg.Depth, cfg.Churn, cfg.HaltsPerHour > 0
 	s.halts = make([]halt, len(s.syms))
 	for i := range s.halts {
-		s.halts[i] = newHalt(shares[i], cfg.Rate, cfg.HaltsPerHour, cfg.HaltDuration)
+		s.halts[i] = newHalt(s.shares[i], cfg.Rate, cfg.HaltsPerHour, cfg.HaltDuration)
 	}
 	for _, st := range cfg.ResumeStatus {
-		s.halts[slices.Index(s.names, st.Symbol)].seq = st.Seq
+		s.halts[slices.Index(names, st.Symbol)].seq = st.Seq
 	}
 	if !cfg.Book {
 		return
@@ -91,7 +92,7 @@ func (s *Source) newDepth(cfg Config, shares []float64) {
 		s.books[i] = newBook(cfg.Depth) // built by start, around the price Run starts from
 	}
 	for _, b := range cfg.ResumeBooks {
-		s.books[slices.Index(s.names, b.Symbol)].seq = b.Seq
+		s.books[slices.Index(names, b.Symbol)].seq = b.Seq
 	}
 }
 

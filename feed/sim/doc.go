@@ -12,6 +12,8 @@
 // load runs can be repeated and yet no receiver takes one run's seqs for
 // another's. Config.Resume carries symbols on from an earlier run's last
 // messages instead; Config.Backfill makes Run first publish a synthetic
-// past of ticks (backfill.go). PrevClose gives each symbol's previous
-// close, the reference for the day's change.
+// past of ticks (backfill.go). Listings gives each symbol's previous
+// close, the reference for the day's change. Config.Universe generates a
+// whole market, and Config.RelistEvery delists and lists symbols while Run
+// runs (universe.go).
 package sim

@@ -15,6 +15,8 @@ type firstN struct {
 	stop context.CancelFunc
 }
 
+func (f *firstN) List(feed.Listing) {}
+
 func (f *firstN) Publish(t feed.Tick) {
 	if f.n == 0 {
 		return // Run may finish its current burst after stop
@@ -35,7 +37,7 @@ func Example() {
 	if err := src.Run(ctx, &firstN{n: 3, stop: cancel}); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(src.Symbols())
+	fmt.Println(feed.Symbols(src.Listings()))
 	// Output:
 	// AAPL 1 true
 	// AAPL 2 true

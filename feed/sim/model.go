@@ -24,7 +24,7 @@ const (
 	openGap     = 0.25             // the open's gap from the previous close, in trading days of variance
 	closeJitter = 0.02             // a profile's close varies by seed up to this fraction either way
 	minSigma    = 0.20             // the volatility of a symbol without a profile is drawn
-	maxSigma    = 0.60             // uniformly from [minSigma, maxSigma)
+	maxSigma    = 0.60             // uniformly from [minSigma, maxSigma); its close, drawClose
 )
 
 // Model price bounds: a tick needs a positive price and feed.Tick.Validate
@@ -54,9 +54,7 @@ func newSymbol(name string, share, rate float64, rng *rand.Rand) symbol {
 	if ok {
 		p.prevClose *= 1 + closeJitter*(2*rng.Float64()-1)
 	} else {
-		// Log-uniform 10..500, so unknown symbols span penny-ish to
-		// large-cap scales deterministically per seed.
-		p = profile{prevClose: 10 * math.Exp(math.Log(50)*rng.Float64()), sigma: minSigma + (maxSigma-minSigma)*rng.Float64()}
+		p = profile{prevClose: drawClose(rng), sigma: minSigma + (maxSigma-minSigma)*rng.Float64()}
 	}
 	sym := symbol{
 		name:      name,

@@ -31,8 +31,16 @@ type Config struct {
 	// depends on the rate). 0 is a valid seed.
 	Seed uint64
 	// Symbols lists the symbols to emit, hottest first. Nil or empty means
-	// DefaultSymbols.
+	// DefaultSymbols, or the universe of Universe.
 	Symbols []string
+	// Universe, above 0, emits that many symbols without listing them:
+	// DefaultSymbols, then made-up tickers drawn from the seed
+	// (universe.go). At most 1,000,000; not with Symbols.
+	Universe int
+	// RelistEvery, above 0, delists one symbol of the quieter half every
+	// RelistEvery and lists a new one in its place (universe.go); 0 never
+	// does.
+	RelistEvery time.Duration
 	// Skew is the Zipf exponent s of how often each symbol ticks: symbol i
 	// ticks in proportion to (i+1)^-s. 0 means 1.1; otherwise it must be > 1.
 	Skew float64
@@ -87,16 +95,19 @@ type Config struct {
 // Source is the simulated feed. It is not safe for concurrent use; its state
 // belongs to the goroutine running Run.
 type Source struct {
-	rate    float64
-	epoch   string
-	rng     *rand.Rand
-	zipf    *rand.Zipf // nil with a single symbol: nothing to choose
-	names   []string
-	syms    []symbol
-	running atomic.Bool // guards against a second Run racing on rng
+	rate     float64
+	epoch    string
+	relistAt time.Duration // Config.RelistEvery
+	rng      *rand.Rand
+	zipf     *rand.Zipf // nil with a single symbol: nothing to choose
+	shares   []float64  // each Zipf rank's share of the ticks
+	syms     []symbol   // by Zipf rank; relist replaces one
+	taken    map[string]bool
+	initial  []feed.Listing // what Listings returns, fixed at New
+	running  atomic.Bool    // guards against a second Run racing on rng
 
-	books   []*book // by symbol; nil without Config.Book
-	halts   []halt  // by symbol
+	books   []*book // by symbol, as syms; nil without Config.Book
+	halts   []halt  // by symbol, as syms
 	halting bool    // Config.HaltsPerHour > 0
 	depth   int     // levels a side
 	churn   float64
@@ -104,10 +115,7 @@ type Source struct {
 	backfillWindow time.Duration // Config.Backfill
 }
 
-var (
-	_ feed.Source     = (*Source)(nil)
-	_ feed.PrevCloser = (*Source)(nil)
-)
+var _ feed.Source = (*Source)(nil)
 
 // New checks cfg, fills in its defaults and returns a Source ready to Run.
 func New(cfg Config) (*Source, error) {
@@ -117,29 +125,34 @@ func New(cfg Config) (*Source, error) {
 	}
 	// The xor keeps the two PCG words distinct for every seed, including 0.
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	names := Symbols(cfg)
 	s := &Source{
-		rate:  cfg.Rate,
-		epoch: cfg.Epoch,
-		rng:   rng,
-		names: append([]string(nil), cfg.Symbols...),
-		syms:  make([]symbol, len(cfg.Symbols)),
+		rate:     cfg.Rate,
+		epoch:    cfg.Epoch,
+		relistAt: cfg.RelistEvery,
+		rng:      rng,
+		shares:   zipfShares(len(names), cfg.Skew),
+		syms:     make([]symbol, len(names)),
+		taken:    make(map[string]bool, len(names)),
+		initial:  make([]feed.Listing, len(names)),
 
 		backfillWindow: cfg.Backfill,
 	}
-	shares := zipfShares(len(s.names), cfg.Skew)
-	for i, name := range s.names {
-		s.syms[i] = newSymbol(name, shares[i], cfg.Rate, rng)
+	for i, name := range names {
+		s.syms[i] = newSymbol(name, s.shares[i], cfg.Rate, rng)
+		s.syms[i].epoch = s.epoch
+		s.taken[name] = true
 	}
-	if n := len(s.names); n > 1 {
+	if n := len(names); n > 1 {
 		s.zipf = rand.NewZipf(rng, cfg.Skew, 1, uint64(n-1))
 	}
-	for i := range s.syms {
-		s.syms[i].epoch = s.epoch
-	}
 	for _, t := range cfg.Resume {
-		s.syms[slices.Index(s.names, t.Symbol)].resume(t)
+		s.syms[slices.Index(names, t.Symbol)].resume(t)
 	}
-	s.newDepth(cfg, shares)
+	for i := range s.syms {
+		s.initial[i] = feed.Listing{Symbol: s.syms[i].name, PrevClose: s.syms[i].prevClose}
+	}
+	s.newDepth(cfg, names)
 	return s, nil
 }
 
@@ -162,27 +175,10 @@ func zipfShares(n int, skew float64) []float64 {
 	return shares
 }
 
-// PrevClose returns sym's previous close, the reference its change is
-// measured from: the profile's price for a DefaultSymbols symbol, varied by
-// the seed up to 2%, else drawn from the seed. The day's first price gaps
-// from it as a real open does. ok is false for a symbol the source does not
-// emit. It is safe for concurrent use: it reads only what New set.
-func (s *Source) PrevClose(sym string) (px float64, ok bool) {
-	for i := range s.syms {
-		if s.syms[i].name == sym {
-			return s.syms[i].prevClose, true
-		}
-	}
-	return 0, false
-}
-
 // defaults returns cfg with its zero fields replaced by their defaults.
 func (cfg Config) defaults() Config {
 	if cfg.Rate == 0 {
 		cfg.Rate = defaultRate
-	}
-	if len(cfg.Symbols) == 0 {
-		cfg.Symbols = DefaultSymbols
 	}
 	if cfg.Skew == 0 {
 		cfg.Skew = defaultSkew
@@ -201,6 +197,16 @@ func (cfg Config) validate() error {
 	}
 	if !(cfg.Skew > 1) || math.IsInf(cfg.Skew, 1) {
 		return fmt.Errorf("sim: skew %v must be > 1 (Zipf exponent)", cfg.Skew)
+	}
+	switch {
+	case cfg.Universe < 0 || cfg.Universe > maxUniverse:
+		return fmt.Errorf("sim: universe %d out of range [0, %d]", cfg.Universe, maxUniverse)
+	case cfg.Universe > 0 && len(cfg.Symbols) > 0:
+		return fmt.Errorf("sim: a universe of %d and a list of %d symbols: give one", cfg.Universe, len(cfg.Symbols))
+	case cfg.RelistEvery < 0:
+		return fmt.Errorf("sim: negative relist interval %v", cfg.RelistEvery)
+	case cfg.RelistEvery > 0 && (len(cfg.Symbols) == 1 || cfg.Universe == 1):
+		return fmt.Errorf("sim: relisting needs at least 2 symbols")
 	}
 	seen := make(map[string]bool, len(cfg.Symbols))
 	for _, sym := range cfg.Symbols {
@@ -224,17 +230,17 @@ func (cfg Config) validate() error {
 	if err := cfg.validateDepth(); err != nil {
 		return err
 	}
-	return cfg.validateResume(seen)
+	return cfg.validateResume(Symbols(cfg))
 }
 
-// validateResume checks cfg.Resume against the symbols in emitted.
-func (cfg Config) validateResume(emitted map[string]bool) error {
+// validateResume checks cfg.Resume against the symbols the source emits.
+func (cfg Config) validateResume(emitted []string) error {
 	resumed := make(map[string]bool, len(cfg.Resume))
 	for _, t := range cfg.Resume {
 		if err := t.Validate(); err != nil {
 			return fmt.Errorf("sim: resume: %w", err)
 		}
-		if !emitted[t.Symbol] || resumed[t.Symbol] {
+		if !slices.Contains(emitted, t.Symbol) || resumed[t.Symbol] {
 			return fmt.Errorf("sim: resume: %s: not emitted, or resumed twice", t.Symbol)
 		}
 		resumed[t.Symbol] = true
@@ -242,10 +248,14 @@ func (cfg Config) validateResume(emitted map[string]bool) error {
 	return cfg.validateResumeDepth()
 }
 
-// Symbols returns a copy of the symbols the source emits, hottest first.
-func (s *Source) Symbols() []string {
-	return append([]string(nil), s.names...)
-}
+// Listings lists the symbols the source emits at start, hottest first,
+// each with its previous close, the reference its change is measured
+// from: the profile's price for a DefaultSymbols symbol, varied by the
+// seed up to 2%, else drawn from the seed. The day's first price gaps from
+// it as a real open does. Run lists and delists others as it relists
+// (Config.RelistEvery). It is safe for concurrent use: it reads only what
+// New set.
+func (s *Source) Listings() []feed.Listing { return slices.Clone(s.initial) }
 
 // Run emits ticks into sink at the configured rate until ctx is done, then
 // returns nil. It may be called only once. With Config.Backfill it first
@@ -267,6 +277,12 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 	s.start(time.Now().UnixNano(), out)
 	tk := time.NewTicker(s.interval())
 	defer tk.Stop()
+	var relist <-chan time.Time
+	if s.relistAt > 0 {
+		c := time.NewTicker(s.relistAt)
+		defer c.Stop()
+		relist = c.C
+	}
 	start := time.Now()
 	limit := max(1, uint64(s.rate*maxBurst.Seconds()))
 	var emitted uint64
@@ -274,6 +290,8 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-relist:
+			s.relist(out)
 		case now := <-tk.C:
 			due := uint64(now.Sub(start).Seconds() * s.rate)
 			if due-emitted > limit {

@@ -61,8 +61,8 @@ func TestDeterministic(t *testing.T) {
 func TestDefaultSymbols(t *testing.T) {
 	t.Parallel()
 	s := newSource(t, Config{})
-	if got := s.Symbols(); !slices.Equal(got, DefaultSymbols) {
-		t.Fatalf("Symbols() = %v, want DefaultSymbols", got)
+	if got := feed.Symbols(s.Listings()); !slices.Equal(got, DefaultSymbols) {
+		t.Fatalf("Listings() = %v, want DefaultSymbols", got)
 	}
 	seen := map[string]bool{}
 	for _, sym := range DefaultSymbols {
@@ -76,14 +76,14 @@ func TestDefaultSymbols(t *testing.T) {
 	}
 }
 
-func TestSymbolsIsCopy(t *testing.T) {
+func TestListingsIsCopy(t *testing.T) {
 	t.Parallel()
 	in := []string{"AAA", "BBB"}
 	s := newSource(t, Config{Symbols: in})
 	in[0] = "ZZZ"
-	s.Symbols()[1] = "YYY"
-	if got := s.Symbols(); !slices.Equal(got, []string{"AAA", "BBB"}) {
-		t.Fatalf("Symbols() = %v after caller mutation", got)
+	s.Listings()[1].Symbol = "YYY"
+	if got := feed.Symbols(s.Listings()); !slices.Equal(got, []string{"AAA", "BBB"}) {
+		t.Fatalf("Listings() = %v after caller mutation", got)
 	}
 }
 
@@ -178,6 +178,11 @@ func TestNewRejects(t *testing.T) {
 		{Config{Skew: 0.5}, "skew"},
 		{Config{Skew: 1}, "skew"},
 		{Config{Epoch: "a b"}, "epoch"},
+		{Config{Universe: -1}, "universe"},
+		{Config{Universe: 2_000_000}, "universe"},
+		{Config{Universe: 10, Symbols: []string{"AAPL"}}, "give one"},
+		{Config{RelistEvery: -time.Second}, "relist"},
+		{Config{Symbols: []string{"AAPL"}, RelistEvery: time.Second}, "relist"},
 		{Config{Symbols: []string{"AAPL"}, Resume: []feed.Tick{{Symbol: "MSFT", Seq: 1, Price: 1, Bid: 1, Ask: 1, TS: 1}}}, "resume: MSFT"},
 		{Config{Symbols: []string{"AAPL"}, Resume: []feed.Tick{{Symbol: "AAPL", Seq: 1, Price: 1, Bid: 1, Ask: 1, TS: 1}, {Symbol: "AAPL", Seq: 2, Price: 1, Bid: 1, Ask: 1, TS: 1}}}, "resumed twice"},
 		{Config{Symbols: []string{"AAPL"}, Resume: []feed.Tick{{Symbol: "AAPL"}}}, "resume: feed: bad tick"},
@@ -198,6 +203,8 @@ type countSink struct {
 	n   int
 	bad error // first Validate error
 }
+
+func (c *countSink) List(feed.Listing) {}
 
 func (c *countSink) Publish(t feed.Tick) {
 	if err := t.Validate(); err != nil && c.bad == nil {

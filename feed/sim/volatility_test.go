@@ -65,10 +65,11 @@ func model(s *Source) []float64 {
 func TestPrevClose(t *testing.T) {
 	t.Parallel()
 	s := newSource(t, Config{Seed: 5, Symbols: []string{"AAPL", "TSLA", "KO", "NEWCO"}})
-	for _, sym := range s.syms {
-		pc, ok := s.PrevClose(sym.name)
-		if !ok || pc != sym.prevClose || pc != dollars(cents(pc)) {
-			t.Errorf("PrevClose(%s) = %v, %v; want its close %v in whole cents", sym.name, pc, ok, sym.prevClose)
+	listings := s.Listings()
+	for i, sym := range s.syms {
+		pc := listings[i].PrevClose
+		if listings[i].Symbol != sym.name || pc != sym.prevClose || pc != dollars(cents(pc)) {
+			t.Errorf("Listings()[%d] = %+v; want %s with its close %v in whole cents", i, listings[i], sym.name, sym.prevClose)
 		}
 		if p, known := profiles[sym.name]; known && math.Abs(pc/p.prevClose-1) > closeJitter+1e-4 {
 			t.Errorf("%s close %v, more than %.0f%% from its profile's %v", sym.name, pc, 100*closeJitter, p.prevClose)
@@ -76,9 +77,6 @@ func TestPrevClose(t *testing.T) {
 		if gap := math.Abs(math.Log(sym.px / pc)); gap > 4*sym.sigma*math.Sqrt(openGap*tradingDay) {
 			t.Errorf("%s opens %.2f%% from its close, past 4 sigma of an overnight gap", sym.name, 100*gap)
 		}
-	}
-	if _, ok := s.PrevClose("NOPE"); ok {
-		t.Error("PrevClose(NOPE) ok, want false for a symbol the source does not emit")
 	}
 	if a, b := newSource(t, Config{Seed: 5}), newSource(t, Config{Seed: 5}); a.syms[0].prevClose != b.syms[0].prevClose {
 		t.Error("same seed, different previous close")

@@ -92,7 +92,7 @@ type Receiver struct {
 	Books  map[string]*Book
 	Status map[string]feed.Status
 	Ticks  map[string]feed.Tick // the last of each symbol
-	N      struct{ Ticks, Books, Snapshots, Status, Halts int }
+	N      struct{ Ticks, Books, Snapshots, Status, Halts, Listings, Delistings int }
 }
 
 // NewReceiver returns a Receiver of books of at most depth levels a side.
@@ -137,6 +137,23 @@ func (r *Receiver) Publish(t feed.Tick) {
 	case t.Price == t.Bid && t.Size > bids[0].Size, t.Price == t.Ask && t.Size > asks[0].Size:
 		r.fail(fmt.Errorf("tick %+v: trades more than rests at the touch %v/%v", t, bids[0], asks[0]))
 	}
+}
+
+// List checks a listing (Validate) and, for a delisting, forgets what its
+// symbol had: a later listing of the name starts again, with its first
+// status open and its first book message a snapshot.
+func (r *Receiver) List(l feed.Listing) {
+	if err := l.Validate(); err != nil {
+		r.fail(fmt.Errorf("listing %+v: %w", l, err))
+	}
+	if !l.Delisted {
+		r.N.Listings++
+		return
+	}
+	r.N.Delistings++
+	delete(r.Books, l.Symbol)
+	delete(r.Status, l.Symbol)
+	delete(r.Ticks, l.Symbol)
 }
 
 // PublishBook checks m (Validate) and applies it to its symbol's book.

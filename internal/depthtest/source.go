@@ -8,7 +8,7 @@ import (
 )
 
 // Source is a feed.Source that publishes what a test sends it: ticks,
-// books and status, in the order sent, from Run's goroutine, as a real
+// books, status and listings, in the order sent, from Run's goroutine, as a real
 // feed does. Send blocks until Run takes the message.
 type Source struct {
 	Syms []string
@@ -18,8 +18,8 @@ type Source struct {
 // NewSource returns a Source of syms.
 func NewSource(syms ...string) *Source { return &Source{Syms: syms, in: make(chan any)} }
 
-// Symbols implements feed.Source.
-func (s *Source) Symbols() []string { return s.Syms }
+// Listings implements feed.Source: Syms, with no previous close.
+func (s *Source) Listings() []feed.Listing { return feed.Listed(s.Syms...) }
 
 // Run implements feed.Source: it hands each message sent to sink, books
 // and status only if sink is a feed.DepthSink, until ctx is done.
@@ -33,6 +33,8 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 			switch m := m.(type) {
 			case feed.Tick:
 				sink.Publish(m)
+			case feed.Listing:
+				sink.List(m)
 			case feed.Book:
 				if depth != nil {
 					depth.PublishBook(m)
@@ -46,12 +48,13 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 	}
 }
 
-// Send hands m (a feed.Tick, feed.Book or feed.Status) to Run.
+// Send hands m (a feed.Tick, feed.Book, feed.Status or feed.Listing) to
+// Run.
 func (s *Source) Send(ctx context.Context, m any) error {
 	switch m.(type) {
-	case feed.Tick, feed.Book, feed.Status:
+	case feed.Tick, feed.Book, feed.Status, feed.Listing:
 	default:
-		return errors.New("depthtest: send a feed.Tick, feed.Book or feed.Status")
+		return errors.New("depthtest: send a feed.Tick, feed.Book, feed.Status or feed.Listing")
 	}
 	select {
 	case s.in <- m:

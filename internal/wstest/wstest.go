@@ -67,7 +67,8 @@ type Msg struct {
 	Bids, Asks []feed.Level // "bids", "asks"
 	From       uint64       `json:"from"`
 	To         uint64       `json:"to"`
-	// Status: the state and its reason.
+	// Status: the state and its reason; a retired notice's reason for
+	// retiring its symbol.
 	Status string `json:"status"`
 	Reason string `json:"reason"`
 

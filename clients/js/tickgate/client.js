@@ -61,13 +61,15 @@ export class Client {
 
   /**
    * on registers fn for an event: "state" (state, info), "gap" ({stream,
-   * symbols, reason, ...}), "resync" ({stream: "book", symbols, reason:
-   * "checksum"|"seq", seq, ...}: a book copy went wrong and the client asked
-   * for a fresh snapshot), "status" (each status message of a held symbol),
-   * "notice" ({code, msg}; the gateway's reset and gap notices come as
-   * "gap"), "authenticated" (the gateway's reply to a token sent as a
-   * message: {tier, expires}), "error" (TickgateError). It returns a
-   * function that removes fn.
+   * symbols, reason, ...}), "retired" ({stream, symbols, reason}: the
+   * gateway dropped them, delisted or idle; no subscription holds them any
+   * more), "resync" ({stream: "book", symbols, reason: "checksum"|"seq",
+   * seq, ...}: a book copy went wrong and the client asked for a fresh
+   * snapshot), "status" (each status message of a held symbol), "notice"
+   * ({code, msg}; the gateway's reset, gap and retired notices come as
+   * "gap" and "retired"), "authenticated" (the gateway's reply to a token
+   * sent as a message: {tier, expires}), "error" (TickgateError). It
+   * returns a function that removes fn.
    * @param {string} name
    * @param {Function} fn
    * @returns {() => void}
@@ -266,10 +268,16 @@ export class Client {
    * again under a new epoch) and an upstream gap (seqs that never reached
    * the gateway) are gaps of one topic; an epoch notice names the epoch a
    * subscribed reply could not (the symbol had not ticked yet), as told()
-   * takes it from a reply, and is no gap; the others are the "notice" event.
+   * takes it from a reply, and is no gap; a retired notice drops the topic
+   * (the "retired" event); the others are the "notice" event.
    */
   #notice(m) {
     if (m.code === "epoch") return this.#seqs.told(m.stream || TICKS, { [m.sym]: m.epoch });
+    if (m.code === "retired") {
+      const r = { stream: m.stream || TICKS, symbols: [m.sym], reason: m.reason };
+      this.#subs.retired(r);
+      return this.#events.emit("retired", r);
+    }
     if (m.code !== "reset" && m.code !== "gap") return this.#events.emit("notice", m);
     const stream = m.stream || TICKS;
     const tp = topicOf(stream, m.sym);

@@ -17,7 +17,7 @@ const made = Symbol("tickgate.subscription");
  * @property {boolean} partial
  * @property {Set<string>} syms
  * @property {(m: object) => void} onData
- * @property {Emitter} events "subscribed", "gap", "error"
+ * @property {Emitter} events "subscribed", "gap", "retired", "error"
  * @property {boolean} closed
  */
 
@@ -75,10 +75,12 @@ export class Subscription {
   /**
    * on registers fn for an event of this subscription: "subscribed" (the
    * gateway's reply to each request that carried its symbols, reconnects
-   * included), "gap" ({stream, symbols, reason}, its symbols only), "error"
-   * (a TickgateError that rejected its call or dropped its symbols). It
-   * returns a function that removes fn.
-   * @param {"subscribed"|"gap"|"error"} name
+   * included), "gap" ({stream, symbols, reason}, its symbols only),
+   * "retired" ({stream, symbols, reason}: the gateway retired them, and
+   * the subscription no longer holds them), "error" (a TickgateError that
+   * rejected its call or dropped its symbols). It returns a function that
+   * removes fn.
+   * @param {"subscribed"|"gap"|"retired"|"error"} name
    * @param {Function} fn
    * @returns {() => void}
    */

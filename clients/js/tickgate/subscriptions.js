@@ -151,6 +151,26 @@ export class Subscriptions {
     }
   }
 
+  /**
+   * retired drops the topics of r's symbols: the gateway no longer carries
+   * them and dropped them itself, so no unsubscribe is sent and no
+   * reconnect asks for them again. Each holder that held one forgets it
+   * and hears "retired" with its own symbols only.
+   */
+  retired(r) {
+    for (const sym of r.symbols) {
+      const tp = topicOf(r.stream, sym);
+      this.#sync.dropped(tp);
+      this.#forget(tp);
+    }
+    for (const h of this.#holders) {
+      if (h.stream !== r.stream) continue;
+      const symbols = r.symbols.filter((s) => h.syms.delete(s));
+      if (symbols.length) h.events.emit("retired", { ...r, symbols });
+    }
+    this.settle();
+  }
+
   /** tell emits event name (gap, resync) of e to each holder of e's symbols, with its own symbols only. */
   tell(name, e) {
     for (const h of this.#holders) {

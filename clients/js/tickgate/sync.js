@@ -193,6 +193,9 @@ export class Sync {
     this.#requests.send(this.#conn, { kind: "unsubscribe", stream, symbols: syms, topics, prev, again }, body);
   }
 
+  /** dropped forgets topic tp, which the gateway dropped by itself (a retired symbol): nothing to send. */
+  dropped(tp) { this.#sent.delete(tp); }
+
   /**
    * undo puts back what a rejected request changed: the gateway rejects a
    * request whole. A resync's unsubscribe that was rejected is asked again.

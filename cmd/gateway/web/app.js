@@ -30,8 +30,9 @@ const BADGE_MS = 60000; // how long a row keeps its gap badge
 
 const $ = (id) => document.getElementById(id);
 
+const SUGGEST = 8; // suggestions the search asks /symbols for
 const page = {
-  known: new Set(), universe: [], prevClose: null, // Map sym -> previous close, or null: use first price seen
+  prevClose: new Map(), servesPrev: false, // sym -> previous close; whether the gateway serves them (else: first price seen)
   rows: new Map(), dirty: new Set(), watch: [], rate: 10, gaps: new Map(), // sym -> {at, reason} of its last gap
   msgs: 0, frame: 0, tg: null, sub: null, chart: null, // ChartPanel
   ladder: null, trading: null, // Ladder, Trading
@@ -106,7 +107,7 @@ function dropRow(sym) {
 }
 
 function baseOf(row) {
-  if (page.prevClose) return page.prevClose.get(row.sym) ?? null;
+  if (page.servesPrev) return page.prevClose.get(row.sym) ?? null;
   return row.first;
 }
 
@@ -184,12 +185,13 @@ async function addSymbols(syms) {
     page.trading.add(syms);
     say("Added " + syms.join(", "), "ok");
     if (!page.chart.sym) select(syms[0]);
+    await lookup(syms); // their previous closes
   } catch (err) {
     syms.forEach(dropRow);
     save();
-    const bad = page.known.size ? syms.filter((s) => !page.known.has(s)) : [];
-    const good = syms.filter((s) => page.known.has(s) && !bad.includes(s));
-    if (err.code === "unknown_symbol" && bad.length && good.length) {
+    const known = err.code === "unknown_symbol" && syms.length > 1 ? await lookup(syms) : new Set();
+    const good = syms.filter((s) => known.has(s)), bad = syms.filter((s) => !known.has(s));
+    if (bad.length && good.length) {
       await addSymbols(good);
       say(`Added ${good.join(", ")}. Not added: ${bad.join(", ")} (gateway: ${err.message})`, "err");
     } else {
@@ -199,46 +201,83 @@ async function addSymbols(syms) {
 }
 
 function removeSymbol(sym) {
+  forget(sym);
+  page.sub.remove([sym]).catch((err) => say(`Remove ${sym}: ${err.message}`, "err"));
+}
+
+/** forget takes sym off the watchlist and the chart. */
+function forget(sym) {
   dropRow(sym);
   save();
   if (page.chart.sym === sym) {
     const next = page.rows.keys().next().value;
     if (next) select(next); else { page.chart.clear(); page.ladder.clear(); page.trading.chart(null); }
   }
-  page.sub.remove([sym]).catch((err) => say(`Remove ${sym}: ${err.message}`, "err"));
   page.trading.remove([sym]);
 }
 
 // ---- search with suggestions ----
 
-function suggestions(q) {
-  if (!q) return [];
-  const free = page.universe.filter((s) => !page.rows.has(s));
-  const starts = free.filter((s) => s.startsWith(q));
-  const has = free.filter((s) => !s.startsWith(q) && s.includes(q));
-  return starts.concat(has).slice(0, 8);
+/**
+ * symbols asks GET /symbols (docs/protocol.md) with query and detail=1,
+ * with the page's token: [{sym, prev_close?}], [] if the gateway cannot
+ * say. The gateway's search is by prefix; a market of 10,000 symbols is
+ * never downloaded whole.
+ */
+async function symbols(query, signal) {
+  const d = (await fetchSymbols(page.auth.token, { ...query, detail: 1 }, signal)).list;
+  return Array.isArray(d) ? d.filter((x) => typeof x?.sym === "string") : [];
+}
+
+/** remember keeps the previous closes of details d; the gateway serves them if any has one. */
+function remember(d) {
+  for (const x of d) {
+    if (typeof x.prev_close !== "number") continue;
+    page.prevClose.set(x.sym, x.prev_close);
+    page.servesPrev = true;
+  }
+}
+
+/** lookup asks the gateway which of syms it carries, keeps their closes, and returns them as a Set. */
+async function lookup(syms) {
+  const d = syms.length ? await symbols({ symbols: syms.join(",") }) : [];
+  remember(d);
+  for (const x of d) { // redraw the change of rows that have a price
+    const row = page.rows.get(x.sym);
+    if (row?.tick) page.dirty.add(row);
+  }
+  if (page.dirty.size && !page.frame) page.frame = requestAnimationFrame(render);
+  return new Set(d.map((x) => x.sym));
 }
 
 function wireSearch() {
   const q = $("q"), list = $("sugg");
-  let items = [], sel = -1;
+  let items = [], sel = -1, asking = null; // the AbortController of the request for what is typed now
   const show = () => {
-    list.replaceChildren(...items.map((s, i) => {
+    list.replaceChildren(...items.map((x, i) => {
       const li = document.createElement("li");
       li.setAttribute("role", "option");
       li.setAttribute("aria-selected", String(i === sel));
-      li.append(s);
-      const pc = page.prevClose?.get(s);
-      if (pc != null) { const sm = document.createElement("small"); sm.textContent = "prev " + fmtPx(pc); li.append(sm); }
-      li.onmousedown = (e) => { e.preventDefault(); pick(s); };
+      li.append(x.sym);
+      if (typeof x.prev_close === "number") { const sm = document.createElement("small"); sm.textContent = "prev " + fmtPx(x.prev_close); li.append(sm); }
+      li.onmousedown = (e) => { e.preventDefault(); pick(x.sym); };
       return li;
     }));
     list.hidden = !items.length;
     q.setAttribute("aria-expanded", String(items.length > 0));
   };
-  const pick = (s) => { q.value = ""; items = []; show(); addSymbols([s]); };
-  q.addEventListener("input", () => {
-    items = suggestions(q.value.trim().toUpperCase());
+  const close = () => { asking?.abort(); items = []; show(); };
+  const pick = (s) => { q.value = ""; close(); addSymbols([s]); };
+  q.addEventListener("input", async () => {
+    asking?.abort();
+    const typed = q.value.trim().toUpperCase();
+    if (!typed || /[\s,;]/.test(typed)) { items = []; show(); return; }
+    const ask = asking = new AbortController();
+    // More than shown, to leave out what the watchlist holds already.
+    const found = (await symbols({ q: typed, limit: SUGGEST + page.rows.size }, ask.signal)).filter((x) => !page.rows.has(x.sym));
+    if (ask !== asking) return; // a later keystroke asked again
+    remember(found);
+    items = found.slice(0, SUGGEST);
     sel = items.length ? 0 : -1;
     show();
   });
@@ -248,15 +287,15 @@ function wireSearch() {
       e.preventDefault();
       sel = (sel + (e.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
       show();
-    } else if (e.key === "Escape") { items = []; show(); }
+    } else if (e.key === "Escape") close();
   });
-  q.addEventListener("blur", () => { items = []; show(); });
+  q.addEventListener("blur", close);
   $("add").addEventListener("submit", (e) => {
     e.preventDefault();
     const typed = parseSymbols(q.value);
-    // A single partial word with a suggestion picks it; anything else is sent as typed.
-    if (typed.length === 1 && sel >= 0 && items[sel] && !page.known.has(typed[0])) pick(items[sel]);
-    else { q.value = ""; items = []; show(); addSymbols(typed); }
+    // A single partial word with a suggestion that is not the word itself picks it; anything else is sent as typed.
+    if (typed.length === 1 && sel >= 0 && items[sel] && !items.some((x) => x.sym === typed[0])) pick(items[sel].sym);
+    else { q.value = ""; close(); addSymbols(typed); }
   });
 }
 
@@ -329,13 +368,13 @@ function tickStats() {
 // ---- start ----
 
 /**
- * fetchSymbols asks /symbols (?detail=1 with detail) with token, if any:
- * {list} when answered, {refused} with the gateway's reason on a 401, or
- * {} when the gateway could not be asked.
+ * fetchSymbols asks /symbols?query with token, if any: {list} when
+ * answered, {refused} with the gateway's reason on a 401, or {} when the
+ * gateway could not be asked (or signal aborted the question).
  */
-async function fetchSymbols(token, detail = false) {
+async function fetchSymbols(token, query = {}, signal = undefined) {
   try {
-    const r = await fetch("/symbols" + (detail ? "?detail=1" : ""), { headers: token ? { Authorization: "Bearer " + token } : {} });
+    const r = await fetch("/symbols?" + new URLSearchParams(query), { signal, headers: token ? { Authorization: "Bearer " + token } : {} });
     if (r.status === 401) return { refused: (await r.json().catch(() => ({}))).error || "missing" };
     return r.ok ? { list: await r.json() } : {};
   } catch { return {}; }
@@ -343,27 +382,13 @@ async function fetchSymbols(token, detail = false) {
 
 /** checkToken says whether the gateway takes token, as the token field asks before using it. */
 async function checkToken(token) {
-  const r = await fetchSymbols(token);
+  const r = await fetchSymbols(token, { limit: 1 });
   return r.refused ? { ok: false, reason: r.refused } : { ok: true };
 }
 
-/** loadSymbols learns the symbols and previous closes; it returns the refusal reason when the gateway wants a (better) token. */
-async function loadSymbols() {
-  const token = page.auth.token;
-  const got = await fetchSymbols(token);
-  if (got.refused) return got.refused;
-  page.universe = Array.isArray(got.list) ? got.list : [];
-  page.known = new Set(page.universe);
-  const d = (await fetchSymbols(token, true)).list;
-  if (Array.isArray(d) && d.length && d.every((x) => typeof x?.sym === "string" && typeof x.prev_close === "number")) {
-    page.prevClose = new Map(d.map((x) => [x.sym, x.prev_close]));
-  }
-  // Said only once the gateway answered: a page it refused has no basis to state.
-  $("basis").textContent = page.prevClose
-    ? "Change is against each symbol's previous close."
-    : "Change is against the first price this page saw: this gateway serves no previous close.";
-  $("basis").dataset.basis = page.prevClose ? "prev_close" : "first_seen";
-  return null;
+/** tokenRefused asks the gateway one symbol, to learn whether it wants a (better) token: the refusal reason, or null. */
+async function tokenRefused() {
+  return (await fetchSymbols(page.auth.token, { limit: 1 })).refused ?? null;
 }
 
 /** askToken waits for a token the gateway takes, saying why one is wanted. */
@@ -386,18 +411,39 @@ function renewToken() {
   return page.auth.ask("The token is about to expire: paste a fresh one to stay connected.", checkToken);
 }
 
-function initialList() {
+/**
+ * initialList is the watchlist to start with: ?symbols=, else the one kept,
+ * else the defaults, less what the gateway does not carry (asked by name:
+ * the page never downloads the whole universe); with none of those carried,
+ * the gateway's first symbols. It also learns their previous closes, and
+ * whether the gateway serves them, and says which basis the change is on.
+ */
+async function initialList() {
   const q = new URLSearchParams(location.search).get("symbols");
   let list = q ? parseSymbols(q) : null;
   if (!list) try { list = JSON.parse(localStorage.getItem(LIST_KEY)); } catch { list = null; }
+  const asked = Array.isArray(list) ? list : DEFAULTS;
+  const d = asked.length ? await symbols({ symbols: asked.join(",") }) : [];
+  const known = new Set(d.map((x) => x.sym));
+  remember(d);
   if (!Array.isArray(list)) {
-    list = DEFAULTS.filter((s) => page.known.has(s));
-    if (!list.length) list = page.universe.slice(0, 8);
+    list = DEFAULTS.filter((s) => known.has(s));
+    if (!list.length) {
+      const first = await symbols({ limit: SUGGEST });
+      remember(first);
+      list = first.map((x) => x.sym);
+    }
+  } else if (d.length) { // an empty answer: the gateway could not say; keep the list
+    const gone = list.filter((s) => !known.has(s));
+    if (gone.length) say(`Not carried by this gateway, left out: ${gone.join(", ")}`, "warn");
+    list = list.filter((s) => known.has(s));
   }
-  if (!page.known.size) return list;
-  const gone = list.filter((s) => !page.known.has(s));
-  if (gone.length) say(`Not carried by this gateway, left out: ${gone.join(", ")}`, "warn");
-  return list.filter((s) => page.known.has(s));
+  // Said only once the gateway answered: a page it refused has no basis to state.
+  $("basis").textContent = page.servesPrev
+    ? "Change is against each symbol's previous close."
+    : "Change is against the first price this page saw: this gateway serves no previous close.";
+  $("basis").dataset.basis = page.servesPrev ? "prev_close" : "first_seen";
+  return list;
 }
 
 function wireClient() {
@@ -415,6 +461,19 @@ function wireClient() {
   tg.on("authenticated", (m) => page.auth.authenticated(m));
   tg.on("error", (e) => say(e.message, "err"));
   tg.on("gap", onGap);
+  tg.on("retired", onRetired);
+}
+
+/**
+ * onRetired takes the symbols the gateway retired (delisted, or idle) off
+ * the watchlist and says why: the client has dropped them already. The
+ * chart's own subscription hears its stream's notice; the watchlist's
+ * (ticks) speaks for the page.
+ */
+function onRetired(r) {
+  if (r.stream !== "ticks") return;
+  for (const sym of r.symbols) forget(sym);
+  say(`Removed ${r.symbols.join(", ")}: ${r.reason === "idle" ? "no trades for a long time" : "delisted"}.`, "warn");
 }
 
 /**
@@ -448,7 +507,7 @@ async function start() {
   $("hint").textContent = `npx --yes wscat -c 'ws://${location.host}/ws?symbols=AAPL'`;
   page.auth = new Auth();
   page.link = new Link((live) => { $("list").classList.toggle("stale", !live); page.ladder?.live(live); });
-  for (let refused = await loadSymbols(); refused; refused = await loadSymbols()) {
+  for (let refused = await tokenRefused(); refused; refused = await tokenRefused()) {
     document.body.dataset.waiting = "token"; // nothing to show until the gateway takes the page's token
     await askToken(refused);
   }
@@ -456,7 +515,7 @@ async function start() {
   const stored = Number(localStorage.getItem(RATE_KEY));
   page.rate = [0, 10, 4, 1].includes(stored) && localStorage.getItem(RATE_KEY) !== null ? stored : 10;
   wireClient();
-  const list = initialList();
+  const list = await initialList();
   list.forEach(rowFor);
   $("empty").hidden = list.length > 0;
   save();
