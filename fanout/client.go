@@ -3,6 +3,7 @@ package fanout
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrSlowConsumer is the close cause of a client whose queue overflowed.
@@ -27,6 +28,10 @@ type Client struct {
 	start func(*Client) // starts a writer; must not block
 	done  chan struct{} // closed once, by Close
 	e     *Engine       // counts slow consumers and degraded clients
+
+	// conflating mirrors q.conflating for Conflating, which takes no lock;
+	// it is written under mu.
+	conflating atomic.Bool
 
 	mu      sync.Mutex // protects the fields below
 	q       queue
@@ -91,7 +96,7 @@ func (c *Client) enqueue(m Message) (res enqueueResult, start bool) {
 		return enqueueOverflowed, c.closeLocked(ErrSlowConsumer)
 	default:
 		if entered {
-			c.e.degraded.Add(1)
+			c.enteredLocked()
 		}
 		return enqueueQueued, c.claimWriterLocked()
 	}
@@ -120,10 +125,7 @@ func (c *Client) Next(dst []Message, maxBytes int) (batch []Message, closed bool
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	before := len(dst)
-	dst, left := c.q.drain(dst, maxBytes)
-	if left {
-		c.e.degraded.Add(-1)
-	}
+	dst = c.q.drain(dst, maxBytes)
 	if len(dst) > before {
 		return dst, false
 	}
@@ -170,7 +172,7 @@ func (c *Client) closeLocked(cause error) (start bool) {
 	close(c.done)
 	if c.q.conflating {
 		c.q.conflating = false
-		c.e.degraded.Add(-1)
+		c.leftLocked()
 	}
 	if errors.Is(cause, ErrSlowConsumer) || errors.Is(cause, ErrPeerGone) {
 		c.q.reset()
