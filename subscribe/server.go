@@ -64,6 +64,12 @@ type Config struct {
 	// take data, from the moment it would block; past it the connection
 	// is closed (write_timeout). 0 means 5 s.
 	WriteTimeout time.Duration
+	// MaxStaleness is how far behind a client may fall before its queue
+	// conflates: when what it has queued, and what its socket holds
+	// unacknowledged, would take longer than this to reach it at the rate
+	// its link has been draining (lag.go). It goes live again once it
+	// has kept up for ten times as long. 0 means 1 s.
+	MaxStaleness time.Duration
 	// PingInterval is the time between server pings; PongTimeout is how
 	// long a pong may take. 0 means 20 s and 10 s.
 	PingInterval time.Duration
@@ -112,6 +118,7 @@ func (c *Config) setDefaults() {
 		}
 	}
 	dur(&c.WriteTimeout, 5*time.Second)
+	dur(&c.MaxStaleness, time.Second)
 	dur(&c.PingInterval, 20*time.Second)
 	dur(&c.PongTimeout, 10*time.Second)
 	dur(&c.FirstMessageTimeout, 5*time.Second)

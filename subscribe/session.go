@@ -42,6 +42,7 @@ type session struct {
 	// Owned by the running writer (at most one runs; fanout.Client
 	// orders them).
 	batch  []fanout.Message
+	lag    *lag          // the staleness rule (lag.go); nil until the writer first waits or sees the queue conflate
 	closed chan struct{} // closed by the writer that sent the close
 
 	nextReady *session // in its lane's ready list; protected by that lane's mu

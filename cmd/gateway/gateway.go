@@ -92,6 +92,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		InboundWindow:       cfg.Client.InboundWindow,
 		MaxFrameBytes:       int(cfg.Client.MaxFrameBytes),
 		WriteTimeout:        cfg.Client.WriteTimeout,
+		MaxStaleness:        cfg.Client.MaxStaleness,
 		PingInterval:        cfg.Client.PingInterval,
 		PongTimeout:         cfg.Client.PongTimeout,
 
