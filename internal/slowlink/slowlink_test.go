@@ -98,7 +98,7 @@ func tcStats(t *testing.T, l *Link) string {
 // that is gone is deleted; one of a live process is kept.
 func TestCleanStaleDeletesDeadProcessesLinks(t *testing.T) {
 	t.Parallel()
-	New(t, Config{Rate: "1mbit"}) // skips where links cannot be made
+	New(t, Config{Rate: "1mbit"})                      // skips where links cannot be made
 	dead := fmt.Sprintf("%s%d-1", namePrefix, 1<<22+1) // past any pid_max
 	if err := run("ip", "netns", "add", dead); err != nil {
 		t.Fatal(err)
