@@ -36,6 +36,7 @@ type frameWriter struct {
 	conn      net.Conn
 	stalled   atomic.Bool                // a write waited past timeout
 	blocked   atomic.Bool                // a write is waiting for the socket
+	paced     atomic.Bool                // the socket was found full: frames wait for it (writer.go)
 	lastBlock atomic.Int64               // when a write last found the socket full (Unix ns)
 	worker    atomic.Pointer[laneWorker] // the lane worker writing on this conn (lanes.go)
 	timeout   time.Duration              // WriteTimeout
@@ -249,6 +250,7 @@ func (fw *frameWriter) wouldBlock() {
 	now := time.Now()
 	fw.conn.SetWriteDeadline(now.Add(fw.timeout))
 	fw.lastBlock.Store(now.UnixNano())
+	fw.paced.Store(true)
 	fw.blocked.Store(true)
 	if w := fw.worker.Load(); w != nil {
 		w.detach()

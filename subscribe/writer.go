@@ -15,10 +15,16 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return
 // after frame until Next finds the queue empty, the writer's usual end.
 // Whatever may wait on the peer leaves the lane: a close to send or a
 // failed write goes to a goroutine of its own, and if w was detached during
-// a write (that socket would block), w itself becomes s's own writer, which
-// waits for the socket before each frame (writeAfter).
+// a write (that socket would block), or s's socket has been found full of
+// late (paced), w itself becomes s's own writer, which waits for the
+// socket before each frame (writeAfter).
 func (s *session) writeOnLane(w *laneWorker) {
 	for {
+		if s.out.paced.Load() {
+			w.detach()
+			s.writeAfter(nil)
+			return
+		}
 		batch, closed := s.next(s.srv.cfg.MaxFrameBytes)
 		if len(batch) == 0 {
 			if closed {
@@ -108,6 +114,9 @@ func (s *session) pace() error {
 	}
 	l, now, lastBlock := s.lagOf(), time.Now(), s.out.lastBlock.Load()
 	l.sample(now, sent-outq, lastBlock > l.at.UnixNano())
+	if now.UnixNano()-lastBlock >= int64(l.keptUpFor()) {
+		s.out.paced.Store(false) // the next writer may write on the lane again
+	}
 	if s.client.Conflating() {
 		s.maybeLive(l, now)
 		return nil

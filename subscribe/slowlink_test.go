@@ -1,0 +1,331 @@
+package subscribe
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickgate/tickgate/fanout"
+	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/feed/sim"
+	"github.com/tickgate/tickgate/internal/slowlink"
+	"github.com/tickgate/tickgate/internal/wstest"
+)
+
+// slowLinkWatch is how long TestSlowLinkKeepsBacklogInQueue watches its
+// clients.
+const slowLinkWatch = 30 * time.Second
+
+// unsentBound is what a client's socket may hold unsent: notsentLowat
+// (a paced writer writes at most half of it once the socket holds less
+// than half), plus what the write that first found the socket full put
+// past the mark (the kernel checks it per segment it adds, a few KiB on a
+// slow link) and control frames.
+const unsentBound = notsentLowat + 4<<10
+
+// TestSlowLinkKeepsBacklogInQueue runs the gateway's simulated feed (1,000
+// ticks/s over about 100 symbols) to a "*" client behind a 500 kbit/s link,
+// half what the feed needs, and a bystander on loopback. The slow client's
+// socket never holds more than unsentBound unsent: its backlog waits in its
+// queue, which conflates once and stays so (at most 2 conflated/live
+// notices), and every tick it gets after the notice was its symbol's newest
+// when the frame left the queue. Pings get through (pong_timeout is 3 s)
+// and it is never closed, until the drain's 1001, which gets through too.
+// The bystander gets every seq.
+func TestSlowLinkKeepsBacklogInQueue(t *testing.T) {
+	t.Parallel()
+	link := slowlink.New(t, slowlink.Config{Rate: "500kbit"})
+	g := startSlowLinkGateway(t, link)
+	by := g.record(wstest.Dial(t, g.url+"?symbols=*").Conn)
+	slow := g.record(wstest.DialWith(t, g.url+"?symbols=*", &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: link.DialContext, DisableKeepAlives: true}},
+	}).Conn)
+	unsent := g.sampleUnsent(link.Peer)
+	time.Sleep(slowLinkWatch) // the clients read meanwhile; nothing is polled for
+	g.drain()
+	maxUnsent, samples := unsent()
+
+	if samples == 0 {
+		t.Fatal("never found the slow client's session")
+	}
+	if maxUnsent > unsentBound {
+		t.Errorf("the slow client's socket held up to %d bytes unsent, over %d", maxUnsent, unsentBound)
+	}
+	if code := websocket.CloseStatus(slow.err); code != websocket.StatusGoingAway {
+		t.Errorf("slow client ended with %v, want the drain's 1001", slow.err)
+	}
+	if n := gatheredWith(t, g.reg, "tickgate_disconnects_total", "reason", "shutdown"); n != 2 {
+		t.Errorf("%v sessions ended by the drain, want both: one ended before", n)
+	}
+	checkConflatedOnce(t, slow)
+	checkNewestWhenWritten(t, by, slow)
+	t.Logf("slow client: %d frames, %d ticks, unsent at most %d bytes over %d samples; bystander: %d frames, %d ticks",
+		len(slow.frames), slow.ticks(), maxUnsent, samples, len(by.frames), by.ticks())
+}
+
+// slowLinkGateway is a gateway on a slow link's host address: the
+// simulated feed, one shard (so every client's queue gets ticks in the
+// same order), and pings every second.
+type slowLinkGateway struct {
+	t      *testing.T
+	srv    *Server
+	reg    *prometheus.Registry
+	url    string
+	stop   func()
+	wg     sync.WaitGroup // the recorders
+	closed chan struct{}  // closed once the drain is done
+}
+
+func startSlowLinkGateway(t *testing.T, link *slowlink.Link) *slowLinkGateway {
+	t.Helper()
+	src, err := sim.New(sim.Config{Rate: 1000, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	engine, err := fanout.New(fanout.Config{Shards: 1}, src.Symbols(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(Config{PingInterval: time.Second, PongTimeout: 3 * time.Second}, engine, reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(link.Host, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { engine.Run(ctx) })
+	every := &everySymbol{Sink: engine, left: len(src.Symbols()), seen: map[string]bool{}, done: make(chan struct{})}
+	wg.Go(func() { src.Run(ctx, every) })
+	wg.Go(func() { hs.Serve(ln) })
+	g := &slowLinkGateway{t: t, srv: srv, reg: reg, url: "ws://" + ln.Addr().String() + "/ws", closed: make(chan struct{})}
+	var once sync.Once
+	g.stop = func() {
+		once.Do(func() {
+			dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer dcancel()
+			if err := srv.Drain(dctx, 0); err != nil {
+				t.Errorf("drain: %v", err)
+			}
+			close(g.closed)
+			hs.Close()
+			cancel()
+			wg.Wait()
+		})
+	}
+	t.Cleanup(g.stop)
+	// Clients come once every symbol has ticked: a symbol's first tick
+	// after a subscription brings an epoch notice, which no tick queued
+	// before it may be merged past (fanout/queue.go).
+	select {
+	case <-every.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("some symbol never ticked")
+	}
+	engine.Sync()
+	return g
+}
+
+// everySymbol passes ticks on to Sink and closes done once every one of
+// left symbols has had one.
+type everySymbol struct {
+	feed.Sink
+	left int
+	seen map[string]bool // the source's goroutine's
+	done chan struct{}
+}
+
+func (e *everySymbol) Publish(t feed.Tick) {
+	e.Sink.Publish(t)
+	if e.left > 0 && !e.seen[t.Symbol] {
+		e.seen[t.Symbol] = true
+		if e.left--; e.left == 0 {
+			close(e.done)
+		}
+	}
+}
+
+// drain closes every session with 1001 and waits for the recorders.
+func (g *slowLinkGateway) drain() {
+	g.stop()
+	g.wg.Wait()
+}
+
+// sampleUnsent samples, every 20 ms until the drain, what the socket of
+// the session from peer holds unsent; done reports the most and how many
+// samples found the session.
+func (g *slowLinkGateway) sampleUnsent(peer netip.Addr) (done func() (maxUnsent, samples int)) {
+	var most, n int
+	end := make(chan struct{})
+	go func() {
+		defer close(end)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-g.closed:
+				return
+			case <-tick.C:
+			}
+			if u, ok := g.unsentOf(peer); ok {
+				most, n = max(most, u), n+1
+			}
+		}
+	}()
+	return func() (int, int) { <-end; return most, n }
+}
+
+// unsentOf reads what the socket of the session from peer holds unsent.
+func (g *slowLinkGateway) unsentOf(peer netip.Addr) (int, bool) {
+	g.srv.mu.Lock()
+	defer g.srv.mu.Unlock()
+	for s := range g.srv.sessions {
+		if sc, ok := s.out.conn.(syscall.Conn); ok && s.ip == peer {
+			u, err := slowlink.Unsent(sc)
+			return u, err == nil
+		}
+	}
+	return 0, false
+}
+
+// frameRecord is what one client received: its frames' messages, in
+// order, and the error its connection ended with.
+type frameRecord struct {
+	frames [][]msg
+	err    error
+}
+
+func (r *frameRecord) ticks() int {
+	n := 0
+	for _, f := range r.frames {
+		for _, m := range f {
+			if m.Type == "tick" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// record reads conn's frames until it ends, on a goroutine of its own.
+func (g *slowLinkGateway) record(conn *websocket.Conn) *frameRecord {
+	r := &frameRecord{}
+	g.wg.Go(func() {
+		for {
+			_, data, err := conn.Read(context.Background())
+			if err != nil {
+				r.err = err
+				return
+			}
+			var f []msg
+			for raw := range splitLines(data) {
+				m, err := wstest.Decode(raw)
+				if err != nil {
+					r.err = err
+					return
+				}
+				f = append(f, m)
+			}
+			r.frames = append(r.frames, f)
+		}
+	})
+	return r
+}
+
+// checkConflatedOnce checks that slow was conflated, and told of it at
+// most twice (conflated, and at most one live).
+func checkConflatedOnce(t *testing.T, slow *frameRecord) {
+	t.Helper()
+	var notices []string
+	for _, f := range slow.frames {
+		for _, m := range f {
+			if m.Type == "notice" && (m.Code == "conflated" || m.Code == "live") {
+				notices = append(notices, m.Code)
+			}
+		}
+	}
+	if len(notices) == 0 || notices[0] != "conflated" || len(notices) > 2 {
+		t.Errorf("slow client's notices %q in %v, want conflated and at most one live", notices, slowLinkWatch)
+	}
+}
+
+// checkNewestWhenWritten checks that every tick slow got after its
+// conflated notice was its symbol's newest when its frame left the queue,
+// and that by got every seq. With one shard every queue gets the ticks in
+// the same order, by's: a frame that holds the tick at position p of it
+// left the queue after every tick up to p had been queued, so a tick of it
+// whose symbol's next tick comes before p in by's order was not the newest.
+func checkNewestWhenWritten(t *testing.T, by, slow *frameRecord) {
+	t.Helper()
+	type key struct {
+		sym string
+		seq uint64
+	}
+	pos, last := map[key]int{}, map[string]uint64{}
+	for _, f := range by.frames {
+		for _, m := range f {
+			if m.Type == "notice" && (m.Code == "conflated" || m.Code == "live") {
+				t.Fatalf("bystander got %q", m.Code)
+			}
+			if m.Type != "tick" {
+				continue
+			}
+			if l, ok := last[m.Sym]; ok && (m.Seq != l+1 || m.N > 1) {
+				t.Fatalf("bystander: %s seq %d (n %d) after %d", m.Sym, m.Seq, m.N, l)
+			}
+			last[m.Sym] = m.Seq
+			pos[key{m.Sym, m.Seq}] = len(pos)
+		}
+	}
+	conflated, checked := false, 0
+	for i, f := range slow.frames {
+		newest := -1
+		for _, m := range f {
+			if p, ok := pos[key{m.Sym, m.Seq}]; ok && m.Type == "tick" {
+				newest = max(newest, p)
+			}
+		}
+		for _, m := range f {
+			conflated = conflated || m.Code == "conflated"
+			if !conflated || m.Type != "tick" {
+				continue
+			}
+			if next, ok := pos[key{m.Sym, m.Seq + 1}]; ok && next < newest {
+				t.Fatalf("frame %d: %s seq %d left the queue after seq %d was queued", i, m.Sym, m.Seq, m.Seq+1)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no conflated tick to check")
+	}
+}
+
+// splitLines yields a frame's '\n'-separated messages.
+func splitLines(data []byte) func(func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for len(data) > 0 {
+			i := 0
+			for i < len(data) && data[i] != '\n' {
+				i++
+			}
+			if !yield(data[:i]) {
+				return
+			}
+			data = data[min(i+1, len(data)):]
+		}
+	}
+}
