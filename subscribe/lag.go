@@ -22,8 +22,9 @@ type lag struct {
 	// sampled each paced frame, smoothed over samples at least
 	// minSample apart. 0 until the first such sample.
 	rate  float64
-	at    time.Time // the last sample, zero at the start of a paced run
-	acked int64     // bytes the peer had acknowledged then
+	at    time.Time     // the last sample, zero at the start of a paced run
+	acked int64         // bytes the peer had acknowledged then
+	run   time.Duration // sampled so far in this paced run
 
 	// since is when this writer saw the queue conflating, zero while it
 	// has not.
@@ -47,7 +48,7 @@ const (
 // than the link takes, so that sample may raise the rate but not lower it.
 func (l *lag) sample(now time.Time, acked int64, busy bool) {
 	if l.at.IsZero() {
-		l.at, l.acked = now, acked
+		l.at, l.acked, l.run = now, acked, 0
 		return
 	}
 	dt := now.Sub(l.at)
@@ -63,14 +64,16 @@ func (l *lag) sample(now time.Time, acked int64, busy bool) {
 	default:
 		l.rate = max(l.rate, r)
 	}
-	l.at, l.acked = now, acked
+	l.at, l.acked, l.run = now, acked, l.run+dt
 }
 
 // behind reports whether backlog bytes (queued, and held by the socket
 // unacknowledged) would take longer than maxStale to drain at the rate
-// measured; never before there is one.
+// measured. It says nothing before this paced run has lasted maxStale: a
+// burst that drains sooner made nothing that old, and a rate measured
+// over less can be a moment's stall of the peer.
 func (l *lag) behind(backlog int64) bool {
-	return l.rate > 0 && float64(backlog) > l.rate*l.maxStale.Seconds()
+	return l.run >= l.maxStale && l.rate > 0 && float64(backlog) > l.rate*l.maxStale.Seconds()
 }
 
 // keptUp reports whether a conflating client has kept up for long enough

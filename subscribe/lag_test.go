@@ -7,7 +7,8 @@ import (
 
 // TestLagRate: the drain rate is measured over busy intervals of at least
 // minSample; an interval in which the socket never filled may raise it but
-// not lower it, and no client is behind before there is a rate.
+// not lower it, and no client is behind before its paced run has lasted
+// max_staleness.
 func TestLagRate(t *testing.T) {
 	t.Parallel()
 	l := &lag{maxStale: time.Second}
@@ -21,10 +22,11 @@ func TestLagRate(t *testing.T) {
 	if l.rate != 0 {
 		t.Fatalf("rate %v after 50 ms", l.rate)
 	}
-	l.sample(at(1000), 62500, true) // 500 kbit/s
-	if l.rate != 62500 {
-		t.Fatalf("rate %v, want 62500", l.rate)
+	l.sample(at(900), 56250, true) // 500 kbit/s
+	if l.rate != 62500 || l.behind(1<<30) {
+		t.Fatalf("rate %v, behind %v after 900 ms; want 62500, not yet judged", l.rate, l.behind(1<<30))
 	}
+	l.sample(at(1000), 62500, true)
 	l.sample(at(2000), 62500+10000, false) // the writer had little to send
 	if l.rate != 62500 {
 		t.Fatalf("an idle interval lowered the rate to %v", l.rate)

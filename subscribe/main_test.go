@@ -78,7 +78,7 @@ func newTestEnvOn(t *testing.T, cfg Config, fcfg fanout.Config, log *slog.Logger
 	mux.Handle("/", srv)
 	mux.HandleFunc("GET /sse", srv.ServeSSE)
 	hs := httptest.NewUnstartedServer(mux)
-	hs.Listener = wrap(hs.Listener)
+	hs.Listener = srv.Listener(wrap(hs.Listener))
 	hs.Start()
 	t.Cleanup(func() {
 		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -137,6 +137,9 @@ type Server struct {
 	accept  websocket.AcceptOptions
 	closes  closeLog // warns of closes the client caused
 	perIP   ipSlots
+	// countsAtAccept: connections from direct peers hold their address's
+	// slot from their accept (Listener); set before serving.
+	countsAtAccept atomic.Bool
 
 	conns atomic.Int64                // connection slots taken, every transport
 	open  [numTransports]atomic.Int64 // of them, per transport (tickgate_connections)
@@ -204,8 +207,9 @@ func (s *Server) start(sess *session, a admission, initial *request) {
 	if a.grant != nil {
 		sess.setGrant(a.grant)
 	}
+	sess.heldIP = a.heldIP
 	if !s.register(sess) {
-		s.releaseConnSlot(a.ip, a.kind)
+		s.releaseConnSlot(a.ip, a.kind, a.heldIP)
 		sess.releaseGrant()
 		sess.wire.close(ReasonShutdown)
 		return
@@ -221,7 +225,7 @@ func (s *Server) start(sess *session, a admission, initial *request) {
 
 // release gives back what admit took, for a request refused after it.
 func (s *Server) release(a admission) {
-	s.releaseConnSlot(a.ip, a.kind)
+	s.releaseConnSlot(a.ip, a.kind, a.heldIP)
 	s.releaseSubjectSlot(a.grant)
 }
 
@@ -249,7 +253,7 @@ func (s *Server) unregister(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
-	s.releaseConnSlot(sess.ip, sess.kind)
+	s.releaseConnSlot(sess.ip, sess.kind, sess.heldIP)
 	s.wg.Done()
 }
 

@@ -27,6 +27,7 @@ type session struct {
 	kind    transportKind // wire's, for metrics
 	out     *frameWriter  // the connection's writes, one frame at a time
 	ip      netip.Addr    // the client's address (clientIP)
+	heldIP  bool          // the session holds a slot of ip's (admission.heldIP)
 	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited (WebSocket only)
 	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008 (WebSocket only)
 	pinger  *time.Timer
