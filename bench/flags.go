@@ -51,6 +51,8 @@ type options struct {
 	compare      bool
 	compareFiles []string
 	cpuProfile   string
+	slowRates    []string // slowlink: the links' tbf rates
+	slowLoss     float64  // slowlink: the share of packets each link drops, each way
 }
 
 // workload is one named scenario. rate 0 means "computed" (light);
@@ -86,6 +88,10 @@ var workloads = map[string]workload{
 	"dashboard": {clients: 10000, symbols: 20, pick: pickFixed, rate: 2000, maxRate: 4},
 	// churn (issue 12): these are the steady readers; -churn-rate more come and go.
 	"churn": {clients: 200, symbols: 10, pick: pickZipf, rate: 200},
+	// slowlink (issue 22): the gateway's default 1,000 ticks/s feed to "*"
+	// clients behind shaped links (slowlink.go); clients and symbols are
+	// its own.
+	"slowlink": {clients: 1, symbols: 1, pick: pickFixed, rate: 1000},
 	// bars (issue 9): the 10 hottest symbols of the gateway's default
 	// 1,000 ticks/s feed, each trading several times a second, so every
 	// client gets 10 final 1s bars a second, in a burst after each second.
@@ -93,7 +99,7 @@ var workloads = map[string]workload{
 }
 
 // workloadNames is the -workload help and error text.
-const workloadNames = "fanout, hot, idle, slow, light, sweep, dashboard, churn, bars or custom"
+const workloadNames = "fanout, hot, idle, slow, light, sweep, dashboard, churn, bars, slowlink or custom"
 
 // targets maps each -target to its wire protocol.
 var targets = map[string]string{
@@ -134,6 +140,12 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.BoolVar(&o.findMax, "find-max", false, "step the feed rate up (fresh server per step) to the highest rate with no gaps, no drops and p99 <= 50 ms; needs -spawn")
 	fs.IntVar(&o.refine, "refine", 3, "-find-max: bisections between the last passing and the first failing rate")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile to this file")
+	o.slowRates = []string{"1mbit", "500kbit"}
+	fs.Func("slowlink-rates", "slowlink: the tbf rates of the links, comma-separated (a * client and a max_rate 4 one behind each; default 1mbit,500kbit)", func(v string) error {
+		o.slowRates = splitList(v)
+		return nil
+	})
+	fs.Float64Var(&o.slowLoss, "slowlink-loss", 0, "slowlink: the share of packets each link drops, each way (iptables statistic), in [0, 1)")
 	fs.BoolVar(&o.compare, "compare", false, "compare two result files: -compare a.json b.json prints b/a of every numeric field")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./bench [flags]   |   go run ./bench -compare a.json b.json")
@@ -233,6 +245,9 @@ func (o *options) validate() error {
 	check(o.settle >= 0, "-settle must be >= 0")
 	check(o.workload != "churn" || (!o.findMax && o.target != "centrifugo" && o.maxRate == 0), "-workload churn: not with -find-max, -max-rate or -target centrifugo")
 	check(!o.findMax || o.spawn, "-find-max needs -spawn: each step starts a fresh server")
+	check(o.workload != "slowlink" || (o.spawn && o.target == "tickgate" && o.feed == "sim" && !o.findMax && len(o.slowRates) > 0),
+		"-workload slowlink: needs -spawn, -target tickgate, -feed sim, no -find-max, and -slowlink-rates")
+	check(o.slowLoss >= 0 && o.slowLoss < 1, "-slowlink-loss must be in [0, 1), got %g", o.slowLoss)
 	check(len(o.hosts) > 0, "-hosts must name at least one address")
 	for _, h := range o.hosts {
 		check(isLoopback(h), "-hosts: %q is not a loopback IP; the harness only targets 127.0.0.x", h)

@@ -69,6 +69,11 @@ func specFor(o *options, port int, rate float64, natsURL string) (*serverSpec, e
 	if natsURL != "" {
 		env = append(env, "TICKGATE_FEED_SOURCE=nats", "TICKGATE_FEED_NATS_URLS="+natsURL)
 	}
+	if o.workload == "slowlink" {
+		// Live ticks only: the synthetic past, published as the clients
+		// connect, would be measured as hours of latency.
+		env = append(env, "TICKGATE_FEED_SIM_BACKFILL=0s")
+	}
 	if o.serverProf != "" {
 		env = append(env, "TICKGATE_SERVER_PPROF=true")
 	}
