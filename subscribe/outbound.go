@@ -192,15 +192,22 @@ func (fw *frameWriter) writeLocked(p []byte) (int, error) {
 // stalled part way: only lastWord may write after it, the rest first, so
 // a peer that reads again finds whole frames and the close.
 func (fw *frameWriter) keepCut(p []byte, n int) {
-	if n > 0 && n < len(p) && fw.stalled.Load() {
+	if n < len(p) && n > 0 && fw.stalled.Load() {
 		fw.cut = append([]byte(nil), p[n:]...)
 		fw.closeSent = true
 	}
 }
 
 // endWait undoes what a write or wait that found the socket full set up
-// (wouldBlock), and notes a stall if it ended with the deadline.
+// (wouldBlock), and notes a stall if it ended with the deadline. A write
+// that went out at once pays two tests.
 func (fw *frameWriter) endWait(err error) {
+	if fw.deadline || err != nil {
+		fw.endWaitSlow(err)
+	}
+}
+
+func (fw *frameWriter) endWaitSlow(err error) {
 	if fw.deadline {
 		fw.conn.SetWriteDeadline(time.Time{})
 		fw.blocked.Store(false)
