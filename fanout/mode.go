@@ -42,11 +42,7 @@ func (c *Client) Conflate() {
 	}
 	c.q.enter()
 	c.enteredLocked()
-	start := c.claimWriterLocked()
-	c.mu.Unlock()
-	if start {
-		c.startWriter()
-	}
+	c.unlockWriting()
 }
 
 // Live switches a conflating queue back to FIFO, queuing the live notice,
@@ -62,12 +58,18 @@ func (c *Client) Live() bool {
 	}
 	c.q.leave()
 	c.leftLocked()
+	c.unlockWriting()
+	return true
+}
+
+// unlockWriting releases c.mu, which the caller holds, after a notice was
+// queued, and starts a writer for it if none runs.
+func (c *Client) unlockWriting() {
 	start := c.claimWriterLocked()
 	c.mu.Unlock()
 	if start {
 		c.startWriter()
 	}
-	return true
 }
 
 // enteredLocked counts c's queue as conflating, once it has switched.

@@ -6,22 +6,10 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 	"syscall"
 )
 
-// Config shapes a link.
-type Config struct {
-	Rate string
-	Loss float64
-}
-
-// Link is a shaped link; there are none but on Linux.
-type Link struct {
-	Name       string
-	Host, Peer netip.Addr
-}
-
+// There are no shaped links but on Linux: Open fails, and New skips.
 var errNotLinux = errors.New("slowlink: network namespaces need Linux")
 
 func Open(Config) (*Link, error) { return nil, errNotLinux }
