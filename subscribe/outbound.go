@@ -65,9 +65,12 @@ type frameWriter struct {
 // writes do not change.
 const notsentLowat = 16 << 10
 
-// pacedFrameBytes caps a frame written by a writer that waited for the
-// socket (writer.go): what it takes at once once it polls writable, which
-// it does with less than notsentLowat/2 unsent.
+// pacedFrameBytes caps the messages of a frame written by a writer that
+// waited for the socket (writer.go): what it takes at once once it polls
+// writable, which it does with less than notsentLowat/2 unsent. An event
+// stream's event adds its id (up to maxEventIDBytes) on top: cutting its
+// messages to make room would send ids more often, and on a slow link
+// more of its bytes would be ids.
 const pacedFrameBytes = notsentLowat / 2
 
 // init sets w up to write frames on c, through its raw descriptor if it

@@ -2,10 +2,12 @@ package subscribe
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/feed/sim"
 	"github.com/tickgate/tickgate/internal/slowlink"
+	"github.com/tickgate/tickgate/internal/ssetest"
 	"github.com/tickgate/tickgate/internal/wstest"
 )
 
@@ -26,48 +29,70 @@ import (
 const slowLinkWatch = 30 * time.Second
 
 // unsentBound is what a client's socket may hold unsent once it has been
-// found full: notsentLowat (a paced writer writes at most half of it, and
-// only once the socket holds less than half), plus a frame header and
-// control frames. Before, a lane's frame of up to MaxFrameBytes may go in
-// whole (the kernel checks the mark per segment it adds, and early in a
-// connection a segment may be large): firstBound; the second after the
-// socket is first found full lets that drain.
+// found full: notsentLowat (a paced writer writes at most half of it in
+// messages, and only once the socket holds less than half), plus a frame
+// header and control frames; an event stream's event adds its id, and a
+// "data: " a message (idBound). Before, a lane's frame of up to
+// MaxFrameBytes may go in whole (the kernel checks the mark per segment
+// it adds, and early in a connection a segment may be large): firstBound;
+// the second after the socket is first found full lets that drain.
 const (
 	unsentBound = notsentLowat + 1<<10
-	firstBound  = notsentLowat + 32<<10
+	idBound     = maxEventIDBytes + 1<<10
+	firstBound  = notsentLowat + 32<<10 + idBound
 )
 
 // TestSlowLinkKeepsBacklogInQueue runs the gateway's simulated feed (1,000
 // ticks/s over about 100 symbols) to a "*" client behind a 500 kbit/s link,
-// half what the feed needs, and a bystander on loopback. The slow client's
-// socket never holds more than unsentBound unsent: its backlog waits in its
-// queue, which conflates once and stays so (at most 2 conflated/live
-// notices), and every tick it gets after the notice was its symbol's newest
-// when the frame left the queue. Pings get through (pong_timeout is 3 s)
-// and it is never closed, until the drain's 1001, which gets through too.
-// The bystander gets every seq.
+// half what the feed needs, over each transport, and a bystander on
+// loopback. The slow client's socket never holds more than unsentBound
+// unsent: its backlog waits in its queue, which conflates once and stays
+// so (at most 2 conflated/live notices), and every tick it gets after the
+// notice was its symbol's newest when the frame left the queue. Pings (or
+// heartbeats) get through (pong_timeout is 3 s) and it is never closed,
+// until the drain's 1001, which gets through too. The bystander gets every
+// seq.
 func TestSlowLinkKeepsBacklogInQueue(t *testing.T) {
 	t.Parallel()
-	link := slowlink.New(t, slowlink.Config{Rate: "500kbit"})
-	g := startSlowLinkGateway(t, link)
-	by := g.record(wstest.Dial(t, g.url+"?symbols=*").Conn)
-	slow := g.record(wstest.DialWith(t, g.url+"?symbols=*", &websocket.DialOptions{
-		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: link.DialContext, DisableKeepAlives: true}},
-	}).Conn)
+	for _, tr := range []string{"ws", "sse"} {
+		t.Run(tr, func(t *testing.T) {
+			t.Parallel()
+			link := slowlink.New(t, slowlink.Config{Rate: "500kbit"})
+			g := startSlowLinkGateway(t, link)
+			by := g.record(wstest.Dial(t, g.url+"/ws?symbols=*").Conn)
+			var slow *frameRecord
+			if tr == "ws" {
+				slow = g.record(wstest.DialWith(t, g.url+"/ws?symbols=*", &websocket.DialOptions{
+					HTTPClient: &http.Client{Transport: &http.Transport{DialContext: link.DialContext, DisableKeepAlives: true}},
+				}).Conn)
+			} else {
+				slow = g.recordEvents(ssetest.Dial(t, "http"+strings.TrimPrefix(g.url, "ws")+"/sse?symbols=*", ssetest.Options{Dial: link.DialContext}))
+			}
+			bound := unsentBound
+			if tr == "sse" {
+				bound += idBound
+			}
+			watchSlowLink(t, g, link, by, slow, bound)
+		})
+	}
+}
+
+// watchSlowLink watches by and slow for slowLinkWatch, drains the gateway
+// and checks what they got (TestSlowLinkKeepsBacklogInQueue).
+func watchSlowLink(t *testing.T, g *slowLinkGateway, link *slowlink.Link, by, slow *frameRecord, bound int) {
 	unsent := g.sampleUnsent(link.Peer)
 	time.Sleep(slowLinkWatch) // the clients read meanwhile; nothing is polled for
 	g.drain()
 	u := unsent()
-
-	if u.paced == 0 {
-		t.Fatalf("never found the slow client's socket full (%d samples)", u.samples)
+	if u.pacedSamples == 0 {
+		t.Fatalf("never found the slow client's socket full for a second (%d samples)", u.samples)
 	}
-	if u.first > firstBound || u.paced > unsentBound {
+	if u.first > firstBound || u.paced > bound {
 		t.Errorf("the slow client's socket held up to %d bytes unsent before it was first found full and a second after, %d since; want at most %d and %d",
-			u.first, u.paced, firstBound, unsentBound)
+			u.first, u.paced, firstBound, bound)
 	}
-	if code := websocket.CloseStatus(slow.err); code != websocket.StatusGoingAway {
-		t.Errorf("slow client ended with %v, want the drain's 1001", slow.err)
+	if slow.code != int(websocket.StatusGoingAway) {
+		t.Errorf("slow client ended with %v (close %d), want the drain's 1001", slow.err, slow.code)
 	}
 	if n := gatheredWith(t, g.reg, "tickgate_disconnects_total", "reason", "shutdown"); n != 2 {
 		t.Errorf("%v sessions ended by the drain, want both: one ended before", n)
@@ -110,14 +135,17 @@ func startSlowLinkGateway(t *testing.T, link *slowlink.Link) *slowLinkGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", srv)
+	mux.HandleFunc("GET /sse", srv.ServeSSE)
+	hs := &http.Server{Handler: mux}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { engine.Run(ctx) })
 	every := &everySymbol{Sink: engine, left: len(src.Symbols()), seen: map[string]bool{}, done: make(chan struct{})}
 	wg.Go(func() { src.Run(ctx, every) })
 	wg.Go(func() { hs.Serve(ln) })
-	g := &slowLinkGateway{t: t, srv: srv, reg: reg, url: "ws://" + ln.Addr().String() + "/ws", closed: make(chan struct{})}
+	g := &slowLinkGateway{t: t, srv: srv, reg: reg, url: "ws://" + ln.Addr().String(), closed: make(chan struct{})}
 	var once sync.Once
 	g.stop = func() {
 		once.Do(func() {
@@ -172,9 +200,9 @@ func (g *slowLinkGateway) drain() {
 
 // unsentSamples is what sampleUnsent saw of a socket: the most it held
 // unsent until a second after it was first found full (first), and after
-// (paced).
+// (paced, over pacedSamples).
 type unsentSamples struct {
-	first, paced, samples int
+	first, paced, samples, pacedSamples int
 }
 
 // sampleUnsent samples, every 20 ms until the drain, what the socket of
@@ -204,7 +232,7 @@ func (g *slowLinkGateway) sampleUnsent(peer netip.Addr) (done func() unsentSampl
 			if fullAt.IsZero() || time.Since(fullAt) < time.Second {
 				u.first = max(u.first, n)
 			} else {
-				u.paced = max(u.paced, n)
+				u.paced, u.pacedSamples = max(u.paced, n), u.pacedSamples+1
 			}
 		}
 	}()
@@ -225,10 +253,12 @@ func (g *slowLinkGateway) unsentOf(peer netip.Addr) (unsent int, paced, ok bool)
 	return 0, false, false
 }
 
-// frameRecord is what one client received: its frames' messages, in
-// order, and the error its connection ended with.
+// frameRecord is what one client received: its frames' (or events')
+// messages, in order, and the close code and error its connection ended
+// with.
 type frameRecord struct {
 	frames [][]msg
+	code   int
 	err    error
 }
 
@@ -251,7 +281,7 @@ func (g *slowLinkGateway) record(conn *websocket.Conn) *frameRecord {
 		for {
 			_, data, err := conn.Read(context.Background())
 			if err != nil {
-				r.err = err
+				r.code, r.err = int(websocket.CloseStatus(err)), err
 				return
 			}
 			var f []msg
@@ -262,6 +292,34 @@ func (g *slowLinkGateway) record(conn *websocket.Conn) *frameRecord {
 					return
 				}
 				f = append(f, m)
+			}
+			r.frames = append(r.frames, f)
+		}
+	})
+	return r
+}
+
+// recordEvents reads c's events until its stream ends, on a goroutine of
+// its own.
+func (g *slowLinkGateway) recordEvents(c *ssetest.Client) *frameRecord {
+	r := &frameRecord{}
+	g.wg.Go(func() {
+		for {
+			ev, err := c.NextEvent()
+			if err != nil {
+				r.err = err
+				return
+			}
+			if ev.Type == "close" {
+				var cl ssetest.Closed
+				r.err = json.Unmarshal([]byte(ev.Data), &cl)
+				r.code = cl.Code
+				return
+			}
+			f, err := ssetest.Messages(ev)
+			if err != nil {
+				r.err = err
+				return
 			}
 			r.frames = append(r.frames, f)
 		}
