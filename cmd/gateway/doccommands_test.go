@@ -198,6 +198,10 @@ var docCommands = map[string]docClass{
 	"python3 bench/compare.py bench/out/compare-RUN":                      {names, "RUN is a placeholder; the DIR form runs"},
 	"go run ./bench -spawn -workload light -duration 8s -out /tmp/a.json": {bench, "a load run"},
 	"go run ./bench -compare /tmp/a.json /tmp/b.json":                     {bench, "after the run above, and the same into /tmp/b.json"},
+	"bash bench/slowlink.sh":                                              {manual, "about 15 min, as root (network namespaces)"},
+	"GATEWAY_BIN=/tmp/gw-before bash bench/slowlink.sh":                   {manual, "about 15 min, as root, and a build of another revision"},
+	"go run ./bench -workload slowlink -spawn -duration 20s -warmup 5s":   {bench, "about 40 s, as root (network namespaces)"},
+	"python3 bench/slowlink.py DIR":                                       {runs, "TestDocQuickCommands, DIR the committed run the text names"},
 }
 
 // notYetInDocs are docCommands entries another change is to add to the
