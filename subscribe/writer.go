@@ -146,8 +146,9 @@ func (s *session) lagOf() *lag {
 }
 
 // next takes the next batch from the client's queue into the session's
-// batch buffer, at most maxBytes of messages and separators. An empty batch ends this writer: it must not touch the
-// session's writer state after that, since the next writer may start.
+// batch buffer, at most maxBytes of messages and separators. An empty
+// batch ends this writer: it must not touch the session's writer state
+// after that, since the next writer may start.
 func (s *session) next(maxBytes int) (batch []fanout.Message, closed bool) {
 	batch, closed = s.client.Next(s.batch[:0], maxBytes)
 	if len(batch) > 0 {
