@@ -202,6 +202,8 @@ var docCommands = map[string]docClass{
 	"GATEWAY_BIN=/tmp/gw-before bash bench/slowlink.sh":                   {manual, "about 15 min, as root, and a build of another revision"},
 	"go run ./bench -workload slowlink -spawn -duration 20s -warmup 5s":   {bench, "about 40 s, as root (network namespaces)"},
 	"python3 bench/slowlink.py DIR":                                       {runs, "TestDocQuickCommands, DIR the committed run the text names"},
+	"go run ./bench -workload slowlink -spawn -gateway-bin GW -duration 30s -warmup 5s -slowlink-rates 500kbit -slowlink-loss 0.02": {names, "template: GW a build's binary; the slowlink run above runs"},
+	`WORKLOADS="light sweep" TARGETS=tickgate SWEEP_REPS=1 GATEWAY_BIN=GW bash bench/compare.sh 8s 1`:                               {names, "template: GW a build's binary; the light run above runs"},
 }
 
 // notYetInDocs are docCommands entries another change is to add to the
