@@ -24,7 +24,7 @@ import (
 
 // admission is what admit took for one request: a connection slot for ip
 // (and one of ip's own, heldIP, unless its connection holds that from its
-// accept: pending.go), and, when grant is not nil, a subject slot for
+// accept: perip.go), and, when grant is not nil, a subject slot for
 // grant's subject.
 type admission struct {
 	kind    transportKind

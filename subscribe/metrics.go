@@ -41,7 +41,7 @@ type metrics struct {
 	frameMsgs        prometheus.Histogram
 	latency          prometheus.Histogram
 	rejected         [numTransports][numRejects]prometheus.Counter
-	rejectedAtAccept prometheus.Counter // per_ip, refused as accepted (pending.go)
+	rejectedAtAccept prometheus.Counter // per_ip, refused as accepted (perip.go)
 	errors           map[string]prometheus.Counter
 	disconnects      [numTransports][numReasons]prometheus.Counter
 	authFailures     map[string]prometheus.Counter

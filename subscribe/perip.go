@@ -30,7 +30,7 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 		return ln
 	}
 	s.countsAtAccept.Store(true)
-	return &pendingListener{Listener: ln, srv: s}
+	return &countingListener{Listener: ln, srv: s}
 }
 
 // heldAtAccept reports whether r's connection holds its address's slot
@@ -44,14 +44,14 @@ func (s *Server) heldAtAccept(r *http.Request) bool {
 	return err == nil && !s.trusted(ap.Addr().Unmap())
 }
 
-type pendingListener struct {
+type countingListener struct {
 	net.Listener
 	srv *Server
 }
 
 // Accept returns the next connection its address has a slot for; one
 // past the cap is answered 429 and closed, on a goroutine of its own.
-func (l *pendingListener) Accept() (net.Conn, error) {
+func (l *countingListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
