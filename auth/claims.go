@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/subscribe"
 )
 
@@ -21,6 +22,7 @@ import (
 type claims struct {
 	jwt.RegisteredClaims
 	Syms     json.RawMessage `json:"syms,omitempty"`
+	Streams  json.RawMessage `json:"streams,omitempty"`
 	Tier     json.RawMessage `json:"tier,omitempty"`
 	MaxConns json.RawMessage `json:"max_conns,omitempty"`
 }
@@ -35,6 +37,10 @@ func (c *claims) grant(def subscribe.Tier) (subscribe.Grant, error) {
 	if err != nil {
 		return subscribe.Grant{}, err
 	}
+	streams, err := parseStreams(c.Streams)
+	if err != nil {
+		return subscribe.Grant{}, err
+	}
 	tier, err := parseTier(c.Tier, def)
 	if err != nil {
 		return subscribe.Grant{}, err
@@ -43,7 +49,7 @@ func (c *claims) grant(def subscribe.Tier) (subscribe.Grant, error) {
 	if err != nil {
 		return subscribe.Grant{}, err
 	}
-	g := subscribe.Grant{Subject: c.Subject, Symbols: syms, Tier: tier, MaxConns: maxConns}
+	g := subscribe.Grant{Subject: c.Subject, Symbols: syms, Streams: streams, Tier: tier, MaxConns: maxConns}
 	if c.ExpiresAt != nil {
 		g.Expires = c.ExpiresAt.Time
 	}
@@ -80,6 +86,32 @@ func parseSyms(raw json.RawMessage) ([]string, error) {
 		return nil, errors.New("auth: syms lists no pattern")
 	}
 	return syms, nil
+}
+
+// parseStreams reads streams: a JSON array of stream names, or one string
+// of comma-separated names ("ticks,bars.1m,status"). Absent means every
+// stream; an unknown name is refused, so a misspelt one does not quietly
+// withhold a stream.
+func parseStreams(raw json.RawMessage) ([]fanout.Stream, error) {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil, errors.New("auth: streams must be an array of stream names or a comma-separated string")
+		}
+		list = strings.Split(s, ",")
+	}
+	for i := range list {
+		list[i] = strings.TrimSpace(list[i])
+	}
+	streams, err := subscribe.ParseStreams(list)
+	if err != nil {
+		return nil, fmt.Errorf("auth: streams: %w", err)
+	}
+	return streams, nil
 }
 
 func parseTier(raw json.RawMessage, def subscribe.Tier) (subscribe.Tier, error) {

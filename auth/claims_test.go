@@ -8,6 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/subscribe"
 )
 
@@ -36,6 +37,13 @@ func TestGrantClaims(t *testing.T) {
 			want: subscribe.Grant{Subject: "alice", Symbols: []string{"AAPL", "MS*"}, Tier: subscribe.Delayed, MaxConns: 3}},
 		{name: "no max_conns", claims: mapWith(func(m jwt.MapClaims) { delete(m, "max_conns") }),
 			want: subscribe.Grant{Subject: "alice", Symbols: []string{"AAPL", "MS*"}, Tier: subscribe.Realtime}},
+		{name: "streams", claims: mapWith(func(m jwt.MapClaims) { m["streams"] = []string{"ticks", "bars.1m", "status"} }),
+			want: subscribe.Grant{Subject: "alice", Symbols: []string{"AAPL", "MS*"}, Streams: []fanout.Stream{fanout.Ticks, fanout.Bars1m, fanout.Status}, Tier: subscribe.Realtime, MaxConns: 3}},
+		{name: "streams string", claims: mapWith(func(m jwt.MapClaims) { m["streams"] = "book, ticks" }),
+			want: subscribe.Grant{Subject: "alice", Symbols: []string{"AAPL", "MS*"}, Streams: []fanout.Stream{fanout.Book, fanout.Ticks}, Tier: subscribe.Realtime, MaxConns: 3}},
+		{name: "unknown stream", claims: mapWith(func(m jwt.MapClaims) { m["streams"] = []string{"ticks", "books"} }), reason: subscribe.AuthBadClaims},
+		{name: "empty streams", claims: mapWith(func(m jwt.MapClaims) { m["streams"] = []string{} }), reason: subscribe.AuthBadClaims},
+		{name: "streams not strings", claims: mapWith(func(m jwt.MapClaims) { m["streams"] = 3 }), reason: subscribe.AuthBadClaims},
 		{name: "unknown tier", claims: mapWith(func(m jwt.MapClaims) { m["tier"] = "gold" }), reason: subscribe.AuthBadClaims},
 		{name: "tier not a string", claims: mapWith(func(m jwt.MapClaims) { m["tier"] = 1 }), reason: subscribe.AuthBadClaims},
 		{name: "no syms", claims: mapWith(func(m jwt.MapClaims) { delete(m, "syms") }), reason: subscribe.AuthBadClaims},
@@ -72,7 +80,7 @@ func TestGrantClaims(t *testing.T) {
 				t.Errorf("Expires = %s, want %s", g.Expires, aliceExpires)
 			}
 			g.Expires = tc.want.Expires
-			if g.Subject != tc.want.Subject || !slices.Equal(g.Symbols, tc.want.Symbols) || g.Tier != tc.want.Tier || g.MaxConns != tc.want.MaxConns {
+			if g.Subject != tc.want.Subject || !slices.Equal(g.Symbols, tc.want.Symbols) || !slices.Equal(g.Streams, tc.want.Streams) || g.Tier != tc.want.Tier || g.MaxConns != tc.want.MaxConns {
 				t.Errorf("grant = %+v, want %+v", g, tc.want)
 			}
 		})

@@ -12,6 +12,7 @@ import (
 type Claims struct {
 	Subject   string
 	Symbols   []string // the syms claim: glob patterns
+	Streams   []string // the streams claim: stream names; nil for every stream
 	Tier      string   // "realtime" or "delayed"
 	MaxConns  int
 	Issuer    string
@@ -31,6 +32,7 @@ func (c Claims) mapClaims() jwt.MapClaims {
 	}
 	put("sub", c.Subject, c.Subject != "")
 	put("syms", c.Symbols, c.Symbols != nil)
+	put("streams", c.Streams, c.Streams != nil)
 	put("tier", c.Tier, c.Tier != "")
 	put("max_conns", c.MaxConns, c.MaxConns != 0)
 	put("iss", c.Issuer, c.Issuer != "")

@@ -47,6 +47,12 @@ func TestSmoke(t *testing.T) {
 	t.Run("floor", func(t *testing.T) { smoke(t, floor, "floor", 20) })
 	t.Run("tickgate-nats", func(t *testing.T) { smoke(t, gateway, "tickgate", 20, "-feed", "nats") })
 	t.Run("tickgate-bars", func(t *testing.T) { smoke(t, gateway, "tickgate", 20, "-stream", "bars.1s", "-pick", "fixed") })
+	t.Run("tickgate-book", func(t *testing.T) {
+		smoke(t, gateway, "tickgate", 20, "-stream", "book", "-pick", "fixed", "-max-rate", "4")
+	})
+	t.Run("tickgate-book-nats", func(t *testing.T) {
+		smoke(t, gateway, "tickgate", 20, "-stream", "book", "-pick", "fixed", "-feed", "nats")
+	})
 	t.Run("centrifugo", func(t *testing.T) {
 		bin, err := lookCentrifugo("")
 		if err != nil {

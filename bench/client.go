@@ -101,6 +101,7 @@ type client struct {
 	hc    *http.Client   // the handshake's client (its dialer picks the source address)
 	inWin []uint32       // ticks per slot in the window, when max_rate is asked
 	bars  int64          // the interval of the bar stream subscribed to; 0: ticks
+	book  bool           // subscribed to the book stream: its messages count as ticks do
 
 	conn    *websocket.Conn // set by dial; read by the run after the dial phase
 	buf     []byte
@@ -215,10 +216,14 @@ func (c *client) onFrame(frame []byte, sh *shared) {
 				continue
 			}
 		}
-		if t, ok := parseTick(line); ok && c.bars == 0 {
+		if t, ok := parseTick(line); ok && c.bars == 0 && !c.book {
 			c.onTick(t, now, hs)
 		} else if ok {
-			c.onUnexpected(hs) // a tick on a bar subscription
+			c.onUnexpected(hs) // a tick on a bar or book subscription
+		} else if t, ok := parseBook(line); ok && c.book {
+			c.onTick(t, now, hs)
+		} else if ok {
+			c.onUnexpected(hs)
 		} else if b, ok := parseBar(line); ok {
 			c.onBar(b, now, hs)
 		} else if bytes.HasPrefix(line, noticePrefix) {
@@ -257,9 +262,10 @@ func (c *client) onTick(t tickFields, now int64, hs *histShard) {
 		c.n.conflated++
 	}
 	switch {
-	case last == 0:
+	case last == 0, t.base:
 		// The first tick sets the base. It is usually the snapshot, whose
-		// ts is old, so its latency is not recorded.
+		// ts is old, so its latency is not recorded; so does a book
+		// snapshot, whatever its seq.
 		return
 	case t.seq <= last:
 		c.n.repeats++

@@ -57,9 +57,18 @@ func (f *harnessFeed) url() string {
 	return f.ns.ClientURL()
 }
 
-// run starts the simulated feed at rate ticks/s into the sink.
-func (f *harnessFeed) run(rate float64, stderr io.Writer) error {
-	src, err := sim.New(sim.Config{Rate: rate})
+// harnessBookChurn is the harness feed's book churn with books on: the
+// gateway's own default (feed.sim.book_churn).
+const harnessBookChurn = 0.25
+
+// run starts the simulated feed at rate ticks/s into the sink, with each
+// symbol's order book (sim.Config.Book) if books.
+func (f *harnessFeed) run(rate float64, books bool, stderr io.Writer) error {
+	cfg := sim.Config{Rate: rate}
+	if books {
+		cfg.Book, cfg.Churn = true, harnessBookChurn
+	}
+	src, err := sim.New(cfg)
 	if err != nil {
 		return err
 	}

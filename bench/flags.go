@@ -41,6 +41,7 @@ type options struct {
 	maxRate      float64 // max_rate asked in each subscribe; 0 = every tick
 	stream       string  // ticks, bars.1s or bars.1m
 	serverProf   string  // fetch the server's CPU profile of the window into this file
+	serverHeap   string  // fetch the server's heap profile at the window's end into this file
 	churnRate    float64 // churn: new short-lived connections per second
 	settle       time.Duration
 	gatewayBin   string
@@ -70,6 +71,7 @@ type workload struct {
 // Streams a client can subscribe to (docs/protocol.md).
 const (
 	streamTicks  = "ticks"
+	streamBook   = "book"
 	streamBars1s = "bars.1s"
 	streamBars1m = "bars.1m"
 )
@@ -96,10 +98,13 @@ var workloads = map[string]workload{
 	// 1,000 ticks/s feed, each trading several times a second, so every
 	// client gets 10 final 1s bars a second, in a burst after each second.
 	"bars": {clients: 10000, symbols: 10, pick: pickFixed, rate: 1000, stream: streamBars1s},
+	// book (issue 20): the dashboard's clients on the book stream instead:
+	// the 20 hottest symbols' books (book.depth 10), 4 updates/s each.
+	"book": {clients: 10000, symbols: 20, pick: pickFixed, rate: 2000, maxRate: 4, stream: streamBook},
 }
 
 // workloadNames is the -workload help and error text.
-const workloadNames = "fanout, hot, idle, slow, light, sweep, dashboard, churn, bars, slowlink or custom"
+const workloadNames = "fanout, hot, idle, slow, light, sweep, dashboard, churn, bars, book, slowlink or custom"
 
 // targets maps each -target to its wire protocol.
 var targets = map[string]string{
@@ -130,8 +135,9 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.StringVar(&o.centrifugo, "centrifugo", "", "centrifugo binary for -target centrifugo (default: centrifugo on PATH)")
 	fs.BoolVar(&o.pin, "pin", false, "run the spawned server and the harness on disjoint CPU sets (server: the first half of the CPUs, harness: the rest)")
 	fs.Float64Var(&o.maxRate, "max-rate", 0, "max_rate asked in each client's subscribe op (0 = every tick, subscribe by ?symbols=)")
-	fs.StringVar(&o.stream, "stream", streamTicks, "stream each client subscribes to: ticks, bars.1s or bars.1m (bars by a subscribe op; tickgate only)")
+	fs.StringVar(&o.stream, "stream", streamTicks, "stream each client subscribes to: ticks, bars.1s, bars.1m or book (by a subscribe op; tickgate only)")
 	fs.StringVar(&o.serverProf, "server-profile", "", "fetch the spawned server's CPU profile of the measured window (/debug/pprof) into this file (tickgate, baseline)")
+	fs.StringVar(&o.serverHeap, "server-heap", "", "fetch the spawned server's heap profile (/debug/pprof/heap, by allocation site) at the end of the measured window into this file (tickgate, baseline)")
 	fs.Float64Var(&o.churnRate, "churn-rate", 100, "churn: short-lived connections opened per second")
 	fs.DurationVar(&o.settle, "settle", 30*time.Second, "churn: time after the churn stops before the last server figures are taken")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "server binary to -spawn instead of building it")
@@ -239,8 +245,8 @@ func (o *options) validate() error {
 	check(o.target != "centrifugo" || o.spawn, "-target centrifugo needs -spawn: the harness configures it and feeds it")
 	check(!o.pin || o.spawn, "-pin needs -spawn")
 	check(o.maxRate >= 0, "-max-rate must be >= 0, got %g", o.maxRate)
-	check(o.stream == streamTicks || o.stream == streamBars1s || o.stream == streamBars1m, "-stream %q: want ticks, bars.1s or bars.1m", o.stream)
-	check(o.stream == streamTicks || (o.target == "tickgate" && !o.findMax && o.workload != "churn"), "-stream %s: tickgate only (the others have no bars), not with -find-max (the bar rate does not follow the feed rate) or churn", o.stream)
+	check(o.stream == streamTicks || o.stream == streamBars1s || o.stream == streamBars1m || o.stream == streamBook, "-stream %q: want ticks, bars.1s, bars.1m or book", o.stream)
+	check(o.stream == streamTicks || (o.target == "tickgate" && !o.findMax && o.workload != "churn"), "-stream %s: tickgate only (the others have no bars or books), not with -find-max (the bar and book rates do not follow the feed rate) or churn", o.stream)
 	check(o.churnRate > 0, "-churn-rate must be > 0, got %g", o.churnRate)
 	check(o.settle >= 0, "-settle must be >= 0")
 	check(o.workload != "churn" || (!o.findMax && o.target != "centrifugo" && o.maxRate == 0), "-workload churn: not with -find-max, -max-rate or -target centrifugo")

@@ -192,3 +192,38 @@ func TestCentrifugoLine(t *testing.T) {
 		t.Errorf("error reply counted %d times, want 1", c.protoErrs)
 	}
 }
+
+// TestBookMessages: a book client counts book messages as ticks (seq, ts
+// and n), its snapshot and updates alike, and takes a tick for unexpected;
+// a ticks client takes a book message for unexpected.
+func TestBookMessages(t *testing.T) {
+	t.Parallel()
+	book := func(typ string, seq uint64, tail string) []byte {
+		return fmt.Appendf(nil, `{"type":%q,"sym":"AAPL","seq":%d,"checksum":57838067,"bids":[[189.3,200],[189.29,500]],"asks":[[189.32,100]],"ts":%d%s}`, typ, seq, 1000+seq, tail)
+	}
+	for _, line := range [][]byte{book("book", 12, ""), book("book_update", 12, `,"n":3`), book("book_update", 12, `,"delayed":true,"n":3`)} {
+		got, ok := parseBook(line)
+		if !ok || string(got.sym) != "AAPL" || got.seq != 12 || got.ts != 1012 || (got.n == 3) != bytes.Contains(line, []byte(`"n":3`)) {
+			t.Errorf("parseBook(%s) = %+v %v", line, got, ok)
+		}
+	}
+	for _, bad := range []string{`{"type":"bookx","sym":"AAPL","seq":1,"ts":1}`, `{"type":"book","seq":1,"ts":1}`, `{"type":"tick","sym":"AAPL","seq":1,"ts":1}`} {
+		if _, ok := parseBook([]byte(bad)); ok {
+			t.Errorf("parseBook(%s) ok", bad)
+		}
+	}
+	sh := newShared(1)
+	sh.phase.Store(phaseMeasure)
+	c := newClient(0, "", []string{"AAPL"}, false)
+	c.book = true
+	c.onFrame(frameOf(book("book", 12, ""), book("book_update", 13, ""), book("book_update", 16, `,"n":3`), book("book_update", 18, ""),
+		book("book", 30, ""), book("book_update", 31, ""), tickJSON("AAPL", 32, 1)), sh) // a snapshot is a new base, not a gap
+	if want := (counters{deliveries: 6, frames: 1, conflated: 1, gaps: 1, unexpected: 1}); c.n.deliveries != want.deliveries || c.n.conflated != want.conflated || c.n.gaps != want.gaps || c.n.unexpected != want.unexpected {
+		t.Errorf("book client counted %+v, want %+v", c.n, want)
+	}
+	ticks := newClient(1, "", []string{"AAPL"}, false)
+	ticks.onFrame(frameOf(book("book", 1, "")), sh)
+	if ticks.n.unexpected != 1 || ticks.n.deliveries != 0 {
+		t.Errorf("ticks client counted %+v for a book", ticks.n)
+	}
+}

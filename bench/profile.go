@@ -27,6 +27,17 @@ func (r *runner) startServerProfile(ctx context.Context) func() error {
 	return func() error { return <-errc }
 }
 
+// fetchServerHeap, with -server-heap, fetches the spawned server's heap
+// profile into that file. Taken after the window's last scrape: the
+// profile's forced GC must not move the figures of the window.
+func (r *runner) fetchServerHeap(ctx context.Context) error {
+	if r.opt.serverHeap == "" || r.server == nil {
+		return nil
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", r.server.port)
+	return fetchTo(ctx, r.mc, url, r.opt.serverHeap)
+}
+
 // fetchTo GETs url into the file path.
 func fetchTo(ctx context.Context, hc *http.Client, url, path string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

@@ -36,20 +36,22 @@ type Result struct {
 	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
 	FramesPerSec     float64 `json:"frames_per_sec"`
 	BytesPerSec      float64 `json:"bytes_per_sec"`
-	MessagesPerFrame float64 `json:"messages_per_frame"`
-	LatencyP50Ms     float64 `json:"latency_p50_ms"`
-	LatencyP99Ms     float64 `json:"latency_p99_ms"`
-	LatencyP999Ms    float64 `json:"latency_p999_ms"`
-	LatencyMaxMs     float64 `json:"latency_max_ms"`
-	Gaps             uint64  `json:"gaps"`
-	Repeats          uint64  `json:"repeats"`
-	Unexpected       uint64  `json:"unexpected"`
-	ConflatedTicks   uint64  `json:"conflated_ticks"` // delivered ticks with n > 1
-	Notices          uint64  `json:"notices"`
-	Partials         uint64  `json:"partials"`        // progress updates of forming bars (not deliveries)
-	ProtocolErrors   uint64  `json:"protocol_errors"` // error replies (a refused Centrifugo subscribe)
-	MaxRateAsked     float64 `json:"max_rate_asked"`
-	OverRate         uint64  `json:"over_rate"` // client symbols updated more than max_rate/s (+1) in the window
+	// BytesPerSecPerClient is BytesPerSec over the connections.
+	BytesPerSecPerClient float64 `json:"bytes_per_sec_per_client"`
+	MessagesPerFrame     float64 `json:"messages_per_frame"`
+	LatencyP50Ms         float64 `json:"latency_p50_ms"`
+	LatencyP99Ms         float64 `json:"latency_p99_ms"`
+	LatencyP999Ms        float64 `json:"latency_p999_ms"`
+	LatencyMaxMs         float64 `json:"latency_max_ms"`
+	Gaps                 uint64  `json:"gaps"`
+	Repeats              uint64  `json:"repeats"`
+	Unexpected           uint64  `json:"unexpected"`
+	ConflatedTicks       uint64  `json:"conflated_ticks"` // delivered ticks with n > 1
+	Notices              uint64  `json:"notices"`
+	Partials             uint64  `json:"partials"`        // progress updates of forming bars (not deliveries)
+	ProtocolErrors       uint64  `json:"protocol_errors"` // error replies (a refused Centrifugo subscribe)
+	MaxRateAsked         float64 `json:"max_rate_asked"`
+	OverRate             uint64  `json:"over_rate"` // client symbols updated more than max_rate/s (+1) in the window
 
 	Feed             string   `json:"feed"` // sim, nats, or centrifugo-http
 	Pinned           bool     `json:"pinned"`
@@ -72,8 +74,15 @@ type Result struct {
 	ConnectP50Ms        float64        `json:"connect_p50_ms"`
 	ConnectP99Ms        float64        `json:"connect_p99_ms"`
 
-	ServerRSSBytes          *float64 `json:"server_rss_bytes"`
-	ServerRSSPerConnBytes   *float64 `json:"server_rss_per_conn_bytes"`
+	ServerRSSBytes        *float64 `json:"server_rss_bytes"`
+	ServerRSSPerConnBytes *float64 `json:"server_rss_per_conn_bytes"`
+	// Where a connection's bytes go, for a Go server that exports its
+	// memstats: heap spans and goroutine stacks in use, and goroutines,
+	// each as the change from before connecting to the window's start, per
+	// connection.
+	ServerHeapPerConnBytes  *float64 `json:"server_heap_per_conn_bytes"`
+	ServerStackPerConnBytes *float64 `json:"server_stack_per_conn_bytes"`
+	ServerGoroutinesPerConn *float64 `json:"server_goroutines_per_conn"`
 	ServerCPUSeconds        *float64 `json:"server_cpu_seconds"`
 	ServerCPUUsPerDelivery  *float64 `json:"server_cpu_us_per_delivery"`
 	ServerMessagesPerSec    *float64 `json:"server_messages_per_sec"`
@@ -150,6 +159,9 @@ func (res *Result) addClients(clients []*client, sh *shared, secs float64) {
 	res.DeliveriesPerSec = float64(n.deliveries) / secs
 	res.FramesPerSec = float64(n.frames) / secs
 	res.BytesPerSec = float64(n.bytes) / secs
+	if res.Connections > 0 {
+		res.BytesPerSecPerClient = res.BytesPerSec / float64(res.Connections)
+	}
 	if n.frames > 0 {
 		res.MessagesPerFrame = float64(n.deliveries) / float64(n.frames)
 	}
@@ -167,6 +179,12 @@ func (res *Result) addServer(w *window, conns int) {
 	}
 	if b.cpuOK() && s0.cpuOK() && conns > 0 {
 		res.ServerRSSPerConnBytes = ptr((s0.rss - b.rss) / float64(conns))
+	}
+	if b.ok && s0.ok && s0.heap > 0 && conns > 0 {
+		n := float64(conns)
+		res.ServerHeapPerConnBytes = ptr((s0.heap - b.heap) / n)
+		res.ServerStackPerConnBytes = ptr((s0.stacks - b.stacks) / n)
+		res.ServerGoroutinesPerConn = ptr((s0.goroutines - b.goroutines) / n)
 	}
 	if b.ok && f.ok {
 		res.SlowDropped = ptr(f.slow - b.slow)
@@ -238,15 +256,15 @@ func (res *Result) printTable(out io.Writer) {
 	row("feed rate", "%.1f ticks/s  (expected fan-out %.1f; server saw %s ticks/s)", res.FeedRate, res.ExpectedFanout, fmtOpt(res.ServerFeedTicksPerSec, 1))
 	row("window", "%.1f s after %.1f s warm-up", res.DurationS, res.WarmupS)
 	row("deliveries/s", "%.0f  (server sent %s/s)", res.DeliveriesPerSec, fmtOpt(res.ServerMessagesPerSec, 0))
-	row("frames/s, bytes/s", "%.0f, %.1f MB/s  (%.2f msgs/frame)", res.FramesPerSec, res.BytesPerSec/1e6, res.MessagesPerFrame)
+	row("frames/s, bytes/s", "%.0f, %.1f MB/s  (%.2f msgs/frame, %.0f bytes/s per client)", res.FramesPerSec, res.BytesPerSec/1e6, res.MessagesPerFrame, res.BytesPerSecPerClient)
 	latency := "latency ms"
-	if res.Stream != streamTicks {
+	if res.Stream != streamTicks && res.Stream != streamBook {
 		latency = "bar latency ms"
 	}
 	row(latency, "p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyP999Ms, res.LatencyMaxMs)
 	row("server latency ms", "p50 %s  p99 %s", fmtOpt(res.ServerLatencyP50Ms, 2), fmtOpt(res.ServerLatencyP99Ms, 2))
 	row("gaps / repeats / unexpected", "%d / %d / %d  (conflated ticks %d, notices %d, protocol errors %d)", res.Gaps, res.Repeats, res.Unexpected, res.ConflatedTicks, res.Notices, res.ProtocolErrors)
-	if res.Stream != streamTicks {
+	if res.Stream != streamTicks && res.Stream != streamBook {
 		row("bars", "%s: latency is receive time - bar end (t + interval); gaps by final-bar seq and span (spans > 1: %d, partials %d)", res.Stream, res.ConflatedTicks, res.Partials)
 	}
 	if res.MaxRateAsked > 0 {
@@ -254,6 +272,7 @@ func (res *Result) printTable(out io.Writer) {
 	}
 	row("disconnects", "%v  (slow clients %d, server dropped %s, slow drain %v)", res.Disconnects, res.SlowClients, fmtOpt(res.SlowDropped, 0), res.SlowDrain)
 	row("server RSS", "%s MB  (%s bytes/conn)", fmtOpt(scale(res.ServerRSSBytes, 1e-6), 1), fmtOpt(res.ServerRSSPerConnBytes, 0))
+	row("per conn", "heap %s B, stacks %s B, goroutines %s", fmtOpt(res.ServerHeapPerConnBytes, 0), fmtOpt(res.ServerStackPerConnBytes, 0), fmtOpt(res.ServerGoroutinesPerConn, 3))
 	row("CPU s (window)", "server %s  harness %.2f  (µs/delivery: server %s, harness %.3f)", fmtOpt(res.ServerCPUSeconds, 2), res.HarnessCPUSeconds, fmtOpt(res.ServerCPUUsPerDelivery, 3), res.HarnessCPUUsPerDelivery)
 	row("gateway CPU µs", "per frame %s, per delivery %s, CPU-s per s %s  (feed %s, pinned %v, harness fed %s ticks/s)", fmtOpt(res.GatewayCPUUsPerFrame, 2), fmtOpt(res.GatewayCPUUsPerDelivery, 3), fmtOpt(res.GatewayCPUPerSec, 3), res.Feed, res.Pinned, fmtOpt(res.HarnessFedPerSec, 1))
 	row("host", "%s, %d CPUs, GOMAXPROCS %d, %s", res.GoVersion, res.NProc, res.GOMAXPROCS, res.Timestamp)

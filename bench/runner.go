@@ -163,7 +163,7 @@ func (r *runner) spawn(ctx context.Context, bins *binCache) error {
 		r.feed = startCentrifugoFeed(r.server.port)
 	}
 	if r.feed != nil {
-		if err := r.feed.run(r.rate, r.stderr); err != nil {
+		if err := r.feed.run(r.rate, r.opt.stream == streamBook, r.stderr); err != nil {
 			return err
 		}
 	}
@@ -233,6 +233,7 @@ func (r *runner) newClient(i int, syms []string, slow bool, port string) *client
 	if op && c.proto == protoTickgate {
 		c.hello = subscribeOp(syms, r.opt.stream, r.opt.maxRate)
 		c.bars = streamInterval([]byte(r.opt.stream))
+		c.book = r.opt.stream == streamBook
 		if r.opt.maxRate > 0 {
 			c.inWin = make([]uint32, len(syms))
 		}
@@ -375,6 +376,9 @@ func (r *runner) measure(ctx context.Context, w *window) error {
 		return err
 	}
 	w.end, _ = r.scrape(ctx)
+	if err := r.fetchServerHeap(ctx); err != nil {
+		fmt.Fprintln(r.stderr, "warning: server heap profile:", err)
+	}
 	return nil
 }
 

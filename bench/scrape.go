@@ -22,6 +22,8 @@ const (
 	mLatency   = "tickgate_delivery_latency_seconds"
 	mGoroutine = "go_goroutines"
 	mFDs       = "process_open_fds"
+	mHeapInuse = "go_memstats_heap_inuse_bytes"
+	mStacks    = "go_memstats_stack_inuse_bytes"
 )
 
 // serverStats is one scrape of the figures the harness reports. ok is
@@ -32,6 +34,7 @@ type serverStats struct {
 	at                          time.Time
 	rss, cpu, slow, sent, ticks float64
 	goroutines, fds             float64        // goroutines is 0 unless the server exports go_goroutines
+	heap, stacks                float64        // Go heap spans and goroutine stacks in use; 0 unless exported
 	hasTicks                    bool           // the server exports mFeedTicks (the baseline does not)
 	hasSent                     bool           // the server exports mSent (tickgate and the baseline)
 	latency                     *dto.Histogram // nil if the server has none
@@ -67,6 +70,7 @@ func scrape(ctx context.Context, hc *http.Client, url string) (serverStats, erro
 	st.sent, st.hasSent = sumValues(mfs[mSent]), mfs[mSent] != nil
 	st.goroutines = sumValues(mfs[mGoroutine])
 	st.fds = sumValues(mfs[mFDs])
+	st.heap, st.stacks = sumValues(mfs[mHeapInuse]), sumValues(mfs[mStacks])
 	st.ticks, st.hasTicks = sumValues(mfs[mFeedTicks]), mfs[mFeedTicks] != nil
 	if mf := mfs[mLatency]; mf != nil && len(mf.GetMetric()) > 0 {
 		st.latency = mf.GetMetric()[0].GetHistogram()

@@ -65,16 +65,17 @@ func specFor(o *options, port int, rate float64, natsURL string) (*serverSpec, e
 		// default, 1000, refused all but 1,000 of a 10,000-client run).
 		"TICKGATE_SERVER_MAX_CONNECTIONS_PER_IP=0",
 		"TICKGATE_LOG_LEVEL=warn",
+		// The simulator's order books cost its shards work whether or not a
+		// client takes them: on only for the book workload, so that tick
+		// runs compare with the references (which carry ticks alone) as
+		// before books existed. The synthetic past is for the page.
+		"TICKGATE_FEED_SIM_BOOK=" + strconv.FormatBool(o.stream == streamBook),
+		"TICKGATE_FEED_SIM_BACKFILL=0s",
 	}
 	if natsURL != "" {
 		env = append(env, "TICKGATE_FEED_SOURCE=nats", "TICKGATE_FEED_NATS_URLS="+natsURL)
 	}
-	if o.workload == "slowlink" {
-		// Live ticks only: the synthetic past, published as the clients
-		// connect, would be measured as hours of latency.
-		env = append(env, "TICKGATE_FEED_SIM_BACKFILL=0s")
-	}
-	if o.serverProf != "" {
+	if o.serverProf != "" || o.serverHeap != "" {
 		env = append(env, "TICKGATE_SERVER_PPROF=true")
 	}
 	return &serverSpec{env: env, readyPath: "/readyz"}, nil

@@ -616,6 +616,10 @@ func checkCompose(t *testing.T) {
 	if pub := compose.Services["publisher"]; !slices.Contains(pub.Command, "publish") || pub.Environment["TICKGATE_FEED_NATS_URLS"] == "" {
 		t.Errorf("publisher: want command publish with TICKGATE_FEED_NATS_URLS, got %v %v", pub.Command, pub.Environment)
 	}
+	// The demo halts symbols (off by default), so its page shows halts.
+	if h, err := strconv.ParseFloat(compose.Services["publisher"].Environment["TICKGATE_FEED_SIM_HALTS_PER_HOUR"], 64); err != nil || h <= 0 {
+		t.Errorf("publisher: want TICKGATE_FEED_SIM_HALTS_PER_HOUR > 0 for the demo, got %v", err)
+	}
 	if !slices.Contains(compose.Services["prometheus"].Command, "--enable-feature=native-histograms") {
 		t.Error("prometheus: --enable-feature=native-histograms missing")
 	}

@@ -34,10 +34,13 @@ const (
 // message to; cut then takes it out. Each message starts on an 8-byte
 // boundary so a reader of one message never shares a word with the shard
 // writing the next.
-func (a *arena) start() []byte {
+func (a *arena) start() []byte { return a.startFor(maxMsgBytes) }
+
+// startFor is start for a message of up to room bytes (a book's).
+func (a *arena) startFor(room int) []byte {
 	begin := (len(a.buf) + 7) &^ 7
-	if begin+maxMsgBytes > cap(a.buf) {
-		a.renew()
+	if begin+room > cap(a.buf) {
+		a.renewFor(room)
 		begin = 0
 	}
 	a.mark = begin
@@ -45,8 +48,11 @@ func (a *arena) start() []byte {
 }
 
 // renew starts a new block; the current one becomes the one before.
-func (a *arena) renew() {
-	a.prev, a.buf = a.buf, make([]byte, 0, arenaChunk)
+func (a *arena) renew() { a.renewFor(0) }
+
+// renewFor is renew with room for a message of room bytes.
+func (a *arena) renewFor(room int) {
+	a.prev, a.buf = a.buf, make([]byte, 0, max(arenaChunk, room))
 	a.gen++
 }
 

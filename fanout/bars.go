@@ -106,7 +106,7 @@ func appendPrice(dst []byte, key string, px float64) []byte {
 // t opens first in the epoch is not joined part-way. The caller holds
 // shard.mu.
 func (s *shard) aggregate(sym *symbol, t *feed.Tick, n int64, whole bool, now int64) {
-	for st := Bars1s; st < numStreams; st++ {
+	for st := Bars1s; st < barStreams; st++ {
 		b := &sym.bars[st]
 		iv := int64(st.Interval())
 		start := t.TS - t.TS%iv
@@ -210,7 +210,7 @@ func (bc *barClock) run(s *shard, now int64) {
 			if tier == nil {
 				continue
 			}
-			for st := Bars1s; st < numStreams; st++ {
+			for st := Bars1s; st < barStreams; st++ {
 				b := &tier.bars[st]
 				switch {
 				case !b.open:

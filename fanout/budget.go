@@ -10,7 +10,12 @@ import (
 // keeps: each topic's records (its snapshot and history, ring.go) and the
 // delay line's held ticks (delay.go). What is kept is fixed-size records in
 // arrays the budget sizes, so the bytes counted are the bytes allocated:
-// a ring's capacity times its element size. Live message bytes (the
+// a ring's capacity times its element size. A book's messages vary in
+// size, so a book topic keeps their bytes too, in a log of blocks it lets
+// go as its records leave (booklog.go), counted as it allocates them; and
+// a held book or status counts its payload beside its slot
+// (delay_depth.go). A book's state and a symbol's status, like its forming
+// bars, are per-symbol state, not kept messages. Live message bytes (the
 // shard's arena, client queues) are not kept by the engine and are not in
 // the budget: queues are bounded per client by Config.QueueBytes.
 //
@@ -57,11 +62,12 @@ type keptKind uint8
 const (
 	keptTicks keptKind = iota // ticks topics' records
 	keptBars                  // bar topics' records
-	keptDelay                 // the delay line's held ticks
+	keptDelay                 // the delay line's held ticks, books and statuses
+	keptBooks                 // book topics' records and the bytes of their log (booklog.go)
 	numKinds
 )
 
-var kindNames = [numKinds]string{keptTicks: "ticks", keptBars: "bars", keptDelay: "delay_line"}
+var kindNames = [numKinds]string{keptTicks: "ticks", keptBars: "bars", keptDelay: "delay_line", keptBooks: "books"}
 
 func (k keptKind) String() string { return kindNames[k] }
 
@@ -83,7 +89,7 @@ func (b *budget) fits(t *tally, delta int64, rank uint64) bool {
 			return false
 		}
 		need := (b.total + delta - b.share + recordBytes - 1) / recordBytes
-		b.shrink(t, tp, max(len(tp.kept.buf)-int(need), 1))
+		b.shrink(t, tp, max(len(tp.kept.buf)-int(need), tp.floor()))
 	}
 	return true
 }
@@ -97,15 +103,16 @@ func (b *budget) add(k keptKind, delta int64) {
 
 // grow gives tp's full ring more room toward its history, if the budget
 // fits it; a ring with no room at all gets one record, its snapshot,
-// regardless. The caller holds shard.mu.
+// regardless (a book's snapshot is its state: its ring is history alone,
+// tp.floor). The caller holds shard.mu.
 func (b *budget) grow(t *tally, tp *topic) {
 	c := len(tp.kept.buf)
-	want := max(tp.history, 1)
+	want := max(tp.history, tp.floor())
 	if c >= want {
 		return
 	}
 	nc, rank := min(max(2*c, 8), want), tp.recency
-	if c == 0 {
+	if c == 0 && tp.floor() > 0 {
 		nc, rank = 1, always
 	}
 	delta := int64(nc-c) * recordBytes
@@ -118,9 +125,9 @@ func (b *budget) grow(t *tally, tp *topic) {
 // shrink releases tp's oldest records down to capacity c, counting them
 // and their bytes as evicted.
 func (b *budget) shrink(t *tally, tp *topic, c int) {
-	k, old := tp.kind(), len(tp.kept.buf)
+	k, before := tp.kind(), b.used[tp.kind()]
 	t.evicted[k] += int64(b.resize(tp, c))
-	t.evictedBytes[k] += int64(old-c) * recordBytes
+	t.evictedBytes[k] += before - b.used[k] // records, and a book's log blocks with them
 }
 
 // resize gives tp's ring capacity c and accounts for it: its bytes, and
@@ -128,10 +135,11 @@ func (b *budget) shrink(t *tally, tp *topic, c int) {
 func (b *budget) resize(tp *topic, c int) (dropped int) {
 	b.add(tp.kind(), int64(c-len(tp.kept.buf))*recordBytes)
 	dropped = tp.kept.resize(c)
-	switch {
-	case c > 1 && tp.victim < 0:
+	tp.keptChanged()
+	switch floor := tp.floor(); {
+	case c > floor && tp.victim < 0:
 		heap.Push(&b.victims, tp)
-	case c <= 1 && tp.victim >= 0:
+	case c <= floor && tp.victim >= 0:
 		heap.Remove(&b.victims, tp.victim)
 	}
 	return dropped

@@ -64,13 +64,14 @@ func checkBudget(tb testing.TB, e *Engine) {
 				if tier == nil {
 					continue
 				}
+				used[keptBooks] += tier.book.log.bytes
 				for _, tp := range tier.topics {
 					c := len(tp.kept.buf)
 					used[tp.kind()] += int64(c) * recordBytes
-					if (c > 1) != (tp.victim >= 0) {
+					if (c > tp.floor()) != (tp.victim >= 0) {
 						tb.Fatalf("%s %s: capacity %d, victim index %d", tier.name, tp.stream, c, tp.victim)
 					}
-					if c > 1 {
+					if c > tp.floor() {
 						victims++
 					}
 				}
@@ -78,11 +79,20 @@ func checkBudget(tb testing.TB, e *Engine) {
 		}
 		for _, l := range s.delay.lanes {
 			used[keptDelay] += int64(len(l.held.buf)) * heldTickBytes
+			for i := range l.held.n {
+				if d := l.held.at(i).depth; d != nil {
+					used[keptDelay] += d.counted
+				}
+			}
 		}
 		b := &s.budget
 		total, share := b.total, b.share
 		s.mu.Unlock()
-		if used != b.used || total != used[0]+used[1]+used[2] || victims != len(b.victims) {
+		sum := int64(0)
+		for _, n := range used {
+			sum += n
+		}
+		if used != b.used || total != sum || victims != len(b.victims) {
 			tb.Fatalf("shard %d counts %v (total %d, %d victims), keeps %v (%d victims)", s.id, b.used, total, len(b.victims), used, victims)
 		}
 		if total > share {
@@ -134,6 +144,7 @@ func TestBudgetEvictsLeastRecentlySubscribedFirst(t *testing.T) {
 # HELP tickgate_memory_kept_bytes Bytes of kept messages under the memory budget, by kind: ticks and bars (snapshots and histories), delay_line (the delayed tier's held ticks).
 # TYPE tickgate_memory_kept_bytes gauge
 tickgate_memory_kept_bytes{kind="bars"} 0
+tickgate_memory_kept_bytes{kind="books"} 0
 tickgate_memory_kept_bytes{kind="delay_line"} 0
 tickgate_memory_kept_bytes{kind="ticks"} %d
 `, f.e.shards[0].budget.used[keptTicks])

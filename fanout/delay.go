@@ -29,13 +29,15 @@ import (
 // from, is dropped instead, so no tick of the new run stands for one of
 // the old.
 
-// heldTick is a tick waiting in the delay line. n is how many feed ticks
-// it stands for (1 unless merged). Its strings are the engine's own (the
+// heldTick is a tick waiting in the delay line, or a book or status in a
+// tick's place (depth, delay_depth.go). n is how many feed messages it
+// stands for (1 unless merged). Its strings are the engine's own (the
 // twin's name, the symbol's epoch), so a held tick pins nothing of the
 // feed's.
 type heldTick struct {
-	tick feed.Tick
-	n    int64
+	tick  feed.Tick
+	n     int64
+	depth *heldDepth // nil for a tick
 }
 
 // heldTickBytes is what one held tick's slot costs the line.
@@ -56,9 +58,10 @@ type delayLine struct {
 	// the ticks its delayed twin waits for; it is empty without a delayed
 	// tier, when no symbol has a twin.
 	lanes       []heldLane
-	ticks       int   // ticks held
-	bytes       int64 // the lanes' slots, held or free: what the line costs
-	nextRelease int64 // the earliest held tick's release time; 0 when empty
+	ticks       int          // ticks held (books and statuses among them)
+	bytes       int64        // the lanes' slots, held or free, and the held books' payloads: what the line costs
+	nextRelease int64        // the earliest held tick's release time; 0 when empty
+	spare       []*heldDepth // released book and status payloads, for reuse
 }
 
 // heldLane is one delayed twin's part of the line.
@@ -78,20 +81,25 @@ func (dl *delayLine) next() int64 { return releaseAt(dl.nextRelease) }
 // idx, in its twin's lane, and reports how many held ticks it merged to
 // make room.
 func (dl *delayLine) hold(b *budget, tl *tally, idx int, t *feed.Tick, epoch string) (merged int) {
+	return dl.holdHeld(b, tl, idx, heldTick{tick: *t, n: 1}, epoch)
+}
+
+// holdHeld is hold for any held message: a tick, or a book or status in
+// a tick's place.
+func (dl *delayLine) holdHeld(b *budget, tl *tally, idx int, h heldTick, epoch string) (merged int) {
 	l := &dl.lanes[idx]
-	h := heldTick{tick: *t, n: 1}
 	h.tick.Symbol = l.twin.name
 	if h.tick.Epoch != "" {
 		h.tick.Epoch = epoch
 	}
 	if l.held.full() && !dl.grow(b, tl, l) {
-		l.fold(&h)
+		dl.fold(b, tl, l, &h)
 		merged++
 	} else {
 		dl.ticks++
 	}
 	l.held.put(h)
-	if at := t.TS + dl.delay; dl.nextRelease == 0 || at < dl.nextRelease {
+	if at := h.tick.TS + dl.delay; dl.nextRelease == 0 || at < dl.nextRelease {
 		dl.nextRelease = at
 	}
 	return merged
@@ -130,18 +138,18 @@ func (dl *delayLine) release(b *budget, idx int) {
 	dl.resize(b, l, 0)
 }
 
-// fold makes room in l, a full lane, for h: its oldest held tick folds
-// into the next one (h itself, if it holds just one), which then stands
-// for both; across epochs the oldest is dropped instead.
-func (l *heldLane) fold(h *heldTick) {
-	old, next := l.held.oldest(), h
-	if l.held.n > 1 {
-		next = l.held.at(1)
+// fold makes room in l, a full lane, for h: its oldest held message
+// folds into the next one of its kind (h itself, if none is held), which
+// then stands for both; across epochs the oldest is dropped instead.
+// Messages of other kinds between them keep their place (foldAt).
+func (dl *delayLine) fold(b *budget, tl *tally, l *heldLane, h *heldTick) {
+	for i := 0; i < l.held.n; i++ {
+		if j := l.nextOfKind(i, h); j != nil {
+			dl.foldAt(b, tl, l, i, j)
+			return
+		}
 	}
-	if epochOf(&next.tick) == epochOf(&old.tick) {
-		next.n += old.n
-	}
-	l.held.pop()
+	dl.foldAt(b, tl, l, 0, nil) // no two of a kind: the oldest goes
 }
 
 // run publishes, on each delayed twin, the held ticks whose time has come
@@ -162,7 +170,11 @@ func (dl *delayLine) run(s *shard, now int64) {
 				}
 				break
 			}
-			s.publish(l.twin, &h.tick, h.n, now)
+			if h.depth != nil {
+				dl.releaseDepth(s, l.twin, h, now)
+			} else {
+				s.publish(l.twin, &h.tick, h.n, now)
+			}
 			l.held.pop()
 			dl.ticks--
 		}

@@ -59,6 +59,14 @@ type Config struct {
 	// BarHistory is the number of final bars each bar topic keeps for
 	// history and recovery; 0 keeps none.
 	BarHistory int
+	// BookDepth is how many levels a side each symbol's book keeps and
+	// serves; a book message that would leave more is bad data, dropped.
+	// 0 means 10. Book updates share History with ticks for recovery.
+	BookDepth int
+	// StaleAfter is how long an open symbol may go without a tick while
+	// the feed is up before its status turns stale; 0 means 10 s, below
+	// 0 turns the check off.
+	StaleAfter time.Duration
 	// Logger logs what the feed does wrong (epoch conflicts, at most once
 	// a minute per symbol); nil discards.
 	Logger *slog.Logger
@@ -74,6 +82,8 @@ type Engine struct {
 	cfg     Config
 	metrics *metrics
 	stopped chan struct{} // closed when Run returns
+	health  feedHealth    // SetFeedUp
+	free    depthFree     // books and statuses on their way, for reuse (depth.go)
 	syncMu  sync.Mutex    // one Sync at a time: each shard holds at most one marker
 
 	subscriptions atomic.Int64
@@ -104,6 +114,12 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	if cfg.BarGrace <= 0 {
 		cfg.BarGrace = 250 * time.Millisecond
 	}
+	if cfg.BookDepth <= 0 {
+		cfg.BookDepth = 10
+	}
+	if cfg.StaleAfter == 0 {
+		cfg.StaleAfter = 10 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -119,6 +135,7 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 		classes: classes,
 		cfg:     cfg,
 		stopped: make(chan struct{}),
+		free:    make(depthFree, depthFreeCap),
 	}
 	for i := range cfg.Shards {
 		e.shards = append(e.shards, newShard(i, &cfg, phased(classes, cfg.RatePhases)))
@@ -144,7 +161,7 @@ func New(cfg Config, symbols []string, reg prometheus.Registerer) (*Engine, erro
 	}
 	e.metrics = m
 	for _, s := range e.shards {
-		s.metrics = m
+		s.metrics, s.stale.health, s.free = m, &e.health, e.free
 	}
 	return e, nil
 }
@@ -169,8 +186,9 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // Publish hands t to its symbol's shard. It implements feed.Sink and must be
-// called from one goroutine, so each symbol's ticks stay in feed order. A
-// tick for a symbol the engine does not carry is counted and dropped.
+// called from one goroutine, so each symbol's ticks (and books and status,
+// depth.go) stay in feed order. A tick for a symbol the engine does not
+// carry is counted and dropped.
 func (e *Engine) Publish(t feed.Tick) {
 	sym, ok := e.symbols[t.Symbol]
 	if !ok {

@@ -75,6 +75,13 @@ type conflict struct {
 // caller holds shard.mu.
 func (s *shard) conflictLocked(sym *symbol, ep string, now int64) {
 	s.t.conflicts++
+	s.logConflictLocked(sym, ep, now)
+}
+
+// logConflictLocked lists a message of a retired epoch on sym to be
+// logged, if sym has not been logged within conflictLogEvery. The caller
+// holds shard.mu.
+func (s *shard) logConflictLocked(sym *symbol, ep string, now int64) {
 	if es := &sym.epochs; es.logged == 0 || now-es.logged >= conflictLogEvery {
 		es.logged = now
 		s.t.conflictLog = append(s.t.conflictLog, conflict{sym.name, ep, es.current})
@@ -84,7 +91,7 @@ func (s *shard) conflictLocked(sym *symbol, ep string, now int64) {
 // logConflicts logs the batch's listed epoch conflicts, outside the lock.
 func (s *shard) logConflicts() {
 	for _, c := range s.t.conflictLog {
-		s.log.Warn("epoch conflict: ticks of a retired epoch dropped; are two publishers running?",
+		s.log.Warn("epoch conflict: messages of a retired epoch dropped; are two publishers running?",
 			"sym", c.sym, "epoch", c.epoch, "current", c.current)
 	}
 }
@@ -104,7 +111,9 @@ func (s *shard) reset(sym *symbol, ep string) {
 	}
 	sym.epochs.start(ep)
 	sym.last = feed.Tick{}
-	sym.bars = [numStreams]barBuilder{}
+	sym.bars = [barStreams]barBuilder{}
+	sym.book.reset()
+	sym.status.reset()
 	for _, tp := range sym.topics {
 		tp.reset()
 		if tp.hasSubscribers() {
@@ -146,11 +155,11 @@ func (s *shard) notify(tp *topic, data []byte) {
 // encodeEpochNotice is tp's notice code ("reset" or "epoch") for epoch
 // ep, cut from the shard's arena:
 // {"type":"notice","code":"reset","sym":"AAPL","epoch":"<ep>"}, with
-// "stream" on a bar topic.
+// "stream" on a topic other than ticks.
 func (tp *topic) encodeEpochNotice(code, ep string) []byte {
 	a := &tp.sym.shard.arena
 	b := append(append(append(a.start(), `{"type":"notice","code":"`...), code...), '"')
-	if tp.stream.Bars() {
+	if tp.stream != Ticks {
 		b = append(append(append(b, `,"stream":"`...), tp.stream.String()...), '"')
 	}
 	b = append(append(b, `,"sym":"`...), tp.sym.name...)
@@ -160,10 +169,15 @@ func (tp *topic) encodeEpochNotice(code, ep string) []byte {
 }
 
 // encodeGap is tp's gap notice for the missing seqs from..to, cut from the
-// arena: {"type":"notice","code":"gap","sym":"AAPL","from":F,"to":T}.
+// arena: {"type":"notice","code":"gap","sym":"AAPL","from":F,"to":T},
+// with "stream" on a topic other than ticks.
 func (tp *topic) encodeGap(from, to uint64) []byte {
 	a := &tp.sym.shard.arena
-	b := append(a.start(), `{"type":"notice","code":"gap","sym":"`...)
+	b := append(a.start(), `{"type":"notice","code":"gap"`...)
+	if tp.stream != Ticks {
+		b = append(append(append(b, `,"stream":"`...), tp.stream.String()...), '"')
+	}
+	b = append(b, `,"sym":"`...)
 	b = append(append(b, tp.sym.name...), `","from":`...)
 	b = strconv.AppendUint(b, from, 10)
 	b = strconv.AppendUint(append(b, `,"to":`...), to, 10)

@@ -20,11 +20,15 @@ type metrics struct {
 	recovered         prometheus.Counter
 	fallbacks         prometheus.Counter
 	batchTicks        prometheus.Histogram
-	bars, lateTicks   [numStreams]prometheus.Counter // [Ticks] is nil
+	bars, lateTicks   [barStreams]prometheus.Counter // [Ticks] is nil
 	// evicted and evictedBytes count, by kind, the records the memory
 	// budget released and their bytes; [keptDelay] is nil (the line
 	// merges, counted in conflatedDelay).
 	evicted, evictedBytes [numKinds]prometheus.Counter
+
+	feedDepth    [numDepthKinds]prometheus.Counter                // books, statuses taken from the feed
+	unknownDepth [numDepthKinds]prometheus.Counter                // for a symbol the engine does not carry
+	droppedDepth [numDepthKinds][numDepthDrops]prometheus.Counter // by reason; [depthStatus] has no book reasons
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
@@ -78,11 +82,12 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		Name: "tickgate_bar_late_ticks_total",
 		Help: "Ticks that came after their bar was final (later bucket seen, or past bars.grace), not applied to it, by stream.",
 	}, []string{"stream"})
-	for _, st := range Streams()[1:] {
+	for st := Bars1s; st < barStreams; st++ {
 		m.bars[st] = bars.WithLabelValues(st.String())
 		m.lateTicks[st] = late.WithLabelValues(st.String())
 	}
 	memory := m.memory(e)
+	depthCollectors := m.depthMetrics()
 	gauges := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_subscriptions",
@@ -112,7 +117,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		}),
 	}
 	collectors := []prometheus.Collector{m.feedTicks, dropped, conflated, m.enqueued, m.slowConsumers, m.recovered, m.fallbacks, m.batchTicks, bars, late}
-	collectors = append(append(collectors, gauges...), memory...)
+	collectors = append(append(append(collectors, gauges...), memory...), depthCollectors...)
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -139,7 +144,7 @@ func (m *metrics) memory(e *Engine) []prometheus.Collector {
 			Help: "The memory budget (fanout.memory_budget): the most bytes of kept messages, snapshots, histories and the delay line together.",
 		}, func() float64 { return float64(e.cfg.MemoryBudget) }),
 	}
-	for _, k := range [...]keptKind{keptTicks, keptBars} {
+	for _, k := range [...]keptKind{keptTicks, keptBars, keptBooks} {
 		m.evicted[k] = evicted.WithLabelValues(k.String())
 		m.evictedBytes[k] = evictedBytes.WithLabelValues(k.String())
 	}
@@ -174,14 +179,18 @@ func (e *Engine) kept() (total [numKinds]int64) {
 	return total
 }
 
-// batch publishes one shard batch's counts: ticks delivered (0 for a rate
-// class flush), stale ticks and ticks of an invalid epoch dropped, and
+// batch publishes one shard batch's counts: messages from the feed
+// delivered (0 for a rate class flush), ticks and depth apart, stale
+// ticks and ticks of an invalid epoch dropped, and
 // what the enqueues did (epoch conflicts among them).
-func (m *metrics) batch(ticks, stale, invalid int, t *tally) {
-	if ticks > 0 {
-		m.feedTicks.Add(float64(ticks))
-		m.batchTicks.Observe(float64(ticks))
+func (m *metrics) batch(msgs, stale, invalid int, t *tally) {
+	if msgs > 0 {
+		m.batchTicks.Observe(float64(msgs))
 	}
+	if ticks := msgs - t.depth[depthBook] - t.depth[depthStatus]; ticks > 0 {
+		m.feedTicks.Add(float64(ticks))
+	}
+	m.depthBatch(t)
 	if stale > 0 {
 		m.staleTicks.Add(float64(stale))
 	}
@@ -216,12 +225,54 @@ func (m *metrics) sent(t *tally) {
 	add(m.conflatedRate, t.rateConflated)
 	add(m.conflatedDegraded, t.merged)
 	add(m.conflatedDelay, t.delayConflated)
-	for st := Bars1s; st < numStreams; st++ {
+	for st := Bars1s; st < barStreams; st++ {
 		add(m.bars[st], t.bars[st])
 		add(m.lateTicks[st], t.lateTicks[st])
 	}
-	for _, k := range [...]keptKind{keptTicks, keptBars} {
+	for _, k := range [...]keptKind{keptTicks, keptBars, keptBooks} {
 		add(m.evicted[k], int(t.evicted[k]))
 		add(m.evictedBytes[k], int(t.evictedBytes[k]))
+	}
+}
+
+// depthMetrics makes the series of books and statuses from the feed and
+// returns their collectors: taken, and dropped by reason (unknown_symbol
+// and the depthDrop reasons; a status has no book reasons).
+func (m *metrics) depthMetrics() []prometheus.Collector {
+	var out []prometheus.Collector
+	for k := range numDepthKinds {
+		name := depthKindNames[k]
+		taken := prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickgate_feed_" + name + "_total",
+			Help: "Book messages (books) or status changes (statuses) received from the feed by the fan-out shards.",
+		})
+		dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tickgate_feed_dropped_" + name + "_total",
+			Help: "Book messages (books) or status changes (statuses) from the feed that were not fanned out, by reason: unknown_symbol, stale_seq, epoch_conflict, invalid_epoch, and for books no_snapshot, crossed and beyond_depth.",
+		}, []string{"reason"})
+		m.feedDepth[k] = taken
+		m.unknownDepth[k] = dropped.WithLabelValues("unknown_symbol")
+		for why := range numDepthDrops {
+			if k == depthStatus && why > dropInvalidEpoch {
+				continue
+			}
+			m.droppedDepth[k][why] = dropped.WithLabelValues(why.String())
+		}
+		out = append(out, taken, dropped)
+	}
+	return out
+}
+
+// depthBatch publishes a batch's counts of books and statuses.
+func (m *metrics) depthBatch(t *tally) {
+	for k := range numDepthKinds {
+		if t.depth[k] > 0 {
+			m.feedDepth[k].Add(float64(t.depth[k]))
+		}
+		for why, n := range t.depthDrops[k] {
+			if n > 0 {
+				m.droppedDepth[k][why].Add(float64(n))
+			}
+		}
 	}
 }

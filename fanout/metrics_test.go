@@ -81,9 +81,9 @@ func TestMetricsRegisteredAndLint(t *testing.T) {
 		case "tickgate_feed_dropped_ticks_total":
 			want = 4 // every reason exists from the start, at zero
 		case "tickgate_memory_kept_bytes":
-			want = 3 // ticks, bars, delay_line
+			want = 4 // ticks, bars, delay_line, books
 		case "tickgate_memory_evicted_messages_total", "tickgate_memory_evicted_bytes_total":
-			want = 2 // ticks, bars
+			want = 3 // ticks, bars, books
 		}
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {
 			t.Errorf("%s: %d series (err %v), want %d", name, n, err, want)

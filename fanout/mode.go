@@ -19,10 +19,13 @@ func (q *queue) enter() {
 	q.from = q.base + uint64(len(q.q))
 }
 
-// leave switches q back to FIFO and queues the live notice.
+// leave switches q back to FIFO and queues the live notice. A FIFO queue
+// merges no book updates, so it lets go of scratch: the writer's batch
+// keeps what it needs of it.
 func (q *queue) leave() {
 	q.conflating = false
 	q.append(Message{Data: noticeLive})
+	q.scratch = nil
 }
 
 // Conflating reports whether c's queue conflates: from its conflated

@@ -36,7 +36,8 @@ type Policy struct {
 	Stream Stream
 	// MaxRate caps updates per second per symbol; 0 (or less) means every
 	// tick. It is rounded down to one of Config.RateClasses (up to the
-	// lowest one).
+	// lowest one). A status subscription takes every change: check sets
+	// it to 0.
 	MaxRate float64
 	// Since maps a symbol to the last position the client saw. A symbol
 	// whose messages after it are all in the history ring, without a hole,
@@ -84,8 +85,12 @@ type Result struct {
 // check is the one place that decides whether the engine serves p for
 // syms: it returns one of the errors above, wrapped, or nil. It reads only
 // the fixed symbol table and config, so Subscribe calls it before taking
-// any lock or changing anything.
+// any lock or changing anything. A max_rate on a stream it does not apply
+// to (Stream.rated) it sets to 0, which the reply's rate then shows.
 func (e *Engine) check(syms []string, p *Policy) error {
+	if !p.Stream.rated() {
+		p.MaxRate = 0
+	}
 	for _, name := range syms {
 		if !e.Known(name) {
 			return fmt.Errorf("%w: %q", ErrUnknownSymbol, name)
@@ -112,13 +117,21 @@ func (e *Engine) check(syms []string, p *Policy) error {
 func (e *Engine) Check(syms []string, p Policy) error { return e.check(syms, &p) }
 
 // HistoryMax is the most messages a subscription to st can ask for as
-// history (Policy.History).
+// history (Policy.History): none on a book, whose updates mean nothing
+// without the book they change (its ring serves since alone), or on a
+// status, which is one state.
 func (e *Engine) HistoryMax(st Stream) int {
-	if st.Bars() {
+	switch {
+	case st.Bars():
 		return max(e.cfg.BarHistory, 0)
+	case st == Ticks:
+		return max(e.cfg.History, 0)
 	}
-	return max(e.cfg.History, 0)
+	return 0
 }
+
+// BookDepth is how many levels a side the engine keeps of each book.
+func (e *Engine) BookDepth() int { return e.cfg.BookDepth }
 
 // HistoryBudget is the most history messages one subscribe may ask for in
 // all (Policy.History times the symbols it names, held ones included, as

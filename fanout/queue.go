@@ -46,7 +46,7 @@ func (m *Message) countKey() string {
 	return countKeys[tickSub]
 }
 
-var countKeys = [...]string{tickSub: `,"n":`, barSub: `,"span":`, progressSub: "", noticeSub: ""}
+var countKeys = [...]string{tickSub: `,"n":`, barSub: `,"span":`, progressSub: "", bookSub: `,"n":`, statusSub: "", noticeSub: "", catchUpSub: `,"n":`}
 
 // wireLen is the length of m's wire form (AppendTo).
 func (m *Message) wireLen() int {
@@ -75,8 +75,10 @@ var (
 // conflateAt, or by its writer's staleness rule. Then a tick whose merge
 // key (its subscription's, mergeKey) already has a tick queued (after the
 // switch) replaces it in place, adding up N, so the queue holds at most one
-// tick per key plus replies. Only the writer switches it back (leave). The
-// caller (Client) holds the lock.
+// tick per key plus replies. A book update merges instead, by price level,
+// into its key's span (bookspan.go): the entry's Data is nil until a
+// drain encodes the span, once, however many updates it took in. Only the
+// writer switches it back (leave). The caller (Client) holds the lock.
 type queue struct {
 	q    []Message // pending messages from head on
 	head int       // index of the oldest pending message in q
@@ -92,6 +94,9 @@ type queue struct {
 	// the one after the conflated notice, so the client sees the notice
 	// before any tick with n.
 	from uint64
+	// scratch holds the merged book updates the last drain encoded: the
+	// writer owns them until its next Next, which reuses it.
+	scratch []byte
 }
 
 // pushResult says what push did with a message.
@@ -106,7 +111,7 @@ const (
 // push queues m, conflating if the queue is in that mode. It reports
 // entered when this push switched the queue to conflating.
 func (q *queue) push(m Message) (res pushResult, entered bool) {
-	if m.key == &noticeKey {
+	if m.key != nil && m.key.kind.barrier() {
 		return q.pushNotice(m), false
 	}
 	if q.conflating && m.key != nil && q.replace(m) {
@@ -140,14 +145,41 @@ func (q *queue) pushNotice(m Message) pushResult {
 }
 
 // append queues m. While conflating it records m's position in its merge
-// key for replace; a FIFO queue never replaces, so it leaves the key
-// untouched.
+// key for replace, and on a book starts the key's span with m's; a FIFO
+// queue never replaces, so it leaves the key untouched.
 func (q *queue) append(m Message) {
 	if q.conflating && m.key != nil {
+		if m.key.kind == bookSub {
+			q.settle(m.key)
+			m.key.startSpan()
+		}
 		m.key.queued = q.base + uint64(len(q.q))
 	}
 	q.q = append(q.q, m)
 	q.bytes += len(m.Data)
+}
+
+// settle encodes the merged book update key's queued entry stands for,
+// if it is still queued unencoded, before key's span starts again for a
+// later entry (past a barrier, or in a later spell of conflation).
+func (q *queue) settle(key *mergeKey) {
+	pos := key.queued
+	if pos < q.base+uint64(q.head) || pos >= q.base+uint64(len(q.q)) {
+		return
+	}
+	if e := &q.q[pos-q.base]; e.key == key && e.Data == nil {
+		e.Data = key.appendSpan(nil)
+		q.bytes += len(e.Data) - key.spanBytes
+	}
+}
+
+// size is what m counts for in the queue's bytes: a merged book update
+// not encoded yet counts as its span's bound.
+func (m *Message) size() int {
+	if m.Data == nil && m.key != nil {
+		return m.key.spanBytes
+	}
+	return len(m.Data)
 }
 
 // replace merges m into the pending message of its merge key, if that was
@@ -161,7 +193,12 @@ func (q *queue) replace(m Message) bool {
 	if old.key != m.key {
 		return false
 	}
-	q.bytes += len(m.Data) - len(old.Data)
+	before := old.size()
+	if m.key.kind == bookSub { // merged per price level, not replaced; encoded when drained
+		m.key.mergeSpan()
+		m.Data = nil
+	}
+	q.bytes += m.size() - before
 	m.N = old.count() + m.count()
 	*old = m
 	return true
@@ -169,16 +206,30 @@ func (q *queue) replace(m Message) bool {
 
 // drain appends pending messages to dst, oldest first, until the next one
 // would take their wire length past maxBytes, counting one separator byte between
-// messages (at least one is always taken).
+// messages (at least one is always taken). Merged book updates are
+// encoded into scratch as they are taken.
 func (q *queue) drain(dst []Message, maxBytes int) []Message {
+	q.scratch = q.scratch[:0]
 	n, wire, taken := 0, 0, 0
 	for q.head < len(q.q) {
 		m := q.q[q.head]
-		if taken > 0 && wire+taken+m.wireLen() > maxBytes {
+		size, mwire := len(m.Data), 0
+		if size > 0 {
+			mwire = m.wireLen()
+		} else if m.key != nil { // a merged book update: its bound, and its count
+			size = m.key.spanBytes
+			mwire = size + len(countKeys[bookSub]) + 20
+		}
+		if taken > 0 && wire+taken+mwire > maxBytes {
 			break
 		}
-		n += len(m.Data)
-		wire += m.wireLen()
+		if m.Data == nil && m.key != nil {
+			start := len(q.scratch)
+			q.scratch = m.key.appendSpan(q.scratch)
+			m.Data = q.scratch[start:len(q.scratch):len(q.scratch)]
+		}
+		n += size
+		wire += mwire
 		taken++
 		dst = append(dst, m)
 		q.q[q.head] = Message{} // let the shared bytes go once written

@@ -105,6 +105,11 @@ type classState struct {
 	count      int64 // feed ticks pending stands for
 	slot       int64 // the slot of the last send
 	dirty      bool  // listed in the shard's rateSlots for this class
+	// merge is, on a book topic, the merged update of the updates the
+	// class holds (bookSpan), made at its first hold; encoded says
+	// pending's bytes are its encoding already.
+	merge   *bookSpan
+	encoded bool
 }
 
 // rateSlots is the schedule of the shard's rate classes: per class, the
@@ -142,6 +147,9 @@ func (rs *rateSlots) offer(t *tally, tp *topic, k int, m Message, seq uint64, no
 	if cl.pending.Data != nil {
 		t.rateConflated++
 	}
+	if tp.stream == Book {
+		cl.holdBook(tp)
+	}
 	cl.pending, cl.pendingSeq = m, seq
 	cl.count += m.count()
 	if !cl.dirty {
@@ -168,9 +176,17 @@ func (cl *classState) send(t *tally, m Message, seq uint64, count int64) {
 
 // sendTo queues m to one subscriber. One that joined after some of the
 // ticks m stands for (its snapshot or catch-up covered them) gets a
-// smaller N, and one already at seq gets nothing, so no seq repeats.
+// smaller N, and one already at seq gets nothing, so no seq repeats. On a
+// book, a merged update does not fit the snapshot of one that joined
+// within its span (a level it drops as added then removed may be in that
+// snapshot): that one gets the book's snapshot instead.
 func (cl *classState) sendTo(t *tally, sub *subscription, m Message, seq uint64, count int64) {
 	if sub.sent >= seq {
+		return
+	}
+	if cl.merge != nil && cl.count > 0 && sub.sent != cl.merge.from && !cl.merge.snapshot {
+		sub.topic.sendSnapshot(t, sub)
+		sub.sent = seq
 		return
 	}
 	m.N = min(count, int64(seq-sub.sent))
@@ -192,15 +208,52 @@ func (rs *rateSlots) run(s *shard, now int64) {
 				continue
 			}
 			if cl.pending.Data != nil { // nil if the topic was reset meanwhile
-				cl.send(&s.t, cl.pending, cl.pendingSeq, cl.count)
+				cl.send(&s.t, cl.held(tp), cl.pendingSeq, cl.count)
 			}
-			cl.slot = slot
-			cl.pending, cl.pendingSeq, cl.count, cl.dirty = Message{}, 0, 0, false
+			cl.slot, cl.dirty = slot, false
+			cl.clearHeld()
 		}
 		clear(rs.held[i][len(keep):])
 		rs.held[i] = keep
 		if len(keep) > 0 {
 			rs.dueBy(rc.end(slot))
 		}
+	}
+}
+
+// holdBook folds the book update tp is sending into the class's merged
+// update.
+func (cl *classState) holdBook(tp *topic) {
+	if cl.merge == nil {
+		cl.merge = new(bookSpan)
+	}
+	if cl.count == 0 {
+		cl.merge.copyFrom(tp.sym.book.sending)
+	} else {
+		cl.merge.add(tp.sym.book.sending)
+	}
+	cl.encoded = false
+}
+
+// held is the message the class sends for what it holds: its pending
+// message, or on a book holding several updates their merged update,
+// encoded once for every subscriber of the class. On a book it makes the
+// held span the one the book is sending, for the queues that merge it.
+func (cl *classState) held(tp *topic) Message {
+	if cl.merge == nil {
+		return cl.pending
+	}
+	tp.sym.book.sending = cl.merge
+	if cl.count > 1 && !cl.encoded {
+		cl.pending.Data, cl.encoded = tp.encodeSpan(cl.merge), true
+	}
+	return cl.pending
+}
+
+// clearHeld forgets what the class holds.
+func (cl *classState) clearHeld() {
+	cl.pending, cl.pendingSeq, cl.count, cl.encoded = Message{}, 0, 0, false
+	if cl.merge != nil {
+		cl.merge.reset()
 	}
 }

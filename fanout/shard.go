@@ -13,11 +13,13 @@ import (
 // at most one batch for the shard lock.
 const maxBatch = 256
 
-// inTick is one entry of a shard's inbox: a tick of sym, or, with sym
-// nil, Engine.Sync's marker.
+// inTick is one entry of a shard's inbox: a tick of sym, a book or status
+// of sym (depth.go) in the tick's place, or, with sym nil, Engine.Sync's
+// marker.
 type inTick struct {
-	sym  *symbol
-	tick feed.Tick
+	sym   *symbol
+	tick  feed.Tick
+	depth *inDepth // nil for a tick
 }
 
 // shard owns a subset of the symbols: their topics (subscriber sets, last
@@ -32,6 +34,8 @@ type shard struct {
 	metrics *metrics
 	log     *slog.Logger
 	syms    []*symbol // the shard's realtime symbols, fixed at New; symbol.idx indexes it
+	depth   int       // Config.BookDepth
+	free    depthFree // the engine's, to give each inDepth back to
 
 	// Owned by the shard goroutine.
 	t     tally       // counts and writers to start for the current batch
@@ -51,7 +55,8 @@ type shard struct {
 	progress  progressList // progress updates of forming bars (progress.go)
 	delay     delayLine    // delayed-tier releases (delay.go)
 	clock     barClock     // bar closes on the feed clock (bars.go)
-	schedules [4]schedule
+	stale     staleCheck   // stale statuses (stale.go)
+	schedules [5]schedule
 }
 
 // schedule is one kind of work the shard does at a time of its own
@@ -76,9 +81,11 @@ func newShard(id int, cfg *Config, classes []rateClass) *shard {
 		delay:  delayLine{delay: int64(cfg.Delay), maxBytes: int64(cfg.DelayMaxBytes)},
 		budget: budget{share: cfg.MemoryBudget / int64(cfg.Shards)},
 		clock:  barClock{grace: int64(cfg.BarGrace)},
+		stale:  newStaleCheck(int64(cfg.StaleAfter)),
+		depth:  cfg.BookDepth,
 		timer:  time.NewTimer(time.Hour),
 	}
-	s.schedules = [...]schedule{&s.rates, &s.progress, &s.delay, &s.clock}
+	s.schedules = [...]schedule{&s.rates, &s.progress, &s.delay, &s.clock, &s.stale}
 	s.timer.Stop()
 	return s
 }
@@ -148,6 +155,10 @@ func (s *shard) deliver(batch []inTick, now int64) {
 	s.mu.Lock()
 	for i := range batch {
 		sym, t := batch[i].sym, &batch[i].tick
+		if d := batch[i].depth; d != nil {
+			s.deliverDepth(sym, d, now)
+			continue
+		}
 		switch ep := epochOf(t); {
 		case ep == sym.epochs.current:
 			if t.Seq <= sym.last.Seq {
@@ -173,6 +184,7 @@ func (s *shard) deliver(batch []inTick, now int64) {
 	s.arm(next)
 	s.t.startWriters()
 	s.logConflicts()
+	s.logBadBooks()
 	s.metrics.batch(len(batch), stale, invalid, &s.t)
 	s.t.reset()
 }
@@ -198,6 +210,7 @@ func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
 	sym.last = *t
 	s.send(tp, m, t.Seq, now)
 	s.aggregate(sym, t, n, whole, now)
+	s.tickStatus(sym, t.TS, now)
 }
 
 // liveTS is the time t's delivery latency counts from: its TS, or for a

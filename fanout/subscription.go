@@ -25,10 +25,26 @@ func newSubscription(c *Client, tp *topic, class int) *subscription {
 	sub := &subscription{c: c, topic: tp, class: class, progressIdx: -1}
 	sub.live = mergeKey{sub: sub, kind: tickSub}
 	sub.partial = mergeKey{sub: sub, kind: progressSub}
-	if tp.stream.Bars() {
+	switch {
+	case tp.stream.Bars():
 		sub.live.kind = barSub
+	case tp.stream == Book:
+		sub.live.kind = bookSub
+	case tp.stream == Status:
+		sub.live.kind = statusSub
 	}
 	return sub
+}
+
+// catchUpKey is the key sub's snapshot and recovered messages are queued
+// by: its live key, but on a book bookCatchUpKey, as a book's updates
+// merge in a lagging queue only with the structure of what is being sent
+// (bookState.sending), which a catch-up message lacks.
+func (sub *subscription) catchUpKey() *mergeKey {
+	if sub.live.kind == bookSub {
+		return &bookCatchUpKey
+	}
+	return &sub.live
 }
 
 // mergeKey is one of a subscription's keys for queue.replace. The lists
@@ -39,6 +55,12 @@ type mergeKey struct {
 	sub    *subscription // its owner
 	kind   subKind       // how its messages' count is named on the wire (Message.AppendTo)
 	queued uint64        // Client.mu: queue position of its newest message
+	// span is, on a book, the merged update its queued message stands
+	// for while the queue conflates (queue.replace), and spanBytes the
+	// bound of its wire form, which the queue counts until a drain
+	// encodes it; made at the first merge. Client.mu protects them.
+	span      *bookSpan
+	spanBytes int
 }
 
 // subKind tells what a subscription's messages are, for the name of their
@@ -49,13 +71,24 @@ const (
 	tickSub     subKind = iota // ticks: "n" counts the ticks one stands for
 	barSub                     // final bars: "span" counts the bar seqs one stands for
 	progressSub                // partial bars: no count
+	bookSub                    // book messages: "n" counts the updates one stands for, merged per price level
+	statusSub                  // status: no count, the latest replaces the one queued
 	noticeSub                  // a topic's notices (noticeKey): no count, never merged
+	catchUpSub                 // a book's catch-up (bookCatchUpKey): "n" as on ticks, never merged
 )
 
-// noticeKey marks a topic's reset and gap notices (tally.notice). It is
-// shared by every client and never written: push takes it off the message
+// barrier reports whether messages of kind are barriers in a conflating
+// queue (queue.pushNotice): never merged, and never merged across.
+func (k subKind) barrier() bool { return k >= noticeSub }
+
+// noticeKey marks a topic's reset and gap notices (tally.notice), and
+// bookCatchUpKey a book's snapshot and recovered updates. They are shared
+// by every client and never written: push takes them off the message
 // before it queues it while conflating, and merges nothing into it.
-var noticeKey = mergeKey{kind: noticeSub}
+var (
+	noticeKey      = mergeKey{kind: noticeSub}
+	bookCatchUpKey = mergeKey{kind: catchUpSub}
+)
 
 // subList is a class's (or a topic's progress) subscribers, by the merge
 // key their messages there go with; removal moves the last one into the
@@ -157,7 +190,7 @@ func (e *Engine) subscribeLocked(t *tally, c *Client, tp *topic, class int, p *P
 		c.subs[tp] = sub
 		since, asked := p.Since[tp.sym.name]
 		t.recovered += tp.catchUp(t, sub, since.Seq, recover[tp], p.History)
-		if asked && !recover[tp] {
+		if asked && !recover[tp] && tp.stream != Status { // a status always comes whole
 			t.fallbacks++
 		}
 		tp.subscribe(sub)

@@ -31,7 +31,9 @@ type symbol struct {
 	// shard.mu
 	epochs epochs // the run its seqs belong to (epoch.go)
 	last   feed.Tick
-	bars   [numStreams]barBuilder // [Ticks] is unused
+	bars   [barStreams]barBuilder // [Ticks] is unused
+	book   bookState              // the book topic's order book (book.go)
+	status statusState            // the status topic's trading status (status.go)
 }
 
 // delayedMark marks the delayed tier's messages.
@@ -43,9 +45,12 @@ func (e *Engine) newSymbol(name string, sh *shard, delayed bool) *symbol {
 		sym.lag, sym.mark = int64(e.cfg.Delay), delayedMark
 	}
 	for _, st := range Streams() {
-		history := e.cfg.History
-		if st.Bars() {
+		history := e.cfg.History // ticks, and book updates
+		switch {
+		case st.Bars():
 			history = e.cfg.BarHistory
+		case st == Status:
+			history = 0 // the current status is the whole state
 		}
 		sym.topics[st] = newTopic(sym, st, history)
 	}

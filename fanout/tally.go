@@ -7,11 +7,14 @@ type tally struct {
 	rateConflated          int
 	delayConflated         int
 	recovered, fallbacks   int
-	conflicts              int             // ticks of a retired epoch dropped
-	conflictLog            []conflict      // conflicts to log after the lock; reused
-	bars, lateTicks        [numStreams]int // per bar stream
-	evicted, evictedBytes  [numKinds]int64 // records the memory budget released, and their bytes
-	start                  []*Client       // reused across batches; grows only
+	conflicts              int                               // ticks of a retired epoch dropped
+	conflictLog            []conflict                        // conflicts to log after the lock; reused
+	depth                  [numDepthKinds]int                // books and statuses taken from the feed
+	depthDrops             [numDepthKinds][numDepthDrops]int // books and statuses dropped, by reason
+	badLog                 []badBook                         // bad books to log after the lock; reused
+	bars, lateTicks        [barStreams]int                   // per bar stream
+	evicted, evictedBytes  [numKinds]int64                   // records the memory budget released, and their bytes
+	start                  []*Client                         // reused across batches; grows only
 }
 
 // send queues m, a message of sub's topic, to sub's client.
@@ -59,5 +62,6 @@ func (t *tally) startWriters() {
 func (t *tally) reset() {
 	clear(t.start)
 	clear(t.conflictLog)
-	*t = tally{start: t.start[:0], conflictLog: t.conflictLog[:0]}
+	clear(t.badLog)
+	*t = tally{start: t.start[:0], conflictLog: t.conflictLog[:0], badLog: t.badLog[:0]}
 }

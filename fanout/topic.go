@@ -50,10 +50,24 @@ func newTopic(sym *symbol, st Stream, history int) *topic {
 
 // kind is what the budget counts the topic's records as.
 func (tp *topic) kind() keptKind {
-	if tp.stream.Bars() {
+	switch {
+	case tp.stream.Bars():
 		return keptBars
+	case tp.stream == Book:
+		return keptBooks
 	}
 	return keptTicks
+}
+
+// floor is the records the budget leaves the topic whatever it needs:
+// one, its snapshot, on a stream whose snapshot is its newest message;
+// none on a book, whose snapshot is its state (bookState.snapshot), so
+// its records are history alone. A status keeps no records at all.
+func (tp *topic) floor() int {
+	if tp.stream == Book {
+		return 0
+	}
+	return 1
 }
 
 // encodeTick is t's wire form, cut from the shard's arena, with the
@@ -72,30 +86,55 @@ func (tp *topic) encodeTick(t *feed.Tick) ([]byte, liveRef) {
 // past the last message is a hole, which recovery will not cross. It
 // returns the live message, carrying ts. The caller holds shard.mu.
 func (tp *topic) record(data []byte, rec record, ts int64) Message {
-	if rec.prev > tp.lastSeq {
-		tp.holePrev = rec.prev
-	}
-	tp.lastSeq = rec.seq
+	tp.note(rec)
 	if tp.kept.full() {
 		s := tp.sym.shard
 		s.budget.grow(&s.t, tp)
 	}
 	tp.kept.put(rec)
+	tp.keptChanged()
 	return Message{Data: data, TS: ts, N: int64(rec.n)}
+}
+
+// note makes rec the topic's last message for its seq and its holes,
+// without keeping it (record keeps it too).
+func (tp *topic) note(rec record) {
+	if rec.prev > tp.lastSeq {
+		tp.holePrev = rec.prev
+	}
+	tp.lastSeq = rec.seq
+}
+
+// keptChanged lets go of what no kept record needs any more, after the
+// ring dropped records: a book's log blocks older than its oldest record.
+// The caller holds shard.mu.
+func (tp *topic) keptChanged() {
+	switch lg := &tp.sym.book.log; {
+	case tp.stream != Book:
+	case len(tp.kept.buf) == 0: // let go of altogether
+		lg.release(&tp.sym.shard.budget)
+	default:
+		lg.trim(&tp.sym.shard.budget, tp.kept.oldest())
+	}
 }
 
 // bytesOf returns r's wire bytes: where its live bytes still are in the
 // shard's arena, or else encoded there again (and r now names those, so
 // the next catch-up shares them). The caller holds shard.mu.
 func (tp *topic) bytesOf(r *record) []byte {
+	if tp.stream == Book { // kept in the book's own log, never made again
+		b, _ := tp.sym.book.log.resolve(r.live)
+		return b
+	}
 	if b, ok := tp.sym.shard.arena.resolve(r.live); ok {
 		return b
 	}
 	var data []byte
-	if tp.stream.Bars() {
+	switch {
+	case tp.stream.Bars():
 		b := r.bar()
 		data, r.live = tp.encodeBar(&b, r.prev)
-	} else {
+	default:
 		t := r.tick(tp.sym.name)
 		data, r.live = tp.encodeTick(&t)
 	}
@@ -123,6 +162,12 @@ func (tp *topic) recoverable(since uint64) bool {
 // than the topic's current one (a legacy position, Epoch "", is taken as
 // the current one).
 func (tp *topic) recoverableFrom(since Position) bool {
+	switch {
+	case tp.stream == Status: // a state, not a stream: always sent whole
+		return false
+	case tp.stream == Book && !tp.sym.book.valid: // lost since: the gap is the feed's next snapshot's to mend
+		return false
+	}
 	if since.Epoch != "" && since.Epoch != tp.sym.epochs.current {
 		return false
 	}
@@ -136,9 +181,10 @@ func (tp *topic) recoverableFrom(since Position) bool {
 func (tp *topic) reset() {
 	tp.lastSeq, tp.holePrev = 0, 0
 	tp.kept.reset()
+	tp.keptChanged()
 	for k := range tp.classes {
 		cl := &tp.classes[k]
-		cl.pending, cl.pendingSeq, cl.count = Message{}, 0, 0
+		cl.clearHeld()
 		for _, r := range cl.subs {
 			r.key.sub.sent = 0
 		}
@@ -155,30 +201,52 @@ func (tp *topic) catchUp(t *tally, sub *subscription, since uint64, recover bool
 	sub.sent = tp.lastSeq
 	snap := tp.kept.newest()
 	switch {
-	case snap == nil:
 	case recover:
 		return tp.recover(t, sub, since)
+	case tp.stream == Book || tp.stream == Status: // the snapshot is the state
+		tp.sendSnapshot(t, sub)
+	case snap == nil:
 	case history > 0:
 		a, b := tp.kept.ordered()
 		a, b = last(a, b, history)
 		tp.sendAll(t, sub, a, b)
 	default:
-		t.send(sub, Message{Data: tp.bytesOf(snap)})
+		tp.sendSnapshot(t, sub)
 	}
 	return 0
 }
 
-// sendAll queues the records of parts, in order, to sub.
+// sendSnapshot queues tp's snapshot, if it has one, to sub: its newest
+// record's bytes, or a book's or status's state (bookState.snapshot,
+// statusState.snapshot).
+func (tp *topic) sendSnapshot(t *tally, sub *subscription) {
+	var data []byte
+	switch {
+	case tp.stream == Book:
+		data = tp.sym.book.snapshot(tp)
+	case tp.stream == Status:
+		data = tp.sym.status.snapshot(tp)
+	case tp.kept.newest() != nil:
+		data = tp.bytesOf(tp.kept.newest())
+	}
+	if data != nil {
+		t.queue(sub.c, sub.catchUpKey(), Message{Data: data})
+	}
+}
+
+// sendAll queues the records of parts, in order, to sub (by its
+// catch-up key: its live key, or a book's barrier).
 func (tp *topic) sendAll(t *tally, sub *subscription, parts ...[]record) {
 	for _, part := range parts {
 		for i := range part {
-			t.send(sub, Message{Data: tp.bytesOf(&part[i]), N: int64(part[i].n)})
+			t.queue(sub.c, sub.catchUpKey(), Message{Data: tp.bytesOf(&part[i]), N: int64(part[i].n)})
 		}
 	}
 }
 
 // recover queues the messages after since from history: each of them for
-// a subscription that takes every message, or the latest standing for all
+// a subscription that takes every message or reads a book (an update
+// does not stand for the ones before it), or the latest standing for all
 // of them (N) for a rate-limited one. It returns how many it covered.
 func (tp *topic) recover(t *tally, sub *subscription, since uint64) int {
 	if since >= tp.lastSeq {
@@ -186,7 +254,8 @@ func (tp *topic) recover(t *tally, sub *subscription, since uint64) int {
 	}
 	a, b := tp.kept.ordered()
 	a, b = after(a, b, since)
-	if sub.class == 0 {
+	each := sub.class == 0 || tp.stream == Book
+	if each {
 		tp.sendAll(t, sub, a, b)
 	}
 	var n int64
@@ -195,7 +264,7 @@ func (tp *topic) recover(t *tally, sub *subscription, since uint64) int {
 			n += int64(part[i].n)
 		}
 	}
-	if sub.class > 0 {
+	if !each {
 		t.send(sub, Message{Data: tp.bytesOf(tp.kept.newest()), N: n})
 	}
 	return int(n)
@@ -229,7 +298,7 @@ func (tp *topic) unsubscribe(sub *subscription) {
 func (tp *topic) move(t *tally, sub *subscription, class int) {
 	old := &tp.classes[sub.class]
 	if sub.class > 0 && old.pending.Data != nil {
-		old.sendTo(t, sub, old.pending, old.pendingSeq, old.count)
+		old.sendTo(t, sub, old.held(tp), old.pendingSeq, old.count)
 	}
 	tp.unsubscribe(sub)
 	sub.class = class

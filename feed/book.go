@@ -217,17 +217,18 @@ func DecodeBook(p []byte) (Book, error) {
 // finite, a negative size, a level listed twice, a side out of order, a
 // snapshot with a removal in it or a crossed snapshot. What needs the
 // receiver's book to judge (an update that crosses the book, or lands
-// beyond the depth kept) is the receiver's to check.
+// beyond the depth kept) is the receiver's to check. The error wraps
+// ErrBadBook and says its Reason (ReasonOf).
 func (b *Book) Validate() error {
 	switch {
 	case !ValidSymbol(b.Symbol):
-		return fmt.Errorf("%w: symbol %q", ErrBadBook, b.Symbol)
+		return refuse(ErrBadBook, errSymbol, "%q", b.Symbol)
 	case b.Seq == 0:
-		return fmt.Errorf("%w: %s: seq must be >= 1", ErrBadBook, b.Symbol)
+		return refuse(ErrBadBook, errField, "%s: seq must be >= 1", b.Symbol)
 	case b.TS <= 0:
-		return fmt.Errorf("%w: %s: missing ts", ErrBadBook, b.Symbol)
+		return refuse(ErrBadBook, errField, "%s: missing ts", b.Symbol)
 	case b.Epoch != "" && !ValidEpoch(b.Epoch):
-		return fmt.Errorf("%w: %s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", ErrBadBook, b.Symbol, b.Epoch)
+		return refuse(ErrBadBook, errField, "%s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", b.Symbol, b.Epoch)
 	}
 	for side, levels := range [2][]Level{b.Bids, b.Asks} {
 		better := func(x, y float64) bool { return x > y } // bids: higher is better
@@ -237,18 +238,18 @@ func (b *Book) Validate() error {
 		for i, l := range levels {
 			switch {
 			case !(l.Price > 0) || l.Price > 1e12 || math.IsInf(l.Price, 0):
-				return fmt.Errorf("%w: %s: price %v must be positive and finite", ErrBadBook, b.Symbol, l.Price)
+				return refuse(ErrBadBook, errField, "%s: price %v must be positive and finite", b.Symbol, l.Price)
 			case l.Size < 0:
-				return fmt.Errorf("%w: %s: negative size at %v", ErrBadBook, b.Symbol, l.Price)
+				return refuse(ErrBadBook, errNegativeSize, "%s: at %v", b.Symbol, l.Price)
 			case l.Size == 0 && b.Snapshot:
-				return fmt.Errorf("%w: %s: a snapshot level at %v has size 0", ErrBadBook, b.Symbol, l.Price)
+				return refuse(ErrBadBook, errLevels, "%s: a snapshot level at %v has size 0", b.Symbol, l.Price)
 			case i > 0 && !better(levels[i-1].Price, l.Price):
-				return fmt.Errorf("%w: %s: levels out of order or repeated at %v", ErrBadBook, b.Symbol, l.Price)
+				return refuse(ErrBadBook, errLevels, "%s: out of order or repeated at %v", b.Symbol, l.Price)
 			}
 		}
 	}
 	if b.Snapshot && len(b.Bids) > 0 && len(b.Asks) > 0 && b.Bids[0].Price >= b.Asks[0].Price {
-		return fmt.Errorf("%w: %s: crossed book: bid %v >= ask %v", ErrBadBook, b.Symbol, b.Bids[0].Price, b.Asks[0].Price)
+		return refuse(ErrBadBook, errCrossed, "%s: bid %v >= ask %v", b.Symbol, b.Bids[0].Price, b.Asks[0].Price)
 	}
 	return nil
 }

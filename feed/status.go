@@ -102,21 +102,22 @@ func DecodeStatus(p []byte) (Status, error) {
 
 // Validate reports why s cannot be used, or nil: a bad symbol, seq or
 // epoch, a missing ts, a state a feed may not send (ValidFeedStatus), or
-// a reason that is not 1-16 of A-Z a-z 0-9 _ - (or empty).
+// a reason that is not 1-16 of A-Z a-z 0-9 _ - (or empty). The error
+// wraps ErrBadStatus and says its Reason (ReasonOf).
 func (s *Status) Validate() error {
 	switch {
 	case !ValidSymbol(s.Symbol):
-		return fmt.Errorf("%w: symbol %q", ErrBadStatus, s.Symbol)
+		return refuse(ErrBadStatus, errSymbol, "%q", s.Symbol)
 	case s.Seq == 0:
-		return fmt.Errorf("%w: %s: seq must be >= 1", ErrBadStatus, s.Symbol)
+		return refuse(ErrBadStatus, errField, "%s: seq must be >= 1", s.Symbol)
 	case s.TS <= 0:
-		return fmt.Errorf("%w: %s: missing ts", ErrBadStatus, s.Symbol)
+		return refuse(ErrBadStatus, errField, "%s: missing ts", s.Symbol)
 	case s.Epoch != "" && !ValidEpoch(s.Epoch):
-		return fmt.Errorf("%w: %s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", ErrBadStatus, s.Symbol, s.Epoch)
+		return refuse(ErrBadStatus, errField, "%s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", s.Symbol, s.Epoch)
 	case !ValidFeedStatus(s.Status):
-		return fmt.Errorf("%w: %s: unknown status %q: want open, halted, auction or closed", ErrBadStatus, s.Symbol, s.Status)
+		return refuse(ErrBadStatus, errUnknownStatus, "%s: %q: want open, halted, auction or closed", s.Symbol, s.Status)
 	case s.Reason != "" && !validToken(s.Reason, 16):
-		return fmt.Errorf("%w: %s: reason %q: want 1-16 of A-Z a-z 0-9 _ -", ErrBadStatus, s.Symbol, s.Reason)
+		return refuse(ErrBadStatus, errField, "%s: reason %q: want 1-16 of A-Z a-z 0-9 _ -", s.Symbol, s.Reason)
 	}
 	return nil
 }

@@ -191,21 +191,22 @@ func DecodeJSON(b []byte) (Tick, error) {
 	return w.Tick, w.Tick.Validate()
 }
 
-// Validate reports why t cannot be published, or nil.
+// Validate reports why t cannot be published, or nil. The error wraps
+// ErrBadTick and says its Reason (ReasonOf).
 func (t *Tick) Validate() error {
 	switch {
 	case !ValidSymbol(t.Symbol):
-		return fmt.Errorf("%w: symbol %q", ErrBadTick, t.Symbol)
+		return refuse(ErrBadTick, errSymbol, "%q", t.Symbol)
 	case t.Seq == 0:
-		return fmt.Errorf("%w: %s: seq must be >= 1", ErrBadTick, t.Symbol)
+		return refuse(ErrBadTick, errField, "%s: seq must be >= 1", t.Symbol)
 	case !(t.Price > 0) || !(t.Bid > 0) || !(t.Ask > 0) || t.Price > 1e12 || t.Bid > 1e12 || t.Ask > 1e12:
-		return fmt.Errorf("%w: %s: prices must be positive and finite", ErrBadTick, t.Symbol)
+		return refuse(ErrBadTick, errField, "%s: prices must be positive and finite", t.Symbol)
 	case t.Size < 0:
-		return fmt.Errorf("%w: %s: negative size", ErrBadTick, t.Symbol)
+		return refuse(ErrBadTick, errNegativeSize, "%s", t.Symbol)
 	case t.TS <= 0:
-		return fmt.Errorf("%w: %s: missing ts", ErrBadTick, t.Symbol)
+		return refuse(ErrBadTick, errField, "%s: missing ts", t.Symbol)
 	case t.Epoch != "" && !ValidEpoch(t.Epoch):
-		return fmt.Errorf("%w: %s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", ErrBadTick, t.Symbol, t.Epoch)
+		return refuse(ErrBadTick, errField, "%s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", t.Symbol, t.Epoch)
 	}
 	return nil
 }

@@ -8,12 +8,24 @@ import (
 	"time"
 )
 
-// readBufferSize is the read buffer each connection keeps for life. Client
-// messages are small (ReadLimit, 4 KiB by default); bufio reads a larger
-// one in several calls. net/http hands a hijacked connection a 4 KiB
-// reader, which across tens of thousands of idle connections is the largest
-// thing a session holds after its write buffer.
-const readBufferSize = 512
+// readBufferSize is the read buffer each connection keeps for life: bufio's
+// smallest. coder/websocket reads frame headers through it, byte by byte,
+// and payloads straight into the message, past the buffer, whenever none
+// is buffered: so a client message costs two reads from the socket
+// instead of one, and only client messages do, which are few and small
+// (ReadLimit, 4 KiB by default). net/http hands a hijacked connection a
+// 4 KiB reader, which across tens of thousands of idle connections is
+// memory for nothing.
+const readBufferSize = 16
+
+// writeBufferSize is the write buffer coder/websocket keeps for the
+// connection's life: the largest frame it writes, a control frame of 2
+// header bytes and at most 125 payload bytes (RFC 6455 5.5), so that each
+// such frame still reaches frameWriter.Write whole, in one call. net/http
+// hands a hijacked connection a 4 KiB writer, which was the largest thing
+// an idle session held; the session writes its data frames itself
+// (outbound.go), so no more is ever buffered.
+const writeBufferSize = 2 + 125
 
 // hijackedConn is the connection as coder/websocket sees it: its reads go
 // through the meter (inbound.go), its writes through the frame writer
@@ -32,8 +44,9 @@ func (c *hijackedConn) Close() error                { return c.in.Close() }
 // hijacker is the http.ResponseWriter given to websocket.Accept. Its Hijack
 // puts a hijackedConn under the WebSocket library, so every byte the client
 // sends is metered and a write that blocks is bounded by writeTimeout, and
-// swaps net/http's 4 KiB read buffer for a readBufferSize one; everything
-// else passes through to the embedded writer.
+// swaps net/http's 4 KiB buffers for a readBufferSize reader and a
+// writeBufferSize writer; everything else passes through to the embedded
+// writer.
 type hijacker struct {
 	http.ResponseWriter
 	limits       meterLimits
@@ -59,8 +72,8 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		b, _ := brw.Reader.Peek(n)
 		h.conn.in.prefix = bytes.Clone(b)
 	}
-	// coder/websocket writes through brw.Writer: point it at the frame
-	// writer too, keeping its buffer.
-	brw.Writer.Reset(&h.conn.out)
-	return h.conn, bufio.NewReadWriter(bufio.NewReaderSize(&h.conn.in, readBufferSize), brw.Writer), nil
+	// net/http has flushed the handshake response: brw.Writer is empty.
+	br := bufio.NewReaderSize(&h.conn.in, readBufferSize)
+	bw := bufio.NewWriterSize(&h.conn.out, writeBufferSize)
+	return h.conn, bufio.NewReadWriter(br, bw), nil
 }

@@ -5,9 +5,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/tickgate/tickgate/fanout"
 )
@@ -44,7 +47,7 @@ func TestFrameBehindHandshake(t *testing.T) {
 	} else if strings.HasPrefix(got, `{"type":"welcome"`) {
 		got = readTextFrame(t, br)
 	}
-	if got != `{"type":"list","id":7,"symbols":[],"streams":{"bars.1m":[],"bars.1s":[],"ticks":[]}}` {
+	if got != `{"type":"list","id":7,"symbols":[],"streams":{"bars.1m":[],"bars.1s":[],"book":[],"status":[],"ticks":[]}}` {
 		t.Fatalf("reply %s", got)
 	}
 }
@@ -85,4 +88,54 @@ func maskedText(s string) []byte {
 		f = append(f, s[i]^key[i%4])
 	}
 	return f
+}
+
+// TestControlFrameInOneWrite closes a connection with the longest reason
+// a close frame holds: the frame, the largest coder/websocket writes,
+// must reach frameWriter.Write whole, in one call, or a data frame could
+// slip into it (outbound.go). Under the hijacker is one end of a
+// net.Pipe, where each write reaches the peer's read alone.
+func TestControlFrameInOneWrite(t *testing.T) {
+	t.Parallel()
+	server, client := net.Pipe()
+	defer client.Close()
+	client.SetDeadline(time.Now().Add(10 * time.Second))
+	req := httptest.NewRequest(http.MethodGet, "/ws", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	h := &hijacker{ResponseWriter: &pipeResponse{header: http.Header{}, conn: server}, limits: meterLimits{1 << 20, 1 << 10, time.Second}, writeTimeout: 10 * time.Second}
+	conn, err := websocket.Accept(h, req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+
+	reason := strings.Repeat("r", 123) // with the 2-byte code: 125, the most
+	closed := make(chan error, 1)
+	go func() { closed <- conn.Close(websocket.StatusGoingAway, reason) }()
+	buf := make([]byte, 512)
+	n, err := client.Read(buf)
+	if err != nil || n != 2+125 || buf[0] != 0x88 {
+		t.Fatalf("first write: % x... (%d bytes), %v; want the whole close frame, %d bytes", buf[:min(n, 4)], n, err, 2+125)
+	}
+	client.Write(frame(0x88, []byte{0x03, 0xe9})) // 1001 back, as coder/websocket expects
+	if err := <-closed; err != nil {
+		t.Fatalf("close handshake: %v", err)
+	}
+}
+
+// pipeResponse is the http.ResponseWriter of a request that did not come
+// through net/http: its Hijack hands over conn.
+type pipeResponse struct {
+	header http.Header
+	conn   net.Conn
+}
+
+func (p *pipeResponse) Header() http.Header         { return p.header }
+func (p *pipeResponse) Write(b []byte) (int, error) { return len(b), nil }
+func (p *pipeResponse) WriteHeader(int)             {}
+func (p *pipeResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return p.conn, bufio.NewReadWriter(bufio.NewReader(p.conn), bufio.NewWriter(p.conn)), nil
 }

@@ -84,7 +84,7 @@ func TestBarsOverSocket(t *testing.T) {
 	expectReply(c, "subscribed", 3)
 	c.Send(`{"op":"list","id":4}`)
 	l := expectReply(c, "list", 4)
-	if fmt.Sprint(l.Streams) != "map[bars.1m:[] bars.1s:[AAPL] ticks:[MSFT]]" || !slices.Equal(l.Symbols, []string{"MSFT"}) {
+	if fmt.Sprint(l.Streams) != "map[bars.1m:[] bars.1s:[AAPL] book:[] status:[] ticks:[MSFT]]" || !slices.Equal(l.Symbols, []string{"MSFT"}) {
 		t.Fatalf("list %+v", l)
 	}
 

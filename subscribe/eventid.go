@@ -73,9 +73,9 @@ func parseEventID(id string) (map[string]fanout.Position, error) {
 // positions follows an event stream's symbols through the messages its
 // writer writes, as a client keeps its last seq and epoch per symbol
 // (docs/protocol.md), to write each event's id. It reads the messages'
-// wire form, which is the protocol's contract: a tick's or final bar's
-// seq, the epoch a subscribed reply names, a reset or epoch notice's new
-// epoch. Only the session's running writer uses it.
+// wire form, which is the protocol's contract: a tick's, final bar's or
+// book message's seq, the epoch a subscribed reply names, a reset or
+// epoch notice's new epoch. Only the session's running writer uses it.
 type positions struct {
 	list  []position     // subscription order: the order ids list them in
 	index map[string]int // symbol to list index
@@ -136,6 +136,7 @@ func (e *position) format() {
 var (
 	tickStart       = []byte(`{"type":"tick","sym":"`) // then the symbol, `",` and seqKey's field
 	barStart        = []byte(`{"type":"bar",`)
+	bookStart       = []byte(`{"type":"book`) // a snapshot ("book") or an update ("book_update")
 	noticeStart     = []byte(`{"type":"notice","code":"`)
 	subscribedStart = []byte(`{"type":"subscribed",`)
 	symKey          = []byte(`"sym":"`)
@@ -165,6 +166,8 @@ func (p *positions) follow1(m []byte) {
 		if !bytes.Contains(m, partialMark) { // partial bars are no position
 			p.advance(field(m, symKey, '"'), field(m, seqKey, ','))
 		}
+	case bytes.HasPrefix(m, bookStart):
+		p.advance(field(m, symKey, '"'), field(m, seqKey, ','))
 	case bytes.HasPrefix(m, noticeStart):
 		code := m[len(noticeStart):]
 		if bytes.HasPrefix(code, []byte(`reset"`)) || bytes.HasPrefix(code, []byte(`epoch"`)) {

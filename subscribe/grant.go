@@ -2,6 +2,7 @@ package subscribe
 
 import (
 	"errors"
+	"fmt"
 	"path"
 	"slices"
 	"strconv"
@@ -62,6 +63,10 @@ type Grant struct {
 	// Symbols are glob patterns (path.Match: "*", "AAPL", "MS*") of the
 	// symbols the subject may see; nil allows none.
 	Symbols []string
+	// Streams are the streams the subject may see: exchanges licence
+	// depth apart from trades, so a grant without fanout.Book sees ticks
+	// and bars but no book. nil allows every stream.
+	Streams []fanout.Stream
 	// Tier is realtime or delayed.
 	Tier Tier
 	// MaxConns caps the subject's concurrent connections; 0 means no cap.
@@ -78,6 +83,30 @@ func (g *Grant) Allows(sym string) bool {
 		}
 	}
 	return false
+}
+
+// AllowsStream reports whether the grant covers st.
+func (g *Grant) AllowsStream(st fanout.Stream) bool {
+	return g.Streams == nil || slices.Contains(g.Streams, st)
+}
+
+// ParseStreams reads the stream names a grant covers ("ticks", "book",
+// ...): each must name a stream, and at least one must be given.
+func ParseStreams(names []string) ([]fanout.Stream, error) {
+	var out []fanout.Stream
+	for _, name := range names {
+		st, ok := fanout.ParseStream(name)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("subscribe: unknown stream %q; want %s", name, streamList)
+		}
+		if !slices.Contains(out, st) {
+			out = append(out, st)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("subscribe: a grant's streams must name at least one")
+	}
+	return out, nil
 }
 
 // Verifier turns a bearer token into a Grant. Verify returns an
@@ -209,23 +238,27 @@ func (s *session) authenticate(req request) {
 		s.replyError(req.ID, errorf(CodeUnauthorized, "a fresh token must keep the subject and tier; reconnect to change them"))
 		return
 	}
-	s.grant.Expires, s.grant.Symbols = g.Expires, g.Symbols
+	s.grant.Expires, s.grant.Symbols, s.grant.Streams = g.Expires, g.Symbols, g.Streams
 	s.armExpiry()
 	s.reply(authReply{Type: "authenticated", ID: req.ID, Tier: g.Tier.String(), Expires: unixOrZero(g.Expires)})
 	s.revokeUnentitled()
 }
 
-// revokeUnentitled unsubscribes what a narrowed grant no longer allows,
-// with a notice naming the symbols.
+// revokeUnentitled unsubscribes what a narrowed grant no longer allows:
+// each stream it no longer covers, with a notice naming the stream and
+// its symbols, then the symbols it no longer covers on the others, with a
+// notice naming the symbols.
 func (s *session) revokeUnentitled() {
 	var gone []string
 	for _, st := range fanout.Streams() {
-		var lost []string
-		for _, sym := range s.srv.engine.SymbolsOf(s.client, st) {
-			if !s.grant.Allows(sym) {
-				lost = append(lost, sym)
+		held := s.srv.engine.SymbolsOf(s.client, st)
+		if !s.grant.AllowsStream(st) {
+			if lost := s.srv.engine.Unsubscribe(s.client, st, held); len(lost) > 0 {
+				s.reply(notice{Type: "notice", Code: "revoked", Msg: "your token no longer covers this stream; it was unsubscribed", Stream: st.String(), Symbols: lost})
 			}
+			continue
 		}
+		lost := slices.DeleteFunc(held, func(sym string) bool { return s.grant.Allows(sym) })
 		for _, sym := range s.srv.engine.Unsubscribe(s.client, st, lost) {
 			if !slices.Contains(gone, sym) {
 				gone = append(gone, sym)
@@ -238,12 +271,16 @@ func (s *session) revokeUnentitled() {
 	s.reply(notice{Type: "notice", Code: "revoked", Msg: "your token no longer covers these symbols; they were unsubscribed", Symbols: gone})
 }
 
-// entitled filters syms by the grant g (nil: no entitlements). The
+// entitled filters syms on stream st by the grant g (nil: no
+// entitlements). A stream outside the grant refuses the request; the
 // expansion of "*" (wildcard) keeps the entitled symbols; a symbol named
 // outside the grant refuses the whole request.
-func (s *Server) entitled(g *Grant, syms []string, wildcard bool) ([]string, *protoError) {
+func (s *Server) entitled(g *Grant, st fanout.Stream, syms []string, wildcard bool) ([]string, *protoError) {
 	if g == nil {
 		return syms, nil
+	}
+	if !g.AllowsStream(st) {
+		return nil, errorf(CodeForbidden, "not entitled to the %s stream", st)
 	}
 	if wildcard {
 		return slices.DeleteFunc(syms, func(sym string) bool { return !g.Allows(sym) }), nil

@@ -263,3 +263,41 @@ func TestAuthOpWithAuthOff(t *testing.T) {
 	e.publish("AAPL", 2)
 	expectTicks(c, "AAPL", 0, 2)
 }
+
+// TestGrantLimitsStreams: a grant may cover ticks without depth: a
+// subscribe to a stream outside it answers forbidden and changes
+// nothing, and a fresh token that drops a stream unsubscribes it with a
+// revoked notice naming the stream, leaving the others.
+func TestGrantLimitsStreams(t *testing.T) {
+	t.Parallel()
+	e, v := newAuthEnv(t, fanout.Config{})
+	by := e.dial("?token=all&symbols=AAPL")
+	expectReply(by, "subscribed", 0)
+	v.set("nodepth", Grant{Subject: "erin", Symbols: []string{"*"}, Streams: []fanout.Stream{fanout.Ticks, fanout.Status}})
+	v.set("depth", Grant{Subject: "erin", Symbols: []string{"*"}})
+	c := e.dial("?token=nodepth&symbols=AAPL")
+	expectReply(c, "subscribed", 0)
+	c.Send(`{"op":"subscribe","id":1,"stream":"book","symbols":["AAPL"]}`)
+	if m := expectReply(c, "error", 1); m.Code != "forbidden" || !strings.Contains(m.Msg, "book") {
+		t.Fatalf("book without depth in the grant: %+v, want forbidden", m)
+	}
+	c.Send(`{"op":"subscribe","id":2,"stream":"status","symbols":["AAPL"]}`)
+	expectReply(c, "subscribed", 2)
+
+	d := e.dial("?token=depth&symbols=AAPL")
+	expectReply(d, "subscribed", 0)
+	d.Send(`{"op":"subscribe","id":3,"stream":"book","symbols":["AAPL","MSFT"]}`)
+	expectReply(d, "subscribed", 3)
+	d.Send(`{"op":"auth","id":4,"token":"nodepth"}`)
+	expectReply(d, "authenticated", 4)
+	if m := d.Next(); m.Type != "notice" || m.Code != "revoked" || m.Stream != "book" || !slices.Equal(m.Symbols, []string{"AAPL", "MSFT"}) {
+		t.Fatalf("after a token without depth: %s, want a revoked notice for the book stream", m.Raw)
+	}
+	d.Send(`{"op":"list","id":5}`)
+	if m := expectReply(d, "list", 5); len(m.Streams["book"]) != 0 || !slices.Equal(m.Streams["ticks"], []string{"AAPL"}) {
+		t.Fatalf("list after the revoke: %s", m.Raw)
+	}
+	e.publish("AAPL", 2)
+	expectTicks(d, "AAPL", 0, 2)
+	expectTicks(by, "AAPL", 0, 2)
+}

@@ -47,6 +47,8 @@ func (r *meteredReader) init(c net.Conn, l meterLimits) {
 }
 
 // Read reads from the prefix, then the socket, and charges what it read.
+// An idle session's reader waits in it, so the charging is a call of its
+// own, off the stack while it waits (session.serve).
 func (r *meteredReader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
@@ -59,20 +61,26 @@ func (r *meteredReader) Read(p []byte) (int, error) {
 	} else {
 		n, err = r.conn.Read(p)
 	}
-	if n == 0 {
-		return n, err
+	if n > 0 && !r.charge(p[:n]) {
+		return 0, r.err
 	}
-	frames := r.scan.scan(p[:n])
+	return n, err
+}
+
+// charge counts p's bytes and frame headers against the buckets and
+// reports whether they had room; if not, it cuts the connection off.
+func (r *meteredReader) charge(p []byte) bool {
+	frames := r.scan.scan(p)
 	if r.scan.bad {
 		r.bad.Store(true)
 	}
 	now := time.Now()
-	if !r.bytes.AllowN(now, n) || !r.frames.AllowN(now, frames) {
+	if !r.bytes.AllowN(now, len(p)) || !r.frames.AllowN(now, frames) {
 		r.err = ReasonInboundFlood
 		r.cutOff.Store(true)
-		return 0, r.err
+		return false
 	}
-	return n, err
+	return true
 }
 
 // lingerTime bounds how long Close discards a flooding client's input.

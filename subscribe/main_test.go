@@ -32,7 +32,7 @@ var testSymbols = []string{"AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSL
 // testEnv is a real engine and Server behind an httptest server on
 // loopback. Ticks are published by the test, so every seq is known.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	engine *fanout.Engine
 	srv    *Server
 	reg    *prometheus.Registry
@@ -42,22 +42,23 @@ type testEnv struct {
 	mu        sync.Mutex
 	seq       map[string]uint64
 	published int // ticks put to the engine (put)
+	books     int // books put to the engine (putBooks)
 }
 
-func newTestEnv(t *testing.T, cfg Config, fcfg fanout.Config, symbols ...string) *testEnv {
+func newTestEnv(t testing.TB, cfg Config, fcfg fanout.Config, symbols ...string) *testEnv {
 	t.Helper()
 	return newTestEnvLog(t, cfg, fcfg, slog.New(slog.NewTextHandler(io.Discard, nil)), symbols...)
 }
 
 // newTestEnvLog is newTestEnv with the Server logging to log.
-func newTestEnvLog(t *testing.T, cfg Config, fcfg fanout.Config, log *slog.Logger, symbols ...string) *testEnv {
+func newTestEnvLog(t testing.TB, cfg Config, fcfg fanout.Config, log *slog.Logger, symbols ...string) *testEnv {
 	t.Helper()
 	return newTestEnvOn(t, cfg, fcfg, log, smallSendBuf, symbols...)
 }
 
 // newTestEnvOn is newTestEnvLog whose connections are accepted through
 // wrap (smallSendBuf, or one that leaves the kernel's sizes).
-func newTestEnvOn(t *testing.T, cfg Config, fcfg fanout.Config, log *slog.Logger, wrap func(net.Listener) net.Listener, symbols ...string) *testEnv {
+func newTestEnvOn(t testing.TB, cfg Config, fcfg fanout.Config, log *slog.Logger, wrap func(net.Listener) net.Listener, symbols ...string) *testEnv {
 	t.Helper()
 	if symbols == nil {
 		symbols = testSymbols
@@ -123,9 +124,16 @@ func (e *testEnv) taken() {
 	e.mu.Lock()
 	want := float64(e.published)
 	e.mu.Unlock()
+	e.waitTaken("tickgate_feed_ticks_total", want)
+}
+
+// waitTaken waits until the counter name, which the shards add each
+// batch to once delivered, reaches want.
+func (e *testEnv) waitTaken(name string, want float64) {
+	e.t.Helper()
 	checkFor(e.t, 5*time.Second, func() error {
-		if got := gathered(e.t, e.reg, "tickgate_feed_ticks_total"); got < want {
-			return fmt.Errorf("engine has taken %v ticks of %v", got, want)
+		if got := gathered(e.t, e.reg, name); got < want {
+			return fmt.Errorf("engine has taken %v of %v (%s)", got, want, name)
 		}
 		return nil
 	})

@@ -16,22 +16,24 @@ import (
 // frameWriter is the write side of a hijacked connection: a WebSocket's
 // (accept.go), or an event stream's (sse.go), which has no library above
 // it and writes through writeData alone. On a WebSocket two writers share
-// the socket. coder/websocket writes the handshake
-// response and every control frame (pongs, the session's pings, close
-// frames) through Write; the session writes its data frames through
-// writeText, which frames them in place and writes header and payload in
-// one system call, where coder/websocket's conn.Write would lock two
-// channel mutexes, copy both into its 4 KiB buffer and, past 4 KiB, write
-// twice (docs/performance-history.md, "Data frames written in one go").
+// the socket. coder/websocket writes every control frame (pongs, the
+// session's pings, close frames) through Write; net/http wrote the
+// handshake response before the hijack. The session writes its data
+// frames through writeText, which frames them in place and writes header
+// and payload in one system call, where coder/websocket's conn.Write would
+// lock two channel mutexes, copy both into its buffer and write in pieces
+// of the buffer's size (docs/performance-history.md, "Data frames written
+// in one go").
 //
 // wmu keeps the two from interleaving bytes: it is held for the whole of
 // each Write and each writeText, across the system call and, if the
 // socket would block, for up to WriteTimeout, the way coder/websocket
 // holds its own frame lock. Write calls are whole frames only because
 // coder/websocket writes nothing but control frames here: at most 2
-// header bytes and 125 payload bytes put into its empty 4 KiB buffer and
-// flushed, at the frame's end, in one Write (write.go writeFrame). A data
-// frame sent through conn.Write could be flushed in pieces, so none is.
+// header bytes and 125 payload bytes put into its empty buffer, which
+// holds that much (writeBufferSize, accept.go), and flushed, at the
+// frame's end, in one Write (write.go writeFrame). A data frame sent
+// through conn.Write would be flushed in pieces, so none is.
 type frameWriter struct {
 	conn      net.Conn
 	stalled   atomic.Bool                // a write waited past timeout

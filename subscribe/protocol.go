@@ -79,9 +79,10 @@ type reply struct {
 // client must know before it subscribes, from the engine that enforces
 // them. history_budget is fanout.Engine.HistoryBudget (history times
 // symbols per subscribe); history maps each stream, in fanout.Streams
-// order, to its HistoryMax:
+// order, to its HistoryMax; book_depth is the levels a side each book
+// keeps (fanout.Engine.BookDepth):
 //
-//	{"type":"welcome","history_budget":1024,"history":{"ticks":1024,"bars.1s":500,"bars.1m":500}}
+//	{"type":"welcome","history_budget":1024,"history":{"ticks":1024,"bars.1s":500,"bars.1m":500,"book":0,"status":0},"book_depth":10}
 func welcomeMessage(e *fanout.Engine) []byte {
 	b := append([]byte(`{"type":"welcome","history_budget":`), strconv.Itoa(e.HistoryBudget())...)
 	b = append(b, `,"history":{`...)
@@ -93,7 +94,8 @@ func welcomeMessage(e *fanout.Engine) []byte {
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(e.HistoryMax(st)), 10)
 	}
-	return append(b, "}}"...)
+	b = strconv.AppendInt(append(b, `},"book_depth":`...), int64(e.BookDepth()), 10)
+	return append(b, '}')
 }
 
 // authReply answers a token accepted by op auth. Expires is Unix seconds,
@@ -110,6 +112,7 @@ type notice struct {
 	Type    string   `json:"type"` // always "notice"
 	Code    string   `json:"code"`
 	Msg     string   `json:"msg,omitempty"`
+	Stream  string   `json:"stream,omitempty"`
 	Symbols []string `json:"symbols,omitempty"`
 }
 

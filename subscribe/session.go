@@ -17,9 +17,10 @@ import (
 
 // session is one client, over a WebSocket or an event stream (its
 // transport). Its reader goroutine runs the transport's read side and owns
-// the client's subscriptions. Its writer runs only while the client's
-// queue has something to write: the enqueue that finds no writer running
-// starts one, and it ends when the queue is empty.
+// the client's subscriptions; it handles each message on a goroutine it
+// waits for (offReader), which owns them meanwhile. Its writer runs only
+// while the client's queue has something to write: the enqueue that finds
+// no writer running starts one, and it ends when the queue is empty.
 type session struct {
 	srv     *Server
 	client  *fanout.Client
@@ -28,8 +29,8 @@ type session struct {
 	out     *frameWriter  // the connection's writes, one frame at a time
 	ip      netip.Addr    // the client's address (clientIP)
 	heldIP  bool          // the session holds a slot of ip's (admission.heldIP)
-	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited (WebSocket only)
-	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008 (WebSocket only)
+	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited; nil until the first message
+	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008; made with limiter
 	pinger  *time.Timer
 
 	// The grant (grant.go), owned by the reader: the grant (nil until a
@@ -42,19 +43,15 @@ type session struct {
 
 	// Owned by the running writer (at most one runs; fanout.Client
 	// orders them).
-	batch  []fanout.Message
-	lag    *lag          // the staleness rule (lag.go); nil until the writer first waits or sees the queue conflate
-	closed chan struct{} // closed by the writer that sent the close
+	batch  *[]fanout.Message // from batchPool; nil while no writer runs
+	lag    *lag              // the staleness rule (lag.go); nil until the writer first waits or sees the queue conflate
+	closed chan struct{}     // closed by the writer that sent the close
 
 	nextReady *session // in its lane's ready list; protected by that lane's mu
 }
 
 func newSession(srv *Server, wire transport, out *frameWriter, ip netip.Addr) *session {
 	s := &session{srv: srv, wire: wire, kind: wire.kind(), out: out, ip: ip, closed: make(chan struct{})}
-	if s.kind == overWebSocket { // the one transport that reads messages
-		s.limiter = rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.MsgBurst)
-		s.flood = rate.NewLimiter(rate.Limit(srv.cfg.MsgRate), srv.cfg.FloodBurst)
-	}
 	lane := srv.lanes.pick()
 	s.client = srv.engine.NewClient(func(*fanout.Client) { lane.ready(s) })
 	s.client.Enqueue(fanout.Message{Data: welcomeMessage(srv.engine)}) // before anything else
@@ -62,8 +59,21 @@ func newSession(srv *Server, wire transport, out *frameWriter, ip netip.Addr) *s
 }
 
 // serve runs the session until either side ends it, then tears it down.
-// initial, if not nil, is the subscribe the request asked for.
+// initial, if not nil, is the subscribe the request asked for. It runs on
+// the session's reader goroutine, whose stack is what every idle
+// connection keeps: a goroutine's stack only grows, and the collector
+// halves it only while under a quarter of it is in use, which a read
+// parked in coder/websocket never is below 8 KiB. So the reader only
+// reads, with frames kept small along the way (serve, webSocket.read,
+// readLoop, meteredReader.Read), and everything deeper runs off it
+// (offReader): its stack then stays at the 4 KiB the read itself needs.
 func (s *session) serve(initial *request) {
+	s.start(initial)
+	s.end(s.wire.read(s))
+}
+
+// start arms the session's timers and subscribes what the request asked.
+func (s *session) start(initial *request) {
 	// Assign the timer before arming it: ping re-arms it through s.pinger.
 	s.pinger = time.AfterFunc(time.Hour, s.ping)
 	s.pinger.Reset(s.srv.cfg.PingInterval)
@@ -72,9 +82,13 @@ func (s *session) serve(initial *request) {
 		s.firstAuth = time.AfterFunc(s.srv.cfg.FirstMessageTimeout, s.tokenMissing)
 	}
 	if initial != nil {
-		s.subscribe(*initial)
+		offReader(func() error { s.subscribe(*initial); return nil })
 	}
-	s.client.Close(s.wire.read(s)) // starts a writer, if none runs, to send the close
+}
+
+// end tears the session down once its read side ended for reason.
+func (s *session) end(read CloseReason) {
+	s.client.Close(read) // starts a writer, if none runs, to send the close
 	// Leave the engine now, not once the writer is done: with a peer that
 	// stopped reading, its last write can stall for WriteTimeout.
 	s.srv.engine.UnsubscribeAll(s.client)
@@ -105,23 +119,50 @@ func (s *session) readLoop(conn *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		if !s.flood.AllowN(now, 1) {
-			return ReasonFlood
+		if err := offReader(func() error { return s.message(typ, b) }); err != nil {
+			return err
 		}
-		if !s.limiter.AllowN(now, 1) {
-			s.replyError(nil, errorf(CodeRateLimited, "over %g messages/s; slow down", s.srv.cfg.MsgRate))
-			continue
-		}
-		if typ != websocket.MessageText {
-			s.replyError(nil, errorf(CodeInvalidRequest, "send JSON in text frames"))
-			continue
-		}
-		if !utf8.Valid(b) {
-			return ReasonInvalidUTF8 // RFC 6455 8.1: fail the connection
-		}
-		s.handle(b)
 	}
+}
+
+// message judges and answers one client message; an error ends the
+// session.
+func (s *session) message(typ websocket.MessageType, b []byte) error {
+	// The buckets are made at the first message, full, as they would be
+	// by now: a session that never sends one, as a ?symbols= dashboard
+	// need not, holds neither.
+	if s.limiter == nil {
+		cfg := &s.srv.cfg
+		s.limiter = rate.NewLimiter(rate.Limit(cfg.MsgRate), cfg.MsgBurst)
+		s.flood = rate.NewLimiter(rate.Limit(cfg.MsgRate), cfg.FloodBurst)
+	}
+	now := time.Now()
+	if !s.flood.AllowN(now, 1) {
+		return ReasonFlood
+	}
+	if !s.limiter.AllowN(now, 1) {
+		s.replyError(nil, errorf(CodeRateLimited, "over %g messages/s; slow down", s.srv.cfg.MsgRate))
+		return nil
+	}
+	if typ != websocket.MessageText {
+		s.replyError(nil, errorf(CodeInvalidRequest, "send JSON in text frames"))
+		return nil
+	}
+	if !utf8.Valid(b) {
+		return ReasonInvalidUTF8 // RFC 6455 8.1: fail the connection
+	}
+	s.handle(b)
+	return nil
+}
+
+// offReader runs f on a goroutine of its own and waits for it, so that
+// however deep f goes (JSON, the engine's subscribe: 8 KiB and more), the
+// reader's stack does not grow (serve). It costs a goroutine start per
+// client message; the reader still handles one message at a time.
+func offReader(f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	return <-done
 }
 
 // handle answers one client message.
@@ -231,7 +272,7 @@ func (s *Server) resolve(sess *session, g *Grant, st fanout.Stream, syms []strin
 		}
 		syms = s.engine.Symbols()
 	}
-	syms, perr := s.entitled(g, syms, wildcard)
+	syms, perr := s.entitled(g, st, syms, wildcard)
 	if perr != nil {
 		return nil, perr
 	}

@@ -99,9 +99,15 @@ func (w *webSocket) writeBatch(buf []byte, batch []fanout.Message) ([]byte, int,
 }
 
 // read runs the session's read loop (session.go) and maps the error that
-// ended it to a close reason.
+// ended it to a close reason. An idle session's reader waits under it, so
+// the mapping is a call of its own, off the stack while it waits
+// (session.serve).
 func (w *webSocket) read(s *session) CloseReason {
-	err := s.readLoop(w.conn)
+	return w.readReason(s.readLoop(w.conn))
+}
+
+// readReason maps the error that ended the read loop to a close reason.
+func (w *webSocket) readReason(err error) CloseReason {
 	var r CloseReason
 	switch {
 	case errors.As(err, &r):

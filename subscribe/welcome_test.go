@@ -39,7 +39,7 @@ func TestWelcomeFirst(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{}, fanout.Config{History: 7, BarHistory: 3, QueueBytes: 16 << 10, ConflateAt: 4 << 10})
 	e.srv.SetFeedUp(false)
-	const want = `{"type":"welcome","history_budget":16,"history":{"ticks":7,"bars.1s":3,"bars.1m":3}}`
+	const want = `{"type":"welcome","history_budget":16,"history":{"ticks":7,"bars.1s":3,"bars.1m":3,"book":0,"status":0},"book_depth":10}`
 	for _, query := range []string{"", "?symbols=AAPL"} {
 		if got := firstMessage(t, e.url+query); got != want {
 			t.Errorf("%q: first message %s, want %s", query, got, want)

@@ -11,6 +11,13 @@ import (
 // back right after, so idle connections hold none.
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
+// batchPool holds batch buffers. A writer takes one at its first batch
+// and puts it back when Next finds the queue empty, so only sessions
+// being written hold one: a busy session's grows to a frame's worth of
+// messages, a few hundred at 48 bytes each, which every session kept for
+// life.
+var batchPool = sync.Pool{New: func() any { return new([]fanout.Message) }}
+
 // writeOnLane writes s's queue on the lane worker w (lanes.go): frame
 // after frame until Next finds the queue empty, the writer's usual end.
 // Whatever may wait on the peer leaves the lane: a close to send or a
@@ -145,15 +152,25 @@ func (s *session) lagOf() *lag {
 	return s.lag
 }
 
-// next takes the next batch from the client's queue into the session's
+// next takes the next batch from the client's queue into the writer's
 // batch buffer, at most maxBytes of messages and separators. An empty
 // batch ends this writer: it must not touch the session's writer state
-// after that, since the next writer may start.
+// after that, since the next writer may start. So the buffer leaves the
+// session before Next, and an ending writer puts it back in the pool
+// itself.
 func (s *session) next(maxBytes int) (batch []fanout.Message, closed bool) {
-	batch, closed = s.client.Next(s.batch[:0], maxBytes)
-	if len(batch) > 0 {
-		s.batch = batch // grown, maybe; still this writer's
+	bp := s.batch
+	s.batch = nil
+	if bp == nil {
+		bp = batchPool.Get().(*[]fanout.Message)
 	}
+	batch, closed = s.client.Next((*bp)[:0], maxBytes)
+	*bp = batch // grown, maybe
+	if len(batch) == 0 {
+		batchPool.Put(bp)
+		return nil, closed
+	}
+	s.batch = bp // still this writer's
 	return batch, closed
 }
 

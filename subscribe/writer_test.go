@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tickgate/tickgate/fanout"
@@ -121,6 +122,40 @@ func TestStalledSocketLeavesLane(t *testing.T) {
 	e.srv.mu.Unlock()
 	if blocked != 1 {
 		t.Fatalf("%d sessions wait on their socket, want the stalled one", blocked)
+	}
+}
+
+// TestWriterBatchFromPool has a session's writer take batches from its
+// client's queue until the queue is empty, over and over: the writer that
+// finds the queue empty must have put its batch buffer back, so an idle
+// session holds none, and a writer's run must allocate nothing once the
+// pool holds a buffer.
+func TestWriterBatchFromPool(t *testing.T) {
+	engine, err := fanout.New(fanout.Config{}, []string{"AAPL"}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &session{srv: &Server{cfg: Config{MaxFrameBytes: 32 << 10}}}
+	s.client = engine.NewClient(func(*fanout.Client) {}) // the test is the writer
+	msg := fanout.Message{Data: []byte(`{"type":"notice","code":"test"}`)}
+	run := func() {
+		s.client.Enqueue(msg)
+		s.client.Enqueue(msg)
+		batch, _ := s.next(s.srv.cfg.MaxFrameBytes)
+		if len(batch) != 2 {
+			t.Fatalf("batch of %d messages, want 2", len(batch))
+		}
+		clear(batch)
+		if batch, _ := s.next(s.srv.cfg.MaxFrameBytes); len(batch) != 0 {
+			t.Fatalf("batch of %d messages from an empty queue", len(batch))
+		}
+		if s.batch != nil {
+			t.Fatal("the writer ended holding its batch buffer")
+		}
+	}
+	run() // fills the pool and the queue's backing array
+	if allocs := testing.AllocsPerRun(100, run); allocs != 0 {
+		t.Fatalf("a writer's run allocates %v times, want 0", allocs)
 	}
 }
 

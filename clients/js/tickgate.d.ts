@@ -24,7 +24,85 @@ export interface Tick {
 }
 
 /** A stream a subscription names; the gateway answers `unknown_stream` for others. */
-export type Stream = "ticks" | "bars.1s" | "bars.1m" | (string & {});
+export type Stream = "ticks" | "bars.1s" | "bars.1m" | "book" | "status" | (string & {});
+
+/** One price level: [price, size]. */
+export type Level = [price: number, size: number];
+
+/** One message of the "book" stream as the gateway sends it (docs/protocol.md, "The book stream"). */
+export interface BookMessage {
+  /** "book": a snapshot, which replaces the copy; "book_update": only the levels that changed. */
+  type: "book" | "book_update";
+  sym: string;
+  /** The book's own sequence number, +1 per book message of the symbol, apart from its ticks'. */
+  seq: number;
+  /** CRC-32 of the book after this message: bookChecksum(bids, asks) of the copy. */
+  checksum: number;
+  /** Best (highest) first; in an update size 0 removes a level. */
+  bids: Level[];
+  /** Best (lowest) first. */
+  asks: Level[];
+  /** Feed time of the (last) book message, Unix nanoseconds. */
+  ts: number;
+  /** Present when the message stands for n > 1 book messages (max rate, a lagging client); seq is the last. */
+  n?: number;
+  /** Delayed tier. */
+  delayed?: boolean;
+}
+
+/**
+ * The client's copy of one symbol's order book (Client.book). Its sides are live: the next message
+ * changes them in place, so copy what you keep. The object lasts while the connection holds the book,
+ * through reconnects and resyncs.
+ */
+export interface Book {
+  readonly sym: string;
+  /** Seq of the last message applied. */
+  readonly seq: number;
+  /** Feed time of the last message applied, Unix nanoseconds. */
+  readonly ts: number;
+  /** Best (highest) first; never more than the gateway's book_depth. */
+  readonly bids: ReadonlyArray<Readonly<Level>>;
+  /** Best (lowest) first. */
+  readonly asks: ReadonlyArray<Readonly<Level>>;
+  /**
+   * The last message's checksum proved the copy, and nothing since made it doubtful. False before the
+   * first snapshot, after a gap, a reset, a recovery answered with a snapshot, or a resync: the levels
+   * are then the last known ones, and a snapshot is on its way.
+   */
+  readonly synced: boolean;
+  /** The checksum of the copy as it is now. */
+  readonly checksum: number;
+}
+
+/** A trading status as the gateway sends it; each is the symbol's whole state. */
+export interface Status {
+  type: "status";
+  sym: string;
+  /** open, halted, auction, closed from the feed; stale: the gateway's view (no tick for status.stale_after). */
+  status: "open" | "halted" | "auction" | "closed" | "stale" | (string & {});
+  /** The feed's short code for it, e.g. "LUDP" (limit up/limit down), "T1". */
+  reason?: string;
+  /** Seq of the feed's status in force (0: none this epoch); repeated by the gateway's own changes. */
+  seq: number;
+  /** When it took effect, Unix nanoseconds. */
+  ts: number;
+  delayed?: boolean;
+}
+
+/** The client asked for a fresh snapshot of a book whose copy went wrong ("resync" event). */
+export interface Resync {
+  stream: "book";
+  symbols: string[];
+  /** checksum: the copy after the message was not the gateway's; seq: an update that did not follow the copy. */
+  reason: "checksum" | "seq";
+  /** The message's seq. */
+  seq: number;
+  /** The message's checksum. */
+  checksum: number;
+  /** checksum: the copy's checksum after applying it. */
+  computed?: number;
+}
 
 /** One OHLCV bar as the gateway sends it (docs/protocol.md). */
 export interface Bar {
@@ -65,7 +143,7 @@ export interface Bar {
 
 /** Options of Client.subscribe. */
 export interface SubscribeOptions {
-  /** "ticks" (default), "bars.1s" or "bars.1m". */
+  /** "ticks" (default), "bars.1s", "bars.1m", "book" or "status". */
   stream?: Stream;
   /** Updates/s per symbol; 0 or absent: every message. */
   maxRate?: number;
@@ -133,7 +211,7 @@ export interface StateInfo {
   attempt?: number;
 }
 
-/** Symbols of one stream whose ticks or bars are not contiguous with what was delivered before. */
+/** Symbols of one stream whose ticks, bars or book messages are not contiguous with what was delivered before. */
 export interface Gap {
   stream: Stream;
   symbols: string[];
@@ -144,7 +222,9 @@ export interface Gap {
    * reset: the gateway's `reset` notice: the feed restarted its seqs under a new `epoch`; seqs start again;
    *   (from a gateway before epochs: the first tick after a resubscribe went below the last seq);
    * upstream: the gateway's `gap` notice: seqs `from`..`to` never reached it (the publisher dropped them);
-   * seq: a tick's seq jumped past the last one by more than its n; a final bar's prev is past the last bar seen.
+   * seq: a tick's seq jumped past the last one by more than its n; a final bar's prev is past the last bar seen;
+   *   a book update does not follow the copy (seq - n is not the last seq; a "resync" follows).
+   * On "book" every gap leaves the copy waiting (Book.synced false) for the snapshot the gateway sends.
    */
   reason: "history" | "epoch" | "reset" | "upstream" | "seq";
   /** reset: the new run's epoch. */
@@ -216,6 +296,8 @@ export class Subscription {
   on(name: "subscribed", fn: (reply: Reply) => void): () => void;
   /** A gap of this subscription's symbols (`symbols` lists only those), as the client's "gap" event. */
   on(name: "gap", fn: (gap: Gap) => void): () => void;
+  /** A book of this subscription whose copy went wrong: the client asked for a fresh snapshot. */
+  on(name: "resync", fn: (r: Resync) => void): () => void;
   /**
    * An error that rejected a call of this subscription (its symbols are not added,
    * its rate is the old one) or dropped symbols it held (a resubscribe after a
@@ -232,9 +314,16 @@ export class Client {
   subscribe(symbols: string[], onTick: (tick: Tick) => void): Subscription;
   subscribe(symbols: string[], opts: SubscribeOptions & { stream?: "ticks" }, onTick: (tick: Tick) => void): Subscription;
   subscribe(symbols: string[], opts: SubscribeOptions & { stream: "bars.1s" | "bars.1m" }, onBar: (bar: Bar) => void): Subscription;
-  subscribe(symbols: string[], opts: SubscribeOptions, onData: (m: Tick | Bar) => void): Subscription;
+  /** onBook gets each book message once applied to the copy and proved by its checksum, and the copy. */
+  subscribe(symbols: string[], opts: SubscribeOptions & { stream: "book" }, onBook: (m: BookMessage, book: Book) => void): Subscription;
+  subscribe(symbols: string[], opts: SubscribeOptions & { stream: "status" }, onStatus: (status: Status) => void): Subscription;
+  subscribe(symbols: string[], opts: SubscribeOptions, onData: (m: Tick | Bar | BookMessage | Status, book?: Book) => void): Subscription;
   on(name: "state", fn: (state: State, info: StateInfo) => void): () => void;
   on(name: "gap", fn: (gap: Gap) => void): () => void;
+  /** A book copy went wrong (a checksum that differs, an update that does not follow): the client asked for a fresh snapshot. */
+  on(name: "resync", fn: (r: Resync) => void): () => void;
+  /** Each status message of a symbol a "status" subscription holds. */
+  on(name: "status", fn: (status: Status) => void): () => void;
   on(name: "notice", fn: (notice: Notice) => void): () => void;
   on(name: "authenticated", fn: (reply: Authenticated) => void): () => void;
   on(name: "error", fn: (err: TickgateError) => void): () => void;
@@ -253,6 +342,10 @@ export class Client {
   lastSeq(sym: string, stream?: Stream): number | undefined;
   /** The epoch of sym's seqs on stream (default "ticks"), as the gateway told it; undefined before epochs. */
   epoch(sym: string, stream?: Stream): string | undefined;
+  /** The client's copy of sym's book while a "book" subscription holds it; undefined before its first snapshot. */
+  book(sym: string): Book | undefined;
+  /** sym's last status while a "status" subscription holds it, or undefined. */
+  status(sym: string): Status | undefined;
   /** Ends the connection for good; waiting requests reject with code "closed". */
   close(): void;
 }
@@ -265,6 +358,9 @@ export function jwtClaims(token?: string): Record<string, unknown> | undefined;
 
 /** The `exp` claim (Unix seconds) of a JWT, or undefined. */
 export function jwtExp(token?: string): number | undefined;
+
+/** The checksum of a book with these sides (best first): CRC-32 of the best 10 levels a side, as the gateway computes it. */
+export function bookChecksum(bids: ReadonlyArray<Readonly<Level>>, asks: ReadonlyArray<Readonly<Level>>): number;
 
 /** Judges a tick's seq (standing for n feed ticks; a final bar's, standing for span bar seqs) against the last seq seen; a conflated jump covered by n is "next". */
 export function seqStep(last: number | undefined, seq: number, n?: number): "first" | "duplicate" | "behind" | "gap" | "next";

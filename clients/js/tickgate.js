@@ -11,8 +11,10 @@
 // ({seq, epoch}) so the gateway replays what was missed, and a `gap` event
 // with its reason when it could not, or when the feed restarted (a reset)
 // or lost ticks upstream. Streams are "ticks"
-// (the default) and the bar streams "bars.1s" and "bars.1m". The wire
-// protocol is docs/protocol.md.
+// (the default), the bar streams "bars.1s" and "bars.1m", "book" (the
+// client keeps each order book, checks its checksum after every message and
+// asks for a fresh snapshot when it differs) and "status" (each symbol's
+// trading status, kept). The wire protocol is docs/protocol.md.
 //
 // This file is the entry point and the whole public API; the modules in
 // tickgate/ hold one concern each (README.md, "Layout").
@@ -56,8 +58,31 @@
  */
 
 /**
+ * @typedef {object} BookMessage
+ * @property {"book"|"book_update"} type a snapshot, or the levels that changed
+ * @property {string} sym
+ * @property {number} seq the book's own sequence number
+ * @property {number} checksum CRC-32 of the book after this message (bookChecksum)
+ * @property {Array<[number, number]>} bids [price, size], best first; in an update size 0 removes a level
+ * @property {Array<[number, number]>} asks
+ * @property {number} ts feed time, Unix nanoseconds
+ * @property {number} [n] present when the message stands for n > 1 book messages (merged)
+ * @property {boolean} [delayed] delayed tier
+ */
+
+/**
+ * @typedef {object} Status
+ * @property {string} type always "status"
+ * @property {string} sym
+ * @property {"open"|"halted"|"auction"|"closed"|"stale"} status stale: the gateway's view (no tick for a while)
+ * @property {string} [reason] the feed's short code, e.g. "LUDP"
+ * @property {number} seq the seq of the feed's status in force (0: none); never a reason to drop one
+ * @property {number} ts when it took effect, Unix nanoseconds
+ */
+
+/**
  * @typedef {object} SubscribeOptions
- * @property {string} [stream] "ticks" (default), "bars.1s" or "bars.1m"
+ * @property {string} [stream] "ticks" (default), "bars.1s", "bars.1m", "book" or "status"
  * @property {number} [maxRate] updates/s per symbol; 0 or absent: every message
  * @property {number} [history] the gateway sends the last N final messages of each newly held symbol instead of the
  *   snapshot; joining a topic this client already holds, the client hands over the ones it kept
@@ -79,6 +104,7 @@
 
 export { Client, connect } from "./tickgate/client.js";
 export { backoffDelay } from "./tickgate/connection.js";
+export { bookChecksum } from "./tickgate/book.js";
 export { TickgateError } from "./tickgate/errors.js";
 export { barStep, seqStep } from "./tickgate/seq.js";
 export { Subscription } from "./tickgate/subscription.js";

@@ -84,11 +84,11 @@ func TestOnlyTheGatewayBackfills(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t, map[string]string{"feed.sim.symbols": "[AAPL]", "feed.sim.backfill": "10m"})
 	log := slog.New(slog.DiscardHandler)
-	gw, err := newSource(&cfg.Feed, "sim", prometheus.NewRegistry(), log)
+	gw, err := newSource(cfg, "sim", prometheus.NewRegistry(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := newRunSource(&cfg.Feed, "sim", seqRun{Epoch: feed.NewEpoch()}, prometheus.NewRegistry(), log)
+	pub, err := newRunSource(cfg, "sim", seqRun{Epoch: feed.NewEpoch()}, prometheus.NewRegistry(), log)
 	if err != nil {
 		t.Fatal(err)
 	}

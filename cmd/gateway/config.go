@@ -68,6 +68,12 @@ type Config struct {
 		Grace   time.Duration `mapstructure:"grace"`
 		History int           `mapstructure:"history"`
 	} `mapstructure:"bars"`
+	Book struct {
+		Depth int `mapstructure:"depth"`
+	} `mapstructure:"book"`
+	Status struct {
+		StaleAfter time.Duration `mapstructure:"stale_after"`
+	} `mapstructure:"status"`
 	Client struct {
 		MaxSymbols    int           `mapstructure:"max_symbols"`
 		AllowWildcard bool          `mapstructure:"allow_wildcard"`
@@ -114,11 +120,15 @@ const hmacSecretEnv = "TICKGATE_AUTH_HMAC_SECRET"
 type FeedConfig struct {
 	Source string `mapstructure:"source"`
 	Sim    struct {
-		Rate     float64       `mapstructure:"rate"`
-		Seed     uint64        `mapstructure:"seed"`
-		Skew     float64       `mapstructure:"skew"`
-		Symbols  []string      `mapstructure:"symbols"`
-		Backfill time.Duration `mapstructure:"backfill"`
+		Rate         float64       `mapstructure:"rate"`
+		Seed         uint64        `mapstructure:"seed"`
+		Skew         float64       `mapstructure:"skew"`
+		Symbols      []string      `mapstructure:"symbols"`
+		Backfill     time.Duration `mapstructure:"backfill"`
+		Book         bool          `mapstructure:"book"`
+		BookChurn    float64       `mapstructure:"book_churn"`
+		HaltsPerHour float64       `mapstructure:"halts_per_hour"`
+		HaltDuration time.Duration `mapstructure:"halt_duration"`
 	} `mapstructure:"sim"`
 	NATS struct {
 		URLs          []string      `mapstructure:"urls"`
@@ -229,6 +239,9 @@ func (c *Config) Validate() error {
 	check(c.Feed.Sim.Rate > 0 && c.Feed.Sim.Rate <= 1e7, "feed.sim.rate", "must be in (0, 10000000], got %g", c.Feed.Sim.Rate)
 	check(c.Feed.Sim.Skew > 1, "feed.sim.skew", "must be > 1, got %g", c.Feed.Sim.Skew)
 	check(c.Feed.Sim.Backfill >= 0 && c.Feed.Sim.Backfill <= 24*time.Hour, "feed.sim.backfill", "must be in [0s, 24h], got %s", c.Feed.Sim.Backfill)
+	check(c.Feed.Sim.BookChurn >= 0 && c.Feed.Sim.BookChurn <= 1, "feed.sim.book_churn", "must be in [0, 1], got %g", c.Feed.Sim.BookChurn)
+	check(c.Feed.Sim.HaltsPerHour >= 0 && c.Feed.Sim.HaltsPerHour <= 3600, "feed.sim.halts_per_hour", "must be in [0, 3600], got %g", c.Feed.Sim.HaltsPerHour)
+	check(c.Feed.Sim.HaltDuration > 0, "feed.sim.halt_duration", "must be > 0, got %s", c.Feed.Sim.HaltDuration)
 	check(c.Fanout.Shards >= 0 && c.Fanout.Shards <= 1024, "fanout.shards", "must be in [0, 1024], got %d", c.Fanout.Shards)
 	check(c.Fanout.QueueBytes >= 4096, "fanout.queue_bytes", "must be >= 4096, got %d", c.Fanout.QueueBytes)
 	check(c.Fanout.ConflateAt >= 0 && c.Fanout.ConflateAt <= c.Fanout.QueueBytes, "fanout.conflate_at", "must be in [0, fanout.queue_bytes (%d)], got %d", c.Fanout.QueueBytes, c.Fanout.ConflateAt)
@@ -242,6 +255,8 @@ func (c *Config) Validate() error {
 	check(c.Fanout.MemoryBudget == 0 || c.Fanout.MemoryBudget >= minMemoryBudget, "fanout.memory_budget", "want 0 (the default) or at least 1MiB, got %d", c.Fanout.MemoryBudget)
 	check(c.Bars.Grace > 0 && c.Bars.Grace <= time.Minute, "bars.grace", "must be in (0, 1m], got %s", c.Bars.Grace)
 	check(c.Bars.History >= 0 && c.Bars.History <= 1<<16, "bars.history", "must be in [0, 65536], got %d", c.Bars.History)
+	check(c.Book.Depth >= 1 && c.Book.Depth <= maxBookDepth, "book.depth", "must be in [1, %d], got %d", maxBookDepth, c.Book.Depth)
+	check(c.Status.StaleAfter >= 0, "status.stale_after", "must be >= 0 (0: off), got %s", c.Status.StaleAfter)
 	check(c.Client.MaxSymbols > 0, "client.max_symbols", "must be > 0, got %d", c.Client.MaxSymbols)
 	check(c.Client.ReadLimit >= 256, "client.read_limit", "must be >= 256, got %d", c.Client.ReadLimit)
 	check(c.Client.MsgRate > 0, "client.msg_rate", "must be > 0, got %g", c.Client.MsgRate)
@@ -259,6 +274,10 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Auth.validate()...)
 	return errors.Join(errs...)
 }
+
+// maxBookDepth bounds book.depth: past it a book message outgrows what a
+// client should take as one update.
+const maxBookDepth = 100
 
 // validate checks the auth keys; each error names its key. Whether the key
 // files hold usable keys is checked by newVerifier, at start-up and by

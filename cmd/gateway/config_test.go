@@ -39,6 +39,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Feed.Sim.Seed = 1
 	want.Feed.Sim.Skew = 1.1
 	want.Feed.Sim.Backfill = 2 * time.Hour
+	want.Feed.Sim.Book = true
+	want.Feed.Sim.BookChurn = 0.25
+	want.Feed.Sim.HaltDuration = 15 * time.Second
+	want.Book.Depth = 10
 	want.Feed.NATS.URLs = []string{"nats://127.0.0.1:4222"}
 	want.Feed.NATS.Prefix = "ticks"
 	want.Feed.NATS.ReconnectWait = 250 * time.Millisecond
@@ -58,6 +62,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Fanout.RatePhases = 8
 	want.Fanout.History = 1024
 	want.Bars.Grace, want.Bars.History = 250*time.Millisecond, 500
+	want.Book.Depth = 10
+	want.Status.StaleAfter = 10 * time.Second
 	want.Client.MaxSymbols = 500
 	want.Client.AllowWildcard = true
 	want.Client.ReadLimit = 4096
@@ -72,7 +78,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Client.MaxStaleness = time.Second
 	want.Client.PingInterval = 20 * time.Second
 	want.Client.PongTimeout = 10 * time.Second
-	want.Runtime.GOGC = 50
+	want.Runtime.GOGC = 25
 	want.Entitlements.Delay = 15 * time.Minute
 	want.Entitlements.DelayMaxBytes = 256 << 20
 	want.Auth = AuthConfig{
@@ -233,6 +239,9 @@ var badValues = []struct {
 	{"fanout.queue_bytes", "10"},
 	{"fanout.queue_bytes", "lots"},
 	{"fanout.conflate_at", "2000000"}, // past fanout.queue_bytes
+	{"book.depth", "0"},
+	{"book.depth", "101"},
+	{"status.stale_after", "-1s"},
 	{"fanout.conflate_at", "-1"},
 	{"fanout.rate_classes", "[]"},
 	{"fanout.rate_classes", "[1, 1]"},
@@ -250,6 +259,11 @@ var badValues = []struct {
 	{"feed.sim.skew", "1"},
 	{"feed.sim.backfill", "-1m"},
 	{"feed.sim.backfill", "25h"},
+	{"feed.sim.book_churn", "1.5"},
+	{"feed.sim.halts_per_hour", "-1"},
+	{"feed.sim.halt_duration", "0s"},
+	{"book.depth", "0"},
+	{"book.depth", "101"},
 	{"feed.source", "kafka"},
 	{"feed.replay.speed", "0"},
 	{"feed.replay.format", "parquet"},

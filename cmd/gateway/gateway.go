@@ -44,7 +44,7 @@ type gateway struct {
 func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	src, err := newSource(&cfg.Feed, cfg.Feed.Source, reg, log)
+	src, err := newSource(cfg, cfg.Feed.Source, reg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +64,13 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		History:      cfg.Fanout.History,
 		BarGrace:     cfg.Bars.Grace,
 		BarHistory:   cfg.Bars.History,
+		BookDepth:    cfg.Book.Depth,
+		StaleAfter:   cfg.Status.StaleAfter,
 		MemoryBudget: budget,
 		Logger:       log.With("subsystem", "fanout"),
+	}
+	if fcfg.StaleAfter == 0 {
+		fcfg.StaleAfter = -1 // status.stale_after 0: no stale check
 	}
 	if verifier != nil { // only a token can make a client delayed
 		fcfg.Delay, fcfg.DelayMaxBytes = cfg.Entitlements.Delay, int(cfg.Entitlements.DelayMaxBytes)
@@ -104,6 +109,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 	}
 	if _, ok := src.(feed.Watcher); ok {
 		clients.SetFeedUp(false) // until its first look says otherwise
+		engine.SetFeedUp(false)
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tickgate_ready",
@@ -115,6 +121,13 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		return 0
 	}))
 	return &gateway{cfg: cfg, log: log, reg: reg, source: src, engine: engine, clients: clients}, nil
+}
+
+// setFeedUp tells the clients (feed_down, feed_up) and the engine (no
+// stale status while the feed is down) what feed.Follow saw.
+func (g *gateway) setFeedUp(up bool) {
+	g.clients.SetFeedUp(up)
+	g.engine.SetFeedUp(up)
 }
 
 // handler routes the HTTP endpoints of the main port. /metrics and the
@@ -259,7 +272,7 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { g.engine.Run(runCtx) })
 	if w, ok := g.source.(feed.Watcher); ok {
-		wg.Go(func() { feed.Follow(runCtx, w, g.clients.SetFeedUp, g.log) })
+		wg.Go(func() { feed.Follow(runCtx, w, g.setFeedUp, g.log) })
 	}
 	feedErr := make(chan error, 1)
 	wg.Go(func() {

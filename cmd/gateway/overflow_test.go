@@ -14,8 +14,10 @@ import (
 )
 
 // TestReplyOverflowCounted fills a client's queue with replies alone: the
-// client subscribes to nothing, sends requests and never reads, so the
-// message that overflows its queue is a reply, not a tick. The gateway
+// client subscribes only to one-minute bars, of which none closes in the
+// test's first minute (the bucket the gateway started in is never sent),
+// sends requests and never reads, so the message that overflows its queue
+// is a reply, not a tick. The gateway
 // closes it as a slow consumer (4001), and both metrics of that drop must
 // count it: tickgate_disconnects_total{reason="slow_consumer"} and
 // tickgate_slow_consumers_total. The reply path (fanout.Client.Enqueue)
@@ -27,22 +29,29 @@ func TestReplyOverflowCounted(t *testing.T) {
 		"client.msg_rate": "1000000", "client.msg_burst": "1000000", "client.flood_burst": "1000000",
 		"client.inbound_bytes": "1e9", "client.inbound_frames": "1e9", // requests by the thousand are the point
 		"client.write_timeout": "60s", // a stalled write must not close it first
+		"client.ping_interval": "5m",  // nor a pong the unread client cannot send
 	})
 	tg.waitReady(t)
 	conn := dialSmallRecvBuf(t, tg.ws)
 
-	// Each list reply is about 35 bytes. Unread, they fill the client's
-	// 4 KiB receive buffer, the server's send buffer and then the 4 KiB
-	// queue. Once the gateway has dropped the client it stops reading its
-	// requests; the write that then stalls closes the client's side, which
-	// ends the server's stalled write and so the session.
+	// Each reply names every symbol: some 600 bytes for a 60-byte request,
+	// so the replies fill the client's 4 KiB receive buffer, the server's
+	// send buffer (up to the kernel's 4 MiB) and then the 4 KiB queue
+	// within a few hundred requests handled. The client sends them much
+	// faster than a loaded machine's -race gateway handles them, in
+	// segments of one request each that fill the gateway's receive buffer
+	// and close its window; the client's zero-window probes then back off
+	// for seconds. So its writes wait (30 s at most) while the gateway
+	// works through its backlog, rather than give up and close as
+	// client_closed before the overflow. Once dropped, the gateway closes
+	// the connection, which fails the write.
 	slow := func() float64 {
 		v, _ := metricValue(t, tg.gw.reg, "tickgate_disconnects_total", "reason", "slow_consumer")
 		return v
 	}
 	for i := 0; ; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := conn.Write(ctx, websocket.MessageText, fmt.Appendf(nil, `{"op":"list","id":%d}`, i))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := conn.Write(ctx, websocket.MessageText, fmt.Appendf(nil, `{"op":"subscribe","id":%d,"stream":"bars.1m","symbols":["*"]}`, i))
 		cancel()
 		if err != nil {
 			t.Logf("request %d not sent: %v", i, err)
@@ -52,7 +61,7 @@ func TestReplyOverflowCounted(t *testing.T) {
 			t.Fatal("1,000,000 unread replies did not overflow a 4 KiB queue")
 		}
 	}
-	poll.Until(t, 10*time.Second, func() error {
+	poll.Until(t, time.Minute, func() error {
 		if slow() != 1 {
 			return fmt.Errorf("disconnects_total{reason=slow_consumer} = %g, want 1", slow())
 		}

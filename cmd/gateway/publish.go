@@ -20,8 +20,8 @@ import (
 // a replay) into NATS, so that every gateway of a fleet reads one feed and
 // per-symbol seqs are assigned once, here, in a new epoch per run. With
 // feed.nats.stream it first makes sure the stream exists, publishes for
-// acks, and carries each simulated symbol on from the stream's last tick
-// of it where there is one. It sends a heartbeat every publish.heartbeat,
+// acks, and carries each simulated symbol on from the stream's last tick,
+// book and status message of it where there are some. It sends a heartbeat every publish.heartbeat,
 // drops (and counts) the ticks it cannot send while NATS is unreachable,
 // and serves /metrics on publish.metrics_listen. It returns when ctx is
 // done or a non-looping replay ends.
@@ -64,12 +64,12 @@ func runPublishing(ctx context.Context, cfg *Config, base *slog.Logger, listenin
 			return err
 		}
 	}
-	src, err := newRunSource(&cfg.Feed, cfg.Publish.Source, run, reg, base)
+	src, err := newRunSource(cfg, cfg.Publish.Source, run, reg, base)
 	if err != nil {
 		return err
 	}
 	log.Info("publishing", "source", cfg.Publish.Source, "urls", cfg.Feed.NATS.URLs, "prefix", cfg.Feed.NATS.Prefix,
-		"stream", cfg.Feed.NATS.Stream, "symbols", len(src.Symbols()), "epoch", epoch, "resumed", len(run.Resume))
+		"stream", cfg.Feed.NATS.Stream, "symbols", len(src.Symbols()), "epoch", epoch, "resumed", len(run.Resume.Ticks))
 	return publishLoop(ctx, cfg, src, pub, log)
 }
 
@@ -79,20 +79,20 @@ func runPublishing(ctx context.Context, cfg *Config, base *slog.Logger, listenin
 // simulator at any but the lowest rates.
 const otherPublisherWait = 250 * time.Millisecond
 
-// resumeFrom returns the stream's last tick of each of symbols, for the
-// simulator to carry on from, unless another publisher is running: then
-// none, so that this run's ticks are all of its new epoch and gateways
-// see the conflict (tickgate_feed_dropped_ticks_total{reason="epoch_conflict"}).
-func resumeFrom(ctx context.Context, pub *feednats.Publisher, symbols []string, log *slog.Logger) ([]feed.Tick, error) {
+// resumeFrom returns the stream's last messages of each of symbols, for
+// the simulator to carry on from, unless another publisher is running:
+// then none, so that this run's messages are all of its new epoch and
+// gateways see the conflict (tickgate_feed_dropped_ticks_total{reason="epoch_conflict"}).
+func resumeFrom(ctx context.Context, pub *feednats.Publisher, symbols []string, log *slog.Logger) (feednats.Last, error) {
 	other, err := pub.OtherPublisher(otherPublisherWait)
 	if err != nil {
-		return nil, err
+		return feednats.Last{}, err
 	}
 	if other {
 		log.Error("another publisher is publishing on this prefix; not carrying seqs on from the stream, so gateways see two epochs and alarm. Stop one of them.")
-		return nil, nil
+		return feednats.Last{}, nil
 	}
-	return pub.LastTicks(ctx, symbols)
+	return pub.LastMessages(ctx, symbols)
 }
 
 // simSymbols is the simulator's symbol list: feed.sim.symbols, or else

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tickgate/tickgate/feed"
 	"github.com/tickgate/tickgate/internal/logtest"
@@ -124,12 +125,7 @@ func TestPublishCarriesSeqsOn(t *testing.T) {
 	cfg["feed.sim.symbols"] = `["AAPL"]`
 	_, stop := startPublish(t, cfg)
 	st := streamOf(t, ns.ClientURL(), "TICKS")
-	poll.Until(t, 10*time.Second, func() error {
-		if _, err := st.GetLastMsgForSubject(context.Background(), "ticks.AAPL"); err != nil {
-			return err
-		}
-		return nil
-	})
+	waitSubject(t, st, "ticks.AAPL")
 	stop()
 	m, err := st.GetLastMsgForSubject(context.Background(), "ticks.AAPL")
 	if err != nil {
@@ -149,6 +145,15 @@ func TestPublishCarriesSeqsOn(t *testing.T) {
 	if got := newcomer(); got.Seq != 1 || got.Epoch == last.Epoch || !feed.ValidEpoch(got.Epoch) {
 		t.Fatalf("first ZZZ tick: seq %d epoch %q, want 1 in a new epoch", got.Seq, got.Epoch)
 	}
+}
+
+// waitSubject waits until st holds a message on subject.
+func waitSubject(t *testing.T, st jetstream.Stream, subject string) {
+	t.Helper()
+	poll.Until(t, 10*time.Second, func() error {
+		_, err := st.GetLastMsgForSubject(context.Background(), subject)
+		return err
+	})
 }
 
 // TestPublishNewEpochPerRun restarts gateway publish on core NATS with the

@@ -13,32 +13,36 @@ import (
 	"github.com/tickgate/tickgate/feed/sim"
 )
 
-// newSource builds the gateway's source named kind from the feed config,
-// numbering seqs (sim, replay) in a fresh epoch, the simulator's after its
-// backfill. Errors name the config key at fault. Each adapter tags its own
-// log lines.
-func newSource(cfg *FeedConfig, kind string, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
-	return newRunSource(cfg, kind, seqRun{Backfill: cfg.Sim.Backfill}, reg, log)
+// newSource builds the gateway's source named kind from the feed config
+// (and the simulator's book depth, book.depth), numbering seqs (sim,
+// replay) in a fresh epoch, the simulator's after its backfill. Errors name
+// the config key at fault. Each adapter tags its own log lines.
+func newSource(c *Config, kind string, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
+	return newRunSource(c, kind, seqRun{Backfill: c.Feed.Sim.Backfill}, reg, log)
 }
 
 // seqRun is how a source that assigns seqs numbers them: in Epoch ("" for
-// a fresh one), the simulator's Resume symbols carrying on from their last
-// ticks, or its first seqs a Backfill of synthetic history (only the
-// gateway's own simulator has one). A nats source assigns none and
-// ignores it.
+// a fresh one), the simulator's Resume symbols carrying their tick, book
+// and status seqs on from their last messages, or its first seqs a
+// Backfill of synthetic history (only the gateway's own simulator has
+// one). A nats source assigns none and ignores it.
 type seqRun struct {
 	Epoch    string
-	Resume   []feed.Tick
+	Resume   feednats.Last
 	Backfill time.Duration
 }
 
 // newRunSource is newSource numbering seqs as run says.
-func newRunSource(cfg *FeedConfig, kind string, run seqRun, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
+func newRunSource(c *Config, kind string, run seqRun, reg prometheus.Registerer, log *slog.Logger) (feed.Source, error) {
+	cfg := &c.Feed
 	switch kind {
 	case "sim":
 		src, err := sim.New(sim.Config{
 			Rate: cfg.Sim.Rate, Seed: cfg.Sim.Seed, Skew: cfg.Sim.Skew, Symbols: cfg.Sim.Symbols,
-			Epoch: run.Epoch, Resume: run.Resume, Backfill: run.Backfill,
+			Book: cfg.Sim.Book, Depth: c.Book.Depth, Churn: cfg.Sim.BookChurn,
+			HaltsPerHour: cfg.Sim.HaltsPerHour, HaltDuration: cfg.Sim.HaltDuration,
+			Epoch: run.Epoch, Resume: run.Resume.Ticks, ResumeBooks: run.Resume.Books, ResumeStatus: run.Resume.Status,
+			Backfill: run.Backfill,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("config: feed.sim: %w", err)

@@ -21,12 +21,13 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gateway token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gateway token --sub NAME --syms 'AAPL,MS*' [--tier realtime|delayed] [--ttl 1h] [--max-conns N] [--config FILE]\n\n"+
+		fmt.Fprintf(stderr, "usage: gateway token --sub NAME --syms 'AAPL,MS*' [--streams ticks,bars.1m] [--tier realtime|delayed] [--ttl 1h] [--max-conns N] [--config FILE]\n\n"+
 			"Prints an HS256 token signed with auth.hmac_secret_file or %s.\n\n", hmacSecretEnv)
 		fs.PrintDefaults()
 	}
 	sub := fs.String("sub", "", "subject (the sub claim); max_conns counts per subject")
 	syms := fs.String("syms", "", "comma-separated glob patterns the subject may see, e.g. 'AAPL,MS*' or '*'")
+	streams := fs.String("streams", "", "comma-separated streams the subject may see (ticks, bars.1s, bars.1m, book, status); empty leaves the claim out: every stream")
 	tier := fs.String("tier", "", "realtime or delayed; empty leaves the claim out, so auth.default_tier applies")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid from now")
 	maxConns := fs.Int("max-conns", 0, "concurrent connections allowed for the subject; 0 means no cap")
@@ -35,6 +36,9 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	claims, err := tokenClaims(fs.Args(), *sub, *syms, *tier, *ttl, *maxConns)
+	if err == nil && *streams != "" {
+		claims.Streams, err = tokenStreams(*streams)
+	}
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
@@ -56,6 +60,18 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, token)
 	return err
+}
+
+// tokenStreams checks --streams: names a grant may carry.
+func tokenStreams(list string) ([]string, error) {
+	names := strings.Split(list, ",")
+	for i := range names {
+		names[i] = strings.TrimSpace(names[i])
+	}
+	if _, err := subscribe.ParseStreams(names); err != nil {
+		return nil, fmt.Errorf("--streams: %w", err)
+	}
+	return names, nil
 }
 
 // tokenClaims checks the flags of "gateway token" and turns them into

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickgate/tickgate/auth"
+	"github.com/tickgate/tickgate/fanout"
 	"github.com/tickgate/tickgate/subscribe"
 )
 
@@ -24,7 +25,7 @@ func TestRunToken(t *testing.T) {
 	}))
 	var stdout, stderr bytes.Buffer
 	before := time.Now().Truncate(time.Second)
-	err := runToken([]string{"--sub", "alice", "--syms", "AAPL, MSFT,BRK.*", "--tier", "realtime", "--ttl", "90m", "--max-conns", "2", "--config", cfgPath}, &stdout, &stderr)
+	err := runToken([]string{"--sub", "alice", "--syms", "AAPL, MSFT,BRK.*", "--streams", "ticks, status", "--tier", "realtime", "--ttl", "90m", "--max-conns", "2", "--config", cfgPath}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("runToken: %v (stderr %q)", err, stderr.String())
 	}
@@ -46,6 +47,9 @@ func TestRunToken(t *testing.T) {
 	}
 	if g.Subject != "alice" || !slices.Equal(g.Symbols, []string{"AAPL", "MSFT", "BRK.*"}) || g.Tier != subscribe.Realtime || g.MaxConns != 2 {
 		t.Errorf("grant = %+v, want alice [AAPL MSFT BRK.*] realtime max 2", g)
+	}
+	if !slices.Equal(g.Streams, []fanout.Stream{fanout.Ticks, fanout.Status}) || g.AllowsStream(fanout.Book) {
+		t.Errorf("grant streams %v, want ticks and status (no book)", g.Streams)
 	}
 	if lo, hi := before.Add(90*time.Minute), time.Now().Add(90*time.Minute); g.Expires.Before(lo) || g.Expires.After(hi) {
 		t.Errorf("expires %s, want within [%s, %s] (--ttl 90m)", g.Expires, lo, hi)
@@ -87,6 +91,7 @@ func TestRunTokenErrors(t *testing.T) {
 		{[]string{"--sub", "a", "--syms", "*", "--tier", "gold", "--config", good}, "--tier"},
 		{[]string{"--sub", "a", "--syms", "*", "--ttl", "0s", "--config", good}, "--ttl must be > 0"},
 		{[]string{"--sub", "a", "--syms", "*", "--max-conns", "-1", "--config", good}, "--max-conns"},
+		{[]string{"--sub", "a", "--syms", "*", "--streams", "ticks,books", "--config", good}, `--streams: subscribe: unknown stream "books"`},
 		{[]string{"--sub", "a", "--syms", "*", "extra", "--config", good}, "unexpected arguments"},
 		{[]string{"--sub", "a", "--syms", "*", "--config", noSecret}, "no HMAC secret"},
 		{[]string{"--sub", "a", "--syms", "*", "--config", good + ".missing"}, ".missing"},

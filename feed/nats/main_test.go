@@ -38,6 +38,21 @@ func connect(tb testing.TB, url string) *natsgo.Conn {
 	return nc
 }
 
+// subscribeSync subscribes a new connection to url to subject, and flushes
+// so the server has the subscription before anything is published.
+func subscribeSync(tb testing.TB, url, subject string) *natsgo.Subscription {
+	tb.Helper()
+	nc := connect(tb, url)
+	sub, err := nc.SubscribeSync(subject)
+	if err == nil {
+		err = nc.Flush()
+	}
+	if err != nil {
+		tb.Fatalf("subscribe %s: %v", subject, err)
+	}
+	return sub
+}
+
 // collector is a feed.Sink that keeps every tick; the test reads it while
 // Run writes, hence the lock.
 type collector struct {

@@ -4,13 +4,11 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/tickgate/tickgate/feed"
 )
 
-// metrics are the Source's Prometheus collectors.
+// metrics are the Source's Prometheus collectors, beside its
+// feed.Refusals.
 type metrics struct {
-	decodeErrors  prometheus.Counter
 	connectErrors prometheus.Counter
 	disconnects   prometheus.Counter
 	reconnects    prometheus.Counter
@@ -23,11 +21,6 @@ type metrics struct {
 // the feed is stalled now.
 func newMetrics(reg prometheus.Registerer, dropped func() float64, stalled func() bool) (*metrics, error) {
 	m := &metrics{
-		decodeErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name:        feed.DecodeErrorsMetric,
-			Help:        feed.DecodeErrorsHelp,
-			ConstLabels: prometheus.Labels{"source": "nats"},
-		}),
 		connectErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickgate_feed_nats_connect_errors_total",
 			Help: "Failed attempts to connect or reconnect to a NATS server.",
@@ -58,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, dropped func() float64, stalled func(
 		}
 		return 0
 	})
-	for _, c := range []prometheus.Collector{m.decodeErrors, m.connectErrors, m.disconnects, m.reconnects, m.stalls, drops, stalledNow} {
+	for _, c := range []prometheus.Collector{m.connectErrors, m.disconnects, m.reconnects, m.stalls, drops, stalledNow} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("nats: register metrics: %w", err)
 		}
@@ -73,13 +66,13 @@ func newPublisherMetrics(reg prometheus.Registerer, p *Publisher) error {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v()) })
 	}
 	cs := []prometheus.Collector{
-		counter("tickgate_publish_published_total", "Ticks handed to NATS.", p.Published),
-		counter("tickgate_publish_dropped_total", "Ticks dropped because the NATS connection was down; gateways see them as a seq gap.", p.Dropped),
-		counter("tickgate_publish_errors_total", "Ticks that failed to publish for a reason other than a lost connection.", p.Errors),
-		counter("tickgate_publish_ack_failures_total", "Ticks published to the stream that it did not acknowledge as stored: refused, no stream for the subject, or no ack before the connection was lost.", p.AckFailures),
+		counter("tickgate_publish_published_total", "Feed messages (ticks, book messages, status) handed to NATS.", p.Published),
+		counter("tickgate_publish_dropped_total", "Feed messages dropped because the NATS connection was down; gateways see them as a seq gap.", p.Dropped),
+		counter("tickgate_publish_errors_total", "Feed messages that failed to publish for a reason other than a lost connection.", p.Errors),
+		counter("tickgate_publish_ack_failures_total", "Feed messages published to the stream that it did not acknowledge as stored: refused, no stream for the subject, or no ack before the connection was lost.", p.AckFailures),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_publish_acks_pending",
-			Help: "Ticks published to the stream whose ack has not come yet (at most publish.ack_window).",
+			Help: "Feed messages published to the stream whose ack has not come yet (at most publish.ack_window).",
 		}, func() float64 { return float64(p.acksPending()) }),
 	}
 	if p.epoch != "" {

@@ -96,19 +96,29 @@ func TestBadPayloads(t *testing.T) {
 	}
 
 	ticktest.Equal(t, sink.waitTicks(t, len(good)), good)
-	want := fmt.Sprintf(`
-# HELP tickgate_feed_decode_errors_total %s
-# TYPE tickgate_feed_decode_errors_total counter
-tickgate_feed_decode_errors_total{source="nats"} %d
-`, feed.DecodeErrorsHelp, len(bad))
-	if err := testutil.GatherAndCompare(f.reg, strings.NewReader(want), "tickgate_feed_decode_errors_total"); err != nil {
-		t.Error(err)
+	for _, c := range []struct {
+		reason string
+		want   float64
+	}{{"malformed", 2}, {"symbol", 3}, {"field", 1}} {
+		if got := refused(t, f.reg, "tick", c.reason); got != c.want {
+			t.Errorf("%s{kind=tick,reason=%s} = %v, want %v", feed.DecodeErrorsMetric, c.reason, got, c.want)
+		}
 	}
-	// The warning is rate-limited to one a second: the burst logs once
-	// (twice if the machine stalls across a second boundary).
-	if n := strings.Count(f.log.String(), "dropped bad tick"); n < 1 || n > 2 {
-		t.Errorf("logged %d bad-tick warnings for a burst of %d, want 1 or 2:\n%s", n, len(bad), f.log)
+	if n := metric(t, f.reg, feed.DecodeErrorsMetric); n != float64(len(bad)) {
+		t.Errorf("%v refused in all, want %d", n, len(bad))
 	}
+	// Logged once per symbol, kind and reason: AAPL malformed, AAPL
+	// symbol, AAPL field, and "" (outside the universe) symbol.
+	if n := strings.Count(f.log.String(), "dropped bad feed message"); n != 4 {
+		t.Errorf("logged %d refusals for %d bad ticks, want 4:\n%s", n, len(bad), f.log)
+	}
+}
+
+// refused returns the NATS source's decode-errors count of kind and
+// reason in reg.
+func refused(tb testing.TB, reg *prometheus.Registry, kind, reason string) float64 {
+	tb.Helper()
+	return ticktest.Refused(tb, reg, "nats", kind, reason)
 }
 
 // encode returns t's wire form.

@@ -19,11 +19,14 @@ import (
 // at the cost of building their subject each time.
 const maxSubjects = 4096
 
-// Publisher is a feed.Sink that publishes each tick, as
+// Publisher is a feed.DepthSink that publishes each tick, as
 // feed.Tick.AppendUpstreamJSON encodes it (with its epoch), on
-// Prefix.SYMBOL: the subjects a Source reads. Publish must be called from
+// Prefix.SYMBOL, and each book and status message in its upstream form on
+// Prefix.book.SYMBOL and Prefix.status.SYMBOL (depth.go): the subjects a
+// Source reads. Publish, PublishBook and PublishStatus must be called from
 // one goroutine, as feed.Sink promises; Heartbeat, Flush, Published,
-// Dropped, Errors and AckFailures may be called from any.
+// Dropped, Errors and AckFailures may be called from any. Its counts are
+// of messages, whatever their kind.
 //
 // A failed publish is counted and remembered, never fatal: a feed that
 // outlives a NATS outage keeps going. A Publisher made by Connect drops the
@@ -50,13 +53,15 @@ type Publisher struct {
 	log   *slog.Logger
 	warn  rate.Sometimes // rate-limits warnings about acks
 
-	// Owned by the Publish goroutine. buf is reused for every tick: nc.Publish
-	// has copied it into the connection's buffer when it returns.
+	// Owned by the Publish goroutine. buf is reused for every message:
+	// nc.Publish has copied it into the connection's buffer when it returns.
 	buf      []byte
-	subjects map[string]string // symbol → subject
+	ticks    subjects // Prefix.SYM
+	books    subjects // Prefix.book.SYM
+	statuses subjects // Prefix.status.SYM
 
 	published atomic.Uint64
-	dropped   atomic.Uint64 // ticks not sent for want of a connection
+	dropped   atomic.Uint64 // messages not sent for want of a connection
 	downAt    atomic.Uint64 // dropped when the connection was lost
 	errors    atomic.Uint64
 	failed    atomic.Uint64 // errors since the last Flush
@@ -65,7 +70,7 @@ type Publisher struct {
 	lastErr error
 }
 
-var _ feed.Sink = (*Publisher)(nil)
+var _ feed.DepthSink = (*Publisher)(nil)
 
 // NewPublisher returns a Publisher on nc, which the caller keeps owning and
 // closes. prefix "" means "ticks", as in Config. To ride out outages, nc
@@ -88,7 +93,9 @@ func newPublisher(prefix string, log *slog.Logger) *Publisher {
 		log:      log,
 		warn:     rate.Sometimes{Interval: time.Second},
 		buf:      make([]byte, 0, 256),
-		subjects: make(map[string]string),
+		ticks:    newSubjects(prefix + "."),
+		books:    newSubjects(prefix + "." + BookToken + "."),
+		statuses: newSubjects(prefix + "." + StatusToken + "."),
 	}
 }
 
@@ -97,10 +104,15 @@ func newPublisher(prefix string, log *slog.Logger) *Publisher {
 // acks it first waits for room in the window.
 func (p *Publisher) Publish(t feed.Tick) {
 	p.buf = t.AppendUpstreamJSON(p.buf[:0])
+	p.send(p.ticks.of(t.Symbol))
+}
+
+// send publishes p.buf on subject, counting the outcome.
+func (p *Publisher) send(subject string) {
 	var err error
 	if p.acks == nil {
-		err = p.nc.Publish(p.subject(t.Symbol), p.buf)
-	} else if err = p.nc.PublishRequest(p.subject(t.Symbol), p.acks.next(), p.buf); err != nil {
+		err = p.nc.Publish(subject, p.buf)
+	} else if err = p.nc.PublishRequest(subject, p.acks.next(), p.buf); err != nil {
 		p.acks.unsent()
 	}
 	switch {
@@ -126,14 +138,25 @@ func (p *Publisher) Heartbeat() {
 	_ = p.nc.Publish(p.hb, append(msg, '}'))
 }
 
-// subject returns Prefix.sym, built once per symbol.
-func (p *Publisher) subject(sym string) string {
-	if subj, ok := p.subjects[sym]; ok {
+// subjects builds the subjects of one kind of message, prefix+SYM, once
+// per symbol.
+type subjects struct {
+	prefix string
+	bySym  map[string]string
+}
+
+func newSubjects(prefix string) subjects {
+	return subjects{prefix: prefix, bySym: make(map[string]string)}
+}
+
+// of returns sym's subject.
+func (s subjects) of(sym string) string {
+	if subj, ok := s.bySym[sym]; ok {
 		return subj
 	}
-	subj := p.prefix + sym
-	if len(p.subjects) < maxSubjects {
-		p.subjects[sym] = subj
+	subj := s.prefix + sym
+	if len(s.bySym) < maxSubjects {
+		s.bySym[sym] = subj
 	}
 	return subj
 }
@@ -157,28 +180,28 @@ func (p *Publisher) Flush(timeout time.Duration) error {
 		return fmt.Errorf("nats: flush: %w", err)
 	}
 	if p.acks != nil && !p.acks.drain(timeout-time.Since(start)) {
-		return fmt.Errorf("nats: flush: %d ticks not acknowledged by the stream within %v", p.acks.pending(), timeout)
+		return fmt.Errorf("nats: flush: %d messages not acknowledged by the stream within %v", p.acks.pending(), timeout)
 	}
 	if n := p.failed.Swap(0); n > 0 {
 		p.mu.Lock()
 		err := p.lastErr
 		p.mu.Unlock()
-		return fmt.Errorf("nats: publish: %d ticks failed since the last flush, last: %w", n, err)
+		return fmt.Errorf("nats: publish: %d messages failed since the last flush, last: %w", n, err)
 	}
 	return nil
 }
 
-// Published returns how many ticks were handed to nats.go successfully.
+// Published returns how many messages were handed to nats.go successfully.
 func (p *Publisher) Published() uint64 { return p.published.Load() }
 
-// Dropped returns how many ticks were dropped because the connection was
+// Dropped returns how many messages were dropped because the connection was
 // down.
 func (p *Publisher) Dropped() uint64 { return p.dropped.Load() }
 
-// Errors returns how many ticks failed to publish for other reasons.
+// Errors returns how many messages failed to publish for other reasons.
 func (p *Publisher) Errors() uint64 { return p.errors.Load() }
 
-// AckFailures returns how many published ticks the stream did not
+// AckFailures returns how many published messages the stream did not
 // acknowledge as stored: refused, no stream for the subject, or no ack
 // before the connection was lost. 0 without acks.
 func (p *Publisher) AckFailures() uint64 {
@@ -188,7 +211,7 @@ func (p *Publisher) AckFailures() uint64 {
 	return 0
 }
 
-// acksPending returns how many ticks await their ack.
+// acksPending returns how many messages await their ack.
 func (p *Publisher) acksPending() int64 {
 	if a := p.shown.Load(); a != nil {
 		return a.pending()

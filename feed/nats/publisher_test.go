@@ -3,8 +3,10 @@ package nats
 import (
 	"context"
 	"errors"
+	"reflect"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +27,7 @@ import (
 func TestUpstreamForm(t *testing.T) {
 	t.Parallel()
 	s := natstest.Run(t, natstest.Options(-1))
-	raw, err := connect(t, s.ClientURL()).SubscribeSync("ticks.>")
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := subscribeSync(t, s.ClientURL(), "ticks.>")
 	f := newFixture(t, Config{URLs: []string{s.ClientURL()}, Symbols: []string{"AAPL"}})
 	sink := &collector{}
 	f.run(t, sink)
@@ -97,19 +96,19 @@ func TestPublisherMetrics(t *testing.T) {
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}, Stream: "TICKS", Epoch: "run-1", Metrics: reg})
 	publishSeqs(t, pub, []string{"AAPL", "MSFT"}, 1, 50)
 	want := `
-# HELP tickgate_publish_ack_failures_total Ticks published to the stream that it did not acknowledge as stored: refused, no stream for the subject, or no ack before the connection was lost.
+# HELP tickgate_publish_ack_failures_total Feed messages published to the stream that it did not acknowledge as stored: refused, no stream for the subject, or no ack before the connection was lost.
 # TYPE tickgate_publish_ack_failures_total counter
 tickgate_publish_ack_failures_total 0
-# HELP tickgate_publish_acks_pending Ticks published to the stream whose ack has not come yet (at most publish.ack_window).
+# HELP tickgate_publish_acks_pending Feed messages published to the stream whose ack has not come yet (at most publish.ack_window).
 # TYPE tickgate_publish_acks_pending gauge
 tickgate_publish_acks_pending 0
-# HELP tickgate_publish_dropped_total Ticks dropped because the NATS connection was down; gateways see them as a seq gap.
+# HELP tickgate_publish_dropped_total Feed messages dropped because the NATS connection was down; gateways see them as a seq gap.
 # TYPE tickgate_publish_dropped_total counter
 tickgate_publish_dropped_total 0
 # HELP tickgate_publish_epoch_info 1, labelled with the epoch of this publisher run: a change means gateways reset the symbols that did not carry on from the stream.
 # TYPE tickgate_publish_epoch_info gauge
 tickgate_publish_epoch_info{epoch="run-1"} 1
-# HELP tickgate_publish_published_total Ticks handed to NATS.
+# HELP tickgate_publish_published_total Feed messages (ticks, book messages, status) handed to NATS.
 # TYPE tickgate_publish_published_total counter
 tickgate_publish_published_total 100
 `
@@ -156,9 +155,7 @@ func TestAckFailures(t *testing.T) {
 func TestAckWindow(t *testing.T) {
 	t.Parallel()
 	s := natstest.Run(t, natstest.Options(-1))
-	if _, err := connect(t, s.ClientURL()).SubscribeSync("ticks.>"); err != nil {
-		t.Fatal(err)
-	}
+	subscribeSync(t, s.ClientURL(), "ticks.>") // takes the ticks and never acks
 	pub := NewPublisher(connect(t, s.ClientURL()), "")
 	a, err := newAcker(pub.nc, 2, pub.ackFailed)
 	if err != nil {
@@ -201,23 +198,34 @@ func TestPublisherAcksAllocs(t *testing.T) {
 	t.Logf("with JetStream acks, the process allocates %.1f times per tick (nats-server storing and acking, nats.go receiving the ack)",
 		float64(after.Mallocs-before.Mallocs)/n)
 
-	quiet := NewPublisher(connect(t, s.ClientURL()), "nobody")
-	a, err := newAcker(quiet.nc, 1<<20, quiet.ackFailed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reply := "void.reply"
-	a.reply.Store(&reply)
-	quiet.acks = a
+	quiet := quietPublisher(t, s.ClientURL())
 	quiet.Publish(tk)
 	if n := testing.AllocsPerRun(1000, func() { quiet.Publish(tk) }); n >= 0.5 {
 		t.Errorf("Publish with acks allocates %v times per tick, want 0", n)
 	}
 }
 
-// TestLastTicks reads back each symbol's last tick, epoch included; a
-// symbol the stream has no tick of is left out.
-func TestLastTicks(t *testing.T) {
+// quietPublisher returns a Publisher on url with acks that publishes on
+// nobody.> for replies on void.reply: nothing answers, so nothing comes
+// back for the process to receive, and its allocations are Publish's.
+func quietPublisher(tb testing.TB, url string) *Publisher {
+	tb.Helper()
+	p := NewPublisher(connect(tb, url), "nobody")
+	a, err := newAcker(p.nc, 1<<20, p.ackFailed)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reply := "void.reply"
+	a.reply.Store(&reply)
+	p.acks = a
+	return p
+}
+
+// TestLastMessages reads back each symbol's last tick, epoch included,
+// with its last book and status message; a symbol the stream has no tick
+// of is left out, and so is one whose last book is of another epoch than
+// its last tick.
+func TestLastMessages(t *testing.T) {
 	t.Parallel()
 	s := natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir()))
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}, Stream: "TICKS", Epoch: "run-1"})
@@ -227,17 +235,26 @@ func TestLastTicks(t *testing.T) {
 		last.Epoch = "run-1"
 		pub.Publish(last)
 	}
+	book := feed.Book{Symbol: "BRK.B", Seq: 9, TS: 1, Epoch: "run-1", Bids: []feed.Level{{Price: 470, Size: 0}}, Asks: []feed.Level{}}
+	status := feed.Status{Symbol: "BRK.B", Seq: 2, TS: 1, Epoch: "run-1", Status: feed.StatusHalted, Reason: "LUDP"}
+	pub.PublishBook(book)
+	pub.PublishStatus(status)
+	moved := ticktest.Tick("MSFT", 1)
+	moved.Epoch = "run-1"
+	pub.Publish(moved)
+	pub.PublishBook(feed.Book{Symbol: "MSFT", Seq: 1, TS: 1, Epoch: "run-2", Snapshot: true})
 	pub.Heartbeat()
 	if err := pub.Flush(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	got, err := pub.LastTicks(context.Background(), []string{"AAPL", "BRK.B"})
-	if err != nil || len(got) != 1 || got[0] != last {
-		t.Fatalf("LastTicks = %+v, %v; want only %+v", got, err, last)
+	got, err := pub.LastMessages(context.Background(), []string{"AAPL", "BRK.B", "MSFT"})
+	if err != nil || !slices.Equal(got.Ticks, []feed.Tick{last}) || len(got.Books) != 1 || !reflect.DeepEqual(got.Books[0], book) ||
+		!slices.Equal(got.Status, []feed.Status{status}) {
+		t.Fatalf("LastMessages = %+v, %v; want only BRK.B's %+v, %+v, %+v", got, err, last, book, status)
 	}
 	core := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}})
-	if got, err := core.LastTicks(context.Background(), []string{"BRK.B"}); got != nil || err != nil {
-		t.Fatalf("LastTicks without a stream = %v, %v; want nil, nil", got, err)
+	if got, err := core.LastMessages(context.Background(), []string{"BRK.B"}); got.Ticks != nil || err != nil {
+		t.Fatalf("LastMessages without a stream = %v, %v; want nothing", got, err)
 	}
 }
 
@@ -251,9 +268,7 @@ func TestAcksLostOnDisconnect(t *testing.T) {
 	pub := dialPublisher(t, PublisherConfig{URLs: []string{s.ClientURL()}})
 	silent := func(url string) { // takes the ticks and never acks
 		t.Helper()
-		if _, err := connect(t, url).SubscribeSync("ticks.>"); err != nil {
-			t.Fatal(err)
-		}
+		subscribeSync(t, url, "ticks.>")
 	}
 	silent(s.ClientURL())
 	a, err := newAcker(pub.nc, 100, pub.ackFailed)

@@ -12,43 +12,112 @@ import (
 	"github.com/tickgate/tickgate/feed"
 )
 
-// LastTicks returns the last tick the stream holds of each of symbols
-// that has one, in the order of symbols, so that a restarted publisher can
-// carry their seqs on in the same epoch and a restart is no reset at all.
-// A symbol with no message, or whose last message is not a valid tick of
-// it, is left out: it starts again, in a new epoch. Without a stream it
-// returns nil. It makes one direct (or API) get per symbol, at start.
-func (p *Publisher) LastTicks(ctx context.Context, symbols []string) ([]feed.Tick, error) {
+// Last is what an earlier run left in the stream for the symbols that can
+// carry on from it (LastMessages): each one's last tick and, of the same
+// epoch, its last book and status message where it has one.
+type Last struct {
+	Ticks  []feed.Tick
+	Books  []feed.Book
+	Status []feed.Status
+}
+
+// LastMessages returns the last tick the stream holds of each of symbols
+// that has one, in the order of symbols, and that symbol's last book and
+// status message, so that a restarted publisher can carry their seqs on in
+// the same epoch and a restart is no reset at all. A symbol is left out,
+// to start again in a new epoch, if it has no tick, if its last message of
+// any kind is not a valid one of it, or if its last book or status message
+// is of another epoch than its last tick (a later run that sent those and
+// no tick: a gateway has moved on to that run's epoch). Without a stream
+// it returns an empty Last. It makes three direct (or API) gets per
+// symbol, at start.
+func (p *Publisher) LastMessages(ctx context.Context, symbols []string) (Last, error) {
+	var last Last
 	if p.stream == "" {
-		return nil, nil
+		return last, nil
 	}
 	js, err := jetstream.New(p.nc)
 	if err != nil {
-		return nil, fmt.Errorf("nats: jetstream: %w", err)
+		return last, fmt.Errorf("nats: jetstream: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	st, err := js.Stream(ctx, p.stream)
 	if err != nil {
-		return nil, fmt.Errorf("nats: stream %s: %w", p.stream, err)
+		return last, fmt.Errorf("nats: stream %s: %w", p.stream, err)
 	}
-	var last []feed.Tick
 	for _, sym := range symbols {
-		m, err := st.GetLastMsgForSubject(ctx, p.prefix+sym) // not p.subject: Publish owns its cache
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
+		if err := p.lastOf(ctx, st, sym, &last); err != nil {
+			return Last{}, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("nats: stream %s: last tick of %s: %w", p.stream, sym, err)
-		}
-		t, err := feed.DecodeJSON(m.Data)
-		if err != nil || t.Symbol != sym {
-			p.log.Warn("last message in the stream is not a tick of its symbol; it starts a new epoch", "symbol", sym, "err", err)
-			continue
-		}
-		last = append(last, t)
 	}
 	return last, nil
+}
+
+// lastOf adds sym's last messages in st to last, if it can carry on. It
+// fails only if it cannot read the stream.
+func (p *Publisher) lastOf(ctx context.Context, st jetstream.Stream, sym string, last *Last) error {
+	var raw [3][]byte // the last tick, book and status message; nil for none
+	// Not p.ticks, p.books, p.statuses: Publish owns their caches.
+	for i, subject := range [3]string{p.prefix + sym, p.prefix + BookToken + "." + sym, p.prefix + StatusToken + "." + sym} {
+		m, err := st.GetLastMsgForSubject(ctx, subject)
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+		case err != nil:
+			return fmt.Errorf("nats: stream %s: last message on %s: %w", p.stream, subject, err)
+		default:
+			raw[i] = m.Data
+		}
+	}
+	if raw[0] == nil {
+		return nil // never ticked: nothing to carry on
+	}
+	if err := last.add(sym, raw); err != nil {
+		p.log.Warn("not carrying a symbol on from the stream; it starts a new epoch", "symbol", sym, "err", err)
+	}
+	return nil
+}
+
+// add decodes sym's last tick, book and status message (nil for none) and
+// adds them to l, or reports why sym cannot carry on from them.
+func (l *Last) add(sym string, raw [3][]byte) error {
+	tick, err := feed.DecodeJSON(raw[0])
+	check := func(what string, err error, gotSym, gotEpoch string) error {
+		switch {
+		case err != nil:
+			return fmt.Errorf("last %s: %w", what, err)
+		case gotSym != sym:
+			return fmt.Errorf("last %s is of %s", what, gotSym)
+		case gotEpoch != tick.Epoch:
+			return fmt.Errorf("last %s is of epoch %q, the last tick of %q", what, gotEpoch, tick.Epoch)
+		}
+		return nil
+	}
+	if err := check("tick", err, tick.Symbol, tick.Epoch); err != nil {
+		return err
+	}
+	var book feed.Book
+	if raw[1] != nil {
+		book, err = feed.DecodeBook(raw[1])
+		if err := check("book message", err, book.Symbol, book.Epoch); err != nil {
+			return err
+		}
+	}
+	var status feed.Status
+	if raw[2] != nil {
+		status, err = feed.DecodeStatus(raw[2])
+		if err := check("status", err, status.Symbol, status.Epoch); err != nil {
+			return err
+		}
+	}
+	l.Ticks = append(l.Ticks, tick)
+	if raw[1] != nil {
+		l.Books = append(l.Books, book)
+	}
+	if raw[2] != nil {
+		l.Status = append(l.Status, status)
+	}
+	return nil
 }
 
 // OtherPublisher reports whether something else publishes on Prefix.>

@@ -41,6 +41,7 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 		return err
 	}
 	r := &runner{s: s, nc: nc, sink: sink}
+	r.depth, _ = sink.(feed.DepthSink)
 	defer s.close(r, closed)
 	if s.stream == "" {
 		r.msgs = make(chan *natsgo.Msg, s.pending)
@@ -58,11 +59,12 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 
 // runner is Run's state, owned by Run's goroutine.
 type runner struct {
-	s    *Source
-	nc   *natsgo.Conn
-	sink feed.Sink
-	msgs chan *natsgo.Msg // core NATS; nil with a stream
-	js   *streamReader    // nil without a stream
+	s     *Source
+	nc    *natsgo.Conn
+	sink  feed.Sink
+	depth feed.DepthSink   // sink, if it takes books and status; else they are dropped
+	msgs  chan *natsgo.Msg // core NATS; nil with a stream
+	js    *streamReader    // nil without a stream
 
 	heard   uint64 // messages received, ticks and heartbeats alike
 	checked uint64 // heard at the last stall check
@@ -185,19 +187,20 @@ func (r *runner) caughtUp() {
 	r.s.log.Info("caught up with the stream", "stream", r.s.stream, "replayed", r.js.delivered)
 }
 
-// handle decodes one message and publishes its tick, or counts and drops
-// it. Heartbeats only count as heard.
+// handle decodes one message and hands it on, or refuses it (counted, and
+// logged once per symbol, kind and reason). Heartbeats only count as
+// heard.
 func (r *runner) handle(subject string, data []byte) {
 	s := r.s
 	if subject == s.heartbeat {
 		return
 	}
+	if r.handleDepth(subject, data) {
+		return
+	}
 	t, err := s.decode(subject, data)
 	if err != nil {
-		s.metrics.decodeErrors.Inc()
-		s.warn.Do(func() {
-			s.log.Warn("dropped bad tick (warnings limited to 1/s)", "subject", subject, "err", err)
-		})
+		s.refuse(strings.TrimPrefix(subject, s.prefix), subject, feed.KindTick, err)
 		return
 	}
 	r.sink.Publish(t)
@@ -211,14 +214,14 @@ func (s *Source) decode(subject string, data []byte) (feed.Tick, error) {
 		sym, ok = s.known[sym]
 	}
 	if !ok {
-		return feed.Tick{}, fmt.Errorf("nats: %w: subject %q names no known symbol", feed.ErrBadTick, subject)
+		return feed.Tick{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadTick, "subject %q names no known symbol", subject))
 	}
 	t, err := feed.DecodeJSON(data)
 	if err != nil {
 		return feed.Tick{}, fmt.Errorf("nats: %w", err)
 	}
 	if t.Symbol != sym {
-		return feed.Tick{}, fmt.Errorf("nats: %w: symbol %q on subject %q", feed.ErrBadTick, t.Symbol, subject)
+		return feed.Tick{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadTick, "symbol %q on subject %q", t.Symbol, subject))
 	}
 	t.Symbol = sym // the long-lived copy: the engine keeps the last tick
 	return t, nil

@@ -144,15 +144,19 @@ func ValidStreamName(s string) bool {
 	return s != ""
 }
 
-// Source is a feed.Source reading ticks from NATS. Symbols, Ready and
-// Health are safe for concurrent use; Run may be called once.
+// Source is a feed.Source reading ticks, and book and status messages,
+// from NATS. Symbols, Ready and Health are safe for concurrent use; Run may
+// be called once.
 //
-// Subjects: a tick for SYM is published on Prefix.SYM. A symbol may contain
-// '.', as BRK.B does, which makes it two NATS tokens (ticks.BRK.B), so
-// Source subscribes once to Prefix.> and takes the symbol to be everything
-// after "Prefix.", rather than one token. The payload's own symbol must
-// match it. Prefix._hb carries the publisher's heartbeats; "_hb" is never a
-// symbol, which are upper case.
+// Subjects: a tick for SYM is published on Prefix.SYM, its book messages on
+// Prefix.book.SYM and its status on Prefix.status.SYM (depth.go). A symbol
+// may contain '.', as BRK.B does, which makes it two NATS tokens
+// (ticks.BRK.B), so Source subscribes once to Prefix.> and takes the
+// symbol to be everything after "Prefix." (or "Prefix.book." ...), rather
+// than one token. The payload's own symbol must match it. Prefix._hb
+// carries the publisher's heartbeats; "_hb", "book" and "status" are never
+// symbols, which are upper case. One subscription keeps a symbol's
+// messages of every kind in the order they were published.
 type Source struct {
 	url        string // comma-separated, as nats.Connect takes it
 	prefix     string // with the trailing '.'
@@ -166,7 +170,7 @@ type Source struct {
 	pending    int               // subscription channel capacity; tests lower it
 	log        *slog.Logger
 	metrics    *metrics
-	warn       rate.Sometimes // rate-limits bad-payload warnings
+	refusals   *feed.Refusals // Run's goroutine only
 	connWarn   rate.Sometimes // rate-limits warnings from nats.go callbacks
 
 	running atomic.Bool
@@ -203,7 +207,6 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Source, erro
 		known:      make(map[string]string, len(cfg.Symbols)),
 		pending:    pendingMsgs,
 		log:        log.With("subsystem", "feed", "source", "nats"),
-		warn:       rate.Sometimes{Interval: time.Second},
 		connWarn:   rate.Sometimes{Interval: time.Second},
 		kick:       make(chan struct{}, 1),
 		link:       newLink(),
@@ -216,6 +219,9 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Source, erro
 		return nil, err
 	}
 	s.metrics = m
+	if s.refusals, err = feed.NewRefusals(reg, "nats", s.log); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tickgate/tickgate/feed"
+	"github.com/tickgate/tickgate/internal/ticktest"
 )
 
 func TestMain(m *testing.M) {
@@ -132,7 +134,8 @@ func checkPlayback(tb testing.TB, got, want []feed.Tick, start, end time.Time) {
 	}
 }
 
-// readNDJSON decodes every non-blank line of the NDJSON file at path.
+// readNDJSON decodes every non-blank tick line of the NDJSON file at
+// path; lines of another type (book, status) are left out.
 func readNDJSON(tb testing.TB, path string) []feed.Tick {
 	tb.Helper()
 	b, err := os.ReadFile(path)
@@ -141,7 +144,8 @@ func readNDJSON(tb testing.TB, path string) []feed.Tick {
 	}
 	var ticks []feed.Tick
 	for line := range strings.Lines(string(b)) {
-		if strings.TrimSpace(line) == "" {
+		var head struct{ Type string }
+		if strings.TrimSpace(line) == "" || json.Unmarshal([]byte(line), &head) == nil && head.Type != "" && head.Type != "tick" {
 			continue
 		}
 		t, err := feed.DecodeJSON([]byte(line))
@@ -194,6 +198,19 @@ func readCSV(tb testing.TB, path string) []feed.Tick {
 		}
 		ticks = append(ticks, t)
 	}
+}
+
+// refused returns the replay source's decode-errors count of kind and
+// reason in reg.
+func refused(tb testing.TB, reg *prometheus.Registry, kind, reason string) float64 {
+	tb.Helper()
+	return ticktest.Refused(tb, reg, "replay", kind, reason)
+}
+
+// refusedTotal returns the replay source's decode errors in reg.
+func refusedTotal(tb testing.TB, reg *prometheus.Registry) float64 {
+	tb.Helper()
+	return ticktest.RefusedTotal(tb, reg, "replay")
 }
 
 // discard is a logger that drops everything.

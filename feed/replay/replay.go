@@ -96,12 +96,19 @@ func (cfg Config) validate() error {
 }
 
 // Source is a feed.Source replaying a file. New reads the whole file into
-// memory (up to 10M ticks), so Symbols is known up front and Loop costs no
-// reread. Symbols may be called from any goroutine; Run may be called once.
+// memory (up to 10M messages), so Symbols is known up front and Loop costs
+// no reread. Symbols may be called from any goroutine; Run may be called
+// once.
 //
-// Timing: each tick is due its recorded offset from the file's first tick,
-// divided by Speed, after Run starts; a tick stamped earlier than the one
-// before it is due with it. Run sleeps only until the next tick due more
+// Books and status: an NDJSON file may hold book and status lines among
+// its ticks (depth.go). A sink that is a feed.DepthSink gets them in file
+// order with the ticks; a plain Sink gets the ticks alone. Timing, TS,
+// Loop and Epoch below apply to them as to ticks, each kind with its own
+// seqs.
+//
+// Timing: each message is due its recorded offset from the file's first,
+// divided by Speed, after Run starts; a message stamped earlier than the
+// one before it is due with it. Run sleeps only until the next tick due more
 // than a millisecond ahead and then emits every tick due by then, so
 // sub-millisecond gaps cost no timer and a tick may leave up to 1ms early.
 // A slow sink delays ticks; Run then catches up without dropping any.
@@ -114,8 +121,8 @@ func (cfg Config) validate() error {
 // did for the live run of the same ticks; delivery latency is then measured
 // from the recorded time. Seq is kept as recorded.
 //
-// Loop: play k (from 0) adds k times the symbol's highest seq in the file
-// to each seq, so seqs keep rising across plays and the engine's stale-seq
+// Loop: play k (from 0) adds k times the symbol's highest seq (of the
+// message's kind) in the file to each seq, so seqs keep rising across plays and the engine's stale-seq
 // filter does not drop a replayed tick. A file whose seqs run 1..N per
 // symbol thus continues N+1, N+2, ... with no gap. The next play starts one
 // mean tick interval after the last tick (one second if the file's ticks
@@ -145,24 +152,27 @@ type Source struct {
 var _ feed.Source = (*Source)(nil)
 
 // New checks cfg, reads the file and returns a Source ready to Run. Bad
-// lines are logged to log and counted in the metrics registered with reg;
-// New fails if the file cannot be read, has no valid tick or, for CSV,
-// lacks a usable header.
+// lines are counted in the metrics registered with reg and logged to log,
+// once per symbol, kind and reason (feed.Refusals); New fails if the file
+// cannot be read, has no valid message or, for CSV, lacks a usable header.
 func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Source, error) {
 	cfg = cfg.defaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	log = log.With("subsystem", "feed", "source", "replay")
-	f, err := load(cfg.Path, cfg.Format, log)
-	if err != nil {
-		return nil, err
-	}
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	m.decodeErrors.Add(float64(f.bad))
+	refusals, err := feed.NewRefusals(reg, "replay", log)
+	if err != nil {
+		return nil, err
+	}
+	f, err := load(cfg.Path, cfg.Format, refusals, log)
+	if err != nil {
+		return nil, err
+	}
 	return &Source{
 		path:     cfg.Path,
 		speed:    cfg.Speed,
@@ -202,6 +212,7 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 		return errors.New("replay: Run called more than once")
 	}
 	p := player{src: s, sink: sink, done: ctx.Done(), start: time.Now()}
+	p.depth, _ = sink.(feed.DepthSink)
 	if !s.fast {
 		p.timer = time.NewTimer(time.Hour)
 		p.timer.Stop()
@@ -226,6 +237,7 @@ const early = time.Millisecond
 type player struct {
 	src   *Source
 	sink  feed.Sink
+	depth feed.DepthSink // sink, if it takes books and status
 	done  <-chan struct{}
 	start time.Time   // when tick 0 of play 0 was due
 	timer *time.Timer // nil when playing fast
@@ -289,13 +301,25 @@ func (p *player) stopped() bool {
 // TS the time of emission or, when recorded, the recorded ts raised by n
 // periods.
 func (p *player) emit(r *record, n uint64) {
-	t := r.tick
-	t.Seq += n * p.src.file.maxSeq[r.sym]
-	t.Epoch = p.src.epoch
-	if p.src.recorded {
-		t.TS += int64(n) * int64(p.src.period)
-	} else {
-		t.TS = time.Now().UnixNano()
+	switch r.kind {
+	case feed.KindBook:
+		p.emitBook(r, n)
+		return
+	case feed.KindStatus:
+		p.emitStatus(r, n)
+		return
 	}
+	t := r.tick
+	t.Seq += n * p.src.file.maxSeq[feed.KindTick][r.sym]
+	t.Epoch = p.src.epoch
+	t.TS = p.ts(t.TS, n)
 	p.sink.Publish(t)
+}
+
+// ts is the TS of a message recorded at ts, played in play n.
+func (p *player) ts(ts int64, n uint64) int64 {
+	if p.src.recorded {
+		return ts + int64(n)*int64(p.src.period)
+	}
+	return time.Now().UnixNano()
 }

@@ -25,6 +25,7 @@ func TestPlaybackSamples(t *testing.T) {
 	}{
 		{"testdata/sample.ndjson", readNDJSON},
 		{"testdata/sample.csv", readCSV},
+		{"testdata/sample_book.ndjson", readNDJSON}, // a plain Sink: its ticks alone
 	} {
 		t.Run(c.path, func(t *testing.T) {
 			t.Parallel()
@@ -42,8 +43,8 @@ func TestPlaybackSamples(t *testing.T) {
 			if got := f.src.Symbols(); !slices.Equal(got, syms) {
 				t.Errorf("Symbols() = %v, want %v (order of first appearance)", got, syms)
 			}
-			if n := testutil.ToFloat64(f.src.metrics.decodeErrors); n != 0 {
-				t.Errorf("%v decode errors in a clean file", n)
+			if n := refusedTotal(t, f.reg); n != 0 {
+				t.Errorf("%v refused lines in a clean file", n)
 			}
 
 			// With recorded timestamps, the file's ticks exactly, TS included.
@@ -156,7 +157,7 @@ func TestBadLinesNDJSON(t *testing.T) {
 	f := newFixture(t, Config{Path: path, Fast: true})
 	got, start, end := f.play(t)
 	checkPlayback(t, got, good, start, end)
-	checkBadLines(t, f, path, 3, 5, 7)
+	checkBadLines(t, f, path, 3, []int{3, 5, 7}, map[string]float64{"malformed": 2, "field": 1})
 }
 
 func TestBadLinesCSV(t *testing.T) {
@@ -177,32 +178,35 @@ func TestBadLinesCSV(t *testing.T) {
 		{Symbol: "AAPL", Seq: 2, Price: 100.01, Size: 100, Bid: 100, Ask: 100.02},
 	}
 	checkPlayback(t, got, want, start, end)
-	checkBadLines(t, f, path, 3, 4, 6)
+	// Lines 3 and 4 are both malformed, of no symbol it can tell: logged
+	// once, as line 3.
+	checkBadLines(t, f, path, 3, []int{3, 6}, map[string]float64{"malformed": 2, "negative_size": 1})
 }
 
-// checkBadLines checks that exactly lines were logged as bad, with the
-// file's path, and counted.
-func checkBadLines(t *testing.T, f *fixture, path string, lines ...int) {
+// checkBadLines checks that bad lines were counted as ticks of each
+// reason, and that exactly the lines logged were logged, with the file's
+// path and a summary of the bad lines.
+func checkBadLines(t *testing.T, f *fixture, path string, bad int, logged []int, reasons map[string]float64) {
 	t.Helper()
 	log := f.log.String()
-	if n := strings.Count(log, "skipped bad line"); n != len(lines) {
-		t.Errorf("logged %d bad lines, want %d:\n%s", n, len(lines), log)
+	if n := strings.Count(log, "dropped bad feed message"); n != len(logged) {
+		t.Errorf("logged %d bad lines, want %d:\n%s", n, len(logged), log)
 	}
-	for _, n := range lines {
-		if !strings.Contains(log, fmt.Sprintf("line=%d ", n)) {
+	for _, n := range logged {
+		if !strings.Contains(log, fmt.Sprintf("line=%d\n", n)) {
 			t.Errorf("log does not name line %d:\n%s", n, log)
 		}
 	}
-	if !strings.Contains(log, "path="+path) || !strings.Contains(log, "level=WARN") {
-		t.Errorf("log lacks the path or level WARN:\n%s", log)
+	if !strings.Contains(log, "path="+path) || !strings.Contains(log, "level=WARN") || !strings.Contains(log, fmt.Sprintf("bad_lines=%d", bad)) {
+		t.Errorf("log lacks the path, level WARN or the summary of %d bad lines:\n%s", bad, log)
 	}
-	want := fmt.Sprintf(`
-# HELP tickgate_feed_decode_errors_total %s
-# TYPE tickgate_feed_decode_errors_total counter
-tickgate_feed_decode_errors_total{source="replay"} %d
-`, feed.DecodeErrorsHelp, len(lines))
-	if err := testutil.GatherAndCompare(f.reg, strings.NewReader(want), "tickgate_feed_decode_errors_total"); err != nil {
-		t.Error(err)
+	for reason, want := range reasons {
+		if got := refused(t, f.reg, "tick", reason); got != want {
+			t.Errorf("%s{kind=tick,reason=%s} = %v, want %v", feed.DecodeErrorsMetric, reason, got, want)
+		}
+	}
+	if n := refusedTotal(t, f.reg); n != float64(bad) {
+		t.Errorf("%v refused in all, want %d", n, bad)
 	}
 }
 
@@ -211,14 +215,14 @@ func TestManyBadLinesLogOnce(t *testing.T) {
 	content := ndjson(ticktest.At("AAPL", 1, 0)) + strings.Repeat("garbage\n", 25)
 	f := newFixture(t, Config{Path: writeFile(t, "t.ndjson", content)})
 	log := f.log.String()
-	if n := strings.Count(log, "skipped bad line"); n != maxLogged {
-		t.Errorf("logged %d bad lines one by one, want %d", n, maxLogged)
+	if n := strings.Count(log, "dropped bad feed message"); n != 1 {
+		t.Errorf("logged %d of 25 lines alike, want 1:\n%s", n, log)
 	}
 	if !strings.Contains(log, "bad_lines=25") {
 		t.Errorf("no summary of the 25 bad lines:\n%s", log)
 	}
-	if n := testutil.ToFloat64(f.src.metrics.decodeErrors); n != 25 {
-		t.Errorf("counted %v decode errors, want 25", n)
+	if n := refused(t, f.reg, "tick", "malformed"); n != 25 {
+		t.Errorf("counted %v malformed lines, want 25", n)
 	}
 }
 

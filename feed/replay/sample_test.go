@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -15,7 +16,7 @@ import (
 	"github.com/tickgate/tickgate/feed/sim"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/sample.ndjson and testdata/sample.csv")
+var update = flag.Bool("update", false, "rewrite testdata/sample.ndjson, sample.csv and sample_book.ndjson")
 
 // Shape of the generated samples.
 const (
@@ -87,4 +88,98 @@ func TestGenerateSample(t *testing.T) {
 // decimal formats x as AppendJSON does: shortest, never in exponent form.
 func decimal(x float64) string {
 	return strconv.FormatFloat(x, 'f', -1, 64)
+}
+
+// recorder keeps a sim run's messages, ticks, books and status, each as
+// its upstream line without an epoch, and each stamped with a made-up
+// recorded time: 1-19 ms after the tick before it (a book or status goes
+// with the tick it precedes or follows). It stops the run once some
+// symbol has halted and opened again, n ticks have come since, and every
+// symbol is open, so that a looped replay starts its next play open.
+type recorder struct {
+	lines    [][]byte
+	rng      *rand.Rand
+	ts       int64
+	reopened bool
+	after    int            // ticks since a reopening
+	closed   map[string]int // symbols not open
+	n        int
+	stop     context.CancelFunc
+}
+
+func (r *recorder) done() bool { return r.reopened && r.after >= r.n && len(r.closed) == 0 }
+
+func (r *recorder) Publish(t feed.Tick) {
+	if r.done() {
+		return
+	}
+	r.ts += int64(time.Millisecond) * (1 + r.rng.Int64N(19))
+	t.TS, t.Epoch = r.ts, ""
+	r.lines = append(r.lines, t.AppendUpstreamJSON(nil))
+	if r.reopened {
+		r.after++
+	}
+	r.stopIfDone()
+}
+
+// stopIfDone stops the run once the recording is complete.
+func (r *recorder) stopIfDone() {
+	if r.done() {
+		r.stop()
+	}
+}
+
+func (r *recorder) PublishBook(m feed.Book) {
+	if r.done() {
+		return
+	}
+	m.TS, m.Epoch = r.ts, ""
+	r.lines = append(r.lines, m.AppendUpstreamJSON(nil))
+}
+
+func (r *recorder) PublishStatus(st feed.Status) {
+	if r.done() {
+		return
+	}
+	r.reopened = r.reopened || st.Seq > 1 && st.Status == feed.StatusOpen
+	if st.Status == feed.StatusOpen {
+		delete(r.closed, st.Symbol)
+	} else {
+		r.closed[st.Symbol]++
+	}
+	st.TS, st.Epoch = r.ts, ""
+	r.lines = append(r.lines, st.AppendUpstreamJSON(nil))
+	r.stopIfDone()
+}
+
+// TestGenerateSampleBook rewrites testdata/sample_book.ndjson from the
+// sim feed with books (depth 5) and frequent halts, on 2 symbols, until
+// one of them has halted and reopened, 100 ticks more have come and all
+// are open:
+//
+//	go test ./feed/replay -run TestGenerateSampleBook -update
+//
+// The sim runs at its real pace (1000 turns a second, a few seconds), as
+// its halts come in feed time.
+func TestGenerateSampleBook(t *testing.T) {
+	if !*update {
+		t.Skip("run with -update to rewrite the sample files")
+	}
+	src, err := sim.New(sim.Config{Seed: sampleSeed, Rate: 1000, Symbols: []string{"AAPL", "BRK.B"},
+		Book: true, Depth: 5, Churn: 0.25, HaltsPerHour: 3600, HaltDuration: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rec := &recorder{rng: rand.New(rand.NewPCG(sampleSeed, 1)), ts: sampleStart, closed: map[string]int{}, n: 100, stop: cancel}
+	if err := src.Run(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if !rec.done() {
+		t.Fatalf("no halt and reopening within a minute (%d lines)", len(rec.lines))
+	}
+	if err := os.WriteFile(filepath.Join("testdata", "sample_book.ndjson"), append(bytes.Join(rec.lines, []byte("\n")), '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -55,6 +55,33 @@ type Config struct {
 	// past 200,000 ticks in all, less often (down to every 15 s) and then
 	// over a shorter window.
 	Backfill time.Duration
+
+	// Book gives each symbol an order book of Depth levels a side around
+	// its price (book.go): its trades happen at the touch, and a DepthSink
+	// gets its snapshots and updates. Without it a tick's bid and ask are
+	// a spread drawn around its price, and no book is sent.
+	Book bool
+	// Depth is the levels a side of each book (the gateway's book.depth).
+	// 0 means 10; at most 100.
+	Depth int
+	// Churn is the chance, 0 to 1, that a trade is followed by a book
+	// update of its symbol: its effect on the book, and 1-3 levels
+	// resized, pulled or added. Whatever Churn is, an update goes first
+	// when a trade's bid or ask is not what the receiver's book shows.
+	Churn float64
+	// HaltsPerHour is how often each symbol halts, on average, per hour of
+	// feed time (halt.go); 0 never. A halted symbol does not trade.
+	HaltsPerHour float64
+	// HaltDuration is the mean time a halt lasts; its reopening auction
+	// then lasts a fifth of that. 0 means 15s.
+	HaltDuration time.Duration
+	// ResumeBooks and ResumeStatus hold the last book and status message
+	// of an earlier run for symbols in Resume, whose book and status seqs
+	// then carry on from them (in the resumed tick's epoch, which theirs
+	// must be): the first book message is a snapshot at Seq+1, the first
+	// status at Seq+1. At most one of each per resumed symbol.
+	ResumeBooks  []feed.Book
+	ResumeStatus []feed.Status
 }
 
 // Source is the simulated feed. It is not safe for concurrent use; its state
@@ -67,6 +94,12 @@ type Source struct {
 	names   []string
 	syms    []symbol
 	running atomic.Bool // guards against a second Run racing on rng
+
+	books   []*book // by symbol; nil without Config.Book
+	halts   []halt  // by symbol
+	halting bool    // Config.HaltsPerHour > 0
+	depth   int     // levels a side
+	churn   float64
 
 	backfillWindow time.Duration // Config.Backfill
 }
@@ -106,6 +139,7 @@ func New(cfg Config) (*Source, error) {
 	for _, t := range cfg.Resume {
 		s.syms[slices.Index(s.names, t.Symbol)].resume(t)
 	}
+	s.newDepth(cfg, shares)
 	return s, nil
 }
 
@@ -156,7 +190,7 @@ func (cfg Config) defaults() Config {
 	if cfg.Epoch == "" {
 		cfg.Epoch = feed.NewEpoch()
 	}
-	return cfg
+	return cfg.depthDefaults()
 }
 
 // validate reports the first problem with a defaulted Config. The negated
@@ -187,6 +221,9 @@ func (cfg Config) validate() error {
 	if cfg.Backfill > 0 && len(cfg.Resume) > 0 {
 		return errors.New("sim: backfill: a resumed run has a past already; set one or the other")
 	}
+	if err := cfg.validateDepth(); err != nil {
+		return err
+	}
 	return cfg.validateResume(seen)
 }
 
@@ -202,7 +239,7 @@ func (cfg Config) validateResume(emitted map[string]bool) error {
 		}
 		resumed[t.Symbol] = true
 	}
-	return nil
+	return cfg.validateResumeDepth()
 }
 
 // Symbols returns a copy of the symbols the source emits, hottest first.
@@ -226,6 +263,8 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 	if s.backfillWindow > 0 && !s.backfill(ctx.Done(), sink, time.Now().UnixNano()) {
 		return nil
 	}
+	out := newOutlet(sink, s.depth)
+	s.start(time.Now().UnixNano(), out)
 	tk := time.NewTicker(s.interval())
 	defer tk.Stop()
 	start := time.Now()
@@ -240,7 +279,7 @@ func (s *Source) Run(ctx context.Context, sink feed.Sink) error {
 			if due-emitted > limit {
 				emitted = due - limit
 			}
-			if !s.emit(ctx.Done(), sink, due-emitted) {
+			if !s.emit(ctx.Done(), out, due-emitted) {
 				return nil
 			}
 			emitted = due
@@ -259,9 +298,9 @@ func (s *Source) interval() time.Duration {
 	return min(max(d, time.Millisecond), time.Second)
 }
 
-// emit publishes n ticks, checking done every 1024 so a large burst at a
+// emit makes n turns, checking done every 1024 so a large burst at a
 // high rate still stops promptly. It reports false if done closed.
-func (s *Source) emit(done <-chan struct{}, sink feed.Sink, n uint64) bool {
+func (s *Source) emit(done <-chan struct{}, out *outlet, n uint64) bool {
 	for i := range n {
 		if i%1024 == 1023 {
 			select {
@@ -270,7 +309,7 @@ func (s *Source) emit(done <-chan struct{}, sink feed.Sink, n uint64) bool {
 			default:
 			}
 		}
-		sink.Publish(s.next(time.Now().UnixNano()))
+		s.step(time.Now().UnixNano(), out)
 	}
 	return true
 }

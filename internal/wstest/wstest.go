@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tickgate/tickgate/feed"
 )
 
 // ReadTimeout bounds each read of a frame; past it the read fails and
@@ -60,6 +62,14 @@ type Msg struct {
 	Delayed    bool    `json:"delayed"`
 	// Synthetic: a tick or bar of the simulator's made-up past.
 	Synthetic bool `json:"synthetic"`
+	// Books: the checksum and the levels; gap notices' range.
+	Checksum   uint32       `json:"checksum"`
+	Bids, Asks []feed.Level // "bids", "asks"
+	From       uint64       `json:"from"`
+	To         uint64       `json:"to"`
+	// Status: the state and its reason.
+	Status string `json:"status"`
+	Reason string `json:"reason"`
 
 	Raw []byte `json:"-"`
 }

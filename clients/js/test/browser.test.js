@@ -34,7 +34,7 @@ test("the watchlist page: add a symbol, see it tick, say no to a bad one, recove
 
   // Default list: only symbols the gateway carries (no SPY).
   const carried = await (await fetch(gw.http + "/symbols")).json();
-  await waitFor(async () => (await page.locator("#conn").getAttribute("data-state")) === "open", 15000, "page never connected");
+  await waitFor(async () => (await page.locator("#conn").getAttribute("data-state")) === "open", 30000, "page never connected");
   const defaults = await page.locator("#rows .row").evaluateAll((els) => els.map((e) => e.dataset.sym));
   assert.ok(defaults.length >= 4, "a default watchlist");
   for (const s of defaults) assert.ok(carried.includes(s), `default ${s} is not carried`);

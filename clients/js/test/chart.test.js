@@ -41,7 +41,7 @@ test("the chart: bars.1m with a forming bar, bars.1s with history, a symbol swit
   // Chromium logs each refused WebSocket connect while the gateway restarts: not a page error.
   page.on("console", (m) => { if (m.type() === "error" && !/WebSocket connection to .* failed/.test(m.text())) pageErrors.push(m.text()); });
   await page.goto(gw.http + "/?symbols=AAPL,MSFT,NVDA");
-  await waitFor(async () => (await page.locator("#conn").getAttribute("data-state")) === "open", 15000, "page never connected");
+  await waitFor(async () => (await page.locator("#conn").getAttribute("data-state")) === "open", 30000, "page never connected");
 
   // Default: the first symbol on bars.1m. A fresh gateway without the
   // simulator's past has no final minute yet, so what shows is the forming

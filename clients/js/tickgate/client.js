@@ -1,17 +1,19 @@
 // The Client: one logical connection to the gateway, made with connect().
 // It composes the pieces: the connection and its backoff (connection.js),
 // the token (token.js), the requests in flight (requests.js), the
-// subscriptions (subscriptions.js) and the seqs (seq.js), and routes each
-// message the gateway sends to the one that owns it.
+// subscriptions (subscriptions.js), the seqs (seq.js) and the book copies
+// and statuses (depth.js), and routes each message the gateway sends to
+// the one that owns it.
 
 import { Connection } from "./connection.js";
+import { Depth } from "./depth.js";
 import { TickgateError } from "./errors.js";
 import { Emitter } from "./events.js";
 import { Requests } from "./requests.js";
 import { Seqs } from "./seq.js";
 import { Subscriptions } from "./subscriptions.js";
 import { Token } from "./token.js";
-import { TICKS, topicOf } from "./topic.js";
+import { BOOK, STATUS, TICKS, topicOf } from "./topic.js";
 
 /** viaConnect is the proof, never exported, that a Client comes from connect(): one way to make one. */
 const viaConnect = Symbol("tickgate.connect");
@@ -32,6 +34,7 @@ export class Client {
   #events = new Emitter();
   #requests = new Requests();
   #seqs = new Seqs();
+  #depth = new Depth(this.#seqs);
   #token; #conn; #subs; #tokenInMessage;
   #lists = []; // list() calls waiting for a connection
   #closed = false;
@@ -50,7 +53,7 @@ export class Client {
       error: report,
       fail: (err, info) => { report(err); this.#shut(info); },
     });
-    this.#subs = new Subscriptions(this.#conn, this.#requests, this.#seqs);
+    this.#subs = new Subscriptions(this.#conn, this.#requests, this.#seqs, this.#depth);
   }
 
   /** @returns {import("../tickgate.js").State} */
@@ -58,10 +61,13 @@ export class Client {
 
   /**
    * on registers fn for an event: "state" (state, info), "gap" ({stream,
-   * symbols, reason, ...}), "notice" ({code, msg}; the gateway's reset and
-   * gap notices come as "gap"), "authenticated" (the gateway's reply to a
-   * token sent as a message: {tier, expires}), "error" (TickgateError). It
-   * returns a function that removes fn.
+   * symbols, reason, ...}), "resync" ({stream: "book", symbols, reason:
+   * "checksum"|"seq", seq, ...}: a book copy went wrong and the client asked
+   * for a fresh snapshot), "status" (each status message of a held symbol),
+   * "notice" ({code, msg}; the gateway's reset and gap notices come as
+   * "gap"), "authenticated" (the gateway's reply to a token sent as a
+   * message: {tier, expires}), "error" (TickgateError). It returns a
+   * function that removes fn.
    * @param {string} name
    * @param {Function} fn
    * @returns {() => void}
@@ -75,6 +81,8 @@ export class Client {
    * subscribe asks for a stream of symbols (opts.stream, default "ticks");
    * onData gets each tick, or each final bar, once, in seq order per
    * symbol, and with opts.partial the forming bar's progress updates too.
+   * On "book" it gets each book message once applied and proved by its
+   * checksum, with the symbol's Book (book(sym)); on "status" each status.
    * opts.maxRate caps updates per second per symbol (0 or absent: every
    * one); opts.history asks for the last N final messages of each newly
    * held symbol before live ones. Made while disconnected, it is sent on
@@ -122,6 +130,22 @@ export class Client {
   epoch(sym, stream = TICKS) { return this.#seqs.epoch(topicOf(stream, sym)); }
 
   /**
+   * book is the client's copy of sym's order book, kept while a "book"
+   * subscription holds it: its sides sorted best first, `synced` while the
+   * last message's checksum proved it; undefined before its first snapshot.
+   * @param {string} sym
+   * @returns {import("./book.js").Book|undefined}
+   */
+  book(sym) { return this.#depth.book(topicOf(BOOK, sym)); }
+
+  /**
+   * status is sym's last status message ({status, reason, seq, ts}) while
+   * a "status" subscription holds it, or undefined.
+   * @param {string} sym
+   */
+  status(sym) { return this.#depth.status(topicOf(STATUS, sym)); }
+
+  /**
    * retry skips the wait before the next reconnect: while the client is
    * reconnecting it dials at once. It reports whether it did (false while
    * open, closed, or a dial is already under way).
@@ -141,6 +165,7 @@ export class Client {
     for (const req of this.#requests.reset()) req.reject?.(err); // list(); subscribe requests answer through their operations
     for (const req of this.#lists.splice(0)) req.reject(err);
     this.#subs.shut(err);
+    this.#depth.dropAll();
     this.#conn.close(info);
   }
 
@@ -169,6 +194,8 @@ export class Client {
     switch (m.type) {
       case "tick": return this.#final(TICKS, m, m.n);
       case "bar": return m.partial ? this.#partial(m) : this.#final(m.stream, m, m.span);
+      case "book": case "book_update": return this.#book(m);
+      case "status": return this.#status(m);
       case "subscribed": case "unsubscribed": case "list": case "authenticated": return this.#reply(m);
       case "error": return this.#error(m);
       case "notice": return this.#notice(m);
@@ -195,6 +222,37 @@ export class Client {
     this.#seqs.advance(tp, m.seq);
     if (want.history > 0) this.#seqs.keep(tp, m, want.history);
     this.#subs.deliver(stream, m);
+  }
+
+  /**
+   * book applies a book message to the symbol's copy (depth.js) and hands
+   * it on once its checksum proved the copy. An update that does not follow
+   * the copy is a gap (reason "seq"); it, or a checksum that differs, has
+   * the client ask for a fresh snapshot, told as "resync".
+   */
+  #book(m) {
+    const tp = topicOf(BOOK, m.sym);
+    if (this.#subs.held(tp) === undefined) return;
+    const last = this.#seqs.last(tp);
+    const verdict = this.#depth.take(tp, m);
+    if (verdict === "drop") return;
+    if (verdict === "applied") return this.#subs.deliver(BOOK, m, this.#depth.book(tp));
+    if (verdict === "seq") this.#gap({ stream: BOOK, symbols: [m.sym], reason: "seq", last, seq: m.seq });
+    const r = { stream: BOOK, symbols: [m.sym], reason: verdict, seq: m.seq, checksum: m.checksum };
+    if (verdict === "checksum") r.computed = this.#depth.book(tp).checksum;
+    this.#seqs.forget(tp);
+    this.#subs.resync(tp);
+    this.#events.emit("resync", r);
+    this.#subs.tell("resync", r);
+  }
+
+  /** status keeps a status message of a held symbol and hands it on: each is the symbol's whole state. */
+  #status(m) {
+    const tp = topicOf(STATUS, m.sym);
+    if (this.#subs.held(tp) === undefined) return;
+    this.#depth.keepStatus(tp, m);
+    this.#events.emit("status", m);
+    this.#subs.deliver(STATUS, m);
   }
 
   /** partial hands a progress update to the subscriptions that asked for partials, unless its bar is already final. */
@@ -224,9 +282,11 @@ export class Client {
     if (last !== undefined) this.#gap({ stream, symbols: [m.sym], reason: "reset", epoch: m.epoch, last });
   }
 
+  /** gap tells g; a book's copy then waits for the snapshot the gateway sends. */
   #gap(g) {
+    if (g.stream === BOOK) for (const s of g.symbols) this.#depth.wait(topicOf(BOOK, s));
     this.#events.emit("gap", g);
-    this.#subs.gap(g);
+    this.#subs.tell("gap", g);
   }
 
   #reply(m) {

@@ -2,7 +2,8 @@
 // Subscription asked for), the user operations waiting for the gateway's
 // word, delivery of messages to the holders of their topic, and the
 // per-subscription events. Several holders may share a topic: the gateway
-// holds it once, at the merged policy (want), through Sync (sync.js).
+// holds it once, at the merged policy (want), through Sync (sync.js); what
+// the client keeps of a held topic (depth.js) goes once the gateway lets it go.
 
 import { TickgateError } from "./errors.js";
 import { holderOf, newSubscription } from "./subscription.js";
@@ -11,7 +12,7 @@ import { splitTopic, topicOf } from "./topic.js";
 
 /** Subscriptions is every holder of one client, and the operations on them. */
 export class Subscriptions {
-  #conn; #requests; #seqs; #sync;
+  #conn; #requests; #seqs; #depth; #sync;
   #holders = new Set();
   #ops = new Set(); // user operations waiting for the gateway's word
   #closed = false;
@@ -20,12 +21,23 @@ export class Subscriptions {
    * @param {import("./connection.js").Connection} conn
    * @param {import("./requests.js").Requests} requests
    * @param {import("./seq.js").Seqs} seqs
+   * @param {import("./depth.js").Depth} depth
    */
-  constructor(conn, requests, seqs) {
+  constructor(conn, requests, seqs, depth) {
     this.#conn = conn;
     this.#seqs = seqs;
+    this.#depth = depth;
     this.#requests = requests;
-    this.#sync = new Sync(conn, requests, seqs, () => this.flush());
+    this.#sync = new Sync(conn, requests, seqs, () => this.flush(), (tp, again) => this.#forget(tp, again));
+  }
+
+  /**
+   * forget drops what is known of topic tp, which the connection no longer
+   * holds; a book copy stays through a resync (again), waiting for its snapshot.
+   */
+  #forget(tp, again = false) {
+    this.#seqs.unsubscribed(tp);
+    if (!again) this.#depth.drop(tp);
   }
 
   /** subscribe makes a holder and its Subscription, and asks for symbols. */
@@ -78,7 +90,7 @@ export class Subscriptions {
       if (kind === "rate") op.prevRate = prevRate;
       if (kind === "add") this.#replay(h, topics);
       if (kind === "remove") {
-        for (const tp of topics) if (this.#want(tp) === undefined && !this.#sync.has(tp)) this.#seqs.unsubscribed(tp);
+        for (const tp of topics) if (this.#want(tp) === undefined && !this.#sync.has(tp)) this.#forget(tp);
         if (!this.#conn.open) return resolve(settled(op));
       }
       this.#ops.add(op);
@@ -88,16 +100,20 @@ export class Subscriptions {
 
   /**
    * replay gives a holder that joins topics another one holds the history
-   * the gateway sent before it joined: the gateway sends history only when
-   * a connection starts holding a topic. It has what the client kept, at
+   * the gateway sent before it joined, or on a book or status topic the
+   * state now: the gateway sends history and snapshots only when a
+   * connection starts holding a topic. It has what the client kept, at
    * most the largest history a holder of the topic asked for, and runs
    * before any later message, so the seqs continue.
    */
   #replay(h, topics) {
-    if (!h.history) return;
     const backlog = [];
-    for (const tp of topics) backlog.push(...this.#seqs.kept(tp, h.history));
-    if (backlog.length) queueMicrotask(() => { for (const m of backlog) if (h.syms.has(m.sym)) h.onData(m); });
+    for (const tp of topics) {
+      if (h.history) backlog.push(...this.#seqs.kept(tp, h.history));
+      const now = this.#depth.current(tp);
+      if (now) backlog.push(now);
+    }
+    if (backlog.length) queueMicrotask(() => { for (const m of backlog) if (h.syms.has(m.sym)) h.onData(m, this.#depth.book(topicOf(h.stream, m.sym))); });
   }
 
   /**
@@ -125,21 +141,27 @@ export class Subscriptions {
   /** holdsPartials says whether partial bars of topic tp may be wanted: the connection holds it. */
   holdsPartials(tp) { return this.#sync.has(tp); }
 
-  /** deliver hands m to every holder of its topic; a partial only to those that asked for partials. */
-  deliver(stream, m) {
+  /**
+   * deliver hands m to every holder of its topic, with book (a book
+   * message's copy, after m); a partial only to those that asked for partials.
+   */
+  deliver(stream, m, book) {
     for (const h of this.#holders) {
-      if (h.stream === stream && h.syms.has(m.sym) && (h.partial || !m.partial)) h.onData(m);
+      if (h.stream === stream && h.syms.has(m.sym) && (h.partial || !m.partial)) h.onData(m, book);
     }
   }
 
-  /** gap tells each holder of g's symbols, with its own symbols only. */
-  gap(g) {
+  /** tell emits event name (gap, resync) of e to each holder of e's symbols, with its own symbols only. */
+  tell(name, e) {
     for (const h of this.#holders) {
-      if (h.stream !== g.stream) continue;
-      const symbols = g.symbols.filter((s) => h.syms.has(s));
-      if (symbols.length) h.events.emit("gap", { ...g, symbols });
+      if (h.stream !== e.stream) continue;
+      const symbols = e.symbols.filter((s) => h.syms.has(s));
+      if (symbols.length) h.events.emit(name, { ...e, symbols });
     }
   }
+
+  /** resync asks the gateway for a fresh snapshot of topic tp (sync.js). */
+  resync(tp) { this.#sync.resync(tp); }
 
   /** flush brings the connection in line with the holders, then settles what it can. */
   flush() {

@@ -2,7 +2,9 @@
 // holds on this connection (the policy asked per topic), and the subscribe
 // and unsubscribe requests that close the difference. Requests wait for
 // nothing but the welcome: a history ask is split by the budget the
-// gateway tells in it (history.js).
+// gateway tells in it (history.js). A topic to resync (a book copy that
+// went wrong) is dropped and taken again: the gateway sends a snapshot only
+// to a new subscription.
 
 import { budgetOf, DEFAULT_BUDGET, historyBatches } from "./history.js";
 import { splitTopic, TICKS, topicOf } from "./topic.js";
@@ -23,8 +25,9 @@ const samePolicy = (held, want) => held !== undefined && held.rate === want.rate
 
 /** Sync is one client's record of what its connection holds, and the requests that change it. */
 export class Sync {
-  #conn; #requests; #seqs; #refresh;
+  #conn; #requests; #seqs; #refresh; #forget;
   #sent = new Map(); // topic -> {rate, partial} asked on this connection
+  #again = new Set(); // topics to unsubscribe and subscribe again at the next flush
   #solo = new Map(); // topic -> key: after a rejected batch, topics go in one request per key
   #soloSeq = 0;
   #flushQueued = false;
@@ -38,12 +41,15 @@ export class Sync {
    * @param {import("./requests.js").Requests} requests
    * @param {import("./seq.js").Seqs} seqs
    * @param {() => void} refresh flushes: computes what is wanted and calls send with it
+   * @param {(tp: string, again: boolean) => void} forget told when the connection lets a topic go (again: to
+   *   take it again at once): what is known of its seqs is void
    */
-  constructor(conn, requests, seqs, refresh) {
+  constructor(conn, requests, seqs, refresh, forget) {
     this.#conn = conn;
     this.#requests = requests;
     this.#seqs = seqs;
     this.#refresh = refresh;
+    this.#forget = forget;
   }
 
   /** schedule flushes once at the end of this turn, so the calls of one turn go as one request per policy. */
@@ -76,10 +82,22 @@ export class Sync {
     this.#refresh();
   }
 
+  /**
+   * resync has topic tp unsubscribed and subscribed again, without `since`,
+   * at the next flush, for the snapshot a new subscription gets. The caller
+   * forgets tp's seq first, so a resubscribe after a reconnect does not
+   * recover the copy that went wrong either.
+   */
+  resync(tp) {
+    this.#again.add(tp);
+    this.schedule();
+  }
+
   /** lost forgets what the connection held: the next one holds nothing and tells its own budget. */
   lost() {
     this.stop();
     this.#sent.clear();
+    this.#again.clear(); // the next connection subscribes afresh: a snapshot
     this.#solo.clear();
     this.#budget = DEFAULT_BUDGET;
     this.#told = false;
@@ -103,13 +121,14 @@ export class Sync {
    * @param {Map<string, Want>} wants
    */
   send(wants) {
+    this.#dropAgain(wants);
     const groups = new Map(); // stream, solo key, policy, recovering -> {stream, want, syms}
     const unsub = new Map(); // stream -> syms
     for (const tp of new Set([...this.#sent.keys(), ...wants.keys()])) {
       const [stream, sym] = splitTopic(tp);
       const want = wants.get(tp);
       if (want === undefined) {
-        if (this.#sent.has(tp)) (unsub.get(stream) || unsub.set(stream, []).get(stream)).push(sym);
+        if (this.#sent.has(tp)) bucket(unsub, stream).push(sym);
         continue;
       }
       if (samePolicy(this.#sent.get(tp), want)) continue;
@@ -125,6 +144,22 @@ export class Sync {
       for (const batch of historyBatches(syms, want.history, this.#budget)) this.#subscribe(stream, batch, want);
     }
     for (const [stream, syms] of unsub) this.#unsubscribe(stream, syms);
+  }
+
+  /**
+   * dropAgain unsubscribes the topics to resync that are still wanted, so
+   * the rest of send subscribes them again. Whether the connection holds
+   * them or not: after a rate-limited retry that is not known for sure, and
+   * an unsubscribe of a topic not held is no error.
+   */
+  #dropAgain(wants) {
+    const again = new Map(); // stream -> syms
+    for (const tp of this.#again) {
+      const [stream, sym] = splitTopic(tp);
+      if (wants.has(tp)) bucket(again, stream).push(sym);
+    }
+    this.#again.clear();
+    for (const [stream, syms] of again) this.#unsubscribe(stream, syms, true);
   }
 
   #subscribe(stream, syms, want) {
@@ -148,18 +183,23 @@ export class Sync {
     this.#requests.send(this.#conn, req, body);
   }
 
-  #unsubscribe(stream, syms) {
+  /** unsubscribe lets syms of stream go; again: to take them again at once (resync). */
+  #unsubscribe(stream, syms, again = false) {
     const topics = syms.map((s) => topicOf(stream, s));
     const prev = new Map(topics.map((tp) => [tp, this.#sent.get(tp)]));
-    for (const tp of topics) { this.#sent.delete(tp); this.#seqs.unsubscribed(tp); }
+    for (const tp of topics) { this.#sent.delete(tp); this.#forget(tp, again); }
     const body = { symbols: syms };
     if (stream !== TICKS) body.stream = stream;
-    this.#requests.send(this.#conn, { kind: "unsubscribe", stream, symbols: syms, topics, prev }, body);
+    this.#requests.send(this.#conn, { kind: "unsubscribe", stream, symbols: syms, topics, prev, again }, body);
   }
 
-  /** undo puts back what a rejected request changed: the gateway rejects a request whole. */
+  /**
+   * undo puts back what a rejected request changed: the gateway rejects a
+   * request whole. A resync's unsubscribe that was rejected is asked again.
+   */
   undo(req) {
     for (const [tp, p] of req.prev) if (p === undefined) this.#sent.delete(tp); else this.#sent.set(tp, p);
+    if (req.again) for (const tp of req.topics) this.#again.add(tp);
   }
 
   /** retryLater flushes again after a rate_limited reply, once the gateway's limit has room. */
@@ -175,4 +215,10 @@ export class Sync {
       for (const tp of tps) this.#solo.set(tp, key);
     }
   }
+}
+
+/** bucket is the list m holds under key, made empty at the first ask. */
+function bucket(m, key) {
+  if (!m.has(key)) m.set(key, []);
+  return m.get(key);
 }

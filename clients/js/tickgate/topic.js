@@ -5,6 +5,9 @@
 /** TICKS is the stream a subscription without one gets; its requests carry no `stream` field, as before streams. */
 export const TICKS = "ticks";
 
+/** BOOK and STATUS are the streams whose messages are state the client keeps (depth.js). */
+export const BOOK = "book", STATUS = "status";
+
 /** topicOf is the key of a (stream, symbol) pair: neither may contain a space. */
 export const topicOf = (stream, sym) => stream + " " + sym;
 

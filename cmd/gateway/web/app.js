@@ -4,6 +4,8 @@
 // header says about the link; this file owns the watchlist and its
 // rendering: ticks are stored as they come and drawn once per animation
 // frame, so a busy symbol costs one DOM update per frame, not per tick.
+// Beside the chart, ladder.js draws the selected symbol's order book;
+// trading.js puts each symbol's trading status (halted, ...) on its row.
 // While the page cannot vouch for its prices (no connection, the feed
 // down, the token refused) the watchlist is dimmed and each price shows
 // its age.
@@ -12,6 +14,8 @@ import { connect } from "/tickgate.js";
 import { Spark } from "./spark.js";
 import { ChartPanel, STREAMS } from "./chartpanel.js";
 import { Auth, refusal } from "./auth.js";
+import { Ladder } from "./ladder.js";
+import { Trading } from "./trading.js";
 import { FeedClock, Link } from "./status.js";
 import { fmtAge, fmtPx, gapCause, gapLabel, signed } from "./format.js";
 
@@ -30,6 +34,7 @@ const page = {
   known: new Set(), universe: [], prevClose: null, // Map sym -> previous close, or null: use first price seen
   rows: new Map(), dirty: new Set(), watch: [], rate: 10, gaps: new Map(), // sym -> {at, reason} of its last gap
   msgs: 0, frame: 0, tg: null, sub: null, chart: null, // ChartPanel
+  ladder: null, trading: null, // Ladder, Trading
   auth: null, link: null, clock: new FeedClock(), sayTimer: 0,
 };
 
@@ -176,6 +181,7 @@ async function addSymbols(syms) {
   save();
   try {
     await page.sub.add(syms);
+    page.trading.add(syms);
     say("Added " + syms.join(", "), "ok");
     if (!page.chart.sym) select(syms[0]);
   } catch (err) {
@@ -197,9 +203,10 @@ function removeSymbol(sym) {
   save();
   if (page.chart.sym === sym) {
     const next = page.rows.keys().next().value;
-    if (next) select(next); else page.chart.clear();
+    if (next) select(next); else { page.chart.clear(); page.ladder.clear(); page.trading.chart(null); }
   }
   page.sub.remove([sym]).catch((err) => say(`Remove ${sym}: ${err.message}`, "err"));
+  page.trading.remove([sym]);
 }
 
 // ---- search with suggestions ----
@@ -263,10 +270,14 @@ function select(sym, stream = page.chart.stream) {
   }
   localStorage.setItem(CHART_KEY, JSON.stringify({ sym, stream }));
   page.chart.show(sym, stream);
+  page.ladder.show(sym);
+  page.trading.chart(sym);
 }
 
 function wireChart(list) {
   page.chart = new ChartPanel(page.tg, $("chart"));
+  page.ladder = new Ladder(page.tg, $("ladder"), { rate: page.rate, token: page.auth.token });
+  page.ladder.live(page.link.live);
   for (const b of document.querySelectorAll("#span button")) {
     b.setAttribute("role", "radio");
     b.onclick = () => page.chart.sym && select(page.chart.sym, b.dataset.stream);
@@ -292,6 +303,7 @@ function wireRate() {
       page.rate = Number(b.dataset.rate);
       localStorage.setItem(RATE_KEY, String(page.rate));
       mark();
+      page.ladder.setRate(page.rate);
       try {
         const r = await page.sub.setMaxRate(page.rate);
         if (page.rate && r?.max_rate && r.max_rate !== page.rate) say(`Gateway rate class: ${r.max_rate}/s`, "warn");
@@ -435,7 +447,7 @@ function onGap(g) {
 async function start() {
   $("hint").textContent = `npx --yes wscat -c 'ws://${location.host}/ws?symbols=AAPL'`;
   page.auth = new Auth();
-  page.link = new Link((live) => $("list").classList.toggle("stale", !live));
+  page.link = new Link((live) => { $("list").classList.toggle("stale", !live); page.ladder?.live(live); });
   for (let refused = await loadSymbols(); refused; refused = await loadSymbols()) {
     document.body.dataset.waiting = "token"; // nothing to show until the gateway takes the page's token
     await askToken(refused);
@@ -450,6 +462,7 @@ async function start() {
   save();
   page.sub = page.tg.subscribe(list, { maxRate: page.rate }, onTick);
   page.sub.ready.catch((err) => say("Subscribe failed: " + err.message, "err"));
+  page.trading = new Trading(page.tg, list, page.auth.token);
   wireChart(list);
   wireSearch();
   wireRate();

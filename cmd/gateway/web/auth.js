@@ -31,6 +31,17 @@ export function refusal(reason) {
   return (REASONS[code] || "the gateway would not say why") + (code ? ` (${code})` : "");
 }
 
+/**
+ * grants says whether token may have stream: its `streams` claim (a list,
+ * or a comma-separated string) names it, or it has none (every stream). A
+ * token that is no JWT is left to the gateway to judge.
+ */
+export function grants(token, stream) {
+  const streams = jwtClaims(token)?.streams;
+  if (streams === undefined) return true;
+  return (Array.isArray(streams) ? streams : String(streams).split(",").map((s) => s.trim())).includes(stream);
+}
+
 /** Auth is the page's token: where it is kept, the chip that shows it and the panel that asks for one. */
 export class Auth {
   token = null;
