@@ -48,7 +48,8 @@ func (f *degradeFixture) tick(sym string) {
 // TestDegradeConflatesThenRecovers fills a client's queue past its conflate
 // mark with two symbols' ticks: it must get the conflated notice, then at
 // most one tick per symbol whose n adds up, never be dropped, keep its
-// replies, and get the live notice once it drains with nothing merged.
+// replies, and get the live notice only when its writer's rule asks
+// (Live), and not while a quarter of the mark is queued.
 func TestDegradeConflatesThenRecovers(t *testing.T) {
 	t.Parallel()
 	f := newDegradeFixture(t, "AAPL", "MSFT")
