@@ -66,6 +66,8 @@ type options struct {
 	// memoryBudget is the spawned gateway's fanout.memory_budget; "" for
 	// its default.
 	memoryBudget string
+	slowRates    []string // slowlink: the links' tbf rates
+	slowLoss     float64  // slowlink: the share of packets each link drops, each way
 }
 
 // workload is one named scenario. rate 0 means "computed" (light);
@@ -102,6 +104,10 @@ var workloads = map[string]workload{
 	"dashboard": {clients: 10000, symbols: 20, pick: pickFixed, rate: 2000, maxRate: 4},
 	// churn (issue 12): these are the steady readers; -churn-rate more come and go.
 	"churn": {clients: 200, symbols: 10, pick: pickZipf, rate: 200},
+	// slowlink (issue 22): the gateway's default 1,000 ticks/s feed to "*"
+	// clients behind shaped links (slowlink.go); clients and symbols are
+	// its own.
+	"slowlink": {clients: 1, symbols: 1, pick: pickFixed, rate: 1000},
 	// bars (issue 9): the 10 hottest symbols of the gateway's default
 	// 1,000 ticks/s feed, each trading several times a second, so every
 	// client gets 10 final 1s bars a second, in a burst after each second.
@@ -116,7 +122,7 @@ var workloads = map[string]workload{
 }
 
 // workloadNames is the -workload help and error text.
-const workloadNames = "fanout, hot, idle, slow, light, sweep, dashboard, churn, bars, book, universe or custom"
+const workloadNames = "fanout, hot, idle, slow, light, sweep, dashboard, churn, bars, book, universe, slowlink or custom"
 
 // targets maps each -target to its wire protocol.
 var targets = map[string]string{
@@ -162,6 +168,12 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.DurationVar(&o.fill, "fill", 60*time.Second, "universe: feed time after the measured window before RSS is read again, as histories fill")
 	clients := fs.String("universe-clients", "100,200", "universe: the client counts each size runs with, one fresh server each; the first also reads RSS after -fill and times listings; two or more give per-tick and per-delivery cost apart")
 	fs.StringVar(&o.memoryBudget, "memory-budget", "", "the spawned gateway's fanout.memory_budget, a size such as 64MiB (\"\": its default)")
+	o.slowRates = []string{"1mbit", "500kbit"}
+	fs.Func("slowlink-rates", "slowlink: the tbf rates of the links, comma-separated (a * client and a max_rate 4 one behind each; default 1mbit,500kbit)", func(v string) error {
+		o.slowRates = splitList(v)
+		return nil
+	})
+	fs.Float64Var(&o.slowLoss, "slowlink-loss", 0, "slowlink: the share of packets each link drops, each way (iptables statistic), in [0, 1)")
 	fs.BoolVar(&o.compare, "compare", false, "compare two result files: -compare a.json b.json prints b/a of every numeric field")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./bench [flags]   |   go run ./bench -compare a.json b.json")
@@ -282,6 +294,9 @@ func (o *options) validate() error {
 	check(o.workload != "universe" || len(o.universeClients) > 0, "-universe-clients: name at least one client count")
 	check(o.memoryBudget == "" || o.target == "tickgate", "-memory-budget: tickgate only")
 	check(o.fill >= 0, "-fill must be >= 0")
+	check(o.workload != "slowlink" || (o.spawn && o.target == "tickgate" && o.feed == "sim" && !o.findMax && len(o.slowRates) > 0),
+		"-workload slowlink: needs -spawn, -target tickgate, -feed sim, no -find-max, and -slowlink-rates")
+	check(o.slowLoss >= 0 && o.slowLoss < 1, "-slowlink-loss must be in [0, 1), got %g", o.slowLoss)
 	check(len(o.hosts) > 0, "-hosts must name at least one address")
 	for _, h := range o.hosts {
 		check(isLoopback(h), "-hosts: %q is not a loopback IP; the harness only targets 127.0.0.x", h)

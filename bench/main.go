@@ -16,6 +16,7 @@
 //	go run ./bench -workload dashboard -spawn
 //	go run ./bench -workload churn -spawn -duration 60s
 //	go run ./bench -workload bars -spawn -duration 20s
+//	go run ./bench -workload slowlink -spawn -duration 60s -warmup 5s   # as root: shaped links
 //
 // A run spawns the server itself with -spawn (building ./cmd/gateway, or
 // ./bench/baseline or ./bench/floor with -target baseline or floor, once
@@ -25,7 +26,7 @@
 // source/destination pair runs out of ephemeral ports near 28,000), then
 // -warmup passes uncounted and -duration is measured. -workload picks a
 // named scenario (fanout, hot, idle, slow, light, sweep, dashboard, churn,
-// bars, custom); explicit flags override its parameters. -stream picks
+// bars, slowlink, custom); explicit flags override its parameters. -stream picks
 // what clients subscribe to: ticks, or bars (bars.1s, bars.1m), whose
 // latency is receive time minus the bar's end (t + interval) and whose
 // seqs are checked by the bar rule (span for n). Only loopback targets
@@ -95,6 +96,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer bins.cleanup()
 	if opt.workload == "churn" {
 		res, err := runChurn(ctx, opt, bins, stderr)
+		if err != nil {
+			return err
+		}
+		res.printTable(stdout)
+		return writeJSON(opt.out, res)
+	}
+	if opt.workload == "slowlink" {
+		res, err := runSlowlink(ctx, opt, bins, stderr)
 		if err != nil {
 			return err
 		}

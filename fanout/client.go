@@ -29,6 +29,10 @@ type Client struct {
 	done  chan struct{} // closed once, by Close
 	e     *Engine       // counts slow consumers and degraded clients
 
+	// conflating mirrors q.conflating for Conflating, which takes no lock;
+	// it is written under mu.
+	conflating atomic.Bool
+
 	mu      sync.Mutex // protects the fields below
 	q       queue
 	cause   error
@@ -96,7 +100,7 @@ func (c *Client) enqueue(m Message) (res enqueueResult, start bool) {
 		return enqueueOverflowed, c.closeLocked(ErrSlowConsumer)
 	default:
 		if entered {
-			c.e.degraded.Add(1)
+			c.enteredLocked()
 		}
 		return enqueueQueued, c.claimWriterLocked()
 	}
@@ -125,10 +129,7 @@ func (c *Client) Next(dst []Message, maxBytes int) (batch []Message, closed bool
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	before := len(dst)
-	dst, left := c.q.drain(dst, maxBytes)
-	if left {
-		c.e.degraded.Add(-1)
-	}
+	dst = c.q.drain(dst, maxBytes)
 	if len(dst) > before {
 		return dst, false
 	}
@@ -175,7 +176,7 @@ func (c *Client) closeLocked(cause error) (start bool) {
 	close(c.done)
 	if c.q.conflating {
 		c.q.conflating = false
-		c.e.degraded.Add(-1)
+		c.leftLocked()
 	}
 	if errors.Is(cause, ErrSlowConsumer) || errors.Is(cause, ErrPeerGone) {
 		c.q.reset()

@@ -15,6 +15,7 @@
 // methods from their own. Each shard goroutine holds only its own lock
 // while it delivers or runs its schedules, so no lock is global on the
 // tick path, and a delivery never blocks on a client: a lagging queue
-// conflates, and one that overflows even so closes its client with
+// conflates (past its mark, or when its writer says the client is behind:
+// mode.go), and one that overflows even so closes its client with
 // ErrSlowConsumer.
 package fanout

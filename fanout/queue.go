@@ -70,15 +70,15 @@ var (
 	noticeLive      = []byte(`{"type":"notice","code":"live"}`)
 )
 
-// queue is one client's bounded message queue. It is FIFO until its bytes
-// pass conflateAt; then it conflates: a tick whose merge key (its
-// subscription's, mergeKey) already has a tick queued (after the switch)
-// replaces it in place, adding up N, so the queue holds at most one tick
-// per key plus replies. A book update merges instead, by price level,
+// queue is one client's bounded message queue. It is FIFO until it is
+// switched to conflating (enter, mode.go): by itself when its bytes pass
+// conflateAt, or by its writer's staleness rule. Then a tick whose merge
+// key (its subscription's, mergeKey) already has a tick queued (after the
+// switch) replaces it in place, adding up N, so the queue holds at most one
+// tick per key plus replies. A book update merges instead, by price level,
 // into its key's span (bookspan.go): the entry's Data is nil until a
-// drain encodes the span, once, however many updates it took in. It goes
-// back to FIFO once a drain finds it under lowWater with nothing merged
-// since the drain before. The caller (Client) holds the lock.
+// drain encodes the span, once, however many updates it took in. Only the
+// writer switches it back (leave). The caller (Client) holds the lock.
 type queue struct {
 	q    []Message // pending messages from head on
 	head int       // index of the oldest pending message in q
@@ -93,8 +93,7 @@ type queue struct {
 	// from is the first position that may be replaced while conflating:
 	// the one after the conflated notice, so the client sees the notice
 	// before any tick with n.
-	from   uint64
-	merged int // ticks merged since the last drain
+	from uint64
 	// scratch holds the merged book updates the last drain encoded: the
 	// writer owns them until its next Next, which reuses it.
 	scratch []byte
@@ -123,9 +122,7 @@ func (q *queue) push(m Message) (res pushResult, entered bool) {
 	}
 	q.append(m)
 	if !q.conflating && q.bytes > q.conflateAt {
-		q.conflating = true
-		q.append(Message{Data: noticeConflated})
-		q.from = q.base + uint64(len(q.q))
+		q.enter()
 		return pushed, true
 	}
 	return pushed, false
@@ -204,22 +201,14 @@ func (q *queue) replace(m Message) bool {
 	q.bytes += m.size() - before
 	m.N = old.count() + m.count()
 	*old = m
-	q.merged++
 	return true
 }
 
 // drain appends pending messages to dst, oldest first, until the next one
 // would take their wire length past maxBytes, counting one separator byte between
-// messages (at least one is always taken). A conflating queue that is under
-// lowWater with nothing merged since the last drain has caught up: drain
-// switches it back to FIFO, queues the live notice, and reports left.
-func (q *queue) drain(dst []Message, maxBytes int) (_ []Message, left bool) {
-	if q.conflating && q.merged == 0 && q.bytes < q.lowWater {
-		q.conflating = false
-		q.append(Message{Data: noticeLive})
-		left = true
-	}
-	q.merged = 0
+// messages (at least one is always taken). Merged book updates are
+// encoded into scratch as they are taken.
+func (q *queue) drain(dst []Message, maxBytes int) []Message {
 	q.scratch = q.scratch[:0]
 	n, wire, taken := 0, 0, 0
 	for q.head < len(q.q) {
@@ -248,10 +237,7 @@ func (q *queue) drain(dst []Message, maxBytes int) (_ []Message, left bool) {
 	}
 	q.bytes -= n
 	q.compact()
-	if left {
-		q.scratch = nil // the writer's batch keeps what it needs of it
-	}
-	return dst, left
+	return dst
 }
 
 // compact keeps q from growing behind a head that never catches up, and

@@ -48,7 +48,8 @@ func (f *degradeFixture) tick(sym string) {
 // TestDegradeConflatesThenRecovers fills a client's queue past its conflate
 // mark with two symbols' ticks: it must get the conflated notice, then at
 // most one tick per symbol whose n adds up, never be dropped, keep its
-// replies, and get the live notice once it drains with nothing merged.
+// replies, and get the live notice only when its writer's rule asks
+// (Live), and not while a quarter of the mark is queued.
 func TestDegradeConflatesThenRecovers(t *testing.T) {
 	t.Parallel()
 	f := newDegradeFixture(t, "AAPL", "MSFT")
@@ -94,12 +95,22 @@ func TestDegradeConflatesThenRecovers(t *testing.T) {
 	if notice != 1 || reply != 1 || merged != 2 || last["AAPL"] != 100 || last["MSFT"] != 100 {
 		t.Fatalf("notices %d, replies %d, merged ticks %d, last %v; want 1, 1, 2, 100 each", notice, reply, merged, last)
 	}
-	// The drain took everything with merges behind it: still degraded.
-	// The next one, with nothing merged since, goes live.
+	// Drained empty, it still conflates: only its writer's rule (Live)
+	// takes it back to FIFO, and not while a quarter of the mark is queued.
 	f.tick("AAPL")
-	msgs = f.c.Drain(nil, 1<<20)
-	if len(msgs) != 2 || !bytes.Equal(msgs[1].Data, noticeLive) || f.e.degraded.Load() != 0 {
-		t.Fatalf("after catching up: %d messages (%q...), degraded %d; want a tick, then live", len(msgs), msgs[len(msgs)-1].Data, f.e.degraded.Load())
+	if msgs = f.c.Drain(nil, 1<<20); len(msgs) != 1 || !f.c.Conflating() {
+		t.Fatalf("after catching up: %d messages, conflating %v; want the tick alone, still conflating", len(msgs), f.c.Conflating())
+	}
+	f.c.Enqueue(Message{Data: bytes.Repeat([]byte("x"), 2<<10/4)}) // a reply of a quarter of the mark
+	if f.c.Live() || !f.c.Conflating() {
+		t.Fatal("Live with a quarter of the mark queued switched the queue back")
+	}
+	f.c.Drain(nil, 1<<20)
+	if !f.c.Live() || f.c.Conflating() || f.e.degraded.Load() != 0 {
+		t.Fatalf("Live on an empty queue: conflating %v, degraded %d", f.c.Conflating(), f.e.degraded.Load())
+	}
+	if msgs = f.c.Drain(nil, 1<<20); len(msgs) != 1 || !bytes.Equal(msgs[0].Data, noticeLive) {
+		t.Fatalf("after Live: %d messages, want the live notice", len(msgs))
 	}
 	for range 3 { // FIFO again: every tick
 		f.tick("AAPL")
@@ -147,5 +158,51 @@ func TestConflationOffAtQueueBytes(t *testing.T) {
 	}
 	if e.degraded.Load() != 0 {
 		t.Fatal("degraded with conflation off")
+	}
+}
+
+// TestConflateOnRequest is the writer's switch: Conflate queues the
+// conflated notice behind what is queued, which stays as it is, and merges
+// only ticks queued after it; it does nothing while conflating already,
+// nor with conflation off, and it starts a writer if none runs.
+func TestConflateOnRequest(t *testing.T) {
+	t.Parallel()
+	f := newDegradeFixture(t, "AAPL")
+	for range 4 {
+		f.tick("AAPL")
+	}
+	f.c.Drain(nil, 1<<20)
+	f.c.Drain(nil, 1<<20) // the writer found it empty and ended
+	f.tick("AAPL")        // 5, queued before the switch: never replaced
+	f.c.Conflate()
+	f.c.Conflate() // already: no second notice
+	if !f.c.Conflating() || f.e.degraded.Load() != 1 {
+		t.Fatalf("conflating %v, degraded %d after Conflate", f.c.Conflating(), f.e.degraded.Load())
+	}
+	for range 3 {
+		f.tick("AAPL")
+	}
+	msgs := f.c.Drain(nil, 1<<20)
+	if len(msgs) != 3 || !bytes.Equal(msgs[1].Data, noticeConflated) {
+		t.Fatalf("%d messages, want tick 5, the notice, tick 8 with n 3", len(msgs))
+	}
+	tk := decodeAll(t, []Message{msgs[0], msgs[2]})
+	if tk[0].Seq != 5 || msgs[0].count() != 1 || tk[1].Seq != 8 || msgs[2].count() != 3 {
+		t.Fatalf("ticks %d (n %d) and %d (n %d), want 5 (1) and 8 (3)", tk[0].Seq, msgs[0].count(), tk[1].Seq, msgs[2].count())
+	}
+
+	e, _ := newEngine(t, Config{Shards: 1, QueueBytes: 4096, ConflateAt: 4096}, "AAPL")
+	off := newTestClient(e)
+	off.Conflate()
+	if off.Conflating() || len(off.Drain(nil, 1<<20)) != 0 {
+		t.Fatal("Conflate with conflation off switched the queue")
+	}
+	idle := newTestClient(f.e)
+	idle.Drain(nil, 1<<20) // no writer runs
+	idle.Conflate()
+	select {
+	case <-idle.Ready():
+	default:
+		t.Fatal("Conflate on an idle client started no writer for its notice")
 	}
 }

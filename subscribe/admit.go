@@ -22,11 +22,14 @@ import (
 // {"op":"auth","token":..}, within Config.FirstMessageTimeout (grant.go
 // takes it from there).
 
-// admission is what admit took for one request: a connection slot for ip,
-// and, when grant is not nil, a subject slot for grant's subject.
+// admission is what admit took for one request: a connection slot for ip
+// (and one of ip's own, heldIP, unless its connection holds that from its
+// accept: perip.go), and, when grant is not nil, a subject slot for
+// grant's subject.
 type admission struct {
 	kind    transportKind
 	ip      netip.Addr
+	heldIP  bool
 	grant   *Grant   // nil: no Verifier, or the token comes as the first message
 	initial []string // ?symbols=, resolved; subscribed on connect
 }
@@ -36,13 +39,13 @@ type admission struct {
 // gives back what it took and reports false.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, k transportKind) (a admission, ok bool) {
 	a.kind = k
-	a.ip, ok = s.takeConnSlot(w, r, k)
+	a.ip, a.heldIP, ok = s.takeConnSlot(w, r, k)
 	if !ok {
 		return a, false
 	}
 	defer func() {
 		if !ok {
-			s.releaseConnSlot(a.ip, k)
+			s.releaseConnSlot(a.ip, k, a.heldIP)
 		}
 	}()
 	if a.grant, ok = s.authorize(w, r, k == overWebSocket); !ok {
@@ -59,36 +62,40 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, k transportKind) 
 	return a, true
 }
 
-// takeConnSlot takes a connection slot, shared by every transport, and
-// one of the client address's, for a connection over k, or answers the
+// takeConnSlot takes a connection slot, shared by every transport, and,
+// unless r's connection holds it since its accept (heldAtAccept), one of
+// the client address's (heldIP), for a connection over k, or answers the
 // request itself and reports false.
-func (s *Server) takeConnSlot(w http.ResponseWriter, r *http.Request, k transportKind) (netip.Addr, bool) {
+func (s *Server) takeConnSlot(w http.ResponseWriter, r *http.Request, k transportKind) (ip netip.Addr, heldIP, ok bool) {
 	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
 		s.conns.Add(-1)
 		s.metrics.rejected[k][rejectMaxConnections].Inc()
 		http.Error(w, "tickgate: connection limit reached", http.StatusServiceUnavailable)
-		return netip.Addr{}, false
+		return netip.Addr{}, false, false
 	}
 	if s.isDraining() {
 		s.conns.Add(-1)
 		s.metrics.rejected[k][rejectDraining].Inc()
 		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
-		return netip.Addr{}, false
+		return netip.Addr{}, false, false
 	}
-	ip := s.clientIP(r)
-	if !s.perIP.take(ip) {
+	ip = s.clientIP(r)
+	heldIP = !s.heldAtAccept(r)
+	if heldIP && !s.perIP.take(ip) {
 		s.conns.Add(-1)
 		s.metrics.rejected[k][rejectPerIP].Inc()
 		http.Error(w, "tickgate: too many connections from "+ip.String(), http.StatusTooManyRequests)
-		return netip.Addr{}, false
+		return netip.Addr{}, false, false
 	}
 	s.open[k].Add(1)
-	return ip, true
+	return ip, heldIP, true
 }
 
 // releaseConnSlot gives back the slots takeConnSlot took.
-func (s *Server) releaseConnSlot(ip netip.Addr, k transportKind) {
-	s.perIP.release(ip)
+func (s *Server) releaseConnSlot(ip netip.Addr, k transportKind, heldIP bool) {
+	if heldIP {
+		s.perIP.release(ip)
+	}
 	s.open[k].Add(-1)
 	s.conns.Add(-1)
 }
@@ -269,7 +276,7 @@ func (s *Server) trusted(ip netip.Addr) bool {
 	return false
 }
 
-// ipSlots counts open sessions per client address, for
+// ipSlots counts connections per client address, for
 // MaxConnectionsPerIP; max 0 counts nothing.
 type ipSlots struct {
 	max int
@@ -278,7 +285,7 @@ type ipSlots struct {
 	n  map[netip.Addr]int
 }
 
-// take counts one more session from ip unless that would pass max.
+// take counts one more connection from ip unless that would pass max.
 func (p *ipSlots) take(ip netip.Addr) bool {
 	if p.max <= 0 {
 		return true
@@ -302,4 +309,11 @@ func (p *ipSlots) release(ip netip.Addr) {
 	if p.n[ip]--; p.n[ip] <= 0 {
 		delete(p.n, ip)
 	}
+}
+
+// count is how many connections ip holds.
+func (p *ipSlots) count(ip netip.Addr) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n[ip]
 }

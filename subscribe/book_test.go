@@ -220,12 +220,12 @@ func TestBookExactThroughMaxRate(t *testing.T) {
 // TestBookSlowReaderExact: a book client on a slow link falls behind
 // beside one that keeps up and a ticks bystander: it is conflated (its
 // queued updates merged per price level), never dropped, reads its way
-// back to live, and its copy is exact throughout; the others see every
-// seq and no notice.
+// back to live (once it has kept up for ten times max_staleness), and its
+// copy is exact throughout; the others see every seq and no notice.
 func TestBookSlowReaderExact(t *testing.T) {
 	t.Parallel()
 	syms := []string{"AAPL", "MSFT"}
-	e := newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 1 << 20, ConflateAt: 16 << 10})
+	e := newTestEnv(t, Config{WriteTimeout: time.Minute, MaxStaleness: 100 * time.Millisecond}, fanout.Config{QueueBytes: 1 << 20, ConflateAt: 16 << 10})
 	gens := map[string]*depthtest.Gen{"AAPL": depthtest.NewGen("AAPL", 10, 5), "MSFT": depthtest.NewGen("MSFT", 10, 6)}
 	sub := func(c *wstest.Client) {
 		c.Send(`{"op":"subscribe","id":1,"stream":"book","symbols":["AAPL","MSFT"]}`)
@@ -273,11 +273,18 @@ func TestBookSlowReaderExact(t *testing.T) {
 	if err := readBooks(slow, slowCp, want); err != nil {
 		t.Fatalf("slow client: %v", err)
 	}
-	for len(slowCp.notices)%2 == 1 { // caught up: the live notice follows
-		if err := slowCp.add(slow.Next()); err != nil {
+	// Caught up: once it has kept up for a second, with books to write,
+	// the live notice follows.
+	checkFor(t, 20*time.Second, func() error {
+		round()
+		if err := readBooks(slow, slowCp, want); err != nil {
 			t.Fatalf("slow client: %v", err)
 		}
-	}
+		if len(slowCp.notices)%2 == 1 {
+			return fmt.Errorf("notices %q", slowCp.notices)
+		}
+		return nil
+	})
 	round()
 	if err := readBooks(slow, slowCp, want); err != nil {
 		t.Fatalf("slow client after live: %v", err)

@@ -22,8 +22,8 @@ const (
 	ReasonSlowConsumer                     // 4001: queue overflowed
 	ReasonFlood                            // 1008: past the inbound rate limit
 	ReasonTooBig                           // 1009: frame past the read limit
-	ReasonPongTimeout                      // no pong in time; closed without a handshake
-	ReasonWriteTimeout                     // a frame write stalled past WriteTimeout
+	ReasonPongTimeout                      // 4008: no pong in time; closed without waiting for the handshake
+	ReasonWriteTimeout                     // 4008: the socket took nothing for WriteTimeout; closed without waiting for the handshake
 	ReasonInboundFlood                     // 1008: past the inbound byte or frame budget
 	ReasonProtocolError                    // 1002: broke RFC 6455 framing
 	ReasonInvalidUTF8                      // 1007: a text message that is not UTF-8
@@ -58,6 +58,13 @@ func (r CloseReason) Is(target error) bool {
 	return false
 }
 
+// CodeNotReading closes a client that stopped reading: its socket took
+// nothing for WriteTimeout, or it answered no ping within PongTimeout.
+// The close frame goes into the socket behind what the client has not
+// read, without waiting for the handshake, so a client that reads again
+// finds out why.
+const CodeNotReading websocket.StatusCode = 4008
+
 // Code returns the WebSocket close code sent for r.
 func (r CloseReason) Code() websocket.StatusCode {
 	switch r {
@@ -77,6 +84,8 @@ func (r CloseReason) Code() websocket.StatusCode {
 		return 4003
 	case ReasonTooManyConns:
 		return 4029
+	case ReasonWriteTimeout, ReasonPongTimeout:
+		return CodeNotReading
 	default:
 		return websocket.StatusInternalError
 	}
@@ -97,6 +106,10 @@ func (r CloseReason) closeText() string {
 		return "text message is not valid UTF-8"
 	case ReasonTooManyConns:
 		return "too many connections for this subject"
+	case ReasonWriteTimeout:
+		return "write timeout: not reading"
+	case ReasonPongTimeout:
+		return "pong timeout: not reading"
 	default:
 		return r.String()
 	}

@@ -133,13 +133,14 @@ func TestMaxRateOverSocket(t *testing.T) {
 
 // TestSlowReaderConflatedNotDropped makes a client on a slow link fall
 // behind, over each transport: it must get "conflated", ticks with n that
-// still add up, never 4001, and "live" once it reads fast again, while a
-// client beside it on the same symbols sees every seq.
+// still add up, never 4001, and "live" once it has read fast again for
+// ten times max_staleness, while a client beside it on the same symbols
+// sees every seq.
 func TestSlowReaderConflatedNotDropped(t *testing.T) {
 	t.Parallel()
 	const syms = "?symbols=AAPL,MSFT,NVDA,AMZN"
 	newEnv := func(t *testing.T) *testEnv {
-		return newTestEnv(t, Config{WriteTimeout: time.Minute}, fanout.Config{QueueBytes: 512 << 10, ConflateAt: 16 << 10})
+		return newTestEnv(t, Config{WriteTimeout: time.Minute, MaxStaleness: 100 * time.Millisecond}, fanout.Config{QueueBytes: 512 << 10, ConflateAt: 16 << 10})
 	}
 	t.Run("ws", func(t *testing.T) {
 		t.Parallel()
@@ -207,11 +208,18 @@ func slowReaderConflated(t *testing.T, e *testEnv, by testClient, slow slowReade
 	if err := readUntil(slow, tr, want); err != nil {
 		t.Fatalf("slow client: %v", err)
 	}
-	for len(tr.notices)%2 == 1 { // caught up: the live notice follows
-		if err := tr.add(slow.Next()); err != nil {
+	// Caught up: once it has kept up for a second, with ticks to write,
+	// the live notice follows.
+	checkFor(t, 20*time.Second, func() error {
+		round()
+		if err := readUntil(slow, tr, want); err != nil {
 			t.Fatalf("slow client: %v", err)
 		}
-	}
+		if len(tr.notices)%2 == 1 {
+			return fmt.Errorf("notices %q", tr.notices)
+		}
+		return nil
+	})
 	if got := gathered(t, e.reg, "tickgate_degraded_clients"); got != 0 {
 		t.Fatalf("degraded clients %v after live", got)
 	}

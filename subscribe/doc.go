@@ -6,6 +6,8 @@
 // life; its writer runs only while its fanout.Client queue has something
 // to write, on one of the server's write lanes (a worker per lane writes
 // the ready sessions in turn) or, while its socket blocks, on a goroutine
-// of its own. The writer is the only goroutine that writes data frames or
-// events to the socket, and the queue is all reader and writer share.
+// of its own that waits for the socket before each frame and decides when
+// a lagging client's queue conflates (lag.go). The writer is the only
+// goroutine that writes data frames or events to the socket, and the
+// queue is all reader and writer share.
 package subscribe

@@ -53,6 +53,13 @@ func newTestEnv(t testing.TB, cfg Config, fcfg fanout.Config, symbols ...string)
 // newTestEnvLog is newTestEnv with the Server logging to log.
 func newTestEnvLog(t testing.TB, cfg Config, fcfg fanout.Config, log *slog.Logger, symbols ...string) *testEnv {
 	t.Helper()
+	return newTestEnvOn(t, cfg, fcfg, log, smallSendBuf, symbols...)
+}
+
+// newTestEnvOn is newTestEnvLog whose connections are accepted through
+// wrap (smallSendBuf, or one that leaves the kernel's sizes).
+func newTestEnvOn(t testing.TB, cfg Config, fcfg fanout.Config, log *slog.Logger, wrap func(net.Listener) net.Listener, symbols ...string) *testEnv {
+	t.Helper()
 	if symbols == nil {
 		symbols = testSymbols
 	}
@@ -72,7 +79,7 @@ func newTestEnvLog(t testing.TB, cfg Config, fcfg fanout.Config, log *slog.Logge
 	mux.Handle("/", srv)
 	mux.HandleFunc("GET /sse", srv.ServeSSE)
 	hs := httptest.NewUnstartedServer(mux)
-	hs.Listener = smallSendBufListener{hs.Listener}
+	hs.Listener = srv.Listener(wrap(hs.Listener))
 	hs.Start()
 	t.Cleanup(func() {
 		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -188,6 +195,9 @@ func smallRecvBuf() *websocket.DialOptions {
 	}}
 	return &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}}
 }
+
+// smallSendBuf accepts connections with a 16 KiB send buffer.
+func smallSendBuf(ln net.Listener) net.Listener { return smallSendBufListener{ln} }
 
 // smallSendBufListener gives each accepted connection a 16 KiB send
 // buffer, so a client that stops reading backs up into its queue within a

@@ -35,16 +35,17 @@ var rejectNames = [numRejects]string{"max_connections", "per_ip", "draining", "m
 // payload, an event), carry a transport label ("ws", "sse"); their
 // children are indexed by transportKind.
 type metrics struct {
-	messages     prometheus.Counter
-	frames       [numTransports]prometheus.Counter
-	bytes        [numTransports]prometheus.Counter
-	frameMsgs    prometheus.Histogram
-	latency      prometheus.Histogram
-	rejected     [numTransports][numRejects]prometheus.Counter
-	errors       map[string]prometheus.Counter
-	disconnects  [numTransports][numReasons]prometheus.Counter
-	authFailures map[string]prometheus.Counter
-	delayedConns prometheus.Gauge
+	messages         prometheus.Counter
+	frames           [numTransports]prometheus.Counter
+	bytes            [numTransports]prometheus.Counter
+	frameMsgs        prometheus.Histogram
+	latency          prometheus.Histogram
+	rejected         [numTransports][numRejects]prometheus.Counter
+	rejectedAtAccept prometheus.Counter // per_ip, refused as accepted (perip.go)
+	errors           map[string]prometheus.Counter
+	disconnects      [numTransports][numReasons]prometheus.Counter
+	authFailures     map[string]prometheus.Counter
+	delayedConns     prometheus.Gauge
 }
 
 // newMetrics builds the server's metrics and registers them with reg;
@@ -103,8 +104,9 @@ func newMetrics(reg prometheus.Registerer, conns *[numTransports]atomic.Int64) (
 	}
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tickgate_connections_rejected_total",
-		Help: "Connections refused before the upgrade or the stream, by reason: max_connections and draining (503), per_ip and max_conns (429); and transport.",
+		Help: "Connections refused before the upgrade or the stream, by reason: max_connections and draining (503), per_ip and max_conns (429); and transport (accept: refused as it was accepted, before its request was read).",
 	}, []string{"reason", "transport"})
+	m.rejectedAtAccept = rejected.WithLabelValues(rejectNames[rejectPerIP], "accept")
 	collectors := []prometheus.Collector{m.messages, frames, bytes, m.frameMsgs, m.latency, rejected, errs, disc, auth, m.delayedConns}
 	for k := range numTransports {
 		tr := k.String()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -34,21 +35,45 @@ import (
 // frame's end, in one Write (write.go writeFrame). A data frame sent
 // through conn.Write would be flushed in pieces, so none is.
 type frameWriter struct {
-	conn    net.Conn
-	stalled atomic.Bool                // a write waited past timeout
-	blocked atomic.Bool                // a write is waiting for the socket
-	worker  atomic.Pointer[laneWorker] // the lane worker writing on this conn (lanes.go)
-	timeout time.Duration              // WriteTimeout
-	raw     syscall.RawConn            // nil: the connection has no descriptor
-	writeFn func(fd uintptr) bool
+	conn      net.Conn
+	stalled   atomic.Bool                // a write waited past timeout
+	blocked   atomic.Bool                // a write is waiting for the socket
+	paced     atomic.Bool                // the socket was found full: frames wait for it (writer.go)
+	lastBlock atomic.Int64               // when a write last found the socket full (Unix ns)
+	worker    atomic.Pointer[laneWorker] // the lane worker writing on this conn (lanes.go)
+	timeout   time.Duration              // WriteTimeout
+	raw       syscall.RawConn            // nil: the connection has no descriptor
+	writeFn   func(fd uintptr) bool
+	pollFn    func(fd uintptr) bool
 
 	wmu       sync.Mutex // one frame at a time on the socket; protects the fields below
 	closeSent bool       // a close frame (or event) went out: no data frame may follow
 	wp        []byte     // left to write
 	wn        int        // written by this write
 	werr      error
-	deadline  bool // this write armed the write deadline
+	deadline  bool  // this write armed the write deadline
+	sent      int64 // bytes written to the socket, every frame's
+	outq      int64 // what the socket held unacknowledged when waitWritable last found it writable
+	// cut is the rest of a frame whose write stalled part way: nothing
+	// but its end, written by lastWord, may follow.
+	cut []byte
 }
+
+// notsentLowat is the most a client's socket holds written but not yet
+// sent (TCP_NOTSENT_LOWAT, socket_linux.go), so that a slow client's
+// backlog stays in its queue, where it can be conflated, instead of in
+// the kernel, where it cannot: at 500 kbit/s 16 KiB is a quarter of a
+// second. A client that keeps up never has that much unsent, so its
+// writes do not change.
+const notsentLowat = 16 << 10
+
+// pacedFrameBytes caps the messages of a frame written by a writer that
+// waited for the socket (writer.go): what it takes at once once it polls
+// writable, which it does with less than notsentLowat/2 unsent. An event
+// stream's event adds its id (up to maxEventIDBytes) on top: cutting its
+// messages to make room would send ids more often, and on a slow link
+// more of its bytes would be ids.
+const pacedFrameBytes = notsentLowat / 2
 
 // init sets w up to write frames on c, through its raw descriptor if it
 // has one.
@@ -57,7 +82,8 @@ func (fw *frameWriter) init(c net.Conn, timeout time.Duration) {
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			fw.raw = raw
-			fw.writeFn = fw.writeRaw
+			fw.writeFn, fw.pollFn = fw.writeRaw, fw.pollRaw
+			raw.Control(func(fd uintptr) { setNotsentLowat(fd, notsentLowat) })
 		}
 	}
 }
@@ -71,6 +97,9 @@ const maxHeader = 10
 // 5.5.1: an endpoint sends no data frame after its close frame).
 var errCloseSent = fmt.Errorf("subscribe: write frame: close frame sent: %w", net.ErrClosed)
 
+// errCut fails a control frame behind a data frame cut part way.
+var errCut = fmt.Errorf("subscribe: write frame: a frame's write stalled part way: %w", net.ErrClosed)
+
 // Write writes p, a whole frame or the handshake response, for
 // coder/websocket, and notes a close frame: opcode 8 with FIN, 0x88,
 // which no handshake byte (ASCII) can be. coder/websocket keeps whether
@@ -81,6 +110,9 @@ var errCloseSent = fmt.Errorf("subscribe: write frame: close frame sent: %w", ne
 func (fw *frameWriter) Write(p []byte) (int, error) {
 	fw.wmu.Lock()
 	defer fw.wmu.Unlock()
+	if fw.cut != nil {
+		return 0, errCut
+	}
 	if len(p) > 0 && p[0] == 0x88 {
 		fw.closeSent = true
 	}
@@ -152,17 +184,42 @@ func (fw *frameWriter) writeLocked(p []byte) (int, error) {
 	err := fw.raw.Write(fw.writeFn)
 	n, werr := fw.wn, fw.werr
 	fw.wp = nil
+	fw.sent += int64(n)
+	fw.endWait(err)
+	fw.keepCut(p, n)
+	if err == nil && werr != nil {
+		err = &net.OpError{Op: "write", Net: "tcp", Addr: fw.conn.RemoteAddr(), Err: werr}
+	}
+	return n, err
+}
+
+// keepCut keeps the rest of p, of which n bytes went out, if its write
+// stalled part way: only lastWord may write after it, the rest first, so
+// a peer that reads again finds whole frames and the close.
+func (fw *frameWriter) keepCut(p []byte, n int) {
+	if n < len(p) && n > 0 && fw.stalled.Load() {
+		fw.cut = append([]byte(nil), p[n:]...)
+		fw.closeSent = true
+	}
+}
+
+// endWait undoes what a write or wait that found the socket full set up
+// (wouldBlock), and notes a stall if it ended with the deadline. A write
+// that went out at once pays two tests.
+func (fw *frameWriter) endWait(err error) {
+	if fw.deadline || err != nil {
+		fw.endWaitSlow(err)
+	}
+}
+
+func (fw *frameWriter) endWaitSlow(err error) {
 	if fw.deadline {
 		fw.conn.SetWriteDeadline(time.Time{})
 		fw.blocked.Store(false)
 	}
-	if err == nil && werr != nil {
-		err = &net.OpError{Op: "write", Net: "tcp", Addr: fw.conn.RemoteAddr(), Err: werr}
-	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		fw.stalled.Store(true)
 	}
-	return n, err
 }
 
 // writeRaw is the syscall.RawConn write callback (bound once to writeFn,
@@ -202,7 +259,10 @@ func (fw *frameWriter) wouldBlock() {
 		return
 	}
 	fw.deadline = true
-	fw.conn.SetWriteDeadline(time.Now().Add(fw.timeout))
+	now := time.Now()
+	fw.conn.SetWriteDeadline(now.Add(fw.timeout))
+	fw.lastBlock.Store(now.UnixNano())
+	fw.paced.Store(true)
 	fw.blocked.Store(true)
 	if w := fw.worker.Load(); w != nil {
 		w.detach()
@@ -219,8 +279,73 @@ func (fw *frameWriter) writeBlocking(p []byte) (int, error) {
 	fw.conn.SetWriteDeadline(time.Now().Add(fw.timeout))
 	n, err := fw.conn.Write(p)
 	fw.conn.SetWriteDeadline(time.Time{})
+	fw.sent += int64(n)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		fw.stalled.Store(true)
 	}
+	fw.keepCut(p, n)
 	return n, err
+}
+
+// waitWritable waits until the socket would take a frame, as a write that
+// finds it full waits (wouldBlock: the deadline, the lane worker
+// detached), and reports what the link holds then: the bytes written to
+// the socket so far, and those the peer has not acknowledged. A writer
+// that waits before it takes its next frame from the queue leaves its
+// backlog in the queue until the socket can take it. A connection with no
+// descriptor, or after its last word, does not wait.
+func (fw *frameWriter) waitWritable() (sent, outq int64, err error) {
+	fw.wmu.Lock()
+	defer fw.wmu.Unlock()
+	if fw.raw == nil || fw.closeSent {
+		return fw.sent, 0, nil
+	}
+	fw.deadline, fw.outq = false, 0
+	err = fw.raw.Write(fw.pollFn)
+	fw.endWait(err)
+	return fw.sent, fw.outq, err
+}
+
+// pollRaw is waitWritable's syscall.RawConn callback (bound once to
+// pollFn): true once the socket would take a write.
+func (fw *frameWriter) pollRaw(fd uintptr) bool {
+	if writable(fd) {
+		fw.outq = outstanding(fd)
+		return true
+	}
+	fw.wouldBlock()
+	return false
+}
+
+// paceBytes is the largest frame a writer that waits for the socket
+// should take: what the socket takes at once once it is writable.
+func (fw *frameWriter) paceBytes(maxFrame int) int {
+	if fw.raw == nil {
+		return maxFrame
+	}
+	return min(maxFrame, pacedFrameBytes)
+}
+
+// lastWord writes p, the connection's close frame or close event, after
+// the rest of a frame cut part way, if any, and after lifting the bound on
+// what the socket holds unsent: so it goes in behind whatever the peer has
+// not read yet if the socket has room at all, and a peer that stopped
+// reading finds it there if it reads again. Nothing may be written after
+// it.
+func (fw *frameWriter) lastWord(p []byte) error {
+	fw.wmu.Lock()
+	defer fw.wmu.Unlock()
+	if fw.closeSent && fw.cut == nil {
+		return errCloseSent
+	}
+	if fw.raw != nil {
+		fw.raw.Control(func(fd uintptr) { setNotsentLowat(fd, math.MaxInt32) })
+	}
+	if fw.cut != nil {
+		p = append(fw.cut, p...)
+		fw.cut = nil
+	}
+	fw.closeSent = true
+	_, err := fw.writeLocked(p)
+	return err
 }

@@ -187,11 +187,12 @@ func TestMaxConnections(t *testing.T) {
 	}
 }
 
-// TestPongTimeout has a client that never reads, so never answers pings.
+// TestPongTimeout has a client that does not read, so answers no pings:
+// it is closed with 4008, which it finds once it reads again.
 func TestPongTimeout(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, Config{PingInterval: 50 * time.Millisecond, PongTimeout: 100 * time.Millisecond}, fanout.Config{})
-	wstest.Dial(t, e.url) // and never read from
+	deaf := wstest.Dial(t, e.url) // not read from until it is closed
 	live := e.dial("")
 	checkFor(t, 5*time.Second, func() error {
 		if got := gatheredLabel(t, e, "tickgate_disconnects_total", "pong_timeout"); got != 1 {
@@ -202,6 +203,9 @@ func TestPongTimeout(t *testing.T) {
 	// A client that reads answers pings and stays.
 	live.Send(`{"op":"list","id":1}`)
 	expectReply(live, "list", 1)
+	if code, err := closeStatus(deaf); code != CodeNotReading || !strings.Contains(err.Error(), "pong timeout") {
+		t.Fatalf("deaf client ended with %v, want close %d", err, CodeNotReading)
+	}
 }
 
 // gatheredLabel sums the counters of name whose first label (reason, code)

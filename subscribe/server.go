@@ -64,6 +64,12 @@ type Config struct {
 	// take data, from the moment it would block; past it the connection
 	// is closed (write_timeout). 0 means 5 s.
 	WriteTimeout time.Duration
+	// MaxStaleness is how far behind a client may fall before its queue
+	// conflates: when what it has queued, and what its socket holds
+	// unacknowledged, would take longer than this to reach it at the rate
+	// its link has been draining (lag.go). It goes live again once it
+	// has kept up for ten times as long. 0 means 1 s.
+	MaxStaleness time.Duration
 	// PingInterval is the time between server pings; PongTimeout is how
 	// long a pong may take. 0 means 20 s and 10 s.
 	PingInterval time.Duration
@@ -112,6 +118,7 @@ func (c *Config) setDefaults() {
 		}
 	}
 	dur(&c.WriteTimeout, 5*time.Second)
+	dur(&c.MaxStaleness, time.Second)
 	dur(&c.PingInterval, 20*time.Second)
 	dur(&c.PongTimeout, 10*time.Second)
 	dur(&c.FirstMessageTimeout, 5*time.Second)
@@ -130,6 +137,9 @@ type Server struct {
 	accept  websocket.AcceptOptions
 	closes  closeLog // warns of closes the client caused
 	perIP   ipSlots
+	// countsAtAccept: connections from direct peers hold their address's
+	// slot from their accept (Listener); set before serving.
+	countsAtAccept atomic.Bool
 
 	conns atomic.Int64                // connection slots taken, every transport
 	open  [numTransports]atomic.Int64 // of them, per transport (tickgate_connections)
@@ -197,8 +207,9 @@ func (s *Server) start(sess *session, a admission, initial *request) {
 	if a.grant != nil {
 		sess.setGrant(a.grant)
 	}
+	sess.heldIP = a.heldIP
 	if !s.register(sess) {
-		s.releaseConnSlot(a.ip, a.kind)
+		s.releaseConnSlot(a.ip, a.kind, a.heldIP)
 		sess.releaseGrant()
 		sess.wire.close(ReasonShutdown)
 		return
@@ -214,7 +225,7 @@ func (s *Server) start(sess *session, a admission, initial *request) {
 
 // release gives back what admit took, for a request refused after it.
 func (s *Server) release(a admission) {
-	s.releaseConnSlot(a.ip, a.kind)
+	s.releaseConnSlot(a.ip, a.kind, a.heldIP)
 	s.releaseSubjectSlot(a.grant)
 }
 
@@ -242,7 +253,7 @@ func (s *Server) unregister(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
-	s.releaseConnSlot(sess.ip, sess.kind)
+	s.releaseConnSlot(sess.ip, sess.kind, sess.heldIP)
 	s.wg.Done()
 }
 

@@ -28,6 +28,7 @@ type session struct {
 	kind    transportKind // wire's, for metrics
 	out     *frameWriter  // the connection's writes, one frame at a time
 	ip      netip.Addr    // the client's address (clientIP)
+	heldIP  bool          // the session holds a slot of ip's (admission.heldIP)
 	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited; nil until the first message
 	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008; made with limiter
 	pinger  *time.Timer
@@ -43,6 +44,7 @@ type session struct {
 	// Owned by the running writer (at most one runs; fanout.Client
 	// orders them).
 	batch  *[]fanout.Message // from batchPool; nil while no writer runs
+	lag    *lag              // the staleness rule (lag.go); nil until the writer first waits or sees the queue conflate
 	closed chan struct{}     // closed by the writer that sent the close
 
 	nextReady *session // in its lane's ready list; protected by that lane's mu

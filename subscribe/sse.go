@@ -246,17 +246,18 @@ func (es *eventStream) keepAlive() (CloseReason, bool) {
 	return 0, true
 }
 
-// close sends the close event for cause, unless the client left or stopped
-// reading, and closes the connection. The close event has no id, so a
-// reconnecting EventSource sends the last batch's.
+// close sends the close event for cause, unless the client left, and
+// closes the connection. One that stopped reading gets it behind what it
+// has not read (lastWord). The close event has no id, so a reconnecting
+// EventSource sends the last batch's.
 func (es *eventStream) close(cause error) {
 	r, text := closeNote(cause)
 	if r == ReasonProtocolError {
 		text = "an event stream is one-way: send nothing after the request"
 	}
-	if r != ReasonClientClosed && r != ReasonWriteTimeout {
+	if r != ReasonClientClosed {
 		ev := append([]byte("event: close\ndata: "), encodeReply(closeMessage{Type: "close", Code: int(r.Code()), Reason: text})...)
-		es.out.writeData(append(ev, "\n\n"...), true)
+		es.out.lastWord(append(ev, "\n\n"...))
 	}
 	es.conn.Close()
 }

@@ -135,18 +135,29 @@ func (w *webSocket) keepAlive() (CloseReason, bool) {
 }
 
 // close sends the close frame for cause and waits for the handshake
-// (bounded by coder/websocket at 5 s each way).
+// (bounded by coder/websocket at 5 s each way). A peer that stopped
+// reading gets its close frame behind what it has not read, and the
+// connection is closed at once: it would not answer the handshake.
 func (w *webSocket) close(cause error) {
 	r, text := closeNote(cause)
 	switch r {
-	case ReasonClientClosed, ReasonTooBig, ReasonProtocolError, ReasonPongTimeout, ReasonWriteTimeout:
-		// The peer already closed, coder/websocket sent 1009 or 1002
-		// itself, or the peer stopped answering and would not answer a
-		// close either.
+	case ReasonClientClosed, ReasonTooBig, ReasonProtocolError:
+		// The peer already closed, or coder/websocket sent 1009 or 1002
+		// itself.
+		w.conn.CloseNow()
+	case ReasonPongTimeout, ReasonWriteTimeout:
+		w.out.lastWord(closeFrame(r.Code(), text))
 		w.conn.CloseNow()
 	default:
 		w.conn.Close(r.Code(), text)
 	}
+}
+
+// closeFrame is a close frame (RFC 6455 5.5.1) with code and text, which
+// must be at most 123 bytes.
+func closeFrame(code websocket.StatusCode, text string) []byte {
+	f := []byte{0x88, byte(2 + len(text)), byte(code >> 8), byte(code)}
+	return append(f, text...)
 }
 
 func (w *webSocket) closeNow() { w.conn.CloseNow() }

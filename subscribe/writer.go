@@ -22,10 +22,17 @@ var batchPool = sync.Pool{New: func() any { return new([]fanout.Message) }}
 // after frame until Next finds the queue empty, the writer's usual end.
 // Whatever may wait on the peer leaves the lane: a close to send or a
 // failed write goes to a goroutine of its own, and if w was detached during
-// a write (that socket would block), w itself becomes s's own writer.
+// a write (that socket would block), or s's socket has been found full of
+// late (paced), w itself becomes s's own writer, which waits for the
+// socket before each frame (writeAfter).
 func (s *session) writeOnLane(w *laneWorker) {
 	for {
-		batch, closed := s.next()
+		if s.out.paced.Load() {
+			w.detach()
+			s.writeAfter(nil)
+			return
+		}
+		batch, closed := s.next(s.srv.cfg.MaxFrameBytes)
 		if len(batch) == 0 {
 			if closed {
 				go s.write() // sends the close
@@ -48,6 +55,9 @@ func (s *session) writeOnLane(w *laneWorker) {
 			go s.writeAfter(err)
 			return
 		}
+		if s.client.Conflating() {
+			s.maybeLive(s.lagOf(), time.Now())
+		}
 	}
 }
 
@@ -59,18 +69,30 @@ func (s *session) writeOnLane(w *laneWorker) {
 // consumer's, which fanout has already dropped.
 func (s *session) write() { s.writeAfter(nil) }
 
-// writeAfter is write after a frame write that returned err.
+// writeAfter is write after a frame write that returned err. Its writer
+// found the socket full (or is the one sending the close), so before each
+// frame it waits until the socket would take one, and then takes at most
+// that much from the queue (pace): what the link cannot carry yet stays
+// queued, where it can be conflated.
 func (s *session) writeAfter(err error) {
+	if s.lag != nil {
+		s.lag.at = time.Time{} // a new paced run
+	}
 	for {
 		if err != nil {
 			reason := ReasonClientClosed
 			if s.out.stalled.Load() {
-				reason = ReasonWriteTimeout
+				reason = ReasonWriteTimeout // its close frame goes out below
 			}
 			s.client.Close(reason) // this writer goes on to drain and close
-			s.wire.closeNow()
+			if reason != ReasonWriteTimeout {
+				s.wire.closeNow()
+			}
 		}
-		batch, closed := s.next()
+		if err = s.pace(); err != nil {
+			continue
+		}
+		batch, closed := s.next(s.out.paceBytes(s.srv.cfg.MaxFrameBytes))
 		if len(batch) == 0 {
 			if closed {
 				s.wire.close(s.client.Cause())
@@ -83,18 +105,66 @@ func (s *session) writeAfter(err error) {
 	}
 }
 
+// pace waits until the socket would take a frame, then judges the client
+// by its staleness rule (lag.go): a client behind by more than
+// MaxStaleness is conflated, a conflating one that has kept up goes live.
+// A closed client's writer does not wait: it flushes and sends the close.
+func (s *session) pace() error {
+	select {
+	case <-s.client.Done():
+		return nil
+	default:
+	}
+	sent, outq, err := s.out.waitWritable()
+	if err != nil {
+		return err
+	}
+	l, now, lastBlock := s.lagOf(), time.Now(), s.out.lastBlock.Load()
+	l.sample(now, sent-outq, lastBlock > l.at.UnixNano())
+	if now.UnixNano()-lastBlock >= int64(l.keptUpFor()) {
+		s.out.paced.Store(false) // the next writer may write on the lane again
+	}
+	if s.client.Conflating() {
+		s.maybeLive(l, now)
+		return nil
+	}
+	if _, queued := s.client.Len(); l.behind(int64(queued) + outq) {
+		s.client.Conflate()
+		l.since = now
+	}
+	return nil
+}
+
+// maybeLive takes a conflating client live once it has kept up for as
+// long as l asks.
+func (s *session) maybeLive(l *lag, now time.Time) {
+	if l.keptUp(now, s.out.lastBlock.Load()) && s.client.Live() {
+		l.since = time.Time{}
+	}
+}
+
+// lagOf returns the session's staleness rule, made when its writer first
+// needs it: a client that never lags holds none.
+func (s *session) lagOf() *lag {
+	if s.lag == nil {
+		s.lag = &lag{maxStale: s.srv.cfg.MaxStaleness}
+	}
+	return s.lag
+}
+
 // next takes the next batch from the client's queue into the writer's
-// batch buffer. An empty batch ends this writer: it must not touch the
-// session's writer state after that, since the next writer may start. So
-// the buffer leaves the session before Next, and an ending writer puts it
-// back in the pool itself.
-func (s *session) next() (batch []fanout.Message, closed bool) {
+// batch buffer, at most maxBytes of messages and separators. An empty
+// batch ends this writer: it must not touch the session's writer state
+// after that, since the next writer may start. So the buffer leaves the
+// session before Next, and an ending writer puts it back in the pool
+// itself.
+func (s *session) next(maxBytes int) (batch []fanout.Message, closed bool) {
 	bp := s.batch
 	s.batch = nil
 	if bp == nil {
 		bp = batchPool.Get().(*[]fanout.Message)
 	}
-	batch, closed = s.client.Next((*bp)[:0], s.srv.cfg.MaxFrameBytes)
+	batch, closed = s.client.Next((*bp)[:0], maxBytes)
 	*bp = batch // grown, maybe
 	if len(batch) == 0 {
 		batchPool.Put(bp)

@@ -92,6 +92,7 @@ type Config struct {
 		InboundWindow time.Duration `mapstructure:"inbound_window"`
 		MaxFrameBytes ByteSize      `mapstructure:"max_frame_bytes"`
 		WriteTimeout  time.Duration `mapstructure:"write_timeout"`
+		MaxStaleness  time.Duration `mapstructure:"max_staleness"`
 		PingInterval  time.Duration `mapstructure:"ping_interval"`
 		PongTimeout   time.Duration `mapstructure:"pong_timeout"`
 	} `mapstructure:"client"`
@@ -279,6 +280,7 @@ func (c *Config) Validate() error {
 	check(c.Client.MaxFrameBytes >= 1024, "client.max_frame_bytes", "must be >= 1024, got %d", c.Client.MaxFrameBytes)
 	check(c.Client.MaxFrameBytes <= c.Fanout.QueueBytes, "client.max_frame_bytes", "must not exceed fanout.queue_bytes (%d), got %d", c.Fanout.QueueBytes, c.Client.MaxFrameBytes)
 	check(c.Client.WriteTimeout > 0, "client.write_timeout", "must be > 0, got %s", c.Client.WriteTimeout)
+	check(c.Client.MaxStaleness >= 100*time.Millisecond && c.Client.MaxStaleness <= time.Minute, "client.max_staleness", "must be in [100ms, 1m], got %s", c.Client.MaxStaleness)
 	check(c.Client.PingInterval > 0, "client.ping_interval", "must be > 0, got %s", c.Client.PingInterval)
 	check(c.Client.PongTimeout > 0, "client.pong_timeout", "must be > 0, got %s", c.Client.PongTimeout)
 	errs = append(errs, c.Auth.validate()...)

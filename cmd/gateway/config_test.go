@@ -77,6 +77,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want.Client.InboundWindow = 10 * time.Second
 	want.Client.MaxFrameBytes = 32768
 	want.Client.WriteTimeout = 5 * time.Second
+	want.Client.MaxStaleness = time.Second
 	want.Client.PingInterval = 20 * time.Second
 	want.Client.PongTimeout = 10 * time.Second
 	want.Runtime.GOGC = 25
@@ -296,6 +297,7 @@ var badValues = []struct {
 	{"runtime.memory_limit", "lots"},
 	{"client.ping_interval", "abc"},
 	{"client.pong_timeout", "0s"},
+	{"client.max_staleness", "10ms"},
 	{"client.max_frame_bytes", "2000000"}, // past fanout.queue_bytes
 	{"client.allow_wildcard", "maybe"},
 	{"client.inbound_bytes", "1000"}, // under client.read_limit

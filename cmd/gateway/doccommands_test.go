@@ -216,6 +216,13 @@ var docCommands = map[string]docClass{
 	"CGO_ENABLED=0 go test -c -o /tmp/fanout.test ./fanout":                                                                 {bench, "builds the test binary the callgrind counts of a listed symbol's lookup run"},
 	"go test -run '^$' -bench 'BenchmarkListing' -benchtime 5x -count 5 ./fanout":                                           {bench, "a benchmark"},
 	"go test -run '^$' -bench BenchmarkSymbols -benchtime 20x ./cmd/gateway":                                                {bench, "a benchmark"},
+	"bash bench/slowlink.sh":                                                      {manual, "about 15 min, as root (network namespaces)"},
+	"GATEWAY_BIN=/tmp/gw-before bash bench/slowlink.sh":                           {manual, "about 15 min, as root, and a build of another revision"},
+	"go run ./bench -workload slowlink -spawn -duration 20s -warmup 5s":           {bench, "about 40 s, as root (network namespaces)"},
+	"python3 bench/slowlink.py DIR":                                               {names, "DIR is a placeholder for a run's folder; the committed form below runs"},
+	"python3 bench/slowlink.py bench/results/20261207/slowlink.ndjson -build i22": {runs, "TestDocQuickCommands"},
+	"go run ./bench -workload slowlink -spawn -gateway-bin GW -duration 30s -warmup 5s -slowlink-rates 500kbit -slowlink-loss 0.02": {names, "template: GW a build's binary; the slowlink run above runs"},
+	`WORKLOADS="light sweep" TARGETS=tickgate SWEEP_REPS=1 GATEWAY_BIN=GW bash bench/compare.sh 8s 1`:                               {names, "template: GW a build's binary; the light run above runs"},
 }
 
 // notYetInDocs are docCommands entries another change is to add to the

@@ -483,6 +483,7 @@ func TestDocQuickCommands(t *testing.T) {
 			dir := mustContain(t, "docs/performance.md", "bench/results/20261129/compare-20261129T231436Z/")
 			return strings.Replace(s, "DIR", dir, 1)
 		}},
+		{cmd: "python3 bench/slowlink.py bench/results/20261207/slowlink.ndjson -build i22", want: "| tbf | 500kbit * | 3 |", tool: "python3"},
 	} {
 		t.Run(c.cmd, func(t *testing.T) {
 			t.Parallel()

@@ -98,6 +98,7 @@ func newGateway(cfg *Config, log *slog.Logger) (*gateway, error) {
 		InboundWindow:       cfg.Client.InboundWindow,
 		MaxFrameBytes:       int(cfg.Client.MaxFrameBytes),
 		WriteTimeout:        cfg.Client.WriteTimeout,
+		MaxStaleness:        cfg.Client.MaxStaleness,
 		PingInterval:        cfg.Client.PingInterval,
 		PongTimeout:         cfg.Client.PongTimeout,
 
@@ -235,7 +236,7 @@ func (g *gateway) serve(ctx context.Context, ln net.Listener) error {
 	})
 	srv := &http.Server{Handler: g.handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- srv.Serve(ln) }()
+	go func() { httpErr <- srv.Serve(g.clients.Listener(ln)) }()
 
 	httpDone, err := g.wait(ctx, feedErr, httpErr)
 	g.log.Info("shutting down", "connections", g.clients.Connections(), "drain_window", g.cfg.Server.DrainWindow)

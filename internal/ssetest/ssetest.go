@@ -40,6 +40,9 @@ type Options struct {
 	// the connection is made so the TCP window stays small: a client on a
 	// slow link backs up into the server's queue quickly.
 	RecvBuf int
+	// Dial, if set, makes the connection instead of a net.Dialer (one
+	// across a shaped link, say); RecvBuf is then not applied.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Client reads one event stream. Its messages come, one at a time, from
@@ -74,9 +77,12 @@ type Client struct {
 func Open(tb testing.TB, url string, o Options) (*Client, error) {
 	tb.Helper()
 	c := &Client{TB: tb}
-	d := &net.Dialer{Timeout: 5 * time.Second, Control: recvBuf(o.RecvBuf)}
+	dial := (&net.Dialer{Timeout: 5 * time.Second, Control: recvBuf(o.RecvBuf)}).DialContext
+	if o.Dial != nil {
+		dial = o.Dial
+	}
 	tr := &http.Transport{DisableKeepAlives: true, ResponseHeaderTimeout: ReadTimeout, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := d.DialContext(ctx, network, addr)
+		conn, err := dial(ctx, network, addr)
 		c.conn = conn
 		return conn, err
 	}}

@@ -1,0 +1,5 @@
+//go:build linux
+
+package slowlink
+
+const sysSetns = 308
