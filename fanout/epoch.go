@@ -112,7 +112,9 @@ func (s *shard) reset(sym *symbol, ep string) {
 	sym.epochs.start(ep)
 	sym.last = feed.Tick{}
 	sym.bars = [barStreams]barBuilder{}
-	sym.book.reset()
+	if sym.book != nil {
+		sym.book.reset()
+	}
 	sym.status.reset()
 	for _, tp := range sym.topics {
 		tp.reset()

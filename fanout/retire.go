@@ -57,7 +57,7 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 			tp.forget()
 		}
 		tier.last, tier.bars = feed.Tick{}, [barStreams]barBuilder{}
-		tier.book, tier.status = bookState{}, statusState{}
+		tier.book, tier.status = nil, statusState{}
 	}
 	if sym.delayed != nil {
 		s.delay.release(&s.budget, sym.idx)

@@ -49,8 +49,11 @@ type symbol struct {
 	epochs epochs // the run its seqs belong to (epoch.go)
 	last   feed.Tick
 	bars   [barStreams]barBuilder // [Ticks] is unused
-	book   bookState              // the book topic's order book (book.go)
-	status statusState            // the status topic's trading status (status.go)
+	// book is the book topic's order book (book.go), made at the
+	// symbol's first book message (bookOf): nil for a symbol the feed
+	// sends no book for, which is most of a market.
+	book   *bookState
+	status statusState // the status topic's trading status (status.go)
 }
 
 // delayedMark marks the delayed tier's messages.

@@ -109,8 +109,10 @@ func (tp *topic) note(rec record) {
 // ring dropped records: a book's log blocks older than its oldest record.
 // The caller holds shard.mu.
 func (tp *topic) keptChanged() {
+	if tp.stream != Book || tp.sym.book == nil { // no book message, nothing kept
+		return
+	}
 	switch lg := &tp.sym.book.log; {
-	case tp.stream != Book:
 	case len(tp.kept.buf) == 0: // let go of altogether
 		lg.release(&tp.sym.shard.budget)
 	default:
@@ -165,7 +167,7 @@ func (tp *topic) recoverableFrom(since Position) bool {
 	switch {
 	case tp.stream == Status: // a state, not a stream: always sent whole
 		return false
-	case tp.stream == Book && !tp.sym.book.valid: // lost since: the gap is the feed's next snapshot's to mend
+	case tp.stream == Book && (tp.sym.book == nil || !tp.sym.book.valid): // none yet, or lost since: the gap is the feed's next snapshot's to mend
 		return false
 	}
 	if since.Epoch != "" && since.Epoch != tp.sym.epochs.current {
