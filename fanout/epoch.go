@@ -110,8 +110,8 @@ func (s *shard) reset(sym *symbol, ep string) {
 		code = "epoch"
 	}
 	sym.epochs.start(ep)
-	sym.last = feed.Tick{}
-	sym.bars = [barStreams]barBuilder{}
+	sym.lastSeq = 0
+	clear(sym.bars[:])
 	if sym.book != nil {
 		sym.book.reset()
 	}

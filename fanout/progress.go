@@ -86,7 +86,7 @@ func (pl *progressList) run(s *shard, now int64) {
 // its seq (its bucket's), to every progress subscriber. A bucket joined
 // part-way has progress updates too, of the ticks seen, but no final.
 func (tp *topic) sendProgress(t *tally) {
-	b := &tp.sym.bars[tp.stream]
+	b := tp.sym.bar(tp.stream)
 	if !b.open {
 		return
 	}

@@ -2,8 +2,6 @@ package fanout
 
 import (
 	"time"
-
-	"github.com/tickgate/tickgate/feed"
 )
 
 // Retirement: a symbol leaves the engine when the feed delists it
@@ -56,7 +54,8 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 			s.budget.release(tp)
 			tp.forget()
 		}
-		tier.last, tier.bars = feed.Tick{}, [barStreams]barBuilder{}
+		tier.lastSeq = 0
+		clear(tier.bars[:])
 		tier.book, tier.status = nil, statusState{}
 	}
 	if sym.delayed != nil {
