@@ -95,7 +95,7 @@ func (tp *topic) forget() {
 		tp.classes[k] = classState{}
 	}
 	tp.rated = 0
-	tp.progress = progressSubs{}
+	tp.progress = nil
 }
 
 // unlist takes sym, its twin's lane emptied (delayLine.release), off the

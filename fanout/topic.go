@@ -10,6 +10,8 @@ import "github.com/tickgate/tickgate/feed"
 type topic struct {
 	sym    *symbol
 	stream Stream
+	// rated counts the subscriptions in classes above 0 (classes).
+	rated int32
 	// history is how many of the topic's newest records are history, for
 	// recovery (Config.History, or BarHistory on a bar stream); 0 keeps
 	// only the snapshot.
@@ -34,12 +36,12 @@ type topic struct {
 	victim  int
 	// classes[0] is every message; [k] is the shard's rate class k-1 (a
 	// configured rate in one phase, rate.go). It is made at the first
-	// subscription, so a topic nobody takes costs none of it. rated counts
-	// the subscriptions in classes above 0.
+	// subscription, so a topic nobody takes costs none of it.
 	classes []classState
-	rated   int
-	// progress is a bar topic's progress updates (progress.go).
-	progress progressSubs
+	// progress is a bar topic's progress updates (progress.go), made at
+	// its first progress subscription (progressOf); nil before, and on
+	// every other stream. Without it a topic takes 128 bytes, not 176.
+	progress *progressSubs
 }
 
 // newTopic is sym's topic of stream st, keeping history records of
