@@ -215,6 +215,7 @@ var docCommands = map[string]docClass{
 	"go run ./bench -spawn -feed nats -workload universe -duration 10s -warmup 5s -fill 60s -out bench/out/universe-1.json": {bench, "four gateways in turn, about 6 min"},
 	"CGO_ENABLED=0 go test -c -o /tmp/fanout.test ./fanout":                                                                 {bench, "builds the test binary the callgrind counts of a listed symbol's lookup run"},
 	"go test -run '^$' -bench 'BenchmarkListing' -benchtime 5x -count 5 ./fanout":                                           {bench, "a benchmark"},
+	"go test -run '^$' -bench 'BenchmarkListedSymbolMemory' -benchtime 3x -count 3 ./fanout":                                {bench, "a benchmark"},
 	"go test -run '^$' -bench BenchmarkSymbols -benchtime 20x ./cmd/gateway":                                                {bench, "a benchmark"},
 	"bash bench/slowlink.sh":                                                      {manual, "about 15 min, as root (network namespaces)"},
 	"GATEWAY_BIN=/tmp/gw-before bash bench/slowlink.sh":                           {manual, "about 15 min, as root, and a build of another revision"},
