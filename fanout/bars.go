@@ -107,7 +107,7 @@ func appendPrice(dst []byte, key string, px float64) []byte {
 // shard.mu.
 func (s *shard) aggregate(sym *symbol, t *feed.Tick, n int64, whole bool, now int64) {
 	for st := Bars1s; st < barStreams; st++ {
-		b := &sym.bars[st]
+		b := sym.bar(st)
 		iv := int64(st.Interval())
 		start := t.TS - t.TS%iv
 		switch {
@@ -133,7 +133,7 @@ func (s *shard) aggregate(sym *symbol, t *feed.Tick, n int64, whole bool, now in
 // recorded for snapshot and history, and sent like a tick; or, if its
 // bucket was joined part-way, dropped. The caller holds shard.mu.
 func (s *shard) closeBar(sym *symbol, st Stream, now int64) {
-	b := &sym.bars[st]
+	b := sym.bar(st)
 	seq, prev := b.bar.seq(st), b.prev
 	b.open, b.prev = false, seq
 	b.closedEnd = b.bar.t + int64(st.Interval())
@@ -211,7 +211,7 @@ func (bc *barClock) run(s *shard, now int64) {
 				continue
 			}
 			for st := Bars1s; st < barStreams; st++ {
-				b := &tier.bars[st]
+				b := tier.bar(st)
 				switch {
 				case !b.open:
 				case b.due <= clock:

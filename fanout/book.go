@@ -50,6 +50,15 @@ type bookState struct {
 	snapSeq uint64
 }
 
+// bookOf is sym's book, made now if the feed has sent it none yet. The
+// caller holds shard.mu.
+func (sym *symbol) bookOf() *bookState {
+	if sym.book == nil {
+		sym.book = new(bookState)
+	}
+	return sym.book
+}
+
 // reset forgets the book, for a new epoch.
 func (bk *bookState) reset() {
 	bk.bids, bk.asks = bk.bids[:0], bk.asks[:0]
@@ -131,7 +140,7 @@ func applySide(dst, cur, ch []feed.Level, delta *bookSide, bid bool) []feed.Leve
 // book cannot take (bookState.apply), which is dropped. It reports
 // whether b was published. The caller holds shard.mu.
 func (s *shard) publishBook(sym *symbol, b *feed.Book, n int64, now int64) bool {
-	bk := &sym.book
+	bk := sym.bookOf()
 	prev := b.Seq - min(uint64(n), b.Seq)
 	switch ep := epochOrDefault(b.Epoch); {
 	case ep != sym.epochs.current:
@@ -223,10 +232,10 @@ func (tp *topic) encodeSpan(sp *bookSpan) []byte {
 
 // snapshot is the book as a snapshot message, encoded into the shard's
 // arena at the first ask after a change and shared while its bytes are
-// still there; nil while the book is not the feed's. tp is the book's
-// topic. The caller holds shard.mu.
+// still there; nil while the book is not the feed's, or bk is nil (no
+// book message yet). tp is the book's topic. The caller holds shard.mu.
 func (bk *bookState) snapshot(tp *topic) []byte {
-	if !bk.valid {
+	if bk == nil || !bk.valid {
 		return nil
 	}
 	a := &tp.sym.shard.arena

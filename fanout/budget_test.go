@@ -64,7 +64,9 @@ func checkBudget(tb testing.TB, e *Engine) {
 				if tier == nil {
 					continue
 				}
-				used[keptBooks] += tier.book.log.bytes
+				if tier.book != nil {
+					used[keptBooks] += tier.book.log.bytes
+				}
 				for _, tp := range tier.topics {
 					c := len(tp.kept.buf)
 					used[tp.kind()] += int64(c) * recordBytes

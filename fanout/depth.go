@@ -144,7 +144,10 @@ func (d *inDepth) fed() fedKind {
 func (s *shard) deliverDepth(sym *symbol, d *inDepth, now int64) {
 	s.t.depth[d.kind]++
 	seq, ep := d.book.Seq, d.book.Epoch
-	last := sym.book.seen
+	var last uint64 // the book's: 0 before its first message
+	if sym.book != nil {
+		last = sym.book.seen
+	}
 	if d.kind == depthStatus {
 		seq, ep, last = d.status.Seq, d.status.Epoch, sym.status.seen
 	}

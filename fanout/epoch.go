@@ -33,6 +33,13 @@ const conflictLogEvery = int64(time.Minute)
 // protects it.
 type epochs struct {
 	current string // "" before the first tick
+	// past is made when the symbol retires its first epoch: most symbols
+	// run one epoch all their life and need none of it.
+	past *pastEpochs
+}
+
+// pastEpochs is what a symbol remembers of its retired epochs.
+type pastEpochs struct {
 	retired [retiredEpochs]string
 	next    int   // the retired slot the next retire overwrites
 	logged  int64 // when a conflict was last logged (Unix ns); 0 never
@@ -40,7 +47,10 @@ type epochs struct {
 
 // isRetired reports whether ep is one of the symbol's past epochs.
 func (es *epochs) isRetired(ep string) bool {
-	for _, r := range es.retired {
+	if es.past == nil {
+		return false
+	}
+	for _, r := range es.past.retired {
 		if r != "" && r == ep {
 			return true
 		}
@@ -51,8 +61,12 @@ func (es *epochs) isRetired(ep string) bool {
 // start makes ep the current epoch, retiring the one before, if any.
 func (es *epochs) start(ep string) {
 	if es.current != "" {
-		es.retired[es.next] = es.current
-		es.next = (es.next + 1) % retiredEpochs
+		if es.past == nil {
+			es.past = new(pastEpochs)
+		}
+		p := es.past
+		p.retired[p.next] = es.current
+		p.next = (p.next + 1) % retiredEpochs
 	}
 	es.current = ep
 }
@@ -82,9 +96,10 @@ func (s *shard) conflictLocked(sym *symbol, ep string, now int64) {
 // logged, if sym has not been logged within conflictLogEvery. The caller
 // holds shard.mu.
 func (s *shard) logConflictLocked(sym *symbol, ep string, now int64) {
-	if es := &sym.epochs; es.logged == 0 || now-es.logged >= conflictLogEvery {
-		es.logged = now
-		s.t.conflictLog = append(s.t.conflictLog, conflict{sym.name, ep, es.current})
+	p := sym.epochs.past // there is one: ep is a retired epoch
+	if p != nil && (p.logged == 0 || now-p.logged >= conflictLogEvery) {
+		p.logged = now
+		s.t.conflictLog = append(s.t.conflictLog, conflict{sym.name, ep, sym.epochs.current})
 	}
 }
 
@@ -110,9 +125,11 @@ func (s *shard) reset(sym *symbol, ep string) {
 		code = "epoch"
 	}
 	sym.epochs.start(ep)
-	sym.last = feed.Tick{}
-	sym.bars = [barStreams]barBuilder{}
-	sym.book.reset()
+	sym.lastSeq = 0
+	clear(sym.bars[:])
+	if sym.book != nil {
+		sym.book.reset()
+	}
 	sym.status.reset()
 	for _, tp := range sym.topics {
 		tp.reset()

@@ -64,8 +64,9 @@ func subscribe(e *Engine, c *testClient, syms []string) ([]string, error) {
 	return res.Added, err
 }
 
-// Last returns the latest tick of sym, if it has one: for tests that
-// wait until the engine has taken a tick.
+// Last returns the latest tick of sym, if it has one, from its ticks
+// topic's snapshot, with its epoch ("" for feed.DefaultEpoch): for tests
+// that wait until the engine has taken a tick.
 func (e *Engine) Last(sym string) (feed.Tick, bool) {
 	s := e.lookup(sym)
 	if s == nil {
@@ -73,5 +74,13 @@ func (e *Engine) Last(sym string) (feed.Tick, bool) {
 	}
 	s.shard.mu.Lock()
 	defer s.shard.mu.Unlock()
-	return s.last, s.last.Seq > 0
+	r := s.topics[Ticks].kept.newest()
+	if r == nil || s.lastSeq == 0 {
+		return feed.Tick{}, false
+	}
+	t := r.tick(s.name)
+	if ep := s.epochs.current; ep != feed.DefaultEpoch {
+		t.Epoch = ep
+	}
+	return t, true
 }

@@ -22,6 +22,15 @@ type progressSubs struct {
 	listed bool  // in the shard's progressList, waiting for slot's end
 }
 
+// progressOf is tp's progress updates, made now if it has none. The
+// caller holds shard.mu.
+func (tp *topic) progressOf() *progressSubs {
+	if tp.progress == nil {
+		tp.progress = new(progressSubs)
+	}
+	return tp.progress
+}
+
 func (p *progressSubs) add(sub *subscription) { sub.progressIdx = p.subs.push(&sub.partial) }
 
 func (p *progressSubs) remove(sub *subscription) {
@@ -44,8 +53,8 @@ func (pl *progressList) next() int64 { return pl.due }
 // offer tells tp's progress subscribers, if any, that its forming bar
 // changed at now: sent at once, or listed for the slot's end.
 func (pl *progressList) offer(t *tally, tp *topic, now int64) {
-	p := &tp.progress
-	if len(p.subs) == 0 || p.listed {
+	p := tp.progress
+	if p == nil || len(p.subs) == 0 || p.listed {
 		return
 	}
 	slot := now / progressPeriod
@@ -66,7 +75,10 @@ func (pl *progressList) run(s *shard, now int64) {
 	slot := now / progressPeriod
 	keep := pl.topics[:0]
 	for _, tp := range pl.topics {
-		p := &tp.progress
+		p := tp.progress
+		if p == nil { // its symbol retired since (topic.forget)
+			continue
+		}
 		if p.slot >= slot { // sent this very slot: wait for its end
 			keep = append(keep, tp)
 			continue
@@ -86,7 +98,7 @@ func (pl *progressList) run(s *shard, now int64) {
 // its seq (its bucket's), to every progress subscriber. A bucket joined
 // part-way has progress updates too, of the ticks seen, but no final.
 func (tp *topic) sendProgress(t *tally) {
-	b := &tp.sym.bars[tp.stream]
+	b := tp.sym.bar(tp.stream)
 	if !b.open {
 		return
 	}

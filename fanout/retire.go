@@ -2,8 +2,6 @@ package fanout
 
 import (
 	"time"
-
-	"github.com/tickgate/tickgate/feed"
 )
 
 // Retirement: a symbol leaves the engine when the feed delists it
@@ -56,8 +54,9 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 			s.budget.release(tp)
 			tp.forget()
 		}
-		tier.last, tier.bars = feed.Tick{}, [barStreams]barBuilder{}
-		tier.book, tier.status = bookState{}, statusState{}
+		tier.lastSeq = 0
+		clear(tier.bars[:])
+		tier.book, tier.status = nil, statusState{}
 	}
 	if sym.delayed != nil {
 		s.delay.release(&s.budget, sym.idx)
@@ -96,7 +95,7 @@ func (tp *topic) forget() {
 		tp.classes[k] = classState{}
 	}
 	tp.rated = 0
-	tp.progress = progressSubs{}
+	tp.progress = nil
 }
 
 // unlist takes sym, its twin's lane emptied (delayLine.release), off the

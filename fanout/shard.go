@@ -238,7 +238,7 @@ func (s *shard) deliver(batch []inTick, now int64) {
 		t := &in.tick
 		switch ep := epochOf(t); {
 		case ep == sym.epochs.current:
-			if t.Seq <= sym.last.Seq {
+			if t.Seq <= sym.lastSeq {
 				stale++ // a replayed or reordered tick would repeat a seq
 				continue
 			}
@@ -283,16 +283,16 @@ func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
 	switch ep := epochOf(t); {
 	case ep != sym.epochs.current:
 		s.reset(sym, ep)
-	case sym.last.Seq > 0 && prev > sym.last.Seq:
-		s.gap(sym, sym.last.Seq+1, prev)
+	case sym.lastSeq > 0 && prev > sym.lastSeq:
+		s.gap(sym, sym.lastSeq+1, prev)
 	}
-	whole := prev == sym.last.Seq // no tick of the run before t is missing here
+	whole := prev == sym.lastSeq // no tick of the run before t is missing here
 	tp := sym.topics[Ticks]
 	data, ref := tp.encodeTick(t)
 	rec := tickRecord(t, prev, n)
 	rec.live = ref
 	m := tp.record(data, rec, liveTS(t, sym.lag))
-	sym.last = *t
+	sym.lastSeq = t.Seq
 	s.send(tp, m, t.Seq, now)
 	s.aggregate(sym, t, n, whole, now)
 	s.tickStatus(sym, t.TS, now)

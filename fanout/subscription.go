@@ -213,7 +213,7 @@ func (e *Engine) subscribeLocked(t *tally, c *Client, tp *topic, class int, p *P
 	}
 	switch {
 	case p.Partial && sub.progressIdx < 0:
-		tp.progress.add(sub)
+		tp.progressOf().add(sub)
 	case !p.Partial && sub.progressIdx >= 0:
 		tp.progress.remove(sub)
 	}

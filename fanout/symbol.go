@@ -2,12 +2,10 @@ package fanout
 
 import (
 	"sync/atomic"
-
-	"github.com/tickgate/tickgate/feed"
 )
 
 // symbol is one symbol in one tier inside its shard: the topics it feeds,
-// one per stream, the bars forming for them, and its last tick. The
+// one per stream, the bars forming for them, and its last tick's seq. The
 // realtime symbol is fed by the feed; its delayed twin (delay.go) by the
 // shard's delay line. Both feed their bar topics the same way, in
 // shard.publish, so a delayed subscriber's bars are delayed too. What
@@ -44,14 +42,21 @@ type symbol struct {
 	// idx is a realtime symbol's position in shard.syms, -1 until the
 	// shard takes its first message (shard.add) and once retired; its
 	// twin's is unused.
-	idx    int
-	seen   int64  // when its last tick or listing came (Unix ns), for RetireAfter
-	epochs epochs // the run its seqs belong to (epoch.go)
-	last   feed.Tick
-	bars   [barStreams]barBuilder // [Ticks] is unused
-	book   bookState              // the book topic's order book (book.go)
-	status statusState            // the status topic's trading status (status.go)
+	idx     int
+	seen    int64  // when its last tick or listing came (Unix ns), for RetireAfter
+	epochs  epochs // the run its seqs belong to (epoch.go)
+	lastSeq uint64 // its last tick's seq; 0 before the epoch's first
+	// bars[st-Bars1s] is the bar of stream st forming (symbol.bar).
+	bars [barStreams - Bars1s]barBuilder
+	// book is the book topic's order book (book.go), made at the
+	// symbol's first book message (bookOf): nil for a symbol the feed
+	// sends no book for, which is most of a market.
+	book   *bookState
+	status statusState // the status topic's trading status (status.go)
 }
+
+// bar is the bar of stream st, a bar stream, forming for the symbol.
+func (sym *symbol) bar(st Stream) *barBuilder { return &sym.bars[st-Bars1s] }
 
 // delayedMark marks the delayed tier's messages.
 const delayedMark = `,"delayed":true`

@@ -175,6 +175,19 @@ func TestDelistingRetires(t *testing.T) {
 			t.Errorf("client got %q, want %q", got, w)
 		}
 	}
+	// AAPL's bars were waiting for their progress slot to end: the slot
+	// ends after the retirement, and sends nothing.
+	s := f.e.shards[0]
+	s.mu.Lock()
+	waiting := slices.Contains(s.progress.topics, old.topics[Bars1s])
+	s.progress.run(s, f.now+int64(time.Second))
+	s.mu.Unlock()
+	if !waiting {
+		t.Fatal("AAPL's bars were not waiting for a progress update at their retirement")
+	}
+	if got := wire(t, bars); len(got) != 0 {
+		t.Fatalf("the retired symbol's progress subscriber got %q", got)
+	}
 	if f.e.Known("AAPL") || !old.retired.Load() || old.delayed.retired.Load() != true {
 		t.Fatal("AAPL still listed after its delisting")
 	}

@@ -216,6 +216,7 @@ var docCommands = map[string]docClass{
 	"CGO_ENABLED=0 go test -c -o /tmp/fanout.test ./fanout":                                                                            {bench, "builds the test binary the callgrind counts of a listed symbol's lookup run"},
 	"go test -run '^$' -bench 'BenchmarkListing' -benchtime 5x -count 5 ./fanout":                                                      {bench, "a benchmark"},
 	"go test -run '^$' -bench BenchmarkSymbols -benchtime 20x ./cmd/gateway":                                                           {bench, "a benchmark"},
+	"go test -run '^$' -bench 'BenchmarkListedSymbolMemory' -benchtime 3x -count 3 ./fanout":                                           {bench, "a benchmark"},
 	"bash bench/slowlink.sh":                                                      {manual, "about 15 min, as root (network namespaces)"},
 	"GATEWAY_BIN=/tmp/gw-before bash bench/slowlink.sh":                           {manual, "about 15 min, as root, and a build of another revision"},
 	"go run ./bench -workload slowlink -spawn -duration 20s -warmup 5s":           {bench, "about 40 s, as root (network namespaces)"},
