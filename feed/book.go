@@ -220,15 +220,8 @@ func DecodeBook(p []byte) (Book, error) {
 // beyond the depth kept) is the receiver's to check. The error wraps
 // ErrBadBook and says its Reason (ReasonOf).
 func (b *Book) Validate() error {
-	switch {
-	case !ValidSymbol(b.Symbol):
-		return refuse(ErrBadBook, errSymbol, "%q", b.Symbol)
-	case b.Seq == 0:
-		return refuse(ErrBadBook, errField, "%s: seq must be >= 1", b.Symbol)
-	case b.TS <= 0:
-		return refuse(ErrBadBook, errField, "%s: missing ts", b.Symbol)
-	case b.Epoch != "" && !ValidEpoch(b.Epoch):
-		return refuse(ErrBadBook, errField, "%s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", b.Symbol, b.Epoch)
+	if err := validHeader(ErrBadBook, b.Symbol, b.Seq, b.TS, b.Epoch); err != nil {
+		return err
 	}
 	for side, levels := range [2][]Level{b.Bids, b.Asks} {
 		better := func(x, y float64) bool { return x > y } // bids: higher is better

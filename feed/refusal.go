@@ -81,6 +81,22 @@ func refuse(sentinel error, r *reasonErr, format string, args ...any) error {
 	return fmt.Errorf("%w: %w: "+format, append([]any{sentinel, r}, args...)...)
 }
 
+// validHeader checks what every book and status message carries: its
+// symbol, seq, ts and epoch. sentinel is the kind's error.
+func validHeader(sentinel error, sym string, seq uint64, ts int64, epoch string) error {
+	switch {
+	case !ValidSymbol(sym):
+		return refuse(sentinel, errSymbol, "%q", sym)
+	case seq == 0:
+		return refuse(sentinel, errField, "%s: seq must be >= 1", sym)
+	case ts <= 0:
+		return refuse(sentinel, errField, "%s: missing ts", sym)
+	case epoch != "" && !ValidEpoch(epoch):
+		return refuse(sentinel, errField, "%s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", sym, epoch)
+	}
+	return nil
+}
+
 // ReasonOf returns why err refused a message: the reason a Validate (or a
 // source, with RefuseSymbol) gave, else ReasonMalformed.
 func ReasonOf(err error) Reason {

@@ -105,15 +105,10 @@ func DecodeStatus(p []byte) (Status, error) {
 // a reason that is not 1-16 of A-Z a-z 0-9 _ - (or empty). The error
 // wraps ErrBadStatus and says its Reason (ReasonOf).
 func (s *Status) Validate() error {
+	if err := validHeader(ErrBadStatus, s.Symbol, s.Seq, s.TS, s.Epoch); err != nil {
+		return err
+	}
 	switch {
-	case !ValidSymbol(s.Symbol):
-		return refuse(ErrBadStatus, errSymbol, "%q", s.Symbol)
-	case s.Seq == 0:
-		return refuse(ErrBadStatus, errField, "%s: seq must be >= 1", s.Symbol)
-	case s.TS <= 0:
-		return refuse(ErrBadStatus, errField, "%s: missing ts", s.Symbol)
-	case s.Epoch != "" && !ValidEpoch(s.Epoch):
-		return refuse(ErrBadStatus, errField, "%s: epoch %q: want 1-32 of A-Z a-z 0-9 _ -", s.Symbol, s.Epoch)
 	case !ValidFeedStatus(s.Status):
 		return refuse(ErrBadStatus, errUnknownStatus, "%s: %q: want open, halted, auction or closed", s.Symbol, s.Status)
 	case s.Reason != "" && !validToken(s.Reason, 16):
