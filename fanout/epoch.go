@@ -125,7 +125,6 @@ func (s *shard) reset(sym *symbol, ep string) {
 		code = "epoch"
 	}
 	sym.epochs.start(ep)
-	sym.lastSeq = 0
 	clear(sym.bars[:])
 	if sym.book != nil {
 		sym.book.reset()

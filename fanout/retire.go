@@ -54,7 +54,6 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 			s.budget.release(tp)
 			tp.forget()
 		}
-		tier.lastSeq = 0
 		clear(tier.bars[:])
 		tier.book, tier.status = nil, statusState{}
 	}
