@@ -94,7 +94,7 @@ func (f depthFree) put(d *inDepth) {
 func (e *Engine) PublishBook(b feed.Book) {
 	sym := e.lookup(b.Symbol)
 	if sym == nil {
-		if sym = e.listFor(b.Symbol, fedBook); sym == nil {
+		if sym = e.listFor(b.Symbol, feed.KindBook); sym == nil {
 			return
 		}
 	}
@@ -110,7 +110,7 @@ func (e *Engine) PublishBook(b feed.Book) {
 func (e *Engine) PublishStatus(st feed.Status) {
 	sym := e.lookup(st.Symbol)
 	if sym == nil {
-		if sym = e.listFor(st.Symbol, fedStatus); sym == nil {
+		if sym = e.listFor(st.Symbol, feed.KindStatus); sym == nil {
 			return
 		}
 	}
@@ -131,11 +131,11 @@ func (e *Engine) sendDepth(sym *symbol, d *inDepth) {
 
 // fed is the kind of a message from the feed, as the universe counts the
 // ones it refuses: each kind has its dropped counter.
-func (d *inDepth) fed() fedKind {
+func (d *inDepth) fed() feed.Kind {
 	if d.kind == depthBook {
-		return fedBook
+		return feed.KindBook
 	}
-	return fedStatus
+	return feed.KindStatus
 }
 
 // deliverDepth publishes d, a book or status from the feed, on sym, unless

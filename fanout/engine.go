@@ -231,7 +231,7 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Publish(t feed.Tick) {
 	sym := e.lookup(t.Symbol)
 	if sym == nil {
-		if sym = e.listFor(t.Symbol, fedTick); sym == nil {
+		if sym = e.listFor(t.Symbol, feed.KindTick); sym == nil {
 			return
 		}
 	}

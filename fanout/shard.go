@@ -34,14 +34,14 @@ const (
 )
 
 // fed is the kind of the message in, as the universe counts refusals.
-func (in *inTick) fed() fedKind {
+func (in *inTick) fed() feed.Kind {
 	switch in.op {
 	case opDepth:
 		return in.depth.fed()
 	case opList:
-		return fedListing
+		return feed.KindListing
 	}
-	return fedTick
+	return feed.KindTick
 }
 
 // shard owns a subset of the symbols: their topics (subscriber sets, last

@@ -52,24 +52,16 @@ var refusalNames = [numRefusals]string{"", "outside_pattern", "max_symbols", "un
 
 func (r refusal) String() string { return refusalNames[r] }
 
-// fedKind is the kind of a message from the feed the universe may refuse:
-// each has its dropped counter (tickgate_feed_dropped_ticks_total,
-// _books_total, _statuses_total, _listings_total), labelled by refusal.
-type fedKind uint8
-
-const (
-	fedTick fedKind = iota
-	fedBook
-	fedStatus
-	fedListing
-
-	numFedKinds = iota
-)
+// numFedKinds bounds the kinds of message from the feed (feed.Kind) the
+// universe may refuse: each has its dropped counter
+// (tickgate_feed_dropped_ticks_total, _books_total, _statuses_total,
+// _listings_total), labelled by refusal.
+const numFedKinds = feed.KindListing + 1
 
 // lastRefusal is the last refusal a message of kind k can get: a tick,
 // book or status only outside_pattern and max_symbols; a listing any.
-func (k fedKind) lastRefusal() refusal {
-	if k == fedListing {
+func lastRefusal(k feed.Kind) refusal {
+	if k == feed.KindListing {
 		return numRefusals - 1
 	}
 	return refusedMax
@@ -156,7 +148,7 @@ func (e *Engine) listOne(name string) (*symbol, refusal) {
 
 // listFor is listOne for the feed's goroutine: the symbol a message of
 // kind k names, newly listed, or nil, the message counted as refused.
-func (e *Engine) listFor(name string, k fedKind) *symbol {
+func (e *Engine) listFor(name string, k feed.Kind) *symbol {
 	sym, why := e.listOne(name)
 	if sym == nil {
 		e.metrics.refused[k][why].Inc()
@@ -267,19 +259,19 @@ func (sym *symbol) info() SymbolInfo {
 // Like Publish it must be called from the feed's goroutine.
 func (e *Engine) List(l feed.Listing) {
 	if l.Validate() != nil {
-		e.metrics.refused[fedListing][refusedInvalid].Inc()
+		e.metrics.refused[feed.KindListing][refusedInvalid].Inc()
 		return
 	}
 	sym := e.lookup(l.Symbol)
 	switch {
 	case l.Delisted && sym == nil:
-		e.metrics.refused[fedListing][refusedUnknown].Inc()
+		e.metrics.refused[feed.KindListing][refusedUnknown].Inc()
 		return
 	case l.Delisted:
 		e.send(inTick{sym: sym, op: opDelist})
 		return
 	case sym == nil:
-		if sym = e.listFor(l.Symbol, fedListing); sym == nil {
+		if sym = e.listFor(l.Symbol, feed.KindListing); sym == nil {
 			return
 		}
 	}
