@@ -92,11 +92,9 @@ func (f depthFree) put(d *inDepth) {
 // symbol not listed lists it, as a tick does, or is dropped and counted
 // if the universe refuses it.
 func (e *Engine) PublishBook(b feed.Book) {
-	sym := e.lookup(b.Symbol)
+	sym := e.listFor(b.Symbol, feed.KindBook)
 	if sym == nil {
-		if sym = e.listFor(b.Symbol, feed.KindBook); sym == nil {
-			return
-		}
+		return
 	}
 	d := e.free.get()
 	d.bids, d.asks = append(d.bids[:0], b.Bids...), append(d.asks[:0], b.Asks...)
@@ -108,11 +106,9 @@ func (e *Engine) PublishBook(b feed.Book) {
 // PublishStatus hands st to its symbol's shard, behind the symbol's ticks
 // before it. It implements feed.DepthSink, as PublishBook.
 func (e *Engine) PublishStatus(st feed.Status) {
-	sym := e.lookup(st.Symbol)
+	sym := e.listFor(st.Symbol, feed.KindStatus)
 	if sym == nil {
-		if sym = e.listFor(st.Symbol, feed.KindStatus); sym == nil {
-			return
-		}
+		return
 	}
 	d := e.free.get()
 	d.kind, d.status = depthStatus, st

@@ -146,9 +146,13 @@ func (e *Engine) listOne(name string) (*symbol, refusal) {
 	return sym, listed
 }
 
-// listFor is listOne for the feed's goroutine: the symbol a message of
-// kind k names, newly listed, or nil, the message counted as refused.
+// listFor is the symbol a message of kind k from the feed names, for the
+// feed's goroutine: the live one, without a lock, or else listOne's, newly
+// listed; nil, the message counted as refused, if the universe refuses it.
 func (e *Engine) listFor(name string, k feed.Kind) *symbol {
+	if sym := e.lookup(name); sym != nil {
+		return sym
+	}
 	sym, why := e.listOne(name)
 	if sym == nil {
 		e.metrics.refused[k][why].Inc()
