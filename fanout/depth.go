@@ -175,14 +175,6 @@ func (s *shard) deliverDepth(sym *symbol, d *inDepth, now int64) {
 	s.free.put(d)
 }
 
-// epochOrDefault is ep, or feed.DefaultEpoch for a message that names none.
-func epochOrDefault(ep string) string {
-	if ep == "" {
-		return feed.DefaultEpoch
-	}
-	return ep
-}
-
 // badBook is one bad book to log once the shard lock is released.
 type badBook struct {
 	sym string
