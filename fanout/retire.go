@@ -63,7 +63,7 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 	s.unlist(sym)
 	s.e.subscriptions.Add(-int64(removed))
 	s.t.retired[why]++
-	s.e.retired(sym)
+	s.e.retired()
 }
 
 // dropSubscribers sends every subscriber of tp the retired notice and

@@ -173,10 +173,10 @@ func (e *Engine) newListing(name string) *symbol {
 	return sym
 }
 
-// retired notes that a shard retired sym (retire.go): it no longer counts
-// toward Config.MaxSymbols, and the next rebuild drops it. The caller
-// holds sym's shard lock.
-func (e *Engine) retired(*symbol) {
+// retired notes that a shard retired a symbol (retire.go): it no longer
+// counts toward Config.MaxSymbols, and the next rebuild drops it. The
+// caller holds the symbol's shard lock.
+func (e *Engine) retired() {
 	u := &e.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
