@@ -135,12 +135,7 @@ func (e *Engine) listOne(name string) (*symbol, refusal) {
 		next.recent = make(map[string]*symbol, 1)
 	}
 	next.recent[name] = sym
-	u.changes++
-	if u.changes >= mergeAt(len(next.order)) {
-		next = next.rebuilt()
-		u.changes = 0
-	}
-	u.tab.Store(next)
+	u.store(next)
 	u.live.Add(1)
 	e.metrics.listed.Inc()
 	return sym, listed
@@ -181,11 +176,17 @@ func (e *Engine) retired() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.live.Add(-1)
-	u.changes++
-	if t := u.tab.Load(); u.changes >= mergeAt(len(t.order)) {
-		u.tab.Store(t.rebuilt())
-		u.changes = 0
+	u.store(u.tab.Load())
+}
+
+// store makes next the table after one more change, a listing or a
+// retirement: rebuilt, if the changes since the last rebuild reach
+// mergeAt. The caller holds universe.mu.
+func (u *universe) store(next *table) {
+	if u.changes++; u.changes >= mergeAt(len(next.order)) {
+		next, u.changes = next.rebuilt(), 0
 	}
+	u.tab.Store(next)
 }
 
 // rebuilt is t with every live symbol in base and none retired. It costs
