@@ -43,7 +43,7 @@ func (f *fanoutFixture) deliverEncodeEach() {
 	f.batch[0].tick.Seq++
 	s, sym, t := f.sym.shard, f.sym, &f.batch[0].tick
 	s.mu.Lock()
-	sym.lastSeq = t.Seq
+	sym.topics[Ticks].lastSeq = t.Seq
 	for _, r := range sym.topics[Ticks].classes[0].subs {
 		r.c.enqueue(Message{Data: t.AppendJSON(make([]byte, 0, 160)), TS: t.TS, key: r.key})
 	}

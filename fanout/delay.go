@@ -49,8 +49,10 @@ const heldTickBytes = int64(unsafe.Sizeof(heldTick{}))
 const releaseGrain = int64(10e6) // 10 ms
 
 // delayLine is the shard's schedule of delayed-tier releases: the ticks
-// each delayed twin waits for, their totals against the byte bound, and
-// the next release. shard.mu protects it.
+// each delayed twin waits for, their count, and the next release. What
+// the line costs, its lanes' slots, held or free, and its held books' and
+// statuses' payloads, is the shard budget's used[keptDelay], held to
+// maxBytes. shard.mu protects it.
 type delayLine struct {
 	delay    int64 // Config.Delay in ns; 0 means no delayed tier
 	maxBytes int64 // Config.DelayMaxBytes
@@ -59,7 +61,6 @@ type delayLine struct {
 	// tier, when no symbol has a twin.
 	lanes       []heldLane
 	ticks       int          // ticks held (books and statuses among them)
-	bytes       int64        // the lanes' slots, held or free, and the held books' payloads: what the line costs
 	nextRelease int64        // the earliest held tick's release time; 0 when empty
 	spare       []*heldDepth // released book and status payloads, for reuse
 }
@@ -110,7 +111,7 @@ func (dl *delayLine) holdHeld(b *budget, tl *tally, idx int, h heldTick, epoch s
 // none gets one regardless.
 func (dl *delayLine) grow(b *budget, tl *tally, l *heldLane) bool {
 	c := len(l.held.buf)
-	nc := min(max(2*c, 4), c+int((dl.maxBytes-dl.bytes)/heldTickBytes))
+	nc := min(max(2*c, 4), c+int((dl.maxBytes-b.used[keptDelay])/heldTickBytes))
 	if c == 0 {
 		nc = 1
 	}
@@ -125,7 +126,6 @@ func (dl *delayLine) grow(b *budget, tl *tally, l *heldLane) bool {
 func (dl *delayLine) resize(b *budget, l *heldLane, c int) {
 	delta := int64(c-len(l.held.buf)) * heldTickBytes
 	l.held.resize(c)
-	dl.bytes += delta
 	b.add(keptDelay, delta)
 }
 
@@ -209,7 +209,7 @@ func (e *Engine) delayHeld() (ticks int, bytes int64) {
 	for _, s := range e.shards {
 		s.mu.Lock()
 		ticks += s.delay.ticks
-		bytes += s.delay.bytes
+		bytes += s.budget.used[keptDelay]
 		s.mu.Unlock()
 	}
 	return ticks, bytes

@@ -11,7 +11,7 @@ import (
 // after its feed time. A held book is its structured span (bookSpan), so
 // that a full lane folds two held books by the book's rules; a held
 // status folds into the later, the state then. Their payloads are counted
-// beside the slots (the line's bytes, the budget's delay_line) and kept
+// beside the slots (both in the budget's delay_line bytes) and kept
 // on a free list for reuse.
 
 // heldDepth is a book or status held in a heldTick's place; the tick's
@@ -51,20 +51,18 @@ func (dl *delayLine) holdStatus(b *budget, tl *tally, idx int, st *feed.Status, 
 	return dl.holdHeld(b, tl, idx, heldTick{tick: feed.Tick{Seq: st.Seq, TS: st.TS, Epoch: st.Epoch}, n: 1, depth: d}, epoch)
 }
 
-// count counts d's payload into the line's bytes and the budget, making
+// count counts d's payload into the line's bytes in the budget, making
 // room by releasing history if it must (a held message goes in anyway).
 func (dl *delayLine) count(b *budget, tl *tally, d *heldDepth) {
 	n := d.size() - d.counted
 	b.fits(tl, n, always)
 	b.add(keptDelay, n)
-	dl.bytes += n
 	d.counted += n
 }
 
 // uncount gives d's payload's bytes back.
 func (dl *delayLine) uncount(b *budget, d *heldDepth) {
 	b.add(keptDelay, -d.counted)
-	dl.bytes -= d.counted
 	d.counted = 0
 }
 

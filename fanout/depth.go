@@ -92,11 +92,9 @@ func (f depthFree) put(d *inDepth) {
 // symbol not listed lists it, as a tick does, or is dropped and counted
 // if the universe refuses it.
 func (e *Engine) PublishBook(b feed.Book) {
-	sym := e.lookup(b.Symbol)
+	sym := e.listFor(b.Symbol, feed.KindBook)
 	if sym == nil {
-		if sym = e.listFor(b.Symbol, fedBook); sym == nil {
-			return
-		}
+		return
 	}
 	d := e.free.get()
 	d.bids, d.asks = append(d.bids[:0], b.Bids...), append(d.asks[:0], b.Asks...)
@@ -108,11 +106,9 @@ func (e *Engine) PublishBook(b feed.Book) {
 // PublishStatus hands st to its symbol's shard, behind the symbol's ticks
 // before it. It implements feed.DepthSink, as PublishBook.
 func (e *Engine) PublishStatus(st feed.Status) {
-	sym := e.lookup(st.Symbol)
+	sym := e.listFor(st.Symbol, feed.KindStatus)
 	if sym == nil {
-		if sym = e.listFor(st.Symbol, fedStatus); sym == nil {
-			return
-		}
+		return
 	}
 	d := e.free.get()
 	d.kind, d.status = depthStatus, st
@@ -131,11 +127,11 @@ func (e *Engine) sendDepth(sym *symbol, d *inDepth) {
 
 // fed is the kind of a message from the feed, as the universe counts the
 // ones it refuses: each kind has its dropped counter.
-func (d *inDepth) fed() fedKind {
+func (d *inDepth) fed() feed.Kind {
 	if d.kind == depthBook {
-		return fedBook
+		return feed.KindBook
 	}
-	return fedStatus
+	return feed.KindStatus
 }
 
 // deliverDepth publishes d, a book or status from the feed, on sym, unless
@@ -177,14 +173,6 @@ func (s *shard) deliverDepth(sym *symbol, d *inDepth, now int64) {
 		}
 	}
 	s.free.put(d)
-}
-
-// epochOrDefault is ep, or feed.DefaultEpoch for a message that names none.
-func epochOrDefault(ep string) string {
-	if ep == "" {
-		return feed.DefaultEpoch
-	}
-	return ep
 }
 
 // badBook is one bad book to log once the shard lock is released.

@@ -229,11 +229,9 @@ func (e *Engine) Run(ctx context.Context) error {
 // symbol not listed lists it (universe.go), or is dropped and counted if
 // the universe refuses it. Looking up a listed symbol takes no lock.
 func (e *Engine) Publish(t feed.Tick) {
-	sym := e.lookup(t.Symbol)
+	sym := e.listFor(t.Symbol, feed.KindTick)
 	if sym == nil {
-		if sym = e.listFor(t.Symbol, fedTick); sym == nil {
-			return
-		}
+		return
 	}
 	select { // send, written out: the tick path copies the tick once
 	case sym.shard.in <- inTick{sym: sym, tick: t}:

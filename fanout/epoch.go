@@ -72,11 +72,14 @@ func (es *epochs) start(ep string) {
 }
 
 // epochOf is t's epoch: feed.DefaultEpoch for a tick that names none.
-func epochOf(t *feed.Tick) string {
-	if t.Epoch == "" {
+func epochOf(t *feed.Tick) string { return epochOrDefault(t.Epoch) }
+
+// epochOrDefault is ep, or feed.DefaultEpoch for a message that names none.
+func epochOrDefault(ep string) string {
+	if ep == "" {
 		return feed.DefaultEpoch
 	}
-	return t.Epoch
+	return ep
 }
 
 // conflict is one epoch conflict to log once the shard lock is released.
@@ -125,7 +128,6 @@ func (s *shard) reset(sym *symbol, ep string) {
 		code = "epoch"
 	}
 	sym.epochs.start(ep)
-	sym.lastSeq = 0
 	clear(sym.bars[:])
 	if sym.book != nil {
 		sym.book.reset()

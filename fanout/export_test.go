@@ -75,7 +75,7 @@ func (e *Engine) Last(sym string) (feed.Tick, bool) {
 	s.shard.mu.Lock()
 	defer s.shard.mu.Unlock()
 	r := s.topics[Ticks].kept.newest()
-	if r == nil || s.lastSeq == 0 {
+	if r == nil || s.lastSeq() == 0 {
 		return feed.Tick{}, false
 	}
 	t := r.tick(s.name)

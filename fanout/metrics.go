@@ -2,6 +2,8 @@ package fanout
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickgate/tickgate/feed"
 )
 
 // metrics are the engine's Prometheus series. Children are resolved once,
@@ -10,7 +12,7 @@ type metrics struct {
 	feedTicks prometheus.Counter
 	// refused counts, by kind and refusal, the messages from the feed the
 	// universe refused; [k][listed] is nil, and so are the listing
-	// refusals of the other kinds (fedKind.lastRefusal).
+	// refusals of the other kinds (lastRefusal).
 	refused           [numFedKinds][numRefusals]prometheus.Counter
 	listed            prometheus.Counter
 	retired           [numRetireReasons]prometheus.Counter
@@ -91,7 +93,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 	}
 	memory := m.memory(e)
 	depthCollectors, depthDropped := m.depthMetrics()
-	universe := m.universeMetrics(e, [numFedKinds]*prometheus.CounterVec{fedTick: dropped, fedBook: depthDropped[depthBook], fedStatus: depthDropped[depthStatus]})
+	universe := m.universeMetrics(e, [numFedKinds]*prometheus.CounterVec{feed.KindTick: dropped, feed.KindBook: depthDropped[depthBook], feed.KindStatus: depthDropped[depthStatus]})
 	gauges := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_subscriptions",
@@ -132,12 +134,12 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 
 // universeMetrics makes the series of the universe (universe.go,
 // retire.go): the messages it refused, by kind (dropped, indexed by
-// fedKind, are the dropped counters of ticks, books and statuses, made by
+// feed.Kind, are the dropped counters of ticks, books and statuses, made by
 // the caller; the listings' is made here), the symbols listed, listed so
 // far and retired. It returns the collectors to register, less those the
 // caller made.
 func (m *metrics) universeMetrics(e *Engine, dropped [numFedKinds]*prometheus.CounterVec) []prometheus.Collector {
-	dropped[fedListing] = prometheus.NewCounterVec(prometheus.CounterOpts{
+	dropped[feed.KindListing] = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tickgate_feed_dropped_listings_total",
 		Help: "Listings and delistings from the feed that were not applied, by reason.",
 	}, []string{"reason"})
@@ -145,8 +147,8 @@ func (m *metrics) universeMetrics(e *Engine, dropped [numFedKinds]*prometheus.Co
 		Name: "tickgate_universe_retired_total",
 		Help: "Symbols retired, by reason: delisted by the feed, or idle for universe.retire_after.",
 	}, []string{"reason"})
-	for k := range fedKind(numFedKinds) {
-		for r := refusedPattern; r <= k.lastRefusal(); r++ {
+	for k := range numFedKinds {
+		for r := refusedPattern; r <= lastRefusal(k); r++ {
 			m.refused[k][r] = dropped[k].WithLabelValues(r.String())
 		}
 	}
@@ -157,7 +159,7 @@ func (m *metrics) universeMetrics(e *Engine, dropped [numFedKinds]*prometheus.Co
 		Name: "tickgate_universe_listed_total",
 		Help: "Symbols listed: at start, then by the feed's listings and first messages.",
 	})
-	return []prometheus.Collector{dropped[fedListing], retired, m.listed,
+	return []prometheus.Collector{dropped[feed.KindListing], retired, m.listed,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_universe_symbols",
 			Help: "Symbols listed now (at most universe.max_symbols).",
@@ -272,8 +274,8 @@ func (m *metrics) sent(t *tally) {
 		add(m.evicted[k], int(t.evicted[k]))
 		add(m.evictedBytes[k], int(t.evictedBytes[k]))
 	}
-	for k := range fedKind(numFedKinds) {
-		for r := refusedPattern; r <= k.lastRefusal(); r++ {
+	for k := range numFedKinds {
+		for r := refusedPattern; r <= lastRefusal(k); r++ {
 			add(m.refused[k][r], t.refused[k][r])
 		}
 	}

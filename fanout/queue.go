@@ -213,17 +213,17 @@ func (q *queue) drain(dst []Message, maxBytes int) []Message {
 	n, wire, taken := 0, 0, 0
 	for q.head < len(q.q) {
 		m := q.q[q.head]
-		size, mwire := len(m.Data), 0
-		if size > 0 {
-			mwire = m.wireLen()
-		} else if m.key != nil { // a merged book update: its bound, and its count
-			size = m.key.spanBytes
+		// A merged book update, not encoded yet, counts as its span's
+		// bound and its count's.
+		size, mwire := m.size(), m.wireLen()
+		span := m.Data == nil && m.key != nil
+		if span {
 			mwire = size + len(countKeys[bookSub]) + 20
 		}
 		if taken > 0 && wire+taken+mwire > maxBytes {
 			break
 		}
-		if m.Data == nil && m.key != nil {
+		if span {
 			start := len(q.scratch)
 			q.scratch = m.key.appendSpan(q.scratch)
 			m.Data = q.scratch[start:len(q.scratch):len(q.scratch)]

@@ -54,7 +54,6 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 			s.budget.release(tp)
 			tp.forget()
 		}
-		tier.lastSeq = 0
 		clear(tier.bars[:])
 		tier.book, tier.status = nil, statusState{}
 	}
@@ -64,7 +63,7 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 	s.unlist(sym)
 	s.e.subscriptions.Add(-int64(removed))
 	s.t.retired[why]++
-	s.e.retired(sym)
+	s.e.retired()
 }
 
 // dropSubscribers sends every subscriber of tp the retired notice and

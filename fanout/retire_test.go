@@ -209,7 +209,7 @@ func TestListedByBookOrStatus(t *testing.T) {
 	if got := statusesOf(t, c); !slices.Equal(got, []string{"halted/1/T1"}) {
 		t.Fatalf("HALT's status subscriber got %q, want its feed status", got)
 	}
-	for _, k := range []fedKind{fedBook, fedStatus} {
+	for _, k := range []feed.Kind{feed.KindBook, feed.KindStatus} {
 		if got := testutil.ToFloat64(e.metrics.refused[k][refusedMax]); got != 1 {
 			t.Errorf("refused %d of kind %d for max_symbols, want FULL's 1", int(got), k)
 		}

@@ -34,14 +34,14 @@ const (
 )
 
 // fed is the kind of the message in, as the universe counts refusals.
-func (in *inTick) fed() fedKind {
+func (in *inTick) fed() feed.Kind {
 	switch in.op {
 	case opDepth:
 		return in.depth.fed()
 	case opList:
-		return fedListing
+		return feed.KindListing
 	}
-	return fedTick
+	return feed.KindTick
 }
 
 // shard owns a subset of the symbols: their topics (subscriber sets, last
@@ -238,7 +238,7 @@ func (s *shard) deliver(batch []inTick, now int64) {
 		t := &in.tick
 		switch ep := epochOf(t); {
 		case ep == sym.epochs.current:
-			if t.Seq <= sym.lastSeq {
+			if t.Seq <= sym.lastSeq() {
 				stale++ // a replayed or reordered tick would repeat a seq
 				continue
 			}
@@ -280,19 +280,18 @@ func (s *shard) reference(sym *symbol, op inOp) {
 // sym's last is a gap, noticed before it. The caller holds shard.mu.
 func (s *shard) publish(sym *symbol, t *feed.Tick, n int64, now int64) {
 	prev := t.Seq - min(uint64(n), t.Seq) // the seq before the first t stands for
+	tp := sym.topics[Ticks]
 	switch ep := epochOf(t); {
 	case ep != sym.epochs.current:
 		s.reset(sym, ep)
-	case sym.lastSeq > 0 && prev > sym.lastSeq:
-		s.gap(sym, sym.lastSeq+1, prev)
+	case tp.lastSeq > 0 && prev > tp.lastSeq:
+		s.gap(sym, tp.lastSeq+1, prev)
 	}
-	whole := prev == sym.lastSeq // no tick of the run before t is missing here
-	tp := sym.topics[Ticks]
+	whole := prev == tp.lastSeq // no tick of the run before t is missing here
 	data, ref := tp.encodeTick(t)
 	rec := tickRecord(t, prev, n)
 	rec.live = ref
 	m := tp.record(data, rec, liveTS(t, sym.lag))
-	sym.lastSeq = t.Seq
 	s.send(tp, m, t.Seq, now)
 	s.aggregate(sym, t, n, whole, now)
 	s.tickStatus(sym, t.TS, now)

@@ -5,7 +5,7 @@ import (
 )
 
 // symbol is one symbol in one tier inside its shard: the topics it feeds,
-// one per stream, the bars forming for them, and its last tick's seq. The
+// one per stream, the bars forming for them, and its book and status. The
 // realtime symbol is fed by the feed; its delayed twin (delay.go) by the
 // shard's delay line. Both feed their bar topics the same way, in
 // shard.publish, so a delayed subscriber's bars are delayed too. What
@@ -42,10 +42,9 @@ type symbol struct {
 	// idx is a realtime symbol's position in shard.syms, -1 until the
 	// shard takes its first message (shard.add) and once retired; its
 	// twin's is unused.
-	idx     int
-	seen    int64  // when its last tick or listing came (Unix ns), for RetireAfter
-	epochs  epochs // the run its seqs belong to (epoch.go)
-	lastSeq uint64 // its last tick's seq; 0 before the epoch's first
+	idx    int
+	seen   int64  // when its last tick or listing came (Unix ns), for RetireAfter
+	epochs epochs // the run its seqs belong to (epoch.go)
 	// bars[st-Bars1s] is the bar of stream st forming (symbol.bar).
 	bars [barStreams - Bars1s]barBuilder
 	// book is the book topic's order book (book.go), made at the
@@ -54,6 +53,10 @@ type symbol struct {
 	book   *bookState
 	status statusState // the status topic's trading status (status.go)
 }
+
+// lastSeq is the seq of the symbol's last tick, its ticks topic's last
+// message; 0 before the epoch's first. The caller holds shard.mu.
+func (sym *symbol) lastSeq() uint64 { return sym.topics[Ticks].lastSeq }
 
 // bar is the bar of stream st, a bar stream, forming for the symbol.
 func (sym *symbol) bar(st Stream) *barBuilder { return &sym.bars[st-Bars1s] }

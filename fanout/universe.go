@@ -52,24 +52,16 @@ var refusalNames = [numRefusals]string{"", "outside_pattern", "max_symbols", "un
 
 func (r refusal) String() string { return refusalNames[r] }
 
-// fedKind is the kind of a message from the feed the universe may refuse:
-// each has its dropped counter (tickgate_feed_dropped_ticks_total,
-// _books_total, _statuses_total, _listings_total), labelled by refusal.
-type fedKind uint8
-
-const (
-	fedTick fedKind = iota
-	fedBook
-	fedStatus
-	fedListing
-
-	numFedKinds = iota
-)
+// numFedKinds bounds the kinds of message from the feed (feed.Kind) the
+// universe may refuse: each has its dropped counter
+// (tickgate_feed_dropped_ticks_total, _books_total, _statuses_total,
+// _listings_total), labelled by refusal.
+const numFedKinds = feed.KindListing + 1
 
 // lastRefusal is the last refusal a message of kind k can get: a tick,
 // book or status only outside_pattern and max_symbols; a listing any.
-func (k fedKind) lastRefusal() refusal {
-	if k == fedListing {
+func lastRefusal(k feed.Kind) refusal {
+	if k == feed.KindListing {
 		return numRefusals - 1
 	}
 	return refusedMax
@@ -143,20 +135,19 @@ func (e *Engine) listOne(name string) (*symbol, refusal) {
 		next.recent = make(map[string]*symbol, 1)
 	}
 	next.recent[name] = sym
-	u.changes++
-	if u.changes >= mergeAt(len(next.order)) {
-		next = next.rebuilt()
-		u.changes = 0
-	}
-	u.tab.Store(next)
+	u.store(next)
 	u.live.Add(1)
 	e.metrics.listed.Inc()
 	return sym, listed
 }
 
-// listFor is listOne for the feed's goroutine: the symbol a message of
-// kind k names, newly listed, or nil, the message counted as refused.
-func (e *Engine) listFor(name string, k fedKind) *symbol {
+// listFor is the symbol a message of kind k from the feed names, for the
+// feed's goroutine: the live one, without a lock, or else listOne's, newly
+// listed; nil, the message counted as refused, if the universe refuses it.
+func (e *Engine) listFor(name string, k feed.Kind) *symbol {
+	if sym := e.lookup(name); sym != nil {
+		return sym
+	}
 	sym, why := e.listOne(name)
 	if sym == nil {
 		e.metrics.refused[k][why].Inc()
@@ -177,19 +168,25 @@ func (e *Engine) newListing(name string) *symbol {
 	return sym
 }
 
-// retired notes that a shard retired sym (retire.go): it no longer counts
-// toward Config.MaxSymbols, and the next rebuild drops it. The caller
-// holds sym's shard lock.
-func (e *Engine) retired(*symbol) {
+// retired notes that a shard retired a symbol (retire.go): it no longer
+// counts toward Config.MaxSymbols, and the next rebuild drops it. The
+// caller holds the symbol's shard lock.
+func (e *Engine) retired() {
 	u := &e.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.live.Add(-1)
-	u.changes++
-	if t := u.tab.Load(); u.changes >= mergeAt(len(t.order)) {
-		u.tab.Store(t.rebuilt())
-		u.changes = 0
+	u.store(u.tab.Load())
+}
+
+// store makes next the table after one more change, a listing or a
+// retirement: rebuilt, if the changes since the last rebuild reach
+// mergeAt. The caller holds universe.mu.
+func (u *universe) store(next *table) {
+	if u.changes++; u.changes >= mergeAt(len(next.order)) {
+		next, u.changes = next.rebuilt(), 0
 	}
+	u.tab.Store(next)
 }
 
 // rebuilt is t with every live symbol in base and none retired. It costs
@@ -267,19 +264,19 @@ func (sym *symbol) info() SymbolInfo {
 // Like Publish it must be called from the feed's goroutine.
 func (e *Engine) List(l feed.Listing) {
 	if l.Validate() != nil {
-		e.metrics.refused[fedListing][refusedInvalid].Inc()
+		e.metrics.refused[feed.KindListing][refusedInvalid].Inc()
 		return
 	}
 	sym := e.lookup(l.Symbol)
 	switch {
 	case l.Delisted && sym == nil:
-		e.metrics.refused[fedListing][refusedUnknown].Inc()
+		e.metrics.refused[feed.KindListing][refusedUnknown].Inc()
 		return
 	case l.Delisted:
 		e.send(inTick{sym: sym, op: opDelist})
 		return
 	case sym == nil:
-		if sym = e.listFor(l.Symbol, fedListing); sym == nil {
+		if sym = e.listFor(l.Symbol, feed.KindListing); sym == nil {
 			return
 		}
 	}
