@@ -122,9 +122,10 @@ func (cfg Config) validate() error {
 // from the recorded time. Seq is kept as recorded.
 //
 // Loop: play k (from 0) adds k times the symbol's highest seq (of the
-// message's kind) in the file to each seq, so seqs keep rising across plays and the engine's stale-seq
-// filter does not drop a replayed tick. A file whose seqs run 1..N per
-// symbol thus continues N+1, N+2, ... with no gap. The next play starts one
+// message's kind) in the file to each seq, so seqs keep rising across
+// plays and the engine's stale-seq filter does not drop a replayed tick.
+// A file whose seqs run 1..N per symbol thus continues N+1, N+2, ... with
+// no gap. The next play starts one
 // mean tick interval after the last tick (one second if the file's ticks
 // all share one ts); that span plus pause is the period. With
 // TimestampsRecorded play k also adds k periods to each ts, so recorded
