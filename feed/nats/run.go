@@ -214,7 +214,7 @@ func (r *runner) handle(subject string, data []byte) {
 		err = statuses.deliver(sym, data, r.depth.PublishStatus)
 	}
 	if err != nil {
-		r.s.refuse(sym, subject, kind, err)
+		r.s.refusals.Refuse(sym, kind, err, "subject", subject)
 	}
 }
 
@@ -281,17 +281,6 @@ func (k message[T]) decodeFor(sym string, data []byte) (T, error) {
 		return none, fmt.Errorf("nats: %w", err)
 	}
 	return m, nil
-}
-
-// refuse counts and logs a message of kind refused for err, received on
-// subject for the symbol sym names there. The log remembers refusals per
-// symbol (feed.Refusals bounds how many), so a subject that names no valid
-// symbol is remembered as "".
-func (s *Source) refuse(sym, subject string, kind feed.Kind, err error) {
-	if !feed.ValidSymbol(sym) {
-		sym = ""
-	}
-	s.refusals.Refuse(sym, kind, err, "subject", subject)
 }
 
 // close stops the stream consumer, if any, closes nc and waits for its
