@@ -6,5 +6,5 @@ package feed
 // help text so their collectors register side by side.
 const (
 	DecodeErrorsMetric = "tickgate_feed_decode_errors_total"
-	DecodeErrorsHelp   = "Feed messages refused before they reach the engine, by source, kind (tick, book, status) and reason."
+	DecodeErrorsHelp   = "Feed messages refused before they reach the engine, by source, kind (tick, book, status, listing) and reason."
 )

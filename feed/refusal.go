@@ -158,9 +158,13 @@ func NewRefusals(reg prometheus.Registerer, source string, log *slog.Logger) (*R
 // Refuse counts a message of kind refused for err and logs it, with attrs,
 // unless a refusal of sym, kind and the same reason was logged before. sym
 // is the symbol the message is for as far as the source can tell ("" if
-// it cannot); only symbols of a bounded set (the source's universe) should
-// be passed, since each is remembered.
+// it cannot); one that is not a valid symbol is remembered as "", so that
+// garbage is not remembered piece by piece (and at most maxRefusalLogs
+// triples are).
 func (r *Refusals) Refuse(sym string, kind Kind, err error, attrs ...any) {
+	if !ValidSymbol(sym) {
+		sym = ""
+	}
 	why := ReasonOf(err)
 	r.counts[kind][why].Inc()
 	key := refusalKey{sym, kind, why}

@@ -1,9 +1,6 @@
 package nats
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/tickgate/tickgate/feed"
 )
 
@@ -30,78 +27,4 @@ func (p *Publisher) PublishBook(m feed.Book) {
 func (p *Publisher) PublishStatus(st feed.Status) {
 	p.buf = st.AppendUpstreamJSON(p.buf[:0])
 	p.send(p.statuses.of(st.Symbol))
-}
-
-// handleDepth hands a book or status message on to the DepthSink, or
-// refuses it, and reports true; for any other subject (a tick's) it
-// reports false. Without a DepthSink such messages are dropped undecoded:
-// the sink takes ticks alone.
-func (r *runner) handleDepth(subject string, data []byte) bool {
-	rest, _ := strings.CutPrefix(subject, r.s.prefix)
-	if sym, ok := strings.CutPrefix(rest, BookToken+"."); ok {
-		if r.depth != nil {
-			books.deliver(r.s, sym, subject, data, r.depth.PublishBook)
-		}
-		return true
-	}
-	if sym, ok := strings.CutPrefix(rest, StatusToken+"."); ok {
-		if r.depth != nil {
-			statuses.deliver(r.s, sym, subject, data, r.depth.PublishStatus)
-		}
-		return true
-	}
-	return false
-}
-
-// depthKind is how the source decodes one kind of message beside ticks.
-type depthKind[T any] struct {
-	kind   feed.Kind
-	bad    error                   // the feed error of the kind: ErrBadBook, ErrBadStatus
-	decode func([]byte) (T, error) // decodes and validates
-	symbol func(*T) *string        // the message's symbol
-}
-
-var (
-	books = depthKind[feed.Book]{feed.KindBook, feed.ErrBadBook, feed.DecodeBook,
-		func(m *feed.Book) *string { return &m.Symbol }}
-	statuses = depthKind[feed.Status]{feed.KindStatus, feed.ErrBadStatus, feed.DecodeStatus,
-		func(st *feed.Status) *string { return &st.Symbol }}
-)
-
-// deliver decodes data, received on subject for the symbol sym, and hands
-// it to publish, or refuses it: a message that does not decode or
-// validate, or that is not for sym. Whether the gateway carries sym is the
-// sink's to judge, as for a tick.
-func (k depthKind[T]) deliver(s *Source, sym, subject string, data []byte, publish func(T)) {
-	m, err := k.decodeFor(s, sym, data)
-	if err != nil {
-		s.refuse(sym, subject, k.kind, err)
-		return
-	}
-	publish(m)
-}
-
-// decodeFor is deliver's decoding and checks.
-func (k depthKind[T]) decodeFor(s *Source, sym string, data []byte) (T, error) {
-	var none T
-	m, err := k.decode(data)
-	if err != nil {
-		return none, fmt.Errorf("nats: %w", err)
-	}
-	p := k.symbol(&m)
-	if *p != sym {
-		return none, fmt.Errorf("nats: %w", feed.RefuseSymbol(k.bad, "symbol %q on the subject of %q", *p, sym))
-	}
-	return m, nil
-}
-
-// refuse counts and logs a message of kind refused for err, received on
-// subject for the symbol sym names there. The log remembers refusals per
-// symbol (feed.Refusals bounds how many), so a subject that names no valid
-// symbol is remembered as "".
-func (s *Source) refuse(sym, subject string, kind feed.Kind, err error) {
-	if !feed.ValidSymbol(sym) {
-		sym = ""
-	}
-	s.refusals.Refuse(sym, kind, err, "subject", subject)
 }

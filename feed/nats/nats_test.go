@@ -368,7 +368,11 @@ func TestDecode(t *testing.T) {
 		{"md.us.MSFT", ticktest.Tick("MSFT", 1), true}, // not listed yet: the engine's to judge
 		{"md.us.AAPL", ticktest.Tick("BRK.B", 1), false},
 	} {
-		got, err := f.src.decode(c.subject, encode(c.tick))
+		kind, sym, ok := route(f.src.prefix, c.subject)
+		if !ok || kind != feed.KindTick {
+			t.Fatalf("route(%s) = %v, %q, %v; want a tick's subject", c.subject, kind, sym, ok)
+		}
+		got, err := ticks.decodeFor(sym, encode(c.tick))
 		switch {
 		case c.ok && (err != nil || got != c.tick):
 			t.Errorf("decode(%s, %s) = %+v, %v; want the tick", c.subject, c.tick.Symbol, got, err)
@@ -376,6 +380,30 @@ func TestDecode(t *testing.T) {
 			t.Errorf("decode(%s, %s) accepted the tick", c.subject, c.tick.Symbol)
 		case !c.ok && !errors.Is(err, feed.ErrBadTick):
 			t.Errorf("decode(%s, %s) error %v is not feed.ErrBadTick", c.subject, c.tick.Symbol, err)
+		}
+	}
+}
+
+// TestRoute: every subject under the prefix is a heartbeat or names its
+// kind and symbol, a symbol with a '.' included.
+func TestRoute(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		subject string
+		kind    feed.Kind
+		sym     string
+		ok      bool
+	}{
+		{"md.us._hb", 0, "", false},
+		{"md.us.AAPL", feed.KindTick, "AAPL", true},
+		{"md.us.BRK.B", feed.KindTick, "BRK.B", true},
+		{"md.us._ref.BRK.B", feed.KindListing, "BRK.B", true},
+		{"md.us.book.BRK.B", feed.KindBook, "BRK.B", true},
+		{"md.us.status.AAPL", feed.KindStatus, "AAPL", true},
+	} {
+		kind, sym, ok := route("md.us.", c.subject)
+		if kind != c.kind || sym != c.sym || ok != c.ok {
+			t.Errorf("route(%s) = %v, %q, %v; want %v, %q, %v", c.subject, kind, sym, ok, c.kind, c.sym, c.ok)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -45,7 +44,7 @@ func (p *Publisher) LastMessages(ctx context.Context, symbols []string) (Last, e
 		return Last{}, err
 	}
 	for i, sym := range symbols {
-		if raw[i][0] == nil {
+		if raw[i][feed.KindTick] == nil {
 			continue // never ticked: nothing to carry on
 		}
 		if err := last.add(sym, raw[i]); err != nil {
@@ -60,7 +59,8 @@ const lastMessagesTimeout = 30 * time.Second
 
 // lastPerSubject reads the stream's last message of every subject under
 // Prefix and returns, for each of symbols, its last tick, book and status
-// message (nil for none). It fails only if it cannot read the stream.
+// message (by feed.Kind; nil for none). It fails only if it cannot read
+// the stream.
 func (p *Publisher) lastPerSubject(ctx context.Context, symbols []string) ([][3][]byte, error) {
 	js, err := jetstream.New(p.nc)
 	if err != nil {
@@ -87,8 +87,8 @@ func (p *Publisher) lastPerSubject(ctx context.Context, symbols []string) ([][3]
 			if md, err := m.Metadata(); err == nil {
 				pending = md.NumPending
 			}
-			kind, sym := p.kindOf(m.Subject())
-			if i, ok := index[sym]; ok && kind >= 0 {
+			kind, sym, ok := route(p.prefix, m.Subject())
+			if i, known := index[sym]; ok && known && kind != feed.KindListing {
 				raw[i][kind] = m.Data()
 			}
 		}
@@ -99,59 +99,42 @@ func (p *Publisher) lastPerSubject(ctx context.Context, symbols []string) ([][3]
 	return raw, nil
 }
 
-// kindOf tells which of a symbol's messages subject carries (0 a tick, 1
-// a book message, 2 a status, as Last.add reads them) and for which
-// symbol; -1 for a heartbeat or a listing.
-func (p *Publisher) kindOf(subject string) (kind int, sym string) {
-	rest := strings.TrimPrefix(subject, p.prefix)
-	switch {
-	case rest == HeartbeatToken || strings.HasPrefix(rest, ListingToken+"."):
-		return -1, ""
-	case strings.HasPrefix(rest, BookToken+"."):
-		return 1, rest[len(BookToken)+1:]
-	case strings.HasPrefix(rest, StatusToken+"."):
-		return 2, rest[len(StatusToken)+1:]
-	}
-	return 0, rest
-}
-
-// add decodes sym's last tick, book and status message (nil for none) and
-// adds them to l, or reports why sym cannot carry on from them.
+// add decodes sym's last tick, book and status message (by feed.Kind;
+// nil for none) and adds them to l, or reports why sym cannot carry on
+// from them.
 func (l *Last) add(sym string, raw [3][]byte) error {
-	tick, err := feed.DecodeJSON(raw[0])
-	check := func(what string, err error, gotSym, gotEpoch string) error {
+	tick, err := ticks.decodeFor(sym, raw[feed.KindTick])
+	if err != nil {
+		return fmt.Errorf("last tick: %w", err)
+	}
+	sameEpoch := func(what, epoch string, err error) error {
 		switch {
 		case err != nil:
 			return fmt.Errorf("last %s: %w", what, err)
-		case gotSym != sym:
-			return fmt.Errorf("last %s is of %s", what, gotSym)
-		case gotEpoch != tick.Epoch:
-			return fmt.Errorf("last %s is of epoch %q, the last tick of %q", what, gotEpoch, tick.Epoch)
+		case epoch != tick.Epoch:
+			return fmt.Errorf("last %s is of epoch %q, the last tick of %q", what, epoch, tick.Epoch)
 		}
 		return nil
 	}
-	if err := check("tick", err, tick.Symbol, tick.Epoch); err != nil {
-		return err
-	}
 	var book feed.Book
-	if raw[1] != nil {
-		book, err = feed.DecodeBook(raw[1])
-		if err := check("book message", err, book.Symbol, book.Epoch); err != nil {
+	if raw[feed.KindBook] != nil {
+		book, err = books.decodeFor(sym, raw[feed.KindBook])
+		if err := sameEpoch("book message", book.Epoch, err); err != nil {
 			return err
 		}
 	}
 	var status feed.Status
-	if raw[2] != nil {
-		status, err = feed.DecodeStatus(raw[2])
-		if err := check("status", err, status.Symbol, status.Epoch); err != nil {
+	if raw[feed.KindStatus] != nil {
+		status, err = statuses.decodeFor(sym, raw[feed.KindStatus])
+		if err := sameEpoch("status", status.Epoch, err); err != nil {
 			return err
 		}
 	}
 	l.Ticks = append(l.Ticks, tick)
-	if raw[1] != nil {
+	if raw[feed.KindBook] != nil {
 		l.Books = append(l.Books, book)
 	}
-	if raw[2] != nil {
+	if raw[feed.KindStatus] != nil {
 		l.Status = append(l.Status, status)
 	}
 	return nil

@@ -192,61 +192,95 @@ func (r *runner) caughtUp() {
 	r.s.log.Info("caught up with the stream", "stream", r.s.stream, "replayed", r.js.delivered)
 }
 
-// handle decodes one message and hands on its tick, book, status or
-// listing, or refuses it (counted, and logged once per symbol, kind and
-// reason). Heartbeats only count as heard. Which symbols the gateway
-// carries is not judged here: the sink (the engine) lists, refuses and
-// counts.
+// handle decodes one message and hands on its tick, listing, book or
+// status, or refuses it (counted, and logged once per symbol, kind and
+// reason). Heartbeats only count as heard. Without a DepthSink, book and
+// status messages are dropped undecoded: the sink takes ticks and
+// listings alone. Which symbols the gateway carries is not judged here:
+// the sink (the engine) lists, refuses and counts.
 func (r *runner) handle(subject string, data []byte) {
-	s := r.s
-	if subject == s.heartbeat {
-		return
+	kind, sym, ok := route(r.s.prefix, subject)
+	var err error
+	switch {
+	case !ok: // a heartbeat
+	case kind == feed.KindTick:
+		err = ticks.deliver(sym, data, r.sink.Publish)
+	case kind == feed.KindListing:
+		err = listings.deliver(sym, data, r.sink.List)
+	case r.depth == nil:
+	case kind == feed.KindBook:
+		err = books.deliver(sym, data, r.depth.PublishBook)
+	default:
+		err = statuses.deliver(sym, data, r.depth.PublishStatus)
 	}
-	if sym, ok := strings.CutPrefix(subject, s.ref); ok {
-		l, err := decodeListing(sym, data)
-		if err != nil {
-			s.refuse(sym, subject, feed.KindListing, err)
-			return
-		}
-		r.sink.List(l)
-		return
-	}
-	if r.handleDepth(subject, data) {
-		return
-	}
-	t, err := s.decode(subject, data)
 	if err != nil {
-		s.refuse(strings.TrimPrefix(subject, s.prefix), subject, feed.KindTick, err)
-		return
+		r.s.refusals.Refuse(sym, kind, err, "subject", subject)
 	}
-	r.sink.Publish(t)
 }
 
-// decode parses the tick in data, received on subject, and checks that it
-// is for the subject's symbol.
-func (s *Source) decode(subject string, data []byte) (feed.Tick, error) {
-	sym, _ := strings.CutPrefix(subject, s.prefix)
-	t, err := feed.DecodeJSON(data)
-	if err != nil {
-		return feed.Tick{}, fmt.Errorf("nats: %w", err)
+// route tells which kind of message subject carries, under prefix (with
+// its trailing '.'), and for which symbol: a tick on Prefix.SYM, a listing
+// on Prefix._ref.SYM, a book message on Prefix.book.SYM, a status on
+// Prefix.status.SYM. It reports false for a heartbeat (Prefix._hb). The
+// Source routes what it receives, and LastMessages what the stream holds,
+// by it.
+func route(prefix, subject string) (kind feed.Kind, sym string, ok bool) {
+	rest := strings.TrimPrefix(subject, prefix)
+	if rest == HeartbeatToken {
+		return 0, "", false
 	}
-	if t.Symbol != sym {
-		return feed.Tick{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadTick, "symbol %q on subject %q", t.Symbol, subject))
+	if sym, ok := strings.CutPrefix(rest, ListingToken+"."); ok {
+		return feed.KindListing, sym, true
 	}
-	return t, nil
+	if sym, ok := strings.CutPrefix(rest, BookToken+"."); ok {
+		return feed.KindBook, sym, true
+	}
+	if sym, ok := strings.CutPrefix(rest, StatusToken+"."); ok {
+		return feed.KindStatus, sym, true
+	}
+	return feed.KindTick, rest, true
 }
 
-// decodeListing parses the listing in data, received on Prefix._ref.sym,
-// and checks that it is sym's.
-func decodeListing(sym string, data []byte) (feed.Listing, error) {
-	l, err := feed.DecodeListing(data)
+// message is how one kind of message is decoded from NATS: decode parses
+// and validates a payload (feed.DecodeJSON, DecodeListing, DecodeBook,
+// DecodeStatus), symbol reads the symbol of what it gave, and bad is the
+// kind's feed error.
+type message[T any] struct {
+	bad    error
+	decode func([]byte) (T, error)
+	symbol func(*T) string
+}
+
+var (
+	ticks    = message[feed.Tick]{feed.ErrBadTick, feed.DecodeJSON, func(t *feed.Tick) string { return t.Symbol }}
+	listings = message[feed.Listing]{feed.ErrBadListing, feed.DecodeListing, func(l *feed.Listing) string { return l.Symbol }}
+	books    = message[feed.Book]{feed.ErrBadBook, feed.DecodeBook, func(b *feed.Book) string { return b.Symbol }}
+	statuses = message[feed.Status]{feed.ErrBadStatus, feed.DecodeStatus, func(st *feed.Status) string { return st.Symbol }}
+)
+
+// deliver decodes data, received on a subject of sym, and hands it to
+// publish, or returns why not (decodeFor).
+func (k message[T]) deliver(sym string, data []byte, publish func(T)) error {
+	m, err := k.decodeFor(sym, data)
+	if err == nil {
+		publish(m)
+	}
+	return err
+}
+
+// decodeFor decodes and validates data, received on a subject of sym, and
+// checks that it is sym's: the payload's symbol must be its subject's.
+// Whether the gateway carries sym is the sink's to judge.
+func (k message[T]) decodeFor(sym string, data []byte) (T, error) {
+	m, err := k.decode(data)
+	if err == nil && k.symbol(&m) != sym {
+		err = feed.RefuseSymbol(k.bad, "symbol %q on a subject of %q", k.symbol(&m), sym)
+	}
 	if err != nil {
-		return feed.Listing{}, fmt.Errorf("nats: %w", err)
+		var none T
+		return none, fmt.Errorf("nats: %w", err)
 	}
-	if l.Symbol != sym {
-		return feed.Listing{}, fmt.Errorf("nats: %w", feed.RefuseSymbol(feed.ErrBadListing, "symbol %q on the listing subject of %q", l.Symbol, sym))
-	}
-	return l, nil
+	return m, nil
 }
 
 // close stops the stream consumer, if any, closes nc and waits for its

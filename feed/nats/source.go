@@ -159,8 +159,6 @@ func ValidStreamName(s string) bool {
 type Source struct {
 	url        string // comma-separated, as nats.Connect takes it
 	prefix     string // with the trailing '.'
-	heartbeat  string // Prefix._hb
-	ref        string // Prefix._ref. : listings
 	stream     string // "" for core NATS
 	stallAfter time.Duration
 	wait       time.Duration
@@ -197,8 +195,6 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Source, erro
 	s := &Source{
 		url:        strings.Join(cfg.URLs, ","),
 		prefix:     cfg.Prefix + ".",
-		heartbeat:  cfg.Prefix + "." + HeartbeatToken,
-		ref:        cfg.Prefix + "." + ListingToken + ".",
 		stream:     cfg.Stream,
 		stallAfter: cfg.StallAfter,
 		wait:       cfg.ReconnectWait,

@@ -1,7 +1,5 @@
 package replay
 
-import "github.com/tickgate/tickgate/feed"
-
 // A replay file's book and status lines are the upstream forms
 // (feed.Book.AppendUpstreamJSON, feed.Status.AppendUpstreamJSON; a
 // checksum or epoch in them is ignored):
@@ -22,9 +20,7 @@ func (p *player) emitBook(r *record, n uint64) {
 		return
 	}
 	m := p.src.file.books[r.idx]
-	m.Seq += n * p.src.file.maxSeq[feed.KindBook][r.sym]
-	m.Epoch = p.src.epoch
-	m.TS = p.ts(m.TS, n)
+	p.restamp(r, n, &m.Seq, &m.Epoch, &m.TS)
 	p.depth.PublishBook(m)
 }
 
@@ -35,8 +31,6 @@ func (p *player) emitStatus(r *record, n uint64) {
 		return
 	}
 	st := p.src.file.statuses[r.idx]
-	st.Seq += n * p.src.file.maxSeq[feed.KindStatus][r.sym]
-	st.Epoch = p.src.epoch
-	st.TS = p.ts(st.TS, n)
+	p.restamp(r, n, &st.Seq, &st.Epoch, &st.TS)
 	p.depth.PublishStatus(st)
 }

@@ -121,9 +121,6 @@ func (l *loader) line(n int, b []byte) error {
 // skip counts and logs bad line n, of kind for sym as far as it can tell.
 func (l *loader) skip(n int, kind feed.Kind, sym string, err error) {
 	l.f.bad++
-	if !feed.ValidSymbol(sym) {
-		sym = ""
-	}
 	l.refusals.Refuse(sym, kind, err, "path", l.path, "line", n)
 }
 

@@ -122,9 +122,10 @@ func (cfg Config) validate() error {
 // from the recorded time. Seq is kept as recorded.
 //
 // Loop: play k (from 0) adds k times the symbol's highest seq (of the
-// message's kind) in the file to each seq, so seqs keep rising across plays and the engine's stale-seq
-// filter does not drop a replayed tick. A file whose seqs run 1..N per
-// symbol thus continues N+1, N+2, ... with no gap. The next play starts one
+// message's kind) in the file to each seq, so seqs keep rising across
+// plays and the engine's stale-seq filter does not drop a replayed tick.
+// A file whose seqs run 1..N per symbol thus continues N+1, N+2, ... with
+// no gap. The next play starts one
 // mean tick interval after the last tick (one second if the file's ticks
 // all share one ts); that span plus pause is the period. With
 // TimestampsRecorded play k also adds k periods to each ts, so recorded
@@ -296,9 +297,7 @@ func (p *player) stopped() bool {
 	}
 }
 
-// emit publishes r as played in play n: seq raised past the earlier plays,
-// TS the time of emission or, when recorded, the recorded ts raised by n
-// periods.
+// emit publishes r as played in play n (restamp).
 func (p *player) emit(r *record, n uint64) {
 	switch r.kind {
 	case feed.KindBook:
@@ -309,16 +308,20 @@ func (p *player) emit(r *record, n uint64) {
 		return
 	}
 	t := r.tick
-	t.Seq += n * p.src.file.maxSeq[feed.KindTick][r.sym]
-	t.Epoch = p.src.epoch
-	t.TS = p.ts(t.TS, n)
+	p.restamp(r, n, &t.Seq, &t.Epoch, &t.TS)
 	p.sink.Publish(t)
 }
 
-// ts is the TS of a message recorded at ts, played in play n.
-func (p *player) ts(ts int64, n uint64) int64 {
+// restamp sets the seq, epoch and ts of r's message, as recorded, to
+// those it has played in play n: seq raised by n times the highest seq of
+// its kind and symbol in the file, the run's epoch, and TS the time of
+// emission or, when recorded, the recorded ts raised by n periods.
+func (p *player) restamp(r *record, n uint64, seq *uint64, epoch *string, ts *int64) {
+	*seq += n * p.src.file.maxSeq[r.kind][r.sym]
+	*epoch = p.src.epoch
 	if p.src.recorded {
-		return ts + int64(n)*int64(p.src.period)
+		*ts += int64(n) * int64(p.src.period)
+	} else {
+		*ts = time.Now().UnixNano()
 	}
-	return time.Now().UnixNano()
 }

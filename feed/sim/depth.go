@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/tickgate/tickgate/feed"
 )
@@ -72,17 +71,17 @@ func (cfg Config) validateResumeDepth() error {
 }
 
 // newDepth sets up the books and trading states of a Source New is making
-// from the defaulted cfg, each of names (the symbols, in the order of
-// s.syms) with its share of the turns. Its draws follow the symbols', in a
-// fixed order.
-func (s *Source) newDepth(cfg Config, names []string) {
+// from the defaulted cfg, each symbol with its share of the turns; rank
+// finds a resumed symbol in s.syms (resumedRanks). Its draws follow the
+// symbols', in a fixed order.
+func (s *Source) newDepth(cfg Config, rank map[string]int) {
 	s.depth, s.churn, s.halting = cfg.Depth, cfg.Churn, cfg.HaltsPerHour > 0
 	s.halts = make([]halt, len(s.syms))
 	for i := range s.halts {
 		s.halts[i] = newHalt(s.shares[i], cfg.Rate, cfg.HaltsPerHour, cfg.HaltDuration)
 	}
 	for _, st := range cfg.ResumeStatus {
-		s.halts[slices.Index(names, st.Symbol)].seq = st.Seq
+		s.halts[rank[st.Symbol]].seq = st.Seq
 	}
 	if !cfg.Book {
 		return
@@ -92,7 +91,7 @@ func (s *Source) newDepth(cfg Config, names []string) {
 		s.books[i] = newBook(cfg.Depth) // built by start, around the price Run starts from
 	}
 	for _, b := range cfg.ResumeBooks {
-		s.books[slices.Index(names, b.Symbol)].seq = b.Seq
+		s.books[rank[b.Symbol]].seq = b.Seq
 	}
 }
 

@@ -123,9 +123,13 @@ func New(cfg Config) (*Source, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	names := Symbols(cfg)
+	rank := resumedRanks(cfg, names)
+	if err := cfg.validateResume(rank); err != nil {
+		return nil, err
+	}
 	// The xor keeps the two PCG words distinct for every seed, including 0.
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
-	names := Symbols(cfg)
 	s := &Source{
 		rate:     cfg.Rate,
 		epoch:    cfg.Epoch,
@@ -147,12 +151,12 @@ func New(cfg Config) (*Source, error) {
 		s.zipf = rand.NewZipf(rng, cfg.Skew, 1, uint64(n-1))
 	}
 	for _, t := range cfg.Resume {
-		s.syms[slices.Index(names, t.Symbol)].resume(t)
+		s.syms[rank[t.Symbol]].resume(t)
 	}
 	for i := range s.syms {
 		s.initial[i] = feed.Listing{Symbol: s.syms[i].name, PrevClose: s.syms[i].prevClose}
 	}
-	s.newDepth(cfg, names)
+	s.newDepth(cfg, rank)
 	return s, nil
 }
 
@@ -227,20 +231,32 @@ func (cfg Config) validate() error {
 	if cfg.Backfill > 0 && len(cfg.Resume) > 0 {
 		return errors.New("sim: backfill: a resumed run has a past already; set one or the other")
 	}
-	if err := cfg.validateDepth(); err != nil {
-		return err
-	}
-	return cfg.validateResume(Symbols(cfg))
+	return cfg.validateDepth()
 }
 
-// validateResume checks cfg.Resume against the symbols the source emits.
-func (cfg Config) validateResume(emitted []string) error {
+// resumedRanks returns the rank of each of names (the symbols the source
+// emits, by Zipf rank) by symbol when cfg resumes any, for finding a
+// resumed symbol in a universe of any size at once; else nil.
+func resumedRanks(cfg Config, names []string) map[string]int {
+	if len(cfg.Resume) == 0 {
+		return nil
+	}
+	rank := make(map[string]int, len(names))
+	for i, name := range names {
+		rank[name] = i
+	}
+	return rank
+}
+
+// validateResume checks cfg.Resume against the symbols the source emits,
+// by their ranks (resumedRanks).
+func (cfg Config) validateResume(rank map[string]int) error {
 	resumed := make(map[string]bool, len(cfg.Resume))
 	for _, t := range cfg.Resume {
 		if err := t.Validate(); err != nil {
 			return fmt.Errorf("sim: resume: %w", err)
 		}
-		if !slices.Contains(emitted, t.Symbol) || resumed[t.Symbol] {
+		if _, ok := rank[t.Symbol]; !ok || resumed[t.Symbol] {
 			return fmt.Errorf("sim: resume: %s: not emitted, or resumed twice", t.Symbol)
 		}
 		resumed[t.Symbol] = true

@@ -181,3 +181,23 @@ func TestRelistWithBooks(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNewResumedUniverse builds a source that resumes a whole
+// universe of 50,000 symbols, tick, book and status each, as `gateway
+// publish` does after a restart: finding each resumed symbol must not
+// cost a scan of the universe.
+func BenchmarkNewResumedUniverse(b *testing.B) {
+	const n = 50_000
+	var cfg Config
+	cfg.Universe, cfg.Book = n, true
+	for _, sym := range Symbols(cfg) {
+		cfg.Resume = append(cfg.Resume, feed.Tick{Symbol: sym, Seq: 5, Price: 10, Bid: 9.99, Ask: 10.01, TS: 1, Epoch: "e"})
+		cfg.ResumeBooks = append(cfg.ResumeBooks, feed.Book{Symbol: sym, Seq: 3, Epoch: "e"})
+		cfg.ResumeStatus = append(cfg.ResumeStatus, feed.Status{Symbol: sym, Seq: 2, Epoch: "e"})
+	}
+	for b.Loop() {
+		if _, err := New(cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
