@@ -166,7 +166,7 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile to this file")
 	sizes := fs.String("universe-sizes", "100,1000,10000,50000", "universe: the symbol counts to run, one fresh server each")
 	fs.DurationVar(&o.fill, "fill", 60*time.Second, "universe: feed time after the measured window before RSS is read again, as histories fill")
-	clients := fs.String("universe-clients", "100,200", "universe: the client counts each size runs with, one fresh server each; the first also reads RSS after -fill and times listings; two or more give per-tick and per-delivery cost apart")
+	clients := fs.String("universe-clients", "100,200", "universe: the client counts each size runs with, one fresh server each; the first also reads RSS after -fill and times listings")
 	fs.StringVar(&o.memoryBudget, "memory-budget", "", "the spawned gateway's fanout.memory_budget, a size such as 64MiB (\"\": its default)")
 	o.slowRates = []string{"1mbit", "500kbit"}
 	fs.Func("slowlink-rates", "slowlink: the tbf rates of the links, comma-separated (a * client and a max_rate 4 one behind each; default 1mbit,500kbit)", func(v string) error {
