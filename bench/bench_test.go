@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,8 +152,7 @@ func smoke(t *testing.T, bin, target string, clients int, extra ...string) {
 // TestUniverseSmoke runs the universe workload on two small markets with
 // two handfuls of clients under a memory budget: every row has its
 // window; the first of each size its startup, its RSS and what it keeps
-// (within the budget), and the time to list 1,000 more symbols; and each
-// size has its CPU split per tick and per delivery.
+// (within the budget), and the time to list 1,000 more symbols.
 func TestUniverseSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and spawns servers")
@@ -177,27 +175,5 @@ func TestUniverseSmoke(t *testing.T) {
 		if full && (r.BudgetMB != 2.097152 || r.KeptMB > r.BudgetMB) {
 			t.Errorf("row %+v: kept %v MB of a %v MB budget, want within 2MiB", r, r.KeptMB, r.BudgetMB)
 		}
-	}
-	if len(res.Splits) != 2 || res.Splits[0].Rows != 2 {
-		t.Fatalf("splits %+v, want one per size, of 2 rows each", res.Splits)
-	}
-}
-
-// TestSplitCPU: rows made by CPU/s = a × ticks/s + b × deliveries/s give
-// a and b back; one row, or deliveries that do not vary, give none.
-func TestSplitCPU(t *testing.T) {
-	const a, b = 40e-6, 1.5e-6 // s per tick, per delivery
-	row := func(ticks, deliveries float64) UniverseRow {
-		return UniverseRow{Symbols: 100, TicksPerSec: ticks, DeliveriesPS: deliveries, CPUPerSec: a*ticks + b*deliveries}
-	}
-	sp, ok := splitCPU([]UniverseRow{row(5010, 100_000), row(4990, 210_000), row(5000, 150_000)})
-	if !ok || math.Abs(sp.CPUPerTickUS-40) > 1e-6 || math.Abs(sp.CPUPerDelivUS-1.5) > 1e-6 || sp.Rows != 3 {
-		t.Fatalf("split %+v, %v; want 40 µs a tick, 1.5 a delivery", sp, ok)
-	}
-	if _, ok := splitCPU([]UniverseRow{row(5000, 100_000)}); ok {
-		t.Fatal("a split of one row")
-	}
-	if _, ok := splitCPU([]UniverseRow{row(5000, 100_000), row(10_000, 200_000)}); ok {
-		t.Fatal("a split of rows whose deliveries follow their ticks")
 	}
 }

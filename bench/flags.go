@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -61,13 +62,27 @@ type options struct {
 	universeClients []int
 	universe        int
 	fill            time.Duration
-	sizesFlag       *string // -universe-sizes as given
-	clientsFlag     *string // -universe-clients as given
 	// memoryBudget is the spawned gateway's fanout.memory_budget; "" for
 	// its default.
 	memoryBudget string
 	slowRates    []string // slowlink: the links' tbf rates
 	slowLoss     float64  // slowlink: the share of packets each link drops, each way
+}
+
+// counts parses a flag's comma-separated whole numbers in [1, most] into
+// dst, in place of its default; what names one in the error.
+func counts(dst *[]int, most int, what string) func(string) error {
+	return func(v string) error {
+		*dst = nil
+		for _, s := range splitList(v) {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > most {
+				return fmt.Errorf("%q is not a %s", s, what)
+			}
+			*dst = append(*dst, n)
+		}
+		return nil
+	}
 }
 
 // workload is one named scenario. rate 0 means "computed" (light);
@@ -164,9 +179,11 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.BoolVar(&o.findMax, "find-max", false, "step the feed rate up (fresh server per step) to the highest rate with no gaps, no drops and p99 <= 50 ms; needs -spawn")
 	fs.IntVar(&o.refine, "refine", 3, "-find-max: bisections between the last passing and the first failing rate")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile to this file")
-	sizes := fs.String("universe-sizes", "100,1000,10000,50000", "universe: the symbol counts to run, one fresh server each")
+	o.universeSizes = []int{100, 1000, 10000, 50000}
+	fs.Func("universe-sizes", "universe: the symbol counts to run, one fresh server each (default 100,1000,10000,50000)", counts(&o.universeSizes, 1_000_000, "symbol count in [1, 1000000]"))
 	fs.DurationVar(&o.fill, "fill", 60*time.Second, "universe: feed time after the measured window before RSS is read again, as histories fill")
-	clients := fs.String("universe-clients", "100,200", "universe: the client counts each size runs with, one fresh server each; the first also reads RSS after -fill and times listings; two or more give per-tick and per-delivery cost apart")
+	o.universeClients = []int{100, 200}
+	fs.Func("universe-clients", "universe: the client counts each size runs with, one fresh server each; the first also reads RSS after -fill and times listings (default 100,200)", counts(&o.universeClients, math.MaxInt, "client count"))
 	fs.StringVar(&o.memoryBudget, "memory-budget", "", "the spawned gateway's fanout.memory_budget, a size such as 64MiB (\"\": its default)")
 	o.slowRates = []string{"1mbit", "500kbit"}
 	fs.Func("slowlink-rates", "slowlink: the tbf rates of the links, comma-separated (a * client and a max_rate 4 one behind each; default 1mbit,500kbit)", func(v string) error {
@@ -179,7 +196,6 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 		fmt.Fprintln(stderr, "usage: go run ./bench [flags]   |   go run ./bench -compare a.json b.json")
 		fs.PrintDefaults()
 	}
-	o.sizesFlag, o.clientsFlag = sizes, clients
 	return fs, hosts
 }
 
@@ -201,20 +217,6 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	o.hosts = splitList(*hosts)
-	for _, s := range splitList(*o.sizesFlag) {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1_000_000 {
-			return nil, fmt.Errorf("-universe-sizes: %q is not a symbol count in [1, 1000000]", s)
-		}
-		o.universeSizes = append(o.universeSizes, n)
-	}
-	for _, s := range splitList(*o.clientsFlag) {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("-universe-clients: %q is not a client count", s)
-		}
-		o.universeClients = append(o.universeClients, n)
-	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if err := o.applyWorkload(set); err != nil {

@@ -26,11 +26,11 @@
 // source/destination pair runs out of ephemeral ports near 28,000), then
 // -warmup passes uncounted and -duration is measured. -workload picks a
 // named scenario (fanout, hot, idle, slow, light, sweep, dashboard, churn,
-// bars, slowlink, custom); explicit flags override its parameters. -stream picks
-// what clients subscribe to: ticks, or bars (bars.1s, bars.1m), whose
-// latency is receive time minus the bar's end (t + interval) and whose
-// seqs are checked by the bar rule (span for n). Only loopback targets
-// are accepted.
+// bars, book, universe, slowlink, custom); explicit flags override its
+// parameters. -stream picks what clients subscribe to: ticks, or bars
+// (bars.1s, bars.1m), whose latency is receive time minus the bar's end
+// (t + interval) and whose seqs are checked by the bar rule (span for n).
+// Only loopback targets are accepted.
 //
 // The server figures (RSS, CPU, slow consumers, server-side latency) come
 // from /metrics scraped before connecting, at the start and at the end of
@@ -94,38 +94,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	bins := newBinCache(opt.gatewayBin)
 	defer bins.cleanup()
-	if opt.workload == "churn" {
-		res, err := runChurn(ctx, opt, bins, stderr)
+	var res interface{ printTable(io.Writer) }
+	switch {
+	case opt.workload == "churn":
+		res, err = runChurn(ctx, opt, bins, stderr)
+	case opt.workload == "slowlink":
+		res, err = runSlowlink(ctx, opt, bins, stderr)
+	case opt.workload == "universe":
+		res, err = runUniverse(ctx, opt, bins, stderr)
+	case opt.findMax:
+		fm, err := findMax(ctx, opt, bins, stdout, stderr) // prints as it searches
 		if err != nil {
 			return err
 		}
-		res.printTable(stdout)
-		return writeJSON(opt.out, res)
+		return writeJSON(opt.out, fm)
+	default:
+		res, err = runOnce(ctx, opt, bins, stderr)
 	}
-	if opt.workload == "slowlink" {
-		res, err := runSlowlink(ctx, opt, bins, stderr)
-		if err != nil {
-			return err
-		}
-		res.printTable(stdout)
-		return writeJSON(opt.out, res)
-	}
-	if opt.workload == "universe" {
-		res, err := runUniverse(ctx, opt, bins, stderr)
-		if err != nil {
-			return err
-		}
-		res.printTable(stdout)
-		return writeJSON(opt.out, res)
-	}
-	if opt.findMax {
-		res, err := findMax(ctx, opt, bins, stdout, stderr)
-		if err != nil {
-			return err
-		}
-		return writeJSON(opt.out, res)
-	}
-	res, err := runOnce(ctx, opt, bins, stderr)
 	if err != nil {
 		return err
 	}

@@ -23,34 +23,19 @@ const addedSymbols = 1000
 const gatewayHistory = 1024
 
 // UniverseResult is what -workload universe reports: one row per market
-// size and client count, each from a fresh server, with the same feed
-// rate; and per size, the gateway's CPU split into a cost per tick and a
-// cost per delivery (Splits), fitted over its client counts.
+// size and client count, each from a fresh server, with the same feed rate.
 type UniverseResult struct {
-	Workload         string          `json:"workload"`
-	Clients          []int           `json:"clients"`
-	SymbolsPerClient int             `json:"symbols_per_client"`
-	Pick             string          `json:"pick"`
-	FeedRate         float64         `json:"feed_rate"`
-	MemoryBudget     string          `json:"memory_budget"` // as given to the gateway; "" for its default
-	DurationS        float64         `json:"duration_s"`
-	WarmupS          float64         `json:"warmup_s"`
-	FillS            float64         `json:"fill_s"`
-	Rows             []UniverseRow   `json:"rows"`
-	Splits           []UniverseSplit `json:"splits,omitempty"`
-	Timestamp        string          `json:"timestamp"`
-}
-
-// UniverseSplit is one market size's gateway CPU as a cost per feed tick
-// and one per delivery: CPU/s = a × ticks/s + b × deliveries/s, fitted by
-// least squares over its rows (one per client count). The clients spread
-// over more symbols get fewer deliveries per tick, so CPU per delivery
-// alone mixes the two; this tells them apart.
-type UniverseSplit struct {
-	Symbols       int     `json:"symbols"`
-	Rows          int     `json:"rows"`
-	CPUPerTickUS  float64 `json:"cpu_us_per_tick"`     // a
-	CPUPerDelivUS float64 `json:"cpu_us_per_delivery"` // b
+	Workload         string        `json:"workload"`
+	Clients          []int         `json:"clients"`
+	SymbolsPerClient int           `json:"symbols_per_client"`
+	Pick             string        `json:"pick"`
+	FeedRate         float64       `json:"feed_rate"`
+	MemoryBudget     string        `json:"memory_budget"` // as given to the gateway; "" for its default
+	DurationS        float64       `json:"duration_s"`
+	WarmupS          float64       `json:"warmup_s"`
+	FillS            float64       `json:"fill_s"`
+	Rows             []UniverseRow `json:"rows"`
+	Timestamp        string        `json:"timestamp"`
 }
 
 // UniverseRow is one market size's figures. RSSFull is read -fill after
@@ -84,7 +69,7 @@ type UniverseRow struct {
 }
 
 // runUniverse runs the universe workload for each of -universe-sizes and
-// -universe-clients, and splits each size's CPU per tick and delivery.
+// -universe-clients.
 func runUniverse(ctx context.Context, o *options, bins *binCache, stderr io.Writer) (*UniverseResult, error) {
 	res := &UniverseResult{
 		Workload: o.workload, Clients: o.universeClients, SymbolsPerClient: o.symbols, Pick: o.pick, FeedRate: o.rate,
@@ -92,18 +77,13 @@ func runUniverse(ctx context.Context, o *options, bins *binCache, stderr io.Writ
 		Timestamp: time.Now().UTC().Format(time.RFC3339),
 	}
 	for _, n := range o.universeSizes {
-		var rows []UniverseRow
 		for i, clients := range o.universeClients {
 			fmt.Fprintf(stderr, "universe: %d symbols, %d clients\n", n, clients)
 			row, err := universeRow(ctx, o, bins, n, clients, i == 0, stderr)
 			if err != nil {
 				return nil, fmt.Errorf("universe of %d, %d clients: %w", n, clients, err)
 			}
-			rows = append(rows, row)
-		}
-		res.Rows = append(res.Rows, rows...)
-		if split, ok := splitCPU(rows); ok {
-			res.Splits = append(res.Splits, split)
+			res.Rows = append(res.Rows, row)
 		}
 	}
 	return res, nil
@@ -166,23 +146,6 @@ func (row *UniverseRow) fill(ctx context.Context, r *runner, o *options, fedFrom
 	var err error
 	row.AddMS, row.AddCPUMS, err = r.addSymbols(ctx, row.Symbols)
 	return err
-}
-
-// splitCPU fits CPU/s = a × ticks/s + b × deliveries/s over rows (one
-// market size) by least squares; ok is false with fewer than two rows or
-// deliveries that do not vary.
-func splitCPU(rows []UniverseRow) (UniverseSplit, bool) {
-	var tt, td, dd, tc, dc float64
-	for _, r := range rows {
-		t, d, c := r.TicksPerSec, r.DeliveriesPS, r.CPUPerSec
-		tt, td, dd, tc, dc = tt+t*t, td+t*d, dd+d*d, tc+t*c, dc+d*c
-	}
-	det := tt*dd - td*td
-	if len(rows) < 2 || det <= 1e-9*tt*dd {
-		return UniverseSplit{}, false
-	}
-	a, b := (tc*dd-dc*td)/det, (dc*tt-tc*td)/det
-	return UniverseSplit{Symbols: rows[0].Symbols, Rows: len(rows), CPUPerTickUS: a * 1e6, CPUPerDelivUS: b * 1e6}, true
 }
 
 // addWindow takes the measured window's figures.
@@ -278,8 +241,7 @@ func ringsFull(n int, ticks float64) int {
 	return full
 }
 
-// printTable prints one line per market size and client count, then each
-// size's split of CPU per tick and per delivery.
+// printTable prints one line per market size and client count.
 func (res *UniverseResult) printTable(out io.Writer) {
 	budget := res.MemoryBudget
 	if budget == "" {
@@ -293,16 +255,6 @@ func (res *UniverseResult) printTable(out io.Writer) {
 		fmt.Fprintf(tw, "%d\t%d\t%.2f\t%.1f\t%.2f\t%.1f\t%.0f\t%.0f\t%.0f\t%.2f\t%.3f\t%.2f\t%.3f\t%.1f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%.0f\t%.0f\t%.1f\t\n",
 			r.Symbols, r.Clients, r.StartupS, r.StartupRSSMB, r.LearnS, r.ExpectedFan, r.TicksPerSec, r.DeliveriesPS, r.FramesPS, r.CPUPerTickUS, r.CPUPerDelivUS, r.CPUPerFrameUS,
 			r.CPUPerSec, r.P99MS, r.Gaps, r.RSSWarmMB, r.RSSFullMB, r.KeptMB, r.BudgetMB, r.FedS, r.RingsFull, r.AddMS, r.AddCPUMS, r.OtherCPUS)
-	}
-	tw.Flush()
-	if len(res.Splits) == 0 {
-		return
-	}
-	fmt.Fprintln(out, "gateway CPU/s = a × ticks/s + b × deliveries/s, fitted per size over its client counts:")
-	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "symbols\trows\ta µs/tick\tb µs/delivery\t")
-	for _, sp := range res.Splits {
-		fmt.Fprintf(tw, "%d\t%d\t%.2f\t%.3f\t\n", sp.Symbols, sp.Rows, sp.CPUPerTickUS, sp.CPUPerDelivUS)
 	}
 	tw.Flush()
 }

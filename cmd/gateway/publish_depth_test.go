@@ -124,28 +124,14 @@ func TestPublishBooksThroughNATS(t *testing.T) {
 // reading the stream sees no reset and can build the book at once.
 func TestPublishCarriesBookSeqsOn(t *testing.T) {
 	t.Parallel()
-	ns := natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir()))
-	cfg := jsGateway(ns.ClientURL())
-	cfg["feed.sim.symbols"] = `["AAPL"]`
-	_, stop := startPublish(t, cfg)
-	st := streamOf(t, ns.ClientURL(), "TICKS")
 	// A symbol carries on only from a tick of its own (one that has sent a
 	// book and no tick yet starts afresh), so stop once both are in.
-	waitSubject(t, st, "ticks.book.AAPL")
-	waitSubject(t, st, "ticks.AAPL")
-	stop()
-	last := func(subject string) []byte {
-		m, err := st.GetLastMsgForSubject(context.Background(), subject)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m.Data
-	}
-	book, err := feed.DecodeBook(last("ticks.book.AAPL"))
+	_, cfg, st := publishedOnce(t, "ticks.book.AAPL", "ticks.AAPL")
+	book, err := feed.DecodeBook(lastData(t, st, "ticks.book.AAPL"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, err := feed.DecodeStatus(last("ticks.status.AAPL"))
+	status, err := feed.DecodeStatus(lastData(t, st, "ticks.status.AAPL"))
 	if err != nil || status.Epoch != book.Epoch {
 		t.Fatalf("last status %+v, %v; want one of the book's epoch %q", status, err, book.Epoch)
 	}

@@ -120,23 +120,14 @@ func lastOnNATS(t *testing.T, url, sym string) func() feed.Tick {
 // run's epoch.
 func TestPublishCarriesSeqsOn(t *testing.T) {
 	t.Parallel()
-	ns := natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir()))
-	cfg := jsGateway(ns.ClientURL())
-	cfg["feed.sim.symbols"] = `["AAPL"]`
-	_, stop := startPublish(t, cfg)
-	st := streamOf(t, ns.ClientURL(), "TICKS")
-	waitSubject(t, st, "ticks.AAPL")
-	stop()
-	m, err := st.GetLastMsgForSubject(context.Background(), "ticks.AAPL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	last, err := feed.DecodeJSON(m.Data)
+	url, cfg, st := publishedOnce(t, "ticks.AAPL")
+	data := lastData(t, st, "ticks.AAPL")
+	last, err := feed.DecodeJSON(data)
 	if err != nil || !feed.ValidEpoch(last.Epoch) {
-		t.Fatalf("last stored tick %s: %v, want one with an epoch", m.Data, err)
+		t.Fatalf("last stored tick %s: %v, want one with an epoch", data, err)
 	}
 
-	aapl, newcomer := lastOnNATS(t, ns.ClientURL(), "AAPL"), lastOnNATS(t, ns.ClientURL(), "ZZZ")
+	aapl, newcomer := lastOnNATS(t, url, "AAPL"), lastOnNATS(t, url, "ZZZ")
 	cfg["feed.sim.symbols"] = `["AAPL", "ZZZ"]`
 	startPublish(t, cfg)
 	if got := aapl(); got.Seq != last.Seq+1 || got.Epoch != last.Epoch {
@@ -145,6 +136,33 @@ func TestPublishCarriesSeqsOn(t *testing.T) {
 	if got := newcomer(); got.Seq != 1 || got.Epoch == last.Epoch || !feed.ValidEpoch(got.Epoch) {
 		t.Fatalf("first ZZZ tick: seq %d epoch %q, want 1 in a new epoch", got.Seq, got.Epoch)
 	}
+}
+
+// publishedOnce runs gateway publish, AAPL on a JetStream stream, until
+// the stream holds a message on each of subjects, and stops it. It returns
+// the NATS server's URL, the config to publish again with, and the stream.
+func publishedOnce(t *testing.T, subjects ...string) (url string, cfg map[string]string, st jetstream.Stream) {
+	t.Helper()
+	url = natstest.Run(t, natstest.JetStreamOptions(-1, t.TempDir())).ClientURL()
+	cfg = jsGateway(url)
+	cfg["feed.sim.symbols"] = `["AAPL"]`
+	_, stop := startPublish(t, cfg)
+	st = streamOf(t, url, "TICKS")
+	for _, s := range subjects {
+		waitSubject(t, st, s)
+	}
+	stop()
+	return url, cfg, st
+}
+
+// lastData is the data of the last message st holds on subject.
+func lastData(t *testing.T, st jetstream.Stream, subject string) []byte {
+	t.Helper()
+	m, err := st.GetLastMsgForSubject(context.Background(), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Data
 }
 
 // waitSubject waits until st holds a message on subject.

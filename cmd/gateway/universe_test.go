@@ -320,12 +320,7 @@ func TestSimChurnRetires(t *testing.T) {
 	syms := listed(t, tg)
 	c := connect(t, tg, "?symbols="+syms)
 	subscribed(c, syms)
-	var m wstest.Msg
-	for m = c.Next(); m.Type == "tick"; m = c.Next() {
-	}
-	if m.Type != "notice" || m.Code != "retired" || m.Reason != "delisted" || !slices.Contains(strings.Split(syms, ","), m.Sym) {
-		t.Fatalf("got %s, want one of %s retired as delisted", m.Raw, syms)
-	}
+	m := delistedAfterTicks(t, c.Next, syms)
 	poll.Until(t, 10*time.Second, func() error {
 		syms := getSymbols(t, tg)
 		if len(syms) != 4 || slices.Contains(syms, m.Sym) {
@@ -352,12 +347,7 @@ func TestSSERetired(t *testing.T) {
 	if m := c.Next(); m.Type != "subscribed" {
 		t.Fatalf("first message %s, want subscribed", m.Raw)
 	}
-	var m wstest.Msg
-	for m = c.Next(); m.Type == "tick"; m = c.Next() {
-	}
-	if m.Type != "notice" || m.Code != "retired" || m.Reason != "delisted" || !slices.Contains(strings.Split(syms, ","), m.Sym) {
-		t.Fatalf("got %s, want one of %s retired as delisted", m.Raw, syms)
-	}
+	m := delistedAfterTicks(t, c.Next, syms)
 	for {
 		n := c.Next()
 		if n.Sym == m.Sym {
@@ -370,6 +360,19 @@ func TestSSERetired(t *testing.T) {
 	if code, body := get(tg.url + "/sse?symbols=" + syms); code != 400 || !strings.Contains(body, "unknown_symbol") {
 		t.Fatalf("a reconnect naming %s: %d %s, want 400 unknown_symbol", m.Sym, code, body)
 	}
+}
+
+// delistedAfterTicks reads past ticks to the next message, which must be the
+// retired notice of one of syms (comma-separated), delisted.
+func delistedAfterTicks(t *testing.T, next func() wstest.Msg, syms string) wstest.Msg {
+	t.Helper()
+	var m wstest.Msg
+	for m = next(); m.Type == "tick"; m = next() {
+	}
+	if m.Type != "notice" || m.Code != "retired" || m.Reason != "delisted" || !slices.Contains(strings.Split(syms, ","), m.Sym) {
+		t.Fatalf("got %s, want one of %s retired as delisted", m.Raw, syms)
+	}
+	return m
 }
 
 // churnConfig is a simulated market of four that delists one symbol and
