@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { startGateway, waitFor, withGateway } from "./gateway.js";
-import { launch, screenshot, skip } from "./chromium.js";
+import { launch, screenshot, skip, watchErrors } from "./chromium.js";
 
 /** chart reads what the chart panel says it drew. */
 const chart = (page) => page.locator("#chart").evaluate((el) => ({
@@ -36,10 +36,7 @@ test("the chart: bars.1m with a forming bar, bars.1s with history, a symbol swit
   const browser = await launch(t);
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
-  const pageErrors = [];
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  // Chromium logs each refused WebSocket connect while the gateway restarts: not a page error.
-  page.on("console", (m) => { if (m.type() === "error" && !/WebSocket connection to .* failed/.test(m.text())) pageErrors.push(m.text()); });
+  const pageErrors = watchErrors(page); // not the refused connects while the gateway restarts
   await page.goto(gw.http + "/?symbols=AAPL,MSFT,NVDA");
   await waitFor(async () => (await page.locator("#conn").getAttribute("data-state")) === "open", 30000, "page never connected");
 

@@ -30,3 +30,16 @@ export function screenshot(name) {
   mkdirSync(out, { recursive: true });
   return join(out, name);
 }
+
+/**
+ * watchErrors collects page's uncaught errors and console errors, but for
+ * those matching expected: by default the refused connects a test that
+ * stops its gateway causes on purpose.
+ * @returns {string[]}
+ */
+export function watchErrors(page, expected = /WebSocket connection to .* failed/) {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error" && !expected.test(m.text())) errors.push(m.text()); });
+  return errors;
+}

@@ -13,7 +13,7 @@ import { test } from "node:test";
 import WebSocket from "ws";
 import { bookChecksum, connect } from "../tickgate.js";
 import { mintToken, startGateway, waitFor, withGateway } from "./gateway.js";
-import { launch, screenshot, skip } from "./chromium.js";
+import { launch, screenshot, skip, watchErrors } from "./chromium.js";
 
 /** ladder reads the ladder as drawn: its data- attributes and each level's raw price and size. */
 const ladder = (page) => page.locator("#ladder").evaluate((el) => {
@@ -23,14 +23,6 @@ const ladder = (page) => page.locator("#ladder").evaluate((el) => {
     bids: side("bid"), asks: side("ask"), note: el.querySelector(".ladder-note").textContent, stale: el.classList.contains("stale"),
   };
 });
-
-function watch(page) {
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  // Each refused connect while the gateway is down is logged: the restart under test.
-  page.on("console", (m) => { if (m.type() === "error" && !/WebSocket connection to .* failed/.test(m.text())) errors.push(m.text()); });
-  return errors;
-}
 
 /**
  * reference is a client of the test's own that takes every book message of
@@ -79,7 +71,7 @@ test("the depth ladder: renders the selected symbol's book beside the chart, upd
   const ref = reference(t, gw.ws, ["AAPL", "MSFT"]);
   const browser = await launch(t);
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-  const errors = watch(page);
+  const errors = watchErrors(page);
   await page.goto(gw.http + "/?symbols=AAPL,MSFT,NVDA");
 
   await proves(page, ref, "AAPL", 5);
@@ -121,7 +113,7 @@ test("trading status: a halt shows as a badge on its row and on the chart, and g
   const gw = await withGateway(t, { TICKGATE_FEED_SIM_HALTS_PER_HOUR: "1800", TICKGATE_FEED_SIM_HALT_DURATION: "6s" });
   const browser = await launch(t);
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-  const errors = watch(page);
+  const errors = watchErrors(page);
   await page.goto(gw.http + "/");
   const badges = () => page.locator("#rows .row").evaluateAll((rows) => rows.map((r) => {
     const b = r.querySelector(".badge");
@@ -157,7 +149,7 @@ test("a token whose grant has no book stream: the page works without a ladder an
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const noDepth = mintToken(secret, ["--sub", "ann", "--syms", "*", "--streams", "ticks,bars.1s,bars.1m,status", "--tier", "realtime", "--ttl", "10m"]);
   const page = await ctx.newPage();
-  const errors = watch(page);
+  const errors = watchErrors(page);
   await page.goto(`${gw.http}/?symbols=AAPL,MSFT&token=${noDepth}`);
   const px = () => page.locator('#rows [data-sym="AAPL"] .c-last .px').textContent();
   const first = await waitFor(async () => { const v = await px(); return v !== "—" && v; }, 15000, "AAPL never priced");

@@ -12,7 +12,7 @@ import { test } from "node:test";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startGateway, startProxy, waitFor, withGateway } from "./gateway.js";
-import { launch, screenshot, skip } from "./chromium.js";
+import { launch, screenshot, skip, watchErrors } from "./chromium.js";
 
 /** link is what the header says about the connection. */
 const link = (page) => page.evaluate(() => {
@@ -36,21 +36,13 @@ const row = (page, sym) => page.locator(`#rows [data-sym="${sym}"]`).evaluate((e
   };
 });
 
-function watch(page) {
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  // Each refused connect while the gateway is down is logged: the outage under test.
-  page.on("console", (m) => { if (m.type() === "error" && !/WebSocket connection to .* failed/.test(m.text())) errors.push(m.text()); });
-  return errors;
-}
-
 test("the page when the gateway goes away and comes back: countdown, retry now, dimmed prices, live again, a gap named and gone", { skip, timeout: 150000 }, async (t) => {
   let gw = await startGateway({ TICKGATE_FEED_SIM_RATE: "3000" });
   const port = gw.port;
   t.after(() => gw.stop("SIGKILL"));
   const browser = await launch(t);
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-  const errors = watch(page);
+  const errors = watchErrors(page);
   await page.goto(gw.http + "/?symbols=AAPL,MSFT,NVDA");
   await waitFor(async () => (await link(page)).state === "open", 15000, "never live");
   await waitFor(async () => (await row(page, "AAPL")).px !== "—", 15000, "AAPL never priced");
@@ -118,7 +110,7 @@ test("the page after a network drop its gateway's history cannot cover: the gap 
   t.after(() => proxy.close());
   const browser = await launch(t);
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-  const errors = watch(page);
+  const errors = watchErrors(page);
   await page.goto(`http://127.0.0.1:${proxy.port}/?symbols=AAPL,MSFT`);
   await waitFor(async () => (await row(page, "MSFT")).px !== "—", 15000, "MSFT never priced");
   proxy.drop();
@@ -139,7 +131,7 @@ test("a replay on recorded timestamps: no latency, ages on the feed's clock that
   });
   const browser = await launch(t);
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-  const errors = watch(page);
+  const errors = watchErrors(page);
   await page.goto(gw.http + "/?symbols=AAPL,MSFT");
   await waitFor(async () => (await row(page, "AAPL")).px !== "—", 15000, "AAPL never priced");
   await waitFor(async () => (await page.locator("#lat").textContent()) === "n/a", 5000,

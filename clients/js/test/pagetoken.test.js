@@ -8,20 +8,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { hs256, mintToken, waitFor, withGateway } from "./gateway.js";
-import { launch, screenshot, skip } from "./chromium.js";
+import { launch, screenshot, skip, watchErrors } from "./chromium.js";
 
 const secret = "0123456789abcdef0123456789abcdef";
 const now = () => Math.floor(Date.now() / 1000);
 
 /** watch collects a page's errors; the 401s and refused connects a token test causes on purpose are not errors. */
-function watch(page) {
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/status of 401|WebSocket connection to .* failed/.test(m.text())) errors.push(m.text());
-  });
-  return errors;
-}
+const watch = (page) => watchErrors(page, /status of 401|WebSocket connection to .* failed/);
 
 /** conn is what the connection pill says: its state, its text, and the delivery pill. */
 const conn = (page) => page.evaluate(() => ({
