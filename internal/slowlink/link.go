@@ -15,7 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // namePrefix starts every namespace this package makes: tgsl-<pid>-<n>.
@@ -173,11 +174,10 @@ func (l *Link) inside(f func()) error {
 	return nil
 }
 
-// setns moves the calling thread into the network namespace f names
-// (setns(2); sysSetns is its number, which package syscall does not name).
+// setns moves the calling thread into the network namespace f names.
 func setns(f *os.File) error {
-	if _, _, errno := syscall.RawSyscall(sysSetns, f.Fd(), syscall.CLONE_NEWNET, 0); errno != 0 {
-		return fmt.Errorf("slowlink: setns: %w", errno)
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("slowlink: setns: %w", err)
 	}
 	return nil
 }

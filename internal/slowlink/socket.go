@@ -5,39 +5,35 @@ package slowlink
 import (
 	"fmt"
 	"syscall"
-	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
-// siocOutqNSD is SIOCOUTQNSD (linux/sockios.h): the bytes a TCP socket
-// holds that it has not sent yet.
-const siocOutqNSD = 0x894B
-
 // Unsent is the bytes c's socket holds written but not yet sent: what sits
-// in the kernel, on the sending side, beyond anything's reach to merge.
+// in the kernel, on the sending side, beyond anything's reach to merge
+// (SIOCOUTQNSD).
 func Unsent(c syscall.Conn) (int, error) {
-	return ioctlInt(c, siocOutqNSD)
+	return ioctlInt(c, unix.SIOCOUTQNSD)
 }
 
 // Outstanding is the bytes c's socket holds that the peer has not
 // acknowledged, sent or not (SIOCOUTQ).
 func Outstanding(c syscall.Conn) (int, error) {
-	return ioctlInt(c, syscall.TIOCOUTQ)
+	return ioctlInt(c, unix.SIOCOUTQ)
 }
 
-func ioctlInt(c syscall.Conn, req uintptr) (int, error) {
+func ioctlInt(c syscall.Conn, req uint) (int, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return 0, err
 	}
-	var n int32
-	var errno syscall.Errno
-	if err := raw.Control(func(fd uintptr) {
-		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, req, uintptr(unsafe.Pointer(&n)))
-	}); err != nil {
+	var n int
+	var ioErr error
+	if err := raw.Control(func(fd uintptr) { n, ioErr = unix.IoctlGetInt(int(fd), req) }); err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, fmt.Errorf("slowlink: ioctl %#x: %w", req, errno)
+	if ioErr != nil {
+		return 0, fmt.Errorf("slowlink: ioctl %#x: %w", req, ioErr)
 	}
-	return int(n), nil
+	return n, nil
 }

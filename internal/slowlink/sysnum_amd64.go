@@ -1,5 +1,0 @@
-//go:build linux
-
-package slowlink
-
-const sysSetns = 308
