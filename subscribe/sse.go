@@ -71,6 +71,11 @@ func (s *Server) eventRequest(r *http.Request, a admission) (request, int, *prot
 		return req, http.StatusBadRequest, errorf(CodeUnknownStream, "unknown stream %q; want %s", truncate(q.Get("stream"), 32), streamList)
 	}
 	req.stream = st
+	// admit checked ?symbols= against the grant on ticks, which every
+	// /ws request starts on; the stream asked for here needs the grant too.
+	if perr := streamForbidden(a.grant, st); perr != nil {
+		return req, http.StatusForbidden, perr
+	}
 	var perr *protoError
 	if req.MaxRate, perr = queryFloat(q, "max_rate", "0 (every tick) or a positive number of updates per second"); perr != nil {
 		return req, http.StatusBadRequest, perr
