@@ -215,16 +215,21 @@ func (s *session) subscribe(req request) {
 		rep.Epochs = r.Epochs
 		return encodeReply(rep)
 	}
-	p := fanout.Policy{
+	if _, err := s.srv.engine.Subscribe(s.client, syms, req.policy(s.grant), encode); err != nil {
+		s.replyError(req.ID, subscribeError(err))
+	}
+}
+
+// policy is what the engine is asked for by req, under the grant g (nil:
+// no entitlements, realtime).
+func (req *request) policy(g *Grant) fanout.Policy {
+	return fanout.Policy{
 		Stream:  req.stream,
 		MaxRate: req.MaxRate,
 		Since:   req.Since,
 		History: req.History,
 		Partial: req.Partial,
-		Delayed: s.grant != nil && s.grant.Tier == Delayed,
-	}
-	if _, err := s.srv.engine.Subscribe(s.client, syms, p, encode); err != nil {
-		s.replyError(req.ID, subscribeError(err))
+		Delayed: g != nil && g.Tier == Delayed,
 	}
 }
 

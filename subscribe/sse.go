@@ -96,8 +96,7 @@ func (s *Server) eventRequest(r *http.Request, a admission) (request, int, *prot
 	if status, perr := req.eventSince(r, q); perr != nil {
 		return req, status, perr
 	}
-	p := fanout.Policy{Stream: st, MaxRate: req.MaxRate, Since: req.Since, History: req.History, Partial: req.Partial, Delayed: a.grant != nil && a.grant.Tier == Delayed}
-	if err := s.engine.Check(req.Symbols, p); err != nil {
+	if err := s.engine.Check(req.Symbols, req.policy(a.grant)); err != nil {
 		return req, http.StatusBadRequest, subscribeError(err)
 	}
 	return req, 0, nil
