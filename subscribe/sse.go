@@ -53,7 +53,7 @@ func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	es.ids = newPositions(req.Symbols, req.Since)
-	s.start(newSession(s, es, &es.out, a.ip), a, &req)
+	s.start(newSession(s, es, &es.out, a.connSlot), a, &req)
 }
 
 // eventRequest reads the subscribe a /sse request asks for: the symbols
@@ -211,8 +211,6 @@ type eventStream struct {
 }
 
 var _ transport = (*eventStream)(nil)
-
-func (es *eventStream) kind() transportKind { return overSSE }
 
 // writeBatch writes batch as one event, its id the positions after it.
 func (es *eventStream) writeBatch(buf []byte, batch []fanout.Message) ([]byte, int, error) {

@@ -37,8 +37,6 @@ type transport interface {
 	close(cause error)
 	// closeNow closes the connection at once, with no last word.
 	closeNow()
-	// kind names the transport in metrics.
-	kind() transportKind
 }
 
 // transportKind is a transport's value of the transport label of
@@ -80,8 +78,6 @@ type webSocket struct {
 }
 
 var _ transport = (*webSocket)(nil)
-
-func (w *webSocket) kind() transportKind { return overWebSocket }
 
 // writeBatch joins batch with '\n' into one text frame and writes it
 // itself, header and payload in one write (outbound.go); a write the peer
