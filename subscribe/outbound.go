@@ -317,6 +317,15 @@ func (fw *frameWriter) pollRaw(fd uintptr) bool {
 	return false
 }
 
+// failure is why a connection whose write (or ping) failed ends: a write
+// timeout if a write stalled, else otherwise.
+func (fw *frameWriter) failure(otherwise CloseReason) CloseReason {
+	if fw.stalled.Load() {
+		return ReasonWriteTimeout
+	}
+	return otherwise
+}
+
 // paceBytes is the largest frame a writer that waits for the socket
 // should take: what the socket takes at once once it is writable.
 func (fw *frameWriter) paceBytes(maxFrame int) int {

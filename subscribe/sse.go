@@ -240,10 +240,7 @@ var heartbeat = []byte(": heartbeat\n\n")
 
 func (es *eventStream) keepAlive() (CloseReason, bool) {
 	if err := es.out.writeData(heartbeat, false); err != nil {
-		if es.out.stalled.Load() {
-			return ReasonWriteTimeout, false
-		}
-		return ReasonClientClosed, false
+		return es.out.failure(ReasonClientClosed), false
 	}
 	return 0, true
 }

@@ -122,10 +122,7 @@ func (w *webSocket) keepAlive() (CloseReason, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.pongTimeout)
 	defer cancel()
 	if err := w.conn.Ping(ctx); err != nil {
-		if w.out.stalled.Load() {
-			return ReasonWriteTimeout, false // the ping's own write stalled
-		}
-		return ReasonPongTimeout, false
+		return w.out.failure(ReasonPongTimeout), false
 	}
 	return 0, true
 }
