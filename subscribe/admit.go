@@ -314,10 +314,3 @@ func (p *ipSlots) release(ip netip.Addr) {
 		delete(p.n, ip)
 	}
 }
-
-// count is how many connections ip holds.
-func (p *ipSlots) count(ip netip.Addr) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.n[ip]
-}
