@@ -172,8 +172,8 @@ func (s *Server) hijackStream(w http.ResponseWriter, origin string) (*eventStrea
 	es := &eventStream{conn: conn}
 	es.out.init(conn, s.cfg.WriteTimeout)
 	if brw.Reader.Buffered() > 0 {
-		es.out.writeData([]byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+
-			"invalid_request: an event stream is one-way: send nothing after the request\n"), true)
+		es.out.writeData([]byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
+			"invalid_request: an event stream is one-way: send nothing after the request\n"))
 		conn.Close()
 		return nil, errOneWay
 	}
@@ -181,7 +181,7 @@ func (s *Server) hijackStream(w http.ResponseWriter, origin string) (*eventStrea
 	if origin != "" {
 		head += "Access-Control-Allow-Origin: " + origin + "\r\nVary: Origin\r\n"
 	}
-	if err := es.out.writeData([]byte(head+"\r\n"), false); err != nil {
+	if err := es.out.writeData([]byte(head + "\r\n")); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -222,7 +222,7 @@ func (es *eventStream) writeBatch(buf []byte, batch []fanout.Message) ([]byte, i
 		buf = append(buf, '\n')
 	}
 	buf = append(buf, '\n')
-	return buf, len(buf), es.out.writeData(buf, false)
+	return buf, len(buf), es.out.writeData(buf)
 }
 
 // read waits for the client to close. Anything it sends breaks the
@@ -239,7 +239,7 @@ func (es *eventStream) read(*session) CloseReason {
 var heartbeat = []byte(": heartbeat\n\n")
 
 func (es *eventStream) keepAlive() (CloseReason, bool) {
-	if err := es.out.writeData(heartbeat, false); err != nil {
+	if err := es.out.writeData(heartbeat); err != nil {
 		return es.out.failure(ReasonClientClosed), false
 	}
 	return 0, true
