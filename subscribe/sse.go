@@ -173,7 +173,7 @@ func (s *Server) hijackStream(w http.ResponseWriter, origin string) (*eventStrea
 	es.out.init(conn, s.cfg.WriteTimeout)
 	if brw.Reader.Buffered() > 0 {
 		es.out.writeData([]byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
-			"invalid_request: an event stream is one-way: send nothing after the request\n"))
+			"invalid_request: " + oneWay + "\n"))
 		conn.Close()
 		return nil, errOneWay
 	}
@@ -187,6 +187,11 @@ func (s *Server) hijackStream(w http.ResponseWriter, origin string) (*eventStrea
 	}
 	return es, nil
 }
+
+// oneWay tells a client that sent something on its event stream, before
+// its stream (a 400) or during it (the close event's reason), what it did
+// wrong.
+const oneWay = "an event stream is one-way: send nothing after the request"
 
 // errOneWay is a client that sent something on its event stream.
 var errOneWay = errors.New("subscribe: data sent on an event stream")
@@ -252,7 +257,7 @@ func (es *eventStream) keepAlive() (CloseReason, bool) {
 func (es *eventStream) close(cause error) {
 	r, text := closeNote(cause)
 	if r == ReasonProtocolError {
-		text = "an event stream is one-way: send nothing after the request"
+		text = oneWay
 	}
 	if r != ReasonClientClosed {
 		ev := append([]byte("event: close\ndata: "), encodeReply(closeMessage{Type: "close", Code: int(r.Code()), Reason: text})...)
