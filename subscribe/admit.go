@@ -22,30 +22,35 @@ import (
 // {"op":"auth","token":..}, within Config.FirstMessageTimeout (grant.go
 // takes it from there).
 
-// admission is what admit took for one request: a connection slot for ip
-// (and one of ip's own, heldIP, unless its connection holds that from its
-// accept: perip.go), and, when grant is not nil, a subject slot for
-// grant's subject.
+// admission is what admit took for one request: a connection slot, and,
+// when grant is not nil, a subject slot for grant's subject.
 type admission struct {
-	kind    transportKind
-	ip      netip.Addr
-	heldIP  bool
+	connSlot
 	grant   *Grant   // nil: no Verifier, or the token comes as the first message
 	initial []string // ?symbols=, resolved; subscribed on connect
+}
+
+// connSlot is what a connection holds of the connection limits, from its
+// admission to its end (its session's, or its refusal's): a slot of
+// MaxConnections, counted under its transport, and, when heldIP, one of
+// ip's (MaxConnectionsPerIP), which it does not hold when its connection
+// holds that since its accept (perip.go).
+type connSlot struct {
+	ip     netip.Addr // the client's address (clientIP)
+	kind   transportKind
+	heldIP bool
 }
 
 // admit takes a connection slot, a grant and a subject slot for r, a
 // request for transport k, or answers r itself with the refusal's status,
 // gives back what it took and reports false.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, k transportKind) (a admission, ok bool) {
-	a.kind = k
-	a.ip, a.heldIP, ok = s.takeConnSlot(w, r, k)
-	if !ok {
+	if a.connSlot, ok = s.takeConnSlot(w, r, k); !ok {
 		return a, false
 	}
 	defer func() {
 		if !ok {
-			s.releaseConnSlot(a.ip, k, a.heldIP)
+			s.releaseConnSlot(a.connSlot)
 		}
 	}()
 	if a.grant, ok = s.authorize(w, r, k == overWebSocket); !ok {
@@ -66,37 +71,36 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, k transportKind) 
 // unless r's connection holds it since its accept (heldAtAccept), one of
 // the client address's (heldIP), for a connection over k, or answers the
 // request itself and reports false.
-func (s *Server) takeConnSlot(w http.ResponseWriter, r *http.Request, k transportKind) (ip netip.Addr, heldIP, ok bool) {
+func (s *Server) takeConnSlot(w http.ResponseWriter, r *http.Request, k transportKind) (connSlot, bool) {
 	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
 		s.conns.Add(-1)
 		s.metrics.rejected[k][rejectMaxConnections].Inc()
 		http.Error(w, "tickgate: connection limit reached", http.StatusServiceUnavailable)
-		return netip.Addr{}, false, false
+		return connSlot{}, false
 	}
 	if s.isDraining() {
 		s.conns.Add(-1)
 		s.metrics.rejected[k][rejectDraining].Inc()
 		http.Error(w, "tickgate: draining", http.StatusServiceUnavailable)
-		return netip.Addr{}, false, false
+		return connSlot{}, false
 	}
-	ip = s.clientIP(r)
-	heldIP = !s.heldAtAccept(r)
+	ip, heldIP := s.clientIP(r), !s.heldAtAccept(r)
 	if heldIP && !s.perIP.take(ip) {
 		s.conns.Add(-1)
 		s.metrics.rejected[k][rejectPerIP].Inc()
 		http.Error(w, "tickgate: too many connections from "+ip.String(), http.StatusTooManyRequests)
-		return netip.Addr{}, false, false
+		return connSlot{}, false
 	}
 	s.open[k].Add(1)
-	return ip, heldIP, true
+	return connSlot{ip: ip, kind: k, heldIP: heldIP}, true
 }
 
 // releaseConnSlot gives back the slots takeConnSlot took.
-func (s *Server) releaseConnSlot(ip netip.Addr, k transportKind, heldIP bool) {
-	if heldIP {
-		s.perIP.release(ip)
+func (s *Server) releaseConnSlot(c connSlot) {
+	if c.heldIP {
+		s.perIP.release(c.ip)
 	}
-	s.open[k].Add(-1)
+	s.open[c.kind].Add(-1)
 	s.conns.Add(-1)
 }
 
@@ -309,11 +313,4 @@ func (p *ipSlots) release(ip netip.Addr) {
 	if p.n[ip]--; p.n[ip] <= 0 {
 		delete(p.n, ip)
 	}
-}
-
-// count is how many connections ip holds.
-func (p *ipSlots) count(ip netip.Addr) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.n[ip]
 }

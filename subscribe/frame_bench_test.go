@@ -199,5 +199,5 @@ func benchStream(tb testing.TB, syms int) *session {
 	es.out.init(es.conn, 10*time.Second)
 	es.ids = newPositions(names, since)
 	es.ids.follow([]fanout.Message{{Data: []byte(`{"type":"subscribed","epochs":{"AAPL":"k3x9f0a1b2c4"}}`)}})
-	return &session{srv: benchServer(tb), wire: es, kind: overSSE, out: &es.out}
+	return &session{srv: benchServer(tb), wire: es, connSlot: connSlot{kind: overSSE}, out: &es.out}
 }

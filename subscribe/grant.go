@@ -279,8 +279,8 @@ func (s *Server) entitled(g *Grant, st fanout.Stream, syms []string, wildcard bo
 	if g == nil {
 		return syms, nil
 	}
-	if !g.AllowsStream(st) {
-		return nil, errorf(CodeForbidden, "not entitled to the %s stream", st)
+	if perr := streamForbidden(g, st); perr != nil {
+		return nil, perr
 	}
 	if wildcard {
 		return slices.DeleteFunc(syms, func(sym string) bool { return !g.Allows(sym) }), nil
@@ -295,6 +295,15 @@ func (s *Server) entitled(g *Grant, st fanout.Stream, syms []string, wildcard bo
 		return nil, errorf(CodeForbidden, "not entitled to %s", capList(forbidden, maxEchoed))
 	}
 	return syms, nil
+}
+
+// streamForbidden refuses st if the grant g (nil: no entitlements) does
+// not cover it.
+func streamForbidden(g *Grant, st fanout.Stream) *protoError {
+	if g == nil || g.AllowsStream(st) {
+		return nil
+	}
+	return errorf(CodeForbidden, "not entitled to the %s stream", st)
 }
 
 // capList formats at most n items of list, then how many more there are.

@@ -78,7 +78,10 @@ func (l *lag) behind(backlog int64) bool {
 
 // keptUp reports whether a conflating client has kept up for long enough
 // to go live: since it was seen conflating, and since its socket was last
-// found full (lastBlock, Unix ns), at least keptUpFor has passed.
+// found full (lastBlock, Unix ns), at least keptUpFor has passed. The
+// first call for a queue that conflated without this writer's judgement
+// (fanout's memory bound) sees it conflating: it sets since and reports
+// false.
 func (l *lag) keptUp(now time.Time, lastBlock int64) bool {
 	if l.since.IsZero() {
 		l.since = now

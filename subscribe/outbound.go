@@ -135,17 +135,16 @@ func (fw *frameWriter) writeText(buf []byte) error {
 	return err
 }
 
-// writeData writes p whole, unless the connection's last frame went out
-// before: a WebSocket's close frame, an event stream's close event. last
-// says p is that frame. An event stream, which has no frame header,
-// writes its head, events and heartbeats here.
-func (fw *frameWriter) writeData(p []byte, last bool) error {
+// writeData writes p whole, unless the connection's last word went out
+// before (lastWord: a WebSocket's close frame, an event stream's close
+// event). An event stream, which has no frame header, writes its head,
+// events and heartbeats here.
+func (fw *frameWriter) writeData(p []byte) error {
 	fw.wmu.Lock()
 	defer fw.wmu.Unlock()
 	if fw.closeSent {
 		return errCloseSent
 	}
-	fw.closeSent = last
 	_, err := fw.writeLocked(p)
 	return err
 }
@@ -315,6 +314,15 @@ func (fw *frameWriter) pollRaw(fd uintptr) bool {
 	}
 	fw.wouldBlock()
 	return false
+}
+
+// failure is why a connection whose write (or ping) failed ends: a write
+// timeout if a write stalled, else otherwise.
+func (fw *frameWriter) failure(otherwise CloseReason) CloseReason {
+	if fw.stalled.Load() {
+		return ReasonWriteTimeout
+	}
+	return otherwise
 }
 
 // paceBytes is the largest frame a writer that waits for the socket

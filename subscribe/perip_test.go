@@ -92,3 +92,10 @@ func dialFromStatus(t *testing.T, url string, ip netip.Addr) int {
 	}
 	return resp.StatusCode
 }
+
+// count is how many connections ip holds.
+func (p *ipSlots) count(ip netip.Addr) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n[ip]
+}

@@ -197,7 +197,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.initial != nil {
 		initial = &request{Symbols: a.initial}
 	}
-	s.start(newSession(s, ws, &h.conn.out, a.ip), a, initial)
+	s.start(newSession(s, ws, &h.conn.out, a.connSlot), a, initial)
 }
 
 // start runs sess, admitted as a, on a goroutine of its own, subscribed
@@ -207,9 +207,8 @@ func (s *Server) start(sess *session, a admission, initial *request) {
 	if a.grant != nil {
 		sess.setGrant(a.grant)
 	}
-	sess.heldIP = a.heldIP
 	if !s.register(sess) {
-		s.releaseConnSlot(a.ip, a.kind, a.heldIP)
+		s.releaseConnSlot(a.connSlot)
 		sess.releaseGrant()
 		sess.wire.close(ReasonShutdown)
 		return
@@ -225,7 +224,7 @@ func (s *Server) start(sess *session, a admission, initial *request) {
 
 // release gives back what admit took, for a request refused after it.
 func (s *Server) release(a admission) {
-	s.releaseConnSlot(a.ip, a.kind, a.heldIP)
+	s.releaseConnSlot(a.connSlot)
 	s.releaseSubjectSlot(a.grant)
 }
 
@@ -253,7 +252,7 @@ func (s *Server) unregister(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
-	s.releaseConnSlot(sess.ip, sess.kind, sess.heldIP)
+	s.releaseConnSlot(sess.connSlot)
 	s.wg.Done()
 }
 

@@ -3,7 +3,6 @@ package subscribe
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -22,16 +21,14 @@ import (
 // while the client's queue has something to write: the enqueue that finds
 // no writer running starts one, and it ends when the queue is empty.
 type session struct {
-	srv     *Server
-	client  *fanout.Client
-	wire    transport     // how batches are framed, and the connection ends (transport.go)
-	kind    transportKind // wire's, for metrics
-	out     *frameWriter  // the connection's writes, one frame at a time
-	ip      netip.Addr    // the client's address (clientIP)
-	heldIP  bool          // the session holds a slot of ip's (admission.heldIP)
-	limiter *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited; nil until the first message
-	flood   *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008; made with limiter
-	pinger  *time.Timer
+	srv      *Server
+	client   *fanout.Client
+	wire     transport     // how batches are framed, and the connection ends (transport.go)
+	out      *frameWriter  // the connection's writes, one frame at a time
+	connSlot               // its address and transport, given back by unregister
+	limiter  *rate.Limiter // MsgRate, MsgBurst: past it, rate_limited; nil until the first message
+	flood    *rate.Limiter // MsgRate, FloodBurst: past it, closed with 1008; made with limiter
+	pinger   *time.Timer
 
 	// The grant (grant.go), owned by the reader: the grant (nil until a
 	// token is accepted, and always nil without a Verifier), the timer
@@ -50,8 +47,8 @@ type session struct {
 	nextReady *session // in its lane's ready list; protected by that lane's mu
 }
 
-func newSession(srv *Server, wire transport, out *frameWriter, ip netip.Addr) *session {
-	s := &session{srv: srv, wire: wire, kind: wire.kind(), out: out, ip: ip, closed: make(chan struct{})}
+func newSession(srv *Server, wire transport, out *frameWriter, slot connSlot) *session {
+	s := &session{srv: srv, wire: wire, out: out, connSlot: slot, closed: make(chan struct{})}
 	lane := srv.lanes.pick()
 	s.client = srv.engine.NewClient(func(*fanout.Client) { lane.ready(s) })
 	s.client.Enqueue(fanout.Message{Data: welcomeMessage(srv.engine)}) // before anything else
@@ -215,16 +212,21 @@ func (s *session) subscribe(req request) {
 		rep.Epochs = r.Epochs
 		return encodeReply(rep)
 	}
-	p := fanout.Policy{
+	if _, err := s.srv.engine.Subscribe(s.client, syms, req.policy(s.grant), encode); err != nil {
+		s.replyError(req.ID, subscribeError(err))
+	}
+}
+
+// policy is what the engine is asked for by req, under the grant g (nil:
+// no entitlements, realtime).
+func (req *request) policy(g *Grant) fanout.Policy {
+	return fanout.Policy{
 		Stream:  req.stream,
 		MaxRate: req.MaxRate,
 		Since:   req.Since,
 		History: req.History,
 		Partial: req.Partial,
-		Delayed: s.grant != nil && s.grant.Tier == Delayed,
-	}
-	if _, err := s.srv.engine.Subscribe(s.client, syms, p, encode); err != nil {
-		s.replyError(req.ID, subscribeError(err))
+		Delayed: g != nil && g.Tier == Delayed,
 	}
 }
 

@@ -53,7 +53,7 @@ func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	es.ids = newPositions(req.Symbols, req.Since)
-	s.start(newSession(s, es, &es.out, a.ip), a, &req)
+	s.start(newSession(s, es, &es.out, a.connSlot), a, &req)
 }
 
 // eventRequest reads the subscribe a /sse request asks for: the symbols
@@ -71,6 +71,11 @@ func (s *Server) eventRequest(r *http.Request, a admission) (request, int, *prot
 		return req, http.StatusBadRequest, errorf(CodeUnknownStream, "unknown stream %q; want %s", truncate(q.Get("stream"), 32), streamList)
 	}
 	req.stream = st
+	// admit checked ?symbols= against the grant on ticks, which every
+	// /ws request starts on; the stream asked for here needs the grant too.
+	if perr := streamForbidden(a.grant, st); perr != nil {
+		return req, http.StatusForbidden, perr
+	}
 	var perr *protoError
 	if req.MaxRate, perr = queryFloat(q, "max_rate", "0 (every tick) or a positive number of updates per second"); perr != nil {
 		return req, http.StatusBadRequest, perr
@@ -91,8 +96,7 @@ func (s *Server) eventRequest(r *http.Request, a admission) (request, int, *prot
 	if status, perr := req.eventSince(r, q); perr != nil {
 		return req, status, perr
 	}
-	p := fanout.Policy{Stream: st, MaxRate: req.MaxRate, Since: req.Since, History: req.History, Partial: req.Partial, Delayed: a.grant != nil && a.grant.Tier == Delayed}
-	if err := s.engine.Check(req.Symbols, p); err != nil {
+	if err := s.engine.Check(req.Symbols, req.policy(a.grant)); err != nil {
 		return req, http.StatusBadRequest, subscribeError(err)
 	}
 	return req, 0, nil
@@ -168,8 +172,8 @@ func (s *Server) hijackStream(w http.ResponseWriter, origin string) (*eventStrea
 	es := &eventStream{conn: conn}
 	es.out.init(conn, s.cfg.WriteTimeout)
 	if brw.Reader.Buffered() > 0 {
-		es.out.writeData([]byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+
-			"invalid_request: an event stream is one-way: send nothing after the request\n"), true)
+		es.out.writeData([]byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
+			"invalid_request: " + oneWay + "\n"))
 		conn.Close()
 		return nil, errOneWay
 	}
@@ -177,12 +181,17 @@ func (s *Server) hijackStream(w http.ResponseWriter, origin string) (*eventStrea
 	if origin != "" {
 		head += "Access-Control-Allow-Origin: " + origin + "\r\nVary: Origin\r\n"
 	}
-	if err := es.out.writeData([]byte(head+"\r\n"), false); err != nil {
+	if err := es.out.writeData([]byte(head + "\r\n")); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	return es, nil
 }
+
+// oneWay tells a client that sent something on its event stream, before
+// its stream (a 400) or during it (the close event's reason), what it did
+// wrong.
+const oneWay = "an event stream is one-way: send nothing after the request"
 
 // errOneWay is a client that sent something on its event stream.
 var errOneWay = errors.New("subscribe: data sent on an event stream")
@@ -208,8 +217,6 @@ type eventStream struct {
 
 var _ transport = (*eventStream)(nil)
 
-func (es *eventStream) kind() transportKind { return overSSE }
-
 // writeBatch writes batch as one event, its id the positions after it.
 func (es *eventStream) writeBatch(buf []byte, batch []fanout.Message) ([]byte, int, error) {
 	es.ids.follow(batch)
@@ -220,7 +227,7 @@ func (es *eventStream) writeBatch(buf []byte, batch []fanout.Message) ([]byte, i
 		buf = append(buf, '\n')
 	}
 	buf = append(buf, '\n')
-	return buf, len(buf), es.out.writeData(buf, false)
+	return buf, len(buf), es.out.writeData(buf)
 }
 
 // read waits for the client to close. Anything it sends breaks the
@@ -237,11 +244,8 @@ func (es *eventStream) read(*session) CloseReason {
 var heartbeat = []byte(": heartbeat\n\n")
 
 func (es *eventStream) keepAlive() (CloseReason, bool) {
-	if err := es.out.writeData(heartbeat, false); err != nil {
-		if es.out.stalled.Load() {
-			return ReasonWriteTimeout, false
-		}
-		return ReasonClientClosed, false
+	if err := es.out.writeData(heartbeat); err != nil {
+		return es.out.failure(ReasonClientClosed), false
 	}
 	return 0, true
 }
@@ -253,7 +257,7 @@ func (es *eventStream) keepAlive() (CloseReason, bool) {
 func (es *eventStream) close(cause error) {
 	r, text := closeNote(cause)
 	if r == ReasonProtocolError {
-		text = "an event stream is one-way: send nothing after the request"
+		text = oneWay
 	}
 	if r != ReasonClientClosed {
 		ev := append([]byte("event: close\ndata: "), encodeReply(closeMessage{Type: "close", Code: int(r.Code()), Reason: text})...)

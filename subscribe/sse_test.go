@@ -234,12 +234,13 @@ func TestSSERefusals(t *testing.T) {
 
 // TestSSEAdmission: a stream is admitted as an upgrade is, in the same
 // slots: the token (no first message: a missing one is a 401), the
-// grant's symbols and max_conns, and the connection limits that /ws
+// grant's symbols, streams and max_conns, and the connection limits that /ws
 // shares.
 func TestSSEAdmission(t *testing.T) {
 	t.Parallel()
 	e, v := newAuthEnv(t, fanout.Config{})
 	v.set("one", Grant{Subject: "dave", Symbols: []string{"*"}, MaxConns: 1})
+	v.set("nodepth", Grant{Subject: "erin", Symbols: []string{"*"}, Streams: []fanout.Stream{fanout.Ticks}})
 	for _, tc := range []struct {
 		query  string
 		header http.Header
@@ -250,6 +251,7 @@ func TestSSEAdmission(t *testing.T) {
 		{"?symbols=AAPL&token=bad:expired", nil, 401, `{"error":"expired"`},
 		{"?symbols=AAPL", http.Header{"Authorization": {"Bearer bad:bad_signature"}}, 401, `"bad_signature"`},
 		{"?symbols=AAPL&token=ms", nil, 403, "forbidden: not entitled to AAPL"},
+		{"?symbols=AAPL&stream=book&token=nodepth", nil, 403, "forbidden: not entitled to the book stream"},
 	} {
 		r := ssetest.Refuse(t, e.sse+tc.query, ssetest.Options{Header: tc.header})
 		if r.Status != tc.status || !strings.Contains(r.Body, tc.body) {

@@ -37,8 +37,6 @@ type transport interface {
 	close(cause error)
 	// closeNow closes the connection at once, with no last word.
 	closeNow()
-	// kind names the transport in metrics.
-	kind() transportKind
 }
 
 // transportKind is a transport's value of the transport label of
@@ -80,8 +78,6 @@ type webSocket struct {
 }
 
 var _ transport = (*webSocket)(nil)
-
-func (w *webSocket) kind() transportKind { return overWebSocket }
 
 // writeBatch joins batch with '\n' into one text frame and writes it
 // itself, header and payload in one write (outbound.go); a write the peer
@@ -126,10 +122,7 @@ func (w *webSocket) keepAlive() (CloseReason, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.pongTimeout)
 	defer cancel()
 	if err := w.conn.Ping(ctx); err != nil {
-		if w.out.stalled.Load() {
-			return ReasonWriteTimeout, false // the ping's own write stalled
-		}
-		return ReasonPongTimeout, false
+		return w.out.failure(ReasonPongTimeout), false
 	}
 	return 0, true
 }

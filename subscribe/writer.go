@@ -80,11 +80,10 @@ func (s *session) writeAfter(err error) {
 	}
 	for {
 		if err != nil {
-			reason := ReasonClientClosed
-			if s.out.stalled.Load() {
-				reason = ReasonWriteTimeout // its close frame goes out below
-			}
-			s.client.Close(reason) // this writer goes on to drain and close
+			// This writer goes on to drain and close: a write timeout with
+			// its close frame or event, behind what the peer has not read.
+			reason := s.out.failure(ReasonClientClosed)
+			s.client.Close(reason)
 			if reason != ReasonWriteTimeout {
 				s.wire.closeNow()
 			}
