@@ -1,17 +1,10 @@
 package subscribe
 
-import (
-	"syscall"
-	"unsafe"
-)
+import "golang.org/x/sys/unix"
 
 // What the writer asks of a client's TCP socket below the Go runtime
 // (outbound.go): how much it may hold unsent, whether it would take a write
 // now, and how much it holds that the peer has not acknowledged.
-
-// tcpNotsentLowat is TCP_NOTSENT_LOWAT (linux/tcp.h), which package
-// syscall does not name.
-const tcpNotsentLowat = 25
 
 // setNotsentLowat sets fd's TCP_NOTSENT_LOWAT: past n bytes written but
 // not yet sent, a write takes no more and the socket does not poll
@@ -19,17 +12,7 @@ const tcpNotsentLowat = 25
 // (it grows with the link); what is sent but unacknowledged is the
 // congestion window's, not the application's.
 func setNotsentLowat(fd uintptr, n int) error {
-	return syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotsentLowat, n)
-}
-
-// pollOut is POLLOUT (poll.h).
-const pollOut = 0x4
-
-// pollFd is struct pollfd (poll.h).
-type pollFd struct {
-	fd      int32
-	events  int16
-	revents int16
+	return unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, n)
 }
 
 // writable reports whether fd's socket would take a write now, polling
@@ -38,17 +21,17 @@ type pollFd struct {
 // once it drains: the wait that follows ends. An error reports true, so
 // the write that follows meets it.
 func writable(fd uintptr) bool {
-	p := pollFd{fd: int32(fd), events: pollOut}
-	var zero syscall.Timespec
-	n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&p)), 1, uintptr(unsafe.Pointer(&zero)), 0, 0, 0)
-	return errno != 0 || n != 0
+	p := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	var zero unix.Timespec
+	n, err := unix.Ppoll(p[:], &zero, nil)
+	return err != nil || n != 0
 }
 
 // outstanding is the bytes fd's socket holds that the peer has not
 // acknowledged, sent or not (SIOCOUTQ); 0 if it cannot tell.
 func outstanding(fd uintptr) int64 {
-	var n int32
-	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&n))); errno != 0 {
+	n, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+	if err != nil {
 		return 0
 	}
 	return int64(n)
