@@ -95,7 +95,9 @@ func TestDeliverZeroAlloc(t *testing.T) {
 // tick asks for room, is refused, and overwrites the oldest record, and
 // none of that allocates.
 func TestDeliverZeroAllocUnderBudget(t *testing.T) {
-	f := newFanoutFixtureWith(t, 1000, Config{History: 1024, MemoryBudget: 16 * recordBytes})
+	cfg := Config{History: 1024}
+	cfg.MemoryBudget = listedBytes(cfg, "AAPL") + 16*recordBytes
+	f := newFanoutFixtureWith(t, 1000, cfg)
 	if allocs := f.deliverAllocs(50); allocs != 0 {
 		t.Fatalf("deliver under the budget: %v allocs, want 0", allocs)
 	}

@@ -50,11 +50,14 @@ type bookState struct {
 	snapSeq uint64
 }
 
-// bookOf is sym's book, made now if the feed has sent it none yet. The
-// caller holds shard.mu.
+// bookOf is sym's book, made now, and counted in the memory budget, if
+// the feed has sent it none yet. The caller holds shard.mu.
 func (sym *symbol) bookOf() *bookState {
 	if sym.book == nil {
 		sym.book = new(bookState)
+		s := sym.shard
+		s.budget.add(keptSymbols, bookStateBytes(s.depth))
+		s.budget.fits(&s.t, 0, always)
 	}
 	return sym.book
 }

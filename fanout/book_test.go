@@ -449,7 +449,9 @@ func TestBookDelayed(t *testing.T) {
 // blocks go as its records leave.
 func TestBookHistoryUnderBudget(t *testing.T) {
 	t.Parallel()
-	e, _ := newEngine(t, Config{Shards: 1, History: 256, MemoryBudget: 64 << 10}, "AAPL", "MSFT")
+	cfg := Config{Shards: 1, History: 256}
+	cfg.MemoryBudget = listedBytes(cfg, "AAPL", "MSFT") + 2*bookStateBytes(10) + 64<<10 // BookDepth 10
+	e, _ := newEngine(t, cfg, "AAPL", "MSFT")
 	gens := map[string]*depthtest.Gen{"AAPL": depthtest.NewGen("AAPL", 10, 1), "MSFT": depthtest.NewGen("MSFT", 10, 2)}
 	held := newTestClient(e)
 	if _, err := e.Subscribe(held.Client, []string{"MSFT"}, Policy{Stream: Book}, nil); err != nil {

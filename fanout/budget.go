@@ -4,18 +4,25 @@ import (
 	"container/heap"
 	"runtime"
 	"sync/atomic"
+	"unsafe"
+
+	"github.com/tickgate/tickgate/feed"
 )
 
 // The memory budget (Config.MemoryBudget) bounds every message the engine
 // keeps: each topic's records (its snapshot and history, ring.go) and the
-// delay line's held ticks (delay.go). What is kept is fixed-size records in
+// delay line's held ticks (delay.go); and with them the state every listed
+// symbol has whether or not anything is kept for it (symbolBytes: its
+// topics, forming bars, status, book and table entry), so what the engine
+// holds grows with the budget, not with the number of symbols. A listing
+// takes its symbol's bytes from the history of the least recently
+// subscribed topics, as a growing ring does. What is kept is fixed-size records in
 // arrays the budget sizes, so the bytes counted are the bytes allocated:
 // a ring's capacity times its element size. A book's messages vary in
 // size, so a book topic keeps their bytes too, in a log of blocks it lets
 // go as its records leave (booklog.go), counted as it allocates them; and
 // a held book or status counts its payload beside its slot
-// (delay_depth.go). A book's state and a symbol's status, like its forming
-// bars, are per-symbol state, not kept messages. Live message bytes (the
+// (delay_depth.go). Live message bytes (the
 // shard's arena, client queues) are not kept by the engine and are not in
 // the budget: queues are bounded per client by Config.QueueBytes.
 //
@@ -36,8 +43,10 @@ import (
 // first, and only when none is left folds its own held ticks (delay.go).
 // A snapshot, or a lane's first held tick, is given room even past the
 // share once there is no history left to release: those are what a
-// symbol is, so a shard passes its share only by them, at most its
-// topics × recordBytes plus its lanes × heldTickBytes.
+// symbol is, so a shard passes its share only by them and by its symbols'
+// own state: at most its topics × recordBytes plus its lanes ×
+// heldTickBytes plus its symbols' symbolBytes. universe.max_symbols bounds
+// that part.
 type budget struct {
 	share int64 // the bytes this shard may keep
 
@@ -60,16 +69,41 @@ type budget struct {
 type keptKind uint8
 
 const (
-	keptTicks keptKind = iota // ticks topics' records
-	keptBars                  // bar topics' records
-	keptDelay                 // the delay line's held ticks, books and statuses
-	keptBooks                 // book topics' records and the bytes of their log (booklog.go)
+	keptTicks   keptKind = iota // ticks topics' records
+	keptBars                    // bar topics' records
+	keptDelay                   // the delay line's held ticks, books and statuses
+	keptBooks                   // book topics' records and the bytes of their log (booklog.go)
+	keptSymbols                 // the listed symbols' own state (symbolBytes, bookStateBytes)
 	numKinds
 )
 
-var kindNames = [numKinds]string{keptTicks: "ticks", keptBars: "bars", keptDelay: "delay_line", keptBooks: "books"}
+var kindNames = [numKinds]string{keptTicks: "ticks", keptBars: "bars", keptDelay: "delay_line", keptBooks: "books", keptSymbols: "symbols"}
 
 func (k keptKind) String() string { return kindNames[k] }
+
+// tableEntryBytes is what a listed symbol costs the universe's table
+// (universe.go) beside its symbol: a slot in the base map and in order.
+const tableEntryBytes = 48
+
+// symbolBytes is what a listed symbol named name costs the engine before
+// anything is kept for it: its symbol and topics in each tier (tiers is 2
+// with a delayed tier), its name and its entry in the table. Rate-class
+// and progress state is made by subscriptions and is theirs.
+// BenchmarkListedSymbolMemory measures it; TestSymbolBytesMeasured holds
+// it to the heap.
+func symbolBytes(name string, tiers int) int64 {
+	tier := int64(unsafe.Sizeof(symbol{})) + numStreams*int64(unsafe.Sizeof(topic{}))
+	return int64(tiers)*tier + int64(len(name)) + tableEntryBytes
+}
+
+// bookStateBytes is what a symbol's order book (bookState) costs at its
+// most, depth levels a side: each side's levels in four places (the book,
+// the sides being built, the delta and its spare, a bool each in the last
+// two) and the checksum's string. It is counted when the book is made.
+func bookStateBytes(depth int) int64 {
+	const level = int64(unsafe.Sizeof(feed.Level{}))
+	return int64(unsafe.Sizeof(bookState{})) + 2*int64(depth)*(4*level+2) + 2*feed.ChecksumDepth*32
+}
 
 // held marks the recency of a topic with subscribers: above every topic
 // without.

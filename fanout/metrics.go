@@ -182,7 +182,7 @@ func (m *metrics) memory(e *Engine) []prometheus.Collector {
 	out := []prometheus.Collector{evicted, evictedBytes,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickgate_memory_budget_bytes",
-			Help: "The memory budget (fanout.memory_budget): the most bytes of kept messages, snapshots, histories and the delay line together.",
+			Help: "The memory budget (fanout.memory_budget): the most bytes of the listed symbols' state, their snapshots and histories, and the delay line together.",
 		}, func() float64 { return float64(e.cfg.MemoryBudget) }),
 	}
 	for _, k := range [...]keptKind{keptTicks, keptBars, keptBooks} {
@@ -194,11 +194,12 @@ func (m *metrics) memory(e *Engine) []prometheus.Collector {
 
 // keptCollector reports tickgate_memory_kept_bytes, each shard's kinds
 // read together (budget.published), so the series of one scrape add up
-// to what the shards kept, never more than the budget.
+// to what the shards kept: never more than the budget but by the floor
+// (budget.go).
 type keptCollector struct{ e *Engine }
 
 var keptDesc = prometheus.NewDesc("tickgate_memory_kept_bytes",
-	"Bytes of kept messages under the memory budget, by kind: ticks and bars (snapshots and histories), delay_line (the delayed tier's held ticks).",
+	"Bytes under the memory budget, by kind: ticks, bars and books (snapshots and histories), delay_line (the delayed tier's held messages), symbols (each listed symbol's own state).",
 	[]string{"kind"}, nil)
 
 func (keptCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keptDesc }

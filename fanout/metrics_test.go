@@ -84,7 +84,7 @@ func TestMetricsRegisteredAndLint(t *testing.T) {
 		case "tickgate_feed_dropped_ticks_total":
 			want = 5 // every reason exists from the start, at zero
 		case "tickgate_memory_kept_bytes":
-			want = 4 // ticks, bars, delay_line, books
+			want = 5 // ticks, bars, delay_line, books, symbols
 		case "tickgate_memory_evicted_messages_total", "tickgate_memory_evicted_bytes_total":
 			want = 3 // ticks, bars, books
 		}

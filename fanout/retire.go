@@ -10,7 +10,8 @@ import (
 // does it, in retire, the one place a symbol's state is let go: every
 // subscriber of each of its topics (ticks, bars, book and status), in
 // both tiers, gets one retired notice and loses the subscription; what
-// each topic keeps goes back to the memory budget (budget.release), its
+// each topic keeps goes back to the memory budget (budget.release), as
+// do the symbol's own bytes (symbolBytes, bookStateBytes); its
 // rate-class and progress state is dropped, and so are the forming bars,
 // the book and the trading status; the twin's lane of the delay line
 // gives its held messages back too (delayLine.release: they are never
@@ -55,8 +56,12 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 			tp.forget()
 		}
 		clear(tier.bars[:])
+		if tier.book != nil {
+			s.budget.add(keptSymbols, -bookStateBytes(s.depth))
+		}
 		tier.book, tier.status = nil, statusState{}
 	}
+	s.budget.add(keptSymbols, -symbolBytes(sym.name, sym.tiers()))
 	if sym.delayed != nil {
 		s.delay.release(&s.budget, sym.idx)
 	}

@@ -58,6 +58,14 @@ type symbol struct {
 // message; 0 before the epoch's first. The caller holds shard.mu.
 func (sym *symbol) lastSeq() uint64 { return sym.topics[Ticks].lastSeq }
 
+// tiers is how many tiers sym is in: 2 with a delayed twin, else 1.
+func (sym *symbol) tiers() int {
+	if sym.delayed != nil {
+		return 2
+	}
+	return 1
+}
+
 // bar is the bar of stream st, a bar stream, forming for the symbol.
 func (sym *symbol) bar(st Stream) *barBuilder { return &sym.bars[st-Bars1s] }
 

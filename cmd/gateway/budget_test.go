@@ -42,8 +42,10 @@ func TestMemoryBudgetDefault(t *testing.T) {
 }
 
 // TestMemoryBudgetOverSockets runs a gateway on 2,000 simulated symbols
-// with a budget of 1 MiB, far below the 2,000 x 1,024 ticks its histories
-// want. A liveLog holds the 40 hottest symbols all along; a second
+// with a budget of 8 MiB: about 2.4 MB of it the symbols' own state, 4.8
+// MB their books' (the simulator sends books) and 0.6 MB their snapshots,
+// so about 0.6 MB for history, far below the 2,000 x 1,024 ticks its
+// histories want. A liveLog holds the 40 hottest symbols all along; a second
 // client subscribes to them with since at what the live log had seen
 // 300 ms earlier. The kept bytes the gateway reports never pass the
 // budget while its history is being evicted; every symbol answered
@@ -56,11 +58,11 @@ func TestMemoryBudgetOverSockets(t *testing.T) {
 	for i := range syms {
 		syms[i] = fmt.Sprintf("S%04d", i)
 	}
-	const budget = 1 << 20
+	const budget = 8 << 20
 	tg := startGateway(t, map[string]string{
 		"feed.sim.symbols":       yamlList(syms...),
 		"feed.sim.rate":          "5000",
-		"fanout.memory_budget":   "1MiB",
+		"fanout.memory_budget":   "8MiB",
 		"fanout.history":         "1024",
 		"fanout.shards":          "2",
 		"client.max_frame_bytes": "65536",
