@@ -50,11 +50,13 @@ type bookState struct {
 	snapSeq uint64
 }
 
-// bookOf is sym's book, made now, and counted in the memory budget, if
-// the feed has sent it none yet. The caller holds shard.mu.
+// bookOf is sym's book, made now with its topic, and counted in the
+// memory budget, if the feed has sent it none yet. The caller holds
+// shard.mu.
 func (sym *symbol) bookOf() *bookState {
 	if sym.book == nil {
 		sym.book = new(bookState)
+		sym.topic(Book)
 		s := sym.shard
 		s.budget.add(keptSymbols, bookStateBytes(s.depth))
 		s.budget.fits(&s.t, 0, always)
@@ -212,14 +214,17 @@ func (s *shard) badBook(sym *symbol, why depthDrop, seq uint64) {
 // the rate classes hold goes first, so the notice follows every update
 // the book took. The caller holds shard.mu.
 func (s *shard) bookGap(sym *symbol, from, to uint64) {
+	sym.book.valid = false
 	tp := sym.topics[Book]
+	if tp == nil { // no subscriber ever: nobody to tell
+		return
+	}
 	for k := 1; tp.rated > 0 && k < len(tp.classes); k++ {
 		if cl := &tp.classes[k]; cl.pending.Data != nil {
 			cl.send(&s.t, cl.held(tp), cl.pendingSeq, cl.count)
 			cl.clearHeld()
 		}
 	}
-	sym.book.valid = false
 	if tp.classes != nil {
 		s.notify(tp, tp.encodeGap(from, to))
 	}

@@ -86,15 +86,20 @@ func (k keptKind) String() string { return kindNames[k] }
 const tableEntryBytes = 48
 
 // symbolBytes is what a listed symbol named name costs the engine before
-// anything is kept for it: its symbol and topics in each tier (tiers is 2
-// with a delayed tier), its name and its entry in the table. Rate-class
-// and progress state is made by subscriptions and is theirs.
+// anything is kept for it: its symbol and its ticks and bar topics in
+// each tier (tiers is 2 with a delayed tier), its name and its entry in
+// the table. Rate-class and progress state is made by subscriptions and is
+// theirs.
 // BenchmarkListedSymbolMemory measures it; TestSymbolBytesMeasured holds
 // it to the heap.
 func symbolBytes(name string, tiers int) int64 {
-	tier := int64(unsafe.Sizeof(symbol{})) + numStreams*int64(unsafe.Sizeof(topic{}))
+	tier := int64(unsafe.Sizeof(symbol{})) + numEager*topicBytes
 	return int64(tiers)*tier + int64(len(name)) + tableEntryBytes
 }
+
+// topicBytes is what a topic costs, counted with its symbol's bytes; a
+// lazy stream's (Stream.lazy) when it is made.
+const topicBytes = int64(unsafe.Sizeof(topic{}))
 
 // bookStateBytes is what a symbol's order book (bookState) costs at its
 // most, depth levels a side: each side's levels in four places (the book,

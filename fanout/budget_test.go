@@ -70,7 +70,13 @@ func checkBudget(tb testing.TB, e *Engine) {
 					used[keptBooks] += tier.book.log.bytes
 					used[keptSymbols] += bookStateBytes(s.depth)
 				}
-				for _, tp := range tier.topics {
+				for st, tp := range tier.topics {
+					if tp == nil {
+						continue
+					}
+					if Stream(st).lazy() {
+						used[keptSymbols] += topicBytes
+					}
 					c := len(tp.kept.buf)
 					used[tp.kind()] += int64(c) * recordBytes
 					if (c > tp.floor()) != (tp.victim >= 0) {

@@ -134,6 +134,9 @@ func (s *shard) reset(sym *symbol, ep string) {
 	}
 	sym.status.reset()
 	for _, tp := range sym.topics {
+		if tp == nil { // a lazy stream's, never made
+			continue
+		}
 		tp.reset()
 		if tp.hasSubscribers() {
 			s.notify(tp, tp.encodeEpochNotice(code, ep))

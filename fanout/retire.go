@@ -50,7 +50,13 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 			continue
 		}
 		tier.retired.Store(true) // before the subscribers' clients are told to prune
-		for _, tp := range tier.topics {
+		for st, tp := range tier.topics {
+			if tp == nil { // a lazy stream's, never made
+				continue
+			}
+			if Stream(st).lazy() {
+				s.budget.add(keptSymbols, -topicBytes)
+			}
 			removed += s.dropSubscribers(tp, why)
 			s.budget.release(tp)
 			tp.forget()

@@ -218,3 +218,51 @@ func TestListedByBookOrStatus(t *testing.T) {
 		t.Errorf("tickgate_feed_dropped_books_total: %d series (%v), want the 6 book reasons and the universe's 2", n, err)
 	}
 }
+
+// TestLazyTopics: a symbol's book and status topics are made only when
+// first fed or subscribed to, and counted in the budget then: ticks make
+// neither; a status the feed sends before anyone subscribes makes no
+// topic, yet a later subscriber gets it as its snapshot and the changes
+// after it; a book message makes the book topic with the book. Retiring
+// the symbols gives all of it back.
+func TestLazyTopics(t *testing.T) {
+	t.Parallel()
+	f := newDepthFixture(t, Config{History: 16, Delay: time.Hour}, "AAPL", "MSFT")
+	for _, sym := range []string{"AAPL", "MSFT"} {
+		f.tick(testTick(sym, 1))
+	}
+	f.status("AAPL", feed.StatusHalted)
+	checkBudget(t, f.e)
+	lazy := func(sym string) (book, status bool) {
+		s := f.e.lookup(sym)
+		return s.topics[Book] != nil, s.topics[Status] != nil
+	}
+	for _, sym := range []string{"AAPL", "MSFT"} {
+		if book, status := lazy(sym); book || status {
+			t.Fatalf("%s: book topic %v, status topic %v after ticks and a status, want neither", sym, book, status)
+		}
+	}
+	want := listedBytes(f.e.cfg, "AAPL", "MSFT")
+	if got := f.e.shards[0].budget.used[keptSymbols]; got != want {
+		t.Fatalf("symbols count %d bytes, want %d", got, want)
+	}
+
+	c := newTestClient(f.e)
+	subscribeStatus(t, f.e, c, 0)
+	expectStatuses(t, c, "halted/1/LUDP")
+	f.status("AAPL", feed.StatusOpen)
+	expectStatuses(t, c, "open/2")
+	f.book("MSFT")
+	checkBudget(t, f.e)
+	if book, status := lazy("AAPL"); book || !status {
+		t.Fatalf("AAPL: book topic %v, status topic %v, want the status topic only", book, status)
+	}
+	if book, status := lazy("MSFT"); !book || status {
+		t.Fatalf("MSFT: book topic %v, status topic %v, want the book topic only", book, status)
+	}
+	f.delist("AAPL")
+	f.delist("MSFT")
+	if b := &f.e.shards[0].budget; b.total != 0 {
+		t.Fatalf("after the delistings the budget counts %v", b.used)
+	}
+}

@@ -121,9 +121,13 @@ func (s *shard) markStale(sym *symbol, now int64) {
 // snapshot is made from it (statusState.snapshot).
 func (s *shard) sendStatus(sym *symbol, ts, lat int64) {
 	st, tp := &sym.status, sym.topics[Status]
+	st.ts, st.snapOK = ts, false
+	if tp == nil { // no subscriber ever: a later one's snapshot is made then
+		return
+	}
 	var data []byte
 	data, st.snapRef = tp.encodeStatus(ts)
-	st.ts, st.snapOK = ts, true
+	st.snapOK = true
 	tp.lastSeq = st.feed.Seq
 	s.send(tp, Message{Data: data, TS: lat}, tp.lastSeq, 0)
 }

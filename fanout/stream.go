@@ -51,6 +51,14 @@ func Streams() []Stream { return []Stream{Ticks, Bars1s, Bars1m, Book, Status} }
 // Bars reports whether st is a bar stream.
 func (st Stream) Bars() bool { return st == Bars1s || st == Bars1m }
 
+// lazy reports whether a symbol's topic of st is made only when first
+// needed (symbol.topic): a book or status, which most symbols never have.
+func (st Stream) lazy() bool { return st == Book || st == Status }
+
+// numEager is how many of a symbol's topics are made with it: ticks and
+// the bar streams.
+const numEager = numStreams - 2
+
 // rated reports whether a max_rate applies to st. A status subscription
 // takes every change: there are few, and each is the whole state.
 func (st Stream) rated() bool { return st != Status }

@@ -309,12 +309,13 @@ func (e *Engine) SubscriptionsOf(c *Client) int {
 }
 
 // topicOf returns the topic a subscription to sym on stream st reads: the
-// realtime symbol's, or its delayed twin's.
+// realtime symbol's, or its delayed twin's, made now if it is a lazy
+// stream's (symbol.topic). The caller holds sym's shard lock.
 func (sym *symbol) topicOf(st Stream, delayed bool) *topic {
 	if delayed {
 		sym = sym.delayed
 	}
-	return sym.topics[st]
+	return sym.topic(st)
 }
 
 // subscriptionOf returns c's subscription to name on stream st in either
@@ -324,11 +325,16 @@ func (e *Engine) subscriptionOf(c *Client, st Stream, name string) *subscription
 	if sym == nil || int(st) >= numStreams {
 		return nil
 	}
-	if sub, ok := c.subs[sym.topics[st]]; ok {
-		return sub
-	}
+	sym.shard.mu.Lock() // a lazy stream's topic may be made meanwhile
+	tiers := [2]*topic{sym.topics[st]}
 	if sym.delayed != nil {
-		return c.subs[sym.delayed.topics[st]]
+		tiers[1] = sym.delayed.topics[st]
+	}
+	sym.shard.mu.Unlock()
+	for _, tp := range tiers {
+		if sub, ok := c.subs[tp]; ok && tp != nil {
+			return sub
+		}
 	}
 	return nil
 }

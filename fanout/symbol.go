@@ -35,7 +35,10 @@ type symbol struct {
 	mark string
 
 	// topics[st] is the topic of stream st; its subscriptions, last
-	// message and history are its own.
+	// message and history are its own. The ticks and bar topics are made
+	// with the symbol; a book or status topic (a lazy stream) only when
+	// first subscribed to or fed (symbol.topic), under shard.mu: most of
+	// a market has neither.
 	topics [numStreams]*topic
 
 	// shard.mu
@@ -78,14 +81,41 @@ func (e *Engine) newSymbol(name string, sh *shard, delayed bool) *symbol {
 		sym.lag, sym.mark = int64(e.cfg.Delay), delayedMark
 	}
 	for _, st := range Streams() {
-		history := e.cfg.History // ticks, and book updates
-		switch {
-		case st.Bars():
-			history = e.cfg.BarHistory
-		case st == Status:
-			history = 0 // the current status is the whole state
+		if !st.lazy() {
+			sym.topics[st] = newTopic(sym, st, e.cfg.topicHistory(st))
 		}
-		sym.topics[st] = newTopic(sym, st, history)
 	}
 	return sym
+}
+
+// topic is sym's topic of stream st, made now if it is a lazy stream's
+// that nobody has subscribed to and the feed has sent nothing for; its
+// bytes are then counted in the memory budget with the symbol's. The
+// caller holds shard.mu.
+func (sym *symbol) topic(st Stream) *topic {
+	if tp := sym.topics[st]; tp != nil {
+		return tp
+	}
+	s := sym.shard
+	tp := newTopic(sym, st, s.e.cfg.topicHistory(st))
+	if st == Status {
+		tp.lastSeq = sym.status.feed.Seq // as sendStatus would have left it
+	}
+	sym.topics[st] = tp
+	s.budget.add(keptSymbols, topicBytes)
+	s.budget.fits(&s.t, 0, always)
+	return tp
+}
+
+// topicHistory is how many records a topic of stream st keeps as
+// history: History for ticks and book updates, BarHistory for bars, none
+// for a status, whose current state is all of it.
+func (cfg *Config) topicHistory(st Stream) int {
+	switch {
+	case st.Bars():
+		return cfg.BarHistory
+	case st == Status:
+		return 0
+	}
+	return cfg.History
 }

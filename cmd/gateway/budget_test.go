@@ -69,6 +69,11 @@ func TestMemoryBudgetOverSockets(t *testing.T) {
 		// The live log must get every tick: a loaded -race run may leave
 		// it a second behind, which the staleness rule would conflate.
 		"client.max_staleness": "1m",
+		// And so must the recovering client: a loaded run may put a
+		// catch-up of seconds of the hot symbols in its queue, past the
+		// default conflate_at of 256 KiB, which would merge it.
+		"fanout.queue_bytes": "16MiB",
+		"fanout.conflate_at": "16MiB",
 	})
 	tg.waitReady(t)
 	overBudget := watchKept(t, tg, budget)
@@ -221,7 +226,7 @@ func checkRecovered(t *testing.T, c *wstest.Client, rec *liveLog, reply wstest.M
 			continue
 		}
 		if m.Seq != want {
-			t.Fatalf("%s: seq %d after since %d, want %d", m.Sym, m.Seq, since[m.Sym].seq, want)
+			t.Fatalf("%s: seq %d after since %d, want %d: %s", m.Sym, m.Seq, since[m.Sym].seq, want, m.Raw)
 		}
 		if live := rec.tick(t, m.Sym, m.Seq); string(m.Raw) != live {
 			t.Fatalf("%s seq %d came as %s, live it was %s", m.Sym, m.Seq, m.Raw, live)

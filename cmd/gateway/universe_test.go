@@ -161,10 +161,21 @@ func TestFleetUniverse(t *testing.T) {
 	pub.Publish(again)
 	flush(t, pub)
 	waitSymbols(t, []string{"AAA", "BBB", "IPO"}, gws...)
-	ticks.Send(`{"op":"subscribe","id":3,"symbols":["IPO"]}`)
-	if m := ticks.Next(); m.Type != "subscribed" || m.Epochs["IPO"] != "relisted" {
-		t.Fatalf("subscribe to IPO listed again: %s, want subscribed in epoch relisted", m.Raw)
-	}
+	// The table lists IPO as its tick comes off NATS, a moment before its
+	// shard takes the tick and its epoch: until then a subscribe is
+	// answered without one, so ask again until it has it.
+	id := int64(2)
+	poll.Until(t, 10*time.Second, func() error {
+		id += 2
+		ticks.Send(fmt.Sprintf(`{"op":"subscribe","id":%d,"symbols":["IPO"]}`, id))
+		m := nextReply(t, ticks, id)
+		if m.Type == "subscribed" && m.Epochs["IPO"] == "relisted" {
+			return nil
+		}
+		ticks.Send(fmt.Sprintf(`{"op":"unsubscribe","id":%d,"symbols":["IPO"]}`, id+1))
+		nextReply(t, ticks, id+1)
+		return fmt.Errorf("subscribe to IPO listed again: %s, want subscribed in epoch relisted", m.Raw)
+	})
 }
 
 // TestFleetUniverseIdle: a symbol silent for universe.retire_after is
@@ -229,7 +240,7 @@ func TestHostileUpstreamCapped(t *testing.T) {
 	cfg := universeGateway(ns.ClientURL())
 	cfg["feed.nats.symbols"] = `["LEGIT"]`
 	cfg["universe.max_symbols"] = fmt.Sprint(maxSymbols)
-	cfg["fanout.memory_budget"] = "1MiB"
+	cfg["fanout.memory_budget"] = "4MiB" // the 1,000 symbols' own state and snapshots take 1.2 MB of it
 	gws := startFleet(t, 2, cfg)
 	var bystanders []*wstest.Client
 	for _, tg := range gws {
