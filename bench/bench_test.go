@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,7 +153,10 @@ func smoke(t *testing.T, bin, target string, clients int, extra ...string) {
 // TestUniverseSmoke runs the universe workload on two small markets with
 // two handfuls of clients under a memory budget: every row has its
 // window; the first of each size its startup, its RSS and what it keeps
-// (within the budget), and the time to list 1,000 more symbols.
+// (within the budget), and the time to list 1,000 more symbols; the
+// bigger market a matched row, the first client count on more symbols
+// each (by ?symbols=) for the first size's fan-out; every row its CPU
+// per delivery and per frame against the first size's.
 func TestUniverseSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and spawns servers")
@@ -161,19 +165,29 @@ func TestUniverseSmoke(t *testing.T) {
 	var res UniverseResult
 	stdout := runJSON(t, 3*time.Minute, &res, "-workload", "universe", "-spawn", "-feed", "nats", "-gateway-bin", gateway, "-universe-clients", "5,10",
 		"-universe-sizes", "100,2000", "-rate", "500", "-duration", "1s", "-warmup", "500ms", "-fill", "500ms", "-memory-budget", "2MiB")
-	if len(res.Rows) != 4 || res.Rows[0].Symbols != 100 || res.Rows[3].Symbols != 2000 || res.Rows[1].Clients != 10 {
-		t.Fatalf("rows %+v, want 100 and 2000 symbols with 5 and 10 clients", res.Rows)
+	if len(res.Rows) != 5 || res.Rows[0].Symbols != 100 || res.Rows[3].Symbols != 2000 || res.Rows[1].Clients != 10 {
+		t.Fatalf("rows %+v, want 100 and 2000 symbols with 5 and 10 clients, and 2000 matched", res.Rows)
 	}
 	for i, r := range res.Rows {
-		if r.TicksPerSec <= 0 || r.DeliveriesPS <= 0 || r.CPUPerTickUS <= 0 || r.Gaps != 0 {
+		if r.TicksPerSec <= 0 || r.DeliveriesPS <= 0 || r.CPUPerTickUS <= 0 || r.Gaps != 0 || r.DelivVsFirst <= 0 || r.FrameVsFirst <= 0 {
 			t.Errorf("row %+v: a figure missing, or gaps\n%s", r, stdout)
 		}
-		full := i%2 == 0
+		full := i%2 == 0 && !r.Matched
 		if got := r.StartupS > 0 && r.RSSFullMB > 0 && r.AddMS > 0 && r.KeptMB > 0; got != full {
 			t.Errorf("row %+v: startup, RSS, kept and listing figures %v, want %v\n%s", r, got, full, stdout)
 		}
 		if full && (r.BudgetMB != 2.097152 || r.KeptMB > r.BudgetMB) {
 			t.Errorf("row %+v: kept %v MB of a %v MB budget, want within 2MiB", r, r.KeptMB, r.BudgetMB)
 		}
+		if r.Matched != (i == 4) || (r.PerClient == 10) == r.Matched {
+			t.Errorf("row %d %+v: matched %v on %d symbols each, want only the last matched, on more than 10", i, r, r.Matched, r.PerClient)
+		}
+	}
+	m, first := res.Rows[4], res.Rows[0]
+	if m.Clients != 5 || m.Symbols != 2000 || math.Abs(m.ExpectedFan-first.ExpectedFan) > fanoutTolerance*first.ExpectedFan {
+		t.Errorf("matched row %+v: want 5 clients on 2000 symbols, fan-out within 2%% of %v", m, first.ExpectedFan)
+	}
+	if first.DelivVsFirst != 1 || m.DelivVsFirst != m.CPUPerDelivUS/first.CPUPerDelivUS {
+		t.Errorf("×first per delivery %v and %v, want 1 and the matched row's over the first's", first.DelivVsFirst, m.DelivVsFirst)
 	}
 }

@@ -60,6 +60,7 @@ type options struct {
 	// after the window before RSS is read again.
 	universeSizes   []int
 	universeClients []int
+	universeMatched bool
 	universe        int
 	fill            time.Duration
 	// memoryBudget is the spawned gateway's fanout.memory_budget; "" for
@@ -184,6 +185,7 @@ func newFlagSet(o *options, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs.DurationVar(&o.fill, "fill", 60*time.Second, "universe: feed time after the measured window before RSS is read again, as histories fill")
 	o.universeClients = []int{100, 200}
 	fs.Func("universe-clients", "universe: the client counts each size runs with, one fresh server each; the first also reads RSS after -fill and times listings (default 100,200)", counts(&o.universeClients, math.MaxInt, "client count"))
+	fs.BoolVar(&o.universeMatched, "universe-matched", true, "universe: after each size but the first, one more row with the first client count on as many Zipf-picked symbols each (at most 500, the gateway's client.max_symbols) as bring the expected fan-out nearest the first size's, within 2%: the same deliveries a tick, to compare CPU per delivery at equal work")
 	fs.StringVar(&o.memoryBudget, "memory-budget", "", "the spawned gateway's fanout.memory_budget, a size such as 64MiB (\"\": its default)")
 	o.slowRates = []string{"1mbit", "500kbit"}
 	fs.Func("slowlink-rates", "slowlink: the tbf rates of the links, comma-separated (a * client and a max_rate 4 one behind each; default 1mbit,500kbit)", func(v string) error {

@@ -96,17 +96,68 @@ func drawDistinct(k, universe int, draw func() int, rng *rand.Rand) []int {
 // sum over symbols of P(tick on k) × subscribers(k), with P(k) ∝ (1+k)^-s as
 // in the gateway's simulated feed. Slow clients count: they are subscribed.
 func expectedFanout(picks [][]int, universe int) float64 {
-	subs := make([]float64, universe)
+	return fanoutOver(picks, feedShares(universe))
+}
+
+// fanoutOver is expectedFanout with the feed's shares computed once.
+func fanoutOver(picks [][]int, shares []float64) float64 {
+	var sum float64
 	for _, p := range picks {
 		for _, j := range p {
-			subs[j]++
+			sum += shares[j]
 		}
 	}
-	var norm, sum float64
-	for k := range universe {
-		w := math.Pow(float64(1+k), -feedSkew)
-		norm += w
-		sum += w * subs[k]
+	return sum
+}
+
+// feedShares is each of n symbols' share of the feed's ticks:
+// (1+k)^-feedSkew, normalised to sum to 1.
+func feedShares(n int) []float64 {
+	shares := make([]float64, n)
+	var norm float64
+	for k := range shares {
+		shares[k] = math.Pow(float64(1+k), -feedSkew)
+		norm += shares[k]
 	}
-	return sum / norm
+	for k := range shares {
+		shares[k] /= norm
+	}
+	return shares
+}
+
+// Matching the fan-out: the universe workload's matched rows.
+const (
+	// fanoutTolerance is how far a matched row's expected fan-out may be
+	// from the one it matches, as a share of it.
+	fanoutTolerance = 0.02
+	// maxMatchedSymbols caps the symbols per client the search tries: the
+	// gateway's client.max_symbols default, past which it refuses them.
+	maxMatchedSymbols = 500
+)
+
+// matchSymbols returns the symbols per client k, and its expected
+// fan-out, for clients picking k symbols each by mode (seeded by seed, as
+// pickSymbols does) from a market of universe symbols, whose fan-out is
+// nearest target among the k up to the first that reaches it; an error if
+// that is not within fanoutTolerance of target or no k up to
+// maxMatchedSymbols reaches it. The picks are redrawn for each k, so the
+// fan-out is not strictly monotone in k.
+func matchSymbols(target float64, mode string, clients, universe int, seed uint64) (int, float64, error) {
+	shares := feedShares(universe)
+	most := min(maxMatchedSymbols, universe)
+	best, bestK := math.Inf(1), 0
+	for k := 1; k <= most; k++ {
+		fan := fanoutOver(pickSymbols(mode, clients, k, universe, seed), shares)
+		if math.Abs(fan-target) < math.Abs(best-target) {
+			best, bestK = fan, k
+		}
+		if fan >= target {
+			break
+		}
+	}
+	if math.Abs(best-target) > fanoutTolerance*target {
+		return 0, 0, fmt.Errorf("no symbols per client in [1, %d] gives %d clients on %d symbols an expected fan-out within %.0f%% of %.2f: nearest %.2f, at %d",
+			most, clients, universe, fanoutTolerance*100, target, best, bestK)
+	}
+	return bestK, best, nil
 }

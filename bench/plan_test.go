@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,6 +50,83 @@ func TestExpectedFanout(t *testing.T) {
 	}
 	if got := expectedFanout([][]int{{0}}, 100); math.Abs(got-1/norm) > 1e-12 {
 		t.Errorf("hottest only: fan-out %v, want %v", got, 1/norm)
+	}
+}
+
+// TestMatchSymbols: 100 Zipf clients on 10 symbols of 100 reach a
+// fan-out that needs more picks each on 10,000 symbols; the k found gives
+// it within 2%, every smaller k falls short of it, and a fan-out past
+// every client on every symbol is an error.
+func TestMatchSymbols(t *testing.T) {
+	t.Parallel()
+	target := expectedFanout(pickSymbols(pickZipf, 100, 10, 100, 1), 100)
+	k, fan, err := matchSymbols(target, pickZipf, 100, 10000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k <= 10 || math.Abs(fan-target) > fanoutTolerance*target {
+		t.Fatalf("k %d, fan-out %.2f, want k > 10 and within 2%% of %.2f", k, fan, target)
+	}
+	if got := expectedFanout(pickSymbols(pickZipf, 100, k, 10000, 1), 10000); math.Abs(got-fan) > 1e-9 {
+		t.Errorf("fan-out of the picks at k %d is %v, matchSymbols said %v", k, got, fan)
+	}
+	for j := 1; j < k; j++ {
+		if got := expectedFanout(pickSymbols(pickZipf, 100, j, 10000, 1), 10000); got >= target {
+			t.Errorf("k %d already reaches %.2f (%.2f), yet %d was chosen", j, target, got, k)
+		}
+	}
+	if _, _, err := matchSymbols(200, pickZipf, 100, 100, 1); err == nil || !strings.Contains(err.Error(), "within 2% of 200.00") {
+		t.Errorf("unreachable fan-out: err %v", err)
+	}
+}
+
+// TestPlanUniverse: each size runs with each client count, and each size
+// but the first once more, matched, with the first client count.
+func TestPlanUniverse(t *testing.T) {
+	t.Parallel()
+	args := []string{"-workload", "universe", "-spawn", "-feed", "nats", "-universe-sizes", "100,10000", "-universe-clients", "100,200"}
+	o, err := parseOptions(args, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := planUniverse(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _, _ := matchSymbols(expectedFanout(pickSymbols(pickZipf, 100, 10, 100, 1), 100), pickZipf, 100, 10000, 1)
+	want := []universeRun{
+		{symbols: 100, clients: 100, perClient: 10, full: true}, {symbols: 100, clients: 200, perClient: 10},
+		{symbols: 10000, clients: 100, perClient: 10, full: true}, {symbols: 10000, clients: 200, perClient: 10},
+		{symbols: 10000, clients: 100, perClient: k, matched: true},
+	}
+	if !slices.Equal(runs, want) {
+		t.Errorf("runs %+v, want %+v", runs, want)
+	}
+	if o, err = parseOptions(append(args, "-universe-matched=false"), os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ = planUniverse(o); !slices.Equal(runs, want[:4]) {
+		t.Errorf("-universe-matched=false: runs %+v, want %+v", runs, want[:4])
+	}
+}
+
+// TestCompareFirst: each row's CPU per delivery and per frame over the
+// first size's unmatched row with as many clients.
+func TestCompareFirst(t *testing.T) {
+	t.Parallel()
+	res := &UniverseResult{Rows: []UniverseRow{
+		{Symbols: 100, Clients: 100, CPUPerDelivUS: 2, CPUPerFrameUS: 5},
+		{Symbols: 100, Clients: 200, CPUPerDelivUS: 1, CPUPerFrameUS: 4},
+		{Symbols: 9000, Clients: 100, CPUPerDelivUS: 4, CPUPerFrameUS: 6},
+		{Symbols: 9000, Clients: 200, CPUPerDelivUS: 3, CPUPerFrameUS: 5},
+		{Symbols: 9000, Clients: 100, Matched: true, CPUPerDelivUS: 2.2, CPUPerFrameUS: 5.5},
+	}}
+	res.compareFirst()
+	want := [][2]float64{{1, 1}, {1, 1}, {2, 1.2}, {3, 1.25}, {1.1, 1.1}}
+	for i, r := range res.Rows {
+		if math.Abs(r.DelivVsFirst-want[i][0]) > 1e-9 || math.Abs(r.FrameVsFirst-want[i][1]) > 1e-9 {
+			t.Errorf("row %d: ×first %v per delivery, %v per frame, want %v", i, r.DelivVsFirst, r.FrameVsFirst, want[i])
+		}
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"text/tabwriter"
 	"time"
 
@@ -40,10 +39,17 @@ type UniverseResult struct {
 
 // UniverseRow is one market size's figures. RSSFull is read -fill after
 // the window, when RingsFull of the symbols' rings would hold
-// gatewayHistory ticks by the feed's Zipf shares.
+// gatewayHistory ticks by the feed's Zipf shares. A Matched row has the
+// first client count on PerClient symbols each, chosen so a tick reaches
+// as many subscribers as on the first size (matchSymbols): the same work
+// on a bigger market. DelivVsFirst and FrameVsFirst are its CPU per
+// delivery and per frame over those of the first size's row with as many
+// clients, in the same run.
 type UniverseRow struct {
 	Symbols       int     `json:"symbols"`
 	Clients       int     `json:"clients"`
+	PerClient     int     `json:"symbols_per_client"`
+	Matched       bool    `json:"matched"`
 	StartupS      float64 `json:"startup_s"`       // the gateway with its own simulated market: start to ready
 	StartupRSSMB  float64 `json:"startup_rss_mb"`  // and its RSS then
 	LearnS        float64 `json:"learn_s"`         // on NATS: the listings of the market to the gateway listing them all
@@ -54,6 +60,8 @@ type UniverseRow struct {
 	CPUPerTickUS  float64 `json:"cpu_us_per_tick"`     // gateway CPU in the window ÷ its feed ticks
 	CPUPerDelivUS float64 `json:"cpu_us_per_delivery"` // ÷ the deliveries the clients counted
 	CPUPerFrameUS float64 `json:"cpu_us_per_frame"`    // ÷ the frames they read
+	DelivVsFirst  float64 `json:"cpu_per_delivery_vs_first"`
+	FrameVsFirst  float64 `json:"cpu_per_frame_vs_first"`
 	CPUPerSec     float64 `json:"cpu_per_sec"`
 	P99MS         float64 `json:"latency_p99_ms"`
 	Gaps          uint64  `json:"gaps"`
@@ -68,34 +76,99 @@ type UniverseRow struct {
 	OtherCPUS     float64 `json:"other_cpu_s"` // CPU of other processes in the window
 }
 
+// universeRun is one row to measure: symbols in the market, clients on
+// perClient picks each; full also times startup, reads RSS after -fill
+// and times listings; matched marks a fan-out matched row.
+type universeRun struct {
+	symbols, clients, perClient int
+	full, matched               bool
+}
+
 // runUniverse runs the universe workload for each of -universe-sizes and
-// -universe-clients.
+// -universe-clients, and the matched rows, then compares each row with
+// the first size's.
 func runUniverse(ctx context.Context, o *options, bins *binCache, stderr io.Writer) (*UniverseResult, error) {
+	runs, err := planUniverse(o)
+	if err != nil {
+		return nil, err
+	}
 	res := &UniverseResult{
 		Workload: o.workload, Clients: o.universeClients, SymbolsPerClient: o.symbols, Pick: o.pick, FeedRate: o.rate,
 		MemoryBudget: o.memoryBudget, DurationS: o.duration.Seconds(), WarmupS: o.warmup.Seconds(), FillS: o.fill.Seconds(),
 		Timestamp: time.Now().UTC().Format(time.RFC3339),
 	}
-	for _, n := range o.universeSizes {
-		for i, clients := range o.universeClients {
-			fmt.Fprintf(stderr, "universe: %d symbols, %d clients\n", n, clients)
-			row, err := universeRow(ctx, o, bins, n, clients, i == 0, stderr)
-			if err != nil {
-				return nil, fmt.Errorf("universe of %d, %d clients: %w", n, clients, err)
-			}
-			res.Rows = append(res.Rows, row)
+	for _, run := range runs {
+		fmt.Fprintf(stderr, "universe: %d symbols, %d clients × %d symbols\n", run.symbols, run.clients, run.perClient)
+		row, err := universeRow(ctx, o, bins, run, stderr)
+		if err != nil {
+			return nil, fmt.Errorf("universe of %d, %d clients × %d symbols: %w", run.symbols, run.clients, run.perClient, err)
 		}
+		res.Rows = append(res.Rows, row)
 	}
+	res.compareFirst()
 	return res, nil
 }
 
-// universeRow measures one market size with clients: with full, the
-// startup of a gateway with its own simulated market first; then a
-// gateway fed the same market over NATS with the clients on it: the
-// window, and with full RSS and what it keeps after -fill, and the time
-// to list addedSymbols more.
-func universeRow(ctx context.Context, o *options, bins *binCache, n, clients int, full bool, stderr io.Writer) (UniverseRow, error) {
-	row := UniverseRow{Symbols: n, Clients: clients}
+// planUniverse lists the rows to measure: each size with each client
+// count on -symbols picks, and with -universe-matched, after each size
+// but the first, the first client count on as many picks each as give
+// the first size's expected fan-out. The picks are planned here, before
+// any server starts, so a fan-out that cannot be matched fails at once.
+func planUniverse(o *options) ([]universeRun, error) {
+	var runs []universeRun
+	var target float64
+	first := o.universeClients[0]
+	for si, n := range o.universeSizes {
+		for i, clients := range o.universeClients {
+			runs = append(runs, universeRun{symbols: n, clients: clients, perClient: o.symbols, full: i == 0})
+		}
+		if si == 0 {
+			target = expectedFanout(pickSymbols(o.pick, first, o.symbols, n, o.seed), n)
+			continue
+		}
+		if !o.universeMatched {
+			continue
+		}
+		k, _, err := matchSymbols(target, o.pick, first, n, o.seed)
+		if err != nil {
+			return nil, fmt.Errorf("universe of %d, matched row: %w", n, err)
+		}
+		runs = append(runs, universeRun{symbols: n, clients: first, perClient: k, matched: true})
+	}
+	return runs, nil
+}
+
+// compareFirst sets each row's CPU per delivery and per frame over those
+// of the first size's row with as many clients (not a matched one).
+func (res *UniverseResult) compareFirst() {
+	if len(res.Rows) == 0 {
+		return
+	}
+	first := res.Rows[0].Symbols
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		for _, ref := range res.Rows {
+			if ref.Symbols != first || ref.Clients != r.Clients || ref.Matched {
+				continue
+			}
+			if ref.CPUPerDelivUS > 0 {
+				r.DelivVsFirst = r.CPUPerDelivUS / ref.CPUPerDelivUS
+			}
+			if ref.CPUPerFrameUS > 0 {
+				r.FrameVsFirst = r.CPUPerFrameUS / ref.CPUPerFrameUS
+			}
+			break
+		}
+	}
+}
+
+// universeRow measures one run: with full, the startup of a gateway with
+// its own simulated market first; then a gateway fed the same market over
+// NATS with the clients on it: the window, and with full RSS and what it
+// keeps after -fill, and the time to list addedSymbols more.
+func universeRow(ctx context.Context, o *options, bins *binCache, run universeRun, stderr io.Writer) (UniverseRow, error) {
+	n, full := run.symbols, run.full
+	row := UniverseRow{Symbols: n, Clients: run.clients, PerClient: run.perClient, Matched: run.matched}
 	var err error
 	if full {
 		if row.StartupS, row.StartupRSSMB, err = simStartup(ctx, o, bins, n, stderr); err != nil {
@@ -103,7 +176,7 @@ func universeRow(ctx context.Context, o *options, bins *binCache, n, clients int
 		}
 	}
 	ro := *o
-	ro.universe, ro.clients = n, clients
+	ro.universe, ro.clients, ro.symbols = n, run.clients, run.perClient
 	r := newRunner(&ro, stderr)
 	defer r.mc.CloseIdleConnections()
 	defer r.stopServer()
@@ -228,13 +301,9 @@ func (r *runner) addSymbols(ctx context.Context, n int) (ms, cpuMS float64, err 
 // ringsFull is how many of n symbols would have gatewayHistory ticks after
 // ticks feed ticks, by the feed's Zipf shares.
 func ringsFull(n int, ticks float64) int {
-	var norm float64
-	for k := range n {
-		norm += math.Pow(float64(1+k), -feedSkew)
-	}
 	full := 0
-	for k := range n {
-		if ticks*math.Pow(float64(1+k), -feedSkew)/norm >= gatewayHistory {
+	for _, share := range feedShares(n) {
+		if ticks*share >= gatewayHistory {
 			full++
 		}
 	}
@@ -249,11 +318,17 @@ func (res *UniverseResult) printTable(out io.Writer) {
 	}
 	fmt.Fprintf(out, "universe: %v clients × %d %s-picked symbols, feed %.0f ticks/s, memory budget %s, window %.0fs after %.0fs warm-up, RSS again %.0fs later\n",
 		res.Clients, res.SymbolsPerClient, res.Pick, res.FeedRate, budget, res.DurationS, res.WarmupS, res.FillS)
+	fmt.Fprintln(out, "matched rows: the first client count on enough picks each for the first size's fan-out; ×first: over the first size's row with as many clients")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "symbols\tclients\tstartup s\tRSS at start MB\tlearn s\tfan-out\tticks/s\tdeliveries/s\tframes/s\tµs/tick\tµs/delivery\tµs/frame\tCPU/s\tp99 ms\tgaps\tRSS warm MB\tRSS later MB\tkept MB\tbudget MB\tfed s\trings full\tadd 1,000 ms\tadd CPU ms\tother CPU-s\t")
+	fmt.Fprintln(tw, "symbols\tclients\tsym/client\tmatched\tstartup s\tRSS at start MB\tlearn s\tfan-out\tticks/s\tdeliveries/s\tframes/s\tµs/tick\tµs/delivery\t×first\tµs/frame\t×first\tCPU/s\tp99 ms\tgaps\tRSS warm MB\tRSS later MB\tkept MB\tbudget MB\tfed s\trings full\tadd 1,000 ms\tadd CPU ms\tother CPU-s\t")
 	for _, r := range res.Rows {
-		fmt.Fprintf(tw, "%d\t%d\t%.2f\t%.1f\t%.2f\t%.1f\t%.0f\t%.0f\t%.0f\t%.2f\t%.3f\t%.2f\t%.3f\t%.1f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%.0f\t%.0f\t%.1f\t\n",
-			r.Symbols, r.Clients, r.StartupS, r.StartupRSSMB, r.LearnS, r.ExpectedFan, r.TicksPerSec, r.DeliveriesPS, r.FramesPS, r.CPUPerTickUS, r.CPUPerDelivUS, r.CPUPerFrameUS,
+		matched := ""
+		if r.Matched {
+			matched = "yes"
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%.2f\t%.1f\t%.2f\t%.1f\t%.0f\t%.0f\t%.0f\t%.2f\t%.3f\t%.2f\t%.2f\t%.2f\t%.3f\t%.1f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%.0f\t%.0f\t%.1f\t\n",
+			r.Symbols, r.Clients, r.PerClient, matched, r.StartupS, r.StartupRSSMB, r.LearnS, r.ExpectedFan, r.TicksPerSec, r.DeliveriesPS, r.FramesPS,
+			r.CPUPerTickUS, r.CPUPerDelivUS, r.DelivVsFirst, r.CPUPerFrameUS, r.FrameVsFirst,
 			r.CPUPerSec, r.P99MS, r.Gaps, r.RSSWarmMB, r.RSSFullMB, r.KeptMB, r.BudgetMB, r.FedS, r.RingsFull, r.AddMS, r.AddCPUMS, r.OtherCPUS)
 	}
 	tw.Flush()
