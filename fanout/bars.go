@@ -45,6 +45,7 @@ type barBuilder struct {
 	open      bool   // bar is forming
 	partial   bool   // the forming bar's bucket was joined part-way: skipped at its close
 	started   bool   // a bucket was opened in this epoch
+	listed    bool   // on the barClock's forming list of its stream
 	due       int64  // feed-clock time at which the forming bar closes
 	closedEnd int64  // end of the last final bar's bucket; 0 before the first
 	prev      uint64 // seq of the last bucket closed (sent or skipped); 0 before the first
@@ -123,7 +124,7 @@ func (s *shard) aggregate(sym *symbol, t *feed.Tick, n int64, whole bool, now in
 			b.bar = bar{t: start, o: t.Price, h: t.Price, l: t.Price, c: t.Price, v: t.Size, n: n, synthetic: t.Synthetic}
 			b.open, b.partial, b.started = true, !b.started && !whole, true
 			b.due = start + iv + s.clock.grace + sym.lag
-			s.clock.closesAt(b.due)
+			s.clock.forming(sym, st)
 		}
 		s.progress.offer(&s.t, sym.topics[st], now)
 	}
@@ -155,15 +156,48 @@ func (tp *topic) encodeBar(b *bar, prev uint64) ([]byte, liveRef) {
 	return a.cut(b.appendJSON(a.start(), tp.stream, tp.sym.name, prev, false, tp.sym.mark))
 }
 
-// barClock is the shard's schedule of bar closes: the feed clock, and the
-// feed-clock time at which the first forming bar closes. shard.mu
+// barClock is the shard's schedule of bar closes: the feed clock, and
+// per bar stream the symbols with a bar forming and the feed-clock time
+// at which the first of them closes. A run walks only a stream whose
+// close is due, and only its forming bars, so what it costs follows the
+// symbols that ticked in a bucket, not the symbols listed. shard.mu
 // protects it.
 type barClock struct {
 	grace int64 // Config.BarGrace in ns
 	// feedTS is the newest tick timestamp seen, feedAt the wall time it
 	// came.
 	feedTS, feedAt int64
-	closeDue       int64 // feed-clock time of the first close; 0 for none
+	streams        [barStreams - Bars1s]formingBars
+}
+
+// formingBars is one bar stream's symbols (either tier) with a bar that
+// was forming when listed (barBuilder.listed), and the feed-clock time of
+// the first close among them; 0 for none. A bar closed by a tick of a
+// later bucket is followed at once by that bucket's, so its symbol stays;
+// one let go by a reset or retirement leaves at the next walk (a reset's
+// symbol may be listed twice until its bar next closes).
+type formingBars struct {
+	syms []*symbol
+	due  int64
+}
+
+// forming notes that sym has a bar of stream st forming, due to close at
+// its barBuilder's due.
+func (bc *barClock) forming(sym *symbol, st Stream) {
+	b, f := sym.bar(st), &bc.streams[st-Bars1s]
+	if !b.listed {
+		b.listed = true
+		f.syms = append(f.syms, sym)
+	}
+	f.closesAt(b.due)
+}
+
+// closesAt makes the stream's walk due when the feed clock reads due, if
+// not earlier already.
+func (f *formingBars) closesAt(due int64) {
+	if f.due == 0 || due < f.due {
+		f.due = due
+	}
 }
 
 // observe advances the feed clock to ts, a tick's timestamp that came at
@@ -186,40 +220,47 @@ func (bc *barClock) wallOf(at int64) int64 {
 	return at - bc.feedTS + bc.feedAt
 }
 
-// closesAt makes the schedule due when the feed clock reads due, if not
-// earlier already.
-func (bc *barClock) closesAt(due int64) {
-	if bc.closeDue == 0 || due < bc.closeDue {
-		bc.closeDue = due
+// next is the wall time at which the first forming bar closes.
+func (bc *barClock) next() int64 {
+	var due int64
+	for i := range bc.streams {
+		if d := bc.streams[i].due; d != 0 && (due == 0 || d < due) {
+			due = d
+		}
+	}
+	return bc.wallOf(due)
+}
+
+// run closes every forming bar of the shard, in either tier, whose time is
+// up by the feed clock at now, and works out when the next one is: it
+// walks each stream whose first close is due.
+func (bc *barClock) run(s *shard, now int64) {
+	clock := bc.at(now)
+	for i := range bc.streams {
+		if f := &bc.streams[i]; f.due != 0 && f.due <= clock {
+			f.walk(s, Bars1s+Stream(i), clock, now)
+		}
 	}
 }
 
-// next is the wall time at which the first forming bar closes.
-func (bc *barClock) next() int64 { return bc.wallOf(bc.closeDue) }
-
-// run closes every forming bar of the shard, in either tier, whose time is
-// up by the feed clock at now, and works out when the next one is.
-func (bc *barClock) run(s *shard, now int64) {
-	clock := bc.at(now)
-	if bc.closeDue == 0 || clock < bc.closeDue {
-		return
-	}
-	bc.closeDue = 0
-	for _, sym := range s.syms {
-		for _, tier := range [2]*symbol{sym, sym.delayed} {
-			if tier == nil {
-				continue
-			}
-			for st := Bars1s; st < barStreams; st++ {
-				b := tier.bar(st)
-				switch {
-				case !b.open:
-				case b.due <= clock:
-					s.closeBar(tier, st, now)
-				default:
-					bc.closesAt(b.due)
-				}
-			}
+// walk closes the stream's bars that are due by the feed clock, drops
+// from the list those no longer forming, and works out the next close.
+func (f *formingBars) walk(s *shard, st Stream, clock, now int64) {
+	f.due = 0
+	keep := f.syms[:0]
+	for _, sym := range f.syms {
+		b := sym.bar(st)
+		switch {
+		case !b.open: // let go by a reset or retirement
+			b.listed = false
+		case b.due <= clock:
+			s.closeBar(sym, st, now)
+			b.listed = false
+		default:
+			keep = append(keep, sym)
+			f.closesAt(b.due)
 		}
 	}
+	clear(f.syms[len(keep):])
+	f.syms = keep
 }

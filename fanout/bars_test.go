@@ -401,3 +401,52 @@ func TestBarJoinedPartWay(t *testing.T) {
 		}
 	}
 }
+
+// TestBarClockWalksFormingBars: the bar clock keeps only the symbols with
+// a bar forming, so closing bars costs what ticked, not what is listed: of
+// 1,000 listed symbols the three that tick are on each stream's list, a
+// symbol stays on it as its bars roll over, the 1s bars close by the
+// clock while the minute's stay, and a symbol retired with its bars
+// forming leaves the lists at the next walk of each.
+func TestBarClockWalksFormingBars(t *testing.T) {
+	t.Parallel()
+	syms := make([]string, 1000)
+	for i := range syms {
+		syms[i] = fmt.Sprintf("S%03d", i)
+	}
+	f := newBarFixture(t, Config{}, syms...)
+	bc := &f.e.shards[0].clock
+	listed := func() (n [barStreams - Bars1s]int) {
+		for i := range bc.streams {
+			n[i] = len(bc.streams[i].syms)
+		}
+		return n
+	}
+	for _, ts := range []float64{1000.1, 1001.1, 1002.1} { // each rolls the 1s bar over
+		for _, sym := range syms[:3] {
+			f.tick(sym, sec(ts), 10, 1, sec(ts))
+		}
+	}
+	if got := listed(); got != [2]int{3, 3} {
+		t.Fatalf("forming lists %v, want 3 symbols each", got)
+	}
+	f.clock(sec(1003.3))
+	if got := listed(); got != [2]int{0, 3} {
+		t.Fatalf("after the 1s bars closed: lists %v, want none on bars.1s and the 3 minutes", got)
+	}
+	if got := testutil.ToFloat64(f.e.metrics.bars[Bars1s]); got != 9 {
+		t.Fatalf("tickgate_bars_total{stream=bars.1s} = %v, want 9", got)
+	}
+	f.tick("S000", sec(1003.5), 10, 1, sec(1003.5))
+	sym := f.e.lookup("S000")
+	sym.shard.mu.Lock()
+	sym.shard.retire(sym, retiredDelisted)
+	sym.shard.mu.Unlock()
+	f.clock(sec(1080.3))
+	if got := listed(); got != [2]int{0, 0} {
+		t.Fatalf("after the minute closed: lists %v, want both empty", got)
+	}
+	if got := testutil.ToFloat64(f.e.metrics.bars[Bars1m]); got != 2 {
+		t.Fatalf("tickgate_bars_total{stream=bars.1m} = %v, want the 2 minutes of the symbols still listed", got)
+	}
+}

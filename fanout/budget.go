@@ -120,7 +120,13 @@ const always = ^uint64(0)
 
 // fits reports whether delta more bytes fit the share, releasing the
 // history of topics whose recency is below rank, least recent first, to
-// make room. The caller holds shard.mu.
+// make room. A victim gives up at least half its ring: a shrink copies
+// the ring into a new array, so releasing only what this request needs
+// would copy the same victim again at the next request, a ring's worth
+// of copying per doubling of another ring once the budget is full (a
+// whole market's rings growing under it). Halving is paid for by the
+// requests its room serves, as a ring's doubling is. The caller holds
+// shard.mu.
 func (b *budget) fits(t *tally, delta int64, rank uint64) bool {
 	for b.total+delta > b.share {
 		tp := b.victims.least()
@@ -128,7 +134,8 @@ func (b *budget) fits(t *tally, delta int64, rank uint64) bool {
 			return false
 		}
 		need := (b.total + delta - b.share + recordBytes - 1) / recordBytes
-		b.shrink(t, tp, max(len(tp.kept.buf)-int(need), tp.floor()))
+		c := len(tp.kept.buf)
+		b.shrink(t, tp, max(min(c-int(need), c/2), tp.floor()))
 	}
 	return true
 }
