@@ -303,3 +303,36 @@ func TestNewSubscriberNotRepeatedByHeldTick(t *testing.T) {
 	}
 	checkStream(t, drainAll(a), "AAPL", 2)
 }
+
+// TestClassesGrowToHighestUsed: a topic holds a rate-class state only up
+// to the highest class its subscriptions use: one for every-message
+// subscribers, however many rates and phases are configured; a max_rate
+// subscriber grows it, and both keep getting what they asked for.
+func TestClassesGrowToHighestUsed(t *testing.T) {
+	t.Parallel()
+	e, _ := newEngine(t, Config{Shards: 1, RateClasses: []float64{1, 2, 4}, RatePhases: 4}, "AAPL")
+	sym := e.lookup("AAPL")
+	every, rated := newTestClient(e), newTestClient(e)
+	mustSubscribe(t, e, every, "AAPL")
+	tp := sym.topics[Ticks]
+	if len(tp.classes) != 1 {
+		t.Fatalf("every-message subscribers: %d class states, want 1", len(tp.classes))
+	}
+	if _, err := e.Subscribe(rated.Client, []string{"AAPL"}, Policy{MaxRate: 2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(tp.classes); n < 2 || n > 1+3*4 {
+		t.Fatalf("with a max_rate 2 subscriber: %d class states, want more than 1, at most 13", n)
+	}
+	now := int64(100 * time.Second)
+	for seq := uint64(1); seq <= 5; seq++ {
+		sym.shard.deliver([]inTick{{sym: sym, tick: testTick("AAPL", seq)}}, now+int64(seq))
+	}
+	sym.shard.flushDue(now + int64(time.Second))
+	if n := len(drainAll(every)); n != 5 {
+		t.Fatalf("the every-message subscriber got %d ticks, want 5", n)
+	}
+	if msgs := drainAll(rated); len(msgs) != 2 || msgs[1].count() != 4 {
+		t.Fatalf("the max_rate subscriber got %d messages, want the first and one standing for the other 4", len(msgs))
+	}
+}

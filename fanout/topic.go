@@ -36,7 +36,9 @@ type topic struct {
 	victim  int
 	// classes[0] is every message; [k] is the shard's rate class k-1 (a
 	// configured rate in one phase, rate.go). It is made at the first
-	// subscription, so a topic nobody takes costs none of it.
+	// subscription and grows to the highest class subscribed, so a topic
+	// nobody takes costs none of it, and one taken at every message
+	// costs one class, not one per rate and phase (57 by default).
 	classes []classState
 	// progress is a bar topic's progress updates (progress.go), made at
 	// its first progress subscription (progressOf); nil before, and on
@@ -276,8 +278,8 @@ func (tp *topic) recover(t *tally, sub *subscription, since uint64) int {
 
 // subscribe adds a new subscription to its class's list.
 func (tp *topic) subscribe(sub *subscription) {
-	if tp.classes == nil {
-		tp.classes = make([]classState, 1+len(tp.sym.shard.rates.classes))
+	if n := sub.class + 1; n > len(tp.classes) {
+		tp.classes = append(tp.classes, make([]classState, n-len(tp.classes))...)
 	}
 	sub.idx = tp.classes[sub.class].subs.push(&sub.live)
 	if sub.class > 0 {
