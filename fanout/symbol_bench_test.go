@@ -21,10 +21,7 @@ import (
 // engine has a delayed tier, whose twins cost as much again.
 func BenchmarkListedSymbolMemory(b *testing.B) {
 	const n = 50_000
-	listings := make([]feed.Listing, n)
-	for i := range listings {
-		listings[i].Symbol = fmt.Sprintf("S%05d", i)
-	}
+	listings := numberedListings(n)
 	for _, delay := range []time.Duration{0, 15 * time.Minute} {
 		b.Run(fmt.Sprintf("delayed=%t", delay > 0), func(b *testing.B) {
 			cfg := Config{MaxSymbols: n, Delay: delay}
@@ -37,6 +34,15 @@ func BenchmarkListedSymbolMemory(b *testing.B) {
 			b.ReportMetric(perSym/float64(b.N), "B/symbol")
 		})
 	}
+}
+
+// numberedListings lists n symbols, S00000 up.
+func numberedListings(n int) []feed.Listing {
+	listings := make([]feed.Listing, n)
+	for i := range listings {
+		listings[i].Symbol = fmt.Sprintf("S%05d", i)
+	}
+	return listings
 }
 
 // liveHeap is the live heap, after a collection, while an engine built
@@ -65,10 +71,7 @@ func liveHeap(b testing.TB, cfg Config, universe []feed.Listing) uint64 {
 // or topic moves both.
 func TestSymbolBytesMeasured(t *testing.T) {
 	const n = 20_000
-	listings := make([]feed.Listing, n)
-	for i := range listings {
-		listings[i].Symbol = fmt.Sprintf("S%05d", i)
-	}
+	listings := numberedListings(n)
 	for _, delay := range []time.Duration{0, 15 * time.Minute} {
 		cfg := Config{MaxSymbols: n, Delay: delay}
 		empty := liveHeap(t, cfg, nil)
