@@ -163,6 +163,9 @@ func checkSessionsUnknown(t *testing.T, tr *checktest.Truth, unknownOK bool, ses
 		}
 		if faults > 0 {
 			t.Errorf("%s", r)
+			if lost := tr.Lost(); len(lost) > 0 {
+				t.Errorf("the truth's NATS connection meanwhile: %s", strings.Join(lost, "; "))
+			}
 		} else {
 			t.Logf("%s", r)
 		}

@@ -18,7 +18,13 @@ import (
 // server has the subscription: every tick published after it is seen.
 func (tr *Truth) Subscribe(tb testing.TB, url, prefix string) {
 	tb.Helper()
-	nc, err := natsgo.Connect(url, natsgo.MaxReconnects(-1), natsgo.ReconnectWait(5*time.Millisecond), natsgo.ReconnectJitter(0, 0))
+	nc, err := natsgo.Connect(url, natsgo.MaxReconnects(-1), natsgo.ReconnectWait(5*time.Millisecond), natsgo.ReconnectJitter(0, 0),
+		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			if err != nil { // nil: closed at the test's end
+				tr.noteLost("disconnected", err)
+			}
+		}),
+		natsgo.ErrorHandler(func(_ *natsgo.Conn, _ *natsgo.Subscription, err error) { tr.noteLost("error", err) }))
 	if err != nil {
 		tb.Fatalf("checktest: connect %s: %v", url, err)
 	}

@@ -1,6 +1,7 @@
 package checktest
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,25 @@ type Truth struct {
 	runs   map[string][]*run // by symbol, in the order they started
 	counts map[string]int    // runs per symbol and epoch: sym + " " + epoch
 	syncs  []func() error    // Sync's waits, one per subscription
+	// lost is what the truth's NATS connections reported that may have
+	// cost it ticks the gateways got (a disconnect, a slow consumer), with
+	// when: a tick "never published" near one is the truth's loss.
+	lost []string
+}
+
+// noteLost records a connection event that may have cost the truth ticks.
+func (tr *Truth) noteLost(what string, err error) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.lost = append(tr.lost, fmt.Sprintf("%s %s: %v", time.Now().Format("15:04:05.000"), what, err))
+}
+
+// Lost is what the truth's NATS connections reported that may have cost
+// it ticks, oldest first; none on a clean run.
+func (tr *Truth) Lost() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]string(nil), tr.lost...)
 }
 
 // NewTruth returns an empty Truth.
