@@ -26,6 +26,7 @@ type statusState struct {
 	seen     uint64      // the epoch's last status seq from the feed
 	ticked   bool        // the symbol has ticked this epoch
 	stale    bool        // the gateway's view: open, but no tick for StaleAfter
+	watched  bool        // on the stale check's list (staleCheck.watched)
 	activeAt int64       // wall time (Unix ns) of the last tick or feed status: the stale check counts from it
 	// ts is the time on the wire of the status now; snapRef is where it
 	// was last encoded in the shard's arena, shared while still there
@@ -35,8 +36,9 @@ type statusState struct {
 	snapOK  bool
 }
 
-// reset forgets the status, for a new epoch.
-func (st *statusState) reset() { *st = statusState{activeAt: st.activeAt} }
+// reset forgets the status, for a new epoch; the symbol stays on the
+// stale check's list, if it is, until its next walk.
+func (st *statusState) reset() { *st = statusState{activeAt: st.activeAt, watched: st.watched} }
 
 // snapshot is the status now as a message, nil before the symbol has
 // one. tp is the status topic. The caller holds shard.mu.
@@ -86,7 +88,7 @@ func (s *shard) publishStatus(sym *symbol, in *feed.Status, now int64) {
 	st.feed.Symbol, st.feed.Epoch = "", "" // kept: status, reason, seq
 	s.sendStatus(sym, in.TS, in.TS+sym.lag)
 	if st.open() {
-		s.stale.watch(now)
+		s.stale.add(sym, now)
 	}
 }
 
@@ -105,7 +107,7 @@ func (s *shard) tickStatus(sym *symbol, ts, now int64) {
 		s.sendStatus(sym, ts, 0)
 	}
 	if st.open() {
-		s.stale.watch(now)
+		s.stale.add(sym, now)
 	}
 }
 

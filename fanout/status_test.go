@@ -143,3 +143,42 @@ func TestStaleStatus(t *testing.T) {
 		expectStatuses(t, twin, "open/0", "stale/0", "open/0")
 	})
 }
+
+// TestStaleCheckWalksWatched: the stale check keeps only the symbols that
+// are open and not stale, so what it walks follows the ticks, not the
+// listings: of 1,000 listed symbols the two that tick are on its list;
+// once stale they leave it, and a tick brings one back.
+func TestStaleCheckWalksWatched(t *testing.T) {
+	t.Parallel()
+	syms := make([]string, 1000)
+	for i := range syms {
+		syms[i] = fmt.Sprintf("S%03d", i)
+	}
+	e, _ := newEngine(t, Config{Shards: 1, StaleAfter: 10 * time.Second}, syms...)
+	s := e.shards[0]
+	at := int64(time.Hour)
+	tick := func(sym string, seq uint64) {
+		tk := testTick(sym, seq)
+		tk.TS = at
+		s.deliver([]inTick{{sym: e.lookup(sym), tick: tk}}, at)
+	}
+	tick("S000", 1)
+	tick("S001", 1)
+	if n := len(s.stale.watched); n != 2 {
+		t.Fatalf("after two symbols ticked the stale check watches %d, want 2", n)
+	}
+	at += int64(11 * time.Second)
+	s.flushDue(at)
+	for _, sym := range []string{"S000", "S001"} {
+		if st := e.lookup(sym).status.current(); st != feed.StatusStale {
+			t.Fatalf("%s is %q after 11 s without a tick, want stale", sym, st)
+		}
+	}
+	if n := len(s.stale.watched); n != 0 {
+		t.Fatalf("with both stale the stale check watches %d, want none", n)
+	}
+	tick("S000", 2)
+	if n, st := len(s.stale.watched), e.lookup("S000").status.current(); n != 1 || st != feed.StatusOpen {
+		t.Fatalf("after S000 ticked again: watched %d, status %q; want 1, open", n, st)
+	}
+}
