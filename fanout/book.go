@@ -58,8 +58,7 @@ func (sym *symbol) bookOf() *bookState {
 		sym.book = new(bookState)
 		sym.topic(Book)
 		s := sym.shard
-		s.budget.add(keptSymbols, bookStateBytes(s.depth))
-		s.budget.fits(&s.t, 0, always)
+		s.budget.own(&s.t, bookStateBytes(s.depth))
 	}
 	return sym.book
 }

@@ -16,8 +16,9 @@ import (
 // topics, forming bars, status, book and table entry), so what the engine
 // holds grows with the budget, not with the number of symbols. A listing
 // takes its symbol's bytes from the history of the least recently
-// subscribed topics, as a growing ring does. What is kept is fixed-size records in
-// arrays the budget sizes, so the bytes counted are the bytes allocated:
+// subscribed topics, as a growing ring does (budget.own). What is kept is
+// fixed-size records in arrays the budget sizes, so the bytes counted are
+// the bytes allocated:
 // a ring's capacity times its element size. A book's messages vary in
 // size, so a book topic keeps their bytes too, in a log of blocks it lets
 // go as its records leave (booklog.go), counted as it allocates them; and
@@ -89,9 +90,8 @@ const tableEntryBytes = 48
 // anything is kept for it: its symbol and its ticks and bar topics in
 // each tier (tiers is 2 with a delayed tier), its name and its entry in
 // the table. Rate-class and progress state is made by subscriptions and is
-// theirs.
-// BenchmarkListedSymbolMemory measures it; TestSymbolBytesMeasured holds
-// it to the heap.
+// theirs. BenchmarkListedSymbolMemory measures it; TestSymbolBytesMeasured
+// holds it to the heap.
 func symbolBytes(name string, tiers int) int64 {
 	tier := int64(unsafe.Sizeof(symbol{})) + numEager*topicBytes
 	return int64(tiers)*tier + int64(len(name)) + tableEntryBytes
@@ -138,6 +138,17 @@ func (b *budget) fits(t *tally, delta int64, rank uint64) bool {
 		b.shrink(t, tp, max(min(c-int(need), c/2), tp.floor()))
 	}
 	return true
+}
+
+// own counts n more bytes (or fewer, n < 0) of a listed symbol's own
+// state, releasing any history, least recent first, to fit more: a
+// symbol's state is what it is, so it is counted whatever the share. The
+// caller holds shard.mu.
+func (b *budget) own(t *tally, n int64) {
+	b.add(keptSymbols, n)
+	if n > 0 {
+		b.fits(t, 0, always)
+	}
 }
 
 // add counts delta bytes more (or fewer) of kind. The caller holds

@@ -55,7 +55,7 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 				continue
 			}
 			if Stream(st).lazy() {
-				s.budget.add(keptSymbols, -topicBytes)
+				s.budget.own(&s.t, -topicBytes)
 			}
 			removed += s.dropSubscribers(tp, why)
 			s.budget.release(tp)
@@ -63,11 +63,11 @@ func (s *shard) retire(sym *symbol, why retireReason) {
 		}
 		clear(tier.bars[:])
 		if tier.book != nil {
-			s.budget.add(keptSymbols, -bookStateBytes(s.depth))
+			s.budget.own(&s.t, -bookStateBytes(s.depth))
 		}
 		tier.book, tier.status = nil, statusState{}
 	}
-	s.budget.add(keptSymbols, -symbolBytes(sym.name, sym.tiers()))
+	s.budget.own(&s.t, -symbolBytes(sym.name, sym.tiers()))
 	if sym.delayed != nil {
 		s.delay.release(&s.budget, sym.idx)
 	}

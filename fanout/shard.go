@@ -129,8 +129,7 @@ func (s *shard) add(sym *symbol, now int64) {
 		s.delay.add(sym.delayed)
 	}
 	s.idle.added(now)
-	s.budget.add(keptSymbols, symbolBytes(sym.name, sym.tiers()))
-	s.budget.fits(&s.t, 0, always)
+	s.budget.own(&s.t, symbolBytes(sym.name, sym.tiers()))
 }
 
 // take makes sym, the symbol in came for, one of the shard's, and

@@ -332,7 +332,7 @@ func (e *Engine) subscriptionOf(c *Client, st Stream, name string) *subscription
 	}
 	sym.shard.mu.Unlock()
 	for _, tp := range tiers {
-		if sub, ok := c.subs[tp]; ok && tp != nil {
+		if sub, ok := c.subs[tp]; ok { // a nil tp, never made, is in no client's subs
 			return sub
 		}
 	}

@@ -102,8 +102,7 @@ func (sym *symbol) topic(st Stream) *topic {
 		tp.lastSeq = sym.status.feed.Seq // as sendStatus would have left it
 	}
 	sym.topics[st] = tp
-	s.budget.add(keptSymbols, topicBytes)
-	s.budget.fits(&s.t, 0, always)
+	s.budget.own(&s.t, topicBytes)
 	return tp
 }
 
