@@ -26,6 +26,17 @@ func getDetail(t *testing.T, tg *testGateway) []map[string]any {
 	return out
 }
 
+// checkPrevCloses fails t unless every /symbols?detail=1 entry of tg has a
+// previous close, as its listing gave it.
+func checkPrevCloses(t *testing.T, tg *testGateway) {
+	t.Helper()
+	for _, d := range getDetail(t, tg) {
+		if pc, ok := d["prev_close"].(float64); !ok || pc <= 0 {
+			t.Fatalf("/symbols?detail=1 entry %v, want the previous close its listing gave", d)
+		}
+	}
+}
+
 // TestSymbolsDetail checks the simulator's previous closes are served, one
 // per symbol in /symbols order, and plain /symbols stays a list of names.
 func TestSymbolsDetail(t *testing.T) {

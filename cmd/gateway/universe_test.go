@@ -314,11 +314,7 @@ func TestJetStreamUniverseLateGateway(t *testing.T) {
 	late := startGateway(t, cfg)
 	waitSymbols(t, want, late)
 	for _, tg := range []*testGateway{early, late} {
-		for _, d := range getDetail(t, tg) {
-			if pc, ok := d["prev_close"].(float64); !ok || pc <= 0 {
-				t.Fatalf("/symbols?detail=1 entry %v, want the previous close the publisher listed", d)
-			}
-		}
+		checkPrevCloses(t, tg)
 	}
 }
 
@@ -339,11 +335,7 @@ func TestSimChurnRetires(t *testing.T) {
 		}
 		return nil
 	})
-	for _, d := range getDetail(t, tg) {
-		if pc, ok := d["prev_close"].(float64); !ok || pc <= 0 {
-			t.Fatalf("/symbols?detail=1 entry %v, want a previous close", d)
-		}
-	}
+	checkPrevCloses(t, tg)
 }
 
 // TestSSERetired follows a delisting on an event stream: the retired notice
