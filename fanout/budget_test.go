@@ -524,7 +524,7 @@ func TestListingsTakeRoomFromHistory(t *testing.T) {
 	var added []string
 	for i := 0; held("A") > 1; i++ {
 		name := fmt.Sprintf("N%02d", i)
-		sym, why := f.e.listOne(name)
+		sym, why := f.e.listOne(name, 0)
 		if sym == nil {
 			t.Fatalf("%s refused: %s", name, why)
 		}

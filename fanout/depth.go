@@ -92,7 +92,7 @@ func (f depthFree) put(d *inDepth) {
 // symbol not listed lists it, as a tick does, or is dropped and counted
 // if the universe refuses it.
 func (e *Engine) PublishBook(b feed.Book) {
-	sym := e.listFor(b.Symbol, feed.KindBook)
+	sym := e.listFor(b.Symbol, feed.KindBook, 0)
 	if sym == nil {
 		return
 	}
@@ -106,7 +106,7 @@ func (e *Engine) PublishBook(b feed.Book) {
 // PublishStatus hands st to its symbol's shard, behind the symbol's ticks
 // before it. It implements feed.DepthSink, as PublishBook.
 func (e *Engine) PublishStatus(st feed.Status) {
-	sym := e.listFor(st.Symbol, feed.KindStatus)
+	sym := e.listFor(st.Symbol, feed.KindStatus, 0)
 	if sym == nil {
 		return
 	}

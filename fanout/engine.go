@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"math"
+
 	"regexp"
 	"runtime"
 	"sync"
@@ -193,8 +193,7 @@ func (e *Engine) listUniverse(universe []feed.Listing) error {
 		case e.cfg.Pattern != nil && !e.cfg.Pattern.MatchString(l.Symbol):
 			return fmt.Errorf("fanout: symbol %q does not match the pattern %s", l.Symbol, e.cfg.Pattern)
 		}
-		sym := e.newListing(l.Symbol)
-		sym.prevClose.Store(math.Float64bits(l.PrevClose))
+		sym := e.newListing(l.Symbol, l.PrevClose)
 		sym.shard.add(sym, time.Now().UnixNano())
 		t.base[l.Symbol] = sym
 		t.order = append(t.order, sym)
@@ -231,7 +230,7 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Publish(t feed.Tick) {
 	sym := e.lookup(t.Symbol) // inline here: listFor's call costs every tick 20 instructions
 	if sym == nil {
-		if sym = e.listFor(t.Symbol, feed.KindTick); sym == nil {
+		if sym = e.listFor(t.Symbol, feed.KindTick, 0); sym == nil {
 			return
 		}
 	}

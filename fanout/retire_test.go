@@ -32,7 +32,7 @@ func (f *depthFixture) depth(sym string, d *inDepth) {
 	f.t.Helper()
 	s := f.e.lookup(sym)
 	if s == nil {
-		if s = f.e.listFor(sym, d.fed()); s == nil {
+		if s = f.e.listFor(sym, d.fed(), 0); s == nil {
 			f.t.Fatalf("%s refused", sym)
 		}
 	}

@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -144,7 +145,11 @@ func (s *shard) take(sym *symbol, in *inTick, now int64) *symbol {
 		if in.op == opDelist {
 			return nil
 		}
-		cur, why := s.e.listOne(sym.name)
+		var prevClose float64 // a listing's was set on sym: the new listing keeps it
+		if in.op == opList {
+			prevClose = math.Float64frombits(sym.prevClose.Load())
+		}
+		cur, why := s.e.listOne(sym.name, prevClose)
 		if cur == nil {
 			s.t.refused[in.fed()][why]++
 			if in.depth != nil {

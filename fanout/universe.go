@@ -111,11 +111,11 @@ func mergeAt(n int) int { return max(minMergeAt, 4*int(math.Sqrt(float64(n)))) }
 // lookup returns the live realtime symbol named name, or nil.
 func (e *Engine) lookup(name string) *symbol { return e.u.tab.Load().get(name) }
 
-// listOne returns the live symbol named name, listing it if it is not,
-// and why not if it may not be: it is outside the pattern, or the
-// universe is full. A symbol listed here is not yet on its shard's list:
+// listOne returns the live symbol named name, listing it with prevClose
+// (0 for none) if it is not, and why not if it may not be: it is outside
+// the pattern, or the universe is full. A symbol listed here is not yet on its shard's list:
 // the shard adds it when the first message about it comes (shard.add).
-func (e *Engine) listOne(name string) (*symbol, refusal) {
+func (e *Engine) listOne(name string, prevClose float64) (*symbol, refusal) {
 	u := &e.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -129,7 +129,7 @@ func (e *Engine) listOne(name string) (*symbol, refusal) {
 	case u.live.Load() >= int64(e.cfg.MaxSymbols):
 		return nil, refusedMax
 	}
-	sym := e.newListing(name)
+	sym := e.newListing(name, prevClose)
 	next := &table{base: t.base, recent: maps.Clone(t.recent), order: append(t.order, sym)}
 	if next.recent == nil {
 		next.recent = make(map[string]*symbol, 1)
@@ -143,12 +143,13 @@ func (e *Engine) listOne(name string) (*symbol, refusal) {
 
 // listFor is the symbol a message of kind k from the feed names, for the
 // feed's goroutine: the live one, without a lock, or else listOne's, newly
-// listed; nil, the message counted as refused, if the universe refuses it.
-func (e *Engine) listFor(name string, k feed.Kind) *symbol {
+// listed with prevClose; nil, the message counted as refused, if the
+// universe refuses it.
+func (e *Engine) listFor(name string, k feed.Kind, prevClose float64) *symbol {
 	if sym := e.lookup(name); sym != nil {
 		return sym
 	}
-	sym, why := e.listOne(name)
+	sym, why := e.listOne(name, prevClose)
 	if sym == nil {
 		e.metrics.refused[k][why].Inc()
 	}
@@ -156,11 +157,13 @@ func (e *Engine) listFor(name string, k feed.Kind) *symbol {
 }
 
 // newListing makes name's symbol (and its delayed twin), with the next
-// id. The caller holds universe.mu.
-func (e *Engine) newListing(name string) *symbol {
+// id and prevClose, before anyone can look it up. The caller holds
+// universe.mu.
+func (e *Engine) newListing(name string, prevClose float64) *symbol {
 	e.u.nextID++
 	sym := e.newSymbol(name, e.shards[shardOf(name, len(e.shards))], false)
 	sym.id = e.u.nextID
+	sym.prevClose.Store(math.Float64bits(prevClose))
 	if e.cfg.Delay > 0 {
 		sym.delayed = e.newSymbol(name, sym.shard, true)
 		sym.delayed.id = sym.id
@@ -276,7 +279,8 @@ func (e *Engine) List(l feed.Listing) {
 		e.send(inTick{sym: sym, op: opDelist})
 		return
 	case sym == nil:
-		if sym = e.listFor(l.Symbol, feed.KindListing); sym == nil {
+		// Listed with its previous close, so /symbols never shows it without.
+		if sym = e.listFor(l.Symbol, feed.KindListing, l.PrevClose); sym == nil {
 			return
 		}
 	}

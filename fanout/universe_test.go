@@ -38,7 +38,7 @@ func (f *universeFixture) tick(tk feed.Tick) {
 	sym := f.e.lookup(tk.Symbol)
 	if sym == nil {
 		var why refusal
-		if sym, why = f.e.listOne(tk.Symbol); sym == nil {
+		if sym, why = f.e.listOne(tk.Symbol, 0); sym == nil {
 			f.t.Fatalf("%s refused: %s", tk.Symbol, why)
 		}
 	}
@@ -98,6 +98,42 @@ func TestListedByFirstTickOrListing(t *testing.T) {
 	}
 	checkCounter(t, e.metrics.listed, 2)
 	checkGauge(t, reg, "tickgate_universe_symbols", 2)
+}
+
+// TestListingCarriesPrevClose: a symbol a listing makes is never seen
+// without the listing's previous close, not even while it is being
+// listed; and a listing that meets its symbol's retirement on the way to
+// the shard gives the new listing its previous close.
+func TestListingCarriesPrevClose(t *testing.T) {
+	t.Parallel()
+	e, _ := startEngine(t, Config{Shards: 2})
+	const n = 2000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			e.List(feed.Listing{Symbol: fmt.Sprintf("L%04d", i), PrevClose: 10})
+		}
+	}()
+	for seen := 0; seen < n; {
+		infos := e.Find("", 0, nil)
+		for _, info := range infos {
+			if info.PrevClose != 10 {
+				t.Fatalf("%s listed with prev close 10 is seen with %v", info.Name, info.PrevClose)
+			}
+		}
+		seen = len(infos)
+	}
+	<-done
+
+	f := newUniverseFixture(t, Config{}, "IPO")
+	s := f.e.lookup("IPO")
+	f.e.List(feed.Listing{Symbol: "IPO", PrevClose: 9.5}) // sets it on s, and queues the listing
+	f.deliver(inTick{sym: s, op: opDelist})               // a delisting queued before it
+	f.deliver(inTick{sym: s, op: opList})
+	if info, ok := f.e.Info("IPO"); !ok || info.PrevClose != 9.5 {
+		t.Fatalf("relisted past its retirement: Info(IPO) = %+v, %v, want prev close 9.5", info, ok)
+	}
 }
 
 func TestUniverseBounds(t *testing.T) {
@@ -390,7 +426,7 @@ func BenchmarkListing(b *testing.B) {
 						if all {
 							e.u.tab.Store(&table{base: maps.Clone(e.u.tab.Load().base), order: base.order})
 						}
-						if sym, _ := e.listOne(fmt.Sprintf("N%04d", i)); sym == nil {
+						if sym, _ := e.listOne(fmt.Sprintf("N%04d", i), 0); sym == nil {
 							b.Fatal("refused")
 						}
 					}
