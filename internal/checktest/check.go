@@ -82,6 +82,7 @@ type state struct {
 	sinceOK   bool  // the truth knew it
 	sinceBarT int64
 	told      bool // the recovered answer was already found false
+	down      bool // the recovered answer came while its connection's feed was down
 	gap       [2]uint64
 	gapSet    bool
 }
@@ -94,15 +95,18 @@ type checker struct {
 	st      map[topic]*state
 	pending map[int64]*request
 	since   map[int64]map[string]state // positions at the time of each request
+	down    map[int]bool               // connections told feed_down and not yet feed_up
 }
 
-// Check classifies every message the session got so far against tr.
+// Check classifies every message the session got so far against tr: of
+// a truth recorded from NATS, every message it got before tr's last Sync
+// began (Sync).
 func (s *Session) Check(tr *Truth) Report {
-	return check(tr, s.name, s.snapshot())
+	return check(tr, s.name, s.snapshot(tr.syncedAt()))
 }
 
 func check(tr *Truth, name string, events []event) Report {
-	c := &checker{tr: tr, name: name, st: map[topic]*state{}, pending: map[int64]*request{}, since: map[int64]map[string]state{}}
+	c := &checker{tr: tr, name: name, st: map[topic]*state{}, pending: map[int64]*request{}, since: map[int64]map[string]state{}, down: map[int]bool{}}
 	for _, e := range events {
 		switch {
 		case e.sent != nil:
@@ -177,7 +181,7 @@ func (c *checker) subscribed(e event) {
 			continue
 		}
 		st.want, st.since, st.sinceOK, st.sinceBarT = wantRecovered, pos.last, pos.known, pos.barT
-		st.conn, st.seq = e.conn, pos.seq
+		st.conn, st.seq, st.down = e.conn, pos.seq, c.down[e.conn]
 		if stream == "ticks" {
 			c.judgeSince(e, st, sym)
 		}
@@ -186,9 +190,14 @@ func (c *checker) subscribed(e event) {
 
 // judgeSince finds a recovered tick answer false, when it is, from what
 // the truth knew at the answer: a position of a replaced run, or a hole
-// after it.
+// after it. An answer given while the connection's feed was down is held
+// only to what the gateway had: it told the client it may be missing
+// ticks, so a hole the feed had not brought yet must be told by a gap
+// notice when it comes (tick).
 func (c *checker) judgeSince(e event, st *state, sym string) {
 	switch {
+	case st.down && st.sinceOK:
+		return
 	case !st.sinceOK:
 		c.problem(e.at, "%s recovered from seq %d, a tick the truth never saw", sym, st.seq)
 	case c.tr.replacedBy(sym, st.since.Run, e.at, Slack) != "":
@@ -208,6 +217,10 @@ func (c *checker) notice(e event) {
 	m := e.msg
 	st := c.state(topic{streamOf(*m), m.Sym})
 	switch m.Code {
+	case "feed_down":
+		c.down[e.conn] = true
+	case "feed_up":
+		c.down[e.conn] = false
 	case "gap":
 		c.r.GapNotices++
 		st.gap, st.gapSet = [2]uint64{e.w.From, e.w.To}, true

@@ -134,6 +134,37 @@ func TestCheck(t *testing.T) {
 			r.got(21, 2, `{"type":"subscribed","id":1,"stream":"ticks","symbols":["AAPL"],"recovered":["AAPL"],"snapshot":[]}`)
 			r.ticks(21, 2, run1, 9, 10)
 		}, Report{Ticks: 6, Recovered: 1, FalseRecovered: 1, HiddenGaps: 0}},
+		{"recovered while the feed was down, the hole told after", func(tr *Truth, r *recorder) {
+			publish(tr, "a", run1, 1, 4, 0)
+			publish(tr, "a", run1, 9, 10, 10)
+			r.ticks(5, 1, run1, 1, 4)
+			r.resubscribe(20, "ticks")
+			r.got(21, 2, `{"type":"notice","code":"feed_down","msg":"down"}`)
+			r.got(21, 2, `{"type":"subscribed","id":1,"stream":"ticks","symbols":["AAPL"],"recovered":["AAPL"],"snapshot":[]}`)
+			r.got(30, 2, `{"type":"notice","code":"gap","sym":"AAPL","from":5,"to":8}`)
+			r.ticks(30, 2, run1, 9, 10)
+			r.got(30, 2, `{"type":"notice","code":"feed_up"}`)
+		}, Report{Ticks: 6, Recovered: 1, GapNotices: 1}},
+		{"recovered while the feed was down, the hole not told", func(tr *Truth, r *recorder) {
+			publish(tr, "a", run1, 1, 4, 0)
+			publish(tr, "a", run1, 9, 10, 10)
+			r.ticks(5, 1, run1, 1, 4)
+			r.resubscribe(20, "ticks")
+			r.got(21, 2, `{"type":"notice","code":"feed_down","msg":"down"}`)
+			r.got(21, 2, `{"type":"subscribed","id":1,"stream":"ticks","symbols":["AAPL"],"recovered":["AAPL"],"snapshot":[]}`)
+			r.ticks(30, 2, run1, 9, 10)
+		}, Report{Ticks: 6, Recovered: 1, FalseRecovered: 1}},
+		{"recovered over a hole with the feed up, told after", func(tr *Truth, r *recorder) {
+			publish(tr, "a", run1, 1, 4, 0)
+			publish(tr, "a", run1, 9, 10, 10)
+			r.ticks(5, 1, run1, 1, 4)
+			r.got(6, 1, `{"type":"notice","code":"feed_down","msg":"down"}`)
+			r.got(7, 1, `{"type":"notice","code":"feed_up"}`)
+			r.resubscribe(20, "ticks")
+			r.got(21, 2, `{"type":"subscribed","id":1,"stream":"ticks","symbols":["AAPL"],"recovered":["AAPL"],"snapshot":[]}`)
+			r.got(30, 2, `{"type":"notice","code":"gap","sym":"AAPL","from":5,"to":8}`)
+			r.ticks(30, 2, run1, 9, 10)
+		}, Report{Ticks: 6, Recovered: 1, FalseRecovered: 1, GapNotices: 1}},
 		{"recovered into another run", func(tr *Truth, r *recorder) {
 			// A sim gateway restarted with the same seed: its seqs pass the
 			// client's, under another run.
@@ -236,5 +267,30 @@ func TestLag(t *testing.T) {
 	}
 	if got := r.s.Check(tr); got.Faults() != 0 || got.Resets != 1 {
 		t.Errorf("%s", got)
+	}
+}
+
+// TestCheckBeforeSync: a tick a session got after the truth's last Sync
+// began may not have reached the truth yet, so it is not judged; without
+// a Sync every message is.
+func TestCheckBeforeSync(t *testing.T) {
+	const run = 1_000_000
+	synced, unsynced := NewTruth(), NewTruth()
+	publish(synced, "", run, 1, 3, 0)
+	publish(unsynced, "", run, 1, 3, 0)
+	r := newRecorder(t)
+	r.ticks(10, 1, run, 1, 3)
+	synced.Sync(t)
+	tk := tickOf("", 4, run) // not in either truth (yet)
+	m, err := wstest.Decode(tk.AppendJSON(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.s.record(time.Now(), 1, m)
+	if got := r.s.Check(synced); got.Faults() != 0 || got.Ticks != 3 {
+		t.Errorf("after Sync: %s, want the 3 ticks got before it judged, none after", got)
+	}
+	if got := r.s.Check(unsynced); got.Unknown != 1 || got.Ticks != 4 {
+		t.Errorf("with no Sync: %s, want all 4 ticks judged, 1 unknown", got)
 	}
 }

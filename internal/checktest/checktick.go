@@ -15,7 +15,10 @@ func (c *checker) tick(e event) {
 	}
 	switch {
 	case st.want == wantRecovered:
-		if !st.told && !(known && st.sinceOK && x.Run == st.since.Run && x.Tick.Seq == st.since.Tick.Seq+1) {
+		// Answered while the feed was down, a hole the feed brought later
+		// must be told (judgeSince).
+		next := x.Tick.Seq == st.since.Tick.Seq+1 || st.down && c.told(st, m.Seq, m.N)
+		if !st.told && !(known && st.sinceOK && x.Run == st.since.Run && next) {
 			c.r.FalseRecovered++
 			c.problem(e.at, "%s recovered from seq %d (run %s), then seq %d (%s)", m.Sym, st.seq, st.since.Run, m.Seq, runOf(x, known))
 		}

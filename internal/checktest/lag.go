@@ -11,7 +11,7 @@ import (
 // session got no such tick of by now counts from that first tick to now,
 // and is named in the description.
 func (s *Session) Lag(tr *Truth, at time.Time, syms []string) (worst time.Duration, desc string) {
-	events := s.snapshot()
+	events := s.snapshot(time.Time{})
 	now := time.Now()
 	for _, sym := range syms {
 		first, ok := tr.firstAfter(sym, at)

@@ -73,9 +73,12 @@ func caughtUp(nc *natsgo.Conn, sub *natsgo.Subscription, handled *atomic.Int64) 
 
 // Sync waits until the truth has every tick the NATS servers it is
 // subscribed to had sent it when Sync was called: every tick a gateway
-// delivered before then. Check a session's record after it.
+// delivered before then. Check a session's record after it: it judges the
+// messages the session got before the last Sync began, as a tick a
+// session gets after that may not have reached the truth yet.
 func (tr *Truth) Sync(tb testing.TB) {
 	tb.Helper()
+	began := time.Now()
 	tr.mu.Lock()
 	syncs := tr.syncs
 	tr.mu.Unlock()
@@ -84,4 +87,7 @@ func (tr *Truth) Sync(tb testing.TB) {
 			tb.Fatal(err)
 		}
 	}
+	tr.mu.Lock()
+	tr.synced = began
+	tr.mu.Unlock()
 }

@@ -203,9 +203,17 @@ func (s *Session) Notices(code string) int {
 	return s.notice[code]
 }
 
-// snapshot returns the session's events so far.
-func (s *Session) snapshot() []event {
+// snapshot returns the session's events so far or, with a non-zero
+// before, those up to the first recorded at or after it.
+func (s *Session) snapshot(before time.Time) []event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]event(nil), s.events...)
+	n := len(s.events)
+	for i, e := range s.events {
+		if !before.IsZero() && !e.at.Before(before) {
+			n = i
+			break
+		}
+	}
+	return append([]event(nil), s.events[:n]...)
 }

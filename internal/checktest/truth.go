@@ -46,6 +46,9 @@ type Truth struct {
 	runs   map[string][]*run // by symbol, in the order they started
 	counts map[string]int    // runs per symbol and epoch: sym + " " + epoch
 	syncs  []func() error    // Sync's waits, one per subscription
+	// synced is when the last Sync began: the truth has every tick a
+	// gateway delivered before it, and Check judges only what came then.
+	synced time.Time
 	// lost is what the truth's NATS connections reported that may have
 	// cost it ticks the gateways got (a disconnect, a slow consumer), with
 	// when: a tick "never published" near one is the truth's loss.
@@ -240,4 +243,11 @@ func (tr *Truth) TicksAfter(sym string, at time.Time) int {
 		}
 	}
 	return n
+}
+
+// syncedAt returns when the last Sync began, or the zero time.
+func (tr *Truth) syncedAt() time.Time {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.synced
 }
