@@ -104,17 +104,10 @@ func (s *Server) releaseConnSlot(c connSlot) {
 	s.conns.Add(-1)
 }
 
-// Authorize checks r's token for an HTTP endpoint such as /symbols. With
-// no Verifier it allows everything. A missing or bad token gets a 401 with
-// a JSON body naming the reason, written here, and ok false.
-func (s *Server) Authorize(w http.ResponseWriter, r *http.Request) (g *Grant, ok bool) {
-	return s.authorize(w, r, false)
-}
-
 // authorize is the one token check of an HTTP request. It returns the
 // grant, or nil when there is no Verifier, or when the request has no
 // token and mayFollow says it can still come as the first message (a /ws
-// request). A bad token, or a missing one that cannot follow, gets a 401
+// request; /sse and /symbols take none after the request). A bad token, or a missing one that cannot follow, gets a 401
 // with a JSON body naming the reason, written here, and ok false.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, mayFollow bool) (g *Grant, ok bool) {
 	if s.cfg.Verifier == nil {

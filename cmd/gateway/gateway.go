@@ -148,7 +148,7 @@ func (g *gateway) handler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.HandleFunc("GET /symbols", g.serveSymbols)
+	mux.HandleFunc("GET /symbols", g.clients.ServeSymbols)
 	client := jsclient.Handler(g.cfg.Server.JSClientOrigins)
 	mux.Handle("GET /tickgate.js", client)
 	mux.Handle("GET /tickgate/", client)

@@ -22,7 +22,7 @@ func BenchmarkSymbols(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					w := httptest.NewRecorder()
-					gw.serveSymbols(w, httptest.NewRequest("GET", "/symbols?"+q, nil))
+					gw.clients.ServeSymbols(w, httptest.NewRequest("GET", "/symbols?"+q, nil))
 					if w.Code != 200 {
 						b.Fatal(w.Code)
 					}

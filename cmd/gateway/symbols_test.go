@@ -131,7 +131,7 @@ func TestSymbolsSearch(t *testing.T) {
 	if len(detail) != 2 || detail[0]["sym"] != "MSFT" || detail[1]["sym"] != "AAPL" || detail[0]["prev_close"] == nil {
 		t.Fatalf("/symbols?detail=1&symbols=MSFT,NOPE,AAPL,MSFT = %v, want MSFT then AAPL, with closes", detail)
 	}
-	many := strings.Repeat("AAPL,", maxSymbolsParam+1)
+	many := strings.Repeat("AAPL,", 1001) // docs/protocol.md: at most 1,000 names
 	for _, bad := range []string{"limit=0", "limit=x", "limit=-3", "q=A&symbols=AAPL", "symbols=" + many} {
 		getJSON(t, tg.url+"/symbols?"+bad, http.StatusBadRequest, nil)
 	}

@@ -1,4 +1,4 @@
-package main
+package subscribe
 
 import (
 	"encoding/json"
@@ -51,15 +51,15 @@ func parseSymbolQuery(r *http.Request) (symbolQuery, error) {
 	return q, nil
 }
 
-// serveSymbols answers GET /symbols (docs/protocol.md): the symbols the
-// gateway carries, in listing order, or those of ?q= (in listing order)
+// ServeSymbols answers GET /symbols (docs/protocol.md): the symbols the
+// engine carries, in listing order, or those of ?q= (in listing order)
 // or ?symbols= (in the order asked, each once, the ones carried), at most
 // ?limit=, with ?detail=1 each one's previous close; with auth on,
 // only those the request's token is entitled to (a missing or bad token:
 // 401). It costs O(symbols) at most: the engine's table is scanned once,
 // without a lock, and stops at the limit.
-func (g *gateway) serveSymbols(w http.ResponseWriter, r *http.Request) {
-	grant, ok := g.clients.Authorize(w, r)
+func (s *Server) ServeSymbols(w http.ResponseWriter, r *http.Request) {
+	grant, ok := s.authorize(w, r, false)
 	if !ok {
 		return
 	}
@@ -72,7 +72,7 @@ func (g *gateway) serveSymbols(w http.ResponseWriter, r *http.Request) {
 	if grant != nil {
 		keep = grant.Allows
 	}
-	infos := g.findSymbols(q, keep)
+	infos := s.findSymbols(q, keep)
 	w.Header().Set("Content-Type", "application/json")
 	if q.Detail {
 		json.NewEncoder(w).Encode(details(infos))
@@ -86,9 +86,9 @@ func (g *gateway) serveSymbols(w http.ResponseWriter, r *http.Request) {
 }
 
 // findSymbols is what q finds among the symbols keep (nil: all) keeps.
-func (g *gateway) findSymbols(q symbolQuery, keep func(string) bool) []fanout.SymbolInfo {
+func (s *Server) findSymbols(q symbolQuery, keep func(string) bool) []fanout.SymbolInfo {
 	if q.Names == nil {
-		return g.engine.Find(q.Prefix, q.Limit, keep)
+		return s.engine.Find(q.Prefix, q.Limit, keep)
 	}
 	var out []fanout.SymbolInfo
 	seen := make(map[string]bool, len(q.Names))
@@ -96,7 +96,7 @@ func (g *gateway) findSymbols(q symbolQuery, keep func(string) bool) []fanout.Sy
 		if q.Limit > 0 && len(out) == q.Limit {
 			break
 		}
-		if info, ok := g.engine.Info(name); ok && !seen[name] && (keep == nil || keep(name)) {
+		if info, ok := s.engine.Info(name); ok && !seen[name] && (keep == nil || keep(name)) {
 			seen[name] = true
 			out = append(out, info)
 		}
