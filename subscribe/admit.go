@@ -104,11 +104,12 @@ func (s *Server) releaseConnSlot(c connSlot) {
 	s.conns.Add(-1)
 }
 
-// authorize is the one token check of an HTTP request. It returns the
-// grant, or nil when there is no Verifier, or when the request has no
-// token and mayFollow says it can still come as the first message (a /ws
-// request; /sse and /symbols take none after the request). A bad token, or a missing one that cannot follow, gets a 401
-// with a JSON body naming the reason, written here, and ok false.
+// authorize is the one token check of an HTTP request: /ws, /sse and
+// /symbols. It returns the grant, or nil when there is no Verifier, or
+// when the request has no token and mayFollow says it can still come as
+// the first message (a /ws request). A bad token, or a missing one that
+// cannot follow, gets a 401 with a JSON body naming the reason, written
+// here, and ok false.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, mayFollow bool) (g *Grant, ok bool) {
 	if s.cfg.Verifier == nil {
 		return nil, true
