@@ -3,6 +3,7 @@ package checktest
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -208,12 +209,9 @@ func (s *Session) Notices(code string) int {
 func (s *Session) snapshot(before time.Time) []event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := len(s.events)
-	for i, e := range s.events {
-		if !before.IsZero() && !e.at.Before(before) {
-			n = i
-			break
-		}
+	events := s.events
+	if i := slices.IndexFunc(events, func(e event) bool { return !e.at.Before(before) }); !before.IsZero() && i >= 0 {
+		events = events[:i]
 	}
-	return append([]event(nil), s.events[:n]...)
+	return slices.Clone(events)
 }
