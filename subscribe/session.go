@@ -94,8 +94,16 @@ func (s *session) end(read CloseReason) {
 	s.releaseGrant()
 	<-s.closed
 	reason := reasonOf(s.client.Cause())
-	s.srv.metrics.disconnects[s.kind][reason].Inc()
+	if reason == ReasonClientClosed {
+		// A write that failed first saw only the connection go (after a
+		// framing error coder/websocket closes it itself): the read side
+		// knows why.
+		reason = read
+	}
+	// The warning goes out before the count: whoever sees the count can
+	// find the line.
 	s.srv.closes.closed(reason, s.ip)
+	s.srv.metrics.disconnects[s.kind][reason].Inc()
 }
 
 // readLoop handles client messages until the connection fails or a flood
